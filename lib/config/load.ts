@@ -1,0 +1,258 @@
+/**
+ * Loads flux-bootstrap.yaml: YAML → schema → semantic checks → per-cluster config with defaults.
+ * Every problem is collected (not just the first) and located at file:line:column.
+ */
+import { dirname, isAbsolute, resolve } from "node:path";
+import type { ErrorObject } from "ajv";
+import { LineCounter, parseDocument } from "yaml";
+import { ConfigError, type ConfigProblem } from "./errors.ts";
+import {
+  jsonPointerToPath,
+  locate,
+  locateKey,
+  type PathSegment,
+  type SourceMap,
+} from "./locate.ts";
+import { schemaErrors } from "./schema.ts";
+import { parseDuration } from "./duration.ts";
+import type { ClusterConfig, Manifest, RawCluster, RawManifest } from "./types.ts";
+
+export const DEFAULT_COMPONENTS = [
+  "source-controller",
+  "kustomize-controller",
+  "helm-controller",
+  "notification-controller",
+];
+
+const SECRET_REF_HINT =
+  "must be a secret reference ({env: NAME}, {file: PATH}, {stdin: true} or {prompt: true}); literal secrets are not allowed in the manifest";
+
+export async function loadManifest(file: string): Promise<Manifest> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    throw new ConfigError([{ message: `cannot read ${file}: ${(e as Error).message}` }]);
+  }
+  return parseManifest(text, file);
+}
+
+export function parseManifest(text: string, file: string): Manifest {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const map: SourceMap = { file, doc, lines };
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => {
+      const { line, col } = lines.linePos(e.pos[0]);
+      return { location: { file, line, col }, message: `invalid YAML: ${firstLine(e.message)}` };
+    }));
+  }
+  const data: unknown = doc.toJS();
+  const problems = schemaProblems(map, data);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const raw = data as RawManifest;
+  const semantic = semanticProblems(map, raw);
+  if (semantic.length > 0) throw new ConfigError(semantic);
+  return { file, clusters: raw.clusters.map((c) => resolveCluster(raw, c, dirname(file))) };
+}
+
+function firstLine(s: string): string {
+  return s.split("\n")[0];
+}
+
+/** `clusters[3].git.url` → cluster name + `git.url`; anything else stays a top-level field. */
+function describePath(raw: unknown, path: PathSegment[]): { cluster?: string; field: string } {
+  const dotted = (segs: PathSegment[]) =>
+    segs.map((s, i) => typeof s === "number" ? `[${s}]` : (i === 0 ? s : `.${s}`)).join("");
+  if (path[0] === "clusters" && typeof path[1] === "number") {
+    const clusters = (raw as { clusters?: unknown[] })?.clusters;
+    const c = clusters?.[path[1]] as { name?: unknown } | undefined;
+    const name = typeof c?.name === "string" ? c.name : `#${path[1] + 1}`;
+    const rest = dotted(path.slice(2));
+    return { cluster: name, field: rest || "(cluster)" };
+  }
+  return { field: dotted(path) || "(top level)" };
+}
+
+function schemaProblems(map: SourceMap, data: unknown): ConfigProblem[] {
+  const errors = schemaErrors(data);
+  // A oneOf over secret references reports one error per branch; replace them with one clear message.
+  const secretRefPaths = new Set(
+    errors.filter((e) => e.keyword === "oneOf" && e.schemaPath.startsWith("#/$defs/secretRef"))
+      .map((e) => e.instancePath),
+  );
+  const out: ConfigProblem[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    const underSecretRef = [...secretRefPaths].some((p) =>
+      e.instancePath === p || e.instancePath.startsWith(p + "/")
+    );
+    if (underSecretRef && e.keyword !== "oneOf") continue;
+    const problem = schemaProblem(map, data, e, underSecretRef);
+    const key =
+      `${problem.location?.line}:${problem.location?.col}:${problem.field}:${problem.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(problem);
+    }
+  }
+  return out.sort((a, b) =>
+    (a.location?.line ?? 0) - (b.location?.line ?? 0) ||
+    (a.location?.col ?? 0) - (b.location?.col ?? 0)
+  );
+}
+
+function schemaProblem(
+  map: SourceMap,
+  data: unknown,
+  e: ErrorObject,
+  secretRef: boolean,
+): ConfigProblem {
+  const path = jsonPointerToPath(e.instancePath);
+  if (e.keyword === "additionalProperties") {
+    const key = String((e.params as { additionalProperty: string }).additionalProperty);
+    const { cluster, field } = describePath(data, [...path, key]);
+    return { location: locateKey(map, path, key), cluster, field, message: "unknown key" };
+  }
+  if (e.keyword === "required") {
+    const missing = String((e.params as { missingProperty: string }).missingProperty);
+    const { cluster, field } = describePath(data, [...path, missing]);
+    return { location: locate(map, path), cluster, field, message: "is required" };
+  }
+  const { cluster, field } = describePath(data, path);
+  let message = e.message ?? "is invalid";
+  if (secretRef) message = SECRET_REF_HINT;
+  else if (e.keyword === "enum") {
+    const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
+    message = `must be one of: ${allowed.map(String).join(", ")}`;
+  } else if (e.keyword === "pattern" && e.schemaPath.includes("/name/")) {
+    message = "must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)";
+  } else if (e.keyword === "pattern" && e.schemaPath.includes("/duration/")) {
+    message = "must be a duration such as 30s, 5m or 1h";
+  }
+  return { location: locate(map, path), cluster, field, message };
+}
+
+function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const names = new Map<string, number>();
+  const targets = new Map<string, string>();
+  raw.clusters.forEach((c, i) => {
+    const at = (field: PathSegment[], message: string, fieldName?: string): void => {
+      problems.push({
+        location: locate(map, ["clusters", i, ...field]),
+        cluster: c.name,
+        field: fieldName ?? field.join("."),
+        message,
+      });
+    };
+    const first = names.get(c.name);
+    if (first !== undefined) {
+      at(["name"], `duplicate cluster name (first used by cluster #${first + 1})`);
+    } else names.set(c.name, i);
+
+    const git = { ...raw.defaults?.git, ...c.git };
+    const urlProblem = checkGitUrl(git.url, git.allowInsecureHttp === true);
+    if (urlProblem) at(["git", "url"], urlProblem);
+
+    const pathProblem = checkRepoPath(c.path);
+    if (pathProblem) at(["path"], pathProblem);
+
+    const flux = { ...raw.defaults?.flux, ...c.flux };
+    const components = flux.components ?? DEFAULT_COMPONENTS;
+    for (const required of ["source-controller", "kustomize-controller"]) {
+      if (!components.includes(required)) {
+        const where = c.flux?.components ? ["flux", "components"] : ["name"];
+        at(where, `must include ${required} (Flux cannot sync without it)`, "flux.components");
+      }
+    }
+    if (!flux.manifests) {
+      at(
+        ["name"],
+        "is required (path or URL of the Flux install manifest), here or in defaults.flux",
+        "flux.manifests",
+      );
+    }
+    const target = `${git.url}#${git.branch ?? "main"}#${normalisePath(c.path)}`;
+    const other = targets.get(target);
+    if (other !== undefined && !pathProblem) {
+      at(
+        ["path"],
+        `same repository, branch and path as cluster "${other}": they would overwrite each other's files`,
+      );
+    } else targets.set(target, c.name);
+  });
+  return problems;
+}
+
+function checkGitUrl(url: string, allowInsecureHttp: boolean): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return `"${url}" is not a valid URL`;
+  }
+  if (u.protocol === "ssh:") return "ssh:// URLs need SSH auth; token auth works over https://";
+  if (u.username || u.password) {
+    return "must not contain credentials; use git.auth with a secret reference";
+  }
+  if (u.protocol === "https:") return undefined;
+  if (u.protocol === "http:") {
+    return allowInsecureHttp
+      ? undefined
+      : "plain http:// sends the token unencrypted; use https:// or set git.allowInsecureHttp: true";
+  }
+  return `unsupported URL scheme "${u.protocol}" (use https://)`;
+}
+
+function checkRepoPath(path: string): string | undefined {
+  if (isAbsolute(path) || path.startsWith("/")) return "must be relative to the repository root";
+  const segments = normalisePath(path).split("/");
+  if (segments.some((s) => s === "..")) return "must not leave the repository ('..')";
+  if (normalisePath(path) === "") return "must name a folder inside the repository";
+  return undefined;
+}
+
+export function normalisePath(path: string): string {
+  return path.split("/").filter((s) => s !== "" && s !== ".").join("/");
+}
+
+function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): ClusterConfig {
+  const d = raw.defaults ?? {};
+  const git = { ...d.git, ...c.git };
+  const flux = { ...d.flux, ...c.flux };
+  const kube = { ...d.kube, ...c.kube };
+  const auth = git.auth ?? { type: "token" as const };
+  const rel = (p: string | undefined) => (p === undefined ? undefined : resolve(baseDir, p));
+  const manifests = flux.manifests!;
+  return {
+    name: c.name,
+    labels: c.labels ?? {},
+    kube: { kubeconfig: rel(kube.kubeconfig), context: kube.context },
+    path: normalisePath(c.path),
+    git: {
+      provider: "generic",
+      url: git.url!,
+      branch: git.branch ?? "main",
+      author: git.author ?? { name: "Flux", email: "flux@example.com" },
+      auth: {
+        type: "token",
+        username: auth.username ?? "git",
+        token: auth.token ?? { env: "GIT_PASSWORD" },
+      },
+      allowInsecureHttp: git.allowInsecureHttp ?? false,
+      caFile: rel(git.caFile),
+      commitMessageAppendix: git.commitMessageAppendix,
+    },
+    flux: {
+      version: flux.version ?? "v2.4.0",
+      manifests: /^https?:\/\//.test(manifests) ? manifests : resolve(baseDir, manifests),
+      namespace: flux.namespace ?? "flux-system",
+      secretName: flux.secretName ?? flux.namespace ?? "flux-system",
+      interval: flux.interval ?? "1m",
+      timeoutMs: parseDuration(flux.timeout ?? "5m"),
+      components: flux.components ?? DEFAULT_COMPONENTS,
+      componentsExtra: flux.componentsExtra ?? [],
+    },
+  };
+}

@@ -1,0 +1,95 @@
+/** Types of the manifest as written (`Raw*`) and as resolved per cluster (`ClusterConfig`). */
+
+export type SecretRef =
+  | { env: string }
+  | { file: string }
+  | { stdin: true }
+  | { prompt: true };
+
+export interface TokenAuth {
+  type: "token";
+  username?: string;
+  token?: SecretRef;
+}
+
+export type GitAuth = TokenAuth;
+
+export interface Author {
+  name: string;
+  email: string;
+}
+
+export interface RawFlux {
+  version?: string;
+  manifests?: string;
+  namespace?: string;
+  secretName?: string;
+  interval?: string;
+  timeout?: string;
+  components?: string[];
+  componentsExtra?: string[];
+}
+
+export interface RawGit {
+  provider?: "generic";
+  url?: string;
+  branch?: string;
+  author?: Author;
+  auth?: GitAuth;
+  allowInsecureHttp?: boolean;
+  caFile?: string;
+  commitMessageAppendix?: string;
+}
+
+export interface RawKube {
+  kubeconfig?: string;
+  context?: string;
+}
+
+export interface RawCluster {
+  name: string;
+  labels?: Record<string, string>;
+  kube?: RawKube;
+  path: string;
+  git: RawGit & { url: string };
+  flux?: RawFlux;
+}
+
+export interface RawManifest {
+  defaults?: { flux?: RawFlux; git?: RawGit; kube?: RawKube };
+  clusters: RawCluster[];
+}
+
+/** Everything one cluster needs, defaults applied, paths absolute. Secrets stay references. */
+export interface ClusterConfig {
+  name: string;
+  labels: Record<string, string>;
+  kube: { kubeconfig?: string; context?: string };
+  /** Repository folder for this cluster, normalised, no leading "./" or trailing "/". */
+  path: string;
+  git: {
+    provider: "generic";
+    url: string;
+    branch: string;
+    author: Author;
+    auth: { type: "token"; username: string; token: SecretRef };
+    allowInsecureHttp: boolean;
+    caFile?: string;
+    commitMessageAppendix?: string;
+  };
+  flux: {
+    version: string;
+    manifests: string;
+    namespace: string;
+    secretName: string;
+    interval: string;
+    timeoutMs: number;
+    components: string[];
+    componentsExtra: string[];
+  };
+}
+
+export interface Manifest {
+  file: string;
+  clusters: ClusterConfig[];
+}

@@ -1,0 +1,245 @@
+/**
+ * The "plain git" side of bootstrap (flux2 pkg/bootstrap/git): fetch a branch, read the flux files,
+ * commit changed files and push, over isomorphic-git (no git binary needed).
+ * Credentials travel only in an Authorization header: never in the URL, never in .git/config.
+ */
+import * as fs from "node:fs";
+import { dirname, join } from "node:path";
+import git from "isomorphic-git";
+import type { GitHttp } from "./http.ts";
+
+export interface GitAccess {
+  url: string;
+  username: string;
+  password: string;
+}
+
+export interface RepoCheckout {
+  dir: string;
+  url: string;
+  branch: string;
+  /** The branch exists on the remote. */
+  branchExists: boolean;
+  /** Remote head of the branch (or of the default branch a new branch starts from), if any. */
+  head: string | null;
+}
+
+export interface FileChange {
+  path: string;
+  content: string;
+}
+
+export interface Author {
+  name: string;
+  email: string;
+}
+
+function authHeaders(access: GitAccess): Record<string, string> {
+  return { Authorization: `Basic ${btoa(`${access.username}:${access.password}`)}` };
+}
+
+/** isomorphic-git errors → words a user can act on (HTTP status, push rejection, network). */
+export function describeGitError(e: unknown, url: string): Error {
+  const err = e as {
+    code?: string;
+    data?: { statusCode?: number; reason?: string };
+    message?: string;
+  };
+  const where = redactUrl(url);
+  if (err?.code === "HttpError") {
+    const status = err.data?.statusCode;
+    const text: Record<number, string> = {
+      401:
+        `git server rejected the credentials for ${where} (HTTP 401): check git.auth.username and the token`,
+      403:
+        `git server refused access to ${where} (HTTP 403): the token lacks read/push rights on this repository`,
+      404: `repository ${where} not found (HTTP 404): check git.url and that the token can see it`,
+      429: `git server is throttling requests to ${where} (HTTP 429): retry later`,
+    };
+    return new Error(
+      text[status ?? 0] ??
+        (status && status >= 500
+          ? `git server failed for ${where} (HTTP ${status}): retry later`
+          : `git request to ${where} failed (HTTP ${status})`),
+    );
+  }
+  if (err?.code === "PushRejectedError") {
+    return new Error(`push to ${where} was rejected (${err.data?.reason ?? "rejected"})`);
+  }
+  const msg = err?.message ?? String(e);
+  if (/refused|ECONNREFUSED/i.test(msg)) {
+    return new Error(`cannot connect to git server ${where}: connection refused`);
+  }
+  if (/TimeoutError|timed out|signal/i.test(msg)) {
+    return new Error(`git server ${where} did not answer before the timeout`);
+  }
+  if (/certificate|UnknownIssuer/i.test(msg)) {
+    return new Error(
+      `TLS verification failed for ${where} (${
+        msg.split("\n")[0]
+      }); set git.caFile for a private CA`,
+    );
+  }
+  return new Error(`git operation on ${where} failed: ${msg.split("\n")[0]}`);
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+function isPushRejected(e: unknown): boolean {
+  return (e as { code?: string })?.code === "PushRejectedError";
+}
+
+/**
+ * Brings `branch` of the remote into `dir` (shallow). Works for an empty repository (no branch at
+ * all) and for a branch that does not exist yet: it then starts from the remote's default branch.
+ */
+export async function checkoutRepo(
+  access: GitAccess,
+  branch: string,
+  dir: string,
+  http: GitHttp,
+): Promise<RepoCheckout> {
+  const headers = authHeaders(access);
+  try {
+    const info = await git.getRemoteInfo2({ http, url: access.url, headers, protocolVersion: 1 });
+    const refs = info.refs ?? [];
+    const branchRef = refs.find((r) => r.ref === `refs/heads/${branch}`);
+    const headRef = refs.find((r) => r.ref === "HEAD");
+    const fallback = headRef?.target ?? refs.find((r) => r.ref.startsWith("refs/heads/"))?.ref;
+    const startRef = branchRef ? branch : fallback?.replace(/^refs\/heads\//, "");
+    if (startRef) {
+      await git.clone({
+        fs,
+        http,
+        dir,
+        url: access.url,
+        ref: startRef,
+        singleBranch: true,
+        depth: 1,
+        noTags: true,
+        headers,
+      });
+      if (!branchRef) await git.branch({ fs, dir, ref: branch, checkout: true });
+      const head = await git.resolveRef({ fs, dir, ref: "HEAD" });
+      return { dir, url: access.url, branch, branchExists: !!branchRef, head };
+    }
+    // Empty repository: nothing to fetch. Start an unborn branch with the right name.
+    await git.init({ fs, dir, defaultBranch: branch });
+    await git.addRemote({ fs, dir, remote: "origin", url: access.url });
+    return { dir, url: access.url, branch, branchExists: false, head: null };
+  } catch (e) {
+    throw describeGitError(e, access.url);
+  }
+}
+
+export async function readRepoFiles(
+  co: RepoCheckout,
+  paths: string[],
+): Promise<Record<string, string | null>> {
+  const out: Record<string, string | null> = {};
+  for (const p of paths) {
+    try {
+      out[p] = await Deno.readTextFile(join(co.dir, p));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      out[p] = null;
+    }
+  }
+  return out;
+}
+
+async function writeChanges(dir: string, changes: FileChange[]): Promise<string[]> {
+  const changed: string[] = [];
+  for (const c of changes) {
+    const full = join(dir, c.path);
+    let current: string | null = null;
+    try {
+      current = await Deno.readTextFile(full);
+    } catch { /* absent */ }
+    if (current === c.content) continue;
+    await Deno.mkdir(dirname(full), { recursive: true });
+    await Deno.writeTextFile(full, c.content);
+    await git.add({ fs, dir, filepath: c.path });
+    changed.push(c.path);
+  }
+  return changed;
+}
+
+export interface PushResult {
+  /** The commit now at the head of the branch (new or unchanged). */
+  head: string | null;
+  /** Whether a commit was pushed. */
+  pushed: boolean;
+  attempts: number;
+}
+
+/**
+ * Writes the changes, commits them if anything differs, and pushes. A non-fast-forward rejection
+ * (someone pushed meanwhile) fetches the new head, re-applies the changes on it and pushes again.
+ */
+export async function commitAndPush(
+  co: RepoCheckout,
+  access: GitAccess,
+  http: GitHttp,
+  changes: FileChange[],
+  message: string,
+  author: Author,
+  maxAttempts = 3,
+): Promise<PushResult> {
+  const headers = authHeaders(access);
+  const dir = co.dir;
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const changed = await writeChanges(dir, changes);
+    if (changed.length === 0) return { head: co.head, pushed: false, attempts: attempt };
+    const sha = await git.commit({ fs, dir, message, author });
+    try {
+      await git.push({
+        fs,
+        http,
+        dir,
+        remote: "origin",
+        ref: co.branch,
+        remoteRef: `refs/heads/${co.branch}`,
+        headers,
+      });
+      co.head = sha;
+      co.branchExists = true;
+      return { head: sha, pushed: true, attempts: attempt };
+    } catch (e) {
+      if (!isPushRejected(e) || attempt === maxAttempts) throw describeGitError(e, access.url);
+      await resetToRemote(co, headers, http);
+    }
+  }
+  throw new Error("unreachable");
+}
+
+/** After a rejected push: take the remote head as the new base, dropping our local commit. */
+async function resetToRemote(co: RepoCheckout, headers: Record<string, string>, http: GitHttp) {
+  const dir = co.dir;
+  const res = await git.fetch({
+    fs,
+    http,
+    dir,
+    remote: "origin",
+    ref: co.branch,
+    singleBranch: true,
+    depth: 1,
+    tags: false,
+    headers,
+  });
+  const oid = res.fetchHead;
+  if (!oid) throw new Error(`branch ${co.branch} vanished from ${redactUrl(co.url)} during push`);
+  await git.writeRef({ fs, dir, ref: `refs/heads/${co.branch}`, value: oid, force: true });
+  await git.checkout({ fs, dir, ref: co.branch, force: true });
+  co.head = oid;
+  co.branchExists = true;
+}

@@ -1,0 +1,214 @@
+/**
+ * A thin Kubernetes REST client over Deno's fetch.
+ *
+ * Why not @kubernetes/client-node's API classes: they run on node-fetch + https.Agent, lose the
+ * `Status` body in some error paths and make request counting and timeouts awkward. We still use
+ * its KubeConfig for what it does well: kubeconfig merging, contexts, tokens, client certificates
+ * and exec/OIDC credential plugins (applyToHTTPSOptions).
+ */
+import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeObject } from "../manifests/types.ts";
+import { KubeApiError, kubeError, type KubeStatus } from "./errors.ts";
+
+export const FIELD_MANAGER = "fluxfleet";
+
+export interface KubeTarget {
+  kubeconfig?: string;
+  context?: string;
+}
+
+export interface KubeClient {
+  context: string;
+  server: string;
+  /** GET an object; undefined when it does not exist (404). */
+  get(path: string): Promise<Record<string, unknown> | undefined>;
+  /** Server-side apply (field manager `fluxfleet`, force) of one object; returns the result. */
+  apply(obj: KubeObject): Promise<Record<string, unknown>>;
+  /** REST path of an object (discovery for kinds it does not know). */
+  objectPath(obj: Pick<KubeObject, "apiVersion" | "kind" | "metadata">): Promise<string>;
+  /** Forget cached discovery, e.g. after CRDs were applied. */
+  resetDiscovery(): void;
+  close(): void;
+}
+
+interface ResourceInfo {
+  plural: string;
+  namespaced: boolean;
+}
+
+/** Kinds fluxfleet reads on every run: known paths save discovery round trips. */
+const WELL_KNOWN: Record<string, ResourceInfo> = {
+  "v1/Namespace": { plural: "namespaces", namespaced: false },
+  "v1/Secret": { plural: "secrets", namespaced: true },
+  "source.toolkit.fluxcd.io/v1/GitRepository": { plural: "gitrepositories", namespaced: true },
+  "kustomize.toolkit.fluxcd.io/v1/Kustomization": { plural: "kustomizations", namespaced: true },
+  "apiextensions.k8s.io/v1/CustomResourceDefinition": {
+    plural: "customresourcedefinitions",
+    namespaced: false,
+  },
+};
+
+export function loadKubeConfig(target: KubeTarget): { kc: KubeConfig; context: string } {
+  const kc = new KubeConfig();
+  if (target.kubeconfig) kc.loadFromFile(target.kubeconfig);
+  else kc.loadFromDefault();
+  const where = target.kubeconfig ?? (Deno.env.get("KUBECONFIG") ?? "~/.kube/config");
+  if (target.context) {
+    if (!kc.getContextObject(target.context)) {
+      const known = kc.getContexts().map((c) => c.name).join(", ") || "none";
+      throw new Error(
+        `kube.context: context "${target.context}" is not in kubeconfig ${where} (contexts: ${known})`,
+      );
+    }
+    kc.setCurrentContext(target.context);
+  }
+  const context = kc.getCurrentContext();
+  if (!context || !kc.getCurrentCluster()) {
+    throw new Error(`kube.context: no current context in kubeconfig ${where}`);
+  }
+  return { kc, context };
+}
+
+export interface KubeClientOptions {
+  /** Per-request timeout. */
+  timeoutMs?: number;
+}
+
+export async function createKubeClient(
+  target: KubeTarget,
+  opts: KubeClientOptions = {},
+): Promise<KubeClient> {
+  const { kc, context } = loadKubeConfig(target);
+  const cluster = kc.getCurrentCluster()!;
+  const server = cluster.server.replace(/\/+$/, "");
+  const tls: {
+    ca?: Uint8Array | string;
+    cert?: Uint8Array | string;
+    key?: Uint8Array | string;
+    headers?: Record<string, string>;
+    auth?: string;
+  } = {};
+  await kc.applyToHTTPSOptions(tls as never);
+  const text = (v: Uint8Array | string | undefined) =>
+    v === undefined ? undefined : typeof v === "string" ? v : new TextDecoder().decode(v);
+  const ca = text(tls.ca);
+  const cert = text(tls.cert);
+  const key = text(tls.key);
+  const client = Deno.createHttpClient({
+    caCerts: ca ? [ca] : undefined,
+    ...(cert && key ? { cert, key } : {}),
+  });
+  const headers: Record<string, string> = { Accept: "application/json" };
+  for (const [k, v] of Object.entries(tls.headers ?? {})) headers[k] = String(v);
+  if (tls.auth) headers.Authorization = `Basic ${btoa(tls.auth)}`;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const discovery = new Map<string, Map<string, ResourceInfo>>();
+
+  async function request(
+    method: string,
+    path: string,
+    body?: string,
+    contentType?: string,
+  ): Promise<{ status: number; json: unknown }> {
+    let res: Response;
+    try {
+      res = await fetch(server + path, {
+        method,
+        headers: contentType ? { ...headers, "Content-Type": contentType } : headers,
+        body,
+        client,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (e) {
+      throw new KubeApiError(
+        0,
+        "ConnectionFailed",
+        `cannot reach the cluster API of context "${context}" at ${server}: ${connectionReason(e)}`,
+      );
+    }
+    const raw = await res.text();
+    let json: unknown;
+    try {
+      json = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      json = { message: raw.slice(0, 200) };
+    }
+    return { status: res.status, json };
+  }
+
+  async function call(method: string, path: string, body?: string, contentType?: string) {
+    const r = await request(method, path, body, contentType);
+    if (r.status >= 200 && r.status < 300) return r.json as Record<string, unknown>;
+    throw kubeError(context, method, path, r.status, r.json as KubeStatus);
+  }
+
+  async function resources(apiVersion: string): Promise<Map<string, ResourceInfo>> {
+    const cached = discovery.get(apiVersion);
+    if (cached) return cached;
+    const path = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    const r = await request("GET", path);
+    const map = new Map<string, ResourceInfo>();
+    if (r.status === 200) {
+      const list = r.json as { resources?: { name: string; kind: string; namespaced: boolean }[] };
+      for (const res of list.resources ?? []) {
+        if (!res.name.includes("/")) {
+          map.set(res.kind, { plural: res.name, namespaced: res.namespaced });
+        }
+      }
+      discovery.set(apiVersion, map);
+    } else if (r.status !== 404) {
+      throw kubeError(context, "GET", path, r.status, r.json as KubeStatus);
+    }
+    return map;
+  }
+
+  async function objectPath(obj: Pick<KubeObject, "apiVersion" | "kind" | "metadata">) {
+    const info = WELL_KNOWN[`${obj.apiVersion}/${obj.kind}`] ??
+      (await resources(obj.apiVersion)).get(obj.kind);
+    if (!info) {
+      throw new Error(
+        `the cluster (context "${context}") does not serve ${obj.kind} in ${obj.apiVersion} (is its CRD installed?)`,
+      );
+    }
+    const base = obj.apiVersion.includes("/")
+      ? `/apis/${obj.apiVersion}`
+      : `/api/${obj.apiVersion}`;
+    const ns = info.namespaced ? `/namespaces/${obj.metadata.namespace ?? "default"}` : "";
+    return `${base}${ns}/${info.plural}/${encodeURIComponent(obj.metadata.name)}`;
+  }
+
+  return {
+    context,
+    server,
+    async get(path) {
+      const r = await request("GET", path);
+      if (r.status === 404) return undefined;
+      if (r.status >= 200 && r.status < 300) return r.json as Record<string, unknown>;
+      throw kubeError(context, "GET", path, r.status, r.json as KubeStatus);
+    },
+    async apply(obj) {
+      const path = await objectPath(obj);
+      return await call(
+        "PATCH",
+        `${path}?fieldManager=${FIELD_MANAGER}&force=true`,
+        JSON.stringify(obj),
+        "application/apply-patch+yaml",
+      );
+    },
+    objectPath,
+    resetDiscovery: () => discovery.clear(),
+    close: () => client.close(),
+  };
+}
+
+function connectionReason(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/timed? ?out|TimeoutError|signal/i.test(msg)) return "no answer before the timeout";
+  if (/certificate|UnknownIssuer|tls/i.test(msg)) {
+    return `TLS verification failed (${
+      msg.split("\n")[0]
+    }); check the kubeconfig certificate-authority`;
+  }
+  if (/refused/i.test(msg)) return "connection refused";
+  return msg.split("\n")[0];
+}

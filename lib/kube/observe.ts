@@ -1,0 +1,66 @@
+/** Observes what a cluster already has of Flux: namespace, source secret, sync objects. */
+import type {
+  Condition,
+  DesiredCluster,
+  ObservedCluster,
+  ObservedFluxObject,
+} from "../plan/types.ts";
+import type { KubeClient } from "./client.ts";
+import type { KubeObject } from "../manifests/types.ts";
+
+export async function observeCluster(
+  client: KubeClient,
+  desired: DesiredCluster,
+): Promise<ObservedCluster> {
+  const { name, namespace } = desired.secret;
+  // Three GETs for a bootstrapped cluster: the secret's presence proves the namespace exists.
+  const [secret, gitRepository, kustomization] = await Promise.all([
+    client.get(`/api/v1/namespaces/${namespace}/secrets/${name}`),
+    getFluxObject(client, desired.gitRepository),
+    getFluxObject(client, desired.kustomization),
+  ]);
+  const ns = secret !== undefined || gitRepository !== undefined ||
+    (await client.get(`/api/v1/namespaces/${desired.namespace}`)) !== undefined;
+  return {
+    namespace: ns,
+    secret: secret ? decodeSecret(secret) : undefined,
+    gitRepository,
+    kustomization,
+  };
+}
+
+function decodeSecret(secret: Record<string, unknown>): Record<string, string> {
+  const data = (secret.data ?? {}) as Record<string, string>;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(data)) {
+    out[k] = new TextDecoder().decode(Uint8Array.from(atob(v), (c) => c.charCodeAt(0)));
+  }
+  return out;
+}
+
+export async function getFluxObject(
+  client: KubeClient,
+  obj: KubeObject,
+): Promise<ObservedFluxObject | undefined> {
+  const raw = await client.get(await client.objectPath(obj));
+  return raw ? toObserved(raw) : undefined;
+}
+
+export function toObserved(raw: Record<string, unknown>): ObservedFluxObject {
+  const spec = (raw.spec ?? {}) as Record<string, unknown>;
+  const metadata = (raw.metadata ?? {}) as { generation?: number };
+  const status = (raw.status ?? {}) as {
+    observedGeneration?: number;
+    conditions?: Condition[];
+    artifact?: { revision?: string };
+    lastAppliedRevision?: string;
+  };
+  return {
+    spec,
+    generation: metadata.generation,
+    observedGeneration: status.observedGeneration,
+    ready: status.conditions?.find((c) => c.type === "Ready"),
+    revision: status.artifact?.revision ?? status.lastAppliedRevision,
+    suspended: spec.suspend === true,
+  };
+}

@@ -1,0 +1,24 @@
+/** YAML rendering as flux's Go code does it (sigs.k8s.io/yaml: sorted keys, sequences not indented). */
+import YAML from "yaml";
+import type { KubeObject } from "./types.ts";
+
+export function renderSorted(value: unknown): string {
+  return YAML.stringify(value, { sortMapEntries: true, indentSeq: false, lineWidth: 0 });
+}
+
+/** kustomize-style: apiVersion, kind, metadata first, the rest sorted. */
+export function renderObject(obj: KubeObject): string {
+  const { apiVersion, kind, metadata, ...rest } = obj;
+  const head = YAML.stringify({ apiVersion, kind }, { lineWidth: 0 });
+  const body = renderSorted({ metadata, ...rest });
+  return head + body;
+}
+
+export function parseObjects(text: string): KubeObject[] {
+  return YAML.parseAllDocuments(text)
+    .map((d) => {
+      if (d.errors.length > 0) throw new Error(`invalid YAML in manifest: ${d.errors[0].message}`);
+      return d.toJS() as KubeObject | null;
+    })
+    .filter((o): o is KubeObject => o !== null && typeof o === "object" && "kind" in o);
+}

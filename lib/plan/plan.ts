@@ -1,0 +1,144 @@
+/**
+ * The planner: desired + observed → steps. Pure and synchronous, so every decision is testable
+ * without servers. Order of steps follows flux2 pkg/bootstrap: repository files, namespace,
+ * components, source secret, sync objects.
+ */
+import type { KubeObject } from "../manifests/types.ts";
+import type {
+  ClusterPlan,
+  DesiredCluster,
+  ObservedCluster,
+  ObservedFluxObject,
+  ObservedRepo,
+  StatusLine,
+  Step,
+} from "./types.ts";
+
+export function planCluster(
+  desired: DesiredCluster,
+  repo: ObservedRepo,
+  cluster: ObservedCluster,
+): ClusterPlan {
+  const base: ClusterPlan = {
+    cluster: desired.name,
+    repository: { url: desired.repo.url, branch: desired.repo.branch, dir: desired.dir },
+    steps: [],
+    status: [],
+    warnings: [],
+  };
+  // flux2 refuses to re-point an existing Kustomization to another path; so do we.
+  const existingPath = cluster.kustomization?.spec.path;
+  if (typeof existingPath === "string" && trimDot(existingPath) !== trimDot(desired.syncPath)) {
+    return {
+      ...base,
+      error:
+        `Kustomization ${desired.namespace}/${desired.kustomization.metadata.name} already syncs path "${existingPath}", not "${desired.syncPath}"; ` +
+        `change the cluster's path or delete the Kustomization first`,
+    };
+  }
+  const steps: Step[] = [
+    ...planFiles(desired, repo),
+    ...planNamespace(desired, cluster),
+    ...planComponents(desired, cluster),
+    ...planSecret(desired, cluster),
+    ...planSync(desired.gitRepository, cluster.gitRepository),
+    ...planSync(desired.kustomization, cluster.kustomization),
+  ];
+  const status = [
+    statusLine(desired.gitRepository, cluster.gitRepository),
+    statusLine(desired.kustomization, cluster.kustomization),
+  ].filter((s): s is StatusLine => s !== undefined);
+  const warnings = status.filter((s) => !s.ready && steps.length === 0)
+    .map((s) => `${s.object} ${s.namespace}/${s.name} is not ready: ${s.message}`);
+  return { ...base, steps, status, warnings };
+}
+
+function trimDot(p: string): string {
+  return p.replace(/^\.\//, "").replace(/\/+$/, "");
+}
+
+function planFiles(desired: DesiredCluster, repo: ObservedRepo): Step[] {
+  const steps: Step[] = [];
+  for (const f of desired.files) {
+    const current = repo.files[f.path] ?? null;
+    if (current === null) steps.push({ kind: "file", action: "create", path: f.path });
+    else if (!f.onlyIfAbsent && current !== f.content) {
+      steps.push({ kind: "file", action: "update", path: f.path });
+    }
+  }
+  return steps;
+}
+
+function planNamespace(desired: DesiredCluster, cluster: ObservedCluster): Step[] {
+  return cluster.namespace
+    ? []
+    : [{ kind: "namespace", action: "create", name: desired.namespace }];
+}
+
+/** As flux: install only while the Kustomization is missing or has never applied; then Flux manages itself. */
+function planComponents(desired: DesiredCluster, cluster: ObservedCluster): Step[] {
+  const ks = cluster.kustomization;
+  if (ks && ks.revision) return [];
+  return [{
+    kind: "components",
+    action: "install",
+    objects: desired.components.length,
+    reason: ks ? "Kustomization has never applied a revision" : "Flux is not installed",
+  }];
+}
+
+function planSecret(desired: DesiredCluster, cluster: ObservedCluster): Step[] {
+  const { name, namespace, data } = desired.secret;
+  if (!cluster.secret) {
+    return [{ kind: "secret", action: "create", namespace, name, keys: Object.keys(data).sort() }];
+  }
+  const changed = Object.keys(data).filter((k) => cluster.secret![k] !== data[k]).sort();
+  return changed.length === 0
+    ? []
+    : [{ kind: "secret", action: "update", namespace, name, keys: changed }];
+}
+
+function planSync(desired: KubeObject, observed: ObservedFluxObject | undefined): Step[] {
+  const object = desired.kind as "GitRepository" | "Kustomization";
+  const ref = { namespace: desired.metadata.namespace!, name: desired.metadata.name };
+  if (!observed) return [{ kind: "sync", action: "create", object, ...ref, fields: [] }];
+  const fields = differingFields(desired.spec, observed.spec, "spec");
+  return fields.length === 0 ? [] : [{ kind: "sync", action: "update", object, ...ref, fields }];
+}
+
+/** Fields of `want` that `have` lacks or holds differently; extra fields in `have` (defaults) are fine. */
+export function differingFields(want: unknown, have: unknown, at: string): string[] {
+  if (isRecord(want) && isRecord(have)) {
+    return Object.keys(want).flatMap((k) => differingFields(want[k], have[k], `${at}.${k}`));
+  }
+  return JSON.stringify(want) === JSON.stringify(have) ? [] : [at];
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function statusLine(
+  desired: KubeObject,
+  observed: ObservedFluxObject | undefined,
+): StatusLine | undefined {
+  if (!observed) return undefined;
+  const object = desired.kind as "GitRepository" | "Kustomization";
+  const ref = { object, namespace: desired.metadata.namespace!, name: desired.metadata.name };
+  if (observed.suspended) return { ...ref, ready: false, message: "suspended" };
+  const r = observed.ready;
+  const caughtUp = observed.observedGeneration === undefined || observed.generation === undefined ||
+    observed.observedGeneration === observed.generation;
+  if (r?.status === "True" && caughtUp) {
+    return {
+      ...ref,
+      ready: true,
+      message: observed.revision ? `ready (${observed.revision})` : "ready",
+    };
+  }
+  return { ...ref, ready: false, message: r?.message ?? "no Ready condition yet" };
+}
+
+export function countChanges(plans: ClusterPlan[]): number {
+  return plans.reduce((n, p) => n + p.steps.length, 0);
+}

@@ -1,0 +1,102 @@
+/**
+ * Plans are data. Desired and observed state go in, steps come out; nothing here touches a server.
+ * The JSON form of a plan (see lib/report/json.ts) is versioned: PLAN_FORMAT_VERSION.
+ */
+import type { KubeObject } from "../manifests/types.ts";
+
+export interface DesiredFile {
+  /** Path inside the repository. */
+  path: string;
+  content: string;
+  /** kustomization.yaml: written only when absent, so user patches survive (as flux). */
+  onlyIfAbsent: boolean;
+}
+
+export interface DesiredCluster {
+  name: string;
+  repo: { url: string; branch: string };
+  /** `<path>/<namespace>`: the folder fluxfleet owns in the repository. */
+  dir: string;
+  /** `./<path>`: what the Kustomization syncs. */
+  syncPath: string;
+  files: DesiredFile[];
+  namespace: string;
+  secret: { name: string; namespace: string; data: Record<string, string> };
+  components: KubeObject[];
+  gitRepository: KubeObject;
+  kustomization: KubeObject;
+  timeoutMs: number;
+}
+
+export interface ObservedRepo {
+  branchExists: boolean;
+  head: string | null;
+  /** Content of each desired file path, null when absent. */
+  files: Record<string, string | null>;
+}
+
+export interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+
+export interface ObservedFluxObject {
+  spec: Record<string, unknown>;
+  generation?: number;
+  observedGeneration?: number;
+  ready?: Condition;
+  /** status.artifact.revision (GitRepository) or status.lastAppliedRevision (Kustomization). */
+  revision?: string;
+  suspended: boolean;
+}
+
+export interface ObservedCluster {
+  namespace: boolean;
+  /** Decoded secret data; undefined when the secret does not exist. */
+  secret?: Record<string, string>;
+  gitRepository?: ObservedFluxObject;
+  kustomization?: ObservedFluxObject;
+}
+
+export type Step =
+  | { kind: "file"; action: "create" | "update"; path: string }
+  | { kind: "namespace"; action: "create"; name: string }
+  | { kind: "components"; action: "install"; objects: number; reason: string }
+  | {
+    kind: "secret";
+    action: "create" | "update";
+    namespace: string;
+    name: string;
+    /** Key names only: values are secret and never part of a plan. */
+    keys: string[];
+  }
+  | {
+    kind: "sync";
+    action: "create" | "update";
+    object: "GitRepository" | "Kustomization";
+    namespace: string;
+    name: string;
+    /** Spec fields that differ (update only). */
+    fields: string[];
+  };
+
+export interface StatusLine {
+  object: "GitRepository" | "Kustomization";
+  name: string;
+  namespace: string;
+  ready: boolean;
+  message: string;
+}
+
+export interface ClusterPlan {
+  cluster: string;
+  repository: { url: string; branch: string; dir: string };
+  steps: Step[];
+  /** Readiness observed now (`=` lines); not changes. */
+  status: StatusLine[];
+  warnings: string[];
+  /** Set when the cluster cannot be planned (e.g. unreachable, or a conflicting Kustomization). */
+  error?: string;
+}

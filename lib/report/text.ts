@@ -1,0 +1,94 @@
+/** Human-readable plan and apply reports (`+` add, `~` change, `=` in place, `!` warning, `x` error). */
+import type { ClusterPlan, Step } from "../plan/types.ts";
+import type { ClusterResult } from "../apply/fleet.ts";
+
+export function describeStep(step: Step): string {
+  switch (step.kind) {
+    case "file":
+      return step.action === "create"
+        ? `+ commit ${step.path}`
+        : `~ commit ${step.path} (content differs from the manifest)`;
+    case "namespace":
+      return `+ create namespace ${step.name}`;
+    case "components":
+      return `+ install Flux components (${step.objects} objects, server-side apply): ${step.reason}`;
+    case "secret":
+      return step.action === "create"
+        ? `+ create secret ${step.namespace}/${step.name} (${step.keys.join(", ")})`
+        : `~ update secret ${step.namespace}/${step.name} (${step.keys.join(", ")} changed)`;
+    case "sync":
+      return step.action === "create"
+        ? `+ create ${step.object} ${step.namespace}/${step.name}`
+        : `~ update ${step.object} ${step.namespace}/${step.name} (${
+          step.fields.join(", ")
+        } changed)`;
+  }
+}
+
+export function renderPlanText(plans: ClusterPlan[]): string {
+  const out: string[] = [];
+  for (const p of plans) {
+    out.push(
+      `cluster ${p.cluster}  (${p.repository.url} ${p.repository.branch}, ${p.repository.dir})`,
+    );
+    if (p.error) {
+      out.push(`  x cannot plan: ${p.error}`);
+      continue;
+    }
+    for (const s of p.steps) out.push(`  ${describeStep(s)}`);
+    for (const s of p.status) {
+      out.push(
+        `  ${s.ready ? "=" : "!"} ${s.object} ${s.namespace}/${s.name} ${
+          s.ready ? s.message : `not ready: ${s.message}`
+        }`,
+      );
+    }
+    for (const w of p.warnings) {
+      if (!p.status.some((s) => w.includes(s.message))) out.push(`  ! ${w}`);
+    }
+    if (p.steps.length === 0 && p.status.length > 0) out.push("  (no changes)");
+  }
+  out.push("", planSummary(plans));
+  return out.join("\n") + "\n";
+}
+
+export function planSummary(plans: ClusterPlan[]): string {
+  const failed = plans.filter((p) => p.error).length;
+  const changing = plans.filter((p) => !p.error && p.steps.length > 0);
+  const steps = changing.reduce((n, p) => n + p.steps.length, 0);
+  if (steps === 0 && failed === 0) return "No changes. Every cluster matches the manifest.";
+  const parts = [
+    `Plan: ${steps} change${steps === 1 ? "" : "s"} in ${changing.length} cluster${
+      changing.length === 1 ? "" : "s"
+    }`,
+  ];
+  parts.push(`${plans.length - changing.length - failed} unchanged`);
+  if (failed > 0) parts.push(`${failed} failed`);
+  return parts.join(", ") + ".";
+}
+
+export function renderApplyText(results: ClusterResult[]): string {
+  const out = results.map((r) => {
+    switch (r.outcome) {
+      case "unchanged":
+        return `${r.cluster}: unchanged`;
+      case "changed":
+        return `${r.cluster}: changed (${r.applied.length} step${
+          r.applied.length === 1 ? "" : "s"
+        })${r.revision ? `, synced ${r.revision}` : ""}`;
+      case "failed":
+        return `${r.cluster}: failed: ${r.error}` +
+          (r.applied.length > 0
+            ? ` (after ${r.applied.length} step(s) done; re-run to converge)`
+            : "");
+    }
+  });
+  const count = (o: ClusterResult["outcome"]) => results.filter((r) => r.outcome === o).length;
+  out.push(
+    "",
+    `Apply: ${count("changed")} changed, ${count("unchanged")} unchanged, ${
+      count("failed")
+    } failed.`,
+  );
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,176 @@
+/**
+ * fluxfleet command line: parse arguments, call lib/, print. No logic of its own.
+ *
+ *   fluxfleet validate FILE
+ *   fluxfleet plan FILE [--output text|json] [--detailed-exitcode] [--cluster NAME]...
+ *   fluxfleet apply FILE [--auto-approve] [--output text|json] [--cluster NAME]...
+ *   fluxfleet schema
+ */
+import "./lib/util/no_deprecation.ts";
+import { Command, InvalidArgumentError } from "commander";
+import { loadManifest } from "./lib/config/load.ts";
+import { ConfigError } from "./lib/config/errors.ts";
+import { manifestSchema } from "./lib/config/schema.ts";
+import { processSecretSource } from "./lib/config/secrets.ts";
+import type { ClusterConfig, Manifest } from "./lib/config/types.ts";
+import { type FleetRun, planFleet } from "./lib/apply/fleet.ts";
+import { renderApplyText, renderPlanText } from "./lib/report/text.ts";
+import { applyDocument, planDocument } from "./lib/report/json.ts";
+import { errorMessage, redact } from "./lib/util/redact.ts";
+
+const encoder = new TextEncoder();
+const print = (text: string) => Deno.stdout.writeSync(encoder.encode(redact(text)));
+const printErr = (text: string) => Deno.stderr.writeSync(encoder.encode(redact(text)));
+
+interface CommonOptions {
+  output: "text" | "json";
+  cluster: string[];
+  concurrency: number;
+  quiet?: boolean;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a whole number ≥ 1");
+  return n;
+}
+
+function outputFormat(value: string): "text" | "json" {
+  if (value !== "text" && value !== "json") throw new InvalidArgumentError("must be text or json");
+  return value;
+}
+
+function selectClusters(manifest: Manifest, names: string[]): ClusterConfig[] {
+  if (names.length === 0) return manifest.clusters;
+  const unknown = names.filter((n) => !manifest.clusters.some((c) => c.name === n));
+  if (unknown.length > 0) {
+    throw new Error(
+      `--cluster: no cluster named ${unknown.map((n) => `"${n}"`).join(", ")} in ${manifest.file}`,
+    );
+  }
+  return manifest.clusters.filter((c) => names.includes(c.name));
+}
+
+function progress(quiet: boolean | undefined) {
+  return (cluster: string, message: string) => {
+    if (!quiet) printErr(`${new Date().toISOString().slice(11, 19)} ${cluster}: ${message}\n`);
+  };
+}
+
+async function startRun(
+  file: string,
+  opts: CommonOptions,
+): Promise<{ manifest: Manifest; run: FleetRun }> {
+  const manifest = await loadManifest(file);
+  const clusters = selectClusters(manifest, opts.cluster);
+  const run = await planFleet(manifest, clusters, {
+    concurrency: opts.concurrency,
+    secrets: processSecretSource(),
+    onEvent: progress(opts.quiet || opts.output === "json"),
+  });
+  return { manifest, run };
+}
+
+async function confirm(question: string): Promise<boolean> {
+  printErr(question);
+  const buf = new Uint8Array(64);
+  const n = await Deno.stdin.read(buf);
+  return n !== null && new TextDecoder().decode(buf.subarray(0, n)).trim() === "yes";
+}
+
+const program = new Command()
+  .name("fluxfleet")
+  .description("Bootstrap Flux CD onto a fleet of Kubernetes clusters from one manifest.")
+  .showHelpAfterError()
+  .exitOverride();
+
+program.command("validate")
+  .description("check a manifest against the schema and the rules; print ok or every problem")
+  .argument("<file>", "flux-bootstrap.yaml")
+  .action(async (file: string) => {
+    const m = await loadManifest(file);
+    print(`ok: ${m.clusters.length} cluster${m.clusters.length === 1 ? "" : "s"}\n`);
+  });
+
+program.command("schema")
+  .description("print the manifest's JSON Schema (for editors)")
+  .action(() => {
+    print(JSON.stringify(manifestSchema, null, 2) + "\n");
+  });
+
+function withCommon(cmd: Command): Command {
+  return cmd
+    .argument("<file>", "flux-bootstrap.yaml")
+    .option("-o, --output <format>", "text or json", outputFormat, "text")
+    .option("-c, --cluster <name>", "only this cluster (repeatable)", collect, [])
+    .option("--concurrency <n>", "clusters handled at once", positiveInt, 8)
+    .option("-q, --quiet", "no progress lines");
+}
+
+withCommon(program.command("plan"))
+  .description("observe every cluster and repository and show what apply would change")
+  .option(
+    "--detailed-exitcode",
+    "exit 0 when nothing changes, 2 when changes are planned, 1 on error",
+  )
+  .action(async (file: string, opts: CommonOptions & { detailedExitcode?: boolean }) => {
+    const { manifest, run } = await startRun(file, opts);
+    try {
+      const plans = run.plans;
+      print(
+        opts.output === "json"
+          ? JSON.stringify(planDocument(manifest.file, plans), null, 2) + "\n"
+          : renderPlanText(plans),
+      );
+      if (plans.some((p) => p.error)) Deno.exitCode = 1;
+      else if (opts.detailedExitcode && plans.some((p) => p.steps.length > 0)) Deno.exitCode = 2;
+    } finally {
+      await run.close();
+    }
+  });
+
+withCommon(program.command("apply"))
+  .description("plan, then carry out the plan: push files, install Flux, wait until it is Ready")
+  .option("--auto-approve", "do not ask for confirmation")
+  .action(async (file: string, opts: CommonOptions & { autoApprove?: boolean }) => {
+    const { manifest, run } = await startRun(file, opts);
+    try {
+      const plans = run.plans;
+      const changes = plans.some((p) => p.steps.length > 0);
+      if (opts.output === "text") print(renderPlanText(plans));
+      if (changes && !opts.autoApprove) {
+        if (!Deno.stdin.isTerminal()) {
+          throw new Error(
+            "refusing to apply without confirmation: no terminal; pass --auto-approve",
+          );
+        }
+        if (!(await confirm("Apply these changes? Only 'yes' is accepted: "))) {
+          throw new Error("apply cancelled");
+        }
+      }
+      const results = await run.apply();
+      print(
+        opts.output === "json"
+          ? JSON.stringify(applyDocument(manifest.file, plans, results), null, 2) + "\n"
+          : "\n" + renderApplyText(results),
+      );
+      if (results.some((r) => r.outcome === "failed")) Deno.exitCode = 1;
+    } finally {
+      await run.close();
+    }
+  });
+
+try {
+  await program.parseAsync(Deno.args, { from: "user" });
+} catch (e) {
+  const code = (e as { code?: string }).code;
+  if (code === "commander.helpDisplayed" || code === "commander.version") Deno.exit(0);
+  if (code?.startsWith("commander.")) Deno.exit(1); // commander already printed the problem
+  if (e instanceof ConfigError) printErr(e.message + "\n");
+  else printErr(`error: ${errorMessage(e)}\n`);
+  Deno.exit(1);
+}

@@ -1,0 +1,638 @@
+/**
+ * A real smart-HTTP git server for tests, the demo and benchmarks: the system's
+ * `git http-backend` run as CGI behind `Deno.serve`, with HTTP Basic auth.
+ * Clients talk to actual git, so nothing about the protocol is mocked.
+ */
+import { mkdir, mkdtemp, realpath, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve, sep } from "node:path";
+
+export interface GitServerOptions {
+  /** Directory holding bare repos; default: a new temp dir removed on close(). */
+  root?: string;
+  /** username -> password/token accepted (Basic). Default {}. */
+  users?: Record<string, string>;
+  /** May fetch, get 403 on push (receive-pack). */
+  readOnlyUsers?: Record<string, string>;
+}
+
+export interface GitRequestRecord {
+  method: string;
+  path: string;
+  service: string | null;
+  status: number;
+  user: string | null;
+  /** Request `Content-Encoding` (e.g. "gzip"), when the client sent one. */
+  contentEncoding?: string;
+  /** What git http-backend wrote to stderr, when it wrote anything. */
+  stderr?: string;
+}
+
+export interface CreateRepoOptions {
+  files?: Record<string, string>;
+  branch?: string;
+  message?: string;
+}
+
+export interface LogEntry {
+  sha: string;
+  message: string;
+  author: string;
+}
+
+export interface GitServer {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  root: string;
+  repoUrl(name: string): string;
+  createRepo(name: string, opts?: CreateRepoOptions): Promise<void>;
+  readFile(name: string, branch: string, path: string): Promise<string | null>;
+  log(name: string, branch: string): Promise<LogEntry[]>;
+  headSha(name: string, branch: string): Promise<string | null>;
+  requests: GitRequestRecord[];
+  pushCount(): number;
+  close(): Promise<void>;
+}
+
+const REALM = "fluxfleet-sandbox";
+const SEED_AUTHOR = { name: "Someone Else", email: "else@example.com" };
+const MAX_CGI_HEADER_BYTES = 64 * 1024;
+const SERVICES = new Set(["git-upload-pack", "git-receive-pack"]);
+
+type Access = "write" | "read";
+
+interface Principal {
+  user: string;
+  access: Access;
+}
+
+interface Route {
+  /** Repo directory relative to the root, always ending in ".git". */
+  repo: string;
+  pathInfo: string;
+  service: string | null;
+}
+
+// ---------------------------------------------------------------------------
+// Running git
+
+interface GitResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Environment for every git we spawn. The user's and system's git config are
+ * ignored so a developer's ~/.gitconfig (hooks, signing, url rewrites) cannot
+ * change what the sandbox does.
+ */
+function isolatedGitEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: tmpdir(),
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_TERMINAL_PROMPT: "0",
+    LANG: "C",
+    ...extra,
+  };
+}
+
+async function runGit(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<GitResult> {
+  const out = await new Deno.Command("git", {
+    args,
+    cwd: opts.cwd,
+    env: isolatedGitEnv(opts.env),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function mustGit(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
+  const res = await runGit(args, opts);
+  if (res.code !== 0) {
+    throw new Error(`git ${args.join(" ")} failed (${res.code}): ${res.stderr.trim()}`);
+  }
+  return res.stdout;
+}
+
+let backendPath: Promise<string> | undefined;
+
+/** git-http-backend lives in the exec path, which differs between distros. */
+function httpBackendPath(): Promise<string> {
+  backendPath ??= mustGit(["--exec-path"]).then((p) => join(p.trim(), "git-http-backend"));
+  return backendPath;
+}
+
+// ---------------------------------------------------------------------------
+// Names and paths
+
+/** Accepts "fleet" or "fleet.git" (optionally nested, "team/fleet"). */
+function normalizeRepoName(name: string): string {
+  const withSuffix = name.endsWith(".git") ? name : `${name}.git`;
+  const segments = withSuffix.split("/");
+  if (!segments.every(isSafeSegment)) throw new Error(`invalid repo name: ${name}`);
+  return withSuffix;
+}
+
+function isSafeSegment(segment: string): boolean {
+  return segment !== "" && segment !== "." && segment !== ".." &&
+    !/[\\/\0]/.test(segment);
+}
+
+/** Relative file path for a seed commit; refuses anything escaping the work tree. */
+function safeRelativePath(path: string): string {
+  const segments = path.split("/");
+  if (!segments.every(isSafeSegment)) throw new Error(`invalid file path: ${path}`);
+  return segments.join("/");
+}
+
+function isInside(root: string, candidate: string): boolean {
+  return candidate.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+async function isBareRepo(dir: string): Promise<boolean> {
+  try {
+    return (await stat(join(dir, "HEAD"))).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Maps a URL onto repo + PATH_INFO; "forbidden" for anything that could leave the root. */
+function parseRoute(url: URL): Route | "forbidden" | "not-found" {
+  let segments: string[];
+  try {
+    segments = url.pathname.split("/").slice(1).map((s) => decodeURIComponent(s));
+  } catch {
+    return "forbidden";
+  }
+  // "." / ".." / encoded separators could walk out of the root; "" (e.g. "/") just names nothing.
+  if (segments.some((s) => s !== "" && !isSafeSegment(s))) return "forbidden";
+  if (segments.some((s) => s === "")) return "not-found";
+  const gitIdx = segments.findIndex((s) => s.endsWith(".git"));
+  if (gitIdx < 0 || gitIdx === segments.length - 1) return "not-found";
+  const repo = segments.slice(0, gitIdx + 1).join("/");
+  const rest = segments.slice(gitIdx + 1).join("/");
+  return { repo, pathInfo: `/${repo}/${rest}`, service: serviceOf(rest, url) };
+}
+
+function serviceOf(rest: string, url: URL): string | null {
+  if (rest === "info/refs") return url.searchParams.get("service");
+  return SERVICES.has(rest) ? rest : null;
+}
+
+// ---------------------------------------------------------------------------
+// Auth
+
+function parseBasic(header: string | null): { user: string; password: string } | null {
+  const m = header ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header) : null;
+  if (!m) return null;
+  let decoded: string;
+  try {
+    decoded = new TextDecoder().decode(Uint8Array.from(atob(m[1]), (c) => c.charCodeAt(0)));
+  } catch {
+    return null;
+  }
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return null;
+  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+function authenticate(
+  header: string | null,
+  users: Record<string, string>,
+  readOnly: Record<string, string>,
+): Principal | null {
+  const creds = parseBasic(header);
+  if (!creds) return null;
+  // Object.hasOwn: a user named "constructor" must not match Object.prototype.
+  if (Object.hasOwn(users, creds.user) && users[creds.user] === creds.password) {
+    return { user: creds.user, access: "write" };
+  }
+  if (Object.hasOwn(readOnly, creds.user) && readOnly[creds.user] === creds.password) {
+    return { user: creds.user, access: "read" };
+  }
+  return null;
+}
+
+function textResponse(status: number, body: string, headers: HeadersInit = {}): Response {
+  return new Response(body + "\n", {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
+  });
+}
+
+// ---------------------------------------------------------------------------
+// CGI
+
+interface CgiHead {
+  status: number;
+  headers: Headers;
+  rest: Uint8Array;
+}
+
+function indexOfHeaderEnd(buf: Uint8Array): { at: number; len: number } | null {
+  for (let i = 0; i < buf.length - 1; i++) {
+    if (buf[i] === 10 && buf[i + 1] === 10) return { at: i, len: 2 };
+    if (
+      i < buf.length - 3 && buf[i] === 13 && buf[i + 1] === 10 && buf[i + 2] === 13 &&
+      buf[i + 3] === 10
+    ) return { at: i, len: 4 };
+  }
+  return null;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function parseCgiHeaderBlock(text: string): { status: number; headers: Headers } {
+  const headers = new Headers();
+  let status = 200;
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim();
+    const value = line.slice(colon + 1).trim();
+    if (name.toLowerCase() === "status") status = Number.parseInt(value, 10) || 500;
+    else headers.append(name, value);
+  }
+  return { status, headers };
+}
+
+/** Reads stdout until the blank line that ends the CGI headers. */
+async function readCgiHead(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<CgiHead> {
+  let buf: Uint8Array = new Uint8Array(0);
+  while (buf.length <= MAX_CGI_HEADER_BYTES) {
+    const end = indexOfHeaderEnd(buf);
+    if (end) {
+      const head = parseCgiHeaderBlock(new TextDecoder().decode(buf.subarray(0, end.at)));
+      return { ...head, rest: buf.slice(end.at + end.len) };
+    }
+    const { done, value } = await reader.read();
+    if (done) throw new Error("git http-backend ended before sending headers");
+    buf = concat(buf, value);
+  }
+  throw new Error("git http-backend sent oversized headers");
+}
+
+/** Streams the rest of stdout as the response body; cancelling kills the child. */
+function bodyStream(
+  head: CgiHead,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  child: Deno.ChildProcess,
+): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (head.rest.length > 0) controller.enqueue(head.rest);
+    },
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    async cancel() {
+      // Client went away: stop the backend instead of letting it block on a full pipe.
+      killQuietly(child);
+      await reader.cancel().catch(() => {});
+    },
+  });
+}
+
+function killQuietly(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // Already exited.
+  }
+}
+
+/** The request body as the CGI will see it, plus the CONTENT_LENGTH to announce. */
+interface CgiInput {
+  body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null;
+  contentLength: string | null;
+}
+
+/**
+ * Inflates gzip bodies up front: git only gzips upload-pack requests, which
+ * http-backend buffers whole anyway, and corrupt gzip then becomes a clean 400
+ * instead of an empty stdin. Other bodies (pushes can be large) stay streamed.
+ */
+async function cgiInput(req: Request): Promise<CgiInput | Response> {
+  const encoding = (req.headers.get("content-encoding") ?? "").toLowerCase();
+  if (encoding === "" || !req.body) {
+    return { body: req.body, contentLength: req.headers.get("content-length") };
+  }
+  if (encoding !== "gzip" && encoding !== "x-gzip") {
+    return textResponse(415, `unsupported content-encoding: ${encoding}`);
+  }
+  try {
+    const inflated = req.body.pipeThrough(new DecompressionStream("gzip"));
+    const bytes = new Uint8Array(await new Response(inflated).arrayBuffer());
+    return { body: bytes, contentLength: String(bytes.length) };
+  } catch {
+    return textResponse(400, "request body is not valid gzip");
+  }
+}
+
+function cgiEnv(
+  root: string,
+  req: Request,
+  url: URL,
+  route: Route,
+  principal: Principal,
+  input: CgiInput,
+): Record<string, string> {
+  const env = isolatedGitEnv({
+    GIT_PROJECT_ROOT: root,
+    GIT_HTTP_EXPORT_ALL: "1",
+    GATEWAY_INTERFACE: "CGI/1.1",
+    PATH_INFO: route.pathInfo,
+    QUERY_STRING: url.search.replace(/^\?/, ""),
+    REQUEST_METHOD: req.method,
+    REMOTE_USER: principal.user,
+    REMOTE_ADDR: "127.0.0.1",
+  });
+  const contentType = req.headers.get("content-type");
+  if (contentType) env.CONTENT_TYPE = contentType;
+  // Chunked uploads have no length; http-backend then reads stdin to EOF.
+  if (input.contentLength) env.CONTENT_LENGTH = input.contentLength;
+  const protocol = req.headers.get("git-protocol");
+  if (protocol) env.GIT_PROTOCOL = protocol;
+  return env;
+}
+
+/** Copies the request body into the CGI's stdin. */
+async function pumpBody(input: CgiInput, stdin: WritableStream<Uint8Array>): Promise<void> {
+  const body = input.body instanceof Uint8Array ? new Blob([input.body]).stream() : input.body;
+  if (!body) {
+    await stdin.close();
+    return;
+  }
+  // A backend that exits early (bad request) closes the pipe: not our error to report.
+  await body.pipeTo(stdin).catch(() => {});
+}
+
+// ---------------------------------------------------------------------------
+// Server
+
+class SandboxGitServer implements GitServer {
+  readonly requests: GitRequestRecord[] = [];
+  url = "";
+  readonly #children = new Set<Deno.ChildProcess>();
+  readonly #pending = new Set<Promise<unknown>>();
+  #server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    readonly root: string,
+    private readonly ownsRoot: boolean,
+    private readonly users: Record<string, string>,
+    private readonly readOnlyUsers: Record<string, string>,
+  ) {}
+
+  listen(): void {
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      (req) => this.#handle(req),
+    );
+    this.url = `http://127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  repoUrl(name: string): string {
+    return `${this.url}/${normalizeRepoName(name)}`;
+  }
+
+  pushCount(): number {
+    return this.requests.filter((r) =>
+      r.method === "POST" && r.service === "git-receive-pack" && r.status === 200
+    ).length;
+  }
+
+  async createRepo(name: string, opts: CreateRepoOptions = {}): Promise<void> {
+    const dir = this.#repoDir(name);
+    if (await isBareRepo(dir)) throw new Error(`repo already exists: ${name}`);
+    const branch = opts.branch ?? "main";
+    await mkdir(dirname(dir), { recursive: true });
+    // --initial-branch makes HEAD point at the branch even while it is unborn.
+    await mustGit(["init", "--bare", "--quiet", `--initial-branch=${branch}`, dir]);
+    await mustGit(["--git-dir", dir, "config", "http.receivepack", "true"]);
+    if (opts.files) await seedCommit(dir, branch, opts.files, opts.message ?? "Initial commit");
+  }
+
+  async readFile(name: string, branch: string, path: string): Promise<string | null> {
+    const res = await runGit([
+      "--git-dir",
+      this.#repoDir(name),
+      "cat-file",
+      "blob",
+      `refs/heads/${branch}:${path}`,
+    ]);
+    return res.code === 0 ? res.stdout : null;
+  }
+
+  async headSha(name: string, branch: string): Promise<string | null> {
+    const res = await runGit([
+      "--git-dir",
+      this.#repoDir(name),
+      "rev-parse",
+      "--verify",
+      "--quiet",
+      `refs/heads/${branch}^{commit}`,
+    ]);
+    return res.code === 0 ? res.stdout.trim() : null;
+  }
+
+  async log(name: string, branch: string): Promise<LogEntry[]> {
+    if (!(await this.headSha(name, branch))) return [];
+    // NUL between fields, RS between commits: messages may hold newlines.
+    const out = await mustGit([
+      "--git-dir",
+      this.#repoDir(name),
+      "log",
+      "--format=%H%x00%an <%ae>%x00%B%x1e",
+      `refs/heads/${branch}`,
+      "--",
+    ]);
+    return out.split("\x1e").map((r) => r.replace(/^\n/, "")).filter((r) => r !== "").map(
+      (record) => {
+        const [sha, author, message] = record.split("\x00");
+        return { sha, author, message: message.trimEnd() };
+      },
+    );
+  }
+
+  close(): Promise<void> {
+    // Idempotent: a test's finally may close a server the test already closed.
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    // shutdown() lets in-flight responses finish; whatever child is still
+    // running afterwards has nobody left to talk to.
+    await this.#server?.shutdown();
+    for (const child of this.#children) killQuietly(child);
+    await Promise.allSettled([...this.#pending]);
+    if (this.ownsRoot) await rm(this.root, { recursive: true, force: true });
+  }
+
+  #repoDir(name: string): string {
+    return join(this.root, normalizeRepoName(name));
+  }
+
+  async #handle(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    const record: GitRequestRecord = {
+      method: req.method,
+      path: url.pathname,
+      service: null,
+      status: 0,
+      user: null,
+    };
+    const encoding = req.headers.get("content-encoding");
+    if (encoding) record.contentEncoding = encoding;
+    this.requests.push(record);
+    const res = await this.#route(req, url, record).catch((err: unknown) =>
+      textResponse(500, `internal error: ${err instanceof Error ? err.message : String(err)}`)
+    );
+    record.status = res.status;
+    return res;
+  }
+
+  async #route(req: Request, url: URL, record: GitRequestRecord): Promise<Response> {
+    const route = parseRoute(url);
+    if (typeof route === "object") record.service = route.service;
+    const principal = authenticate(
+      req.headers.get("authorization"),
+      this.users,
+      this.readOnlyUsers,
+    );
+    if (!principal) {
+      // isomorphic-git only calls onAuth after a 401, so every request must be challenged.
+      return textResponse(401, "authentication required", {
+        "www-authenticate": `Basic realm="${REALM}"`,
+      });
+    }
+    record.user = principal.user;
+    if (req.method !== "GET" && req.method !== "POST") {
+      return textResponse(405, "method not allowed", { allow: "GET, POST" });
+    }
+    if (route === "forbidden") return textResponse(403, "forbidden path");
+    if (route === "not-found") return textResponse(404, "not found");
+    const dir = resolve(this.root, route.repo);
+    if (!isInside(this.root, dir) || !(await isBareRepo(dir))) {
+      return textResponse(404, "repository not found");
+    }
+    // A symlinked repo could still point elsewhere: compare the real location too.
+    if (!isInside(this.root, await realpath(dir))) return textResponse(403, "forbidden path");
+    if (route.service === "git-receive-pack" && principal.access !== "write") {
+      return textResponse(403, "read-only user may not push");
+    }
+    return await this.#runCgi(req, url, route, principal, record);
+  }
+
+  async #runCgi(
+    req: Request,
+    url: URL,
+    route: Route,
+    principal: Principal,
+    record: GitRequestRecord,
+  ): Promise<Response> {
+    const input = await cgiInput(req);
+    if (input instanceof Response) return input;
+    const child = new Deno.Command(await httpBackendPath(), {
+      env: cgiEnv(this.root, req, url, route, principal, input),
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#track(child, record, pumpBody(input, child.stdin));
+    const reader = child.stdout.getReader();
+    let head: CgiHead;
+    try {
+      head = await readCgiHead(reader);
+    } catch (err) {
+      killQuietly(child);
+      await reader.cancel().catch(() => {});
+      throw err;
+    }
+    return new Response(bodyStream(head, reader, child), {
+      status: head.status,
+      headers: head.headers,
+    });
+  }
+
+  /** Remembers everything a child does so close() can await it (test sanitizers). */
+  #track(child: Deno.ChildProcess, record: GitRequestRecord, pump: Promise<void>): void {
+    this.#children.add(child);
+    const stderr = new Response(child.stderr).text().then((text) => {
+      if (text.trim()) record.stderr = text.trim();
+    });
+    const done = Promise.allSettled([child.status, pump, stderr]).then(() => {
+      this.#children.delete(child);
+      this.#pending.delete(done);
+    });
+    this.#pending.add(done);
+  }
+}
+
+/** Makes one commit with the given files on `branch` of a bare repo, using the system git. */
+async function seedCommit(
+  bareDir: string,
+  branch: string,
+  files: Record<string, string>,
+  message: string,
+): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), "fluxfleet-seed-"));
+  try {
+    await mustGit(["init", "--quiet", `--initial-branch=${branch}`, work]);
+    for (const [path, content] of Object.entries(files)) {
+      const target = join(work, safeRelativePath(path));
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(target, content);
+    }
+    const env = {
+      GIT_AUTHOR_NAME: SEED_AUTHOR.name,
+      GIT_AUTHOR_EMAIL: SEED_AUTHOR.email,
+      GIT_COMMITTER_NAME: SEED_AUTHOR.name,
+      GIT_COMMITTER_EMAIL: SEED_AUTHOR.email,
+    };
+    await mustGit(["add", "--all"], { cwd: work });
+    await mustGit(["commit", "--quiet", "--no-verify", "-m", message], { cwd: work, env });
+    await mustGit(["push", "--quiet", bareDir, `HEAD:refs/heads/${branch}`], { cwd: work });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Starts the server on 127.0.0.1 with a kernel-chosen port. */
+export async function startGitServer(opts: GitServerOptions = {}): Promise<GitServer> {
+  const ownsRoot = opts.root === undefined;
+  const rootDir = opts.root ?? await mkdtemp(join(tmpdir(), "fluxfleet-git-"));
+  await mkdir(rootDir, { recursive: true });
+  // Real path so the containment checks are not fooled by a symlinked temp dir.
+  const root = await realpath(rootDir);
+  await httpBackendPath();
+  const server = new SandboxGitServer(
+    root,
+    ownsRoot,
+    { ...opts.users },
+    { ...opts.readOnlyUsers },
+  );
+  server.listen();
+  return server;
+}

@@ -1,0 +1,205 @@
+/** Manifest validation: every bad input names file:line:column, cluster and field. */
+import assert from "node:assert/strict";
+import { parseManifest } from "../lib/config/load.ts";
+import { ConfigError } from "../lib/config/errors.ts";
+import { resolveSecret, type SecretSource } from "../lib/config/secrets.ts";
+import { redact } from "../lib/util/redact.ts";
+
+const HEAD = `defaults:
+  flux: { version: v2.4.0, manifests: ./install.yaml }
+clusters:
+  - name: dev
+    path: clusters/dev
+`;
+
+function errorsOf(text: string): string[] {
+  try {
+    parseManifest(text, "fleet.yaml");
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, String(e));
+    return e.message.split("\n");
+  }
+  assert.fail("manifest was accepted");
+}
+
+const cases: { name: string; yaml: string; error: string }[] = [
+  {
+    name: "literal token",
+    yaml: HEAD + `    git: { url: "https://g/x.git", auth: { type: token, token: "hunter22" } }\n`,
+    error:
+      'fleet.yaml:6:64: cluster "dev": git.auth.token: must be a secret reference ({env: NAME}, {file: PATH}, {stdin: true} or {prompt: true}); literal secrets are not allowed in the manifest',
+  },
+  {
+    name: "unknown key",
+    yaml: HEAD + `    git: { url: "https://g/x.git" }\n    colour: blue\n`,
+    error: 'fleet.yaml:7:5: cluster "dev": colour: unknown key',
+  },
+  {
+    name: "missing url",
+    yaml: HEAD + `    git: { branch: main }\n`,
+    error: 'fleet.yaml:6:10: cluster "dev": git.url: is required',
+  },
+  {
+    name: "plain http without opt-in",
+    yaml: HEAD + `    git: { url: "http://g/x.git" }\n`,
+    error:
+      'fleet.yaml:6:17: cluster "dev": git.url: plain http:// sends the token unencrypted; use https:// or set git.allowInsecureHttp: true',
+  },
+  {
+    name: "ssh url with token auth",
+    yaml: HEAD + `    git: { url: "ssh://git@g/x.git" }\n`,
+    error:
+      'fleet.yaml:6:17: cluster "dev": git.url: ssh:// URLs need SSH auth; token auth works over https://',
+  },
+  {
+    name: "credentials in the URL",
+    yaml: HEAD + `    git: { url: "https://me:pw@g/x.git" }\n`,
+    error:
+      'fleet.yaml:6:17: cluster "dev": git.url: must not contain credentials; use git.auth with a secret reference',
+  },
+  {
+    name: "path escaping the repository",
+    yaml: HEAD.replace("clusters/dev", "../outside") + `    git: { url: "https://g/x.git" }\n`,
+    error: `fleet.yaml:5:11: cluster "dev": path: must not leave the repository ('..')`,
+  },
+  {
+    name: "wrong type",
+    yaml: HEAD + `    git: { url: "https://g/x.git" }\n    flux: { timeout: 5 }\n`,
+    error: 'fleet.yaml:7:22: cluster "dev": flux.timeout: must be string',
+  },
+  {
+    name: "bad duration",
+    yaml: HEAD + `    git: { url: "https://g/x.git" }\n    flux: { timeout: "-5m" }\n`,
+    error: 'fleet.yaml:7:22: cluster "dev": flux.timeout: must be a duration such as 30s, 5m or 1h',
+  },
+  {
+    name: "invalid cluster name",
+    yaml: HEAD.replace("name: dev", "name: Dev_1") + `    git: { url: "https://g/x.git" }\n`,
+    error:
+      "fleet.yaml:4:11: cluster \"Dev_1\": name: must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)",
+  },
+  {
+    name: "duplicate cluster names",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git" }\n  - name: dev\n    path: clusters/b\n    git: { url: "https://g/x.git" }\n`,
+    error:
+      'fleet.yaml:7:11: cluster "dev": name: duplicate cluster name (first used by cluster #1)',
+  },
+  {
+    name: "same repo, branch and path",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git" }\n  - name: b\n    path: ./clusters/dev/\n    git: { url: "https://g/x.git" }\n`,
+    error:
+      'fleet.yaml:8:11: cluster "b": path: same repository, branch and path as cluster "dev": they would overwrite each other\'s files',
+  },
+  {
+    name: "components without kustomize-controller",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git" }\n    flux: { components: [source-controller] }\n`,
+    error:
+      'fleet.yaml:7:25: cluster "dev": flux.components: must include kustomize-controller (Flux cannot sync without it)',
+  },
+  {
+    name: "unknown component",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git" }\n    flux: { components: [source-controller, foo] }\n`,
+    error:
+      'fleet.yaml:7:45: cluster "dev": flux.components[1]: must be one of: source-controller, kustomize-controller, helm-controller, notification-controller',
+  },
+  {
+    name: "malformed YAML",
+    yaml: HEAD + `    git: { url: "https://g/x.git"\n`,
+    error: "fleet.yaml:7:1: invalid YAML:",
+  },
+  {
+    name: "no clusters",
+    yaml: "clusters: []\n",
+    error: "fleet.yaml:1:11: clusters: must NOT have fewer than 1 items",
+  },
+  {
+    name: "unknown top-level key",
+    yaml: HEAD + `    git: { url: "https://g/x.git" }\nextra: 1\n`,
+    error: "fleet.yaml:7:1: extra: unknown key",
+  },
+  {
+    name: "unknown auth type",
+    yaml: HEAD + `    git: { url: "https://g/x.git", auth: { type: basic } }\n`,
+    error: 'fleet.yaml:6:50: cluster "dev": git.auth.type: must be one of: token',
+  },
+];
+
+for (const c of cases) {
+  Deno.test(`bad manifest: ${c.name}`, () => {
+    const errors = errorsOf(c.yaml);
+    assert.ok(
+      errors.some((e) => e.startsWith(c.error)),
+      `expected an error starting with\n  ${c.error}\ngot\n  ${errors.join("\n  ")}`,
+    );
+  });
+}
+
+Deno.test("several problems are all reported at once", () => {
+  const errors = errorsOf(
+    HEAD +
+      `    git: { url: "https://g/x.git", auth: { type: token, token: "x" } }\n    colour: 1\n`,
+  );
+  assert.equal(errors.length, 2);
+});
+
+Deno.test("defaults apply and cluster values win", () => {
+  const m = parseManifest(
+    `defaults:
+  flux: { version: v2.4.0, manifests: ./install.yaml, interval: 5m, timeout: 2m }
+  git: { branch: prod, author: { name: A, email: a@example.com } }
+clusters:
+  - name: dev
+    path: ./clusters/dev/
+    git: { url: "https://g/x.git", branch: dev }
+`,
+    "/tmp/fleet/fleet.yaml",
+  );
+  const c = m.clusters[0];
+  assert.equal(c.path, "clusters/dev");
+  assert.equal(c.git.branch, "dev");
+  assert.deepEqual(c.git.author, { name: "A", email: "a@example.com" });
+  assert.deepEqual(c.git.auth, { type: "token", username: "git", token: { env: "GIT_PASSWORD" } });
+  assert.equal(c.flux.manifests, "/tmp/fleet/install.yaml");
+  assert.equal(c.flux.timeoutMs, 120_000);
+  assert.equal(c.flux.namespace, "flux-system");
+});
+
+const noInput: SecretSource = {
+  readStdin: () => Promise.resolve(""),
+  env: () => undefined,
+};
+
+Deno.test("secret references: missing env var and unreadable file name cluster and field", async () => {
+  await assert.rejects(
+    resolveSecret({ env: "NOPE_TOKEN" }, 'cluster "dev": git.auth.token', "/tmp", noInput),
+    /cluster "dev": git.auth.token: environment variable NOPE_TOKEN is not set/,
+  );
+  await assert.rejects(
+    resolveSecret({ file: "missing.txt" }, 'cluster "dev": git.auth.token', "/tmp", noInput),
+    /cluster "dev": git.auth.token: cannot read secret file \/tmp\/missing.txt/,
+  );
+  await assert.rejects(
+    resolveSecret({ prompt: true }, 'cluster "dev": git.auth.token', "/tmp", noInput),
+    /there is no terminal/,
+  );
+});
+
+Deno.test("secret references: stdin is read once and shared; values are redacted afterwards", async () => {
+  let reads = 0;
+  const piped: SecretSource = {
+    readStdin: () => {
+      reads++;
+      return Promise.resolve("piped-canary-value\n");
+    },
+    env: () => undefined,
+  };
+  const v = await resolveSecret({ stdin: true }, "t", "/tmp", piped);
+  assert.equal(v, "piped-canary-value");
+  assert.equal(reads, 1);
+  assert.equal(redact("token=piped-canary-value!"), "token=***!");
+  assert.equal(redact("https://u:pw@host/x"), "https://u:***@host/x");
+});

@@ -1,0 +1,181 @@
+/** lib/git against the real git http-backend server: empty repos, new branches, wrong tokens, races. */
+import assert from "node:assert/strict";
+import { startGitServer } from "../../sandbox/git/http_server.ts";
+import { checkoutRepo, commitAndPush, readRepoFiles } from "../../lib/git/repo.ts";
+import { makeGitHttp } from "../../lib/git/http.ts";
+
+const TOKEN = "canary-git-token-7f3a9c";
+const author = { name: "fluxfleet", email: "fluxfleet@example.com" };
+
+async function withServer(
+  fn: (s: Awaited<ReturnType<typeof startGitServer>>, work: string) => Promise<void>,
+) {
+  const server = await startGitServer({ users: { git: TOKEN } });
+  const work = await Deno.makeTempDir({ prefix: "fluxfleet-test-" });
+  try {
+    await fn(server, work);
+  } finally {
+    await server.close();
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+const http = () => makeGitHttp({ allowInsecureHttp: true, timeoutMs: 20_000 });
+
+async function grepTree(dir: string, needle: string): Promise<string[]> {
+  const hits: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) hits.push(...await grepTree(p, needle));
+    else if (e.isFile) {
+      const bytes = await Deno.readFile(p);
+      if (new TextDecoder("latin1").decode(bytes).includes(needle)) hits.push(p);
+    }
+  }
+  return hits;
+}
+
+Deno.test("empty repository without any branch: files are committed to a new main branch", async () => {
+  await withServer(async (server, work) => {
+    await server.createRepo("fleet");
+    const h = http();
+    try {
+      const access = { url: server.repoUrl("fleet"), username: "git", password: TOKEN };
+      const co = await checkoutRepo(access, "main", `${work}/c`, h);
+      assert.equal(co.branchExists, false);
+      assert.equal(co.head, null);
+      assert.deepEqual(await readRepoFiles(co, ["a/b.yaml"]), { "a/b.yaml": null });
+      const r = await commitAndPush(
+        co,
+        access,
+        h,
+        [{ path: "a/b.yaml", content: "x: 1\n" }],
+        "Add",
+        author,
+      );
+      assert.equal(r.pushed, true);
+      assert.equal(await server.headSha("fleet", "main"), r.head);
+      assert.equal(await server.readFile("fleet", "main", "a/b.yaml"), "x: 1\n");
+      const [commit] = await server.log("fleet", "main");
+      assert.match(commit.author, /fluxfleet/);
+      // The canary token is nowhere in the clone: not in .git/config, not in objects.
+      assert.deepEqual(await grepTree(`${work}/c`, TOKEN), []);
+    } finally {
+      h.close();
+    }
+  });
+});
+
+Deno.test("existing repository: other content is left untouched, unchanged files make no commit", async () => {
+  await withServer(async (server, work) => {
+    await server.createRepo("fleet", {
+      files: { "apps/app.yaml": "kind: App\n", "README.md": "hi\n" },
+    });
+    const h = http();
+    try {
+      const access = { url: server.repoUrl("fleet"), username: "git", password: TOKEN };
+      const co = await checkoutRepo(access, "main", `${work}/c`, h);
+      assert.equal(co.branchExists, true);
+      const changes = [{ path: "clusters/dev/flux-system/x.yaml", content: "x\n" }];
+      await commitAndPush(co, access, h, changes, "Add", author);
+      assert.equal(await server.readFile("fleet", "main", "apps/app.yaml"), "kind: App\n");
+      assert.equal(await server.readFile("fleet", "main", "README.md"), "hi\n");
+      const pushes = server.pushCount();
+      const again = await commitAndPush(co, access, h, changes, "Add", author);
+      assert.equal(again.pushed, false);
+      assert.equal(server.pushCount(), pushes);
+      assert.equal((await server.log("fleet", "main")).length, 2);
+    } finally {
+      h.close();
+    }
+  });
+});
+
+Deno.test("a branch that does not exist yet starts from the default branch and keeps its history", async () => {
+  await withServer(async (server, work) => {
+    await server.createRepo("fleet", { files: { "README.md": "hi\n" } });
+    const h = http();
+    try {
+      const access = { url: server.repoUrl("fleet"), username: "git", password: TOKEN };
+      const co = await checkoutRepo(access, "staging", `${work}/c`, h);
+      assert.equal(co.branchExists, false);
+      await commitAndPush(co, access, h, [{ path: "f.yaml", content: "f\n" }], "Add", author);
+      assert.equal(await server.readFile("fleet", "staging", "README.md"), "hi\n");
+      assert.equal(await server.readFile("fleet", "staging", "f.yaml"), "f\n");
+      assert.equal(await server.readFile("fleet", "main", "f.yaml"), null);
+      assert.equal((await server.log("fleet", "staging")).length, 2);
+    } finally {
+      h.close();
+    }
+  });
+});
+
+Deno.test("wrong token: a 401 explained in words, without the token", async () => {
+  await withServer(async (server, work) => {
+    await server.createRepo("fleet");
+    const h = http();
+    try {
+      const wrong = "wrong-canary-token-123";
+      const access = { url: server.repoUrl("fleet"), username: "git", password: wrong };
+      const err = await checkoutRepo(access, "main", `${work}/c`, h).then(
+        () => undefined,
+        (e) => e,
+      );
+      assert.ok(err instanceof Error);
+      assert.match(
+        err.message,
+        /rejected the credentials .* \(HTTP 401\): check git.auth.username and the token/,
+      );
+      assert.ok(!err.message.includes(wrong));
+    } finally {
+      h.close();
+    }
+  });
+});
+
+Deno.test("missing repository is a 404 in words", async () => {
+  await withServer(async (server, work) => {
+    const h = http();
+    try {
+      const access = { url: server.repoUrl("nope"), username: "git", password: TOKEN };
+      await assert.rejects(checkoutRepo(access, "main", `${work}/c`, h), /not found \(HTTP 404\)/);
+    } finally {
+      h.close();
+    }
+  });
+});
+
+Deno.test("a push racing another push is retried on the new head and both changes survive", async () => {
+  await withServer(async (server, work) => {
+    await server.createRepo("fleet", { files: { "README.md": "hi\n" } });
+    const h = http();
+    try {
+      const access = { url: server.repoUrl("fleet"), username: "git", password: TOKEN };
+      const ours = await checkoutRepo(access, "main", `${work}/ours`, h);
+      const theirs = await checkoutRepo(access, "main", `${work}/theirs`, h);
+      await commitAndPush(
+        theirs,
+        access,
+        h,
+        [{ path: "theirs.yaml", content: "t\n" }],
+        "Theirs",
+        author,
+      );
+      const r = await commitAndPush(
+        ours,
+        access,
+        h,
+        [{ path: "ours.yaml", content: "o\n" }],
+        "Ours",
+        author,
+      );
+      assert.equal(r.attempts, 2);
+      assert.equal(await server.readFile("fleet", "main", "theirs.yaml"), "t\n");
+      assert.equal(await server.readFile("fleet", "main", "ours.yaml"), "o\n");
+      const log = await server.log("fleet", "main");
+      assert.deepEqual(log.map((c) => c.message.trim()), ["Ours", "Theirs", log[2].message.trim()]);
+    } finally {
+      h.close();
+    }
+  });
+});

@@ -1,0 +1,100 @@
+/** The planner is pure: these tests need no servers. */
+import assert from "node:assert/strict";
+import { planCluster } from "../lib/plan/plan.ts";
+import { converged, desired, EMPTY_CLUSTER, EMPTY_REPO } from "./helpers/fixtures.ts";
+import { describeStep } from "../lib/report/text.ts";
+import { planDocument } from "../lib/report/json.ts";
+
+Deno.test("fresh cluster and empty repository: every step planned in flux's order", () => {
+  const d = desired();
+  const plan = planCluster(d, EMPTY_REPO, EMPTY_CLUSTER);
+  assert.equal(plan.error, undefined);
+  assert.deepEqual(plan.steps.map(describeStep), [
+    "+ commit clusters/dev/flux-system/gotk-components.yaml",
+    "+ commit clusters/dev/flux-system/gotk-sync.yaml",
+    "+ commit clusters/dev/flux-system/kustomization.yaml",
+    "+ create namespace flux-system",
+    `+ install Flux components (${d.components.length} objects, server-side apply): Flux is not installed`,
+    "+ create secret flux-system/flux-system (password, username)",
+    "+ create GitRepository flux-system/flux-system",
+    "+ create Kustomization flux-system/flux-system",
+  ]);
+});
+
+Deno.test("converged cluster: no steps, readiness reported", () => {
+  const d = desired();
+  const { repo, cluster } = converged(d);
+  const plan = planCluster(d, repo, cluster);
+  assert.deepEqual(plan.steps, []);
+  assert.deepEqual(plan.status.map((s) => s.ready), [true, true]);
+  assert.deepEqual(plan.warnings, []);
+});
+
+Deno.test("changed token: only the secret is updated, and the plan names keys, not values", () => {
+  const d = desired("new-token-value");
+  const { repo, cluster } = converged(desired("old-token-value"));
+  const plan = planCluster(d, repo, cluster);
+  assert.deepEqual(plan.steps.map(describeStep), [
+    "~ update secret flux-system/flux-system (password changed)",
+  ]);
+  const json = JSON.stringify(planDocument("f.yaml", [plan]));
+  assert.ok(!json.includes("new-token-value") && !json.includes("old-token-value"));
+});
+
+Deno.test("hand-edited gotk-sync.yaml is restored, a user's kustomization.yaml is kept", () => {
+  const d = desired();
+  const { repo, cluster } = converged(d);
+  repo.files["clusters/dev/flux-system/gotk-sync.yaml"] += "# edited\n";
+  repo.files["clusters/dev/flux-system/kustomization.yaml"] = "resources: [gotk-components.yaml]\n";
+  const plan = planCluster(d, repo, cluster);
+  assert.deepEqual(plan.steps.map(describeStep), [
+    "~ commit clusters/dev/flux-system/gotk-sync.yaml (content differs from the manifest)",
+  ]);
+});
+
+Deno.test("GitRepository pointing elsewhere is updated with the differing fields named", () => {
+  const d = desired();
+  const { repo, cluster } = converged(d);
+  (cluster.gitRepository!.spec as { url: string }).url = "https://old.example.com/x.git";
+  (cluster.gitRepository!.spec as { ref: { branch: string } }).ref.branch = "dev";
+  const plan = planCluster(d, repo, cluster);
+  assert.deepEqual(plan.steps.map(describeStep), [
+    "~ update GitRepository flux-system/flux-system (spec.ref.branch, spec.url changed)",
+  ]);
+});
+
+Deno.test("components are installed again while the Kustomization never applied (as flux)", () => {
+  const d = desired();
+  const { repo, cluster } = converged(d);
+  cluster.kustomization!.revision = undefined;
+  const plan = planCluster(d, repo, cluster);
+  assert.equal(plan.steps.length, 1);
+  assert.equal(plan.steps[0].kind, "components");
+});
+
+Deno.test("a Kustomization syncing another path is an error naming both paths", () => {
+  const d = desired();
+  const { repo, cluster } = converged(d);
+  (cluster.kustomization!.spec as { path: string }).path = "./clusters/other";
+  const plan = planCluster(d, repo, cluster);
+  assert.match(
+    plan.error ?? "",
+    /already syncs path "\.\/clusters\/other", not "\.\/clusters\/dev"/,
+  );
+  assert.deepEqual(plan.steps, []);
+});
+
+Deno.test("a converged but failing Kustomization is a warning, not a change", () => {
+  const d = desired();
+  const { repo, cluster } = converged(d);
+  cluster.kustomization!.ready = {
+    type: "Ready",
+    status: "False",
+    message: "kustomize build failed",
+  };
+  const plan = planCluster(d, repo, cluster);
+  assert.deepEqual(plan.steps, []);
+  assert.deepEqual(plan.warnings, [
+    "Kustomization flux-system/flux-system is not ready: kustomize build failed",
+  ]);
+});
