@@ -37,7 +37,7 @@ const cases: { name: string; yaml: string; error: string }[] = [
   {
     name: "missing url",
     yaml: HEAD + `    git: { branch: main }\n`,
-    error: 'fleet.yaml:6:10: cluster "dev": git.url: is required',
+    error: 'fleet.yaml:6:10: cluster "dev": git.url: is required, here or in defaults.git',
   },
   {
     name: "plain http without opt-in",

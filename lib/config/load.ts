@@ -152,8 +152,22 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
     } else names.set(c.name, i);
 
     const git = { ...raw.defaults?.git, ...c.git };
-    const urlProblem = checkGitUrl(git.url, git.allowInsecureHttp === true);
-    if (urlProblem) at(["git", "url"], urlProblem);
+    if (git.url === undefined) {
+      at(c.git ? ["git"] : ["name"], "is required, here or in defaults.git", "git.url");
+    } else {
+      const urlProblem = checkGitUrl(git.url, git.allowInsecureHttp === true);
+      const urlAt = c.git?.url !== undefined
+        ? ["clusters", i, "git", "url"]
+        : ["defaults", "git", "url"];
+      if (urlProblem) {
+        problems.push({
+          location: locate(map, urlAt),
+          cluster: c.name,
+          field: "git.url",
+          message: urlProblem,
+        });
+      }
+    }
 
     const pathProblem = checkRepoPath(c.path);
     if (pathProblem) at(["path"], pathProblem);

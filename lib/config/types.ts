@@ -51,7 +51,7 @@ export interface RawCluster {
   labels?: Record<string, string>;
   kube?: RawKube;
   path: string;
-  git: RawGit & { url: string };
+  git?: RawGit;
   flux?: RawFlux;
 }
 
