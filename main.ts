@@ -25,6 +25,7 @@ const printErr = (text: string) => Deno.stderr.writeSync(encoder.encode(redact(t
 interface CommonOptions {
   output: "text" | "json";
   cluster: string[];
+  selector: string[];
   concurrency: number;
   quiet?: boolean;
 }
@@ -44,15 +45,24 @@ function outputFormat(value: string): "text" | "json" {
   return value;
 }
 
-function selectClusters(manifest: Manifest, names: string[]): ClusterConfig[] {
-  if (names.length === 0) return manifest.clusters;
+function selectClusters(manifest: Manifest, names: string[], selectors: string[]): ClusterConfig[] {
   const unknown = names.filter((n) => !manifest.clusters.some((c) => c.name === n));
   if (unknown.length > 0) {
     throw new Error(
       `--cluster: no cluster named ${unknown.map((n) => `"${n}"`).join(", ")} in ${manifest.file}`,
     );
   }
-  return manifest.clusters.filter((c) => names.includes(c.name));
+  const wanted = selectors.map((s) => {
+    const [key, ...rest] = s.split("=");
+    if (!key || rest.length === 0) throw new Error(`--selector: "${s}" is not key=value`);
+    return { key, value: rest.join("=") };
+  });
+  const selected = manifest.clusters.filter((c) =>
+    (names.length === 0 || names.includes(c.name)) &&
+    wanted.every(({ key, value }) => c.labels[key] === value)
+  );
+  if (selected.length === 0) throw new Error("no cluster matches --cluster/--selector");
+  return selected;
 }
 
 function progress(quiet: boolean | undefined) {
@@ -61,17 +71,39 @@ function progress(quiet: boolean | undefined) {
   };
 }
 
+/**
+ * Ctrl-C: the first stops new steps (steps in flight finish and are reported), the second quits
+ * at once; temporary clones are removed either way and the exit code is 130.
+ */
+const interrupt = new AbortController();
+let cleanup: (() => Promise<void>) | undefined;
+Deno.addSignalListener("SIGINT", () => {
+  if (interrupt.signal.aborted) {
+    printErr("interrupted again: quitting now\n");
+    (cleanup?.() ?? Promise.resolve()).finally(() => Deno.exit(130));
+    return;
+  }
+  printErr("interrupted: finishing the steps in flight (Ctrl-C again to quit now)\n");
+  interrupt.abort();
+});
+
 async function startRun(
   file: string,
   opts: CommonOptions,
 ): Promise<{ manifest: Manifest; run: FleetRun }> {
   const manifest = await loadManifest(file);
-  const clusters = selectClusters(manifest, opts.cluster);
+  const clusters = selectClusters(manifest, opts.cluster, opts.selector);
   const run = await planFleet(manifest, clusters, {
     concurrency: opts.concurrency,
     secrets: processSecretSource(),
     onEvent: progress(opts.quiet || opts.output === "json"),
+    signal: interrupt.signal,
   });
+  cleanup = run.close;
+  if (interrupt.signal.aborted) {
+    await run.close();
+    Deno.exit(130);
+  }
   return { manifest, run };
 }
 
@@ -107,6 +139,12 @@ function withCommon(cmd: Command): Command {
     .argument("<file>", "flux-bootstrap.yaml")
     .option("-o, --output <format>", "text or json", outputFormat, "text")
     .option("-c, --cluster <name>", "only this cluster (repeatable)", collect, [])
+    .option(
+      "-l, --selector <key=value>",
+      "only clusters with this label (repeatable, all must match)",
+      collect,
+      [],
+    )
     .option("--concurrency <n>", "clusters handled at once", positiveInt, 8)
     .option("-q, --quiet", "no progress lines");
 }
@@ -159,6 +197,7 @@ withCommon(program.command("apply"))
           : "\n" + renderApplyText(results),
       );
       if (results.some((r) => r.outcome === "failed")) Deno.exitCode = 1;
+      if (interrupt.signal.aborted) Deno.exitCode = 130;
     } finally {
       await run.close();
     }

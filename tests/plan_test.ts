@@ -4,6 +4,7 @@ import { planCluster } from "../lib/plan/plan.ts";
 import { converged, desired, EMPTY_CLUSTER, EMPTY_REPO } from "./helpers/fixtures.ts";
 import { describeStep } from "../lib/report/text.ts";
 import { planDocument } from "../lib/report/json.ts";
+import { outputSchemaErrors } from "./helpers/output_schema.ts";
 
 Deno.test("fresh cluster and empty repository: every step planned in flux's order", () => {
   const d = desired();
@@ -97,4 +98,13 @@ Deno.test("a converged but failing Kustomization is a warning, not a change", ()
   assert.deepEqual(plan.warnings, [
     "Kustomization flux-system/flux-system is not ready: kustomize build failed",
   ]);
+});
+
+Deno.test("plan JSON matches schemas/plan-output.schema.json, and the schema rejects drift", () => {
+  const d = desired();
+  const doc = planDocument("f.yaml", [planCluster(d, EMPTY_REPO, EMPTY_CLUSTER)]);
+  assert.deepEqual(outputSchemaErrors(doc), []);
+  const broken = structuredClone(doc) as unknown as { clusters: { steps: unknown[] }[] };
+  broken.clusters[0].steps.push({ kind: "secret", action: "create", value: "x" });
+  assert.notDeepEqual(outputSchemaErrors(broken), []);
 });

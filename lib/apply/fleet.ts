@@ -30,6 +30,12 @@ export interface RunOptions {
   /** Progress messages per cluster (the printer redacts them). */
   onEvent?(cluster: string, message: string): void;
   gitTimeoutMs?: number;
+  /** Aborted on Ctrl-C: no new step starts, steps in flight finish and are reported. */
+  signal?: AbortSignal;
+}
+
+function checkInterrupted(signal: AbortSignal | undefined, before: string) {
+  if (signal?.aborted) throw new Error(`interrupted before ${before}; re-run to continue`);
 }
 
 interface RepoGroup {
@@ -212,6 +218,7 @@ async function applyFleet(
     } ${names.join(", ")}`;
     if (g.appendix) message += `\n\n${g.appendix}`;
     try {
+      checkInterrupted(opts.signal, `pushing to ${g.url}`);
       for (const c of names) opts.onEvent?.(c, `pushing to ${g.url} (${g.branch})`);
       await commitAndPush(g.checkout, g.access, g.http, changes, message, g.author);
     } catch (e) {
@@ -231,12 +238,18 @@ async function applyFleet(
     try {
       for (const step of p.steps) {
         if (step.kind === "file") continue;
+        checkInterrupted(opts.signal, describeStepShort(step));
         opts.onEvent?.(p.cluster, describeStepShort(step));
         await applyClusterStep(s.client!, s.desired, step);
         applied.push(step);
       }
+      checkInterrupted(opts.signal, "waiting for Flux to be Ready");
       opts.onEvent?.(p.cluster, "waiting for Flux to be Ready");
-      await waitForSync(s.client!, s.desired, { revision, timeoutMs: s.desired.timeoutMs });
+      await waitForSync(s.client!, s.desired, {
+        revision,
+        timeoutMs: s.desired.timeoutMs,
+        signal: opts.signal,
+      });
       return { cluster: p.cluster, outcome: "changed", applied, revision };
     } catch (e) {
       return { cluster: p.cluster, outcome: "failed", applied, error: errorMessage(e), revision };

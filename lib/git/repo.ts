@@ -7,6 +7,19 @@ import * as fs from "node:fs";
 import { dirname, join } from "node:path";
 import git from "isomorphic-git";
 import type { GitHttp } from "./http.ts";
+import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
+
+/** A git failure in words; `transient` ones (5xx, 429, network) are worth retrying. */
+export class GitError extends Error {
+  readonly transient: boolean;
+  constructor(message: string, transient: boolean) {
+    super(message);
+    this.name = "GitError";
+    this.transient = transient;
+  }
+}
+
+const classify = (e: unknown) => ({ transient: e instanceof GitError && e.transient });
 
 export interface GitAccess {
   url: string;
@@ -39,7 +52,7 @@ function authHeaders(access: GitAccess): Record<string, string> {
 }
 
 /** isomorphic-git errors → words a user can act on (HTTP status, push rejection, network). */
-export function describeGitError(e: unknown, url: string): Error {
+export function describeGitError(e: unknown, url: string): GitError {
   const err = e as {
     code?: string;
     data?: { statusCode?: number; reason?: string };
@@ -47,7 +60,7 @@ export function describeGitError(e: unknown, url: string): Error {
   };
   const where = redactUrl(url);
   if (err?.code === "HttpError") {
-    const status = err.data?.statusCode;
+    const status = err.data?.statusCode ?? 0;
     const text: Record<number, string> = {
       401:
         `git server rejected the credentials for ${where} (HTTP 401): check git.auth.username and the token`,
@@ -56,31 +69,37 @@ export function describeGitError(e: unknown, url: string): Error {
       404: `repository ${where} not found (HTTP 404): check git.url and that the token can see it`,
       429: `git server is throttling requests to ${where} (HTTP 429): retry later`,
     };
-    return new Error(
-      text[status ?? 0] ??
-        (status && status >= 500
+    const transient = status === 429 || status >= 500;
+    return new GitError(
+      text[status] ??
+        (status >= 500
           ? `git server failed for ${where} (HTTP ${status}): retry later`
           : `git request to ${where} failed (HTTP ${status})`),
+      transient,
     );
   }
   if (err?.code === "PushRejectedError") {
-    return new Error(`push to ${where} was rejected (${err.data?.reason ?? "rejected"})`);
+    return new GitError(`push to ${where} was rejected (${err.data?.reason ?? "rejected"})`, false);
   }
   const msg = err?.message ?? String(e);
   if (/refused|ECONNREFUSED/i.test(msg)) {
-    return new Error(`cannot connect to git server ${where}: connection refused`);
+    return new GitError(`cannot connect to git server ${where}: connection refused`, true);
+  }
+  if (/reset|ECONNRESET|broken pipe|connection closed|unexpected eof/i.test(msg)) {
+    return new GitError(`connection to git server ${where} was interrupted`, true);
   }
   if (/TimeoutError|timed out|signal/i.test(msg)) {
-    return new Error(`git server ${where} did not answer before the timeout`);
+    return new GitError(`git server ${where} did not answer before the timeout`, true);
   }
   if (/certificate|UnknownIssuer/i.test(msg)) {
-    return new Error(
+    return new GitError(
       `TLS verification failed for ${where} (${
         msg.split("\n")[0]
       }); set git.caFile for a private CA`,
+      false,
     );
   }
-  return new Error(`git operation on ${where} failed: ${msg.split("\n")[0]}`);
+  return new GitError(`git operation on ${where} failed: ${msg.split("\n")[0]}`, false);
 }
 
 function redactUrl(url: string): string {
@@ -102,7 +121,20 @@ function isPushRejected(e: unknown): boolean {
  * Brings `branch` of the remote into `dir` (shallow). Works for an empty repository (no branch at
  * all) and for a branch that does not exist yet: it then starts from the remote's default branch.
  */
-export async function checkoutRepo(
+export function checkoutRepo(
+  access: GitAccess,
+  branch: string,
+  dir: string,
+  http: GitHttp,
+  retry: RetryPolicy = DEFAULT_RETRY,
+): Promise<RepoCheckout> {
+  return withRetry(retry, classify, async (attempt) => {
+    if (attempt > 1) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    return await checkoutOnce(access, branch, dir, http);
+  });
+}
+
+async function checkoutOnce(
   access: GitAccess,
   branch: string,
   dir: string,
@@ -194,6 +226,7 @@ export async function commitAndPush(
   message: string,
   author: Author,
   maxAttempts = 3,
+  retry: RetryPolicy = DEFAULT_RETRY,
 ): Promise<PushResult> {
   const headers = authHeaders(access);
   const dir = co.dir;
@@ -202,15 +235,17 @@ export async function commitAndPush(
     if (changed.length === 0) return { head: co.head, pushed: false, attempts: attempt };
     const sha = await git.commit({ fs, dir, message, author });
     try {
-      await git.push({
-        fs,
-        http,
-        dir,
-        remote: "origin",
-        ref: co.branch,
-        remoteRef: `refs/heads/${co.branch}`,
-        headers,
-      });
+      // A transient failure may hide a push that landed: re-pushing the same commit is then a no-op.
+      await withRetry(retry, (e) => classify(describeGitError(e, access.url)), () =>
+        git.push({
+          fs,
+          http,
+          dir,
+          remote: "origin",
+          ref: co.branch,
+          remoteRef: `refs/heads/${co.branch}`,
+          headers,
+        }));
       co.head = sha;
       co.branchExists = true;
       return { head: sha, pushed: true, attempts: attempt };

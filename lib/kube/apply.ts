@@ -96,6 +96,7 @@ export interface WaitOptions {
   intervalMs?: number;
   sleep?(ms: number): Promise<void>;
   onWait?(message: string): void;
+  signal?: AbortSignal;
 }
 
 /**
@@ -134,6 +135,9 @@ export async function waitForSync(
         }
         falseCount = o.ready?.status === "False" && caughtUp ? falseCount + 1 : 0;
         if (falseCount >= 3) throw new Error(`${label} failed: ${last}`);
+      }
+      if (opts.signal?.aborted) {
+        throw new Error(`interrupted while waiting for ${label}; last status: ${last}`);
       }
       if (Date.now() >= deadline) {
         throw new Error(

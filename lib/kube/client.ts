@@ -9,6 +9,7 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import type { KubeObject } from "../manifests/types.ts";
 import { KubeApiError, kubeError, type KubeStatus } from "./errors.ts";
+import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
 
 export const FIELD_MANAGER = "fluxfleet";
 
@@ -72,6 +73,7 @@ export function loadKubeConfig(target: KubeTarget): { kc: KubeConfig; context: s
 export interface KubeClientOptions {
   /** Per-request timeout. */
   timeoutMs?: number;
+  retry?: RetryPolicy;
 }
 
 export async function createKubeClient(
@@ -102,14 +104,11 @@ export async function createKubeClient(
   for (const [k, v] of Object.entries(tls.headers ?? {})) headers[k] = String(v);
   if (tls.auth) headers.Authorization = `Basic ${btoa(tls.auth)}`;
   const timeoutMs = opts.timeoutMs ?? 30_000;
+  const retry = opts.retry ?? DEFAULT_RETRY;
   const discovery = new Map<string, Map<string, ResourceInfo>>();
 
-  async function request(
-    method: string,
-    path: string,
-    body?: string,
-    contentType?: string,
-  ): Promise<{ status: number; json: unknown }> {
+  /** One HTTP exchange; throws only when the server cannot be reached. */
+  async function send(method: string, path: string, body?: string, contentType?: string) {
     let res: Response;
     try {
       res = await fetch(server + path, {
@@ -133,7 +132,34 @@ export async function createKubeClient(
     } catch {
       json = { message: raw.slice(0, 200) };
     }
-    return { status: res.status, json };
+    return { status: res.status, json, retryAfter: res.headers.get("retry-after") };
+  }
+
+  /** Transient faults (connection, 429, 5xx) are retried with backoff; the rest are returned. */
+  function request(
+    method: string,
+    path: string,
+    body?: string,
+    contentType?: string,
+  ): Promise<{ status: number; json: unknown }> {
+    return withRetry(
+      retry,
+      (e) => ({
+        transient: e instanceof KubeApiError && e.transient,
+        retryAfterMs: e instanceof KubeApiError ? e.retryAfterMs : undefined,
+      }),
+      async () => {
+        const r = await send(method, path, body, contentType);
+        if (r.status === 429 || r.status >= 500) {
+          const seconds = Number(r.retryAfter);
+          const retryAfterMs = Number.isFinite(seconds) && r.retryAfter
+            ? seconds * 1000
+            : undefined;
+          throw kubeError(context, method, path, r.status, r.json as KubeStatus, retryAfterMs);
+        }
+        return r;
+      },
+    );
   }
 
   async function call(method: string, path: string, body?: string, contentType?: string) {

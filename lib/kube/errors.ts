@@ -12,12 +12,15 @@ export class KubeApiError extends Error {
   readonly reason: string;
   /** Whether retrying the same request later can succeed (429, 5xx, connection faults). */
   readonly transient: boolean;
-  constructor(status: number, reason: string, message: string) {
+  /** Wait the server asked for (Retry-After), in milliseconds. */
+  readonly retryAfterMs?: number;
+  constructor(status: number, reason: string, message: string, retryAfterMs?: number) {
     super(message);
     this.name = "KubeApiError";
     this.status = status;
     this.reason = reason;
     this.transient = status === 429 || status >= 500 || status === 0;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -27,6 +30,7 @@ export function kubeError(
   path: string,
   status: number,
   body: KubeStatus | undefined,
+  retryAfterMs?: number,
 ): KubeApiError {
   const server = body?.message ? `: ${body.message}` : "";
   const reason = body?.reason ?? `HTTP${status}`;
@@ -59,5 +63,5 @@ export function kubeError(
         ? `the API server failed (${status}) on ${what}${server}; retry later`
         : `unexpected response ${status} on ${what}${server}`;
   }
-  return new KubeApiError(status, reason, message);
+  return new KubeApiError(status, reason, message, retryAfterMs);
 }

@@ -68,3 +68,13 @@ Deno.test("unknown cluster in --cluster is an error naming it", async () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /--cluster: no cluster named "nope"/);
 });
+
+Deno.test("--selector that matches nothing is an error, a bad selector too", async () => {
+  const file = `${ROOT}fixtures/flux-bootstrap.example.yaml`;
+  const none = await run(["plan", "--selector", "env=staging", file]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /no cluster matches --cluster\/--selector/);
+  const bad = await run(["plan", "--selector", "env", file]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--selector: "env" is not key=value/);
+});

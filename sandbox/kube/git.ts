@@ -1,0 +1,128 @@
+/**
+ * Branch/tag resolution with the system git, as source-controller does before fetching.
+ *
+ * Credentials travel as an `Authorization` header injected through GIT_CONFIG_* environment
+ * variables: never in the URL, and not in argv either (argv is visible to every local user).
+ */
+
+export interface GitAuth {
+  username?: string;
+  password?: string;
+  bearerToken?: string;
+}
+
+export type GitRef =
+  | { kind: "branch"; name: string }
+  | { kind: "tag"; name: string }
+  | { kind: "commit"; sha: string };
+
+export type Resolution = { ok: true; revision: string; sha: string } | {
+  ok: false;
+  message: string;
+};
+
+/** How long one ls-remote may take before the stand-in reports a timeout. */
+const LS_REMOTE_TIMEOUT_MS = 15_000;
+
+function authHeader(auth: GitAuth | undefined): string | undefined {
+  if (auth?.bearerToken) return `Authorization: Bearer ${auth.bearerToken}`;
+  if (auth?.username !== undefined || auth?.password !== undefined) {
+    const raw = new TextEncoder().encode(`${auth.username ?? ""}:${auth.password ?? ""}`);
+    let bin = "";
+    for (const b of raw) bin += String.fromCharCode(b);
+    return `Authorization: Basic ${btoa(bin)}`;
+  }
+  return undefined;
+}
+
+/** Environment for a non-interactive git that ignores system/user credential helpers. */
+function gitEnv(header: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {
+    GIT_TERMINAL_PROMPT: "0",
+    GIT_ASKPASS: "",
+    SSH_ASKPASS: "",
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_CONFIG_COUNT: "1",
+    GIT_CONFIG_KEY_0: "credential.helper",
+    GIT_CONFIG_VALUE_0: "",
+  };
+  if (header) {
+    env.GIT_CONFIG_COUNT = "2";
+    env.GIT_CONFIG_KEY_1 = "http.extraHeader";
+    env.GIT_CONFIG_VALUE_1 = header;
+  }
+  return env;
+}
+
+function patternsFor(ref: GitRef): string[] {
+  if (ref.kind === "branch") return [`refs/heads/${ref.name}`];
+  // The peeled entry (^{}) of an annotated tag is the commit the tag points at.
+  if (ref.kind === "tag") return [`refs/tags/${ref.name}`, `refs/tags/${ref.name}^{}`];
+  return ["HEAD"];
+}
+
+function pickSha(stdout: string, ref: GitRef): string | undefined {
+  const lines = stdout.split("\n").map((l) => l.split("\t")).filter((p) => p.length === 2);
+  const find = (name: string) => lines.find(([, r]) => r === name)?.[0];
+  if (ref.kind === "branch") return find(`refs/heads/${ref.name}`);
+  if (ref.kind === "tag") return find(`refs/tags/${ref.name}^{}`) ?? find(`refs/tags/${ref.name}`);
+  return ref.sha;
+}
+
+function revisionOf(ref: GitRef, sha: string): string {
+  return ref.kind === "commit" ? `sha1:${sha}` : `${ref.name}@sha1:${sha}`;
+}
+
+function refName(ref: GitRef): string {
+  if (ref.kind === "branch") return `refs/heads/${ref.name}`;
+  if (ref.kind === "tag") return `refs/tags/${ref.name}`;
+  return ref.sha;
+}
+
+/** git's wordings of an HTTP 401 once prompting is disabled. */
+const AUTH_FAILURE = /could not read (Username|Password)|Authentication failed|HTTP 401/;
+
+/** Strips the `fatal: ` noise and any credentials git may echo back. */
+function gitError(stderr: string, header: string | undefined): string {
+  // source-controller (go-git) reports every 401 this way; callers match on it.
+  if (AUTH_FAILURE.test(stderr)) return "authentication required";
+  let text = stderr.trim().split("\n").map((l) => l.replace(/^(fatal|error): /, "")).join("; ");
+  if (header) text = text.replaceAll(header, "Authorization: <redacted>");
+  return text || "git ls-remote failed";
+}
+
+/** `git ls-remote <url> <ref>`; url must already be checked to be http(s) or file. */
+export async function resolveRef(
+  url: string,
+  ref: GitRef,
+  auth: GitAuth | undefined,
+  signal: AbortSignal,
+): Promise<Resolution> {
+  const header = url.startsWith("http") ? authHeader(auth) : undefined;
+  const prefix = `failed to checkout and determine revision: unable to list remote for '${url}'`;
+  const timeout = AbortSignal.timeout(LS_REMOTE_TIMEOUT_MS);
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("git", {
+      args: ["ls-remote", url, ...patternsFor(ref)],
+      env: gitEnv(header),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.any([signal, timeout]),
+    }).output();
+  } catch (err) {
+    return { ok: false, message: `${prefix}: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  if (!out.success) {
+    const why = timeout.aborted
+      ? "timeout"
+      : gitError(new TextDecoder().decode(out.stderr), header);
+    return { ok: false, message: `${prefix}: ${why}` };
+  }
+  const sha = pickSha(new TextDecoder().decode(out.stdout), ref);
+  if (!sha) {
+    return { ok: false, message: `${prefix}: couldn't find remote ref "${refName(ref)}"` };
+  }
+  return { ok: true, sha, revision: revisionOf(ref, sha) };
+}

@@ -1,0 +1,148 @@
+/**
+ * A local Kubernetes API server for tests, the demo and benchmarks: real HTTPS with a CA the
+ * kubeconfig trusts, bearer-token auth, discovery/OpenAPI enough for kubectl, server-side
+ * apply, watches, and a Flux controller stand-in. No real kube-apiserver can run here.
+ */
+
+import { type FluxBehaviour, FluxStandIn } from "./flux.ts";
+import { handleRequest, type HttpContext, type RequestRecord } from "./http.ts";
+import { Objects } from "./objects.ts";
+import { NAMESPACE_TYPE, Registry, splitApiVersion } from "./registry.ts";
+import { clone, Store } from "./store.ts";
+import { sandboxTls } from "./tls.ts";
+import { Watches } from "./watch.ts";
+
+export type { FluxBehaviour } from "./flux.ts";
+export type { RequestRecord } from "./http.ts";
+
+export interface KubeSandboxOptions {
+  /** Bearer token required on every request (default: random). Wrong/missing → 401 Status. */
+  token?: string;
+  /** Optional second token that authenticates but gets 403 Forbidden on every resource. */
+  forbiddenToken?: string;
+  /** Initial behaviour of the Flux controller stand-in (default "ready"). */
+  flux?: FluxBehaviour;
+  /** Delay before the stand-in reconciles a change (default 50). */
+  reconcileDelayMs?: number;
+}
+
+export interface KubeSandbox {
+  /** https://127.0.0.1:<port> */
+  url: string;
+  /** CA certificate (PEM) that signed the server certificate. */
+  caPem: string;
+  token: string;
+  /** Every client request, in order (the stand-in's own status writes are not included). */
+  requests: RequestRecord[];
+  /** POST/PUT/PATCH/DELETE only. */
+  mutatingRequests(): RequestRecord[];
+  resetRequests(): void;
+  setFluxBehaviour(b: FluxBehaviour, message?: string): void;
+  /** Direct peek at stored state, bypassing HTTP; undefined when absent. */
+  getObject(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+  ): Record<string, unknown> | undefined;
+  /** The cluster/user/context entries of a kubeconfig pointing at this sandbox. */
+  kubeconfigCluster(contextName: string): { cluster: object; user: object; context: object };
+  close(): Promise<void>;
+}
+
+/** Namespaces every real cluster starts with. */
+const INITIAL_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function base64Text(s: string): string {
+  const bytes = new TextEncoder().encode(s);
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+function seed(objects: Objects): void {
+  for (const name of INITIAL_NAMESPACES) {
+    objects.create(NAMESPACE_TYPE, undefined, { metadata: { name } }, { internal: true });
+  }
+}
+
+export async function startKubeSandbox(opts: KubeSandboxOptions = {}): Promise<KubeSandbox> {
+  const tls = await sandboxTls();
+  const token = opts.token ?? randomToken();
+  const store = new Store();
+  const registry = new Registry();
+  const objects = new Objects(store, registry);
+  seed(objects);
+  const watches = new Watches(objects);
+  const requests: RequestRecord[] = [];
+  const flux = new FluxStandIn(objects, {
+    behaviour: opts.flux ?? "ready",
+    reconcileDelayMs: opts.reconcileDelayMs ?? 50,
+  });
+  const ctx: HttpContext = {
+    objects,
+    registry,
+    watches,
+    token,
+    forbiddenToken: opts.forbiddenToken,
+    serverAddress: "127.0.0.1:0", // the real port is known once listening, set below
+    record: (r) => requests.push(r),
+  };
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: tls.certPem,
+    key: tls.keyPem,
+    onListen() {},
+  }, (req) => handleRequest(ctx, req));
+  ctx.serverAddress = `127.0.0.1:${server.addr.port}`;
+  const url = `https://${ctx.serverAddress}`;
+  flux.start();
+  let closing: Promise<void> | undefined;
+
+  return {
+    url,
+    caPem: tls.caPem,
+    token,
+    requests,
+    mutatingRequests: () => requests.filter((r) => MUTATING.has(r.method)),
+    resetRequests: () => {
+      requests.length = 0;
+    },
+    setFluxBehaviour: (b, message) => flux.setBehaviour(b, message),
+    getObject(apiVersion, kind, namespace, name) {
+      const { group } = splitApiVersion(apiVersion);
+      const e = store.get(group, kind, namespace, name);
+      if (!e) return undefined;
+      const out = clone(e.obj);
+      out.apiVersion = apiVersion;
+      return out;
+    },
+    kubeconfigCluster(contextName) {
+      return {
+        cluster: {
+          name: contextName,
+          cluster: { server: url, "certificate-authority-data": base64Text(tls.caPem) },
+        },
+        user: { name: contextName, user: { token } },
+        context: { name: contextName, context: { cluster: contextName, user: contextName } },
+      };
+    },
+    close() {
+      // Idempotent: tests may close in finally blocks after an explicit close.
+      closing ??= (async () => {
+        await flux.stop();
+        watches.closeAll();
+        await server.shutdown();
+      })();
+      return closing;
+    },
+  };
+}

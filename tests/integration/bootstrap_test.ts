@@ -1,0 +1,347 @@
+/**
+ * End to end through the real CLI: real git http-backend, local Kubernetes API servers whose
+ * Flux stand-in really fetches the repository with the secret fluxfleet stored.
+ */
+import assert from "node:assert/strict";
+import { type GitServer, startGitServer } from "../../sandbox/git/http_server.ts";
+import { type KubeSandbox, startKubeSandbox } from "../../sandbox/kube/server.ts";
+import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
+import { outputSchemaErrors } from "../helpers/output_schema.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const CANARY = "canary-token-d41d8cd98f00b204";
+
+interface Env {
+  git: GitServer;
+  kubes: KubeSandbox[];
+  dir: string;
+  tmp: string;
+  manifest: string;
+}
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function withEnv(
+  opts: {
+    clusters?: number;
+    timeout?: string;
+    extraCluster?: string;
+    users?: Record<string, string>;
+  },
+  fn: (env: Env) => Promise<void>,
+) {
+  const git = await startGitServer({ users: opts.users ?? { git: CANARY } });
+  const kubes: KubeSandbox[] = [];
+  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-e2e-" });
+  try {
+    const n = opts.clusters ?? 1;
+    for (let i = 0; i < n; i++) kubes.push(await startKubeSandbox({ reconcileDelayMs: 20 }));
+    await git.createRepo("fleet");
+    await writeKubeconfig(
+      `${dir}/kubeconfig`,
+      kubes.map((k, i) => ({ context: `c${i}`, sandbox: k })),
+    );
+    const tmp = `${dir}/tmp`;
+    await Deno.mkdir(tmp);
+    const manifest = `${dir}/flux-bootstrap.yaml`;
+    const clusters = kubes.map((_, i) =>
+      `  - name: c${i}
+    kube: { context: c${i} }
+    path: clusters/c${i}
+`
+    ).join("");
+    await Deno.writeTextFile(
+      manifest,
+      `defaults:
+  flux: { version: v2.4.0, manifests: ${ROOT}fixtures/flux-install.yaml, timeout: ${
+        opts.timeout ?? "30s"
+      } }
+  git:
+    url: ${git.repoUrl("fleet")}
+    allowInsecureHttp: true
+    author: { name: fluxfleet-test, email: test@example.com }
+    auth: { type: token, username: git, token: { env: GIT_PASSWORD } }
+  kube: { kubeconfig: ./kubeconfig }
+clusters:
+${clusters}${opts.extraCluster ?? ""}`,
+    );
+    await fn({ git, kubes, dir, tmp, manifest });
+  } finally {
+    await git.close();
+    for (const k of kubes) await k.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function cli(env: Env, args: string[], token = CANARY): Promise<CliResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}main.ts`, ...args],
+    // TMPDIR: everything fluxfleet writes to temp goes here, so the test can check it is cleaned.
+    env: { GIT_PASSWORD: token, TMPDIR: env.tmp, NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+function assertNoCanary(r: CliResult, token = CANARY) {
+  assert.ok(!r.stdout.includes(token), "token leaked to stdout");
+  assert.ok(!r.stderr.includes(token), "token leaked to stderr");
+}
+
+async function assertTempClean(env: Env) {
+  const left: string[] = [];
+  for await (const e of Deno.readDir(env.tmp)) left.push(e.name);
+  assert.deepEqual(left, [], "temporary files left behind");
+}
+
+Deno.test("plan → apply → plan: two clusters bootstrapped, second run changes nothing", async () => {
+  await withEnv({ clusters: 2 }, async (env) => {
+    const plan = await cli(env, ["plan", "--detailed-exitcode", env.manifest]);
+    assert.equal(plan.code, 2, plan.stderr);
+    for (
+      const line of [
+        "+ commit clusters/c0/flux-system/gotk-components.yaml",
+        "+ commit clusters/c1/flux-system/gotk-sync.yaml",
+        "+ create namespace flux-system",
+        "+ create secret flux-system/flux-system (password, username)",
+        "+ create GitRepository flux-system/flux-system",
+        "+ create Kustomization flux-system/flux-system",
+      ]
+    ) assert.ok(plan.stdout.includes(line), `plan lacks "${line}":\n${plan.stdout}`);
+    assert.equal(env.git.pushCount(), 0, "plan must not push");
+    assert.equal(env.kubes[0].mutatingRequests().length, 0, "plan must not change the cluster");
+
+    const apply = await cli(env, ["apply", "--auto-approve", env.manifest]);
+    assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+    assert.match(apply.stdout, /c0: changed \(\d+ steps\), synced main@sha1:[0-9a-f]{40}/);
+    assert.match(apply.stdout, /Apply: 2 changed, 0 unchanged, 0 failed\./);
+    assert.equal(env.git.pushCount(), 1, "one commit per repository");
+    const [commit] = await env.git.log("fleet", "main");
+    assert.match(commit.message, /^Add Flux v2\.4\.0 manifests for clusters c0, c1/);
+    assert.match(commit.author, /fluxfleet-test/);
+    const sync = await env.git.readFile("fleet", "main", "clusters/c1/flux-system/gotk-sync.yaml");
+    assert.match(sync ?? "", /path: \.\/clusters\/c1/);
+    const ks = env.kubes[1].getObject(
+      "kustomize.toolkit.fluxcd.io/v1",
+      "Kustomization",
+      "flux-system",
+      "flux-system",
+    ) as { status?: { lastAppliedRevision?: string } };
+    assert.equal(ks.status?.lastAppliedRevision, `main@sha1:${commit.sha}`);
+    const secret = env.kubes[0].getObject("v1", "Secret", "flux-system", "flux-system") as {
+      data: Record<string, string>;
+    };
+    assert.equal(atob(secret.data.password), CANARY);
+    assert.equal(atob(secret.data.username), "git");
+
+    for (const k of env.kubes) k.resetRequests();
+    const replan = await cli(env, ["plan", "--detailed-exitcode", env.manifest]);
+    assert.equal(replan.code, 0, replan.stdout + replan.stderr);
+    assert.match(replan.stdout, /No changes\. Every cluster matches the manifest\./);
+    assert.match(replan.stdout, /= Kustomization flux-system\/flux-system ready \(main@sha1:/);
+
+    const again = await cli(env, ["apply", "--auto-approve", env.manifest]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /Apply: 0 changed, 2 unchanged, 0 failed\./);
+    assert.equal(env.git.pushCount(), 1, "a second apply must not push");
+    for (const k of env.kubes) {
+      assert.deepEqual(k.mutatingRequests(), [], "a second apply must not change the cluster");
+      // An unchanged cluster costs at most three reads.
+      assert.ok(k.requests.length <= 2 * 3, `requests: ${k.requests.length}`);
+    }
+    for (const r of [plan, apply, replan, again]) assertNoCanary(r);
+    await assertTempClean(env);
+  });
+});
+
+Deno.test("plan --output json: versioned document, no secret values", async () => {
+  await withEnv({}, async (env) => {
+    const r = await cli(env, ["plan", "--output", "json", env.manifest]);
+    assert.equal(r.code, 0, r.stderr);
+    assertNoCanary(r);
+    const doc = JSON.parse(r.stdout);
+    assert.deepEqual(outputSchemaErrors(doc), []);
+    assert.equal(doc.formatVersion, 1);
+    assert.equal(doc.kind, "fluxfleet.plan");
+    assert.equal(doc.clusters[0].cluster, "c0");
+    const kinds = doc.clusters[0].steps.map((s: { kind: string }) => s.kind);
+    assert.deepEqual([...new Set(kinds)], ["file", "namespace", "components", "secret", "sync"]);
+    assert.equal(doc.summary.changed, 1);
+  });
+});
+
+Deno.test("changed token: plan shows the secret update, apply converges, Flux reads with the new one", async () => {
+  const newToken = "canary-rotated-token-77aa";
+  await withEnv({ users: { git: CANARY, rotated: newToken } }, async (env) => {
+    assert.equal((await cli(env, ["apply", "--auto-approve", env.manifest])).code, 0);
+    // Rotate: another user name and token (the sandbox's git server knows both).
+    const text = await Deno.readTextFile(env.manifest);
+    await Deno.writeTextFile(env.manifest, text.replace("username: git", "username: rotated"));
+    const plan = await cli(env, ["plan", env.manifest], newToken);
+    assert.match(
+      plan.stdout,
+      /~ update secret flux-system\/flux-system \(password, username changed\)/,
+    );
+    assertNoCanary(plan, newToken);
+    const apply = await cli(env, ["apply", "--auto-approve", env.manifest], newToken);
+    assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+    assertNoCanary(apply, newToken);
+    const replan = await cli(env, ["plan", "--detailed-exitcode", env.manifest], newToken);
+    assert.equal(replan.code, 0, replan.stdout);
+  });
+});
+
+Deno.test("wrong token: the cluster fails with a 401 in words, nothing is changed", async () => {
+  await withEnv({}, async (env) => {
+    const wrong = "canary-wrong-token-0000";
+    const r = await cli(env, ["apply", "--auto-approve", env.manifest], wrong);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /c0: failed: git server rejected the credentials .* \(HTTP 401\)/);
+    assertNoCanary(r, wrong);
+    assert.equal(env.kubes[0].mutatingRequests().length, 0);
+    await assertTempClean(env);
+  });
+});
+
+Deno.test("Kustomization Ready=False: apply fails fast with the condition, re-runs converge once fixed", async () => {
+  await withEnv({ timeout: "20s" }, async (env) => {
+    env.kubes[0].setFluxBehaviour("fail", "kustomize build failed: missing resource foo.yaml");
+    const started = Date.now();
+    const r = await cli(env, ["apply", "--auto-approve", env.manifest]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stdout,
+      /c0: failed: Kustomization flux-system\/flux-system failed: Ready=False \(BuildFailed\): kustomize build failed: missing resource foo\.yaml/,
+    );
+    assert.ok(Date.now() - started < 15_000, "Ready=False must fail before the timeout");
+    // As flux: while the Kustomization has never applied, a re-run installs the components again
+    // (a server-side no-op) and waits again; nothing is committed twice.
+    const pushes = env.git.pushCount();
+    const again = await cli(env, ["apply", "--auto-approve", env.manifest]);
+    assert.equal(again.code, 1);
+    assert.match(
+      again.stdout,
+      /\+ install Flux components \(\d+ objects, server-side apply\): Kustomization has never applied a revision/,
+    );
+    assert.match(
+      again.stdout,
+      /! Kustomization flux-system\/flux-system not ready: kustomize build failed/,
+    );
+    assert.equal(env.git.pushCount(), pushes);
+    // Once the cause is fixed, the next run converges.
+    env.kubes[0].setFluxBehaviour("ready");
+    const fixed = await cli(env, ["apply", "--auto-approve", env.manifest]);
+    assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
+    assert.equal((await cli(env, ["plan", "--detailed-exitcode", env.manifest])).code, 0);
+  });
+});
+
+Deno.test("Kustomization never reconciled: apply times out with the last status seen", async () => {
+  await withEnv({ timeout: "3s" }, async (env) => {
+    env.kubes[0].setFluxBehaviour("hang");
+    const r = await cli(env, ["apply", "--auto-approve", env.manifest]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stdout,
+      /c0: failed: timed out after 3s waiting for Kustomization flux-system\/flux-system to be Ready; last status: no Ready condition yet/,
+    );
+  });
+});
+
+Deno.test("apply without --auto-approve and without a terminal refuses", async () => {
+  await withEnv({}, async (env) => {
+    const r = await cli(env, ["apply", env.manifest]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /refusing to apply without confirmation: no terminal; pass --auto-approve/,
+    );
+    assert.equal(env.git.pushCount(), 0);
+  });
+});
+
+Deno.test("missing token variable: clear error before anything is contacted", async () => {
+  await withEnv({}, async (env) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}main.ts`, "plan", env.manifest],
+      env: { GIT_PASSWORD: "" },
+      stdin: "null",
+    }).output();
+    assert.equal(out.code, 1);
+    assert.match(
+      new TextDecoder().decode(out.stderr),
+      /cluster "c0": git.auth.token: environment variable GIT_PASSWORD is not set/,
+    );
+    assert.equal(env.git.requests.length, 0);
+    assert.equal(env.kubes[0].requests.length, 0);
+  });
+});
+
+Deno.test("--cluster plans and applies only the named cluster", async () => {
+  await withEnv({ clusters: 2 }, async (env) => {
+    const r = await cli(env, [
+      "apply",
+      "--auto-approve",
+      "--output",
+      "json",
+      "--cluster",
+      "c1",
+      env.manifest,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assert.deepEqual(outputSchemaErrors(doc), []);
+    assert.deepEqual(doc.results.map((x: { cluster: string }) => x.cluster), ["c1"]);
+    assert.equal(env.kubes[0].requests.length, 0, "c0 must not be contacted");
+    assert.equal(
+      await env.git.readFile("fleet", "main", "clusters/c0/flux-system/gotk-sync.yaml"),
+      null,
+    );
+    assert.notEqual(
+      await env.git.readFile("fleet", "main", "clusters/c1/flux-system/gotk-sync.yaml"),
+      null,
+    );
+  });
+});
+
+Deno.test("Ctrl-C during the health wait: stops cleanly, reports, exit 130, no temp files", async () => {
+  await withEnv({ timeout: "2m" }, async (env) => {
+    env.kubes[0].setFluxBehaviour("hang");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}main.ts`, "apply", "--auto-approve", env.manifest],
+      env: { GIT_PASSWORD: CANARY, TMPDIR: env.tmp, NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stdoutText = new Response(child.stdout).text();
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let err = "";
+    const deadline = Date.now() + 30_000;
+    while (!err.includes("waiting for Flux to be Ready") && Date.now() < deadline) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      err += value;
+    }
+    child.kill("SIGINT");
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      err += value;
+    }
+    const status = await child.status;
+    const out = await stdoutText;
+    assert.equal(status.code, 130, out + err);
+    assert.match(err, /interrupted: finishing the steps in flight/);
+    assert.match(
+      out,
+      /c0: failed: interrupted while waiting for GitRepository|c0: failed: interrupted while waiting for Kustomization/,
+    );
+    await assertTempClean(env);
+  });
+});
