@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import YAML from "yaml";
 import { GitRepository } from "@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1";
 import { Kustomization } from "@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1";
-import { desired } from "./helpers/fixtures.ts";
+import { clusterConfig, desired, INSTALL_YAML } from "./helpers/fixtures.ts";
+import { desiredCluster } from "../lib/plan/desired.ts";
 import { formatGoDuration, parseDuration } from "../lib/config/duration.ts";
 
 Deno.test("gotk-sync.yaml renders like flux (sorted keys, Go durations)", () => {
@@ -101,5 +102,68 @@ Deno.test("durations render as Go's time.Duration", () => {
       formatGoDuration(parseDuration(d))
     ),
     ["1m0s", "10m0s", "30s", "1h0m0s", "1m30s", "1h30m0s", "500ms"],
+  );
+});
+
+Deno.test("install options: registry, pull secret, tolerations, log level, domain, watch, network policy", () => {
+  const text = `    flux:
+      registry: registry.example.com/mirror/
+      imagePullSecret: regcred
+      tolerationKeys: [CriticalAddonsOnly, flux]
+      logLevel: debug
+      clusterDomain: k8s.internal
+      watchAllNamespaces: false
+      networkPolicy: false
+      componentsExtra: [image-reflector-controller]
+`;
+  const d = desiredCluster(clusterConfig(text), INSTALL_YAML, "t");
+  const deployments = d.components.filter((o) => o.kind === "Deployment");
+  assert.equal(deployments.length, 5);
+  for (const dep of deployments) {
+    const pod = (dep.spec as { template: { spec: Record<string, unknown> } }).template.spec as {
+      containers: { image: string; args: string[] }[];
+      imagePullSecrets: unknown;
+      tolerations: unknown;
+    };
+    const c = pod.containers[0];
+    assert.match(c.image, new RegExp(`^registry\\.example\\.com/mirror/${dep.metadata.name}:v`));
+    assert.deepEqual(pod.imagePullSecrets, [{ name: "regcred" }]);
+    assert.deepEqual(pod.tolerations, [
+      { key: "CriticalAddonsOnly", operator: "Exists" },
+      { key: "flux", operator: "Exists" },
+    ]);
+    assert.ok(c.args.includes("--log-level=debug"));
+    assert.ok(c.args.includes("--watch-all-namespaces=false"));
+    assert.ok(!c.args.some((a) => a.includes("cluster.local")), c.args.join(" "));
+    if (dep.metadata.name !== "notification-controller") {
+      assert.ok(
+        c.args.includes(
+          "--events-addr=http://notification-controller.flux-system.svc.k8s.internal./",
+        ),
+      );
+    }
+    assert.equal(dep.metadata.labels?.["app.kubernetes.io/version"], "v2.4.0");
+  }
+  assert.ok(!d.components.some((o) => o.kind === "NetworkPolicy"));
+  const header = d.files[0].content.split("\n")[3];
+  assert.equal(
+    header,
+    "# Components: source-controller,kustomize-controller,helm-controller,notification-controller,image-reflector-controller",
+  );
+});
+
+Deno.test("default install options keep the release manifest's values", () => {
+  const d = desired();
+  assert.equal(d.components.filter((o) => o.kind === "NetworkPolicy").length, 3);
+  const src = d.components.find((o) =>
+    o.kind === "Deployment" && o.metadata.name === "source-controller"
+  )!;
+  const c =
+    (src.spec as { template: { spec: { containers: { image: string; args: string[] }[] } } })
+      .template.spec.containers[0];
+  assert.match(c.image, /^ghcr\.io\/fluxcd\/source-controller:v/);
+  assert.ok(c.args.includes("--watch-all-namespaces=true"));
+  assert.ok(
+    c.args.includes("--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.cluster.local."),
   );
 });

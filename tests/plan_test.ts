@@ -108,3 +108,18 @@ Deno.test("plan JSON matches schemas/plan-output.schema.json, and the schema rej
   broken.clusters[0].steps.push({ kind: "secret", action: "create", value: "x" });
   assert.notDeepEqual(outputSchemaErrors(broken), []);
 });
+
+Deno.test("drift in gotk-sync.yaml is shown as a unified diff in the plan", () => {
+  const d = desired();
+  const { repo, cluster } = converged(d);
+  const path = "clusters/dev/flux-system/gotk-sync.yaml";
+  repo.files[path] = repo.files[path]!.replace("interval: 1m0s", "interval: 5m0s");
+  const plan = planCluster(d, repo, cluster);
+  const step = plan.steps[0];
+  assert.equal(step.kind, "file");
+  assert.match(
+    step.kind === "file" ? step.diff ?? "" : "",
+    /@@ -\d+,\d+ \+\d+,\d+ @@\n(.*\n)*-  interval: 5m0s\n\+  interval: 1m0s\n/,
+  );
+  assert.deepEqual(outputSchemaErrors(planDocument("f", [plan])), []);
+});

@@ -267,6 +267,13 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
       timeoutMs: parseDuration(flux.timeout ?? "5m"),
       components: flux.components ?? DEFAULT_COMPONENTS,
       componentsExtra: flux.componentsExtra ?? [],
+      registry: flux.registry ?? "ghcr.io/fluxcd",
+      imagePullSecret: flux.imagePullSecret,
+      networkPolicy: flux.networkPolicy ?? true,
+      watchAllNamespaces: flux.watchAllNamespaces ?? true,
+      clusterDomain: flux.clusterDomain ?? "cluster.local",
+      tolerationKeys: flux.tolerationKeys ?? [],
+      logLevel: flux.logLevel ?? "info",
     },
   };
 }

@@ -28,6 +28,13 @@ export interface RawFlux {
   timeout?: string;
   components?: string[];
   componentsExtra?: string[];
+  registry?: string;
+  imagePullSecret?: string;
+  networkPolicy?: boolean;
+  watchAllNamespaces?: boolean;
+  clusterDomain?: string;
+  tolerationKeys?: string[];
+  logLevel?: "debug" | "info" | "error";
 }
 
 export interface RawGit {
@@ -86,6 +93,13 @@ export interface ClusterConfig {
     timeoutMs: number;
     components: string[];
     componentsExtra: string[];
+    registry: string;
+    imagePullSecret?: string;
+    networkPolicy: boolean;
+    watchAllNamespaces: boolean;
+    clusterDomain: string;
+    tolerationKeys: string[];
+    logLevel: "debug" | "info" | "error";
   };
 }
 

@@ -5,22 +5,20 @@
  */
 import { parseObjects, renderObject } from "./render.ts";
 import type { KubeObject } from "./types.ts";
+import { applyInstallOptions, type InstallOptions } from "./options.ts";
 
-export interface ComponentsOptions {
-  version: string;
-  namespace: string;
-  components: string[];
-}
+export type ComponentsOptions = InstallOptions;
 
 const COMPONENT_LABEL = "app.kubernetes.io/component";
 
 export function selectComponents(installYaml: string, opts: ComponentsOptions): KubeObject[] {
-  return parseObjects(installYaml)
+  const selected = parseObjects(installYaml)
     .filter((o) => {
       const c = o.metadata?.labels?.[COMPONENT_LABEL];
       return c === undefined || opts.components.includes(c);
     })
     .map((o) => withNamespace(o, opts.namespace));
+  return applyInstallOptions(selected, opts);
 }
 
 /** The release manifest targets flux-system; a different namespace is rewritten everywhere it appears. */

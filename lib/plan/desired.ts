@@ -11,7 +11,18 @@ export function desiredCluster(
 ): DesiredCluster {
   const ns = c.flux.namespace;
   const components = [...c.flux.components, ...c.flux.componentsExtra];
-  const opts = { version: c.flux.version, namespace: ns, components };
+  const opts = {
+    version: c.flux.version,
+    namespace: ns,
+    components,
+    registry: c.flux.registry,
+    imagePullSecret: c.flux.imagePullSecret,
+    networkPolicy: c.flux.networkPolicy,
+    watchAllNamespaces: c.flux.watchAllNamespaces,
+    clusterDomain: c.flux.clusterDomain,
+    tolerationKeys: c.flux.tolerationKeys,
+    logLevel: c.flux.logLevel,
+  };
   const objects = selectComponents(installYaml, opts);
   const dir = `${c.path}/${ns}`;
   const sync = syncObjects({

@@ -4,6 +4,7 @@
  * components, source secret, sync objects.
  */
 import type { KubeObject } from "../manifests/types.ts";
+import { unifiedDiff } from "../report/diff.ts";
 import type {
   ClusterPlan,
   DesiredCluster,
@@ -63,7 +64,12 @@ function planFiles(desired: DesiredCluster, repo: ObservedRepo): Step[] {
     const current = repo.files[f.path] ?? null;
     if (current === null) steps.push({ kind: "file", action: "create", path: f.path });
     else if (!f.onlyIfAbsent && current !== f.content) {
-      steps.push({ kind: "file", action: "update", path: f.path });
+      steps.push({
+        kind: "file",
+        action: "update",
+        path: f.path,
+        diff: unifiedDiff(f.path, current, f.content),
+      });
     }
   }
   return steps;

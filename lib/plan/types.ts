@@ -61,7 +61,13 @@ export interface ObservedCluster {
 }
 
 export type Step =
-  | { kind: "file"; action: "create" | "update"; path: string }
+  | {
+    kind: "file";
+    action: "create" | "update";
+    path: string;
+    /** Unified diff from the repository's content to the desired one (update only). */
+    diff?: string;
+  }
   | { kind: "namespace"; action: "create"; name: string }
   | { kind: "components"; action: "install"; objects: number; reason: string }
   | {

@@ -35,7 +35,12 @@ export function renderPlanText(plans: ClusterPlan[]): string {
       out.push(`  x cannot plan: ${p.error}`);
       continue;
     }
-    for (const s of p.steps) out.push(`  ${describeStep(s)}`);
+    for (const s of p.steps) {
+      out.push(`  ${describeStep(s)}`);
+      if (s.kind === "file" && s.diff) {
+        out.push(...s.diff.trimEnd().split("\n").map((l) => `      ${l}`));
+      }
+    }
     for (const s of p.status) {
       out.push(
         `  ${s.ready ? "=" : "!"} ${s.object} ${s.namespace}/${s.name} ${

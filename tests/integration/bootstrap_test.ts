@@ -7,6 +7,8 @@ import { type GitServer, startGitServer } from "../../sandbox/git/http_server.ts
 import { type KubeSandbox, startKubeSandbox } from "../../sandbox/kube/server.ts";
 import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
 import { outputSchemaErrors } from "../helpers/output_schema.ts";
+import { makeGitHttp } from "../../lib/git/http.ts";
+import { checkoutRepo, commitAndPush } from "../../lib/git/repo.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CANARY = "canary-token-d41d8cd98f00b204";
@@ -343,5 +345,77 @@ Deno.test("Ctrl-C during the health wait: stops cleanly, reports, exit 130, no t
       /c0: failed: interrupted while waiting for GitRepository|c0: failed: interrupted while waiting for Kustomization/,
     );
     await assertTempClean(env);
+  });
+});
+
+async function pushHandEdit(env: Env, path: string, edit: (text: string) => string) {
+  const h = makeGitHttp({ allowInsecureHttp: true, timeoutMs: 10_000 });
+  const dir = `${env.dir}/hand-${crypto.randomUUID()}`;
+  try {
+    const access = { url: env.git.repoUrl("fleet"), username: "git", password: CANARY };
+    const co = await checkoutRepo(access, "main", dir, h);
+    const before = await Deno.readTextFile(`${dir}/${path}`);
+    await commitAndPush(
+      co,
+      access,
+      h,
+      [{ path, content: edit(before) }, {
+        path: "apps/app.yaml",
+        content: "kind: App\n",
+      }],
+      "hand edit",
+      { name: "Someone", email: "someone@example.com" },
+    );
+  } finally {
+    h.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("drift: a hand edit under flux-system/ is shown as a diff and restored; other files untouched", async () => {
+  await withEnv({}, async (env) => {
+    assert.equal((await cli(env, ["apply", "--auto-approve", env.manifest])).code, 0);
+    const path = "clusters/c0/flux-system/gotk-sync.yaml";
+    await pushHandEdit(env, path, (t) => t.replace("interval: 1m0s", "interval: 9m0s"));
+    const plan = await cli(env, ["plan", "--detailed-exitcode", env.manifest]);
+    assert.equal(plan.code, 2);
+    assert.match(
+      plan.stdout,
+      /~ commit clusters\/c0\/flux-system\/gotk-sync.yaml \(content differs from the manifest\)/,
+    );
+    assert.match(plan.stdout, /-  interval: 9m0s\n\s+\+  interval: 1m0s/);
+    const apply = await cli(env, ["apply", "--auto-approve", env.manifest]);
+    assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+    assert.match(await env.git.readFile("fleet", "main", path) ?? "", /interval: 1m0s/);
+    assert.equal(await env.git.readFile("fleet", "main", "apps/app.yaml"), "kind: App\n");
+    const ks = env.kubes[0].getObject(
+      "kustomize.toolkit.fluxcd.io/v1",
+      "Kustomization",
+      "flux-system",
+      "flux-system",
+    ) as {
+      status: { lastAppliedRevision: string };
+    };
+    assert.equal(
+      ks.status.lastAppliedRevision,
+      `main@sha1:${await env.git.headSha("fleet", "main")}`,
+    );
+    assert.equal((await cli(env, ["plan", "--detailed-exitcode", env.manifest])).code, 0);
+  });
+});
+
+Deno.test("upgrade: a new flux.version shows the components diff, commits it and waits for the new revision", async () => {
+  await withEnv({}, async (env) => {
+    assert.equal((await cli(env, ["apply", "--auto-approve", env.manifest])).code, 0);
+    const text = await Deno.readTextFile(env.manifest);
+    await Deno.writeTextFile(env.manifest, text.replace("version: v2.4.0", "version: v2.5.0"));
+    const plan = await cli(env, ["plan", env.manifest]);
+    assert.match(plan.stdout, /~ commit clusters\/c0\/flux-system\/gotk-components.yaml/);
+    assert.match(plan.stdout, /-# Flux Version: v2\.4\.0\n\s+\+# Flux Version: v2\.5\.0/);
+    const apply = await cli(env, ["apply", "--auto-approve", env.manifest]);
+    assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+    const head = await env.git.headSha("fleet", "main");
+    assert.match(apply.stdout, new RegExp(`c0: changed \\(1 step\\), synced main@sha1:${head}`));
+    assert.equal((await cli(env, ["plan", "--detailed-exitcode", env.manifest])).code, 0);
   });
 });
