@@ -119,7 +119,7 @@ Deno.test("drift in gotk-sync.yaml is shown as a unified diff in the plan", () =
   assert.equal(step.kind, "file");
   assert.match(
     step.kind === "file" ? step.diff ?? "" : "",
-    /@@ -\d+,\d+ \+\d+,\d+ @@\n(.*\n)*-  interval: 5m0s\n\+  interval: 1m0s\n/,
+    /@@ -\d+,\d+ \+\d+,\d+ @@\n(.*\n)*- {2}interval: 5m0s\n\+ {2}interval: 1m0s\n/,
   );
   assert.deepEqual(outputSchemaErrors(planDocument("f", [plan])), []);
 });

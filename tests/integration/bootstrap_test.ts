@@ -383,7 +383,7 @@ Deno.test("drift: a hand edit under flux-system/ is shown as a diff and restored
       plan.stdout,
       /~ commit clusters\/c0\/flux-system\/gotk-sync.yaml \(content differs from the manifest\)/,
     );
-    assert.match(plan.stdout, /-  interval: 9m0s\n\s+\+  interval: 1m0s/);
+    assert.match(plan.stdout, /- {2}interval: 9m0s\n\s+\+ {2}interval: 1m0s/);
     const apply = await cli(env, ["apply", "--auto-approve", env.manifest]);
     assert.equal(apply.code, 0, apply.stdout + apply.stderr);
     assert.match(await env.git.readFile("fleet", "main", path) ?? "", /interval: 1m0s/);
