@@ -15,7 +15,8 @@ import { processSecretSource } from "./lib/config/secrets.ts";
 import type { ClusterConfig, Manifest } from "./lib/config/types.ts";
 import { type FleetRun, planFleet } from "./lib/apply/fleet.ts";
 import { renderApplyText, renderPlanText } from "./lib/report/text.ts";
-import { applyDocument, planDocument } from "./lib/report/json.ts";
+import { applyDocument, PLAN_FORMAT_VERSION, planDocument } from "./lib/report/json.ts";
+import { type SavedPlan, staleReasons } from "./lib/plan/stale.ts";
 import { errorMessage, redact } from "./lib/util/redact.ts";
 
 const encoder = new TextEncoder();
@@ -107,6 +108,31 @@ async function startRun(
   return { manifest, run };
 }
 
+async function fileDigest(path: string): Promise<string> {
+  const bytes = await Deno.readFile(path);
+  const hash = await crypto.subtle.digest("SHA-256", bytes);
+  return "sha256:" +
+    Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function readPlanFile(path: string): Promise<SavedPlan> {
+  let doc: { kind?: string; formatVersion?: number; clusters?: unknown };
+  try {
+    doc = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    throw new Error(`--plan-file: cannot read ${path}: ${(e as Error).message}`);
+  }
+  if (
+    doc.kind !== "fluxfleet.plan" || doc.formatVersion !== PLAN_FORMAT_VERSION ||
+    !Array.isArray(doc.clusters)
+  ) {
+    throw new Error(
+      `--plan-file: ${path} is not a fluxfleet plan (format version ${PLAN_FORMAT_VERSION})`,
+    );
+  }
+  return doc as SavedPlan;
+}
+
 async function confirm(question: string): Promise<boolean> {
   printErr(question);
   const buf = new Uint8Array(64);
@@ -155,53 +181,74 @@ withCommon(program.command("plan"))
     "--detailed-exitcode",
     "exit 0 when nothing changes, 2 when changes are planned, 1 on error",
   )
-  .action(async (file: string, opts: CommonOptions & { detailedExitcode?: boolean }) => {
-    const { manifest, run } = await startRun(file, opts);
-    try {
-      const plans = run.plans;
-      print(
-        opts.output === "json"
-          ? JSON.stringify(planDocument(manifest.file, plans), null, 2) + "\n"
-          : renderPlanText(plans),
-      );
-      if (plans.some((p) => p.error)) Deno.exitCode = 1;
-      else if (opts.detailedExitcode && plans.some((p) => p.steps.length > 0)) Deno.exitCode = 2;
-    } finally {
-      await run.close();
-    }
-  });
+  .option("--out <plan-file>", "also save the plan (mode 0600), for `apply --plan-file`")
+  .action(
+    async (file: string, opts: CommonOptions & { detailedExitcode?: boolean; out?: string }) => {
+      const { manifest, run } = await startRun(file, opts);
+      try {
+        const plans = run.plans;
+        if (opts.out) {
+          const doc = planDocument(manifest.file, plans, await fileDigest(manifest.file));
+          await Deno.writeTextFile(opts.out, JSON.stringify(doc, null, 2) + "\n", { mode: 0o600 });
+        }
+        print(
+          opts.output === "json"
+            ? JSON.stringify(planDocument(manifest.file, plans), null, 2) + "\n"
+            : renderPlanText(plans),
+        );
+        if (plans.some((p) => p.error)) Deno.exitCode = 1;
+        else if (opts.detailedExitcode && plans.some((p) => p.steps.length > 0)) Deno.exitCode = 2;
+      } finally {
+        await run.close();
+      }
+    },
+  );
 
 withCommon(program.command("apply"))
   .description("plan, then carry out the plan: push files, install Flux, wait until it is Ready")
   .option("--auto-approve", "do not ask for confirmation")
-  .action(async (file: string, opts: CommonOptions & { autoApprove?: boolean }) => {
-    const { manifest, run } = await startRun(file, opts);
-    try {
-      const plans = run.plans;
-      const changes = plans.some((p) => p.steps.length > 0);
-      if (opts.output === "text") print(renderPlanText(plans));
-      if (changes && !opts.autoApprove) {
-        if (!Deno.stdin.isTerminal()) {
-          throw new Error(
-            "refusing to apply without confirmation: no terminal; pass --auto-approve",
-          );
+  .option("--plan-file <file>", "apply a plan saved by `plan --out`; refused when it is stale")
+  .action(
+    async (file: string, opts: CommonOptions & { autoApprove?: boolean; planFile?: string }) => {
+      const saved = opts.planFile ? await readPlanFile(opts.planFile) : undefined;
+      if (saved) opts.cluster = saved.clusters.map((c) => c.cluster);
+      const { manifest, run } = await startRun(file, opts);
+      try {
+        const plans = run.plans;
+        if (saved) {
+          const reasons = staleReasons(saved, await fileDigest(manifest.file), plans);
+          if (reasons.length > 0) {
+            throw new Error(
+              `the saved plan ${opts.planFile} is stale: ${reasons.join("; ")}. Run plan again.`,
+            );
+          }
         }
-        if (!(await confirm("Apply these changes? Only 'yes' is accepted: "))) {
-          throw new Error("apply cancelled");
+        const changes = plans.some((p) => p.steps.length > 0);
+        if (opts.output === "text") print(renderPlanText(plans));
+        // A saved plan was reviewed when it was made: applying it is the approval (as Terraform).
+        if (changes && !opts.autoApprove && !saved) {
+          if (!Deno.stdin.isTerminal()) {
+            throw new Error(
+              "refusing to apply without confirmation: no terminal; pass --auto-approve",
+            );
+          }
+          if (!(await confirm("Apply these changes? Only 'yes' is accepted: "))) {
+            throw new Error("apply cancelled");
+          }
         }
+        const results = await run.apply();
+        print(
+          opts.output === "json"
+            ? JSON.stringify(applyDocument(manifest.file, plans, results), null, 2) + "\n"
+            : "\n" + renderApplyText(results),
+        );
+        if (results.some((r) => r.outcome === "failed")) Deno.exitCode = 1;
+        if (interrupt.signal.aborted) Deno.exitCode = 130;
+      } finally {
+        await run.close();
       }
-      const results = await run.apply();
-      print(
-        opts.output === "json"
-          ? JSON.stringify(applyDocument(manifest.file, plans, results), null, 2) + "\n"
-          : "\n" + renderApplyText(results),
-      );
-      if (results.some((r) => r.outcome === "failed")) Deno.exitCode = 1;
-      if (interrupt.signal.aborted) Deno.exitCode = 130;
-    } finally {
-      await run.close();
-    }
-  });
+    },
+  );
 
 try {
   await program.parseAsync(Deno.args, { from: "user" });

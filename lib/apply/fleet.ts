@@ -8,6 +8,7 @@ import type { ClusterConfig, Manifest } from "../config/types.ts";
 import { resolveSecret, type SecretSource } from "../config/secrets.ts";
 import { desiredCluster } from "../plan/desired.ts";
 import { planCluster } from "../plan/plan.ts";
+import { observedDigest } from "../plan/digest.ts";
 import type { ClusterPlan, DesiredCluster, ObservedRepo, Step } from "../plan/types.ts";
 import {
   checkoutRepo,
@@ -185,7 +186,8 @@ async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise<Cluste
       head: co.head,
       files: await readRepoFiles(co, s.desired.files.map((f) => f.path)),
     };
-    return planCluster(s.desired, observedRepo, observedCluster);
+    const plan = planCluster(s.desired, observedRepo, observedCluster);
+    return { ...plan, observed: observedDigest(observedRepo, observedCluster) };
   } catch (e) {
     return { ...empty, error: errorMessage(e) };
   }

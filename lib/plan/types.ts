@@ -105,4 +105,6 @@ export interface ClusterPlan {
   warnings: string[];
   /** Set when the cluster cannot be planned (e.g. unreachable, or a conflicting Kustomization). */
   error?: string;
+  /** Digest of the observed state the plan was made from (see digest.ts); for stale-plan checks. */
+  observed?: string;
 }

@@ -11,17 +11,24 @@ export interface PlanDocument {
   formatVersion: number;
   kind: "fluxfleet.plan";
   manifest: string;
+  /** sha256 of the manifest file the plan was made from (plan files only). */
+  manifestDigest?: string;
   clusters: ClusterPlan[];
   summary: { clusters: number; changed: number; unchanged: number; failed: number; steps: number };
 }
 
-export function planDocument(manifest: string, plans: ClusterPlan[]): PlanDocument {
+export function planDocument(
+  manifest: string,
+  plans: ClusterPlan[],
+  manifestDigest?: string,
+): PlanDocument {
   const failed = plans.filter((p) => p.error).length;
   const changed = plans.filter((p) => !p.error && p.steps.length > 0).length;
   return {
     formatVersion: PLAN_FORMAT_VERSION,
     kind: "fluxfleet.plan",
     manifest,
+    ...(manifestDigest ? { manifestDigest } : {}),
     clusters: plans,
     summary: {
       clusters: plans.length,

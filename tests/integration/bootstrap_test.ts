@@ -354,7 +354,7 @@ async function pushHandEdit(env: Env, path: string, edit: (text: string) => stri
   try {
     const access = { url: env.git.repoUrl("fleet"), username: "git", password: CANARY };
     const co = await checkoutRepo(access, "main", dir, h);
-    const before = await Deno.readTextFile(`${dir}/${path}`);
+    const before = await Deno.readTextFile(`${dir}/${path}`).catch(() => "");
     await commitAndPush(
       co,
       access,
@@ -417,5 +417,34 @@ Deno.test("upgrade: a new flux.version shows the components diff, commits it and
     const head = await env.git.headSha("fleet", "main");
     assert.match(apply.stdout, new RegExp(`c0: changed \\(1 step\\), synced main@sha1:${head}`));
     assert.equal((await cli(env, ["plan", "--detailed-exitcode", env.manifest])).code, 0);
+  });
+});
+
+Deno.test("plan --out / apply --plan-file: a fresh plan applies, a stale one is refused", async () => {
+  await withEnv({}, async (env) => {
+    const planFile = `${env.dir}/plan.json`;
+    const plan = await cli(env, ["plan", "--out", planFile, env.manifest]);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.equal((await Deno.stat(planFile)).mode! & 0o777, 0o600);
+    assert.ok(!(await Deno.readTextFile(planFile)).includes(CANARY));
+    assert.deepEqual(outputSchemaErrors(JSON.parse(await Deno.readTextFile(planFile))), []);
+    // Someone pushes in between: the saved plan no longer describes the repository.
+    await pushHandEdit(env, "clusters/c0/flux-system/kustomization.yaml", () => "resources: []\n");
+    const stale = await cli(env, ["apply", "--plan-file", planFile, env.manifest]);
+    assert.equal(stale.code, 1);
+    assert.match(
+      stale.stderr,
+      /the saved plan .* is stale: cluster "c0" or its repository changed since the plan was made/,
+    );
+    assert.equal(env.kubes[0].mutatingRequests().length, 0);
+    // A fresh plan file applies without --auto-approve: it was reviewed when it was made.
+    assert.equal((await cli(env, ["plan", "--out", planFile, env.manifest])).code, 0);
+    const apply = await cli(env, ["apply", "--plan-file", planFile, env.manifest]);
+    assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+    // kustomization.yaml written by hand is kept (written only when absent).
+    assert.equal(
+      await env.git.readFile("fleet", "main", "clusters/c0/flux-system/kustomization.yaml"),
+      "resources: []\n",
+    );
   });
 });

@@ -1,0 +1,37 @@
+/** Compares a saved plan with a fresh one: any difference makes the saved plan stale. */
+import type { ClusterPlan } from "./types.ts";
+
+export interface SavedPlan {
+  manifestDigest?: string;
+  clusters: ClusterPlan[];
+}
+
+export function staleReasons(
+  saved: SavedPlan,
+  manifestDigest: string,
+  fresh: ClusterPlan[],
+): string[] {
+  const reasons: string[] = [];
+  if (saved.manifestDigest !== manifestDigest) reasons.push("the manifest file changed");
+  const byName = new Map(fresh.map((p) => [p.cluster, p]));
+  for (const old of saved.clusters) {
+    const now = byName.get(old.cluster);
+    if (!now) {
+      reasons.push(`cluster "${old.cluster}" is no longer selected`);
+      continue;
+    }
+    if (old.error || now.error) {
+      reasons.push(`cluster "${old.cluster}" could not be planned`);
+    } else if (old.observed !== now.observed) {
+      reasons.push(`cluster "${old.cluster}" or its repository changed since the plan was made`);
+    } else if (JSON.stringify(old.steps) !== JSON.stringify(now.steps)) {
+      reasons.push(`cluster "${old.cluster}" would now get different steps`);
+    }
+  }
+  for (const p of fresh) {
+    if (!saved.clusters.some((c) => c.cluster === p.cluster)) {
+      reasons.push(`cluster "${p.cluster}" was not in the saved plan`);
+    }
+  }
+  return reasons;
+}
