@@ -58,13 +58,20 @@ export function makeGitHttp(opts: GitHttpOptions): GitHttp {
       }
       http.requests++;
       const body = req.body ? await collect(req.body) : undefined;
-      const res = await fetch(req.url, {
-        method: req.method ?? "GET",
-        headers: req.headers,
-        body,
-        client,
-        signal: AbortSignal.timeout(opts.timeoutMs),
-      });
+      let res: Response;
+      try {
+        res = await fetch(req.url, {
+          method: req.method ?? "GET",
+          headers: req.headers,
+          body,
+          client,
+          signal: AbortSignal.timeout(opts.timeoutMs),
+        });
+      } catch (e) {
+        // Deno says "fetch failed" and keeps the reason (refused, reset, TLS…) in `cause`.
+        const cause = (e as { cause?: { message?: string } }).cause?.message;
+        throw new Error(cause ? `${(e as Error).message}: ${cause}` : (e as Error).message);
+      }
       return {
         url: res.url,
         method: req.method,

@@ -88,7 +88,7 @@ export function describeGitError(e: unknown, url: string): GitError {
   if (/reset|ECONNRESET|broken pipe|connection closed|unexpected eof/i.test(msg)) {
     return new GitError(`connection to git server ${where} was interrupted`, true);
   }
-  if (/TimeoutError|timed out|signal/i.test(msg)) {
+  if (/TimeoutError|timed out|due to timeout|signal/i.test(msg)) {
     return new GitError(`git server ${where} did not answer before the timeout`, true);
   }
   if (/certificate|UnknownIssuer/i.test(msg)) {

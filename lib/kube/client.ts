@@ -228,8 +228,12 @@ export async function createKubeClient(
 }
 
 function connectionReason(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  if (/timed? ?out|TimeoutError|signal/i.test(msg)) return "no answer before the timeout";
+  // Deno says "fetch failed" and keeps the reason (refused, reset, TLS…) in `cause`.
+  const cause = (e as { cause?: { message?: string } })?.cause?.message;
+  const msg = (e instanceof Error ? e.message : String(e)) + (cause ? `: ${cause}` : "");
+  if (/timed? ?out|TimeoutError|due to timeout|signal/i.test(msg)) {
+    return "no answer before the timeout";
+  }
   if (/certificate|UnknownIssuer|tls/i.test(msg)) {
     return `TLS verification failed (${
       msg.split("\n")[0]

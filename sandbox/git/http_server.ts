@@ -40,6 +40,19 @@ export interface LogEntry {
   author: string;
 }
 
+/**
+ * A fault to inject, for failure tests. `phase`: the ref advertisement (GET info/refs), a fetch
+ * (POST git-upload-pack) or a push (POST git-receive-pack). `after: true` lets git do the work
+ * first and then answers with the error (a push that landed although the client saw a failure).
+ */
+export interface GitFault {
+  phase: "advertise" | "upload" | "receive" | "any";
+  status?: number;
+  delayMs?: number;
+  after?: boolean;
+  times?: number;
+}
+
 export interface GitServer {
   /** http://127.0.0.1:<port> */
   url: string;
@@ -51,6 +64,8 @@ export interface GitServer {
   headSha(name: string, branch: string): Promise<string | null>;
   requests: GitRequestRecord[];
   pushCount(): number;
+  /** Injects a fault into the next matching requests (default once). */
+  failNext(fault: GitFault): void;
   close(): Promise<void>;
 }
 
@@ -390,6 +405,7 @@ async function pumpBody(input: CgiInput, stdin: WritableStream<Uint8Array>): Pro
 
 class SandboxGitServer implements GitServer {
   readonly requests: GitRequestRecord[] = [];
+  readonly #faults: GitFault[] = [];
   url = "";
   readonly #children = new Set<Deno.ChildProcess>();
   readonly #pending = new Set<Promise<unknown>>();
@@ -419,6 +435,24 @@ class SandboxGitServer implements GitServer {
     return this.requests.filter((r) =>
       r.method === "POST" && r.service === "git-receive-pack" && r.status === 200
     ).length;
+  }
+
+  failNext(fault: GitFault): void {
+    this.#faults.push({ ...fault, times: fault.times ?? 1 });
+  }
+
+  #takeFault(req: Request, url: URL): GitFault | undefined {
+    const service = url.searchParams.get("service") ?? url.pathname.split("/").pop();
+    const phase = req.method === "GET"
+      ? "advertise"
+      : service === "git-receive-pack"
+      ? "receive"
+      : "upload";
+    const i = this.#faults.findIndex((f) => f.phase === "any" || f.phase === phase);
+    if (i < 0) return undefined;
+    const fault = this.#faults[i];
+    if (--fault.times! <= 0) this.#faults.splice(i, 1);
+    return fault;
   }
 
   async createRepo(name: string, opts: CreateRepoOptions = {}): Promise<void> {
@@ -505,9 +539,20 @@ class SandboxGitServer implements GitServer {
     const encoding = req.headers.get("content-encoding");
     if (encoding) record.contentEncoding = encoding;
     this.requests.push(record);
-    const res = await this.#route(req, url, record).catch((err: unknown) =>
+    const fault = this.#takeFault(req, url);
+    if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
+    if (fault?.status && !fault.after) {
+      await req.body?.cancel();
+      record.status = fault.status;
+      return textResponse(fault.status, "injected fault");
+    }
+    let res = await this.#route(req, url, record).catch((err: unknown) =>
       textResponse(500, `internal error: ${err instanceof Error ? err.message : String(err)}`)
     );
+    if (fault?.status && fault.after) {
+      await res.arrayBuffer(); // let git finish its work, then answer with the fault
+      res = textResponse(fault.status, "injected fault");
+    }
     record.status = res.status;
     return res;
   }

@@ -448,3 +448,22 @@ Deno.test("plan --out / apply --plan-file: a fresh plan applies, a stale one is 
     );
   });
 });
+
+Deno.test("one unreachable cluster fails in words; the others are applied", async () => {
+  await withEnv({ clusters: 2 }, async (env) => {
+    await env.kubes[1].close();
+    const r = await cli(env, ["apply", "--auto-approve", env.manifest]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /c0: changed \(\d+ steps\)/);
+    assert.match(
+      r.stdout,
+      /c1: failed: cannot reach the cluster API of context "c1" at https:\/\/127\.0\.0\.1:\d+: connection refused/,
+    );
+    assert.match(r.stdout, /Apply: 1 changed, 0 unchanged, 1 failed\./);
+    // c1's files were not committed: its plan failed before anything was done for it.
+    assert.equal(
+      await env.git.readFile("fleet", "main", "clusters/c1/flux-system/gotk-sync.yaml"),
+      null,
+    );
+  });
+});
