@@ -29,6 +29,7 @@ interface CommonOptions {
   selector: string[];
   concurrency: number;
   quiet?: boolean;
+  failFast?: boolean;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -99,6 +100,7 @@ async function startRun(
     secrets: processSecretSource(),
     onEvent: progress(opts.quiet || opts.output === "json"),
     signal: interrupt.signal,
+    failFast: opts.failFast,
   });
   cleanup = run.close;
   if (interrupt.signal.aborted) {
@@ -172,7 +174,8 @@ function withCommon(cmd: Command): Command {
       [],
     )
     .option("--concurrency <n>", "clusters handled at once", positiveInt, 8)
-    .option("-q, --quiet", "no progress lines");
+    .option("-q, --quiet", "no progress lines")
+    .option("--fail-fast", "stop starting new work as soon as one cluster fails");
 }
 
 withCommon(program.command("plan"))

@@ -33,6 +33,8 @@ export interface RunOptions {
   gitTimeoutMs?: number;
   /** Aborted on Ctrl-C: no new step starts, steps in flight finish and are reported. */
   signal?: AbortSignal;
+  /** Stop starting new work as soon as one cluster fails. */
+  failFast?: boolean;
 }
 
 function checkInterrupted(signal: AbortSignal | undefined, before: string) {
@@ -62,7 +64,8 @@ interface ClusterState {
 
 export interface ClusterResult {
   cluster: string;
-  outcome: "unchanged" | "changed" | "failed";
+  /** skipped: not started because another cluster failed under --fail-fast. */
+  outcome: "unchanged" | "changed" | "failed" | "skipped";
   applied: Step[];
   error?: string;
   revision?: string;
@@ -199,6 +202,10 @@ async function applyFleet(
   groups: Map<string, RepoGroup>,
   opts: RunOptions,
 ): Promise<ClusterResult[]> {
+  // --fail-fast: the first failure stops new work everywhere; clusters not started are skipped.
+  const stop = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  if (opts.failFast && plans.some((p) => p.error)) stop.abort();
   const byName = new Map(plans.map((p) => [p.cluster, p]));
   // Repository phase: one commit per repository holding every cluster's file changes.
   const repoErrors = new Map<string, string>();
@@ -220,7 +227,7 @@ async function applyFleet(
     } ${names.join(", ")}`;
     if (g.appendix) message += `\n\n${g.appendix}`;
     try {
-      checkInterrupted(opts.signal, `pushing to ${g.url}`);
+      checkInterrupted(signal, `pushing to ${g.url}`);
       for (const c of names) opts.onEvent?.(c, `pushing to ${g.url} (${g.branch})`);
       await commitAndPush(g.checkout, g.access, g.http, changes, message, g.author);
     } catch (e) {
@@ -228,35 +235,60 @@ async function applyFleet(
     }
   });
 
-  return await mapLimit(plans, opts.concurrency, async (p): Promise<ClusterResult> => {
-    const s = states.get(p.cluster)!;
-    if (p.error) return { cluster: p.cluster, outcome: "failed", applied: [], error: p.error };
-    if (p.steps.length === 0) return { cluster: p.cluster, outcome: "unchanged", applied: [] };
-    const repoError = repoErrors.get(s.repo.key);
-    if (repoError) return { cluster: p.cluster, outcome: "failed", applied: [], error: repoError };
-    const applied: Step[] = p.steps.filter((st) => st.kind === "file");
-    const head = s.repo.checkout?.head;
-    const revision = head ? `${s.repo.branch}@sha1:${head}` : undefined;
-    try {
-      for (const step of p.steps) {
-        if (step.kind === "file") continue;
-        checkInterrupted(opts.signal, describeStepShort(step));
-        opts.onEvent?.(p.cluster, describeStepShort(step));
-        await applyClusterStep(s.client!, s.desired, step);
-        applied.push(step);
-      }
-      checkInterrupted(opts.signal, "waiting for Flux to be Ready");
-      opts.onEvent?.(p.cluster, "waiting for Flux to be Ready");
-      await waitForSync(s.client!, s.desired, {
-        revision,
-        timeoutMs: s.desired.timeoutMs,
-        signal: opts.signal,
-      });
-      return { cluster: p.cluster, outcome: "changed", applied, revision };
-    } catch (e) {
-      return { cluster: p.cluster, outcome: "failed", applied, error: errorMessage(e), revision };
-    }
+  if (opts.failFast && repoErrors.size > 0) stop.abort();
+  const results = await mapLimit(plans, opts.concurrency, async (p): Promise<ClusterResult> => {
+    const result = await applyCluster(p, states.get(p.cluster)!, repoErrors, signal, opts);
+    if (result.outcome === "failed" && opts.failFast) stop.abort();
+    return result;
   });
+  return results.map((r) =>
+    r.outcome === "failed" && r.applied.length === 0 && stop.signal.aborted &&
+      r.error?.startsWith("interrupted before") && !opts.signal?.aborted
+      ? {
+        cluster: r.cluster,
+        outcome: "skipped",
+        applied: [],
+        error: "another cluster failed (--fail-fast)",
+      }
+      : r
+  );
+}
+
+async function applyCluster(
+  p: ClusterPlan,
+  s: ClusterState,
+  repoErrors: Map<string, string>,
+  signal: AbortSignal,
+  opts: RunOptions,
+): Promise<ClusterResult> {
+  if (p.error) return { cluster: p.cluster, outcome: "failed", applied: [], error: p.error };
+  if (p.steps.length === 0) return { cluster: p.cluster, outcome: "unchanged", applied: [] };
+  const repoError = repoErrors.get(s.repo.key);
+  if (repoError) return { cluster: p.cluster, outcome: "failed", applied: [], error: repoError };
+  const applied: Step[] = [];
+  const head = s.repo.checkout?.head;
+  const revision = head ? `${s.repo.branch}@sha1:${head}` : undefined;
+  try {
+    checkInterrupted(signal, "starting");
+    applied.push(...p.steps.filter((st) => st.kind === "file"));
+    for (const step of p.steps) {
+      if (step.kind === "file") continue;
+      checkInterrupted(signal, describeStepShort(step));
+      opts.onEvent?.(p.cluster, describeStepShort(step));
+      await applyClusterStep(s.client!, s.desired, step);
+      applied.push(step);
+    }
+    checkInterrupted(signal, "waiting for Flux to be Ready");
+    opts.onEvent?.(p.cluster, "waiting for Flux to be Ready");
+    await waitForSync(s.client!, s.desired, {
+      revision,
+      timeoutMs: s.desired.timeoutMs,
+      signal,
+    });
+    return { cluster: p.cluster, outcome: "changed", applied, revision };
+  } catch (e) {
+    return { cluster: p.cluster, outcome: "failed", applied, error: errorMessage(e), revision };
+  }
 }
 
 function describeStepShort(step: Step): string {

@@ -46,7 +46,7 @@ export interface ApplyDocument {
   manifest: string;
   plan: PlanDocument;
   results: ClusterResult[];
-  summary: { changed: number; unchanged: number; failed: number };
+  summary: { changed: number; unchanged: number; failed: number; skipped: number };
 }
 
 export function applyDocument(
@@ -61,6 +61,11 @@ export function applyDocument(
     manifest,
     plan: planDocument(manifest, plans),
     results,
-    summary: { changed: count("changed"), unchanged: count("unchanged"), failed: count("failed") },
+    summary: {
+      changed: count("changed"),
+      unchanged: count("unchanged"),
+      failed: count("failed"),
+      skipped: count("skipped"),
+    },
   };
 }

@@ -81,6 +81,8 @@ export function renderApplyText(results: ClusterResult[]): string {
         return `${r.cluster}: changed (${r.applied.length} step${
           r.applied.length === 1 ? "" : "s"
         })${r.revision ? `, synced ${r.revision}` : ""}`;
+      case "skipped":
+        return `${r.cluster}: skipped (${r.error})`;
       case "failed":
         return `${r.cluster}: failed: ${r.error}` +
           (r.applied.length > 0
@@ -89,11 +91,9 @@ export function renderApplyText(results: ClusterResult[]): string {
     }
   });
   const count = (o: ClusterResult["outcome"]) => results.filter((r) => r.outcome === o).length;
-  out.push(
-    "",
-    `Apply: ${count("changed")} changed, ${count("unchanged")} unchanged, ${
-      count("failed")
-    } failed.`,
-  );
+  const skipped = count("skipped") > 0 ? `, ${count("skipped")} skipped` : "";
+  const summary = `Apply: ${count("changed")} changed, ${count("unchanged")} unchanged, ` +
+    `${count("failed")} failed${skipped}.`;
+  out.push("", summary);
   return out.join("\n") + "\n";
 }

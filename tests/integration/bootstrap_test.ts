@@ -467,3 +467,16 @@ Deno.test("one unreachable cluster fails in words; the others are applied", asyn
     );
   });
 });
+
+Deno.test("--fail-fast: a cluster that cannot be planned stops the others from starting", async () => {
+  await withEnv({ clusters: 2 }, async (env) => {
+    await env.kubes[1].close();
+    const r = await cli(env, ["apply", "--auto-approve", "--fail-fast", env.manifest]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /c0: skipped \(another cluster failed \(--fail-fast\)\)/);
+    assert.match(r.stdout, /c1: failed: cannot reach the cluster API/);
+    assert.match(r.stdout, /Apply: 0 changed, 0 unchanged, 1 failed, 1 skipped\./);
+    assert.equal(env.git.pushCount(), 0);
+    assert.equal(env.kubes[0].mutatingRequests().length, 0);
+  });
+});
