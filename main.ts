@@ -30,6 +30,7 @@ interface CommonOptions {
   concurrency: number;
   quiet?: boolean;
   failFast?: boolean;
+  force?: boolean;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -101,6 +102,7 @@ async function startRun(
     onEvent: progress(opts.quiet || opts.output === "json"),
     signal: interrupt.signal,
     failFast: opts.failFast,
+    force: opts.force,
   });
   cleanup = run.close;
   if (interrupt.signal.aborted) {
@@ -175,7 +177,11 @@ function withCommon(cmd: Command): Command {
     )
     .option("--concurrency <n>", "clusters handled at once", positiveInt, 8)
     .option("-q, --quiet", "no progress lines")
-    .option("--fail-fast", "stop starting new work as soon as one cluster fails");
+    .option("--fail-fast", "stop starting new work as soon as one cluster fails")
+    .option(
+      "--force",
+      "take over Flux CRDs that another tool manages (app.kubernetes.io/managed-by)",
+    );
 }
 
 withCommon(program.command("plan"))

@@ -123,3 +123,20 @@ Deno.test("drift in gotk-sync.yaml is shown as a unified diff in the plan", () =
   );
   assert.deepEqual(outputSchemaErrors(planDocument("f", [plan])), []);
 });
+
+Deno.test("Flux CRDs managed by another tool: refused unless forced; a flux-managed CRD is fine", () => {
+  const d = desired();
+  const helm = planCluster(d, EMPTY_REPO, { namespace: false, crdManagedBy: "Helm" });
+  assert.match(helm.error ?? "", /managed by "Helm" .* re-run with --force/);
+  assert.deepEqual(helm.steps, []);
+  const forced = planCluster({ ...d, force: true }, EMPTY_REPO, {
+    namespace: false,
+    crdManagedBy: "Helm",
+  });
+  assert.equal(forced.error, undefined);
+  assert.ok(forced.steps.some((s) => s.kind === "components"));
+  assert.equal(
+    planCluster(d, EMPTY_REPO, { namespace: false, crdManagedBy: "flux" }).error,
+    undefined,
+  );
+});

@@ -35,6 +35,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Stop starting new work as soon as one cluster fails. */
   failFast?: boolean;
+  /** Take over Flux CRDs that another tool manages. */
+  force?: boolean;
 }
 
 function checkInterrupted(signal: AbortSignal | undefined, before: string) {
@@ -106,7 +108,10 @@ export async function planFleet(
       groups.set(key, group);
     }
     group.clusters.push(c.name);
-    const desired = desiredCluster(c, await install(c.flux.manifests), tokens.get(c.name)!);
+    const desired = {
+      ...desiredCluster(c, await install(c.flux.manifests), tokens.get(c.name)!),
+      force: opts.force,
+    };
     states.set(c.name, { config: c, desired, repo: group });
   }
 

@@ -150,4 +150,25 @@ export async function waitForSync(
       await sleep(opts.intervalMs ?? 1000);
     }
   }
+  // Then the controllers themselves, as flux2 bootstrap checks them with kstatus.
+  for (const dep of desired.components.filter((o) => o.kind === "Deployment")) {
+    const label = `Deployment ${dep.metadata.namespace}/${dep.metadata.name}`;
+    while (true) {
+      const live = await client.get(await client.objectPath(dep));
+      const status = (live?.status ?? {}) as {
+        conditions?: { type: string; status: string; message?: string }[];
+      };
+      const available = status.conditions?.find((c) => c.type === "Available");
+      if (available?.status === "True") break;
+      if (opts.signal?.aborted) throw new Error(`interrupted while waiting for ${label}`);
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `timed out waiting for ${label} to be available; last status: ${
+            available?.message ?? (live ? "no Available condition" : "not found")
+          }`,
+        );
+      }
+      await sleep(opts.intervalMs ?? 1000);
+    }
+  }
 }

@@ -21,12 +21,24 @@ export async function observeCluster(
   ]);
   const ns = secret !== undefined || gitRepository !== undefined ||
     (await client.get(`/api/v1/namespaces/${desired.namespace}`)) !== undefined;
+  // Only a cluster that would get the components installed needs the ownership check (flux2
+  // bootstrap asks before taking over CRDs another tool manages).
+  const crdManagedBy = kustomization?.revision ? undefined : await crdOwner(client);
   return {
     namespace: ns,
     secret: secret ? decodeSecret(secret) : undefined,
     gitRepository,
     kustomization,
+    ...(crdManagedBy ? { crdManagedBy } : {}),
   };
+}
+
+async function crdOwner(client: KubeClient): Promise<string | undefined> {
+  const crd = await client.get(
+    "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gitrepositories.source.toolkit.fluxcd.io",
+  );
+  const labels = (crd?.metadata as { labels?: Record<string, string> } | undefined)?.labels;
+  return labels?.["app.kubernetes.io/managed-by"];
 }
 
 function decodeSecret(secret: Record<string, unknown>): Record<string, string> {

@@ -37,6 +37,14 @@ export function planCluster(
         `change the cluster's path or delete the Kustomization first`,
     };
   }
+  const owner = cluster.crdManagedBy;
+  if (owner && owner !== "flux" && !desired.force && !(cluster.kustomization?.revision)) {
+    return {
+      ...base,
+      error: `the Flux CRDs are managed by "${owner}" (label app.kubernetes.io/managed-by on ` +
+        `gitrepositories.source.toolkit.fluxcd.io); installing would take them over: re-run with --force to do so`,
+    };
+  }
   const steps: Step[] = [
     ...planFiles(desired, repo),
     ...planNamespace(desired, cluster),

@@ -26,6 +26,8 @@ export interface DesiredCluster {
   gitRepository: KubeObject;
   kustomization: KubeObject;
   timeoutMs: number;
+  /** Take over CRDs another tool manages (`--force`, as flux bootstrap's prompt). */
+  force?: boolean;
 }
 
 export interface ObservedRepo {
@@ -58,6 +60,8 @@ export interface ObservedCluster {
   secret?: Record<string, string>;
   gitRepository?: ObservedFluxObject;
   kustomization?: ObservedFluxObject;
+  /** `app.kubernetes.io/managed-by` of the GitRepository CRD, when checked and set. */
+  crdManagedBy?: string;
 }
 
 export type Step =
