@@ -14,7 +14,12 @@ import { manifestSchema } from "./lib/config/schema.ts";
 import { processSecretSource } from "./lib/config/secrets.ts";
 import type { ClusterConfig, Manifest } from "./lib/config/types.ts";
 import { type FleetRun, planFleet } from "./lib/apply/fleet.ts";
-import { renderApplyText, renderPlanText } from "./lib/report/text.ts";
+import {
+  renderApplyText,
+  renderDestroyPlanText,
+  renderDestroyText,
+  renderPlanText,
+} from "./lib/report/text.ts";
 import { applyDocument, PLAN_FORMAT_VERSION, planDocument } from "./lib/report/json.ts";
 import { type SavedPlan, staleReasons } from "./lib/plan/stale.ts";
 import { errorMessage, redact } from "./lib/util/redact.ts";
@@ -258,6 +263,59 @@ withCommon(program.command("apply"))
       }
     },
   );
+
+withCommon(program.command("destroy"))
+  .description(
+    "uninstall Flux from the clusters (plan first): sync objects, components, CRDs, namespace",
+  )
+  .option("--auto-approve", "do not ask for confirmation")
+  .option("--keep-namespace", "keep the namespace (only the source secret is deleted)")
+  .option(
+    "--delete-git-manifests",
+    "also delete the flux-system files in git (one commit per repository)",
+  )
+  .action(async (
+    file: string,
+    opts: CommonOptions & {
+      autoApprove?: boolean;
+      keepNamespace?: boolean;
+      deleteGitManifests?: boolean;
+    },
+  ) => {
+    const { run } = await startRun(file, opts);
+    try {
+      const plans = run.destroyPlans({
+        keepNamespace: opts.keepNamespace ?? false,
+        deleteGitManifests: opts.deleteGitManifests ?? false,
+      });
+      if (opts.output === "text") print(renderDestroyPlanText(plans));
+      const changes = plans.some((p) => p.steps.length > 0);
+      if (changes && !opts.autoApprove) {
+        if (!Deno.stdin.isTerminal()) {
+          throw new Error(
+            "refusing to destroy without confirmation: no terminal; pass --auto-approve",
+          );
+        }
+        if (!(await confirm("Uninstall Flux as shown? Only 'yes' is accepted: "))) {
+          throw new Error("destroy cancelled");
+        }
+      }
+      const results = await run.destroy(plans);
+      print(
+        opts.output === "json"
+          ? JSON.stringify(
+            { formatVersion: PLAN_FORMAT_VERSION, kind: "fluxfleet.destroy", plans, results },
+            null,
+            2,
+          ) + "\n"
+          : "\n" + renderDestroyText(results),
+      );
+      if (results.some((r) => r.outcome === "failed")) Deno.exitCode = 1;
+      if (interrupt.signal.aborted) Deno.exitCode = 130;
+    } finally {
+      await run.close();
+    }
+  });
 
 try {
   await program.parseAsync(Deno.args, { from: "user" });

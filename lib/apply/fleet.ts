@@ -9,7 +9,20 @@ import { resolveSecret, type SecretSource } from "../config/secrets.ts";
 import { desiredCluster } from "../plan/desired.ts";
 import { planCluster } from "../plan/plan.ts";
 import { observedDigest } from "../plan/digest.ts";
-import type { ClusterPlan, DesiredCluster, ObservedRepo, Step } from "../plan/types.ts";
+import type {
+  ClusterPlan,
+  DesiredCluster,
+  ObservedCluster,
+  ObservedRepo,
+  Step,
+} from "../plan/types.ts";
+import {
+  type DestroyOptions,
+  type DestroyPlan,
+  type DestroyStep,
+  planDestroy,
+} from "../plan/destroy.ts";
+import { destroyClusterStep } from "../kube/destroy.ts";
 import {
   checkoutRepo,
   commitAndPush,
@@ -62,6 +75,7 @@ interface ClusterState {
   desired: DesiredCluster;
   repo: RepoGroup;
   client?: KubeClient;
+  observed?: { repo: ObservedRepo; cluster: ObservedCluster };
 }
 
 export interface ClusterResult {
@@ -73,10 +87,20 @@ export interface ClusterResult {
   revision?: string;
 }
 
+export interface DestroyResult {
+  cluster: string;
+  outcome: "destroyed" | "unchanged" | "failed";
+  done: DestroyStep[];
+  error?: string;
+}
+
 export interface FleetRun {
   plans: ClusterPlan[];
   /** Carries out the plans just made (same observations, same clones). */
   apply(): Promise<ClusterResult[]>;
+  /** Uninstall plans from the same observations. */
+  destroyPlans(opts: DestroyOptions): DestroyPlan[];
+  destroy(plans: DestroyPlan[]): Promise<DestroyResult[]>;
   /** Closes connections and removes the temporary clones. */
   close(): Promise<void>;
 }
@@ -135,7 +159,19 @@ export async function planFleet(
       opts.concurrency,
       (s) => observeAndPlan(s, opts),
     );
-    return { plans, close, apply: () => applyFleet(plans, states, groups, opts) };
+    return {
+      plans,
+      close,
+      apply: () => applyFleet(plans, states, groups, opts),
+      destroyPlans: (o) =>
+        plans.map((p) => {
+          const st = states.get(p.cluster)!;
+          return p.error || !st.observed
+            ? { cluster: p.cluster, steps: [], error: p.error ?? "not observed" }
+            : planDestroy(st.desired, st.observed.repo, st.observed.cluster, o);
+        }),
+      destroy: (d) => destroyFleet(d, states, groups, opts),
+    };
   } catch (e) {
     await close();
     throw e;
@@ -194,6 +230,7 @@ async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise<Cluste
       head: co.head,
       files: await readRepoFiles(co, s.desired.files.map((f) => f.path)),
     };
+    s.observed = { repo: observedRepo, cluster: observedCluster };
     const plan = planCluster(s.desired, observedRepo, observedCluster);
     return { ...plan, observed: observedDigest(observedRepo, observedCluster) };
   } catch (e) {
@@ -294,6 +331,63 @@ async function applyCluster(
   } catch (e) {
     return { cluster: p.cluster, outcome: "failed", applied, error: errorMessage(e), revision };
   }
+}
+
+async function destroyFleet(
+  plans: DestroyPlan[],
+  states: Map<string, ClusterState>,
+  groups: Map<string, RepoGroup>,
+  opts: RunOptions,
+): Promise<DestroyResult[]> {
+  // Cluster first: with the sync objects gone, Flux cannot re-apply what git still holds.
+  const results = await mapLimit(plans, opts.concurrency, async (p): Promise<DestroyResult> => {
+    if (p.error) return { cluster: p.cluster, outcome: "failed", done: [], error: p.error };
+    if (p.steps.length === 0) return { cluster: p.cluster, outcome: "unchanged", done: [] };
+    const s = states.get(p.cluster)!;
+    const done: DestroyStep[] = [];
+    try {
+      for (const step of p.steps) {
+        if (step.kind === "file") continue;
+        checkInterrupted(opts.signal, `${step.kind} ${step.action}`);
+        opts.onEvent?.(p.cluster, `${step.action} ${step.kind}`);
+        await destroyClusterStep(s.client!, s.desired, step);
+        done.push(step);
+      }
+      return { cluster: p.cluster, outcome: "destroyed", done };
+    } catch (e) {
+      return { cluster: p.cluster, outcome: "failed", done, error: errorMessage(e) };
+    }
+  });
+  // Then one commit per repository deleting the files of the clusters that were uninstalled.
+  await mapLimit([...groups.values()], opts.concurrency, async (g) => {
+    const members = results.filter((r) => r.outcome !== "failed" && g.clusters.includes(r.cluster));
+    const deletions = members.flatMap((r) =>
+      plans.find((p) => p.cluster === r.cluster)!.steps.flatMap((st) =>
+        st.kind === "file" ? [{ path: st.path, content: null }] : []
+      )
+    );
+    if (deletions.length === 0 || !g.checkout) return;
+    const names = members.map((r) => r.cluster).join(", ");
+    try {
+      await commitAndPush(
+        g.checkout,
+        g.access,
+        g.http,
+        deletions,
+        `Remove Flux manifests for ${names}`,
+        g.author,
+      );
+      for (const r of members) {
+        r.done.push(
+          ...plans.find((p) => p.cluster === r.cluster)!.steps.filter((st) => st.kind === "file"),
+        );
+        r.outcome = "destroyed";
+      }
+    } catch (e) {
+      for (const r of members) Object.assign(r, { outcome: "failed", error: errorMessage(e) });
+    }
+  });
+  return results;
 }
 
 function describeStepShort(step: Step): string {

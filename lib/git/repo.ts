@@ -39,7 +39,8 @@ export interface RepoCheckout {
 
 export interface FileChange {
   path: string;
-  content: string;
+  /** null deletes the file. */
+  content: string | null;
 }
 
 export interface Author {
@@ -198,9 +199,14 @@ async function writeChanges(dir: string, changes: FileChange[]): Promise<string[
       current = await Deno.readTextFile(full);
     } catch { /* absent */ }
     if (current === c.content) continue;
-    await Deno.mkdir(dirname(full), { recursive: true });
-    await Deno.writeTextFile(full, c.content);
-    await git.add({ fs, dir, filepath: c.path });
+    if (c.content === null) {
+      await Deno.remove(full);
+      await git.remove({ fs, dir, filepath: c.path });
+    } else {
+      await Deno.mkdir(dirname(full), { recursive: true });
+      await Deno.writeTextFile(full, c.content);
+      await git.add({ fs, dir, filepath: c.path });
+    }
     changed.push(c.path);
   }
   return changed;

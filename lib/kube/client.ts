@@ -29,6 +29,12 @@ export interface KubeClient {
   objectPath(obj: Pick<KubeObject, "apiVersion" | "kind" | "metadata">): Promise<string>;
   /** Forget cached discovery, e.g. after CRDs were applied. */
   resetDiscovery(): void;
+  /** DELETE; false when it was already gone (404). */
+  delete(path: string): Promise<boolean>;
+  /** JSON merge patch (used to clear finalizers). */
+  mergePatch(path: string, patch: unknown): Promise<Record<string, unknown>>;
+  /** Collection path of a kind in all namespaces, e.g. for listing custom resources. */
+  collectionPath(apiVersion: string, kind: string): Promise<string | undefined>;
   close(): void;
 }
 
@@ -223,6 +229,20 @@ export async function createKubeClient(
     },
     objectPath,
     resetDiscovery: () => discovery.clear(),
+    async delete(path) {
+      const r = await request("DELETE", path);
+      if (r.status === 404) return false;
+      if (r.status >= 200 && r.status < 300) return true;
+      throw kubeError(context, "DELETE", path, r.status, r.json as KubeStatus);
+    },
+    mergePatch: (path, patch) =>
+      call("PATCH", path, JSON.stringify(patch), "application/merge-patch+json"),
+    async collectionPath(apiVersion, kind) {
+      const info = (await resources(apiVersion)).get(kind);
+      if (!info) return undefined;
+      const base = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+      return `${base}/${info.plural}`;
+    },
     close: () => client.close(),
   };
 }

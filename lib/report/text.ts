@@ -1,6 +1,7 @@
 /** Human-readable plan and apply reports (`+` add, `~` change, `=` in place, `!` warning, `x` error). */
 import type { ClusterPlan, Step } from "../plan/types.ts";
-import type { ClusterResult } from "../apply/fleet.ts";
+import type { ClusterResult, DestroyResult } from "../apply/fleet.ts";
+import { describeDestroyStep, type DestroyPlan } from "../plan/destroy.ts";
 
 export function describeStep(step: Step): string {
   switch (step.kind) {
@@ -95,5 +96,39 @@ export function renderApplyText(results: ClusterResult[]): string {
   const summary = `Apply: ${count("changed")} changed, ${count("unchanged")} unchanged, ` +
     `${count("failed")} failed${skipped}.`;
   out.push("", summary);
+  return out.join("\n") + "\n";
+}
+
+export function renderDestroyPlanText(plans: DestroyPlan[]): string {
+  const out: string[] = [];
+  for (const p of plans) {
+    out.push(`cluster ${p.cluster}`);
+    if (p.error) out.push(`  x cannot plan: ${p.error}`);
+    else if (p.steps.length === 0) out.push("  (nothing to remove)");
+    for (const s of p.steps) out.push(`  ${describeDestroyStep(s)}`);
+  }
+  const n = plans.reduce((k, p) => k + p.steps.length, 0);
+  out.push(
+    "",
+    n === 0
+      ? "Nothing to destroy."
+      : `Destroy: ${n} steps in ${plans.filter((p) => p.steps.length).length} clusters.`,
+  );
+  return out.join("\n") + "\n";
+}
+
+export function renderDestroyText(results: DestroyResult[]): string {
+  const out = results.map((r) =>
+    r.outcome === "failed"
+      ? `${r.cluster}: failed: ${r.error} (after ${r.done.length} step(s); re-run to finish)`
+      : `${r.cluster}: ${r.outcome}${r.done.length ? ` (${r.done.length} steps)` : ""}`
+  );
+  const count = (o: DestroyResult["outcome"]) => results.filter((r) => r.outcome === o).length;
+  out.push(
+    "",
+    `Destroy: ${count("destroyed")} destroyed, ${count("unchanged")} unchanged, ${
+      count("failed")
+    } failed.`,
+  );
   return out.join("\n") + "\n";
 }

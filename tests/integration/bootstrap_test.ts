@@ -480,3 +480,46 @@ Deno.test("--fail-fast: a cluster that cannot be planned stops the others from s
     assert.equal(env.kubes[0].mutatingRequests().length, 0);
   });
 });
+
+Deno.test("destroy: plan first, then uninstall everything and delete the git files; a re-run has nothing to do", async () => {
+  await withEnv({}, async (env) => {
+    assert.equal((await cli(env, ["apply", "--auto-approve", env.manifest])).code, 0);
+    const refused = await cli(env, ["destroy", env.manifest]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stdout, /- delete Kustomization flux-system\/flux-system/);
+    assert.match(refused.stderr, /refusing to destroy without confirmation/);
+    const r = await cli(env, ["destroy", "--auto-approve", "--delete-git-manifests", env.manifest]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /- remove finalizers from Flux custom resources/);
+    assert.match(r.stdout, /- delete namespace flux-system \(with the source secret\)/);
+    assert.match(r.stdout, /- commit: delete clusters\/c0\/flux-system\/gotk-sync.yaml/);
+    assert.match(r.stdout, /c0: destroyed/);
+    const k = env.kubes[0];
+    assert.equal(k.getObject("v1", "Namespace", undefined, "flux-system"), undefined);
+    assert.equal(
+      k.getObject(
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        undefined,
+        "gitrepositories.source.toolkit.fluxcd.io",
+      ),
+      undefined,
+    );
+    assert.equal(
+      await env.git.readFile("fleet", "main", "clusters/c0/flux-system/gotk-sync.yaml"),
+      null,
+    );
+    const [last] = await env.git.log("fleet", "main");
+    assert.match(last.message, /^Remove Flux manifests for c0/);
+    k.resetRequests();
+    const again = await cli(env, [
+      "destroy",
+      "--auto-approve",
+      "--delete-git-manifests",
+      env.manifest,
+    ]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, /Nothing to destroy\./);
+    assert.deepEqual(k.mutatingRequests(), []);
+  });
+});

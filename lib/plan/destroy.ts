@@ -1,0 +1,104 @@
+/**
+ * The uninstall plan (`fluxfleet destroy`), pure like planCluster. Order mirrors `flux uninstall`:
+ * finalizers off Flux's custom resources (so nothing the Kustomization applied is pruned), sync
+ * objects, components, CRDs, then the namespace (or only the source secret with keepNamespace),
+ * and optionally the files in git.
+ */
+import type { DesiredCluster, ObservedCluster, ObservedRepo } from "./types.ts";
+
+export interface DestroyOptions {
+  keepNamespace: boolean;
+  deleteGitManifests: boolean;
+}
+
+export type DestroyStep =
+  | { kind: "finalizers"; action: "remove"; crds: number }
+  | {
+    kind: "sync";
+    action: "delete";
+    object: "GitRepository" | "Kustomization";
+    namespace: string;
+    name: string;
+  }
+  | { kind: "components"; action: "delete"; objects: number }
+  | { kind: "crds"; action: "delete"; names: string[] }
+  | { kind: "namespace"; action: "delete"; name: string }
+  | { kind: "secret"; action: "delete"; namespace: string; name: string }
+  | { kind: "file"; action: "delete"; path: string };
+
+export interface DestroyPlan {
+  cluster: string;
+  steps: DestroyStep[];
+  error?: string;
+}
+
+export function planDestroy(
+  desired: DesiredCluster,
+  repo: ObservedRepo,
+  cluster: ObservedCluster,
+  opts: DestroyOptions,
+): DestroyPlan {
+  const steps: DestroyStep[] = [];
+  const installed = cluster.namespace || cluster.gitRepository !== undefined ||
+    cluster.kustomization !== undefined;
+  const crds = desired.components.filter((o) => o.kind === "CustomResourceDefinition");
+  if (installed) {
+    steps.push({ kind: "finalizers", action: "remove", crds: crds.length });
+    const ns = desired.namespace;
+    if (cluster.kustomization) {
+      steps.push({
+        kind: "sync",
+        action: "delete",
+        object: "Kustomization",
+        namespace: ns,
+        name: desired.kustomization.metadata.name,
+      });
+    }
+    if (cluster.gitRepository) {
+      steps.push({
+        kind: "sync",
+        action: "delete",
+        object: "GitRepository",
+        namespace: ns,
+        name: desired.gitRepository.metadata.name,
+      });
+    }
+    const others = desired.components.filter((o) =>
+      o.kind !== "CustomResourceDefinition" && o.kind !== "Namespace"
+    );
+    steps.push({ kind: "components", action: "delete", objects: others.length });
+    steps.push({ kind: "crds", action: "delete", names: crds.map((c) => c.metadata.name) });
+    if (!opts.keepNamespace && cluster.namespace) {
+      steps.push({ kind: "namespace", action: "delete", name: ns });
+    } else if (cluster.secret) {
+      steps.push({ kind: "secret", action: "delete", namespace: ns, name: desired.secret.name });
+    }
+  }
+  if (opts.deleteGitManifests) {
+    for (const f of desired.files) {
+      if (repo.files[f.path] !== null && repo.files[f.path] !== undefined) {
+        steps.push({ kind: "file", action: "delete", path: f.path });
+      }
+    }
+  }
+  return { cluster: desired.name, steps };
+}
+
+export function describeDestroyStep(step: DestroyStep): string {
+  switch (step.kind) {
+    case "finalizers":
+      return `- remove finalizers from Flux custom resources (${step.crds} kinds), so nothing is pruned`;
+    case "sync":
+      return `- delete ${step.object} ${step.namespace}/${step.name}`;
+    case "components":
+      return `- delete Flux components (${step.objects} objects)`;
+    case "crds":
+      return `- delete ${step.names.length} Flux CRDs`;
+    case "namespace":
+      return `- delete namespace ${step.name} (with the source secret)`;
+    case "secret":
+      return `- delete secret ${step.namespace}/${step.name} (namespace kept)`;
+    case "file":
+      return `- commit: delete ${step.path}`;
+  }
+}

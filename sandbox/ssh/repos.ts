@@ -1,0 +1,183 @@
+/**
+ * Bare repositories for the sshd sandbox, driven by the system git with the user's and system's
+ * config ignored. Repos are created shared (0666 files, 0777 dirs) because pushes arrive as the
+ * sandbox's local users while the repos themselves are created by the test process (root).
+ */
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+
+const SEED_AUTHOR = { name: "Someone Else", email: "else@example.com" };
+
+export interface GitResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function isolatedGitEnv(gitConfig: string, extra: Record<string, string> = {}) {
+  return {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: tmpdir(),
+    GIT_CONFIG_NOSYSTEM: "1",
+    // The sandbox's own global config: safe.directory=* (repos are shared between users).
+    GIT_CONFIG_GLOBAL: gitConfig,
+    GIT_TERMINAL_PROMPT: "0",
+    LANG: "C",
+    ...extra,
+  };
+}
+
+export async function runGit(
+  gitConfig: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<GitResult> {
+  const out = await new Deno.Command("git", {
+    args,
+    cwd: opts.cwd,
+    env: isolatedGitEnv(gitConfig, opts.env),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function mustGit(
+  gitConfig: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<string> {
+  const res = await runGit(gitConfig, args, opts);
+  if (res.code !== 0) {
+    throw new Error(`git ${args.join(" ")} failed (${res.code}): ${res.stderr.trim()}`);
+  }
+  return res.stdout;
+}
+
+function isSafeSegment(segment: string): boolean {
+  return segment !== "" && segment !== "." && segment !== ".." && !/[\\/\0'"\s]/.test(segment);
+}
+
+/** "fleet" / "fleet.git" / "team/fleet" → "fleet.git" …; refuses anything leaving the root. */
+export function normalizeRepoName(name: string): string {
+  const withSuffix = name.endsWith(".git") ? name : `${name}.git`;
+  if (!withSuffix.split("/").every(isSafeSegment)) throw new Error(`invalid repo name: ${name}`);
+  return withSuffix;
+}
+
+function safeRelativePath(path: string): string {
+  const segments = path.split("/");
+  if (!segments.every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\0"))) {
+    throw new Error(`invalid file path: ${path}`);
+  }
+  return segments.join("/");
+}
+
+export async function isBareRepo(dir: string): Promise<boolean> {
+  try {
+    return (await stat(join(dir, "HEAD"))).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** chmod -R a+rwX: whatever git created as root must stay writable for the sandbox users. */
+export async function openUp(path: string): Promise<void> {
+  const s = await stat(path);
+  const mode = s.mode & 0o777;
+  const exec = s.isDirectory() || (mode & 0o111) !== 0 ? 0o111 : 0;
+  await chmod(path, mode | 0o666 | exec);
+  if (s.isDirectory()) {
+    for (const entry of await readdir(path)) await openUp(join(path, entry));
+  }
+}
+
+export async function createBareRepo(
+  gitConfig: string,
+  dir: string,
+  branch: string,
+  files: Record<string, string> | undefined,
+): Promise<void> {
+  if (await isBareRepo(dir)) throw new Error(`repo already exists: ${dir}`);
+  await mkdir(dirname(dir), { recursive: true, mode: 0o755 });
+  // --initial-branch makes HEAD name the branch even while it is unborn.
+  await mustGit(gitConfig, [
+    "init",
+    "--bare",
+    "--quiet",
+    "--shared=0666",
+    `--initial-branch=${branch}`,
+    dir,
+  ]);
+  if (files) await seedCommit(gitConfig, dir, branch, files);
+  await openUp(dir);
+}
+
+async function seedCommit(
+  gitConfig: string,
+  bareDir: string,
+  branch: string,
+  files: Record<string, string>,
+): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), "fluxfleet-sshd-seed-"));
+  try {
+    await mustGit(gitConfig, ["init", "--quiet", `--initial-branch=${branch}`, work]);
+    for (const [path, content] of Object.entries(files)) {
+      const target = join(work, safeRelativePath(path));
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(target, content);
+    }
+    const env = {
+      GIT_AUTHOR_NAME: SEED_AUTHOR.name,
+      GIT_AUTHOR_EMAIL: SEED_AUTHOR.email,
+      GIT_COMMITTER_NAME: SEED_AUTHOR.name,
+      GIT_COMMITTER_EMAIL: SEED_AUTHOR.email,
+    };
+    await mustGit(gitConfig, ["add", "--all"], { cwd: work });
+    await mustGit(gitConfig, ["commit", "--quiet", "--no-verify", "-m", "Initial commit"], {
+      cwd: work,
+      env,
+    });
+    await mustGit(gitConfig, ["push", "--quiet", bareDir, `HEAD:refs/heads/${branch}`], {
+      cwd: work,
+    });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+export async function headSha(
+  gitConfig: string,
+  dir: string,
+  branch: string,
+): Promise<string | null> {
+  const res = await runGit(gitConfig, [
+    "--git-dir",
+    dir,
+    "rev-parse",
+    "--verify",
+    "--quiet",
+    `refs/heads/${branch}^{commit}`,
+  ]);
+  return res.code === 0 ? res.stdout.trim() : null;
+}
+
+export async function readBlob(
+  gitConfig: string,
+  dir: string,
+  branch: string,
+  path: string,
+): Promise<string | null> {
+  const res = await runGit(gitConfig, [
+    "--git-dir",
+    dir,
+    "cat-file",
+    "blob",
+    `refs/heads/${branch}:${path}`,
+  ]);
+  return res.code === 0 ? res.stdout : null;
+}
