@@ -49,7 +49,7 @@ const cases: { name: string; yaml: string; error: string }[] = [
     name: "ssh url with token auth",
     yaml: HEAD + `    git: { url: "ssh://git@g/x.git" }\n`,
     error:
-      'fleet.yaml:6:17: cluster "dev": git.url: ssh:// URLs need SSH auth; token auth works over https://',
+      'fleet.yaml:6:17: cluster "dev": git.url: ssh:// URLs need SSH auth (git.auth.type: ssh); token auth works over https://',
   },
   {
     name: "credentials in the URL",
@@ -125,6 +125,63 @@ const cases: { name: string; yaml: string; error: string }[] = [
     name: "unknown auth type",
     yaml: HEAD + `    git: { url: "https://g/x.git", auth: { type: basic } }\n`,
     error: 'fleet.yaml:6:50: cluster "dev": git.auth.type: must be one of: token',
+  },
+  {
+    name: "CodeCommit URL with the git user",
+    yaml: HEAD +
+      `    git: { url: "ssh://git@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet", auth: { type: ssh, privateKey: { file: ./k } } }\n`,
+    error:
+      'fleet.yaml:6:17: cluster "dev": git.url: AWS CodeCommit needs the SSH key ID (SSHPublicKeyId, e.g. APKAEIBAERJR2EXAMPLE) as the URL\'s user, not git',
+  },
+  {
+    name: "SSH auth with an https URL",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git", auth: { type: ssh, privateKey: { file: ./k } } }\n`,
+    error:
+      'fleet.yaml:6:17: cluster "dev": git.url: SSH auth needs an ssh:// (or user@host:path) URL',
+  },
+  {
+    name: "SSH auth without a private key",
+    yaml: HEAD + `    git: { url: "ssh://git@g/x.git", auth: { type: ssh } }\n`,
+    error: 'fleet.yaml:6:44: cluster "dev": git.auth.privateKey: is required',
+  },
+  {
+    name: "literal private key",
+    yaml: HEAD +
+      `    git: { url: "ssh://git@g/x.git", auth: { type: ssh, privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" } }\n`,
+    error: 'fleet.yaml:6:69: cluster "dev": git.auth.privateKey: must be a secret reference',
+  },
+  {
+    name: "RSA bits out of range",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git", sshHostname: ssh.g, sshKey: { algorithm: rsa, rsaBits: 1024 } }\n`,
+    error: 'fleet.yaml:6:91: cluster "dev": git.sshKey.rsaBits: must be >= 2048',
+  },
+  {
+    name: "unknown key algorithm",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git", sshHostname: ssh.g, sshKey: { algorithm: dsa } }\n`,
+    error:
+      'fleet.yaml:6:77: cluster "dev": git.sshKey.algorithm: must be one of: ed25519, ecdsa, rsa',
+  },
+  {
+    name: "ECDSA curve with an RSA key",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git", sshHostname: ssh.g, sshKey: { algorithm: rsa, ecdsaCurve: p256 } }\n`,
+    error:
+      'fleet.yaml:6:17: cluster "dev": git.url: sshKey.ecdsaCurve is only for algorithm ecdsa, not rsa',
+  },
+  {
+    name: "sshKey without sshHostname",
+    yaml: HEAD + `    git: { url: "https://g/x.git", sshKey: { algorithm: ed25519 } }\n`,
+    error: 'fleet.yaml:6:17: cluster "dev": git.url: sshKey needs sshHostname',
+  },
+  {
+    name: "bad knownHosts",
+    yaml: HEAD +
+      `    git: { url: "ssh://git@g/x.git", auth: { type: ssh, privateKey: { file: k } }, knownHosts: { fetch: yes } }\n`,
+    error:
+      'fleet.yaml:6:96: cluster "dev": git.knownHosts: must be {scan: true}, {file: PATH} or {lines: TEXT}',
   },
 ];
 

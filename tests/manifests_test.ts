@@ -3,8 +3,7 @@ import assert from "node:assert/strict";
 import YAML from "yaml";
 import { GitRepository } from "@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1";
 import { Kustomization } from "@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1";
-import { clusterConfig, desired, INSTALL_YAML } from "./helpers/fixtures.ts";
-import { desiredCluster } from "../lib/plan/desired.ts";
+import { clusterConfig, desired, desiredFor } from "./helpers/fixtures.ts";
 import { formatGoDuration, parseDuration } from "../lib/config/duration.ts";
 
 Deno.test("gotk-sync.yaml renders like flux (sorted keys, Go durations)", () => {
@@ -116,7 +115,7 @@ Deno.test("install options: registry, pull secret, tolerations, log level, domai
       networkPolicy: false
       componentsExtra: [image-reflector-controller]
 `;
-  const d = desiredCluster(clusterConfig(text), INSTALL_YAML, "t");
+  const d = desiredFor(clusterConfig(text), "t");
   const deployments = d.components.filter((o) => o.kind === "Deployment");
   assert.equal(deployments.length, 5);
   for (const dep of deployments) {

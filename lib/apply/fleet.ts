@@ -5,8 +5,27 @@
  */
 import { dirname } from "node:path";
 import type { ClusterConfig, Manifest } from "../config/types.ts";
-import { resolveSecret, type SecretSource } from "../config/secrets.ts";
-import { desiredCluster } from "../plan/desired.ts";
+import type { SecretSource } from "../config/secrets.ts";
+import {
+  type Components,
+  componentsFor,
+  desiredCluster,
+  installOptions,
+  sshSecretData,
+  tokenSecretData,
+} from "../plan/desired.ts";
+import {
+  type Credentials,
+  learnHostKeys,
+  openRemote,
+  type RepoRemote,
+  resolveCredentials,
+  sshKeyAccepted,
+} from "./credentials.ts";
+import { findHostKeys } from "../keys/known_hosts.ts";
+import { generateKeyPair } from "../keys/generate.ts";
+import { parseSshUrl } from "../git/ssh_url.ts";
+import { registerSecret } from "../util/redact.ts";
 import { planCluster } from "../plan/plan.ts";
 import { observedDigest } from "../plan/digest.ts";
 import type {
@@ -23,14 +42,7 @@ import {
   planDestroy,
 } from "../plan/destroy.ts";
 import { destroyClusterStep } from "../kube/destroy.ts";
-import {
-  checkoutRepo,
-  commitAndPush,
-  type GitAccess,
-  readRepoFiles,
-  type RepoCheckout,
-} from "../git/repo.ts";
-import { type GitHttp, makeGitHttp } from "../git/http.ts";
+import { checkoutRepo, commitAndPush, readRepoFiles, type RepoCheckout } from "../git/repo.ts";
 import { createKubeClient, type KubeClient } from "../kube/client.ts";
 import { observeCluster } from "../kube/observe.ts";
 import { applyClusterStep, waitForSync } from "../kube/apply.ts";
@@ -60,8 +72,10 @@ interface RepoGroup {
   key: string;
   url: string;
   branch: string;
-  access: GitAccess;
-  http: GitHttp;
+  /** The first cluster using the repository: its credentials fetch and push. */
+  owner: ClusterConfig;
+  creds: Credentials;
+  remote?: RepoRemote;
   author: { name: string; email: string };
   appendix?: string;
   version: string;
@@ -72,10 +86,13 @@ interface RepoGroup {
 
 interface ClusterState {
   config: ClusterConfig;
+  creds: Credentials;
   desired: DesiredCluster;
   repo: RepoGroup;
   client?: KubeClient;
   observed?: { repo: ObservedRepo; cluster: ObservedCluster };
+  /** Generated-key mode: checked before the cluster is pointed at the key. */
+  keyCheck?: { url: string; identity: string; publicKey: string; knownHosts: string };
 }
 
 export interface ClusterResult {
@@ -111,16 +128,22 @@ export async function planFleet(
   opts: RunOptions,
 ): Promise<FleetRun> {
   const baseDir = dirname(manifest.file);
-  // Secrets first: a missing variable or file stops the run before anything is contacted.
-  const tokens = new Map<string, string>();
-  for (const c of clusters) {
-    const what = `cluster "${c.name}": git.auth.token`;
-    tokens.set(c.name, await resolveSecret(c.git.auth.token, what, baseDir, opts.secrets));
-  }
+  // Secrets first: a missing variable, unreadable file or wrong passphrase stops the run before
+  // anything is contacted.
+  const creds = new Map<string, Credentials>();
+  for (const c of clusters) creds.set(c.name, await resolveCredentials(c, baseDir, opts.secrets));
+  // Components are the same for every cluster with the same release and install options.
   const installCache = new Map<string, Promise<string>>();
-  const install = (src: string) => {
+  const componentsCache = new Map<string, Components>();
+  const components = async (c: ClusterConfig) => {
+    const src = c.flux.manifests;
     if (!installCache.has(src)) installCache.set(src, loadInstallManifest(src));
-    return installCache.get(src)!;
+    const options = installOptions(c);
+    const key = JSON.stringify([src, options]);
+    if (!componentsCache.has(key)) {
+      componentsCache.set(key, componentsFor(await installCache.get(src)!, options));
+    }
+    return componentsCache.get(key)!;
   };
   const states = new Map<string, ClusterState>();
   const groups = new Map<string, RepoGroup>();
@@ -128,28 +151,37 @@ export async function planFleet(
     const key = `${c.git.url}#${c.git.branch}`;
     let group = groups.get(key);
     if (!group) {
-      group = await newRepoGroup(key, c, tokens.get(c.name)!, opts);
+      group = {
+        key,
+        url: c.git.url,
+        branch: c.git.branch,
+        owner: c,
+        creds: creds.get(c.name)!,
+        author: c.git.author,
+        appendix: c.git.commitMessageAppendix,
+        version: c.flux.version,
+        clusters: [],
+      };
       groups.set(key, group);
     }
     group.clusters.push(c.name);
-    const desired = {
-      ...desiredCluster(c, await install(c.flux.manifests), tokens.get(c.name)!),
-      force: opts.force,
-    };
-    states.set(c.name, { config: c, desired, repo: group });
+    // Secret data is filled in once the cluster and host keys are observed.
+    const desired = { ...desiredCluster(c, await components(c), {}), force: opts.force };
+    states.set(c.name, { config: c, creds: creds.get(c.name)!, desired, repo: group });
   }
 
   const workspace = await Deno.makeTempDir({ prefix: "fluxfleet-" });
   const close = async () => {
     for (const s of states.values()) s.client?.close();
-    for (const g of groups.values()) g.http.close();
+    for (const g of groups.values()) await g.remote?.close().catch(() => {});
     await Deno.remove(workspace, { recursive: true }).catch(() => {});
   };
   try {
     // One shallow fetch per repository, shared by every cluster that uses it.
     await mapLimit([...groups.values()], opts.concurrency, async (g, i) => {
       try {
-        g.checkout = await checkoutRepo(g.access, g.branch, `${workspace}/repo-${i}`, g.http);
+        g.remote = await openRemote(g.owner, g.creds, { timeoutMs: opts.gitTimeoutMs ?? 60_000 });
+        g.checkout = await checkoutRepo(g.remote.remote, g.branch, `${workspace}/repo-${i}`);
       } catch (e) {
         g.error = errorMessage(e);
       }
@@ -178,39 +210,6 @@ export async function planFleet(
   }
 }
 
-async function newRepoGroup(
-  key: string,
-  c: ClusterConfig,
-  token: string,
-  opts: RunOptions,
-): Promise<RepoGroup> {
-  let caPem: string | undefined;
-  if (c.git.caFile) {
-    try {
-      caPem = await Deno.readTextFile(c.git.caFile);
-    } catch (e) {
-      throw new Error(
-        `cluster "${c.name}": git.caFile: cannot read ${c.git.caFile}: ${(e as Error).name}`,
-      );
-    }
-  }
-  return {
-    key,
-    url: c.git.url,
-    branch: c.git.branch,
-    access: { url: c.git.url, username: c.git.auth.username, password: token },
-    http: makeGitHttp({
-      caPem,
-      allowInsecureHttp: c.git.allowInsecureHttp,
-      timeoutMs: opts.gitTimeoutMs ?? 60_000,
-    }),
-    author: c.git.author,
-    appendix: c.git.commitMessageAppendix,
-    version: c.flux.version,
-    clusters: [],
-  };
-}
-
 async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise<ClusterPlan> {
   const empty: ClusterPlan = {
     cluster: s.config.name,
@@ -218,12 +217,15 @@ async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise<Cluste
     steps: [],
     status: [],
     warnings: [],
+    notes: [],
   };
   if (s.repo.error) return { ...empty, error: s.repo.error };
   try {
     opts.onEvent?.(s.config.name, "observing");
     s.client = await createKubeClient(s.config.kube);
     const observedCluster = await observeCluster(s.client, s.desired);
+    const notes: string[] = [];
+    s.desired.secret.data = await secretData(s, observedCluster, notes);
     const co = s.repo.checkout!;
     const observedRepo: ObservedRepo = {
       branchExists: co.branchExists,
@@ -232,10 +234,78 @@ async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise<Cluste
     };
     s.observed = { repo: observedRepo, cluster: observedCluster };
     const plan = planCluster(s.desired, observedRepo, observedCluster);
-    return { ...plan, observed: observedDigest(observedRepo, observedCluster) };
+    const secretChanges = plan.steps.some((st) => st.kind === "secret");
+    return {
+      ...plan,
+      // Host keys learnt by a scan are shown whenever they are about to be stored.
+      notes: secretChanges ? notes : notes.filter((n) => !n.startsWith("known_hosts")),
+      observed: observedDigest(observedRepo, observedCluster),
+    };
   } catch (e) {
     return { ...empty, error: errorMessage(e) };
   }
+}
+
+/** The source secret's data for the cluster's auth mode (flux2 pkg/manifestgen/sourcesecret). */
+async function secretData(
+  s: ClusterState,
+  observed: ObservedCluster,
+  notes: string[],
+): Promise<Record<string, string>> {
+  const c = s.config;
+  if (s.creds.kind === "token" && !c.git.clusterSsh) {
+    return tokenSecretData(s.creds.username, s.creds.token);
+  }
+  const url = c.git.clusterSsh?.clusterUrl ?? c.git.url;
+  const target = parseSshUrl(url);
+  const known = s.creds.kind === "ssh" && s.repo.remote?.knownHosts
+    ? s.repo.remote.knownHosts
+    : await learnHostKeys(c, target.host, target.port);
+  if (known.scanned) {
+    const { name, key } = known.scanned;
+    // After the first bootstrap the cluster's known_hosts pins the key: a different one now is
+    // refused rather than silently trusted.
+    const pinned = observed.secret?.known_hosts
+      ? findHostKeys(observed.secret.known_hosts, target.host, target.port)
+      : [];
+    if (pinned.length > 0 && !pinned.some((k) => k.base64 === key.base64)) {
+      throw new Error(
+        `host key of ${name} changed: the cluster's known_hosts has ${
+          pinned.map((k) => k.fingerprint).join(", ")
+        }, ` +
+          `the server now presents ${key.type} ${key.fingerprint}; if this is expected, pin the new key with git.knownHosts`,
+      );
+    }
+    notes.push(
+      `known_hosts for ${name} from a scan (trust on first use): ${key.type} ${key.fingerprint}; ` +
+        "compare it with the server's published fingerprint, or pin it with git.knownHosts",
+    );
+  }
+  if (s.creds.kind === "ssh") {
+    return sshSecretData(s.creds.keyText, s.creds.parsed.publicKey, known.text, s.creds.passphrase);
+  }
+  // Generated-key mode: the key is made once and kept in the cluster; `rotate` replaces it.
+  const existing = observed.secret;
+  let identity = existing?.identity;
+  let publicKey = existing?.["identity.pub"];
+  if (!identity || !publicKey || c.rotate) {
+    const spec = c.git.clusterSsh!.key;
+    const pair = await generateKeyPair(
+      { algorithm: spec.algorithm, ecdsaCurve: spec.ecdsaCurve, rsaBits: spec.rsaBits },
+      `fluxfleet-${c.name}`,
+    );
+    registerSecret(pair.privateKey.trim());
+    identity = pair.privateKey;
+    publicKey = pair.publicKey;
+    notes.push(
+      `${
+        c.rotate && existing?.identity ? "rotating: new" : "new"
+      } SSH key for the cluster; add this public key to ` +
+        `the repository with read access (deploy key), then apply: ${publicKey.trim()} (${pair.fingerprint})`,
+    );
+  } else registerSecret(identity.trim());
+  s.keyCheck = { url, identity, publicKey, knownHosts: known.text };
+  return sshSecretData(identity, publicKey, known.text);
 }
 
 async function applyFleet(
@@ -271,7 +341,7 @@ async function applyFleet(
     try {
       checkInterrupted(signal, `pushing to ${g.url}`);
       for (const c of names) opts.onEvent?.(c, `pushing to ${g.url} (${g.branch})`);
-      await commitAndPush(g.checkout, g.access, g.http, changes, message, g.author);
+      await commitAndPush(g.checkout, g.remote!.remote, changes, message, g.author);
     } catch (e) {
       repoErrors.set(g.key, errorMessage(e));
     }
@@ -315,6 +385,9 @@ async function applyCluster(
     applied.push(...p.steps.filter((st) => st.kind === "file"));
     for (const step of p.steps) {
       if (step.kind === "file") continue;
+      // A generated key must be accepted before the cluster is pointed at it. The secret is
+      // written first, so the key survives to the re-run (it is never regenerated).
+      if (step.kind === "sync" && s.keyCheck) await checkGeneratedKey(s, signal);
       checkInterrupted(signal, describeStepShort(step));
       opts.onEvent?.(p.cluster, describeStepShort(step));
       await applyClusterStep(s.client!, s.desired, step);
@@ -371,8 +444,7 @@ async function destroyFleet(
     try {
       await commitAndPush(
         g.checkout,
-        g.access,
-        g.http,
+        g.remote!.remote,
         deletions,
         `Remove Flux manifests for ${names}`,
         g.author,
@@ -388,6 +460,19 @@ async function destroyFleet(
     }
   });
   return results;
+}
+
+async function checkGeneratedKey(s: ClusterState, signal: AbortSignal) {
+  const k = s.keyCheck!;
+  checkInterrupted(signal, "checking the cluster's SSH key");
+  const r = await sshKeyAccepted(k.url, k.identity, k.knownHosts, s.config.git.hostKeyAlgorithms);
+  if (!r.ok) {
+    throw new Error(
+      `the repository does not accept the cluster's SSH key yet (${r.reason}); add this public key ` +
+        `with read access (deploy key), then re-run: ${k.publicKey.trim()}`,
+    );
+  }
+  s.keyCheck = undefined;
 }
 
 function describeStepShort(step: Step): string {

@@ -15,7 +15,7 @@ import {
 } from "./locate.ts";
 import { schemaErrors } from "./schema.ts";
 import { parseDuration } from "./duration.ts";
-import type { ClusterConfig, Manifest, RawCluster, RawManifest } from "./types.ts";
+import type { ClusterConfig, Manifest, RawCluster, RawGit, RawManifest } from "./types.ts";
 
 export const DEFAULT_COMPONENTS = [
   "source-controller",
@@ -24,8 +24,11 @@ export const DEFAULT_COMPONENTS = [
   "notification-controller",
 ];
 
-const SECRET_REF_HINT =
-  "must be a secret reference ({env: NAME}, {file: PATH}, {stdin: true} or {prompt: true}); literal secrets are not allowed in the manifest";
+const ONE_OF_HINTS: Record<string, string> = {
+  secretRef:
+    "must be a secret reference ({env: NAME}, {file: PATH}, {stdin: true} or {prompt: true}); literal secrets are not allowed in the manifest",
+  knownHosts: "must be {scan: true}, {file: PATH} or {lines: TEXT}",
+};
 
 export async function loadManifest(file: string): Promise<Manifest> {
   let text: string;
@@ -76,11 +79,14 @@ function describePath(raw: unknown, path: PathSegment[]): { cluster?: string; fi
 
 function schemaProblems(map: SourceMap, data: unknown): ConfigProblem[] {
   const errors = schemaErrors(data);
-  // A oneOf over secret references reports one error per branch; replace them with one clear message.
-  const secretRefPaths = new Set(
-    errors.filter((e) => e.keyword === "oneOf" && e.schemaPath.startsWith("#/$defs/secretRef"))
-      .map((e) => e.instancePath),
-  );
+  // A oneOf over alternatives reports one error per branch; replace them with one clear message.
+  const oneOfHints = new Map<string, string>();
+  for (const e of errors) {
+    if (e.keyword !== "oneOf") continue;
+    const def = Object.keys(ONE_OF_HINTS).find((d) => e.schemaPath.startsWith(`#/$defs/${d}/`));
+    if (def) oneOfHints.set(e.instancePath, ONE_OF_HINTS[def]);
+  }
+  const secretRefPaths = new Set(oneOfHints.keys());
   const out: ConfigProblem[] = [];
   const seen = new Set<string>();
   for (const e of errors) {
@@ -88,7 +94,14 @@ function schemaProblems(map: SourceMap, data: unknown): ConfigProblem[] {
       e.instancePath === p || e.instancePath.startsWith(p + "/")
     );
     if (underSecretRef && e.keyword !== "oneOf") continue;
-    const problem = schemaProblem(map, data, e, underSecretRef);
+    // "must match then schema" only repeats the errors of the branch itself.
+    if (e.keyword === "if") continue;
+    const problem = schemaProblem(
+      map,
+      data,
+      e,
+      underSecretRef ? oneOfHints.get(e.instancePath) : undefined,
+    );
     const key =
       `${problem.location?.line}:${problem.location?.col}:${problem.field}:${problem.message}`;
     if (!seen.has(key)) {
@@ -106,7 +119,7 @@ function schemaProblem(
   map: SourceMap,
   data: unknown,
   e: ErrorObject,
-  secretRef: boolean,
+  hint: string | undefined,
 ): ConfigProblem {
   const path = jsonPointerToPath(e.instancePath);
   if (e.keyword === "additionalProperties") {
@@ -121,7 +134,7 @@ function schemaProblem(
   }
   const { cluster, field } = describePath(data, path);
   let message = e.message ?? "is invalid";
-  if (secretRef) message = SECRET_REF_HINT;
+  if (hint) message = hint;
   else if (e.keyword === "enum") {
     const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
     message = `must be one of: ${allowed.map(String).join(", ")}`;
@@ -155,7 +168,11 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
     if (git.url === undefined) {
       at(c.git ? ["git"] : ["name"], "is required, here or in defaults.git", "git.url");
     } else {
-      const urlProblem = checkGitUrl(git.url, git.allowInsecureHttp === true);
+      const urlProblem = checkGitUrl(
+        git.url,
+        git.allowInsecureHttp === true,
+        git.auth?.type === "ssh" ? "ssh" : "token",
+      ) ?? checkSshOptions(git);
       const urlAt = c.git?.url !== undefined
         ? ["clusters", i, "git", "url"]
         : ["defaults", "git", "url"];
@@ -199,14 +216,35 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
   return problems;
 }
 
-function checkGitUrl(url: string, allowInsecureHttp: boolean): string | undefined {
+/** scp-like `user@host:path`, as git and flux accept for SSH. */
+const SCP_LIKE = /^([^@/:\s]+@)?([^/:\s]+):(?!\/\/)(.+)$/;
+
+function checkGitUrl(
+  url: string,
+  allowInsecureHttp: boolean,
+  auth: "token" | "ssh",
+): string | undefined {
+  if (auth === "ssh") {
+    if (SCP_LIKE.test(url) && !url.includes("://")) return checkCodeCommitUser(url);
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      return `"${url}" is not a valid URL`;
+    }
+    if (u.protocol !== "ssh:") return "SSH auth needs an ssh:// (or user@host:path) URL";
+    if (u.password) return "must not contain a password";
+    return checkCodeCommitUser(url);
+  }
   let u: URL;
   try {
     u = new URL(url);
   } catch {
     return `"${url}" is not a valid URL`;
   }
-  if (u.protocol === "ssh:") return "ssh:// URLs need SSH auth; token auth works over https://";
+  if (u.protocol === "ssh:") {
+    return "ssh:// URLs need SSH auth (git.auth.type: ssh); token auth works over https://";
+  }
   if (u.username || u.password) {
     return "must not contain credentials; use git.auth with a secret reference";
   }
@@ -217,6 +255,40 @@ function checkGitUrl(url: string, allowInsecureHttp: boolean): string | undefine
       : "plain http:// sends the token unencrypted; use https:// or set git.allowInsecureHttp: true";
   }
   return `unsupported URL scheme "${u.protocol}" (use https://)`;
+}
+
+/** AWS CodeCommit identifies the key by the URL's user name (the SSHPublicKeyId), never `git`. */
+function checkCodeCommitUser(url: string): string | undefined {
+  const m = url.match(
+    /^(?:ssh:\/\/)?(?:([^@/:]+)@)?(git-codecommit\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?)[:/]/,
+  );
+  if (!m) return undefined;
+  if (!m[1] || m[1] === "git") {
+    return "AWS CodeCommit needs the SSH key ID (SSHPublicKeyId, e.g. APKAEIBAERJR2EXAMPLE) as the URL's user, not git";
+  }
+  return undefined;
+}
+
+function checkSshOptions(git: RawGit): string | undefined {
+  if (git.sshHostname && git.auth?.type === "ssh") {
+    return "sshHostname is for token auth (the cluster then reads over SSH with a generated key); with SSH auth the URL is already SSH";
+  }
+  if (git.sshKey && !git.sshHostname) return "sshKey needs sshHostname (the cluster's SSH host)";
+  if (
+    git.sshKey?.ecdsaCurve && git.sshKey.algorithm !== undefined && git.sshKey.algorithm !== "ecdsa"
+  ) {
+    return `sshKey.ecdsaCurve is only for algorithm ecdsa, not ${git.sshKey.algorithm}`;
+  }
+  if (git.sshKey?.rsaBits && git.sshKey.algorithm !== "rsa") {
+    return "sshKey.rsaBits is only for algorithm rsa";
+  }
+  return undefined;
+}
+
+/** flux --ssh-hostname: the cluster's URL is the HTTPS URL's path on ssh://<user>@<host[:port]>. */
+export function clusterSshUrl(httpsUrl: string, sshHostname: string, user: string): string {
+  const path = new URL(httpsUrl).pathname;
+  return `ssh://${user}@${sshHostname}${path}`;
 }
 
 function checkRepoPath(path: string): string | undefined {
@@ -236,12 +308,37 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
   const git = { ...d.git, ...c.git };
   const flux = { ...d.flux, ...c.flux };
   const kube = { ...d.kube, ...c.kube };
-  const auth = git.auth ?? { type: "token" as const };
+  const rawAuth = git.auth ?? { type: "token" as const };
+  const auth: ClusterConfig["git"]["auth"] = rawAuth.type === "ssh"
+    ? {
+      type: "ssh",
+      privateKey: rawAuth.privateKey,
+      ...(rawAuth.passphrase ? { passphrase: rawAuth.passphrase } : {}),
+    }
+    : {
+      type: "token",
+      username: rawAuth.username ?? "git",
+      token: rawAuth.token ?? { env: "GIT_PASSWORD" },
+    };
+  const knownHosts = git.knownHosts && "file" in git.knownHosts
+    ? { file: resolve(baseDir, git.knownHosts.file) }
+    : git.knownHosts ?? { scan: true as const };
+  const clusterSsh = git.sshHostname
+    ? {
+      clusterUrl: clusterSshUrl(git.url!, git.sshHostname, git.sshUser ?? "git"),
+      key: {
+        algorithm: git.sshKey?.algorithm ?? "ecdsa",
+        ecdsaCurve: git.sshKey?.ecdsaCurve ?? "p384",
+        rsaBits: git.sshKey?.rsaBits ?? 2048,
+      },
+    }
+    : undefined;
   const rel = (p: string | undefined) => (p === undefined ? undefined : resolve(baseDir, p));
   const manifests = flux.manifests!;
   return {
     name: c.name,
     labels: c.labels ?? {},
+    rotate: c.rotate ?? false,
     kube: { kubeconfig: rel(kube.kubeconfig), context: kube.context },
     path: normalisePath(c.path),
     git: {
@@ -249,11 +346,10 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
       url: git.url!,
       branch: git.branch ?? "main",
       author: git.author ?? { name: "Flux", email: "flux@example.com" },
-      auth: {
-        type: "token",
-        username: auth.username ?? "git",
-        token: auth.token ?? { env: "GIT_PASSWORD" },
-      },
+      auth,
+      knownHosts,
+      ...(git.hostKeyAlgorithms ? { hostKeyAlgorithms: git.hostKeyAlgorithms } : {}),
+      ...(clusterSsh ? { clusterSsh } : {}),
       allowInsecureHttp: git.allowInsecureHttp ?? false,
       caFile: rel(git.caFile),
       commitMessageAppendix: git.commitMessageAppendix,

@@ -12,7 +12,21 @@ export interface TokenAuth {
   token?: SecretRef;
 }
 
-export type GitAuth = TokenAuth;
+export interface SshAuth {
+  type: "ssh";
+  privateKey: SecretRef;
+  passphrase?: SecretRef;
+}
+
+export type GitAuth = TokenAuth | SshAuth;
+
+export type KnownHostsSource = { scan: true } | { file: string } | { lines: string };
+
+export interface SshKeySpec {
+  algorithm?: "ed25519" | "ecdsa" | "rsa";
+  ecdsaCurve?: "p256" | "p384" | "p521";
+  rsaBits?: number;
+}
 
 export interface Author {
   name: string;
@@ -46,6 +60,11 @@ export interface RawGit {
   allowInsecureHttp?: boolean;
   caFile?: string;
   commitMessageAppendix?: string;
+  knownHosts?: KnownHostsSource;
+  hostKeyAlgorithms?: string[];
+  sshHostname?: string;
+  sshUser?: string;
+  sshKey?: SshKeySpec;
 }
 
 export interface RawKube {
@@ -60,6 +79,7 @@ export interface RawCluster {
   path: string;
   git?: RawGit;
   flux?: RawFlux;
+  rotate?: boolean;
 }
 
 export interface RawManifest {
@@ -79,11 +99,30 @@ export interface ClusterConfig {
     url: string;
     branch: string;
     author: Author;
-    auth: { type: "token"; username: string; token: SecretRef };
+    auth:
+      | { type: "token"; username: string; token: SecretRef }
+      | { type: "ssh"; privateKey: SecretRef; passphrase?: SecretRef };
     allowInsecureHttp: boolean;
     caFile?: string;
     commitMessageAppendix?: string;
+    /** How the SSH host key is known; absolute file path. Set for every SSH mode. */
+    knownHosts: { scan: true } | { file: string } | { lines: string };
+    hostKeyAlgorithms?: string[];
+    /**
+     * Generated-key mode (flux --ssh-hostname): fluxfleet pushes over HTTPS with the token, the
+     * cluster reads over SSH from `clusterUrl` with a key fluxfleet generates once.
+     */
+    clusterSsh?: {
+      clusterUrl: string;
+      key: {
+        algorithm: "ed25519" | "ecdsa" | "rsa";
+        ecdsaCurve: "p256" | "p384" | "p521";
+        rsaBits: number;
+      };
+    };
   };
+  /** Replace the generated key on purpose. */
+  rotate: boolean;
   flux: {
     version: string;
     manifests: string;

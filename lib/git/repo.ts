@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import { dirname, join } from "node:path";
 import git from "isomorphic-git";
-import type { GitHttp } from "./http.ts";
+import type { HttpClient } from "isomorphic-git";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
 
 /** A git failure in words; `transient` ones (5xx, 429, network) are worth retrying. */
@@ -25,6 +25,22 @@ export interface GitAccess {
   url: string;
   username: string;
   password: string;
+}
+
+/**
+ * Where isomorphic-git talks to: over HTTPS with Basic auth headers, or over SSH through the
+ * ssh2 transport (then `url` is its placeholder and `displayUrl` the real ssh:// URL).
+ */
+export interface GitRemote {
+  displayUrl: string;
+  url: string;
+  headers: Record<string, string>;
+  http: HttpClient;
+}
+
+/** HTTPS remote: the token travels in an Authorization header, never in the URL or .git/config. */
+export function httpsRemote(access: GitAccess, http: HttpClient): GitRemote {
+  return { displayUrl: access.url, url: access.url, headers: authHeaders(access), http };
 }
 
 export interface RepoCheckout {
@@ -60,6 +76,14 @@ export function describeGitError(e: unknown, url: string): GitError {
     message?: string;
   };
   const where = redactUrl(url);
+  if (err?.code === "HttpError" && !/^https?:/.test(url)) {
+    // The SSH transport answers like an HTTP server; its status message carries the reason.
+    const data = err.data as { statusMessage?: string } | undefined;
+    return new GitError(
+      `git over SSH to ${where} failed: ${data?.statusMessage ?? "not found"}`,
+      false,
+    );
+  }
   if (err?.code === "HttpError") {
     const status = err.data?.statusCode ?? 0;
     const text: Record<number, string> = {
@@ -123,27 +147,21 @@ function isPushRejected(e: unknown): boolean {
  * all) and for a branch that does not exist yet: it then starts from the remote's default branch.
  */
 export function checkoutRepo(
-  access: GitAccess,
+  remote: GitRemote,
   branch: string,
   dir: string,
-  http: GitHttp,
   retry: RetryPolicy = DEFAULT_RETRY,
 ): Promise<RepoCheckout> {
   return withRetry(retry, classify, async (attempt) => {
     if (attempt > 1) await Deno.remove(dir, { recursive: true }).catch(() => {});
-    return await checkoutOnce(access, branch, dir, http);
+    return await checkoutOnce(remote, branch, dir);
   });
 }
 
-async function checkoutOnce(
-  access: GitAccess,
-  branch: string,
-  dir: string,
-  http: GitHttp,
-): Promise<RepoCheckout> {
-  const headers = authHeaders(access);
+async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Promise<RepoCheckout> {
+  const { headers, http, url } = remote;
   try {
-    const info = await git.getRemoteInfo2({ http, url: access.url, headers, protocolVersion: 1 });
+    const info = await git.getRemoteInfo2({ http, url, headers, protocolVersion: 1 });
     const refs = info.refs ?? [];
     const branchRef = refs.find((r) => r.ref === `refs/heads/${branch}`);
     const headRef = refs.find((r) => r.ref === "HEAD");
@@ -154,7 +172,7 @@ async function checkoutOnce(
         fs,
         http,
         dir,
-        url: access.url,
+        url,
         ref: startRef,
         singleBranch: true,
         depth: 1,
@@ -163,14 +181,14 @@ async function checkoutOnce(
       });
       if (!branchRef) await git.branch({ fs, dir, ref: branch, checkout: true });
       const head = await git.resolveRef({ fs, dir, ref: "HEAD" });
-      return { dir, url: access.url, branch, branchExists: !!branchRef, head };
+      return { dir, url: remote.displayUrl, branch, branchExists: !!branchRef, head };
     }
     // Empty repository: nothing to fetch. Start an unborn branch with the right name.
     await git.init({ fs, dir, defaultBranch: branch });
-    await git.addRemote({ fs, dir, remote: "origin", url: access.url });
-    return { dir, url: access.url, branch, branchExists: false, head: null };
+    await git.addRemote({ fs, dir, remote: "origin", url });
+    return { dir, url: remote.displayUrl, branch, branchExists: false, head: null };
   } catch (e) {
-    throw describeGitError(e, access.url);
+    throw describeGitError(e, remote.displayUrl);
   }
 }
 
@@ -226,15 +244,14 @@ export interface PushResult {
  */
 export async function commitAndPush(
   co: RepoCheckout,
-  access: GitAccess,
-  http: GitHttp,
+  remote: GitRemote,
   changes: FileChange[],
   message: string,
   author: Author,
   maxAttempts = 3,
   retry: RetryPolicy = DEFAULT_RETRY,
 ): Promise<PushResult> {
-  const headers = authHeaders(access);
+  const { headers, http } = remote;
   const dir = co.dir;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const changed = await writeChanges(dir, changes);
@@ -242,21 +259,27 @@ export async function commitAndPush(
     const sha = await git.commit({ fs, dir, message, author });
     try {
       // A transient failure may hide a push that landed: re-pushing the same commit is then a no-op.
-      await withRetry(retry, (e) => classify(describeGitError(e, access.url)), () =>
-        git.push({
-          fs,
-          http,
-          dir,
-          remote: "origin",
-          ref: co.branch,
-          remoteRef: `refs/heads/${co.branch}`,
-          headers,
-        }));
+      await withRetry(
+        retry,
+        (e) => classify(describeGitError(e, remote.displayUrl)),
+        () =>
+          git.push({
+            fs,
+            http,
+            dir,
+            remote: "origin",
+            ref: co.branch,
+            remoteRef: `refs/heads/${co.branch}`,
+            headers,
+          }),
+      );
       co.head = sha;
       co.branchExists = true;
       return { head: sha, pushed: true, attempts: attempt };
     } catch (e) {
-      if (!isPushRejected(e) || attempt === maxAttempts) throw describeGitError(e, access.url);
+      if (!isPushRejected(e) || attempt === maxAttempts) {
+        throw describeGitError(e, remote.displayUrl);
+      }
       await resetToRemote(co, headers, http);
     }
   }
@@ -264,7 +287,11 @@ export async function commitAndPush(
 }
 
 /** After a rejected push: take the remote head as the new base, dropping our local commit. */
-async function resetToRemote(co: RepoCheckout, headers: Record<string, string>, http: GitHttp) {
+async function resetToRemote(
+  co: RepoCheckout,
+  headers: Record<string, string>,
+  http: HttpClient,
+) {
   const dir = co.dir;
   const res = await git.fetch({
     fs,

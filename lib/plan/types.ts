@@ -107,6 +107,8 @@ export interface ClusterPlan {
   /** Readiness observed now (`=` lines); not changes. */
   status: StatusLine[];
   warnings: string[];
+  /** Things the user should know or do (a scanned host key to check, a public key to add). */
+  notes?: string[];
   /** Set when the cluster cannot be planned (e.g. unreachable, or a conflicting Kustomization). */
   error?: string;
   /** Digest of the observed state the plan was made from (see digest.ts); for stale-plan checks. */

@@ -52,6 +52,7 @@ export function renderPlanText(plans: ClusterPlan[]): string {
     for (const w of p.warnings) {
       if (!p.status.some((s) => w.includes(s.message))) out.push(`  ! ${w}`);
     }
+    for (const n of p.notes ?? []) out.push(`  > ${n}`);
     if (p.steps.length === 0 && p.status.length > 0) out.push("  (no changes)");
   }
   out.push("", planSummary(plans));

@@ -6,7 +6,7 @@
  * here too (see workloads.ts), so waiting for Flux's controllers succeeds.
  */
 
-import { type GitAuth, type GitRef, type Resolution, resolveRef } from "./git.ts";
+import { type GitAuth, type GitRef, type Resolution, resolveRef, resolveRefSsh } from "./git.ts";
 import { deepEqual, isObject } from "./json.ts";
 import { nowTimestamp } from "./kinds.ts";
 import type { Objects } from "./objects.ts";
@@ -23,11 +23,17 @@ const SOURCE_GROUP = "source.toolkit.fluxcd.io";
 const KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io";
 
 /** source-controller polls at spec.interval; the sandbox polls fast so pushes show quickly. */
-const POLL_MS = 500;
+export const DEFAULT_POLL_MS = 500;
 
 export interface FluxOptions {
   behaviour: FluxBehaviour;
   reconcileDelayMs: number;
+  /**
+   * Period of the source poll (`git ls-remote` per GitRepository); default DEFAULT_POLL_MS.
+   * 0 disables it: only client writes trigger reconciliation. Benchmarks with hundreds of
+   * sandboxes use a slow poll or none, or the forks would distort every figure.
+   */
+  pollMs?: number;
 }
 
 function obj(v: unknown): JsonObject {
@@ -104,6 +110,7 @@ export class FluxStandIn {
   #behaviour: FluxBehaviour;
   #failMessage = DEFAULT_FAIL_MESSAGE;
   #delay: number;
+  #pollMs: number;
   #abort = new AbortController();
   #stopped = false;
   #delayTimer: ReturnType<typeof setTimeout> | undefined;
@@ -117,11 +124,12 @@ export class FluxStandIn {
     this.#objects = objects;
     this.#behaviour = opts.behaviour;
     this.#delay = opts.reconcileDelayMs;
+    this.#pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
   }
 
   start(): void {
     this.#unsubscribe = this.#objects.store.subscribe((ev) => this.#onChange(ev));
-    this.#pollTimer = setInterval(() => this.#run("poll"), POLL_MS);
+    if (this.#pollMs > 0) this.#pollTimer = setInterval(() => this.#run("poll"), this.#pollMs);
   }
 
   setBehaviour(b: FluxBehaviour, message?: string): void {
@@ -257,10 +265,8 @@ export class FluxStandIn {
   async #resolve(repo: JsonObject): Promise<Resolution> {
     const spec = obj(repo.spec);
     const url = String(spec.url ?? "");
-    if (/^ssh:\/\//.test(url) || /^[^/:]+@[^:]+:/.test(url)) {
-      return { ok: false, message: "ssh not supported by the sandbox stand-in yet" };
-    }
-    if (!/^(https?|file):\/\//.test(url)) {
+    const ssh = /^ssh:\/\//.test(url) || /^[^/:]+@[^:]+:/.test(url);
+    if (!ssh && !/^(https?|file):\/\//.test(url)) {
       return { ok: false, message: `unsupported URL scheme in '${url}'` };
     }
     let auth: GitAuth | undefined;
@@ -275,6 +281,23 @@ export class FluxStandIn {
         };
       }
       const data = obj(secret.obj.data);
+      if (ssh) {
+        const identity = decodeBase64(data.identity);
+        const knownHosts = decodeBase64(data.known_hosts);
+        if (!identity || !knownHosts) {
+          return {
+            ok: false,
+            message: `secret '${ns}/${secretName}' has no 'identity' or 'known_hosts'`,
+          };
+        }
+        const password = decodeBase64(data.password);
+        return await resolveRefSsh(
+          url,
+          gitRefOf(spec),
+          { identity, knownHosts, ...(password ? { password } : {}) },
+          this.#abort.signal,
+        );
+      }
       auth = {
         username: decodeBase64(data.username),
         password: decodeBase64(data.password),

@@ -126,3 +126,83 @@ export async function resolveRef(
   }
   return { ok: true, sha, revision: revisionOf(ref, sha) };
 }
+
+export interface SshGitAuth {
+  identity: string;
+  knownHosts: string;
+  password?: string;
+}
+
+/**
+ * `git ls-remote` over SSH with the secret's identity and known_hosts, strictly checked, as
+ * source-controller does with the `identity`, `known_hosts` and `password` keys. Key material
+ * lives in a 0600 temp dir for the duration of the call only.
+ */
+export async function resolveRefSsh(
+  url: string,
+  ref: GitRef,
+  auth: SshGitAuth,
+  signal: AbortSignal,
+): Promise<Resolution> {
+  const prefix = `failed to checkout and determine revision: unable to list remote for '${url}'`;
+  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-standin-" });
+  try {
+    await Deno.chmod(dir, 0o700);
+    const key = `${dir}/identity`;
+    const kh = `${dir}/known_hosts`;
+    await Deno.writeTextFile(
+      key,
+      auth.identity.endsWith("\n") ? auth.identity : auth.identity + "\n",
+      {
+        mode: 0o600,
+      },
+    );
+    await Deno.writeTextFile(kh, auth.knownHosts, { mode: 0o600 });
+    const env: Record<string, string> = {
+      ...gitEnv(undefined),
+      GIT_SSH_COMMAND:
+        `ssh -i ${key} -o IdentitiesOnly=yes -o UserKnownHostsFile=${kh} -o StrictHostKeyChecking=yes -o ConnectTimeout=10`,
+    };
+    if (auth.password) {
+      const askpass = `${dir}/askpass`;
+      await Deno.writeTextFile(askpass, '#!/bin/sh\nprintf "%s\\n" "$FLUXFLEET_STANDIN_PASS"\n', {
+        mode: 0o700,
+      });
+      Object.assign(env, {
+        SSH_ASKPASS: askpass,
+        SSH_ASKPASS_REQUIRE: "force",
+        DISPLAY: "none",
+        FLUXFLEET_STANDIN_PASS: auth.password,
+      });
+    }
+    const timeout = AbortSignal.timeout(LS_REMOTE_TIMEOUT_MS);
+    const out = await new Deno.Command("git", {
+      args: ["ls-remote", url, ...patternsFor(ref)],
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.any([signal, timeout]),
+    }).output();
+    if (!out.success) {
+      const stderr = new TextDecoder().decode(out.stderr);
+      const why = timeout.aborted
+        ? "timeout"
+        : /Permission denied|publickey/.test(stderr)
+        ? "ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain"
+        : /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/.test(stderr)
+        ? "ssh: handshake failed: knownhosts: key mismatch"
+        : gitError(stderr, undefined);
+      return { ok: false, message: `${prefix}: ${why}` };
+    }
+    const sha = pickSha(new TextDecoder().decode(out.stdout), ref);
+    if (!sha) {
+      return { ok: false, message: `${prefix}: couldn't find remote ref "${refName(ref)}"` };
+    }
+    return { ok: true, sha, revision: revisionOf(ref, sha) };
+  } catch (err) {
+    return { ok: false, message: `${prefix}: ${err instanceof Error ? err.message : String(err)}` };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}

@@ -24,6 +24,13 @@ export interface KubeSandboxOptions {
   flux?: FluxBehaviour;
   /** Delay before the stand-in reconciles a change (default 50). */
   reconcileDelayMs?: number;
+  /**
+   * How often the Flux stand-in re-resolves every reconciled GitRepository with
+   * `git ls-remote` (default 500 ms). 0 turns the poll off: only client writes (create/update
+   * of GitRepositories, Kustomizations, Secrets, Deployments) trigger a reconcile. Benchmarks
+   * with many sandboxes set a slow poll so hundreds of periodic forks do not skew the timings.
+   */
+  sourcePollMs?: number;
 }
 
 export interface KubeSandbox {
@@ -74,6 +81,10 @@ function seed(objects: Objects): void {
 }
 
 export async function startKubeSandbox(opts: KubeSandboxOptions = {}): Promise<KubeSandbox> {
+  const poll = opts.sourcePollMs;
+  if (poll !== undefined && !(Number.isFinite(poll) && poll >= 0)) {
+    throw new RangeError(`sourcePollMs must be a finite number ≥ 0, got ${poll}`);
+  }
   const tls = await sandboxTls();
   const token = opts.token ?? randomToken();
   const store = new Store();
@@ -85,6 +96,7 @@ export async function startKubeSandbox(opts: KubeSandboxOptions = {}): Promise<K
   const flux = new FluxStandIn(objects, {
     behaviour: opts.flux ?? "ready",
     reconcileDelayMs: opts.reconcileDelayMs ?? 50,
+    pollMs: opts.sourcePollMs,
   });
   const ctx: HttpContext = {
     objects,

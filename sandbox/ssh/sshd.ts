@@ -45,6 +45,8 @@ export interface SshdServer {
   knownHosts(): string;
   /** ssh://<user, default git>@127.0.0.1:port/<root>/<name>.git */
   repoUrl(name: string, user?: string): string;
+  /** ssh://user@127.0.0.1:port/<name>.git — the path is relative to the root, as on a hosted server. */
+  hostedUrl(name: string, user?: string): string;
   createRepo(
     name: string,
     opts?: { files?: Record<string, string>; branch?: string },
@@ -97,7 +99,7 @@ function sshdConfig(dir: string, port: number, hostKeyFiles: string[], users: st
 }
 
 /** Forced command for every key: $1 is "rw" or "ro". */
-function wrapperScript(gitConfig: string): string {
+function wrapperScript(gitConfig: string, root: string): string {
   return `#!/bin/sh
 # fluxfleet ssh sandbox: forced command of every authorized key ($1 = rw | ro).
 # git-shell runs only git-upload-pack, git-receive-pack and git-upload-archive; read-only keys
@@ -118,7 +120,17 @@ if [ "$1" != rw ]; then
       exit 1 ;;
   esac
 fi
-exec git-shell -c "$SSH_ORIGINAL_COMMAND"
+# Like a hosted git server, "/team/fleet.git" names a repository under the sandbox root; an
+# absolute path inside the root works too.
+ROOT='${root}'
+cmd="\${SSH_ORIGINAL_COMMAND%% *}"
+arg="\${SSH_ORIGINAL_COMMAND#* }"
+path=$(printf '%s' "$arg" | sed -e "s/^'//" -e "s/'\$//")
+case "$path" in
+  "$ROOT"/*) ;;
+  *) path="$ROOT/\${path#/}" ;;
+esac
+exec git-shell -c "$cmd '$path'"
 `;
 }
 
@@ -217,6 +229,10 @@ class SandboxSshd implements SshdServer {
 
   knownHosts(): string {
     return this.hostKeys.map((k) => `[${HOST}]:${this.port} ${k.publicKey}\n`).join("");
+  }
+
+  hostedUrl(name: string, user = "git"): string {
+    return `ssh://${user}@${HOST}:${this.port}/${normalizeRepoName(name)}`;
   }
 
   repoUrl(name: string, user = "git"): string {
@@ -353,7 +369,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdServer> {
     const made = await Promise.all(types.map((t) => makeHostKey(dir, t)));
     const gitConfig = join(dir, "gitconfig");
     await writeFile(gitConfig, GIT_CONFIG, { mode: 0o644 });
-    await writeFile(join(dir, "git-wrapper"), wrapperScript(gitConfig), { mode: 0o755 });
+    await writeFile(join(dir, "git-wrapper"), wrapperScript(gitConfig, root), { mode: 0o755 });
     await chmod(join(dir, "git-wrapper"), 0o755);
     await writeFile(join(dir, "authorized_keys"), "", { mode: 0o644 });
     server = new SandboxSshd(root, dir, ownsRoot, made.map((m) => m.key), users);

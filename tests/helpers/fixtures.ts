@@ -1,7 +1,12 @@
 /** Shared test data: a desired cluster built from the fixture install manifest. */
 import { parseManifest } from "../../lib/config/load.ts";
 import type { ClusterConfig } from "../../lib/config/types.ts";
-import { desiredCluster } from "../../lib/plan/desired.ts";
+import {
+  componentsFor,
+  desiredCluster,
+  installOptions,
+  tokenSecretData,
+} from "../../lib/plan/desired.ts";
 import type { DesiredCluster, ObservedCluster, ObservedRepo } from "../../lib/plan/types.ts";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
@@ -21,8 +26,16 @@ ${overrides}`;
   return parseManifest(text, `${ROOT}flux-bootstrap.yaml`).clusters[0];
 }
 
+export function desiredFor(c: ClusterConfig, token = "s3cr3t-token"): DesiredCluster {
+  return desiredCluster(
+    c,
+    componentsFor(INSTALL_YAML, installOptions(c)),
+    tokenSecretData("git", token),
+  );
+}
+
 export function desired(token = "s3cr3t-token"): DesiredCluster {
-  return desiredCluster(clusterConfig(), INSTALL_YAML, token);
+  return desiredFor(clusterConfig(), token);
 }
 
 export const EMPTY_REPO: ObservedRepo = { branchExists: false, head: null, files: {} };

@@ -8,7 +8,7 @@ import { type KubeSandbox, startKubeSandbox } from "../../sandbox/kube/server.ts
 import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
 import { outputSchemaErrors } from "../helpers/output_schema.ts";
 import { makeGitHttp } from "../../lib/git/http.ts";
-import { checkoutRepo, commitAndPush } from "../../lib/git/repo.ts";
+import { checkoutRepo, commitAndPush, httpsRemote } from "../../lib/git/repo.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CANARY = "canary-token-d41d8cd98f00b204";
@@ -353,12 +353,11 @@ async function pushHandEdit(env: Env, path: string, edit: (text: string) => stri
   const dir = `${env.dir}/hand-${crypto.randomUUID()}`;
   try {
     const access = { url: env.git.repoUrl("fleet"), username: "git", password: CANARY };
-    const co = await checkoutRepo(access, "main", dir, h);
+    const co = await checkoutRepo(httpsRemote(access, h), "main", dir);
     const before = await Deno.readTextFile(`${dir}/${path}`).catch(() => "");
     await commitAndPush(
       co,
-      access,
-      h,
+      httpsRemote(access, h),
       [{ path, content: edit(before) }, {
         path: "apps/app.yaml",
         content: "kind: App\n",

@@ -1,7 +1,7 @@
 /** Git faults injected into the real git server at the right moment: retried when transient, named when not. */
 import assert from "node:assert/strict";
 import { type GitServer, startGitServer } from "../../sandbox/git/http_server.ts";
-import { checkoutRepo, commitAndPush } from "../../lib/git/repo.ts";
+import { checkoutRepo, commitAndPush, httpsRemote } from "../../lib/git/repo.ts";
 import { makeGitHttp } from "../../lib/git/http.ts";
 import type { RetryPolicy } from "../../lib/util/retry.ts";
 
@@ -30,7 +30,7 @@ Deno.test("503 on the ref advertisement twice: the fetch is retried and succeeds
     const h = makeGitHttp({ allowInsecureHttp: true, timeoutMs: 10_000 });
     try {
       server.failNext({ phase: "advertise", status: 503, times: 2 });
-      const co = await checkoutRepo(access(server), "main", `${work}/c`, h, FAST);
+      const co = await checkoutRepo(httpsRemote(access(server), h), "main", `${work}/c`, FAST);
       assert.equal(co.branchExists, true);
       assert.deepEqual(server.requests.slice(0, 3).map((r) => r.status), [503, 503, 200]);
     } finally {
@@ -43,12 +43,11 @@ Deno.test("500 on the push: retried, exactly one commit lands", async () => {
   await withServer(async (server, work) => {
     const h = makeGitHttp({ allowInsecureHttp: true, timeoutMs: 10_000 });
     try {
-      const co = await checkoutRepo(access(server), "main", `${work}/c`, h, FAST);
+      const co = await checkoutRepo(httpsRemote(access(server), h), "main", `${work}/c`, FAST);
       server.failNext({ phase: "receive", status: 500 });
       const r = await commitAndPush(
         co,
-        access(server),
-        h,
+        httpsRemote(access(server), h),
         [{ path: "a.yaml", content: "a\n" }],
         "Add a",
         author,
@@ -68,12 +67,11 @@ Deno.test("push landed but the answer was a 502: the retry sees it and nothing i
   await withServer(async (server, work) => {
     const h = makeGitHttp({ allowInsecureHttp: true, timeoutMs: 10_000 });
     try {
-      const co = await checkoutRepo(access(server), "main", `${work}/c`, h, FAST);
+      const co = await checkoutRepo(httpsRemote(access(server), h), "main", `${work}/c`, FAST);
       server.failNext({ phase: "receive", status: 502, after: true });
       const r = await commitAndPush(
         co,
-        access(server),
-        h,
+        httpsRemote(access(server), h),
         [{ path: "a.yaml", content: "a\n" }],
         "Add a",
         author,
@@ -94,7 +92,10 @@ Deno.test("401 is permanent: one attempt, no retry", async () => {
     const h = makeGitHttp({ allowInsecureHttp: true, timeoutMs: 10_000 });
     try {
       const bad = { ...access(server), password: "wrong-token-xyz" };
-      await assert.rejects(checkoutRepo(bad, "main", `${work}/c`, h, FAST), /HTTP 401/);
+      await assert.rejects(
+        checkoutRepo(httpsRemote(bad, h), "main", `${work}/c`, FAST),
+        /HTTP 401/,
+      );
       assert.equal(server.requests.length, 1);
     } finally {
       h.close();
@@ -109,7 +110,7 @@ Deno.test("a git server slower than the timeout: named as a timeout after bounde
       server.failNext({ phase: "advertise", delayMs: 1_000, times: 2 });
       const policy = { attempts: 2, initialDelayMs: 10, maxDelayMs: 20 };
       await assert.rejects(
-        checkoutRepo(access(server), "main", `${work}/c`, h, policy),
+        checkoutRepo(httpsRemote(access(server), h), "main", `${work}/c`, policy),
         /did not answer before the timeout/,
       );
       assert.equal(server.requests.length, 2);
@@ -127,7 +128,12 @@ Deno.test("git server down: connection refused in words", async () => {
   const h = makeGitHttp({ allowInsecureHttp: true, timeoutMs: 2_000 });
   try {
     await assert.rejects(
-      checkoutRepo({ url, username: "git", password: TOKEN }, "main", `${work}/c`, h, FAST),
+      checkoutRepo(
+        httpsRemote({ url, username: "git", password: TOKEN }, h),
+        "main",
+        `${work}/c`,
+        FAST,
+      ),
       /cannot connect to git server http:\/\/127\.0\.0\.1:\d+\/fleet\.git: connection refused/,
     );
   } finally {

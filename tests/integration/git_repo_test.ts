@@ -1,7 +1,7 @@
 /** lib/git against the real git http-backend server: empty repos, new branches, wrong tokens, races. */
 import assert from "node:assert/strict";
 import { startGitServer } from "../../sandbox/git/http_server.ts";
-import { checkoutRepo, commitAndPush, readRepoFiles } from "../../lib/git/repo.ts";
+import { checkoutRepo, commitAndPush, httpsRemote, readRepoFiles } from "../../lib/git/repo.ts";
 import { makeGitHttp } from "../../lib/git/http.ts";
 
 const TOKEN = "canary-git-token-7f3a9c";
@@ -41,14 +41,13 @@ Deno.test("empty repository without any branch: files are committed to a new mai
     const h = http();
     try {
       const access = { url: server.repoUrl("fleet"), username: "git", password: TOKEN };
-      const co = await checkoutRepo(access, "main", `${work}/c`, h);
+      const co = await checkoutRepo(httpsRemote(access, h), "main", `${work}/c`);
       assert.equal(co.branchExists, false);
       assert.equal(co.head, null);
       assert.deepEqual(await readRepoFiles(co, ["a/b.yaml"]), { "a/b.yaml": null });
       const r = await commitAndPush(
         co,
-        access,
-        h,
+        httpsRemote(access, h),
         [{ path: "a/b.yaml", content: "x: 1\n" }],
         "Add",
         author,
@@ -74,14 +73,14 @@ Deno.test("existing repository: other content is left untouched, unchanged files
     const h = http();
     try {
       const access = { url: server.repoUrl("fleet"), username: "git", password: TOKEN };
-      const co = await checkoutRepo(access, "main", `${work}/c`, h);
+      const co = await checkoutRepo(httpsRemote(access, h), "main", `${work}/c`);
       assert.equal(co.branchExists, true);
       const changes = [{ path: "clusters/dev/flux-system/x.yaml", content: "x\n" }];
-      await commitAndPush(co, access, h, changes, "Add", author);
+      await commitAndPush(co, httpsRemote(access, h), changes, "Add", author);
       assert.equal(await server.readFile("fleet", "main", "apps/app.yaml"), "kind: App\n");
       assert.equal(await server.readFile("fleet", "main", "README.md"), "hi\n");
       const pushes = server.pushCount();
-      const again = await commitAndPush(co, access, h, changes, "Add", author);
+      const again = await commitAndPush(co, httpsRemote(access, h), changes, "Add", author);
       assert.equal(again.pushed, false);
       assert.equal(server.pushCount(), pushes);
       assert.equal((await server.log("fleet", "main")).length, 2);
@@ -97,9 +96,15 @@ Deno.test("a branch that does not exist yet starts from the default branch and k
     const h = http();
     try {
       const access = { url: server.repoUrl("fleet"), username: "git", password: TOKEN };
-      const co = await checkoutRepo(access, "staging", `${work}/c`, h);
+      const co = await checkoutRepo(httpsRemote(access, h), "staging", `${work}/c`);
       assert.equal(co.branchExists, false);
-      await commitAndPush(co, access, h, [{ path: "f.yaml", content: "f\n" }], "Add", author);
+      await commitAndPush(
+        co,
+        httpsRemote(access, h),
+        [{ path: "f.yaml", content: "f\n" }],
+        "Add",
+        author,
+      );
       assert.equal(await server.readFile("fleet", "staging", "README.md"), "hi\n");
       assert.equal(await server.readFile("fleet", "staging", "f.yaml"), "f\n");
       assert.equal(await server.readFile("fleet", "main", "f.yaml"), null);
@@ -117,7 +122,7 @@ Deno.test("wrong token: a 401 explained in words, without the token", async () =
     try {
       const wrong = "wrong-canary-token-123";
       const access = { url: server.repoUrl("fleet"), username: "git", password: wrong };
-      const err = await checkoutRepo(access, "main", `${work}/c`, h).then(
+      const err = await checkoutRepo(httpsRemote(access, h), "main", `${work}/c`).then(
         () => undefined,
         (e) => e,
       );
@@ -138,7 +143,10 @@ Deno.test("missing repository is a 404 in words", async () => {
     const h = http();
     try {
       const access = { url: server.repoUrl("nope"), username: "git", password: TOKEN };
-      await assert.rejects(checkoutRepo(access, "main", `${work}/c`, h), /not found \(HTTP 404\)/);
+      await assert.rejects(
+        checkoutRepo(httpsRemote(access, h), "main", `${work}/c`),
+        /not found \(HTTP 404\)/,
+      );
     } finally {
       h.close();
     }
@@ -151,20 +159,18 @@ Deno.test("a push racing another push is retried on the new head and both change
     const h = http();
     try {
       const access = { url: server.repoUrl("fleet"), username: "git", password: TOKEN };
-      const ours = await checkoutRepo(access, "main", `${work}/ours`, h);
-      const theirs = await checkoutRepo(access, "main", `${work}/theirs`, h);
+      const ours = await checkoutRepo(httpsRemote(access, h), "main", `${work}/ours`);
+      const theirs = await checkoutRepo(httpsRemote(access, h), "main", `${work}/theirs`);
       await commitAndPush(
         theirs,
-        access,
-        h,
+        httpsRemote(access, h),
         [{ path: "theirs.yaml", content: "t\n" }],
         "Theirs",
         author,
       );
       const r = await commitAndPush(
         ours,
-        access,
-        h,
+        httpsRemote(access, h),
         [{ path: "ours.yaml", content: "o\n" }],
         "Ours",
         author,

@@ -1,0 +1,185 @@
+/**
+ * Credentials and remotes: resolves a cluster's secret references (before anything is contacted),
+ * learns SSH host keys (pinned file/lines, or a scan shown in the plan), and builds the
+ * isomorphic-git remote (HTTPS with a token header, or SSH through the ssh2 transport).
+ */
+import type { ClusterConfig } from "../config/types.ts";
+import { resolveSecret, type SecretSource } from "../config/secrets.ts";
+import { type ParsedPrivateKey, parsePrivateKey } from "../keys/parse.ts";
+import { findHostKeys, type HostKey, knownHostsLine, scanHostKey } from "../keys/known_hosts.ts";
+import { parseSshUrl } from "../git/ssh_url.ts";
+import { sshGitTransport } from "../git/ssh.ts";
+import { type GitRemote, httpsRemote } from "../git/repo.ts";
+import { makeGitHttp } from "../git/http.ts";
+import { registerSecret } from "../util/redact.ts";
+import git from "isomorphic-git";
+
+export type Credentials =
+  | { kind: "token"; username: string; token: string }
+  | { kind: "ssh"; keyText: string; passphrase?: string; parsed: ParsedPrivateKey };
+
+/** Reads and checks a cluster's credentials; errors name the cluster and the field. */
+export async function resolveCredentials(
+  c: ClusterConfig,
+  baseDir: string,
+  secrets: SecretSource,
+): Promise<Credentials> {
+  const auth = c.git.auth;
+  const at = (field: string) => `cluster "${c.name}": git.auth.${field}`;
+  if (auth.type === "token") {
+    const token = await resolveSecret(auth.token, at("token"), baseDir, secrets);
+    return { kind: "token", username: auth.username, token };
+  }
+  const keyText = await resolveSecret(auth.privateKey, at("privateKey"), baseDir, secrets);
+  const passphrase = auth.passphrase
+    ? await resolveSecret(auth.passphrase, at("passphrase"), baseDir, secrets)
+    : undefined;
+  let parsed: ParsedPrivateKey;
+  try {
+    parsed = parsePrivateKey(keyText, passphrase);
+  } catch (e) {
+    // parsePrivateKey's messages are fixed sentences without key material.
+    throw new Error(`${at("privateKey")}: ${(e as Error).message}`);
+  }
+  // The unencrypted forms are secrets too.
+  registerSecret(parsed.openssh.trim());
+  registerSecret(parsed.ssh2Key.trim());
+  return {
+    kind: "ssh",
+    keyText: keyText + (keyText.endsWith("\n") ? "" : "\n"),
+    passphrase,
+    parsed,
+  };
+}
+
+export interface KnownHosts {
+  /** known_hosts lines for the host (what the cluster stores). */
+  text: string;
+  /** Set when the key was scanned (trust on first use): shown in the plan. */
+  scanned?: { name: string; key: HostKey };
+}
+
+/** The host key of `host:port`: pinned in the manifest, or scanned like ssh-keyscan. */
+export async function learnHostKeys(
+  c: ClusterConfig,
+  host: string,
+  port: number,
+): Promise<KnownHosts> {
+  const source = c.git.knownHosts;
+  const name = port === 22 ? host : `[${host}]:${port}`;
+  const algorithms = c.git.hostKeyAlgorithms;
+  if ("scan" in source) {
+    let key: HostKey;
+    try {
+      key = await scanHostKey(host, port, { algorithms, timeoutMs: 30_000 });
+    } catch (e) {
+      throw new Error(`cannot scan the SSH host key of ${name}: ${(e as Error).message}`);
+    }
+    return { text: knownHostsLine(host, port, key) + "\n", scanned: { name, key } };
+  }
+  let text: string;
+  if ("file" in source) {
+    try {
+      text = await Deno.readTextFile(source.file);
+    } catch (e) {
+      throw new Error(`git.knownHosts: cannot read ${source.file}: ${(e as Error).name}`);
+    }
+  } else text = source.lines;
+  const keys = findHostKeys(text, host, port);
+  if (keys.length === 0) {
+    throw new Error(`git.knownHosts has no entry for ${name}; add the server's host key line`);
+  }
+  // A pinned key that the server does not present is a hard error, with both fingerprints.
+  const presented = await scanHostKey(host, port, {
+    algorithms: algorithms ?? keys.flatMap((k) => hostKeyAlgorithms(k.type)),
+    timeoutMs: 30_000,
+  }).catch((e) => {
+    throw new Error(`cannot reach ${name} to check its host key: ${(e as Error).message}`);
+  });
+  if (!keys.some((k) => k.base64 === presented.base64)) {
+    throw new Error(
+      `host key mismatch for ${name}: known_hosts pins ${
+        keys.map((k) => k.fingerprint).join(", ")
+      }, ` +
+        `the server presents ${presented.type} ${presented.fingerprint}; possible man-in-the-middle, or the server's key changed`,
+    );
+  }
+  return { text: keys.map((k) => knownHostsLine(host, port, k)).join("\n") + "\n" };
+}
+
+function hostKeyAlgorithms(type: string): string[] {
+  return type === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [type];
+}
+
+export interface RepoRemote {
+  remote: GitRemote;
+  knownHosts?: KnownHosts;
+  close(): Promise<void>;
+}
+
+export async function openRemote(
+  c: ClusterConfig,
+  creds: Credentials,
+  opts: { timeoutMs: number },
+): Promise<RepoRemote> {
+  if (creds.kind === "token") {
+    let caPem: string | undefined;
+    if (c.git.caFile) {
+      try {
+        caPem = await Deno.readTextFile(c.git.caFile);
+      } catch (e) {
+        throw new Error(`git.caFile: cannot read ${c.git.caFile}: ${(e as Error).name}`);
+      }
+    }
+    const http = makeGitHttp({
+      caPem,
+      allowInsecureHttp: c.git.allowInsecureHttp,
+      timeoutMs: opts.timeoutMs,
+    });
+    const access = { url: c.git.url, username: creds.username, password: creds.token };
+    return { remote: httpsRemote(access, http), close: () => Promise.resolve(http.close()) };
+  }
+  const target = parseSshUrl(c.git.url);
+  const knownHosts = await learnHostKeys(c, target.host, target.port);
+  const transport = sshGitTransport({
+    url: c.git.url,
+    privateKey: creds.keyText,
+    passphrase: creds.passphrase,
+    knownHosts: knownHosts.text,
+    hostKeyAlgorithms: c.git.hostKeyAlgorithms,
+    timeoutMs: opts.timeoutMs,
+  });
+  return {
+    remote: { displayUrl: c.git.url, url: transport.url, headers: {}, http: transport.http },
+    knownHosts,
+    close: () => transport.close(),
+  };
+}
+
+/**
+ * Whether the repository accepts `privateKey` over SSH (an ls-remote through the ssh2 transport):
+ * used for generated keys before the cluster is pointed at them.
+ */
+export async function sshKeyAccepted(
+  url: string,
+  privateKey: string,
+  knownHosts: string,
+  hostKeyAlgorithms: string[] | undefined,
+): Promise<{ ok: true } | { ok: false; reason: string }> {
+  const transport = sshGitTransport({
+    url,
+    privateKey,
+    knownHosts,
+    hostKeyAlgorithms,
+    timeoutMs: 20_000,
+  });
+  try {
+    await git.getRemoteInfo2({ http: transport.http, url: transport.url, protocolVersion: 1 });
+    return { ok: true };
+  } catch (e) {
+    const data = (e as { data?: { statusMessage?: string } }).data;
+    return { ok: false, reason: data?.statusMessage ?? (e as Error).message };
+  } finally {
+    await transport.close();
+  }
+}
