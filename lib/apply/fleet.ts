@@ -43,7 +43,7 @@ import {
 } from "../plan/destroy.ts";
 import { destroyClusterStep } from "../kube/destroy.ts";
 import { checkoutRepo, commitAndPush, readRepoFiles, type RepoCheckout } from "../git/repo.ts";
-import { createKubeClient, type KubeClient } from "../kube/client.ts";
+import { createKubeClient, type KubeClient, loadKubeConfig } from "../kube/client.ts";
 import { observeCluster } from "../kube/observe.ts";
 import { applyClusterStep, waitForSync } from "../kube/apply.ts";
 import { loadInstallManifest } from "../manifests/source.ts";
@@ -131,7 +131,15 @@ export async function planFleet(
   // Secrets first: a missing variable, unreadable file or wrong passphrase stops the run before
   // anything is contacted.
   const creds = new Map<string, Credentials>();
-  for (const c of clusters) creds.set(c.name, await resolveCredentials(c, baseDir, opts.secrets));
+  for (const c of clusters) {
+    creds.set(c.name, await resolveCredentials(c, baseDir, opts.secrets));
+    // The kubeconfig and its context are local files: check them before any contact too.
+    try {
+      loadKubeConfig(c.kube);
+    } catch (e) {
+      throw new Error(`cluster "${c.name}": ${(e as Error).message}`);
+    }
+  }
   // Components are the same for every cluster with the same release and install options.
   const installCache = new Map<string, Promise<string>>();
   const componentsCache = new Map<string, Components>();

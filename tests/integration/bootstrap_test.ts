@@ -522,3 +522,21 @@ Deno.test("destroy: plan first, then uninstall everything and delete the git fil
     assert.deepEqual(k.mutatingRequests(), []);
   });
 });
+
+Deno.test("a kube context missing from the kubeconfig: error naming cluster and context, nothing contacted", async () => {
+  await withEnv({}, async (env) => {
+    const text = await Deno.readTextFile(env.manifest);
+    await Deno.writeTextFile(
+      env.manifest,
+      text.replace("kube: { context: c0 }", "kube: { context: nope }"),
+    );
+    const r = await cli(env, ["plan", env.manifest]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /cluster "c0": kube\.context: context "nope" is not in kubeconfig .*kubeconfig \(contexts: c0\)/,
+    );
+    assert.equal(env.git.requests.length, 0);
+    assert.equal(env.kubes[0].requests.length, 0);
+  });
+});
