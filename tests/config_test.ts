@@ -183,6 +183,32 @@ const cases: { name: string; yaml: string; error: string }[] = [
     error:
       'fleet.yaml:6:96: cluster "dev": git.knownHosts: must be {scan: true}, {file: PATH} or {lines: TEXT}',
   },
+  {
+    name: "Bitbucket Cloud host for the Bitbucket Server provider",
+    yaml: HEAD +
+      `    git: { provider: bitbucket-server, hostname: bitbucket.org, owner: me, personal: true, repository: fleet }\n`,
+    error:
+      'fleet.yaml:6:50: cluster "dev": git.hostname: Bitbucket Cloud (bitbucket.org) is not Bitbucket Server: use provider: generic',
+  },
+  {
+    name: "Bitbucket project repository without username",
+    yaml: HEAD +
+      `    git: { provider: bitbucket-server, hostname: bb.example.com, owner: PROJ, repository: fleet }\n`,
+    error:
+      'fleet.yaml:4:11: cluster "dev": git.username: is required for a project repository (the user that owns the token); or set personal: true',
+  },
+  {
+    name: "Bitbucket without a repository",
+    yaml: HEAD +
+      `    git: { provider: bitbucket-server, hostname: bb.example.com, owner: me, personal: true }\n`,
+    error:
+      'fleet.yaml:4:11: cluster "dev": git.repository: is required for provider: bitbucket-server',
+  },
+  {
+    name: "Bitbucket fields on the generic provider",
+    yaml: HEAD + `    git: { url: "https://g/x.git", owner: me }\n`,
+    error: 'fleet.yaml:6:43: cluster "dev": git.owner: is only for provider: bitbucket-server',
+  },
 ];
 
 for (const c of cases) {

@@ -42,7 +42,22 @@ import {
   planDestroy,
 } from "../plan/destroy.ts";
 import { destroyClusterStep } from "../kube/destroy.ts";
-import { checkoutRepo, commitAndPush, readRepoFiles, type RepoCheckout } from "../git/repo.ts";
+import {
+  checkoutRepo,
+  commitAndPush,
+  emptyCheckout,
+  readRepoFiles,
+  type RepoCheckout,
+  setRemoteUrl,
+} from "../git/repo.ts";
+import {
+  applyAccessKey,
+  applyRepositorySteps,
+  type BitbucketState,
+  bitbucketUrls,
+  observeBitbucket,
+} from "./bitbucket.ts";
+import { accessKeyLabel, planAccessKey } from "../plan/provider.ts";
 import { createKubeClient, type KubeClient, loadKubeConfig } from "../kube/client.ts";
 import { observeCluster } from "../kube/observe.ts";
 import { applyClusterStep, waitForSync } from "../kube/apply.ts";
@@ -82,6 +97,8 @@ interface RepoGroup {
   checkout?: RepoCheckout;
   error?: string;
   clusters: string[];
+  /** provider: bitbucket-server: what the API showed, and the provider client. */
+  bitbucket?: BitbucketState;
 }
 
 interface ClusterState {
@@ -91,6 +108,7 @@ interface ClusterState {
   repo: RepoGroup;
   client?: KubeClient;
   observed?: { repo: ObservedRepo; cluster: ObservedCluster };
+  components: Components;
   /** Generated-key mode: checked before the cluster is pointed at the key. */
   keyCheck?: { url: string; identity: string; publicKey: string; knownHosts: string };
 }
@@ -175,12 +193,19 @@ export async function planFleet(
     group.clusters.push(c.name);
     // Secret data is filled in once the cluster and host keys are observed.
     const desired = { ...desiredCluster(c, await components(c), {}), force: opts.force };
-    states.set(c.name, { config: c, creds: creds.get(c.name)!, desired, repo: group });
+    states.set(c.name, {
+      config: c,
+      creds: creds.get(c.name)!,
+      desired,
+      repo: group,
+      components: await components(c),
+    });
   }
 
   const workspace = await Deno.makeTempDir({ prefix: "fluxfleet-" });
   const close = async () => {
     for (const s of states.values()) s.client?.close();
+    for (const g of groups.values()) g.bitbucket?.provider.close();
     for (const g of groups.values()) await g.remote?.close().catch(() => {});
     await Deno.remove(workspace, { recursive: true }).catch(() => {});
   };
@@ -188,8 +213,24 @@ export async function planFleet(
     // One shallow fetch per repository, shared by every cluster that uses it.
     await mapLimit([...groups.values()], opts.concurrency, async (g, i) => {
       try {
-        g.remote = await openRemote(g.owner, g.creds, { timeoutMs: opts.gitTimeoutMs ?? 60_000 });
-        g.checkout = await checkoutRepo(g.remote.remote, g.branch, `${workspace}/repo-${i}`);
+        const dir = `${workspace}/repo-${i}`;
+        if (g.owner.git.bitbucket && g.creds.kind === "token") {
+          g.bitbucket = await observeBitbucket(g.owner, g.creds.token);
+          if (!g.bitbucket.repo) {
+            // Created by apply before the first push; until then it is an empty repository.
+            g.checkout = await emptyCheckout(
+              dir,
+              g.branch,
+              bitbucketUrls(g.bitbucket.config, undefined).http,
+            );
+            return;
+          }
+          g.url = g.bitbucket.repo.httpCloneUrl;
+        }
+        g.remote = await openRemote(withUrl(g.owner, g.url), g.creds, {
+          timeoutMs: opts.gitTimeoutMs ?? 60_000,
+        });
+        g.checkout = await checkoutRepo(g.remote.remote, g.branch, dir);
       } catch (e) {
         g.error = errorMessage(e);
       }
@@ -218,6 +259,46 @@ export async function planFleet(
   }
 }
 
+function withUrl(c: ClusterConfig, url: string): ClusterConfig {
+  return { ...c, git: { ...c.git, url } };
+}
+
+/**
+ * Bitbucket: the URLs come from the API (or its conventions before the repository exists), so
+ * the cluster's config and desired state are completed once the API was observed.
+ */
+function completeBitbucket(s: ClusterState): void {
+  const b = s.repo.bitbucket;
+  if (!b) return;
+  const urls = bitbucketUrls(b.config, b.repo);
+  const git = { ...s.config.git, url: urls.http };
+  if (git.clusterSsh) git.clusterSsh = { ...git.clusterSsh, clusterUrl: urls.ssh };
+  s.config = { ...s.config, git };
+  const data = s.desired.secret.data;
+  s.desired = { ...desiredCluster(s.config, s.components, data), force: s.desired.force };
+}
+
+/** Provider steps: the repository's own (on its first cluster), the cluster's access key. */
+function withProviderSteps(s: ClusterState, plan: ClusterPlan): ClusterPlan {
+  const b = s.repo.bitbucket;
+  if (!b) return plan;
+  const first = s.repo.clusters[0] === s.config.name;
+  const repoSteps = first ? b.plan.steps : [];
+  const keySteps = b.config.tokenAuth ? [] : planAccessKey(
+    {
+      label: accessKeyLabel(s.config.name, s.config.path, s.config.flux.namespace),
+      publicKey: s.desired.secret.data["identity.pub"],
+      permission: b.config.readWriteKey ? "REPO_WRITE" : "REPO_READ",
+    },
+    b.keys,
+  );
+  // The key is registered after the secret holds it and before the cluster is pointed at it.
+  const firstSync = plan.steps.findIndex((st) => st.kind === "sync");
+  const at = firstSync < 0 ? plan.steps.length : firstSync;
+  const steps = [...repoSteps, ...plan.steps.slice(0, at), ...keySteps, ...plan.steps.slice(at)];
+  return { ...plan, steps, warnings: [...(first ? b.plan.warnings : []), ...plan.warnings] };
+}
+
 async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise<ClusterPlan> {
   const empty: ClusterPlan = {
     cluster: s.config.name,
@@ -230,6 +311,7 @@ async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise<Cluste
   if (s.repo.error) return { ...empty, error: s.repo.error };
   try {
     opts.onEvent?.(s.config.name, "observing");
+    completeBitbucket(s);
     s.client = await createKubeClient(s.config.kube);
     const observedCluster = await observeCluster(s.client, s.desired);
     const notes: string[] = [];
@@ -241,7 +323,7 @@ async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise<Cluste
       files: await readRepoFiles(co, s.desired.files.map((f) => f.path)),
     };
     s.observed = { repo: observedRepo, cluster: observedCluster };
-    const plan = planCluster(s.desired, observedRepo, observedCluster);
+    const plan = withProviderSteps(s, planCluster(s.desired, observedRepo, observedCluster));
     const secretChanges = plan.steps.some((st) => st.kind === "secret");
     return {
       ...plan,
@@ -264,6 +346,8 @@ async function secretData(
   if (s.creds.kind === "token" && !c.git.clusterSsh) {
     return tokenSecretData(s.creds.username, s.creds.token);
   }
+  // Bitbucket registers the key through the API: no "add it by hand" note, and no check needed
+  // before the key is registered.
   const url = c.git.clusterSsh?.clusterUrl ?? c.git.url;
   const target = parseSshUrl(url);
   const known = s.creds.kind === "ssh" && s.repo.remote?.knownHosts
@@ -331,6 +415,14 @@ async function applyFleet(
   const repoErrors = new Map<string, string>();
   await mapLimit([...groups.values()], opts.concurrency, async (g) => {
     const members = g.clusters.map((c) => byName.get(c)!).filter((p) => !p.error);
+    if (g.bitbucket) {
+      try {
+        await applyBitbucketRepository(g, members, states, signal, opts);
+      } catch (e) {
+        repoErrors.set(g.key, errorMessage(e));
+        return;
+      }
+    }
     const changing = members.filter((p) => p.steps.some((s) => s.kind === "file"));
     if (changing.length === 0 || !g.checkout) return;
     const changes = changing.flatMap((p) => {
@@ -374,6 +466,37 @@ async function applyFleet(
   );
 }
 
+/**
+ * Provider phase of one repository: create it / change visibility / grant groups (the steps sit on
+ * its first cluster), then learn its real clone links, complete the clusters' desired state with
+ * them and open the git remote for the push.
+ */
+async function applyBitbucketRepository(
+  g: RepoGroup,
+  members: ClusterPlan[],
+  states: Map<string, ClusterState>,
+  signal: AbortSignal,
+  opts: RunOptions,
+): Promise<void> {
+  const b = g.bitbucket!;
+  const steps = members.flatMap((p) =>
+    p.steps.filter((st) => st.kind === "repository" || st.kind === "group")
+  );
+  if (steps.length === 0) return;
+  checkInterrupted(signal, `changing repository ${b.config.project}/${b.config.slug}`);
+  const first = g.clusters[0];
+  opts.onEvent?.(first, `reconciling repository ${b.config.project}/${b.config.slug}`);
+  await applyRepositorySteps(b, steps, (w) => opts.onEvent?.(first, `warning: ${w}`));
+  if (!g.remote && b.repo) {
+    g.url = b.repo.httpCloneUrl;
+    for (const name of g.clusters) completeBitbucket(states.get(name)!);
+    g.remote = await openRemote(withUrl(g.owner, g.url), g.creds, {
+      timeoutMs: opts.gitTimeoutMs ?? 60_000,
+    });
+    await setRemoteUrl(g.checkout!, g.remote.remote.url);
+  }
+}
+
 async function applyCluster(
   p: ClusterPlan,
   s: ClusterState,
@@ -398,7 +521,11 @@ async function applyCluster(
       if (step.kind === "sync" && s.keyCheck) await checkGeneratedKey(s, signal);
       checkInterrupted(signal, describeStepShort(step));
       opts.onEvent?.(p.cluster, describeStepShort(step));
-      await applyClusterStep(s.client!, s.desired, step);
+      if (step.kind === "accessKey") {
+        await applyAccessKey(s.repo.bitbucket!, step, s.desired.secret.data["identity.pub"]);
+      } else if (step.kind !== "repository" && step.kind !== "group") {
+        await applyClusterStep(s.client!, s.desired, step);
+      }
       applied.push(step);
     }
     checkInterrupted(signal, "waiting for Flux to be Ready");

@@ -15,7 +15,14 @@ import {
 } from "./locate.ts";
 import { schemaErrors } from "./schema.ts";
 import { parseDuration } from "./duration.ts";
-import type { ClusterConfig, Manifest, RawCluster, RawGit, RawManifest } from "./types.ts";
+import type {
+  BitbucketConfig,
+  ClusterConfig,
+  Manifest,
+  RawCluster,
+  RawGit,
+  RawManifest,
+} from "./types.ts";
 
 export const DEFAULT_COMPONENTS = [
   "source-controller",
@@ -165,9 +172,32 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
     } else names.set(c.name, i);
 
     const git = { ...raw.defaults?.git, ...c.git };
-    if (git.url === undefined) {
+    if (git.provider === "bitbucket-server") {
+      const where = (f: string) =>
+        c.git && f in c.git
+          ? ["clusters", i, "git", f]
+          : raw.defaults?.git && f in raw.defaults.git
+          ? ["defaults", "git", f]
+          : ["clusters", i, "name"];
+      for (const problem of bitbucketProblems(git)) {
+        problems.push({
+          location: locate(map, where(problem.field)),
+          cluster: c.name,
+          field: `git.${problem.field}`,
+          message: problem.message,
+        });
+      }
+    } else if (git.url === undefined) {
       at(c.git ? ["git"] : ["name"], "is required, here or in defaults.git", "git.url");
     } else {
+      const misplaced = BITBUCKET_FIELDS.find((f) => git[f] !== undefined);
+      if (misplaced) {
+        at(
+          c.git && misplaced in c.git ? ["git", misplaced] : ["name"],
+          "is only for provider: bitbucket-server",
+          `git.${misplaced}`,
+        );
+      }
       const urlProblem = checkGitUrl(
         git.url,
         git.allowInsecureHttp === true,
@@ -204,7 +234,10 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
         "flux.manifests",
       );
     }
-    const target = `${git.url}#${git.branch ?? "main"}#${normalisePath(c.path)}`;
+    const target = `${
+      git.url ??
+        `bitbucket:${git.hostname}/${git.personal ? "~" : ""}${git.owner}/${git.repository}`
+    }#${git.branch ?? "main"}#${normalisePath(c.path)}`;
     const other = targets.get(target);
     if (other !== undefined && !pathProblem) {
       at(
@@ -214,6 +247,77 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
     } else targets.set(target, c.name);
   });
   return problems;
+}
+
+const BITBUCKET_FIELDS = [
+  "hostname",
+  "apiUrl",
+  "owner",
+  "repository",
+  "personal",
+  "username",
+  "private",
+  "reconcileVisibility",
+  "groups",
+  "token",
+  "tokenAuth",
+  "readWriteKey",
+] as const;
+
+function bitbucketProblems(git: RawGit): { field: string; message: string }[] {
+  const out: { field: string; message: string }[] = [];
+  for (const f of ["hostname", "owner", "repository"] as const) {
+    if (git[f] === undefined) {
+      out.push({ field: f, message: "is required for provider: bitbucket-server" });
+    }
+  }
+  if (git.url !== undefined) {
+    out.push({
+      field: "url",
+      message: "bitbucket-server takes hostname, owner and repository instead of url",
+    });
+  }
+  if (git.hostname && /(^|\.)bitbucket\.org(:\d+)?$/i.test(git.hostname)) {
+    out.push({
+      field: "hostname",
+      message:
+        "Bitbucket Cloud (bitbucket.org) is not Bitbucket Server: use provider: generic with the repository's URL, as flux's docs say",
+    });
+  }
+  if (!git.personal && git.username === undefined && git.owner !== undefined) {
+    out.push({
+      field: "username",
+      message:
+        "is required for a project repository (the user that owns the token); or set personal: true",
+    });
+  }
+  if (git.auth !== undefined) {
+    out.push({
+      field: "auth",
+      message:
+        "bitbucket-server authenticates with git.token; for SSH without a token use provider: generic",
+    });
+  }
+  if (git.apiUrl) {
+    try {
+      const u = new URL(git.apiUrl);
+      if (u.protocol === "http:" && !git.allowInsecureHttp) {
+        out.push({
+          field: "apiUrl",
+          message:
+            "plain http:// sends the token unencrypted; use https:// or set git.allowInsecureHttp: true",
+        });
+      } else if (u.protocol !== "http:" && u.protocol !== "https:") {
+        out.push({ field: "apiUrl", message: "must be an https:// URL" });
+      }
+    } catch {
+      out.push({ field: "apiUrl", message: `"${git.apiUrl}" is not a valid URL` });
+    }
+  }
+  if (git.sshKey && git.tokenAuth) {
+    out.push({ field: "sshKey", message: "is not used with tokenAuth: true" });
+  }
+  return out;
 }
 
 /** scp-like `user@host:path`, as git and flux accept for SSH. */
@@ -299,6 +403,34 @@ function checkRepoPath(path: string): string | undefined {
   return undefined;
 }
 
+function resolveBitbucket(git: RawGit): BitbucketConfig {
+  const personal = git.personal === true;
+  return {
+    apiUrl: (git.apiUrl ?? `https://${git.hostname}`).replace(/\/+$/, ""),
+    project: personal ? `~${git.owner}` : git.owner!,
+    slug: git.repository!,
+    username: git.username ?? git.owner!,
+    token: git.token ?? { env: "BITBUCKET_TOKEN" },
+    private: git.private ?? true,
+    reconcileVisibility: git.reconcileVisibility ?? false,
+    groups: (git.groups ?? []).map((g) => {
+      const [group, permission] = g.split(":");
+      return {
+        group,
+        permission: (permission ?? "REPO_WRITE") as BitbucketConfig["groups"][number]["permission"],
+      };
+    }),
+    tokenAuth: git.tokenAuth ?? false,
+    readWriteKey: git.readWriteKey ?? false,
+    ...(git.sshHostname ? { sshHostname: git.sshHostname } : {}),
+  };
+}
+
+/** Bitbucket Server's HTTP clone URL convention; replaced by the API's own link once observed. */
+export function bitbucketCloneUrl(b: BitbucketConfig): string {
+  return `${b.apiUrl}/scm/${b.project.toLowerCase()}/${b.slug}.git`;
+}
+
 export function normalisePath(path: string): string {
   return path.split("/").filter((s) => s !== "" && s !== ".").join("/");
 }
@@ -308,7 +440,10 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
   const git = { ...d.git, ...c.git };
   const flux = { ...d.flux, ...c.flux };
   const kube = { ...d.kube, ...c.kube };
-  const rawAuth = git.auth ?? { type: "token" as const };
+  const bitbucket = git.provider === "bitbucket-server" ? resolveBitbucket(git) : undefined;
+  const rawAuth = bitbucket
+    ? { type: "token" as const, username: bitbucket.username, token: bitbucket.token }
+    : git.auth ?? { type: "token" as const };
   const auth: ClusterConfig["git"]["auth"] = rawAuth.type === "ssh"
     ? {
       type: "ssh",
@@ -323,9 +458,11 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
   const knownHosts = git.knownHosts && "file" in git.knownHosts
     ? { file: resolve(baseDir, git.knownHosts.file) }
     : git.knownHosts ?? { scan: true as const };
-  const clusterSsh = git.sshHostname
+  const url = bitbucket ? bitbucketCloneUrl(bitbucket) : git.url!;
+  const clusterSsh = git.sshHostname || (bitbucket && !bitbucket.tokenAuth)
     ? {
-      clusterUrl: clusterSshUrl(git.url!, git.sshHostname, git.sshUser ?? "git"),
+      // Bitbucket: known once the API's ssh clone link is observed.
+      clusterUrl: bitbucket ? "" : clusterSshUrl(url, git.sshHostname!, git.sshUser ?? "git"),
       key: {
         algorithm: git.sshKey?.algorithm ?? "ecdsa",
         ecdsaCurve: git.sshKey?.ecdsaCurve ?? "p384",
@@ -342,8 +479,9 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
     kube: { kubeconfig: rel(kube.kubeconfig), context: kube.context },
     path: normalisePath(c.path),
     git: {
-      provider: "generic",
-      url: git.url!,
+      provider: git.provider ?? "generic",
+      url,
+      ...(bitbucket ? { bitbucket } : {}),
       branch: git.branch ?? "main",
       author: git.author ?? { name: "Flux", email: "flux@example.com" },
       auth,

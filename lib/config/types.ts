@@ -52,7 +52,19 @@ export interface RawFlux {
 }
 
 export interface RawGit {
-  provider?: "generic";
+  provider?: "generic" | "bitbucket-server";
+  hostname?: string;
+  apiUrl?: string;
+  owner?: string;
+  repository?: string;
+  personal?: boolean;
+  username?: string;
+  private?: boolean;
+  reconcileVisibility?: boolean;
+  groups?: string[];
+  token?: SecretRef;
+  tokenAuth?: boolean;
+  readWriteKey?: boolean;
   url?: string;
   branch?: string;
   author?: Author;
@@ -95,8 +107,10 @@ export interface ClusterConfig {
   /** Repository folder for this cluster, normalised, no leading "./" or trailing "/". */
   path: string;
   git: {
-    provider: "generic";
+    provider: "generic" | "bitbucket-server";
+    /** Generic: the clone URL. Bitbucket: the API's HTTP clone link, known after observing. */
     url: string;
+    bitbucket?: BitbucketConfig;
     branch: string;
     author: Author;
     auth:
@@ -145,4 +159,22 @@ export interface ClusterConfig {
 export interface Manifest {
   file: string;
   clusters: ClusterConfig[];
+}
+
+/** flux bootstrap bitbucket-server, resolved. */
+export interface BitbucketConfig {
+  apiUrl: string;
+  /** Project key, or "~owner" for a personal repository. */
+  project: string;
+  slug: string;
+  /** The token's owner (HTTPS user for git and for token auth in the cluster). */
+  username: string;
+  token: SecretRef;
+  private: boolean;
+  reconcileVisibility: boolean;
+  groups: { group: string; permission: "REPO_READ" | "REPO_WRITE" | "REPO_ADMIN" }[];
+  tokenAuth: boolean;
+  readWriteKey: boolean;
+  /** host[:port] the cluster's SSH URL uses; default from the API's ssh clone link. */
+  sshHostname?: string;
 }

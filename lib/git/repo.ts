@@ -192,6 +192,23 @@ async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Pro
   }
 }
 
+/** A repository that does not exist yet (the provider creates it before the first push). */
+export async function emptyCheckout(
+  dir: string,
+  branch: string,
+  url: string,
+): Promise<RepoCheckout> {
+  await git.init({ fs, dir, defaultBranch: branch });
+  await git.addRemote({ fs, dir, remote: "origin", url });
+  return { dir, url, branch, branchExists: false, head: null };
+}
+
+/** Points `origin` at another URL (a repository created after the checkout was made). */
+export async function setRemoteUrl(co: RepoCheckout, url: string): Promise<void> {
+  await git.deleteRemote({ fs, dir: co.dir, remote: "origin" });
+  await git.addRemote({ fs, dir: co.dir, remote: "origin", url });
+}
+
 export async function readRepoFiles(
   co: RepoCheckout,
   paths: string[],

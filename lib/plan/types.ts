@@ -82,6 +82,16 @@ export type Step =
     /** Key names only: values are secret and never part of a plan. */
     keys: string[];
   }
+  | { kind: "repository"; action: "create" | "update"; name: string; private: boolean }
+  | { kind: "group"; action: "grant"; group: string; permission: string }
+  | {
+    kind: "accessKey";
+    action: "create" | "replace";
+    label: string;
+    permission: "REPO_READ" | "REPO_WRITE";
+    /** Ids of keys fluxfleet added before (same label, other key) or with the wrong permission. */
+    remove: number[];
+  }
   | {
     kind: "sync";
     action: "create" | "update";

@@ -17,6 +17,18 @@ export function describeStep(step: Step): string {
       return step.action === "create"
         ? `+ create secret ${step.namespace}/${step.name} (${step.keys.join(", ")})`
         : `~ update secret ${step.namespace}/${step.name} (${step.keys.join(", ")} changed)`;
+    case "repository":
+      return step.action === "create"
+        ? `+ create repository ${step.name} (${step.private ? "private" : "public"})`
+        : `~ make repository ${step.name} ${step.private ? "private" : "public"}`;
+    case "group":
+      return `+ grant group ${step.group} ${step.permission} on the repository`;
+    case "accessKey":
+      return `${
+        step.action === "create" ? "+ register" : "~ replace"
+      } SSH access key ${step.label} (${
+        step.permission === "REPO_WRITE" ? "read-write" : "read-only"
+      })`;
     case "sync":
       return step.action === "create"
         ? `+ create ${step.object} ${step.namespace}/${step.name}`

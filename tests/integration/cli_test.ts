@@ -19,6 +19,23 @@ Deno.test("validate: the example manifest is ok", async () => {
   assert.equal(r.stderr, "", "no warnings on stderr");
 });
 
+for (
+  const fixture of [
+    "bitbucket-personal-token.yaml",
+    "bitbucket-project-groups.yaml",
+    "bitbucket-ssh-access-key.yaml",
+    "bitbucket-ssh-no-token.yaml",
+    "codecommit-ssh.yaml",
+    "azure-devops-ssh.yaml",
+  ]
+) {
+  Deno.test(`validate: fixture ${fixture} is ok`, async () => {
+    const r = await run(["validate", `${ROOT}fixtures/${fixture}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ok: \d+ clusters?\n$/);
+  });
+}
+
 Deno.test("validate: every problem printed with file:line:column, cluster and field; exit 1", async () => {
   const dir = await Deno.makeTempDir();
   try {

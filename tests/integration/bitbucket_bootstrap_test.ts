@@ -1,0 +1,270 @@
+/**
+ * flux bootstrap bitbucket-server, through the CLI: the Bitbucket Server API sandbox (written to
+ * the documented contract) whose repositories are real bare repos served by git http-backend and
+ * the real sshd, and whose access keys are enforced by that sshd.
+ */
+import assert from "node:assert/strict";
+import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
+import { type GitServer, startGitServer } from "../../sandbox/git/http_server.ts";
+import { type KubeSandbox, startKubeSandbox } from "../../sandbox/kube/server.ts";
+import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
+import { type BitbucketSandbox, startBitbucketSandbox } from "../../sandbox/bitbucket/server.ts";
+import { bitbucketServerProvider } from "../../lib/providers/bitbucket-server/mod.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const ALICE = "canary-bitbucket-token-alice-4f1e";
+const BOB = "canary-bitbucket-token-bob-77c0";
+const canRun = Deno.uid() === 0 &&
+  (await Deno.stat("/usr/sbin/sshd").then(() => true, () => false));
+
+interface Env {
+  sshd: SshdServer;
+  git: GitServer;
+  bb: BitbucketSandbox;
+  kube: KubeSandbox;
+  dir: string;
+}
+
+async function withEnv(fn: (env: Env) => Promise<void>) {
+  const sshd = await startSshd();
+  const git = await startGitServer({ root: sshd.root, users: { alice: ALICE, bob: BOB } });
+  const bb = await startBitbucketSandbox({
+    users: { alice: { token: ALICE, admin: true }, bob: { token: BOB, admin: false } },
+    projects: ["PROJ"],
+    groups: ["devs", "ops"],
+    pageSize: 2,
+    gitRoot: sshd.root,
+    httpCloneBase: git.url,
+    sshCloneBase: `ssh://git@127.0.0.1:${sshd.port}`,
+    accessKeys: {
+      authorize: (key, o) => sshd.authorize(key, { readOnly: o.readOnly }),
+      revoke: (key) => sshd.revoke(key),
+    },
+  });
+  const kube = await startKubeSandbox({ reconcileDelayMs: 20 });
+  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-bb-e2e-" });
+  try {
+    await writeKubeconfig(`${dir}/kubeconfig`, [{ context: "c0", sandbox: kube }]);
+    await fn({ sshd, git, bb, kube, dir });
+  } finally {
+    await kube.close();
+    await bb.close();
+    await git.close();
+    await sshd.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function manifest(env: Env, git: Record<string, string>): string {
+  const lines = Object.entries({
+    provider: "bitbucket-server",
+    hostname: "bitbucket.example.com",
+    apiUrl: env.bb.url,
+    allowInsecureHttp: "true",
+    repository: "fleet",
+    token: "{ env: BITBUCKET_TOKEN }",
+    ...git,
+  }).map(([k, v]) => `      ${k}: ${v}`).join("\n");
+  return `defaults:
+  flux: { version: v2.4.0, manifests: ${ROOT}fixtures/flux-install.yaml, timeout: 30s }
+  kube: { kubeconfig: ./kubeconfig }
+clusters:
+  - name: c0
+    kube: { context: c0 }
+    path: clusters/c0
+    git:
+${lines}
+`;
+}
+
+async function cli(env: Env, args: string[], token = ALICE) {
+  const file = `${env.dir}/fleet.yaml`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}main.ts`, ...args, file],
+    env: { BITBUCKET_TOKEN: token, NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  const r = { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  assert.ok(!(r.stdout + r.stderr).includes(token), "the Bitbucket token leaked into the output");
+  return r;
+}
+
+function secretOf(kube: KubeSandbox): Record<string, string> {
+  const s = kube.getObject("v1", "Secret", "flux-system", "flux-system") as {
+    data: Record<string, string>;
+  };
+  return Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, atob(v)]));
+}
+
+function gitRepoUrl(kube: KubeSandbox): string {
+  const gr = kube.getObject(
+    "source.toolkit.fluxcd.io/v1",
+    "GitRepository",
+    "flux-system",
+    "flux-system",
+  ) as {
+    spec: { url: string };
+  };
+  return gr.spec.url;
+}
+
+Deno.test({
+  name:
+    "bitbucket personal repository with token auth: created private, token stored, second run makes no API change",
+  ignore: !canRun,
+  async fn() {
+    await withEnv(async (env) => {
+      await Deno.writeTextFile(
+        `${env.dir}/fleet.yaml`,
+        manifest(env, { owner: "alice", personal: "true", tokenAuth: "true" }),
+      );
+      const plan = await cli(env, ["plan"]);
+      assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+      assert.match(plan.stdout, /\+ create repository ~alice\/fleet \(private\)/);
+      const apply = await cli(env, ["apply", "--auto-approve"]);
+      assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+      const repo = env.bb.repo("~alice", "fleet")!;
+      assert.equal(repo.public, false);
+      assert.ok(
+        await env.sshd.readFile("~alice/fleet", "main", "clusters/c0/flux-system/gotk-sync.yaml"),
+      );
+      const secret = secretOf(env.kube);
+      assert.deepEqual(Object.keys(secret).sort(), ["password", "username"]);
+      assert.equal(secret.username, "alice");
+      assert.equal(secret.password, ALICE);
+      assert.equal(gitRepoUrl(env.kube), `${env.git.url}/~alice/fleet.git`);
+      const before = env.bb.mutatingRequests().length;
+      const again = await cli(env, ["apply", "--auto-approve"]);
+      assert.equal(again.code, 0, again.stdout + again.stderr);
+      assert.match(again.stdout, /c0: unchanged/);
+      assert.equal(
+        env.bb.mutatingRequests().length,
+        before,
+        "a second run must not change anything through the API",
+      );
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "bitbucket project repository with groups: groups granted once; an existing repository is left as it is",
+  ignore: !canRun,
+  async fn() {
+    await withEnv(async (env) => {
+      // The repository exists already, public: fluxfleet shows the drift and does not change it.
+      const p = bitbucketServerProvider({
+        baseUrl: env.bb.url,
+        token: ALICE,
+        project: "PROJ",
+        repository: "fleet",
+        allowInsecureHttp: true,
+      });
+      await p.createRepository({ private: false });
+      p.close();
+      await Deno.writeTextFile(
+        `${env.dir}/fleet.yaml`,
+        manifest(env, {
+          owner: "PROJ",
+          username: "alice",
+          tokenAuth: "true",
+          groups: "[devs, ops:REPO_READ]",
+        }),
+      );
+      const plan = await cli(env, ["plan"]);
+      assert.ok(!plan.stdout.includes("create repository"));
+      assert.match(plan.stdout, /\+ grant group devs REPO_WRITE on the repository/);
+      assert.match(plan.stdout, /\+ grant group ops REPO_READ on the repository/);
+      assert.match(
+        plan.stdout,
+        /! repository PROJ\/fleet is public, the manifest says private; left as it is/,
+      );
+      const apply = await cli(env, ["apply", "--auto-approve"]);
+      assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+      const repo = env.bb.repo("PROJ", "fleet")!;
+      assert.deepEqual(repo.groups, { devs: "REPO_WRITE", ops: "REPO_READ" });
+      assert.equal(repo.public, true);
+      const replan = await cli(env, ["plan", "--detailed-exitcode"]);
+      assert.equal(replan.code, 0, replan.stdout);
+      assert.ok(!replan.stdout.includes("grant group"));
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "bitbucket SSH access key: generated once, registered read-only, Flux reads over SSH on port from sshHostname; rotation replaces it",
+  ignore: !canRun,
+  async fn() {
+    await withEnv(async (env) => {
+      const base = { owner: "PROJ", username: "alice", sshHostname: `127.0.0.1:${env.sshd.port}` };
+      await Deno.writeTextFile(`${env.dir}/fleet.yaml`, manifest(env, base));
+      const plan = await cli(env, ["plan"]);
+      assert.match(
+        plan.stdout,
+        /\+ register SSH access key fluxfleet-c0-clusters-c0-flux-system \(read-only\)/,
+      );
+      const apply = await cli(env, ["apply", "--auto-approve"]);
+      assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+      const secret = secretOf(env.kube);
+      assert.match(
+        secret["identity.pub"],
+        /^ecdsa-sha2-nistp384 /,
+        "default key: ECDSA P-384, as flux",
+      );
+      const keys = env.bb.repo("PROJ", "fleet")!.keys;
+      assert.equal(keys.length, 1);
+      assert.equal(keys[0].permission, "REPO_READ");
+      assert.equal(keys[0].key.split(" ")[1], secret["identity.pub"].split(" ")[1]);
+      assert.equal(gitRepoUrl(env.kube), `ssh://git@127.0.0.1:${env.sshd.port}/proj/fleet.git`);
+      const before = env.bb.mutatingRequests().length;
+      const again = await cli(env, ["apply", "--auto-approve"]);
+      assert.equal(again.code, 0, again.stdout + again.stderr);
+      assert.equal(
+        env.bb.mutatingRequests().length,
+        before,
+        "the key is found again by its text: nothing to do",
+      );
+      // Rotation: a new key, the old access key removed.
+      const text = await Deno.readTextFile(`${env.dir}/fleet.yaml`);
+      await Deno.writeTextFile(
+        `${env.dir}/fleet.yaml`,
+        text.replace("    git:\n", "    rotate: true\n    git:\n"),
+      );
+      const rotated = await cli(env, ["apply", "--auto-approve"]);
+      assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
+      assert.match(
+        rotated.stdout,
+        /~ replace SSH access key fluxfleet-c0-clusters-c0-flux-system \(read-only\)/,
+      );
+      const after = env.bb.repo("PROJ", "fleet")!.keys;
+      assert.equal(after.length, 1);
+      assert.notEqual(after[0].key.split(" ")[1], keys[0].key.split(" ")[1]);
+      assert.equal(after[0].key.split(" ")[1], secretOf(env.kube)["identity.pub"].split(" ")[1]);
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "bitbucket permissions are checked first: bad token (401) and missing rights (403) in words, nothing pushed",
+  ignore: !canRun,
+  async fn() {
+    await withEnv(async (env) => {
+      await Deno.writeTextFile(
+        `${env.dir}/fleet.yaml`,
+        manifest(env, { owner: "PROJ", username: "bob", tokenAuth: "true" }),
+      );
+      const bad = await cli(env, ["apply", "--auto-approve"], "canary-not-a-token");
+      assert.equal(bad.code, 1);
+      assert.match(bad.stdout, /c0: failed: .*401.*BITBUCKET_TOKEN/);
+      const denied = await cli(env, ["apply", "--auto-approve"], BOB);
+      assert.equal(denied.code, 1);
+      assert.match(denied.stdout, /c0: failed: .*(403|may not administer)/);
+      assert.equal(env.git.pushCount(), 0);
+      assert.equal(env.bb.repo("PROJ", "fleet"), undefined);
+      assert.equal(env.kube.mutatingRequests().length, 0);
+    });
+  },
+});
