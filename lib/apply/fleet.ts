@@ -63,6 +63,7 @@ import { observeCluster } from "../kube/observe.ts";
 import { applyClusterStep, waitForSync } from "../kube/apply.ts";
 import { loadInstallManifest } from "../manifests/source.ts";
 import { mapLimit } from "../util/pool.ts";
+import git from "isomorphic-git";
 import { errorMessage } from "../util/redact.ts";
 
 export interface RunOptions {
@@ -534,6 +535,7 @@ async function applyCluster(
       revision,
       timeoutMs: s.desired.timeoutMs,
       signal,
+      laterRevision: (rev) => isCurrentRemoteHead(s.repo, rev, head),
     });
     return { cluster: p.cluster, outcome: "changed", applied, revision };
   } catch (e) {
@@ -595,6 +597,30 @@ async function destroyFleet(
     }
   });
   return results;
+}
+
+/**
+ * The branch moved past our commit while we waited: the cluster's revision includes ours when it
+ * is the remote's current head and that head is not our commit (branches only move forward).
+ */
+async function isCurrentRemoteHead(
+  g: RepoGroup,
+  revision: string,
+  ours: string | null | undefined,
+): Promise<boolean> {
+  if (!g.remote || !ours) return false;
+  try {
+    const info = await git.getRemoteInfo2({
+      http: g.remote.remote.http,
+      url: g.remote.remote.url,
+      headers: g.remote.remote.headers,
+      protocolVersion: 1,
+    });
+    const head = info.refs?.find((r) => r.ref === `refs/heads/${g.branch}`)?.oid;
+    return head !== undefined && head !== ours && revision === `${g.branch}@sha1:${head}`;
+  } catch {
+    return false;
+  }
 }
 
 async function checkGeneratedKey(s: ClusterState, signal: AbortSignal) {

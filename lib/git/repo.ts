@@ -103,6 +103,13 @@ export function describeGitError(e: unknown, url: string): GitError {
       transient,
     );
   }
+  if (err?.code === "GitPushError") {
+    const details = (err.data as { prettyDetails?: string } | undefined)?.prettyDetails ?? "";
+    return new GitError(
+      `push to ${where} was refused by the server:${details.replace(/\n\s*/g, " ")}`,
+      false,
+    );
+  }
   if (err?.code === "PushRejectedError") {
     return new GitError(`push to ${where} was rejected (${err.data?.reason ?? "rejected"})`, false);
   }
@@ -138,8 +145,13 @@ function redactUrl(url: string): string {
   }
 }
 
+/**
+ * A rejected push: found locally (PushRejectedError: the advertised head is not an ancestor), or
+ * by the server (GitPushError: someone pushed between our ref advertisement and our push).
+ */
 function isPushRejected(e: unknown): boolean {
-  return (e as { code?: string })?.code === "PushRejectedError";
+  const code = (e as { code?: string })?.code;
+  return code === "PushRejectedError" || code === "GitPushError";
 }
 
 /**

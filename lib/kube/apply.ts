@@ -97,6 +97,11 @@ export interface WaitOptions {
   sleep?(ms: number): Promise<void>;
   onWait?(message: string): void;
   signal?: AbortSignal;
+  /**
+   * Whether a revision other than the one pushed includes it: someone pushed on top of our
+   * commit while we waited (a busy fleet repository), so the cluster will never report ours.
+   */
+  laterRevision?(revision: string): Promise<boolean>;
 }
 
 /**
@@ -120,7 +125,9 @@ export async function waitForSync(
       if (o) {
         const caughtUp = o.observedGeneration === undefined ||
           o.observedGeneration === o.generation;
-        const revOk = opts.revision === undefined || o.revision === opts.revision;
+        const revOk = opts.revision === undefined || o.revision === opts.revision ||
+          (o.revision !== undefined && o.ready?.status === "True" &&
+            (await opts.laterRevision?.(o.revision)) === true);
         if (o.suspended) {
           throw new Error(`${label} is suspended; resume it (flux resume) and re-run`);
         }

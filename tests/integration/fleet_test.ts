@@ -1,0 +1,204 @@
+/**
+ * A fleet in one run: many clusters over a few repositories, one commit per repository, a push
+ * racing another push, one cluster with a bad token.
+ */
+import assert from "node:assert/strict";
+import { type GitServer, startGitServer } from "../../sandbox/git/http_server.ts";
+import { type KubeSandbox, startKubeSandbox } from "../../sandbox/kube/server.ts";
+import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
+import { makeGitHttp } from "../../lib/git/http.ts";
+import { checkoutRepo, commitAndPush, httpsRemote } from "../../lib/git/repo.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const TOKEN = "canary-fleet-token-31d9";
+const OTHER = "canary-fleet-other-token-8a8a";
+
+interface Fleet {
+  git: GitServer;
+  kubes: KubeSandbox[];
+  dir: string;
+  manifest: string;
+}
+
+async function withFleet(
+  opts: { clusters: number; repos: number; tokenFor?: (i: number) => string },
+  fn: (f: Fleet) => Promise<void>,
+) {
+  const git = await startGitServer({ users: { git: TOKEN, other: OTHER } });
+  const kubes: KubeSandbox[] = [];
+  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-fleet-" });
+  try {
+    for (let i = 0; i < opts.clusters; i++) {
+      // No periodic re-resolve by the Flux stand-in: its git requests would mix with fluxfleet's
+      // in the request counts below (it still resolves whenever an object is written).
+      kubes.push(await startKubeSandbox({ reconcileDelayMs: 10, sourcePollMs: 0 }));
+    }
+    for (let r = 0; r < opts.repos; r++) await git.createRepo(`fleet-${r}`);
+    await writeKubeconfig(
+      `${dir}/kubeconfig`,
+      kubes.map((k, i) => ({ context: `c${i}`, sandbox: k })),
+    );
+    const clusters = kubes.map((_, i) => {
+      const token = opts.tokenFor?.(i) ?? "GIT_PASSWORD";
+      return `  - name: c${i}
+    labels: { repo: r${i % opts.repos} }
+    kube: { context: c${i} }
+    path: clusters/c${i}
+    git:
+      url: ${git.repoUrl(`fleet-${i % opts.repos}`)}
+      auth: { type: token, token: { env: ${token} } }
+`;
+    }).join("");
+    const manifest = `${dir}/fleet.yaml`;
+    await Deno.writeTextFile(
+      manifest,
+      `defaults:
+  flux: { version: v2.4.0, manifests: ${ROOT}fixtures/flux-install.yaml, timeout: 20s }
+  git: { allowInsecureHttp: true, author: { name: fleet, email: fleet@example.com } }
+  kube: { kubeconfig: ./kubeconfig }
+clusters:
+${clusters}`,
+    );
+    await fn({ git, kubes, dir, manifest });
+  } finally {
+    await git.close();
+    for (const k of kubes) await k.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function cli(f: Fleet, args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}main.ts`, ...args, f.manifest],
+    env: { GIT_PASSWORD: TOKEN, NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("12 clusters on 3 repositories: one apply, one commit per repository, then no changes", async () => {
+  await withFleet({ clusters: 12, repos: 3 }, async (f) => {
+    const r = await cli(f, ["apply", "--auto-approve", "--concurrency", "6"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /Apply: 12 changed, 0 unchanged, 0 failed\./);
+    for (let repo = 0; repo < 3; repo++) {
+      const log = await f.git.log(`fleet-${repo}`, "main");
+      assert.equal(log.length, 1, `repository fleet-${repo} must get exactly one commit`);
+      const names = [0, 1, 2, 3].map((k) => `c${repo + 3 * k}`);
+      assert.equal(log[0].message, `Add Flux v2.4.0 manifests for clusters ${names.join(", ")}`);
+    }
+    // One fetch per repository during a no-op plan: one ref advertisement + one upload-pack each.
+    f.git.requests.length = 0;
+    for (const k of f.kubes) k.resetRequests();
+    const plan = await cli(f, ["plan", "--detailed-exitcode"]);
+    assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+    const uploads = f.git.requests.filter((q) =>
+      q.method === "POST" && q.service === "git-upload-pack"
+    );
+    assert.equal(uploads.length, 3);
+    for (const k of f.kubes) {
+      assert.ok(k.requests.length <= 3, `API round trips: ${k.requests.length}`);
+    }
+  });
+});
+
+Deno.test("--cluster and --selector pick the right clusters", async () => {
+  await withFleet({ clusters: 4, repos: 2 }, async (f) => {
+    const r = await cli(f, ["plan", "--output", "json", "--selector", "repo=r1"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).clusters.map((c: { cluster: string }) => c.cluster), [
+      "c1",
+      "c3",
+    ]);
+    const both = await cli(f, [
+      "plan",
+      "--output",
+      "json",
+      "--selector",
+      "repo=r1",
+      "--cluster",
+      "c3",
+    ]);
+    assert.deepEqual(JSON.parse(both.stdout).clusters.map((c: { cluster: string }) => c.cluster), [
+      "c3",
+    ]);
+    assert.equal(f.kubes[0].requests.length, 0, "an unselected cluster is not contacted");
+  });
+});
+
+Deno.test("a push from elsewhere during apply is retried on the new head; both changes survive, history linear", async () => {
+  await withFleet({ clusters: 2, repos: 1 }, async (f) => {
+    // Hold fluxfleet's push long enough for another push to land first.
+    f.git.failNext({ phase: "receive", delayMs: 1500 });
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}main.ts`, "apply", "--auto-approve", f.manifest],
+      env: { GIT_PASSWORD: TOKEN, NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const outText = new Response(child.stdout).text();
+    const errText = new Response(child.stderr).text();
+    const deadline = Date.now() + 30_000;
+    while (
+      !f.git.requests.some((q) => q.method === "POST" && q.service === "git-receive-pack") &&
+      Date.now() < deadline
+    ) await new Promise((r) => setTimeout(r, 50));
+    const h = makeGitHttp({ allowInsecureHttp: true, timeoutMs: 10_000 });
+    try {
+      const remote = httpsRemote({
+        url: f.git.repoUrl("fleet-0"),
+        username: "other",
+        password: OTHER,
+      }, h);
+      const co = await checkoutRepo(remote, "main", `${f.dir}/elsewhere`);
+      await commitAndPush(
+        co,
+        remote,
+        [{ path: "apps/app.yaml", content: "kind: App\n" }],
+        "Someone else",
+        {
+          name: "Someone",
+          email: "someone@example.com",
+        },
+      );
+    } finally {
+      h.close();
+    }
+    const status = await child.status;
+    const out = await outText;
+    assert.equal(status.code, 0, out + (await errText));
+    assert.equal(await f.git.readFile("fleet-0", "main", "apps/app.yaml"), "kind: App\n");
+    assert.ok(await f.git.readFile("fleet-0", "main", "clusters/c1/flux-system/gotk-sync.yaml"));
+    const log = await f.git.log("fleet-0", "main");
+    // Whichever push lost the race was re-applied on the winner: two commits, one line of history.
+    assert.deepEqual(log.map((c) => c.message.split("\n")[0]).sort(), [
+      "Add Flux v2.4.0 manifests for clusters c0, c1",
+      "Someone else",
+    ]);
+    const merges = await new Deno.Command("git", {
+      args: ["--git-dir", `${f.git.root}/fleet-0.git`, "rev-list", "--merges", "main"],
+    }).output();
+    assert.equal(new TextDecoder().decode(merges.stdout), "", "history must be linear");
+    assert.equal((await cli(f, ["plan", "--detailed-exitcode"])).code, 0);
+  });
+});
+
+Deno.test("one cluster with a bad token fails, the others succeed; a re-run finishes only that one", async () => {
+  await withFleet({
+    clusters: 3,
+    repos: 3,
+    tokenFor: (i) => (i === 1 ? "C1_TOKEN" : "GIT_PASSWORD"),
+  }, async (f) => {
+    const r = await cli(f, ["apply", "--auto-approve"], { C1_TOKEN: "canary-bad-token-0" });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /c1: failed: git server rejected the credentials .*\(HTTP 401\)/);
+    assert.match(r.stdout, /Apply: 2 changed, 0 unchanged, 1 failed\./);
+    const again = await cli(f, ["apply", "--auto-approve"], { C1_TOKEN: TOKEN });
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, /c0: unchanged/);
+    assert.match(again.stdout, /c1: changed/);
+    assert.match(again.stdout, /c2: unchanged/);
+  });
+});
