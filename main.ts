@@ -23,6 +23,7 @@ import {
 import { applyDocument, PLAN_FORMAT_VERSION, planDocument } from "./lib/report/json.ts";
 import { type SavedPlan, staleReasons } from "./lib/plan/stale.ts";
 import { errorMessage, redact } from "./lib/util/redact.ts";
+import { createProgress, type Progress } from "./lib/report/progress.ts";
 
 const encoder = new TextEncoder();
 const print = (text: string) => Deno.stdout.writeSync(encoder.encode(redact(text)));
@@ -73,10 +74,16 @@ function selectClusters(manifest: Manifest, names: string[], selectors: string[]
   return selected;
 }
 
-function progress(quiet: boolean | undefined) {
-  return (cluster: string, message: string) => {
-    if (!quiet) printErr(`${new Date().toISOString().slice(11, 19)} ${cluster}: ${message}\n`);
-  };
+let progress: Progress | undefined;
+
+function startProgress(quiet: boolean): Progress {
+  progress = createProgress({
+    quiet,
+    tty: Deno.stderr.isTerminal(),
+    color: !Deno.env.get("NO_COLOR"),
+    write: printErr,
+  });
+  return progress;
 }
 
 /**
@@ -104,12 +111,13 @@ async function startRun(
   const run = await planFleet(manifest, clusters, {
     concurrency: opts.concurrency,
     secrets: processSecretSource(),
-    onEvent: progress(opts.quiet || opts.output === "json"),
+    onEvent: startProgress(opts.quiet === true || opts.output === "json").event,
     signal: interrupt.signal,
     failFast: opts.failFast,
     force: opts.force,
   });
   cleanup = run.close;
+  progress?.done();
   if (interrupt.signal.aborted) {
     await run.close();
     Deno.exit(130);
@@ -251,6 +259,7 @@ withCommon(program.command("apply"))
           }
         }
         const results = await run.apply();
+        progress?.done();
         print(
           opts.output === "json"
             ? JSON.stringify(applyDocument(manifest.file, plans, results), null, 2) + "\n"
@@ -301,6 +310,7 @@ withCommon(program.command("destroy"))
         }
       }
       const results = await run.destroy(plans);
+      progress?.done();
       print(
         opts.output === "json"
           ? JSON.stringify(
