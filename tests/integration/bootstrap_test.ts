@@ -540,3 +540,23 @@ Deno.test("a kube context missing from the kubeconfig: error naming cluster and 
     assert.equal(env.kubes[0].requests.length, 0);
   });
 });
+
+Deno.test("recover: a new cluster whose path already holds flux-system is bootstrapped from it without a commit", async () => {
+  await withEnv({}, async (env) => {
+    assert.equal((await cli(env, ["apply", "--auto-approve", env.manifest])).code, 0);
+    // The cluster is rebuilt from scratch; the repository keeps its files.
+    assert.equal((await cli(env, ["destroy", "--auto-approve", env.manifest])).code, 0);
+    const pushes = env.git.pushCount();
+    const head = await env.git.headSha("fleet", "main");
+    const plan = await cli(env, ["plan", env.manifest]);
+    assert.ok(!plan.stdout.includes("commit "), plan.stdout);
+    assert.match(plan.stdout, /\+ install Flux components/);
+    const apply = await cli(env, ["apply", "--auto-approve", env.manifest]);
+    assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+    assert.match(
+      apply.stdout,
+      new RegExp(`c0: changed \\(\\d+ steps\\), synced main@sha1:${head}`),
+    );
+    assert.equal(env.git.pushCount(), pushes, "history is not rewritten, nothing is committed");
+  });
+});
