@@ -37,6 +37,7 @@ interface CommonOptions {
   quiet?: boolean;
   failFast?: boolean;
   force?: boolean;
+  rotate: string[];
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -115,6 +116,7 @@ async function startRun(
     signal: interrupt.signal,
     failFast: opts.failFast,
     force: opts.force,
+    rotate: opts.rotate,
   });
   cleanup = run.close;
   progress?.done();

@@ -5,6 +5,7 @@ import { converged, desired, EMPTY_CLUSTER, EMPTY_REPO } from "./helpers/fixture
 import { describeStep } from "../lib/report/text.ts";
 import { planDocument } from "../lib/report/json.ts";
 import { outputSchemaErrors } from "./helpers/output_schema.ts";
+import { credentialsDigest } from "../lib/plan/credentials_digest.ts";
 
 Deno.test("fresh cluster and empty repository: every step planned in flux's order", () => {
   const d = desired();
@@ -139,4 +140,24 @@ Deno.test("Flux CRDs managed by another tool: refused unless forced; a flux-mana
     planCluster(d, EMPTY_REPO, { namespace: false, crdManagedBy: "flux" }).error,
     undefined,
   );
+});
+
+Deno.test("a secret changed in the cluster while the manifest did not change: reported, not overwritten unless rotated", () => {
+  const d = desired("token-from-the-manifest");
+  const { repo, cluster } = converged(d);
+  cluster.secret = { ...cluster.secret!, password: "changed-by-hand" };
+  cluster.secretDigest = credentialsDigest(d.secret.data);
+  const plan = planCluster(d, repo, cluster);
+  assert.deepEqual(plan.steps, []);
+  assert.match(
+    plan.warnings.join("\n"),
+    /secret flux-system\/flux-system was changed in the cluster \(password\)/,
+  );
+  const rotated = planCluster({ ...d, rotate: true }, repo, cluster);
+  assert.deepEqual(rotated.steps.map(describeStep), [
+    "~ update secret flux-system/flux-system (password changed)",
+  ]);
+  // The manifest's token changed since fluxfleet wrote the secret: applied.
+  cluster.secretDigest = credentialsDigest({ ...d.secret.data, password: "older-token" });
+  assert.equal(planCluster(d, repo, cluster).steps.length, 1);
 });

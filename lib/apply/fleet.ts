@@ -78,6 +78,8 @@ export interface RunOptions {
   failFast?: boolean;
   /** Take over Flux CRDs that another tool manages. */
   force?: boolean;
+  /** Clusters whose credentials are replaced on purpose (`--rotate NAME`). */
+  rotate?: string[];
 }
 
 function checkInterrupted(signal: AbortSignal | undefined, before: string) {
@@ -193,7 +195,8 @@ export async function planFleet(
     }
     group.clusters.push(c.name);
     // Secret data is filled in once the cluster and host keys are observed.
-    const desired = { ...desiredCluster(c, await components(c), {}), force: opts.force };
+    const rotate = c.rotate || (opts.rotate ?? []).includes(c.name);
+    const desired = { ...desiredCluster(c, await components(c), {}), force: opts.force, rotate };
     states.set(c.name, {
       config: c,
       creds: creds.get(c.name)!,
@@ -276,7 +279,11 @@ function completeBitbucket(s: ClusterState): void {
   if (git.clusterSsh) git.clusterSsh = { ...git.clusterSsh, clusterUrl: urls.ssh };
   s.config = { ...s.config, git };
   const data = s.desired.secret.data;
-  s.desired = { ...desiredCluster(s.config, s.components, data), force: s.desired.force };
+  s.desired = {
+    ...desiredCluster(s.config, s.components, data),
+    force: s.desired.force,
+    rotate: s.desired.rotate,
+  };
 }
 
 /** Provider steps: the repository's own (on its first cluster), the cluster's access key. */
@@ -381,7 +388,7 @@ async function secretData(
   const existing = observed.secret;
   let identity = existing?.identity;
   let publicKey = existing?.["identity.pub"];
-  if (!identity || !publicKey || c.rotate) {
+  if (!identity || !publicKey || s.desired.rotate) {
     const spec = c.git.clusterSsh!.key;
     const pair = await generateKeyPair(
       { algorithm: spec.algorithm, ecdsaCurve: spec.ecdsaCurve, rsaBits: spec.rsaBits },
@@ -390,11 +397,12 @@ async function secretData(
     registerSecret(pair.privateKey.trim());
     identity = pair.privateKey;
     publicKey = pair.publicKey;
+    const what = s.desired.rotate && existing?.identity ? "rotating: new" : "new";
     notes.push(
-      `${
-        c.rotate && existing?.identity ? "rotating: new" : "new"
-      } SSH key for the cluster; add this public key to ` +
-        `the repository with read access (deploy key), then apply: ${publicKey.trim()} (${pair.fingerprint})`,
+      c.git.bitbucket
+        ? `${what} SSH key for the cluster (${pair.fingerprint}), registered as a repository access key by apply`
+        : `${what} SSH key for the cluster; add this public key to the repository with read access ` +
+          `(deploy key), then apply: ${publicKey.trim()} (${pair.fingerprint})`,
     );
   } else registerSecret(identity.trim());
   s.keyCheck = { url, identity, publicKey, knownHosts: known.text };

@@ -2,6 +2,7 @@
 import type { KubeObject } from "../manifests/types.ts";
 import type { DesiredCluster, Step } from "../plan/types.ts";
 import type { KubeClient } from "./client.ts";
+import { credentialsDigest, DIGEST_ANNOTATION } from "../plan/credentials_digest.ts";
 import { getFluxObject } from "./observe.ts";
 
 export interface ClusterApplyHooks {
@@ -53,7 +54,11 @@ export function secretObject(desired: DesiredCluster): KubeObject {
   return {
     apiVersion: "v1",
     kind: "Secret",
-    metadata: { name: desired.secret.name, namespace: desired.secret.namespace },
+    metadata: {
+      name: desired.secret.name,
+      namespace: desired.secret.namespace,
+      annotations: { [DIGEST_ANNOTATION]: credentialsDigest(desired.secret.data) },
+    },
     type: "Opaque",
     data,
   };

@@ -116,6 +116,7 @@ export async function createKubeClient(
   /** One HTTP exchange; throws only when the server cannot be reached. */
   async function send(method: string, path: string, body?: string, contentType?: string) {
     let res: Response;
+    let raw: string;
     try {
       res = await fetch(server + path, {
         method,
@@ -124,6 +125,8 @@ export async function createKubeClient(
         client,
         signal: AbortSignal.timeout(timeoutMs),
       });
+      // The body is part of the exchange: a reset or timeout while reading it is a connection fault.
+      raw = await res.text();
     } catch (e) {
       throw new KubeApiError(
         0,
@@ -131,7 +134,6 @@ export async function createKubeClient(
         `cannot reach the cluster API of context "${context}" at ${server}: ${connectionReason(e)}`,
       );
     }
-    const raw = await res.text();
     let json: unknown;
     try {
       json = raw ? JSON.parse(raw) : undefined;

@@ -6,6 +6,7 @@ import type {
   ObservedFluxObject,
 } from "../plan/types.ts";
 import type { KubeClient } from "./client.ts";
+import { DIGEST_ANNOTATION } from "../plan/credentials_digest.ts";
 import type { KubeObject } from "../manifests/types.ts";
 
 export async function observeCluster(
@@ -27,6 +28,7 @@ export async function observeCluster(
   return {
     namespace: ns,
     secret: secret ? decodeSecret(secret) : undefined,
+    ...(secretDigestOf(secret) ? { secretDigest: secretDigestOf(secret) } : {}),
     gitRepository,
     kustomization,
     ...(crdManagedBy ? { crdManagedBy } : {}),
@@ -39,6 +41,12 @@ async function crdOwner(client: KubeClient): Promise<string | undefined> {
   );
   const labels = (crd?.metadata as { labels?: Record<string, string> } | undefined)?.labels;
   return labels?.["app.kubernetes.io/managed-by"];
+}
+
+function secretDigestOf(secret: Record<string, unknown> | undefined): string | undefined {
+  const annotations = (secret?.metadata as { annotations?: Record<string, string> } | undefined)
+    ?.annotations;
+  return annotations?.[DIGEST_ANNOTATION];
 }
 
 function decodeSecret(secret: Record<string, unknown>): Record<string, string> {

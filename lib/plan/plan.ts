@@ -5,6 +5,7 @@
  */
 import type { KubeObject } from "../manifests/types.ts";
 import { unifiedDiff } from "../report/diff.ts";
+import { matchesDigest } from "./credentials_digest.ts";
 import type {
   ClusterPlan,
   DesiredCluster,
@@ -59,6 +60,15 @@ export function planCluster(
   ].filter((s): s is StatusLine => s !== undefined);
   const warnings = status.filter((s) => !s.ready && steps.length === 0)
     .map((s) => `${s.object} ${s.namespace}/${s.name} is not ready: ${s.message}`);
+  const drifted = secretChangedInCluster(desired, cluster);
+  if (drifted.length > 0) {
+    warnings.push(
+      `secret ${desired.secret.namespace}/${desired.secret.name} was changed in the cluster (${
+        drifted.join(", ")
+      }); ` +
+        "the manifest's credentials did not change, so it is left as it is (set rotate: true to overwrite it)",
+    );
+  }
   return { ...base, steps, status, warnings };
 }
 
@@ -107,9 +117,24 @@ function planSecret(desired: DesiredCluster, cluster: ObservedCluster): Step[] {
     return [{ kind: "secret", action: "create", namespace, name, keys: Object.keys(data).sort() }];
   }
   const changed = Object.keys(data).filter((k) => cluster.secret![k] !== data[k]).sort();
-  return changed.length === 0
-    ? []
-    : [{ kind: "secret", action: "update", namespace, name, keys: changed }];
+  if (changed.length === 0) return [];
+  // The manifest still resolves to what fluxfleet wrote last: the secret was changed in the
+  // cluster. Not overwritten unless the cluster is rotated (see README, "Rotation").
+  if (!desired.rotate && cluster.secretDigest && matchesDigest(cluster.secretDigest, data)) {
+    return [];
+  }
+  return [{ kind: "secret", action: "update", namespace, name, keys: changed }];
+}
+
+/** The secret differs from the manifest only because it was changed in the cluster. */
+export function secretChangedInCluster(
+  desired: DesiredCluster,
+  cluster: ObservedCluster,
+): string[] {
+  const data = desired.secret.data;
+  if (!cluster.secret || desired.rotate || !cluster.secretDigest) return [];
+  const changed = Object.keys(data).filter((k) => cluster.secret![k] !== data[k]).sort();
+  return changed.length > 0 && matchesDigest(cluster.secretDigest, data) ? changed : [];
 }
 
 function planSync(desired: KubeObject, observed: ObservedFluxObject | undefined): Step[] {

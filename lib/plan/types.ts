@@ -28,6 +28,8 @@ export interface DesiredCluster {
   timeoutMs: number;
   /** Take over CRDs another tool manages (`--force`, as flux bootstrap's prompt). */
   force?: boolean;
+  /** Replace credentials on purpose (`rotate: true` / `--rotate`). */
+  rotate?: boolean;
 }
 
 export interface ObservedRepo {
@@ -58,6 +60,8 @@ export interface ObservedCluster {
   namespace: boolean;
   /** Decoded secret data; undefined when the secret does not exist. */
   secret?: Record<string, string>;
+  /** The credentials-digest annotation fluxfleet left on the secret, if any. */
+  secretDigest?: string;
   gitRepository?: ObservedFluxObject;
   kustomization?: ObservedFluxObject;
   /** `app.kubernetes.io/managed-by` of the GitRepository CRD, when checked and set. */

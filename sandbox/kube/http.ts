@@ -1,6 +1,8 @@
 /**
  * HTTP routing for the sandbox: authentication, discovery, OpenAPI and the REST verbs on
  * objects. Every request is recorded (after the status is known) for tests to assert on.
+ * Faults (a Status error, a dropped answer, a delay) can be injected into the next matching
+ * requests, before authentication, as an overloaded or flaky apiserver (or its proxy) would.
  */
 
 import YAML from "yaml";
@@ -35,7 +37,96 @@ export interface RequestRecord {
   path: string;
   query: string;
   contentType: string | null;
+  /** The status answered; 0 when the answer was dropped by an injected `reset`. */
   status: number;
+  /** When the request arrived (Date.now()), before any injected delay. */
+  at: number;
+  /** Set when an injected fault hit this request ("mid-body": the answer was cut off). */
+  fault?: "status" | "reset" | "mid-body" | "delay";
+  /** The request body as text, only when the sandbox was started with `recordBodies`. */
+  body?: string;
+}
+
+/**
+ * A fault for the next matching requests (`times`, default 1). Matching: `method` (any case)
+ * and/or `pathIncludes` (a substring of the URL path, without the query); both absent match
+ * every request. Effects, in order: wait `delayMs` (cut short only by the sandbox closing), then
+ * either answer a `Status` with `status` (429 TooManyRequests with `Retry-After` when
+ * `retryAfterSeconds` is set, 500 InternalError, 503 ServiceUnavailable, …), or with `reset`
+ * answer nothing: the response stream is errored before any byte of it is sent, which HTTP/2
+ * clients (Deno's fetch, kubectl) see as a reset stream, i.e. a failed request without a status.
+ * (An HTTP/1.1-only client would get the status line first and then a broken body.)
+ * `reset: "mid-body"` handles the request, sends the status, headers and part of the body, then
+ * resets the stream: the client's fetch resolves, reading the body fails. A fault with only
+ * `delayMs` delays the request, then handles it normally.
+ */
+export interface KubeFault {
+  status?: number;
+  retryAfterSeconds?: number;
+  reset?: boolean | "mid-body";
+  delayMs?: number;
+  times?: number;
+  method?: string;
+  pathIncludes?: string;
+}
+
+/** The queue of injected faults; the first fault (in insertion order) that matches is used. */
+export class Faults {
+  readonly #pending: (KubeFault & { left: number })[] = [];
+  readonly #closed = new AbortController();
+
+  add(fault: KubeFault): void {
+    const times = fault.times ?? 1;
+    if (!Number.isInteger(times) || times < 1) {
+      throw new RangeError(`fault.times must be an integer ≥ 1, got ${times}`);
+    }
+    if (fault.status !== undefined && !(fault.status >= 400 && fault.status <= 599)) {
+      throw new RangeError(`fault.status must be an HTTP error status, got ${fault.status}`);
+    }
+    if (fault.status !== undefined && fault.reset) {
+      throw new RangeError("a fault is either a status or a reset, not both");
+    }
+    if (fault.status === undefined && !fault.reset && !fault.delayMs) {
+      throw new RangeError("a fault needs status, reset or delayMs");
+    }
+    this.#pending.push({ ...fault, left: times });
+  }
+
+  /** Takes one use of the first fault matching this request, if any. */
+  take(method: string, path: string): KubeFault | undefined {
+    const i = this.#pending.findIndex((f) =>
+      (f.method === undefined || f.method.toUpperCase() === method.toUpperCase()) &&
+      (f.pathIncludes === undefined || path.includes(f.pathIncludes))
+    );
+    if (i < 0) return undefined;
+    const fault = this.#pending[i];
+    if (--fault.left <= 0) this.#pending.splice(i, 1);
+    return fault;
+  }
+
+  /**
+   * Waits `ms`; ends early once `close()` was called. (Not on the client going away: reading
+   * `Request.signal` makes Deno.serve print a warning, and a real apiserver carries on too.)
+   */
+  wait(ms: number): Promise<void> {
+    const signal = this.#closed.signal;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done);
+    });
+  }
+
+  /** Drops pending faults and ends running delays, so a server shutdown is not held up. */
+  close(): void {
+    this.#pending.length = 0;
+    this.#closed.abort();
+  }
 }
 
 export interface HttpContext {
@@ -47,6 +138,10 @@ export interface HttpContext {
   /** host:port, for APIVersions.serverAddressByClientCIDRs. */
   serverAddress: string;
   record(r: RequestRecord): void;
+  /** Injected faults (none when absent). */
+  faults?: Faults;
+  /** Keep each request's body in its record (off by default: bodies can be large). */
+  recordBodies?: boolean;
 }
 
 /** The user name RBAC-style 403 messages name for the forbidden token. */
@@ -72,21 +167,114 @@ function errorResponse(err: unknown): Response {
   return json(500, new ApiError(500, "InternalError", message).toStatus());
 }
 
-export async function handleRequest(ctx: HttpContext, req: Request): Promise<Response> {
+/** Reason and message of the `Status` an injected fault answers, as kube-apiserver words them. */
+const FAULT_STATUS: Record<number, [string, string]> = {
+  400: ["BadRequest", "injected fault: bad request"],
+  401: ["Unauthorized", "Unauthorized"],
+  403: ["Forbidden", "injected fault: forbidden"],
+  404: ["NotFound", "injected fault: not found"],
+  409: ["Conflict", "injected fault: the object has been modified"],
+  422: ["Invalid", "injected fault: invalid"],
+  429: ["TooManyRequests", "Too many requests, please try again later."],
+  500: ["InternalError", "Internal error occurred: injected fault"],
+  503: ["ServiceUnavailable", "the server is currently unable to handle the request"],
+  504: [
+    "Timeout",
+    "the server was unable to return a response in the time allotted, but may still be processing the request",
+  ],
+};
+
+function faultResponse(fault: KubeFault & { status: number }): Response {
+  const [reason, message] = FAULT_STATUS[fault.status] ??
+    [fault.status >= 500 ? "InternalError" : "Unknown", `injected fault (${fault.status})`];
+  const res = json(fault.status, new ApiError(fault.status, reason, message).toStatus());
+  if (fault.retryAfterSeconds !== undefined) {
+    res.headers.set("retry-after", String(fault.retryAfterSeconds));
+  }
+  return res;
+}
+
+/**
+ * A response that fails before its first byte: Deno.serve then resets the HTTP/2 stream
+ * (RST_STREAM) without sending any header, so the client's fetch rejects with no status.
+ */
+function droppedResponse(): Response {
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      // Deno.serve logs the stream's error; a string keeps that to one line without a stack.
+      controller.error("kube sandbox: injected fault: answer dropped (reset)");
+    },
+  });
+  return new Response(body, { status: 200 });
+}
+
+/** The real answer's status and headers and the first half of its first chunk, then a reset. */
+async function cutOffResponse(res: Response): Promise<Response> {
+  const reader = res.body?.getReader();
+  const first = reader ? await reader.read() : { done: true, value: undefined };
+  await reader?.cancel().catch(() => {});
+  const bytes = first.value ?? new Uint8Array();
+  const part = bytes.subarray(0, Math.max(1, bytes.length >> 1));
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(part);
+    },
+    async pull(controller) {
+      // Let the headers and the first part go out before the stream is reset.
+      await new Promise((r) => setTimeout(r, 20));
+      controller.error("kube sandbox: injected fault: answer cut off (mid-body reset)");
+    },
+  });
+  return new Response(body, { status: res.status, headers: res.headers });
+}
+
+/**
+ * The body as text, and a request that can still be read. (Not `Request.clone()`: it reads
+ * `Request.signal`, which makes Deno.serve print a warning.)
+ */
+async function withBodyText(req: Request): Promise<{ req: Request; body?: string }> {
+  if (!req.body || req.method === "GET" || req.method === "HEAD") return { req };
+  const bytes = new Uint8Array(await req.arrayBuffer());
+  const copy = new Request(req.url, { method: req.method, headers: req.headers, body: bytes });
+  return { req: copy, body: new TextDecoder().decode(bytes) };
+}
+
+export async function handleRequest(ctx: HttpContext, incoming: Request): Promise<Response> {
+  const at = Date.now();
+  const { req, body } = ctx.recordBodies ? await withBodyText(incoming) : { req: incoming };
   const url = new URL(req.url);
+  const record = (status: number, fault?: RequestRecord["fault"]) =>
+    ctx.record({
+      method: req.method,
+      path: url.pathname,
+      query: url.search.replace(/^\?/, ""),
+      contentType: req.headers.get("content-type"),
+      status,
+      at,
+      ...(fault ? { fault } : {}),
+      ...(body !== undefined ? { body } : {}),
+    });
+  const fault = ctx.faults?.take(req.method, url.pathname);
+  if (fault?.delayMs) await ctx.faults?.wait(fault.delayMs);
+  if (fault?.reset === true) {
+    record(0, "reset");
+    return droppedResponse();
+  }
+  if (fault?.status !== undefined) {
+    record(fault.status, "status");
+    return faultResponse({ ...fault, status: fault.status });
+  }
   let response: Response;
   try {
     response = await route(ctx, req, url);
   } catch (err) {
     response = errorResponse(err);
   }
-  ctx.record({
-    method: req.method,
-    path: url.pathname,
-    query: url.search.replace(/^\?/, ""),
-    contentType: req.headers.get("content-type"),
-    status: response.status,
-  });
+  if (fault?.reset === "mid-body") {
+    record(response.status, "mid-body");
+    return await cutOffResponse(response);
+  }
+  record(response.status, fault ? "delay" : undefined);
   return response;
 }
 

@@ -6,6 +6,7 @@
 
 import { type FluxBehaviour, FluxStandIn } from "./flux.ts";
 import { handleRequest, type HttpContext, type RequestRecord } from "./http.ts";
+import { Faults, type KubeFault } from "./http.ts";
 import { Objects } from "./objects.ts";
 import { NAMESPACE_TYPE, Registry, splitApiVersion } from "./registry.ts";
 import { clone, Store } from "./store.ts";
@@ -13,7 +14,7 @@ import { sandboxTls } from "./tls.ts";
 import { Watches } from "./watch.ts";
 
 export type { FluxBehaviour } from "./flux.ts";
-export type { RequestRecord } from "./http.ts";
+export type { KubeFault, RequestRecord } from "./http.ts";
 
 export interface KubeSandboxOptions {
   /** Bearer token required on every request (default: random). Wrong/missing → 401 Status. */
@@ -31,6 +32,8 @@ export interface KubeSandboxOptions {
    * with many sandboxes set a slow poll so hundreds of periodic forks do not skew the timings.
    */
   sourcePollMs?: number;
+  /** Keep request bodies in `requests` (off by default), e.g. to scan them for secrets. */
+  recordBodies?: boolean;
 }
 
 export interface KubeSandbox {
@@ -54,6 +57,8 @@ export interface KubeSandbox {
   ): Record<string, unknown> | undefined;
   /** The cluster/user/context entries of a kubeconfig pointing at this sandbox. */
   kubeconfigCluster(contextName: string): { cluster: object; user: object; context: object };
+  /** Injects a fault into the next matching requests (default once); see KubeFault. */
+  failNext(fault: KubeFault): void;
   close(): Promise<void>;
 }
 
@@ -106,6 +111,8 @@ export async function startKubeSandbox(opts: KubeSandboxOptions = {}): Promise<K
     forbiddenToken: opts.forbiddenToken,
     serverAddress: "127.0.0.1:0", // the real port is known once listening, set below
     record: (r) => requests.push(r),
+    faults: new Faults(),
+    recordBodies: opts.recordBodies,
   };
   const server = Deno.serve({
     hostname: "127.0.0.1",
@@ -125,6 +132,7 @@ export async function startKubeSandbox(opts: KubeSandboxOptions = {}): Promise<K
     token,
     requests,
     mutatingRequests: () => requests.filter((r) => MUTATING.has(r.method)),
+    failNext: (fault) => ctx.faults?.add(fault),
     resetRequests: () => {
       requests.length = 0;
     },
@@ -150,6 +158,7 @@ export async function startKubeSandbox(opts: KubeSandboxOptions = {}): Promise<K
     close() {
       // Idempotent: tests may close in finally blocks after an explicit close.
       closing ??= (async () => {
+        ctx.faults?.close();
         await flux.stop();
         watches.closeAll();
         await server.shutdown();
