@@ -66,7 +66,9 @@ Deno.test("progress on a terminal: one live line per cluster, redrawn in place, 
   await new Promise((r) => setTimeout(r, 150));
   p.done();
   const text = out.join("");
+  // deno-lint-ignore no-control-regex -- the escape sequences are what is tested
   assert.match(out[0], /^\r\x1b\[2K. dev {3}observing\n\r\x1b\[2K. prod {2}observing\n$/);
+  // deno-lint-ignore no-control-regex -- the escape sequences are what is tested
   assert.match(out[1], /^\x1b\[2A\r\x1b\[2K. dev {3}installing components\n/);
   assert.ok(text.endsWith("\x1b[2A\x1b[0J"), "the live block is cleared before the report");
   assert.ok(!text.includes("\x1b[2m"), "NO_COLOR: no colours");
