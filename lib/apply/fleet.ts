@@ -323,7 +323,7 @@ async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise<Cluste
     s.client = await createKubeClient(s.config.kube);
     const observedCluster = await observeCluster(s.client, s.desired);
     const notes: string[] = [];
-    s.desired.secret.data = await secretData(s, observedCluster, notes);
+    s.desired.secret.data = await secretData(s, observedCluster, notes, opts);
     const co = s.repo.checkout!;
     const observedRepo: ObservedRepo = {
       branchExists: co.branchExists,
@@ -349,6 +349,7 @@ async function secretData(
   s: ClusterState,
   observed: ObservedCluster,
   notes: string[],
+  opts: RunOptions,
 ): Promise<Record<string, string>> {
   const c = s.config;
   if (s.creds.kind === "token" && !c.git.clusterSsh) {
@@ -390,6 +391,13 @@ async function secretData(
   let publicKey = existing?.["identity.pub"];
   if (!identity || !publicKey || s.desired.rotate) {
     const spec = c.git.clusterSsh!.key;
+    // RSA 4096 takes seconds: generated without blocking, and said so.
+    opts.onEvent?.(
+      c.name,
+      `generating an ${spec.algorithm}${
+        spec.algorithm === "rsa" ? ` ${spec.rsaBits}` : ""
+      } SSH key`,
+    );
     const pair = await generateKeyPair(
       { algorithm: spec.algorithm, ecdsaCurve: spec.ecdsaCurve, rsaBits: spec.rsaBits },
       `fluxfleet-${c.name}`,
