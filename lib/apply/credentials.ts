@@ -9,7 +9,22 @@ import { type ParsedPrivateKey, parsePrivateKey } from "../keys/parse.ts";
 import { findHostKeys, type HostKey, knownHostsLine, scanHostKey } from "../keys/known_hosts.ts";
 import { parseSshUrl } from "../git/ssh_url.ts";
 import { sshGitTransport } from "../git/ssh.ts";
-import { type GitRemote, httpsRemote } from "../git/repo.ts";
+import {
+  type Author,
+  checkoutRepo,
+  commitAndPush,
+  type FileChange,
+  type GitRemote,
+  httpsRemote,
+  type PushResult,
+  type RepoCheckout,
+} from "../git/repo.ts";
+import {
+  systemCheckoutRepo,
+  systemCommitAndPush,
+  systemRemoteHead,
+  type SystemSshAccess,
+} from "../git/system.ts";
 import { makeGitHttp } from "../git/http.ts";
 import { registerSecret } from "../util/redact.ts";
 import git from "isomorphic-git";
@@ -111,10 +126,44 @@ function hostKeyAlgorithms(type: string): string[] {
   return type === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [type];
 }
 
+/** The git side of one repository, whatever carries it (isomorphic-git or the git binary). */
 export interface RepoRemote {
-  remote: GitRemote;
+  /** isomorphic-git remote (HTTPS or ssh2); absent for the system-git transport. */
+  remote?: GitRemote;
   knownHosts?: KnownHosts;
+  checkout(branch: string, dir: string): Promise<RepoCheckout>;
+  push(
+    co: RepoCheckout,
+    changes: FileChange[],
+    message: string,
+    author: Author,
+  ): Promise<PushResult>;
+  /** The branch's current head on the server. */
+  remoteHead(branch: string): Promise<string | null>;
   close(): Promise<void>;
+}
+
+function isomorphicRemote(
+  remote: GitRemote,
+  close: () => Promise<void>,
+  knownHosts?: KnownHosts,
+): RepoRemote {
+  return {
+    remote,
+    knownHosts,
+    checkout: (branch, dir) => checkoutRepo(remote, branch, dir),
+    push: (co, changes, message, author) => commitAndPush(co, remote, changes, message, author),
+    async remoteHead(branch) {
+      const info = await git.getRemoteInfo2({
+        http: remote.http,
+        url: remote.url,
+        headers: remote.headers,
+        protocolVersion: 1,
+      });
+      return info.refs?.find((r) => r.ref === `refs/heads/${branch}`)?.oid ?? null;
+    },
+    close,
+  };
 }
 
 export async function openRemote(
@@ -137,10 +186,28 @@ export async function openRemote(
       timeoutMs: opts.timeoutMs,
     });
     const access = { url: c.git.url, username: creds.username, password: creds.token };
-    return { remote: httpsRemote(access, http), close: () => Promise.resolve(http.close()) };
+    return isomorphicRemote(httpsRemote(access, http), () => Promise.resolve(http.close()));
   }
   const target = parseSshUrl(c.git.url);
   const knownHosts = await learnHostKeys(c, target.host, target.port);
+  if (c.git.transport === "system") {
+    const access: SystemSshAccess = {
+      url: c.git.url,
+      privateKey: creds.keyText,
+      passphrase: creds.passphrase,
+      knownHosts: knownHosts.text,
+      hostKeyAlgorithms: c.git.hostKeyAlgorithms,
+      timeoutMs: opts.timeoutMs,
+    };
+    return {
+      knownHosts,
+      checkout: (branch, dir) => systemCheckoutRepo(access, branch, dir),
+      push: (co, changes, message, author) =>
+        systemCommitAndPush(co, access, changes, message, author),
+      remoteHead: (branch) => systemRemoteHead(access, branch),
+      close: () => Promise.resolve(),
+    };
+  }
   const transport = sshGitTransport({
     url: c.git.url,
     privateKey: creds.keyText,
@@ -149,11 +216,11 @@ export async function openRemote(
     hostKeyAlgorithms: c.git.hostKeyAlgorithms,
     timeoutMs: opts.timeoutMs,
   });
-  return {
-    remote: { displayUrl: c.git.url, url: transport.url, headers: {}, http: transport.http },
+  return isomorphicRemote(
+    { displayUrl: c.git.url, url: transport.url, headers: {}, http: transport.http },
+    () => transport.close(),
     knownHosts,
-    close: () => transport.close(),
-  };
+  );
 }
 
 /**

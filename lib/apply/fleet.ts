@@ -42,14 +42,7 @@ import {
   planDestroy,
 } from "../plan/destroy.ts";
 import { destroyClusterStep } from "../kube/destroy.ts";
-import {
-  checkoutRepo,
-  commitAndPush,
-  emptyCheckout,
-  readRepoFiles,
-  type RepoCheckout,
-  setRemoteUrl,
-} from "../git/repo.ts";
+import { emptyCheckout, readRepoFiles, type RepoCheckout, setRemoteUrl } from "../git/repo.ts";
 import {
   applyAccessKey,
   applyRepositorySteps,
@@ -63,7 +56,6 @@ import { observeCluster } from "../kube/observe.ts";
 import { applyClusterStep, waitForSync } from "../kube/apply.ts";
 import { loadInstallManifest } from "../manifests/source.ts";
 import { mapLimit } from "../util/pool.ts";
-import git from "isomorphic-git";
 import { errorMessage } from "../util/redact.ts";
 
 export interface RunOptions {
@@ -234,7 +226,7 @@ export async function planFleet(
         g.remote = await openRemote(withUrl(g.owner, g.url), g.creds, {
           timeoutMs: opts.gitTimeoutMs ?? 60_000,
         });
-        g.checkout = await checkoutRepo(g.remote.remote, g.branch, dir);
+        g.checkout = await g.remote.checkout(g.branch, dir);
       } catch (e) {
         g.error = errorMessage(e);
       }
@@ -458,7 +450,7 @@ async function applyFleet(
     try {
       checkInterrupted(signal, `pushing to ${g.url}`);
       for (const c of names) opts.onEvent?.(c, `pushing to ${g.url} (${g.branch})`);
-      await commitAndPush(g.checkout, g.remote!.remote, changes, message, g.author);
+      await g.remote!.push(g.checkout, changes, message, g.author);
     } catch (e) {
       repoErrors.set(g.key, errorMessage(e));
     }
@@ -510,7 +502,7 @@ async function applyBitbucketRepository(
     g.remote = await openRemote(withUrl(g.owner, g.url), g.creds, {
       timeoutMs: opts.gitTimeoutMs ?? 60_000,
     });
-    await setRemoteUrl(g.checkout!, g.remote.remote.url);
+    await setRemoteUrl(g.checkout!, g.remote.remote!.url);
   }
 }
 
@@ -595,9 +587,8 @@ async function destroyFleet(
     if (deletions.length === 0 || !g.checkout) return;
     const names = members.map((r) => r.cluster).join(", ");
     try {
-      await commitAndPush(
+      await g.remote!.push(
         g.checkout,
-        g.remote!.remote,
         deletions,
         `Remove Flux manifests for ${names}`,
         g.author,
@@ -626,14 +617,8 @@ async function isCurrentRemoteHead(
 ): Promise<boolean> {
   if (!g.remote || !ours) return false;
   try {
-    const info = await git.getRemoteInfo2({
-      http: g.remote.remote.http,
-      url: g.remote.remote.url,
-      headers: g.remote.remote.headers,
-      protocolVersion: 1,
-    });
-    const head = info.refs?.find((r) => r.ref === `refs/heads/${g.branch}`)?.oid;
-    return head !== undefined && head !== ours && revision === `${g.branch}@sha1:${head}`;
+    const head = await g.remote.remoteHead(g.branch);
+    return head !== null && head !== ours && revision === `${g.branch}@sha1:${head}`;
   } catch {
     return false;
   }

@@ -374,6 +374,9 @@ function checkCodeCommitUser(url: string): string | undefined {
 }
 
 function checkSshOptions(git: RawGit): string | undefined {
+  if (git.transport === "system" && (git.auth?.type !== "ssh" || git.sshHostname || git.sshKey)) {
+    return "transport: system carries SSH only: it needs git.auth.type ssh and an ssh:// or user@host:path URL";
+  }
   if (git.sshHostname && git.auth?.type === "ssh") {
     return "sshHostname is for token auth (the cluster then reads over SSH with a generated key); with SSH auth the URL is already SSH";
   }
@@ -486,6 +489,7 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
       author: git.author ?? { name: "Flux", email: "flux@example.com" },
       auth,
       knownHosts,
+      transport: git.transport ?? "builtin",
       ...(git.hostKeyAlgorithms ? { hostKeyAlgorithms: git.hostKeyAlgorithms } : {}),
       ...(clusterSsh ? { clusterSsh } : {}),
       allowInsecureHttp: git.allowInsecureHttp ?? false,

@@ -77,6 +77,7 @@ export interface RawGit {
   sshHostname?: string;
   sshUser?: string;
   sshKey?: SshKeySpec;
+  transport?: "builtin" | "system";
 }
 
 export interface RawKube {
@@ -122,6 +123,8 @@ export interface ClusterConfig {
     /** How the SSH host key is known; absolute file path. Set for every SSH mode. */
     knownHosts: { scan: true } | { file: string } | { lines: string };
     hostKeyAlgorithms?: string[];
+    /** builtin: isomorphic-git (+ ssh2); system: the git binary with OpenSSH, for SSH URLs. */
+    transport: "builtin" | "system";
     /**
      * Generated-key mode (flux --ssh-hostname): fluxfleet pushes over HTTPS with the token, the
      * cluster reads over SSH from `clusterUrl` with a key fluxfleet generates once.

@@ -328,3 +328,31 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "transport: system (git binary + OpenSSH) bootstraps the same way, no key left on disk",
+  ignore: !canRun,
+  async fn() {
+    await withEnv(async (env) => {
+      const key = await generateKeyPair({ algorithm: "ed25519" });
+      await env.sshd.authorize(key.publicKey);
+      const keyFile = await writeKey(env, "id_sys", key.privateKey);
+      const file = `${env.dir}/fleet.yaml`;
+      await Deno.writeTextFile(
+        file,
+        manifest(
+          env,
+          `url: ${
+            env.sshd.hostedUrl("fleet")
+          }\ntransport: system\nauth: { type: ssh, privateKey: { file: ${keyFile} } }`,
+        ),
+      );
+      const apply = await cli(env, file, ["apply", "--auto-approve"]);
+      assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+      assert.ok(await env.sshd.readFile("fleet", "main", "clusters/c0/flux-system/gotk-sync.yaml"));
+      assert.equal((await cli(env, file, ["plan", "--detailed-exitcode"])).code, 0);
+      assertClean(apply, key.privateKey);
+      await assertTempClean(env);
+    });
+  },
+});

@@ -1,0 +1,835 @@
+/**
+ * `git.transport: system` (lib/git/system.ts) against a real OpenSSH server (sandbox/ssh/sshd.ts):
+ * clone + commit + push, empty repositories, new branches, passphrase-protected and PEM keys,
+ * ssh-agent, host key refusal, refused / unknown keys, read-only keys, missing repositories,
+ * refused and silent servers, a non-fast-forward race, cleanup on SIGINT and on exit — and the
+ * time of a clone + push with system git, the ssh2 transport and HTTP for the same small repo.
+ */
+import assert from "node:assert/strict";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generateKeyPair, type SshKeyPair } from "../../lib/keys/generate.ts";
+import { knownHostsLine } from "../../lib/keys/known_hosts.ts";
+import { sshGitTransport } from "../../lib/git/ssh.ts";
+import {
+  checkoutRepo,
+  commitAndPush,
+  type GitRemote,
+  httpsRemote,
+  readRepoFiles,
+  type RepoCheckout,
+} from "../../lib/git/repo.ts";
+import { makeGitHttp } from "../../lib/git/http.ts";
+import {
+  systemCheckoutRepo,
+  systemCommitAndPush,
+  systemRemoteHead,
+  type SystemSshAccess,
+} from "../../lib/git/system.ts";
+import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
+import { freePort, isAlive } from "../../sandbox/ssh/process.ts";
+import { startGitServer } from "../../sandbox/git/http_server.ts";
+
+const AUTHOR = { name: "Fleet Bot", email: "bot@example.com" };
+const PASSPHRASE = "canary-passphrase-5b1e7d";
+const FAST = { attempts: 1, initialDelayMs: 1, maxDelayMs: 1 };
+const SESSION_PREFIX = "fluxfleet-gitssh-";
+const WORK_PREFIX = "fluxfleet-systest-";
+/**
+ * Only this test and lib/git/system.ts use these prefixes (other tests may run at the same time
+ * and have their own sandboxes' temp dirs come and go); the sandboxes' roots are checked by path.
+ */
+const TEMP_PREFIXES = [SESSION_PREFIX, WORK_PREFIX];
+
+function ourTempEntries(prefixes = TEMP_PREFIXES): Set<string> {
+  const names = new Set<string>();
+  for (const e of Deno.readDirSync(tmpdir())) {
+    if (prefixes.some((p) => e.name.startsWith(p))) names.add(e.name);
+  }
+  return names;
+}
+
+function sessionDirs(): string[] {
+  return [...ourTempEntries([SESSION_PREFIX])];
+}
+
+async function withWorkDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: WORK_PREFIX });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function run(cmd: string, args: string[], stdin?: string): Promise<string> {
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  if (out.code !== 0) throw new Error(`${cmd} failed: ${dec.decode(out.stderr)}`);
+  return dec.decode(out.stdout);
+}
+
+/** git on a bare repo of the sandbox, as root, ignoring every config. */
+function bareGit(repoDir: string, args: string[]): Promise<string> {
+  return run("git", ["-c", "safe.directory=*", "--git-dir", repoDir, ...args]);
+}
+
+async function errorOf(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof Error);
+    return e;
+  }
+  assert.fail("expected an error");
+}
+
+/** Every line of key body, and the passphrase, must stay out of `text`. */
+function assertNoSecrets(text: string, secrets: string[]): void {
+  for (const secret of secrets) {
+    for (const line of secret.split("\n")) {
+      if (line.length >= 16 && !line.startsWith("-----")) {
+        assert.ok(!text.includes(line), "key material or passphrase in an error message or file");
+      }
+    }
+    if (secret.length < 16) assert.ok(!text.includes(secret), "a secret leaked");
+  }
+}
+
+async function treeText(dir: string): Promise<string> {
+  let all = "";
+  for await (const e of Deno.readDir(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory) all += await treeText(p);
+    else if (e.isFile) all += new TextDecoder("latin1").decode(await Deno.readFile(p));
+  }
+  return all;
+}
+
+async function sshKeygen(dir: string, args: string[]): Promise<SshKeyPair> {
+  const file = join(dir, "id");
+  await run("ssh-keygen", ["-q", "-C", "test", "-f", file, ...args]);
+  return {
+    privateKey: await Deno.readTextFile(file),
+    publicKey: (await Deno.readTextFile(`${file}.pub`)).trim(),
+    fingerprint: "",
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** The sandbox runs a second sshd, which must be root to switch to the login users. */
+function sshdUnavailable(): boolean {
+  try {
+    return Deno.uid() !== 0 || !Deno.statSync("/usr/sbin/sshd").isFile;
+  } catch {
+    return true;
+  }
+}
+
+/** Processes whose command line mentions `needle` (git, ssh of a killed session). */
+function processesMentioning(needle: string): number[] {
+  const pids: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+    try {
+      const cmdline = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
+      if (cmdline.includes(needle)) pids.push(Number(e.name));
+    } catch { /* exited */ }
+  }
+  return pids;
+}
+
+/** A TCP server that accepts and never speaks: a black-holing firewall or proxy. */
+function silentServer(): { port: number; close(): Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  return {
+    port: listener.addr.port,
+    close: async () => {
+      listener.close();
+      for (const c of held) {
+        try {
+          c.close();
+        } catch { /* closed by the peer */ }
+      }
+      await accepting.catch(() => {});
+    },
+  };
+}
+
+const CHILD_SCRIPT = (mode: "sigint" | "exit") => `
+import { systemCheckoutRepo } from ${
+  JSON.stringify(new URL("../../lib/git/system.ts", import.meta.url).href)
+};
+const input = JSON.parse(await new Response(Deno.stdin.readable).text());
+const op = systemCheckoutRepo(input.access, "main", input.dir, { attempts: 1, initialDelayMs: 1, maxDelayMs: 1 });
+${
+  mode === "exit"
+    ? `
+// Deno.exit() while the operation runs (what main.ts does on a second Ctrl-C).
+op.catch(() => {});
+while (![...Deno.readDirSync(input.tmp)].some((e) => e.name.startsWith(${
+      JSON.stringify(SESSION_PREFIX)
+    }) && !input.before.includes(e.name))) {
+  await new Promise((r) => setTimeout(r, 20));
+}
+await new Promise((r) => setTimeout(r, 300));
+Deno.exit(7);`
+    : `
+try {
+  await op;
+  console.log("finished");
+  Deno.exit(0);
+} catch (e) {
+  console.log("error: " + e.message);
+  Deno.exit(130);
+}`
+}
+`;
+
+/** Runs an operation in a child Deno that is interrupted (SIGINT) or exits while it runs. */
+async function interruptedChild(
+  mode: "sigint" | "exit",
+  access: SystemSshAccess,
+  dir: string,
+): Promise<{ code: number; stdout: string; session: string; leftovers: number[] }> {
+  const before = sessionDirs();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", CHILD_SCRIPT(mode)],
+    cwd: new URL("../..", import.meta.url).pathname,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(JSON.stringify({ access, dir, tmp: tmpdir(), before })));
+  await w.close();
+  let session: string | undefined;
+  const deadline = Date.now() + 30_000;
+  while (!session && Date.now() < deadline) {
+    session = sessionDirs().find((n) => !before.includes(n));
+    if (!session) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(session, "the child never started its git operation");
+  // Let git and ssh start (ssh then hangs in the banner exchange).
+  const started = Date.now();
+  while (processesMentioning(session).length === 0 && Date.now() - started < 10_000) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(processesMentioning(session).length > 0, "git/ssh never started");
+  if (mode === "sigint") child.kill("SIGINT");
+  const out = await child.output();
+  await new Promise((r) => setTimeout(r, 100));
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
+    session,
+    leftovers: processesMentioning(session),
+  };
+}
+
+Deno.test({
+  name: "system git over SSH against a real sshd",
+  ignore: sshdUnavailable(),
+}, async (t) => {
+  const tempBefore = ourTempEntries();
+  const errors: string[] = [];
+  const secrets: string[] = [PASSPHRASE];
+  const keep = (e: Error) => {
+    errors.push(e.message);
+    return e;
+  };
+  let server: SshdServer | undefined;
+  const sandboxRoots: string[] = [];
+  try {
+    server = await startSshd();
+    const sshd = server;
+    sandboxRoots.push(sshd.root);
+    const key = await generateKeyPair({ algorithm: "ed25519" }, "system@test");
+    secrets.push(key.privateKey);
+    await sshd.authorize(key.publicKey);
+    const access = (repo: string, extra: Partial<SystemSshAccess> = {}): SystemSshAccess => ({
+      url: sshd.hostedUrl(repo),
+      privateKey: key.privateKey,
+      knownHosts: sshd.knownHosts(),
+      timeoutMs: 10_000,
+      ...extra,
+    });
+
+    await t.step("clone + commit + push + delete with an ed25519 key", async () => {
+      await sshd.createRepo("fleet", { files: { "README.md": "# fleet\n" } });
+      await withWorkDir(async (work) => {
+        const dir = join(work, "c");
+        const t0 = performance.now();
+        const co = await systemCheckoutRepo(access("fleet"), "main", dir);
+        const cloneMs = performance.now() - t0;
+        assert.equal(co.branchExists, true);
+        assert.equal(co.head, await sshd.headSha("fleet", "main"));
+        assert.equal(co.url, sshd.hostedUrl("fleet"));
+        assert.deepEqual(await readRepoFiles(co, ["README.md", "x.yaml"]), {
+          "README.md": "# fleet\n",
+          "x.yaml": null,
+        });
+        assert.equal(
+          (await run("git", ["-C", dir, "rev-parse", "--is-shallow-repository"])).trim(),
+          "true",
+        );
+        const changes = [{ path: "clusters/a/flux-system/gotk-sync.yaml", content: "a: 1\n" }];
+        const t1 = performance.now();
+        const r = await systemCommitAndPush(co, access("fleet"), changes, "Add a", AUTHOR);
+        const pushMs = performance.now() - t1;
+        console.log(`  system git: clone ${cloneMs.toFixed(0)} ms, push ${pushMs.toFixed(0)} ms`);
+        assert.equal(r.pushed, true);
+        assert.equal(r.attempts, 1);
+        assert.equal(await sshd.headSha("fleet", "main"), r.head);
+        assert.equal(await systemRemoteHead(access("fleet"), "main"), r.head);
+        assert.equal(await systemRemoteHead(access("fleet"), "no-such-branch"), null);
+        assert.equal(co.head, r.head);
+        assert.equal(
+          await sshd.readFile("fleet", "main", "clusters/a/flux-system/gotk-sync.yaml"),
+          "a: 1\n",
+        );
+        const log = await run("git", ["-C", dir, "log", "-1", "--format=%an <%ae>|%cn|%s"]);
+        assert.equal(log.trim(), "Fleet Bot <bot@example.com>|Fleet Bot|Add a");
+        // Nothing changed: no commit, no push.
+        const same = await systemCommitAndPush(co, access("fleet"), changes, "again", AUTHOR);
+        assert.deepEqual(same, { head: r.head, pushed: false, attempts: 1 });
+        // content null deletes.
+        const del = await systemCommitAndPush(
+          co,
+          access("fleet"),
+          [{ path: "clusters/a/flux-system/gotk-sync.yaml", content: null }],
+          "Remove a",
+          AUTHOR,
+        );
+        assert.equal(del.pushed, true);
+        assert.equal(
+          await sshd.readFile("fleet", "main", "clusters/a/flux-system/gotk-sync.yaml"),
+          null,
+        );
+        // .git/config names the URL and nothing that outlives the run.
+        const config = await Deno.readTextFile(join(dir, ".git/config"));
+        assert.ok(config.includes(`url = ${sshd.hostedUrl("fleet")}`), config);
+        assert.doesNotMatch(config, /sshCommand|IdentityFile|fluxfleet-gitssh|askpass/i);
+        assertNoSecrets(await treeText(join(dir, ".git")), secrets);
+      });
+      assert.deepEqual(sessionDirs().filter((n) => !tempBefore.has(n)), []);
+    });
+
+    await t.step("empty repository: the push creates main", async () => {
+      await sshd.createRepo("empty");
+      await withWorkDir(async (work) => {
+        const co = await systemCheckoutRepo(access("empty"), "main", join(work, "c"));
+        assert.equal(co.branchExists, false);
+        assert.equal(co.head, null);
+        const r = await systemCommitAndPush(
+          co,
+          access("empty"),
+          [{ path: "clusters/a/kustomization.yaml", content: "k: 1\n" }],
+          "First",
+          AUTHOR,
+        );
+        assert.equal(r.pushed, true);
+        assert.equal(await sshd.headSha("empty", "main"), r.head);
+        assert.equal(co.branchExists, true);
+      });
+    });
+
+    await t.step("a branch that does not exist starts from the default branch", async () => {
+      await sshd.createRepo("branches", { files: { "a.txt": "a\n" } });
+      const main = await sshd.headSha("branches", "main");
+      await withWorkDir(async (work) => {
+        const co = await systemCheckoutRepo(access("branches"), "fleet", join(work, "c"));
+        assert.equal(co.branchExists, false);
+        assert.equal(co.head, main);
+        assert.deepEqual(await readRepoFiles(co, ["a.txt"]), { "a.txt": "a\n" });
+        const r = await systemCommitAndPush(
+          co,
+          access("branches"),
+          [{ path: "b.txt", content: "b\n" }],
+          "b",
+          AUTHOR,
+        );
+        assert.equal(await sshd.headSha("branches", "fleet"), r.head);
+        assert.equal(await sshd.headSha("branches", "main"), main);
+        const parent = await bareGit(join(sshd.root, "branches.git"), [
+          "rev-parse",
+          "fleet^",
+        ]);
+        assert.equal(parent.trim(), main);
+      });
+    });
+
+    await t.step(
+      "passphrase-protected key: right passphrase works, wrong one is a clean error",
+      async () => {
+        const enc = await withWorkDir((d) => sshKeygen(d, ["-t", "ed25519", "-N", PASSPHRASE]));
+        secrets.push(enc.privateKey);
+        await sshd.authorize(enc.publicKey);
+        await sshd.createRepo("secret", { files: { "a.txt": "a\n" } });
+        const a = access("secret", { privateKey: enc.privateKey, passphrase: PASSPHRASE });
+        await withWorkDir(async (work) => {
+          const co = await systemCheckoutRepo(a, "main", join(work, "c"));
+          const r = await systemCommitAndPush(co, a, [{ path: "b", content: "b\n" }], "b", AUTHOR);
+          assert.equal(await sshd.headSha("secret", "main"), r.head);
+          assertNoSecrets(await treeText(join(work, "c", ".git")), secrets);
+        });
+        const wrong = keep(
+          await errorOf(withWorkDir((work) =>
+            systemCheckoutRepo(
+              { ...a, passphrase: "not-the-passphrase" },
+              "main",
+              join(work, "c"),
+            )
+          )),
+        );
+        assert.match(wrong.message, /the private key is encrypted and the passphrase is wrong/);
+        assert.ok(!wrong.message.includes("not-the-passphrase"));
+        const missing = keep(
+          await errorOf(
+            withWorkDir((work) =>
+              systemCheckoutRepo({ ...a, passphrase: undefined }, "main", join(work, "c"))
+            ),
+          ),
+        );
+        assert.match(missing.message, /needs a passphrase/);
+
+        // Legacy encrypted PEM goes to ssh as it is (askpass), PKCS#8 as unencrypted OpenSSH.
+        for (
+          const [name, args, passphrase] of [
+            ["pem", ["-t", "rsa", "-b", "2048", "-m", "PEM", "-N", PASSPHRASE], PASSPHRASE],
+            ["pkcs8", ["-t", "ecdsa", "-b", "384", "-m", "PKCS8", "-N", ""], undefined],
+          ] as const
+        ) {
+          const k = await withWorkDir((d) => sshKeygen(d, [...args]));
+          secrets.push(k.privateKey);
+          await sshd.authorize(k.publicKey);
+          await withWorkDir(async (work) => {
+            const co = await systemCheckoutRepo(
+              access("secret", { privateKey: k.privateKey, passphrase }),
+              "main",
+              join(work, name),
+            );
+            assert.equal(co.head, await sshd.headSha("secret", "main"), name);
+          });
+        }
+      },
+    );
+
+    await t.step("ssh-agent, no private key given (useAgent)", async () => {
+      const agentKey = await generateKeyPair({ algorithm: "ed25519" }, "agent@test");
+      secrets.push(agentKey.privateKey);
+      await sshd.authorize(agentKey.publicKey);
+      await sshd.createRepo("agent", { files: { "a.txt": "a\n" } });
+      await withWorkDir(async (work) => {
+        const sock = join(work, "agent.sock");
+        const agent = new Deno.Command("ssh-agent", {
+          args: ["-D", "-a", sock],
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        const previous = Deno.env.get("SSH_AUTH_SOCK");
+        try {
+          for (let i = 0; i < 200; i++) {
+            try {
+              Deno.statSync(sock);
+              break;
+            } catch {
+              await new Promise((r) => setTimeout(r, 10));
+            }
+          }
+          Deno.env.set("SSH_AUTH_SOCK", sock);
+          // From stdin: the key never touches the disk.
+          await run("ssh-add", ["-q", "-"], agentKey.privateKey);
+          const a = access("agent", { privateKey: undefined, useAgent: true });
+          const co = await systemCheckoutRepo(a, "main", join(work, "c"));
+          const r = await systemCommitAndPush(co, a, [{ path: "b", content: "b\n" }], "b", AUTHOR);
+          assert.equal(await sshd.headSha("agent", "main"), r.head);
+          // Without useAgent the agent is not asked, even though SSH_AUTH_SOCK is set.
+          const noKey = keep(
+            await errorOf(systemCheckoutRepo(
+              access("agent", { privateKey: undefined }),
+              "main",
+              join(work, "d"),
+            )),
+          );
+          assert.match(noKey.message, /needs a private key, or useAgent/);
+          const stranger = await generateKeyPair({ algorithm: "ed25519" });
+          const other = keep(
+            await errorOf(systemCheckoutRepo(
+              access("agent", { privateKey: stranger.privateKey }),
+              "main",
+              join(work, "e"),
+              FAST,
+            )),
+          );
+          assert.match(other.message, /the server refused the SSH key for git@127\.0\.0\.1:/);
+          // An agent whose keys the server does not know.
+          await run("ssh-add", ["-q", "-D"]);
+          const none = keep(
+            await errorOf(systemCheckoutRepo(a, "main", join(work, "f"), FAST)),
+          );
+          assert.match(none.message, /refused the SSH keys offered by ssh-agent/);
+        } finally {
+          if (previous === undefined) Deno.env.delete("SSH_AUTH_SOCK");
+          else Deno.env.set("SSH_AUTH_SOCK", previous);
+          agent.kill("SIGTERM");
+          await agent.status;
+        }
+      });
+    });
+
+    await t.step("host key mismatch is refused, naming both fingerprints", async () => {
+      const impostor = await generateKeyPair({ algorithm: "ed25519" });
+      const [type, base64] = impostor.publicKey.split(" ");
+      const knownHosts = knownHostsLine("127.0.0.1", sshd.port, {
+        type,
+        base64,
+        fingerprint: impostor.fingerprint,
+      }) + "\n";
+      const real = sshd.hostKeys.find((k) => k.type === "ssh-ed25519")!;
+      const err = keep(
+        await errorOf(
+          withWorkDir((work) =>
+            systemCheckoutRepo(access("fleet", { knownHosts }), "main", join(work, "c"), FAST)
+          ),
+        ),
+      );
+      assert.match(
+        err.message,
+        new RegExp(`host key for \\[127\\.0\\.0\\.1\\]:${sshd.port} does not match known_hosts`),
+      );
+      assert.ok(err.message.includes(`expected ${impostor.fingerprint}`), err.message);
+      assert.ok(err.message.includes(`got ${real.fingerprint}`), err.message);
+      assert.match(err.message, /man-in-the-middle/);
+      // No entry at all for [host]:port.
+      const otherPort = sshd.knownHosts().replaceAll(`]:${sshd.port} `, `]:${sshd.port + 1} `);
+      const none = keep(
+        await errorOf(withWorkDir((work) =>
+          systemCheckoutRepo(
+            access("fleet", { knownHosts: otherPort }),
+            "main",
+            join(work, "c"),
+            FAST,
+          )
+        )),
+      );
+      assert.match(
+        none.message,
+        new RegExp(`no known_hosts entry for \\[127\\.0\\.0\\.1\\]:${sshd.port}: add`),
+      );
+      // known_hosts pins only the RSA key: the server must show it, and hostKeyAlgorithms works.
+      const rsa = sshd.hostKeys.find((k) => k.type === "ssh-rsa")!;
+      const rsaOnly = `[127.0.0.1]:${sshd.port} ${rsa.publicKey}\n`;
+      for (const hostKeyAlgorithms of [undefined, ["rsa-sha2-512", "rsa-sha2-256"]]) {
+        await withWorkDir((work) =>
+          systemCheckoutRepo(
+            access("fleet", { knownHosts: rsaOnly, hostKeyAlgorithms }),
+            "main",
+            join(work, "c"),
+          )
+        );
+      }
+      // The server has no key of the type pinned (only ed25519 offered, known_hosts has RSA).
+      const other = keep(
+        await errorOf(withWorkDir((work) =>
+          systemCheckoutRepo(
+            access("fleet", { knownHosts: rsaOnly, hostKeyAlgorithms: ["ssh-ed25519"] }),
+            "main",
+            join(work, "c"),
+            FAST,
+          )
+        )),
+      );
+      assert.match(other.message, /does not match known_hosts/);
+      assert.ok(other.message.includes(rsa.fingerprint), other.message);
+    });
+
+    await t.step("refused key, read-only key, missing repository in words", async () => {
+      const stranger = await generateKeyPair({ algorithm: "ed25519" });
+      secrets.push(stranger.privateKey);
+      const refused = keep(
+        await errorOf(withWorkDir((work) =>
+          systemCheckoutRepo(
+            access("fleet", { privateKey: stranger.privateKey }),
+            "main",
+            join(work, "c"),
+            FAST,
+          )
+        )),
+      );
+      assert.match(
+        refused.message,
+        new RegExp(`the server refused the SSH key for git@127\\.0\\.0\\.1:${sshd.port}`),
+      );
+      assert.ok(refused.message.includes(stranger.fingerprint), refused.message);
+
+      const reader = await generateKeyPair({ algorithm: "ed25519" });
+      secrets.push(reader.privateKey);
+      await sshd.authorize(reader.publicKey, { readOnly: true });
+      await sshd.createRepo("readonly", { files: { "a.txt": "a\n" } });
+      const before = await sshd.headSha("readonly", "main");
+      const ro = access("readonly", { privateKey: reader.privateKey });
+      const denied = keep(
+        await errorOf(withWorkDir(async (work) => {
+          const co = await systemCheckoutRepo(ro, "main", join(work, "c"));
+          await systemCommitAndPush(co, ro, [{ path: "b", content: "b\n" }], "b", AUTHOR, 3, FAST);
+        })),
+      );
+      assert.match(denied.message, /refused to accept pushes/);
+      assert.match(denied.message, /read-only/);
+      assert.equal(await sshd.headSha("readonly", "main"), before);
+
+      const missing = keep(
+        await errorOf(
+          withWorkDir((work) =>
+            systemCheckoutRepo(access("no-such-repo"), "main", join(work, "c"), FAST)
+          ),
+        ),
+      );
+      assert.match(missing.message, /repository \/no-such-repo\.git on 127\.0\.0\.1:\d+ not found/);
+      assert.deepEqual(sessionDirs().filter((n) => !tempBefore.has(n)), []);
+    });
+
+    await t.step("refused connection and a silent server, in words", async () => {
+      const port = freePort();
+      const refused = keep(
+        await errorOf(withWorkDir((work) =>
+          systemCheckoutRepo(
+            access("x", { url: `ssh://git@127.0.0.1:${port}/x.git` }),
+            "main",
+            join(work, "c"),
+            FAST,
+          )
+        )),
+      );
+      assert.match(
+        refused.message,
+        /cannot connect to git server 127\.0\.0\.1:\d+: connection refused/,
+      );
+      const silent = silentServer();
+      try {
+        const t0 = performance.now();
+        const err = keep(
+          await errorOf(withWorkDir((work) =>
+            systemCheckoutRepo(
+              access("x", { url: `ssh://git@127.0.0.1:${silent.port}/x.git`, timeoutMs: 1000 }),
+              "main",
+              join(work, "c"),
+              FAST,
+            )
+          )),
+        );
+        assert.match(err.message, /did not answer within 1000 ms/);
+        assert.ok(performance.now() - t0 < 8000);
+      } finally {
+        await silent.close();
+      }
+    });
+
+    await t.step("non-fast-forward race: both changes survive, history stays linear", async () => {
+      await sshd.createRepo("race", { files: { "README.md": "# race\n" } });
+      await withWorkDir(async (work) => {
+        const a = access("race");
+        const ours = await systemCheckoutRepo(a, "main", join(work, "ours"));
+        // Someone else pushes between our checkout and our push.
+        const theirs = await systemCheckoutRepo(a, "main", join(work, "theirs"));
+        const other = await systemCommitAndPush(
+          theirs,
+          a,
+          [{ path: "other.yaml", content: "other: 1\n" }],
+          "Other",
+          AUTHOR,
+        );
+        const r = await systemCommitAndPush(
+          ours,
+          a,
+          [{ path: "ours.yaml", content: "ours: 1\n" }],
+          "Ours",
+          AUTHOR,
+        );
+        assert.equal(r.pushed, true);
+        assert.equal(r.attempts, 2);
+        assert.equal(await sshd.headSha("race", "main"), r.head);
+        assert.equal(await sshd.readFile("race", "main", "other.yaml"), "other: 1\n");
+        assert.equal(await sshd.readFile("race", "main", "ours.yaml"), "ours: 1\n");
+        const history = (await bareGit(join(sshd.root, "race.git"), [
+          "rev-list",
+          "--parents",
+          "main",
+        ])).trim().split("\n").map((l) => l.split(" "));
+        assert.equal(history.length, 3);
+        assert.ok(history.every((c) => c.length <= 2), "a merge commit appeared");
+        assert.equal(history[0][1], other.head);
+
+        // With a single attempt the race is reported in words.
+        const again = await systemCheckoutRepo(a, "main", join(work, "again"));
+        await systemCommitAndPush(theirs, a, [{ path: "o2", content: "2\n" }], "o2", AUTHOR);
+        const nff = keep(
+          await errorOf(
+            systemCommitAndPush(again, a, [{ path: "x", content: "x\n" }], "x", AUTHOR, 1),
+          ),
+        );
+        assert.match(nff.message, /rejected \(non-fast-forward\)/);
+      });
+    });
+
+    await t.step(
+      "SIGINT and exit during an operation: key dir removed, git and ssh gone",
+      async () => {
+        const silent = silentServer();
+        try {
+          const a = access("x", {
+            url: `ssh://git@127.0.0.1:${silent.port}/x.git`,
+            timeoutMs: 60_000,
+          });
+          await withWorkDir(async (work) => {
+            const int = await interruptedChild("sigint", a, join(work, "c"));
+            assert.equal(int.code, 130, int.stdout);
+            assert.match(int.stdout, /error: git fetch with .* was interrupted \(SIGINT\)/);
+            assertNoSecrets(int.stdout, secrets);
+            assert.ok(!ourTempEntries([SESSION_PREFIX]).has(int.session), "key dir left on SIGINT");
+            assert.deepEqual(int.leftovers, [], "git/ssh still running after SIGINT");
+
+            const exit = await interruptedChild("exit", a, join(work, "d"));
+            assert.equal(exit.code, 7, exit.stdout);
+            assert.ok(!ourTempEntries([SESSION_PREFIX]).has(exit.session), "key dir left on exit");
+            assert.deepEqual(exit.leftovers, [], "git/ssh still running after exit");
+          });
+        } finally {
+          await silent.close();
+        }
+      },
+    );
+
+    await t.step("clone + push time: system git vs ssh2 transport vs HTTP", async () => {
+      const files = { "README.md": "# fleet\n", "clusters/.keep": "" };
+      const rounds = 3;
+      const times: Record<string, { clone: number[]; push: number[] }> = {};
+      const measure = async (
+        name: string,
+        checkout: (dir: string) => Promise<RepoCheckout>,
+        push: (co: RepoCheckout, i: number) => Promise<unknown>,
+      ) => {
+        times[name] = { clone: [], push: [] };
+        for (let i = 0; i < rounds; i++) {
+          await withWorkDir(async (work) => {
+            const t0 = performance.now();
+            const co = await checkout(join(work, "c"));
+            const t1 = performance.now();
+            await push(co, i);
+            const t2 = performance.now();
+            times[name].clone.push(t1 - t0);
+            times[name].push.push(t2 - t1);
+          });
+        }
+      };
+      const change = (i: number) => [{ path: `clusters/c${i}.yaml`, content: `n: ${i}\n` }];
+
+      await sshd.createRepo("bench-system", { files });
+      const sys = access("bench-system");
+      await measure(
+        "system git (ssh)",
+        (dir) => systemCheckoutRepo(sys, "main", dir),
+        (co, i) => systemCommitAndPush(co, sys, change(i), `c${i}`, AUTHOR),
+      );
+
+      await sshd.createRepo("bench-ssh2", { files });
+      let transport: ReturnType<typeof sshGitTransport> | undefined;
+      let remote: GitRemote | undefined;
+      await measure(
+        "isomorphic-git + ssh2",
+        (dir) => {
+          transport = sshGitTransport({
+            url: sshd.hostedUrl("bench-ssh2"),
+            privateKey: key.privateKey,
+            knownHosts: sshd.knownHosts(),
+          });
+          remote = {
+            displayUrl: sshd.hostedUrl("bench-ssh2"),
+            url: transport.url,
+            headers: {},
+            http: transport.http,
+          };
+          return checkoutRepo(remote, "main", dir);
+        },
+        async (co, i) => {
+          try {
+            await commitAndPush(co, remote!, change(i), `c${i}`, AUTHOR);
+          } finally {
+            await transport!.close();
+          }
+        },
+      );
+      assert.equal(await sshd.readFile("bench-ssh2", "main", "clusters/c2.yaml"), "n: 2\n");
+
+      const http = await startGitServer({ users: { bot: "canary-http-token-91c2" } });
+      sandboxRoots.push(http.root);
+      const client = makeGitHttp({ allowInsecureHttp: true, timeoutMs: 30_000 });
+      try {
+        await http.createRepo("bench-http", { files });
+        const r = httpsRemote(
+          { url: http.repoUrl("bench-http"), username: "bot", password: "canary-http-token-91c2" },
+          client,
+        );
+        await measure(
+          "isomorphic-git + HTTP",
+          (dir) => checkoutRepo(r, "main", dir),
+          (co, i) => commitAndPush(co, r, change(i), `c${i}`, AUTHOR),
+        );
+        assert.equal(await http.readFile("bench-http", "main", "clusters/c2.yaml"), "n: 2\n");
+      } finally {
+        client.close();
+        await http.close();
+      }
+      assert.equal(await sshd.readFile("bench-system", "main", "clusters/c2.yaml"), "n: 2\n");
+      console.log(`  clone + commit + push of a small repo, median of ${rounds} (ms):`);
+      for (const [name, v] of Object.entries(times)) {
+        const c = median(v.clone);
+        const p = median(v.push);
+        console.log(
+          `    ${name.padEnd(24)} clone ${c.toFixed(0).padStart(5)}  push ${
+            p.toFixed(0).padStart(5)
+          }  total ${(c + p).toFixed(0).padStart(5)}   (clones: ${
+            v.clone.map((x) => x.toFixed(0)).join(", ")
+          })`,
+        );
+      }
+    });
+
+    // No error message quoted key material or a passphrase.
+    assertNoSecrets(errors.join("\n"), secrets);
+  } catch (e) {
+    if (server) {
+      console.error(`sshd log (tail):\n${server.log().split("\n").slice(-20).join("\n")}`);
+    }
+    throw e;
+  } finally {
+    await server?.stop();
+  }
+  assert.equal(isAlive(server.pid), false, "sshd still running");
+  const leftovers = [...ourTempEntries()].filter((n) => !tempBefore.has(n));
+  assert.deepEqual(leftovers, [], "temp files left behind");
+  for (const root of sandboxRoots) {
+    assert.throws(() => Deno.statSync(root), Deno.errors.NotFound, `${root} left behind`);
+  }
+});
