@@ -2,7 +2,8 @@
  * What the Bitbucket sandbox knows: projects (normal and personal "~user"), repositories with
  * their access keys and group grants, and the bare git repositories behind them.
  */
-import { mkdir } from "node:fs/promises";
+import { openUp } from "../ssh/repos.ts";
+import { chmod, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
@@ -160,7 +161,17 @@ async function git(args: string[]): Promise<void> {
  * over smart HTTP, HEAD on the default branch even while it is unborn.
  */
 export async function initBareRepo(r: RepoRecord): Promise<void> {
-  await mkdir(dirname(r.gitDir), { recursive: true });
-  await git(["init", "--bare", "--quiet", `--initial-branch=${r.defaultBranch}`, r.gitDir]);
+  await mkdir(dirname(r.gitDir), { recursive: true, mode: 0o777 });
+  await chmod(dirname(r.gitDir), 0o777);
+  // Shared: pushes arrive over HTTP as root and over the SSH sandbox as its (non-root) users.
+  await git([
+    "init",
+    "--bare",
+    "--quiet",
+    "--shared=0666",
+    `--initial-branch=${r.defaultBranch}`,
+    r.gitDir,
+  ]);
   await git(["--git-dir", r.gitDir, "config", "http.receivepack", "true"]);
+  await openUp(r.gitDir);
 }

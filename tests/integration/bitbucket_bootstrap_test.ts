@@ -10,6 +10,8 @@ import { type KubeSandbox, startKubeSandbox } from "../../sandbox/kube/server.ts
 import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
 import { type BitbucketSandbox, startBitbucketSandbox } from "../../sandbox/bitbucket/server.ts";
 import { bitbucketServerProvider } from "../../lib/providers/bitbucket-server/mod.ts";
+import { sshGitTransport } from "../../lib/git/ssh.ts";
+import { checkoutRepo, commitAndPush } from "../../lib/git/repo.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const ALICE = "canary-bitbucket-token-alice-4f1e";
@@ -265,6 +267,54 @@ Deno.test({
       assert.equal(env.git.pushCount(), 0);
       assert.equal(env.bb.repo("PROJ", "fleet"), undefined);
       assert.equal(env.kube.mutatingRequests().length, 0);
+    });
+  },
+});
+
+async function pushWithClusterKey(env: Env, url: string, identity: string, knownHosts: string) {
+  const transport = sshGitTransport({ url, privateKey: identity, knownHosts });
+  const remote = { displayUrl: url, url: transport.url, headers: {}, http: transport.http };
+  try {
+    const co = await checkoutRepo(remote, "main", `${env.dir}/push-${crypto.randomUUID()}`);
+    await commitAndPush(co, remote, [{ path: "image-update.yaml", content: "tag: v2\n" }], "bump", {
+      name: "flux",
+      email: "flux@example.com",
+    });
+  } finally {
+    await transport.close();
+  }
+}
+
+Deno.test({
+  name:
+    "bitbucket access keys: read-only by default (the cluster key cannot push), read-write with readWriteKey",
+  ignore: !canRun,
+  async fn() {
+    await withEnv(async (env) => {
+      const base = { owner: "PROJ", username: "alice", sshHostname: `127.0.0.1:${env.sshd.port}` };
+      await Deno.writeTextFile(`${env.dir}/fleet.yaml`, manifest(env, base));
+      assert.equal((await cli(env, ["apply", "--auto-approve"])).code, 0);
+      const secret = secretOf(env.kube);
+      const url = `ssh://git@127.0.0.1:${env.sshd.port}/proj/fleet.git`;
+      await assert.rejects(
+        pushWithClusterKey(env, url, secret.identity, secret.known_hosts),
+        /read-only|refused to accept pushes|not allowed/,
+      );
+      // Image automation needs write access: the access key is replaced with a read-write one.
+      await Deno.writeTextFile(
+        `${env.dir}/fleet.yaml`,
+        manifest(env, { ...base, readWriteKey: "true" }),
+      );
+      const plan = await cli(env, ["plan"]);
+      assert.match(
+        plan.stdout,
+        /~ replace SSH access key fluxfleet-c0-clusters-c0-flux-system \(read-write\)/,
+      );
+      assert.equal((await cli(env, ["apply", "--auto-approve"])).code, 0);
+      assert.equal(env.bb.repo("PROJ", "fleet")!.keys[0].permission, "REPO_WRITE");
+      assert.equal(secretOf(env.kube).identity, secret.identity, "same key, new permission");
+      await pushWithClusterKey(env, url, secret.identity, secret.known_hosts);
+      assert.equal(await env.sshd.readFile("proj/fleet", "main", "image-update.yaml"), "tag: v2\n");
     });
   },
 });
