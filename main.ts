@@ -24,6 +24,8 @@ import { applyDocument, PLAN_FORMAT_VERSION, planDocument } from "./lib/report/j
 import { type SavedPlan, staleReasons } from "./lib/plan/stale.ts";
 import { errorMessage, redact } from "./lib/util/redact.ts";
 import { createProgress, type Progress } from "./lib/report/progress.ts";
+import { setDebugSink } from "./lib/util/debug.ts";
+import { DEFAULT_RETRY } from "./lib/util/retry.ts";
 
 const encoder = new TextEncoder();
 const print = (text: string) => Deno.stdout.writeSync(encoder.encode(redact(text)));
@@ -38,6 +40,8 @@ interface CommonOptions {
   failFast?: boolean;
   force?: boolean;
   rotate: string[];
+  retries: number;
+  debug?: boolean;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -107,6 +111,7 @@ async function startRun(
   file: string,
   opts: CommonOptions,
 ): Promise<{ manifest: Manifest; run: FleetRun }> {
+  if (opts.debug) setDebugSink(printErr);
   const manifest = await loadManifest(file);
   const clusters = selectClusters(manifest, opts.cluster, opts.selector);
   const run = await planFleet(manifest, clusters, {
@@ -117,6 +122,7 @@ async function startRun(
     failFast: opts.failFast,
     force: opts.force,
     rotate: opts.rotate,
+    retry: { ...DEFAULT_RETRY, attempts: opts.retries },
   });
   cleanup = run.close;
   progress?.done();
@@ -196,7 +202,20 @@ function withCommon(cmd: Command): Command {
     .option(
       "--force",
       "take over Flux CRDs that another tool manages (app.kubernetes.io/managed-by)",
-    );
+    )
+    .option(
+      "--rotate <cluster>",
+      "replace this cluster's credentials on purpose (repeatable)",
+      collect,
+      [],
+    )
+    .option(
+      "--retries <n>",
+      "attempts for transient faults (429, 5xx, network), with backoff",
+      positiveInt,
+      4,
+    )
+    .option("--debug", "log every request (method, path, status; redacted) on stderr");
 }
 
 withCommon(program.command("plan"))

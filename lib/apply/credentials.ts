@@ -28,6 +28,7 @@ import {
 import { makeGitHttp } from "../git/http.ts";
 import { registerSecret } from "../util/redact.ts";
 import git from "isomorphic-git";
+import { DEFAULT_RETRY, type RetryPolicy } from "../util/retry.ts";
 
 export type Credentials =
   | { kind: "token"; username: string; token: string }
@@ -151,13 +152,15 @@ export interface RepoRemote {
 function isomorphicRemote(
   remote: GitRemote,
   close: () => Promise<void>,
+  retry: RetryPolicy,
   knownHosts?: KnownHosts,
 ): RepoRemote {
   return {
     remote,
     knownHosts,
-    checkout: (branch, dir) => checkoutRepo(remote, branch, dir),
-    push: (co, changes, message, author) => commitAndPush(co, remote, changes, message, author),
+    checkout: (branch, dir) => checkoutRepo(remote, branch, dir, retry),
+    push: (co, changes, message, author) =>
+      commitAndPush(co, remote, changes, message, author, 3, retry),
     async remoteHead(branch) {
       const info = await git.getRemoteInfo2({
         http: remote.http,
@@ -174,8 +177,9 @@ function isomorphicRemote(
 export async function openRemote(
   c: ClusterConfig,
   creds: Credentials,
-  opts: { timeoutMs: number },
+  opts: { timeoutMs: number; retry?: RetryPolicy },
 ): Promise<RepoRemote> {
+  const retry = opts.retry ?? DEFAULT_RETRY;
   if (creds.kind === "token") {
     let caPem: string | undefined;
     if (c.git.caFile) {
@@ -191,7 +195,7 @@ export async function openRemote(
       timeoutMs: opts.timeoutMs,
     });
     const access = { url: c.git.url, username: creds.username, password: creds.token };
-    return isomorphicRemote(httpsRemote(access, http), () => Promise.resolve(http.close()));
+    return isomorphicRemote(httpsRemote(access, http), () => Promise.resolve(http.close()), retry);
   }
   const target = parseSshUrl(c.git.url);
   const knownHosts = await learnHostKeys(c, target.host, target.port);
@@ -206,9 +210,9 @@ export async function openRemote(
     };
     return {
       knownHosts,
-      checkout: (branch, dir) => systemCheckoutRepo(access, branch, dir),
+      checkout: (branch, dir) => systemCheckoutRepo(access, branch, dir, retry),
       push: (co, changes, message, author) =>
-        systemCommitAndPush(co, access, changes, message, author),
+        systemCommitAndPush(co, access, changes, message, author, 3, retry),
       remoteHead: (branch) => systemRemoteHead(access, branch),
       close: () => Promise.resolve(),
     };
@@ -224,6 +228,7 @@ export async function openRemote(
   return isomorphicRemote(
     { displayUrl: c.git.url, url: transport.url, headers: {}, http: transport.http },
     () => transport.close(),
+    retry,
     knownHosts,
   );
 }

@@ -56,6 +56,7 @@ import { observeCluster } from "../kube/observe.ts";
 import { applyClusterStep, waitForSync } from "../kube/apply.ts";
 import { loadInstallManifest } from "../manifests/source.ts";
 import { mapLimit } from "../util/pool.ts";
+import type { RetryPolicy } from "../util/retry.ts";
 import { errorMessage } from "../util/redact.ts";
 
 export interface RunOptions {
@@ -72,6 +73,8 @@ export interface RunOptions {
   force?: boolean;
   /** Clusters whose credentials are replaced on purpose (`--rotate NAME`). */
   rotate?: string[];
+  /** Retries of transient faults (git and Kubernetes API). */
+  retry?: RetryPolicy;
 }
 
 function checkInterrupted(signal: AbortSignal | undefined, before: string) {
@@ -312,7 +315,7 @@ async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise<Cluste
   try {
     opts.onEvent?.(s.config.name, "observing");
     completeBitbucket(s);
-    s.client = await createKubeClient(s.config.kube);
+    s.client = await createKubeClient(s.config.kube, { retry: opts.retry });
     const observedCluster = await observeCluster(s.client, s.desired);
     const notes: string[] = [];
     s.desired.secret.data = await secretData(s, observedCluster, notes, opts);

@@ -3,6 +3,7 @@
  * NO_PROXY honoured by Deno, a timeout per request, and a counter for benchmarks.
  */
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from "isomorphic-git";
+import { debug } from "../util/debug.ts";
 
 export interface GitHttpOptions {
   caPem?: string;
@@ -68,10 +69,14 @@ export function makeGitHttp(opts: GitHttpOptions): GitHttp {
           signal: AbortSignal.timeout(opts.timeoutMs),
         });
       } catch (e) {
+        debug(`git: ${req.method ?? "GET"} ${url.origin}${url.pathname} -> no answer`);
         // Deno says "fetch failed" and keeps the reason (refused, reset, TLS…) in `cause`.
         const cause = (e as { cause?: { message?: string } }).cause?.message;
         throw new Error(cause ? `${(e as Error).message}: ${cause}` : (e as Error).message);
       }
+      debug(
+        `git: ${req.method ?? "GET"} ${url.origin}${url.pathname}${url.search} -> ${res.status}`,
+      );
       return {
         url: res.url,
         method: req.method,

@@ -10,6 +10,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import type { KubeObject } from "../manifests/types.ts";
 import { KubeApiError, kubeError, type KubeStatus } from "./errors.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
+import { debug } from "../util/debug.ts";
 
 export const FIELD_MANAGER = "fluxfleet";
 
@@ -117,6 +118,7 @@ export async function createKubeClient(
   async function send(method: string, path: string, body?: string, contentType?: string) {
     let res: Response;
     let raw: string;
+    const started = performance.now();
     try {
       res = await fetch(server + path, {
         method,
@@ -127,7 +129,17 @@ export async function createKubeClient(
       });
       // The body is part of the exchange: a reset or timeout while reading it is a connection fault.
       raw = await res.text();
+      debug(
+        `kube ${context}: ${method} ${path} -> ${res.status} (${
+          Math.round(performance.now() - started)
+        } ms)`,
+      );
     } catch (e) {
+      debug(
+        `kube ${context}: ${method} ${path} -> no answer (${
+          Math.round(performance.now() - started)
+        } ms)`,
+      );
       throw new KubeApiError(
         0,
         "ConnectionFailed",

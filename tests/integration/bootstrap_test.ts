@@ -560,3 +560,28 @@ Deno.test("recover: a new cluster whose path already holds flux-system is bootst
     assert.equal(env.git.pushCount(), pushes, "history is not rewritten, nothing is committed");
   });
 });
+
+Deno.test("--debug logs every request, redacted; --retries bounds the attempts", async () => {
+  await withEnv({}, async (env) => {
+    const r = await cli(env, ["plan", "--debug", env.manifest]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /debug: kube c0: GET \/api\/v1\/namespaces\/flux-system\/secrets\/flux-system -> 404 \(\d+ ms\)/,
+    );
+    assert.match(
+      r.stderr,
+      /debug: git: GET http:\/\/127\.0\.0\.1:\d+\/fleet\.git\/info\/refs\?service=git-upload-pack -> 200/,
+    );
+    assertNoCanary(r);
+    assert.ok(!r.stderr.includes(btoa(`git:${CANARY}`)), "no Authorization header in debug lines");
+    // One attempt only: a single 503 fails the cluster.
+    env.kubes[0].failNext({ status: 503, method: "GET", pathIncludes: "/secrets/" });
+    const once = await cli(env, ["plan", "--retries", "1", env.manifest]);
+    assert.equal(once.code, 1);
+    assert.match(once.stdout, /the API server failed \(503\)/);
+    // The default retries through the same fault.
+    env.kubes[0].failNext({ status: 503, method: "GET", pathIncludes: "/secrets/" });
+    assert.equal((await cli(env, ["plan", env.manifest])).code, 0);
+  });
+});
