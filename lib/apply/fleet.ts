@@ -161,7 +161,9 @@ export async function planFleet(
   const componentsCache = new Map<string, Components>();
   const components = async (c: ClusterConfig) => {
     const src = c.flux.manifests;
-    if (!installCache.has(src)) installCache.set(src, loadInstallManifest(src));
+    if (!installCache.has(src)) {
+      installCache.set(src, loadInstallManifest({ source: src, sha256: c.flux.manifestsSha256 }));
+    }
     const options = installOptions(c);
     const key = JSON.stringify([src, options]);
     if (!componentsCache.has(key)) {

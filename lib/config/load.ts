@@ -499,6 +499,7 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
     flux: {
       version: flux.version ?? "v2.4.0",
       manifests: /^https?:\/\//.test(manifests) ? manifests : resolve(baseDir, manifests),
+      ...(flux.manifestsSha256 ? { manifestsSha256: flux.manifestsSha256 } : {}),
       namespace: flux.namespace ?? "flux-system",
       secretName: flux.secretName ?? flux.namespace ?? "flux-system",
       interval: flux.interval ?? "1m",

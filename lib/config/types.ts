@@ -36,6 +36,7 @@ export interface Author {
 export interface RawFlux {
   version?: string;
   manifests?: string;
+  manifestsSha256?: string;
   namespace?: string;
   secretName?: string;
   interval?: string;
@@ -143,6 +144,7 @@ export interface ClusterConfig {
   flux: {
     version: string;
     manifests: string;
+    manifestsSha256?: string;
     namespace: string;
     secretName: string;
     interval: string;
