@@ -3,7 +3,7 @@
  * and clusters with bounded concurrency, plan each cluster (pure), then apply: one commit per
  * repository, then the cluster steps, then the health wait.
  */
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import type { ClusterConfig, Manifest } from "../config/types.ts";
 import type { SecretSource } from "../config/secrets.ts";
 import {
@@ -55,6 +55,7 @@ import { createKubeClient, type KubeClient, loadKubeConfig } from "../kube/clien
 import { observeCluster } from "../kube/observe.ts";
 import { applyClusterStep, waitForSync } from "../kube/apply.ts";
 import { loadInstallManifest } from "../manifests/source.ts";
+import { kustomizeBuild } from "../manifests/kustomize.ts";
 import { mapLimit } from "../util/pool.ts";
 import type { RetryPolicy } from "../util/retry.ts";
 import { errorMessage } from "../util/redact.ts";
@@ -107,6 +108,8 @@ interface ClusterState {
   client?: KubeClient;
   observed?: { repo: ObservedRepo; cluster: ObservedCluster };
   components: Components;
+  /** The repository's kustomization.yaml is the user's own (patches): build it to install. */
+  customKustomization?: boolean;
   /** Generated-key mode: checked before the cluster is pointed at the key. */
   keyCheck?: { url: string; identity: string; publicKey: string; knownHosts: string };
 }
@@ -328,7 +331,15 @@ async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise<Cluste
       files: await readRepoFiles(co, s.desired.files.map((f) => f.path)),
     };
     s.observed = { repo: observedRepo, cluster: observedCluster };
+    const kfile = s.desired.files.find((f) => f.onlyIfAbsent);
+    const current = kfile ? observedRepo.files[kfile.path] : null;
+    s.customKustomization = current !== null && current !== undefined && current !== kfile!.content;
     const plan = withProviderSteps(s, planCluster(s.desired, observedRepo, observedCluster));
+    if (s.customKustomization && plan.steps.some((st) => st.kind === "components")) {
+      notes.push(
+        "the repository has its own kustomization.yaml: the components are installed from its kubectl kustomize build (your patches apply)",
+      );
+    }
     const secretChanges = plan.steps.some((st) => st.kind === "secret");
     return {
       ...plan,
@@ -537,6 +548,14 @@ async function applyCluster(
       opts.onEvent?.(p.cluster, describeStepShort(step));
       if (step.kind === "accessKey") {
         await applyAccessKey(s.repo.bitbucket!, step, s.desired.secret.data["identity.pub"]);
+      } else if (step.kind === "components" && s.customKustomization) {
+        // As flux: the folder's kustomization.yaml (with the user's patches) is what is installed.
+        const built = await kustomizeBuild(join(s.repo.checkout!.dir, s.desired.dir));
+        const components = built.filter((o) =>
+          !(o.kind === "GitRepository" || o.kind === "Kustomization") ||
+          o.metadata.name !== s.desired.kustomization.metadata.name
+        );
+        await applyClusterStep(s.client!, { ...s.desired, components }, step);
       } else if (step.kind !== "repository" && step.kind !== "group") {
         await applyClusterStep(s.client!, s.desired, step);
       }

@@ -585,3 +585,44 @@ Deno.test("--debug logs every request, redacted; --retries bounds the attempts",
     assert.equal((await cli(env, ["plan", env.manifest])).code, 0);
   });
 });
+
+Deno.test("a user's kustomization.yaml with patches is kept and honoured when Flux is installed", async () => {
+  await withEnv({}, async (env) => {
+    const custom = `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+- gotk-components.yaml
+- gotk-sync.yaml
+patches:
+- target:
+    kind: Deployment
+    name: source-controller
+  patch: |
+    - op: add
+      path: /metadata/labels/patched-by
+      value: user
+`;
+    await pushHandEdit(env, "clusters/c0/flux-system/kustomization.yaml", () => custom);
+    const plan = await cli(env, ["plan", env.manifest]);
+    assert.match(
+      plan.stdout,
+      /> the repository has its own kustomization\.yaml: the components are installed from its kubectl kustomize build/,
+    );
+    assert.ok(!plan.stdout.includes("commit clusters/c0/flux-system/kustomization.yaml"));
+    const apply = await cli(env, ["apply", "--auto-approve", env.manifest]);
+    assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+    const dep = env.kubes[0].getObject(
+      "apps/v1",
+      "Deployment",
+      "flux-system",
+      "source-controller",
+    ) as {
+      metadata: { labels: Record<string, string> };
+    };
+    assert.equal(dep.metadata.labels["patched-by"], "user");
+    assert.equal(
+      await env.git.readFile("fleet", "main", "clusters/c0/flux-system/kustomization.yaml"),
+      custom,
+    );
+  });
+});
