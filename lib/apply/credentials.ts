@@ -8,7 +8,7 @@ import { resolveSecret, type SecretSource } from "../config/secrets.ts";
 import { type ParsedPrivateKey, parsePrivateKey } from "../keys/parse.ts";
 import { findHostKeys, type HostKey, knownHostsLine, scanHostKey } from "../keys/known_hosts.ts";
 import { parseSshUrl } from "../git/ssh_url.ts";
-import { sshGitTransport } from "../git/ssh.ts";
+import { type SshAccess, sshGitTransport } from "../git/ssh.ts";
 import {
   type Author,
   checkoutRepo,
@@ -199,15 +199,16 @@ export async function openRemote(
   }
   const target = parseSshUrl(c.git.url);
   const knownHosts = await learnHostKeys(c, target.host, target.port);
+  // The same key, known_hosts and limits, whichever transport carries them.
+  const access: SystemSshAccess & SshAccess = {
+    url: c.git.url,
+    privateKey: creds.keyText,
+    passphrase: creds.passphrase,
+    knownHosts: knownHosts.text,
+    hostKeyAlgorithms: c.git.hostKeyAlgorithms,
+    timeoutMs: opts.timeoutMs,
+  };
   if (c.git.transport === "system") {
-    const access: SystemSshAccess = {
-      url: c.git.url,
-      privateKey: creds.keyText,
-      passphrase: creds.passphrase,
-      knownHosts: knownHosts.text,
-      hostKeyAlgorithms: c.git.hostKeyAlgorithms,
-      timeoutMs: opts.timeoutMs,
-    };
     return {
       knownHosts,
       checkout: (branch, dir) => systemCheckoutRepo(access, branch, dir, retry),
@@ -217,14 +218,7 @@ export async function openRemote(
       close: () => Promise.resolve(),
     };
   }
-  const transport = sshGitTransport({
-    url: c.git.url,
-    privateKey: creds.keyText,
-    passphrase: creds.passphrase,
-    knownHosts: knownHosts.text,
-    hostKeyAlgorithms: c.git.hostKeyAlgorithms,
-    timeoutMs: opts.timeoutMs,
-  });
+  const transport = sshGitTransport(access);
   return isomorphicRemote(
     { displayUrl: c.git.url, url: transport.url, headers: {}, http: transport.http },
     () => transport.close(),

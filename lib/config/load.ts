@@ -15,6 +15,7 @@ import {
 } from "./locate.ts";
 import { schemaErrors } from "./schema.ts";
 import { parseDuration } from "./duration.ts";
+import { DEFAULT_REGISTRY } from "../manifests/options.ts";
 import type {
   BitbucketConfig,
   ClusterConfig,
@@ -506,7 +507,7 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
       timeoutMs: parseDuration(flux.timeout ?? "5m"),
       components: flux.components ?? DEFAULT_COMPONENTS,
       componentsExtra: flux.componentsExtra ?? [],
-      registry: flux.registry ?? "ghcr.io/fluxcd",
+      registry: flux.registry ?? DEFAULT_REGISTRY,
       imagePullSecret: flux.imagePullSecret,
       networkPolicy: flux.networkPolicy ?? true,
       watchAllNamespaces: flux.watchAllNamespaces ?? true,
