@@ -428,7 +428,8 @@ Deno.test("plan --out / apply --plan-file: a fresh plan applies, a stale one is 
     assert.ok(!(await Deno.readTextFile(planFile)).includes(CANARY));
     assert.deepEqual(outputSchemaErrors(JSON.parse(await Deno.readTextFile(planFile))), []);
     // Someone pushes in between: the saved plan no longer describes the repository.
-    await pushHandEdit(env, "clusters/c0/flux-system/kustomization.yaml", () => "resources: []\n");
+    const own = "# ours\nresources:\n- gotk-components.yaml\n- gotk-sync.yaml\n";
+    await pushHandEdit(env, "clusters/c0/flux-system/kustomization.yaml", () => own);
     const stale = await cli(env, ["apply", "--plan-file", planFile, env.manifest]);
     assert.equal(stale.code, 1);
     assert.match(
@@ -443,7 +444,7 @@ Deno.test("plan --out / apply --plan-file: a fresh plan applies, a stale one is 
     // kustomization.yaml written by hand is kept (written only when absent).
     assert.equal(
       await env.git.readFile("fleet", "main", "clusters/c0/flux-system/kustomization.yaml"),
-      "resources: []\n",
+      own,
     );
   });
 });

@@ -1,0 +1,224 @@
+/**
+ * Carry out plans: one commit per repository (after provider steps), then each cluster's steps
+ * and the health wait; --fail-fast and Ctrl-C stop new work.
+ */
+import { join } from "node:path";
+import { openRemote, sshKeyAccepted } from "./credentials.ts";
+import type { ClusterPlan, Step } from "../plan/types.ts";
+import { setRemoteUrl } from "../git/repo.ts";
+import { applyAccessKey, applyRepositorySteps } from "./bitbucket.ts";
+import { applyClusterStep, waitForSync } from "../kube/apply.ts";
+import { kustomizeBuild } from "../manifests/kustomize.ts";
+import { mapLimit } from "../util/pool.ts";
+import { errorMessage } from "../util/redact.ts";
+import {
+  checkInterrupted,
+  type ClusterResult,
+  type ClusterState,
+  type RepoGroup,
+  type RunOptions,
+} from "./state.ts";
+import { completeBitbucket, withUrl } from "./observe.ts";
+
+export async function applyFleet(
+  plans: ClusterPlan[],
+  states: Map<string, ClusterState>,
+  groups: Map<string, RepoGroup>,
+  opts: RunOptions,
+): Promise<ClusterResult[]> {
+  // --fail-fast: the first failure stops new work everywhere; clusters not started are skipped.
+  const stop = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  if (opts.failFast && plans.some((p) => p.error)) stop.abort();
+  const byName = new Map(plans.map((p) => [p.cluster, p]));
+  // Repository phase: one commit per repository holding every cluster's file changes.
+  const repoErrors = new Map<string, string>();
+  await mapLimit([...groups.values()], opts.concurrency, async (g) => {
+    const members = g.clusters.map((c) => byName.get(c)!).filter((p) => !p.error);
+    if (g.bitbucket) {
+      try {
+        await applyBitbucketRepository(g, members, states, signal, opts);
+      } catch (e) {
+        repoErrors.set(g.key, errorMessage(e));
+        return;
+      }
+    }
+    const changing = members.filter((p) => p.steps.some((s) => s.kind === "file"));
+    if (changing.length === 0 || !g.checkout) return;
+    const changes = changing.flatMap((p) => {
+      const files = states.get(p.cluster)!.desired.files;
+      return p.steps.flatMap((s) =>
+        s.kind === "file"
+          ? files.filter((f) => f.path === s.path).map(({ path, content }) => ({ path, content }))
+          : []
+      );
+    });
+    const names = changing.map((p) => p.cluster);
+    let message = `Add Flux ${g.version} manifests for ${
+      names.length === 1 ? "cluster" : "clusters"
+    } ${names.join(", ")}`;
+    if (g.appendix) message += `\n\n${g.appendix}`;
+    try {
+      checkInterrupted(signal, `pushing to ${g.url}`);
+      for (const c of names) opts.onEvent?.(c, `pushing to ${g.url} (${g.branch})`);
+      await g.remote!.push(g.checkout, changes, message, g.author);
+    } catch (e) {
+      repoErrors.set(g.key, errorMessage(e));
+    }
+  });
+
+  if (opts.failFast && repoErrors.size > 0) stop.abort();
+  const results = await mapLimit(plans, opts.concurrency, async (p): Promise<ClusterResult> => {
+    const result = await applyCluster(p, states.get(p.cluster)!, repoErrors, signal, opts);
+    if (result.outcome === "failed" && opts.failFast) stop.abort();
+    return result;
+  });
+  return results.map((r) =>
+    r.outcome === "failed" && r.applied.length === 0 && stop.signal.aborted &&
+      r.error?.startsWith("interrupted before") && !opts.signal?.aborted
+      ? {
+        cluster: r.cluster,
+        outcome: "skipped",
+        applied: [],
+        error: "another cluster failed (--fail-fast)",
+      }
+      : r
+  );
+}
+
+/**
+ * Provider phase of one repository: create it / change visibility / grant groups (the steps sit on
+ * its first cluster), then learn its real clone links, complete the clusters' desired state with
+ * them and open the git remote for the push.
+ */
+async function applyBitbucketRepository(
+  g: RepoGroup,
+  members: ClusterPlan[],
+  states: Map<string, ClusterState>,
+  signal: AbortSignal,
+  opts: RunOptions,
+): Promise<void> {
+  const b = g.bitbucket!;
+  const steps = members.flatMap((p) =>
+    p.steps.filter((st) => st.kind === "repository" || st.kind === "group")
+  );
+  if (steps.length === 0) return;
+  checkInterrupted(signal, `changing repository ${b.config.project}/${b.config.slug}`);
+  const first = g.clusters[0];
+  opts.onEvent?.(first, `reconciling repository ${b.config.project}/${b.config.slug}`);
+  await applyRepositorySteps(b, steps, (w) => opts.onEvent?.(first, `warning: ${w}`));
+  if (!g.remote && b.repo) {
+    g.url = b.repo.httpCloneUrl;
+    for (const name of g.clusters) completeBitbucket(states.get(name)!);
+    g.remote = await openRemote(withUrl(g.owner, g.url), g.creds, {
+      timeoutMs: opts.gitTimeoutMs ?? 60_000,
+    });
+    await setRemoteUrl(g.checkout!, g.remote.remote!.url);
+  }
+}
+
+async function applyCluster(
+  p: ClusterPlan,
+  s: ClusterState,
+  repoErrors: Map<string, string>,
+  signal: AbortSignal,
+  opts: RunOptions,
+): Promise<ClusterResult> {
+  if (p.error) return { cluster: p.cluster, outcome: "failed", applied: [], error: p.error };
+  if (p.steps.length === 0) return { cluster: p.cluster, outcome: "unchanged", applied: [] };
+  const repoError = repoErrors.get(s.repo.key);
+  if (repoError) return { cluster: p.cluster, outcome: "failed", applied: [], error: repoError };
+  const applied: Step[] = [];
+  const head = s.repo.checkout?.head;
+  const revision = head ? `${s.repo.branch}@sha1:${head}` : undefined;
+  try {
+    checkInterrupted(signal, "starting");
+    applied.push(...p.steps.filter((st) => st.kind === "file"));
+    for (const step of p.steps) {
+      if (step.kind === "file") continue;
+      // A generated key must be accepted before the cluster is pointed at it. The secret is
+      // written first, so the key survives to the re-run (it is never regenerated).
+      if (step.kind === "sync" && s.keyCheck) await checkGeneratedKey(s, signal);
+      checkInterrupted(signal, describeStepShort(step));
+      opts.onEvent?.(p.cluster, describeStepShort(step));
+      if (step.kind === "accessKey") {
+        await applyAccessKey(s.repo.bitbucket!, step, s.desired.secret.data["identity.pub"]);
+      } else if (step.kind === "components" && s.customKustomization) {
+        // As flux: the folder's kustomization.yaml (with the user's patches) is what is installed.
+        const built = await kustomizeBuild(join(s.repo.checkout!.dir, s.desired.dir));
+        if (!built.some((o) => o.kind === "CustomResourceDefinition")) {
+          throw new Error(
+            `${s.desired.dir}/kustomization.yaml builds no Flux CRDs: its resources must include gotk-components.yaml and gotk-sync.yaml`,
+          );
+        }
+        const components = built.filter((o) =>
+          !(o.kind === "GitRepository" || o.kind === "Kustomization") ||
+          o.metadata.name !== s.desired.kustomization.metadata.name
+        );
+        await applyClusterStep(s.client!, { ...s.desired, components }, step);
+      } else if (step.kind !== "repository" && step.kind !== "group") {
+        await applyClusterStep(s.client!, s.desired, step);
+      }
+      applied.push(step);
+    }
+    checkInterrupted(signal, "waiting for Flux to be Ready");
+    opts.onEvent?.(p.cluster, "waiting for Flux to be Ready");
+    await waitForSync(s.client!, s.desired, {
+      revision,
+      timeoutMs: s.desired.timeoutMs,
+      signal,
+      laterRevision: (rev) => isCurrentRemoteHead(s.repo, rev, head),
+    });
+    return { cluster: p.cluster, outcome: "changed", applied, revision };
+  } catch (e) {
+    return { cluster: p.cluster, outcome: "failed", applied, error: errorMessage(e), revision };
+  }
+}
+
+/**
+ * The branch moved past our commit while we waited: the cluster's revision includes ours when it
+ * is the remote's current head and that head is not our commit (branches only move forward).
+ */
+async function isCurrentRemoteHead(
+  g: RepoGroup,
+  revision: string,
+  ours: string | null | undefined,
+): Promise<boolean> {
+  if (!g.remote || !ours) return false;
+  try {
+    const head = await g.remote.remoteHead(g.branch);
+    return head !== null && head !== ours && revision === `${g.branch}@sha1:${head}`;
+  } catch {
+    return false;
+  }
+}
+
+async function checkGeneratedKey(s: ClusterState, signal: AbortSignal) {
+  const k = s.keyCheck!;
+  checkInterrupted(signal, "checking the cluster's SSH key");
+  const r = await sshKeyAccepted(k.url, k.identity, k.knownHosts, s.config.git.hostKeyAlgorithms);
+  if (!r.ok) {
+    throw new Error(
+      `the repository does not accept the cluster's SSH key yet (${r.reason}); add this public key ` +
+        `with read access (deploy key), then re-run: ${k.publicKey.trim()}`,
+    );
+  }
+  s.keyCheck = undefined;
+}
+
+function describeStepShort(step: Step): string {
+  switch (step.kind) {
+    case "namespace":
+      return `creating namespace ${step.name}`;
+    case "components":
+      return `installing components (${step.objects} objects)`;
+    case "secret":
+      return `${
+        step.action === "create" ? "creating" : "updating"
+      } secret ${step.namespace}/${step.name}`;
+    case "sync":
+      return `applying ${step.object} ${step.namespace}/${step.name}`;
+    default:
+      return step.kind;
+  }
+}

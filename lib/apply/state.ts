@@ -1,0 +1,81 @@
+/** Shared state of one run: options, repository groups, cluster states, results. */
+import type { ClusterConfig } from "../config/types.ts";
+import type { SecretSource } from "../config/secrets.ts";
+import { type Components } from "../plan/desired.ts";
+import { type Credentials, type RepoRemote } from "./credentials.ts";
+import type { DesiredCluster, ObservedCluster, ObservedRepo, Step } from "../plan/types.ts";
+import { type DestroyStep } from "../plan/destroy.ts";
+import { type RepoCheckout } from "../git/repo.ts";
+import { type BitbucketState } from "./bitbucket.ts";
+import { type KubeClient } from "../kube/client.ts";
+import type { RetryPolicy } from "../util/retry.ts";
+
+export interface RunOptions {
+  concurrency: number;
+  secrets: SecretSource;
+  /** Progress messages per cluster (the printer redacts them). */
+  onEvent?(cluster: string, message: string): void;
+  gitTimeoutMs?: number;
+  /** Aborted on Ctrl-C: no new step starts, steps in flight finish and are reported. */
+  signal?: AbortSignal;
+  /** Stop starting new work as soon as one cluster fails. */
+  failFast?: boolean;
+  /** Take over Flux CRDs that another tool manages. */
+  force?: boolean;
+  /** Clusters whose credentials are replaced on purpose (`--rotate NAME`). */
+  rotate?: string[];
+  /** Retries of transient faults (git and Kubernetes API). */
+  retry?: RetryPolicy;
+}
+
+export function checkInterrupted(signal: AbortSignal | undefined, before: string) {
+  if (signal?.aborted) throw new Error(`interrupted before ${before}; re-run to continue`);
+}
+
+export interface RepoGroup {
+  key: string;
+  url: string;
+  branch: string;
+  /** The first cluster using the repository: its credentials fetch and push. */
+  owner: ClusterConfig;
+  creds: Credentials;
+  remote?: RepoRemote;
+  author: { name: string; email: string };
+  appendix?: string;
+  version: string;
+  checkout?: RepoCheckout;
+  error?: string;
+  clusters: string[];
+  /** provider: bitbucket-server: what the API showed, and the provider client. */
+  bitbucket?: BitbucketState;
+}
+
+export interface ClusterState {
+  config: ClusterConfig;
+  creds: Credentials;
+  desired: DesiredCluster;
+  repo: RepoGroup;
+  client?: KubeClient;
+  observed?: { repo: ObservedRepo; cluster: ObservedCluster };
+  components: Components;
+  /** The repository's kustomization.yaml is the user's own (patches): build it to install. */
+  customKustomization?: boolean;
+  /** Generated-key mode: checked before the cluster is pointed at the key. */
+  keyCheck?: { url: string; identity: string; publicKey: string; knownHosts: string };
+}
+
+export interface ClusterResult {
+  cluster: string;
+  /** skipped: not started because another cluster failed under --fail-fast. */
+  outcome: "unchanged" | "changed" | "failed" | "skipped";
+  applied: Step[];
+  error?: string;
+  revision?: string;
+}
+
+export interface DestroyResult {
+  cluster: string;
+  outcome: "destroyed" | "unchanged" | "failed";
+  done: DestroyStep[];
+  error?: string;
+}
