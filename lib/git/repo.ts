@@ -172,6 +172,28 @@ export function checkoutRepo(
 
 async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Promise<RepoCheckout> {
   const { headers, http, url } = remote;
+  // The usual case first: the branch exists, one ref advertisement and one fetch.
+  try {
+    await git.clone({
+      fs,
+      http,
+      dir,
+      url,
+      ref: branch,
+      singleBranch: true,
+      depth: 1,
+      noTags: true,
+      headers,
+    });
+    const head = await git.resolveRef({ fs, dir, ref: "HEAD" });
+    return { dir, url: remote.displayUrl, branch, branchExists: true, head };
+  } catch (e) {
+    if ((e as { code?: string })?.code !== "NotFoundError") {
+      throw describeGitError(e, remote.displayUrl);
+    }
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  // No such branch (or an empty repository): look at what the remote has.
   try {
     const info = await git.getRemoteInfo2({ http, url, headers, protocolVersion: 1 });
     const refs = info.refs ?? [];

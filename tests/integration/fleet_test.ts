@@ -97,6 +97,10 @@ Deno.test("12 clusters on 3 repositories: one apply, one commit per repository, 
       q.method === "POST" && q.service === "git-upload-pack"
     );
     assert.equal(uploads.length, 3);
+    const adverts = f.git.requests.filter((q) =>
+      q.method === "GET" && q.service === "git-upload-pack"
+    );
+    assert.equal(adverts.length, 3, "one ref advertisement per repository");
     for (const k of f.kubes) {
       assert.ok(k.requests.length <= 3, `API round trips: ${k.requests.length}`);
     }
