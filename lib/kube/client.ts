@@ -56,25 +56,84 @@ const WELL_KNOWN: Record<string, ResourceInfo> = {
   },
 };
 
-export function loadKubeConfig(target: KubeTarget): { kc: KubeConfig; context: string } {
-  const kc = new KubeConfig();
-  if (target.kubeconfig) kc.loadFromFile(target.kubeconfig);
-  else kc.loadFromDefault();
-  const where = target.kubeconfig ?? (Deno.env.get("KUBECONFIG") ?? "~/.kube/config");
-  if (target.context) {
-    if (!kc.getContextObject(target.context)) {
-      const known = kc.getContexts().map((c) => c.name).join(", ") || "none";
-      throw new Error(
-        `kube.context: context "${target.context}" is not in kubeconfig ${where} (contexts: ${known})`,
-      );
-    }
-    kc.setCurrentContext(target.context);
+/**
+ * Parsed kubeconfig files, one per path for the whole run: a fleet's kubeconfig has a context per
+ * cluster, and parsing it once per cluster made planning quadratic in the fleet's size.
+ */
+const parsedKubeconfigs = new Map<string, KubeConfig>();
+
+function parsedKubeconfig(path: string | undefined): KubeConfig {
+  const key = path ?? `default:${Deno.env.get("KUBECONFIG") ?? ""}`;
+  let base = parsedKubeconfigs.get(key);
+  if (!base) {
+    base = new KubeConfig();
+    if (path) base.loadFromFile(path);
+    else base.loadFromDefault();
+    parsedKubeconfigs.set(key, base);
   }
+  return base;
+}
+
+export function loadKubeConfig(target: KubeTarget): { kc: KubeConfig; context: string } {
+  const base = parsedKubeconfig(target.kubeconfig);
+  const where = target.kubeconfig ?? (Deno.env.get("KUBECONFIG") ?? "~/.kube/config");
+  const wanted = target.context ?? base.getCurrentContext();
+  if (target.context && !base.getContextObject(target.context)) {
+    const known = base.getContexts().map((c) => c.name).join(", ") || "none";
+    throw new Error(
+      `kube.context: context "${target.context}" is not in kubeconfig ${where} (contexts: ${known})`,
+    );
+  }
+  // A view of the shared, already parsed entries with this cluster's context selected.
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: base.getClusters(),
+    users: base.getUsers(),
+    contexts: base.getContexts(),
+    currentContext: wanted,
+  });
   const context = kc.getCurrentContext();
   if (!context || !kc.getCurrentCluster()) {
     throw new Error(`kube.context: no current context in kubeconfig ${where}`);
   }
   return { kc, context };
+}
+
+/**
+ * HTTP clients shared by the clusters that trust the same CA with the same client certificate
+ * (one TLS client per cluster kept hundreds of them open during a fleet plan).
+ */
+const sharedClients = new Map<string, { client: Deno.HttpClient; users: number }>();
+
+function acquireHttpClient(ca?: string, cert?: string, key?: string): {
+  client: Deno.HttpClient;
+  release(): void;
+} {
+  const id = JSON.stringify([ca ?? "", cert ?? "", key ?? ""]);
+  let entry = sharedClients.get(id);
+  if (!entry) {
+    entry = {
+      client: Deno.createHttpClient({
+        caCerts: ca ? [ca] : undefined,
+        ...(cert && key ? { cert, key } : {}),
+      }),
+      users: 0,
+    };
+    sharedClients.set(id, entry);
+  }
+  entry.users++;
+  let released = false;
+  return {
+    client: entry.client,
+    release() {
+      if (released) return;
+      released = true;
+      if (--entry!.users === 0) {
+        entry!.client.close();
+        sharedClients.delete(id);
+      }
+    },
+  };
 }
 
 export interface KubeClientOptions {
@@ -103,12 +162,13 @@ export async function createKubeClient(
   const ca = text(tls.ca);
   const cert = text(tls.cert);
   const key = text(tls.key);
-  const client = Deno.createHttpClient({
-    caCerts: ca ? [ca] : undefined,
-    ...(cert && key ? { cert, key } : {}),
-  });
+  const { client, release } = acquireHttpClient(ca, cert, key);
   const headers: Record<string, string> = { Accept: "application/json" };
-  for (const [k, v] of Object.entries(tls.headers ?? {})) headers[k] = String(v);
+  // Flattened copies: the values can be slices of the whole kubeconfig text, which would keep
+  // that text alive once per cluster.
+  for (const [k, v] of Object.entries(tls.headers ?? {})) {
+    headers[k] = JSON.parse(JSON.stringify(String(v)));
+  }
   if (tls.auth) headers.Authorization = `Basic ${btoa(tls.auth)}`;
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const retry = opts.retry ?? DEFAULT_RETRY;
@@ -257,7 +317,7 @@ export async function createKubeClient(
       const base = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
       return `${base}/${info.plural}`;
     },
-    close: () => client.close(),
+    close: release,
   };
 }
 
