@@ -3,4 +3,4 @@
  * every run. Imported first by entry points so the warning never reaches users.
  */
 import process from "node:process";
-process.noDeprecation = true;
+(process as { noDeprecation?: boolean }).noDeprecation = true;
