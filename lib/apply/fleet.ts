@@ -11,7 +11,7 @@ import type { ClusterPlan } from "../plan/types.ts";
 import { type DestroyOptions, type DestroyPlan, planDestroy } from "../plan/destroy.ts";
 import { emptyCheckout } from "../git/repo.ts";
 import { bitbucketUrls, observeBitbucket } from "./bitbucket.ts";
-import { loadKubeConfig } from "../kube/client.ts";
+import { resolveKubeContext } from "../kube/kubeconfig.ts";
 import { loadInstallManifest } from "../manifests/source.ts";
 import { mapLimit } from "../util/pool.ts";
 import { errorMessage } from "../util/redact.ts";
@@ -52,7 +52,7 @@ export async function planFleet(
     creds.set(c.name, await resolveCredentials(c, baseDir, opts.secrets));
     // The kubeconfig and its context are local files: check them before any contact too.
     try {
-      loadKubeConfig(c.kube);
+      resolveKubeContext(c.kube);
     } catch (e) {
       throw new Error(`cluster "${c.name}": ${(e as Error).message}`);
     }

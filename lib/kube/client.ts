@@ -2,22 +2,24 @@
  * A thin Kubernetes REST client over Deno's fetch.
  *
  * Why not @kubernetes/client-node's API classes: they run on node-fetch + https.Agent, lose the
- * `Status` body in some error paths and make request counting and timeouts awkward. We still use
- * its KubeConfig for what it does well: kubeconfig merging, contexts, tokens, client certificates
- * and exec/OIDC credential plugins (applyToHTTPSOptions).
+ * `Status` body in some error paths and make request counting and timeouts awkward. Kubeconfigs
+ * are read by ./kubeconfig.ts; users with exec/OIDC credential plugins still go through the
+ * library's KubeConfig (applyToHTTPSOptions), imported only for them.
  */
-import { KubeConfig } from "@kubernetes/client-node";
 import type { KubeObject } from "../manifests/types.ts";
 import { KubeApiError, kubeError, type KubeStatus } from "./errors.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
 import { debug } from "../util/debug.ts";
+import {
+  type KubeConnection,
+  type KubeTarget,
+  resolveKubeContext,
+  simpleConnection,
+} from "./kubeconfig.ts";
 
 export const FIELD_MANAGER = "fluxfleet";
 
-export interface KubeTarget {
-  kubeconfig?: string;
-  context?: string;
-}
+export type { KubeTarget };
 
 export interface KubeClient {
   context: string;
@@ -56,47 +58,44 @@ const WELL_KNOWN: Record<string, ResourceInfo> = {
   },
 };
 
+/** Re-exported for callers that check a target before contacting anything. */
+export { resolveKubeContext };
+
 /**
- * Parsed kubeconfig files, one per path for the whole run: a fleet's kubeconfig has a context per
- * cluster, and parsing it once per cluster made planning quadratic in the fleet's size.
+ * Users with credential plugins (exec, auth-provider: EKS, GKE, OIDC…) go through
+ * @kubernetes/client-node's KubeConfig, imported only for them.
  */
-const parsedKubeconfigs = new Map<string, KubeConfig>();
-
-function parsedKubeconfig(path: string | undefined): KubeConfig {
-  const key = path ?? `default:${Deno.env.get("KUBECONFIG") ?? ""}`;
-  let base = parsedKubeconfigs.get(key);
-  if (!base) {
-    base = new KubeConfig();
-    if (path) base.loadFromFile(path);
-    else base.loadFromDefault();
-    parsedKubeconfigs.set(key, base);
-  }
-  return base;
-}
-
-export function loadKubeConfig(target: KubeTarget): { kc: KubeConfig; context: string } {
-  const base = parsedKubeconfig(target.kubeconfig);
-  const where = target.kubeconfig ?? (Deno.env.get("KUBECONFIG") ?? "~/.kube/config");
-  const wanted = target.context ?? base.getCurrentContext();
-  if (target.context && !base.getContextObject(target.context)) {
-    const known = base.getContexts().map((c) => c.name).join(", ") || "none";
-    throw new Error(
-      `kube.context: context "${target.context}" is not in kubeconfig ${where} (contexts: ${known})`,
-    );
-  }
-  // A view of the shared, already parsed entries with this cluster's context selected.
+async function pluginConnection(target: KubeTarget): Promise<KubeConnection> {
+  const { KubeConfig } = await import("@kubernetes/client-node");
   const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: base.getClusters(),
-    users: base.getUsers(),
-    contexts: base.getContexts(),
-    currentContext: wanted,
-  });
-  const context = kc.getCurrentContext();
-  if (!context || !kc.getCurrentCluster()) {
-    throw new Error(`kube.context: no current context in kubeconfig ${where}`);
+  if (target.kubeconfig) kc.loadFromFile(target.kubeconfig);
+  else kc.loadFromDefault();
+  const context = resolveKubeContext(target);
+  kc.setCurrentContext(context);
+  const tls: {
+    ca?: Uint8Array | string;
+    cert?: Uint8Array | string;
+    key?: Uint8Array | string;
+    headers?: Record<string, string>;
+    auth?: string;
+  } = {};
+  await kc.applyToHTTPSOptions(tls as never);
+  const text = (v: Uint8Array | string | undefined) =>
+    v === undefined ? undefined : typeof v === "string" ? v : new TextDecoder().decode(v);
+  const headers: Record<string, string> = {};
+  // Flattened copies: the values can be slices of the whole kubeconfig text.
+  for (const [k, v] of Object.entries(tls.headers ?? {})) {
+    headers[k] = JSON.parse(JSON.stringify(String(v)));
   }
-  return { kc, context };
+  if (tls.auth) headers.Authorization = `Basic ${btoa(tls.auth)}`;
+  return {
+    context,
+    server: kc.getCurrentCluster()!.server.replace(/\/+$/, ""),
+    ca: text(tls.ca),
+    cert: text(tls.cert),
+    key: text(tls.key),
+    headers,
+  };
 }
 
 /**
@@ -146,30 +145,10 @@ export async function createKubeClient(
   target: KubeTarget,
   opts: KubeClientOptions = {},
 ): Promise<KubeClient> {
-  const { kc, context } = loadKubeConfig(target);
-  const cluster = kc.getCurrentCluster()!;
-  const server = cluster.server.replace(/\/+$/, "");
-  const tls: {
-    ca?: Uint8Array | string;
-    cert?: Uint8Array | string;
-    key?: Uint8Array | string;
-    headers?: Record<string, string>;
-    auth?: string;
-  } = {};
-  await kc.applyToHTTPSOptions(tls as never);
-  const text = (v: Uint8Array | string | undefined) =>
-    v === undefined ? undefined : typeof v === "string" ? v : new TextDecoder().decode(v);
-  const ca = text(tls.ca);
-  const cert = text(tls.cert);
-  const key = text(tls.key);
+  const conn = simpleConnection(target) ?? await pluginConnection(target);
+  const { context, server, ca, cert, key } = conn;
   const { client, release } = acquireHttpClient(ca, cert, key);
-  const headers: Record<string, string> = { Accept: "application/json" };
-  // Flattened copies: the values can be slices of the whole kubeconfig text, which would keep
-  // that text alive once per cluster.
-  for (const [k, v] of Object.entries(tls.headers ?? {})) {
-    headers[k] = JSON.parse(JSON.stringify(String(v)));
-  }
-  if (tls.auth) headers.Authorization = `Basic ${btoa(tls.auth)}`;
+  const headers: Record<string, string> = { Accept: "application/json", ...conn.headers };
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const retry = opts.retry ?? DEFAULT_RETRY;
   const discovery = new Map<string, Map<string, ResourceInfo>>();
