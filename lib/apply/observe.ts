@@ -87,7 +87,6 @@ export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise
       head: co.head,
       files: await readRepoFiles(co, s.desired.files.map((f) => f.path)),
     };
-    s.observed = { repo: observedRepo, cluster: observedCluster };
     const kfile = s.desired.files.find((f) => f.onlyIfAbsent);
     const current = kfile ? observedRepo.files[kfile.path] : null;
     s.customKustomization = current !== null && current !== undefined && current !== kfile!.content;
@@ -98,11 +97,18 @@ export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise
       );
     }
     const secretChanges = plan.steps.some((st) => st.kind === "secret");
+    const digest = observedDigest(observedRepo, observedCluster);
+    // After planning only the files' presence matters (destroy); dropping their contents keeps a
+    // fleet plan from holding a copy of every cluster's gotk-components.yaml.
+    const presence = Object.fromEntries(
+      Object.entries(observedRepo.files).map(([path, text]) => [path, text === null ? null : ""]),
+    );
+    s.observed = { repo: { ...observedRepo, files: presence }, cluster: observedCluster };
     return {
       ...plan,
       // Host keys learnt by a scan are shown whenever they are about to be stored.
       notes: secretChanges ? notes : notes.filter((n) => !n.startsWith("known_hosts")),
-      observed: observedDigest(observedRepo, observedCluster),
+      observed: digest,
     };
   } catch (e) {
     return { ...empty, error: errorMessage(e) };
