@@ -3,8 +3,9 @@
  * `git http-backend` run as CGI behind `Deno.serve`, with HTTP Basic auth.
  * Clients talk to actual git, so nothing about the protocol is mocked.
  */
-import { mkdir, mkdtemp, realpath, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, realpath, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { seedCommit } from "./seed.ts";
 import { dirname, join, resolve, sep } from "node:path";
 
 export interface GitServerOptions {
@@ -70,7 +71,6 @@ export interface GitServer {
 }
 
 const REALM = "fluxfleet-sandbox";
-const SEED_AUTHOR = { name: "Someone Else", email: "else@example.com" };
 const MAX_CGI_HEADER_BYTES = 64 * 1024;
 const SERVICES = new Set(["git-upload-pack", "git-receive-pack"]);
 
@@ -161,13 +161,6 @@ function normalizeRepoName(name: string): string {
 function isSafeSegment(segment: string): boolean {
   return segment !== "" && segment !== "." && segment !== ".." &&
     !/[\\/\0]/.test(segment);
-}
-
-/** Relative file path for a seed commit; refuses anything escaping the work tree. */
-function safeRelativePath(path: string): string {
-  const segments = path.split("/");
-  if (!segments.every(isSafeSegment)) throw new Error(`invalid file path: ${path}`);
-  return segments.join("/");
 }
 
 function isInside(root: string, candidate: string): boolean {
@@ -463,7 +456,7 @@ class SandboxGitServer implements GitServer {
     // --initial-branch makes HEAD point at the branch even while it is unborn.
     await mustGit(["init", "--bare", "--quiet", `--initial-branch=${branch}`, dir]);
     await mustGit(["--git-dir", dir, "config", "http.receivepack", "true"]);
-    if (opts.files) await seedCommit(dir, branch, opts.files, opts.message ?? "Initial commit");
+    if (opts.files) await seedCommit(mustGit, dir, branch, opts.files, opts.message);
   }
 
   async readFile(name: string, branch: string, path: string): Promise<string | null> {
@@ -632,35 +625,6 @@ class SandboxGitServer implements GitServer {
       this.#pending.delete(done);
     });
     this.#pending.add(done);
-  }
-}
-
-/** Makes one commit with the given files on `branch` of a bare repo, using the system git. */
-async function seedCommit(
-  bareDir: string,
-  branch: string,
-  files: Record<string, string>,
-  message: string,
-): Promise<void> {
-  const work = await mkdtemp(join(tmpdir(), "fluxfleet-seed-"));
-  try {
-    await mustGit(["init", "--quiet", `--initial-branch=${branch}`, work]);
-    for (const [path, content] of Object.entries(files)) {
-      const target = join(work, safeRelativePath(path));
-      await mkdir(dirname(target), { recursive: true });
-      await writeFile(target, content);
-    }
-    const env = {
-      GIT_AUTHOR_NAME: SEED_AUTHOR.name,
-      GIT_AUTHOR_EMAIL: SEED_AUTHOR.email,
-      GIT_COMMITTER_NAME: SEED_AUTHOR.name,
-      GIT_COMMITTER_EMAIL: SEED_AUTHOR.email,
-    };
-    await mustGit(["add", "--all"], { cwd: work });
-    await mustGit(["commit", "--quiet", "--no-verify", "-m", message], { cwd: work, env });
-    await mustGit(["push", "--quiet", bareDir, `HEAD:refs/heads/${branch}`], { cwd: work });
-  } finally {
-    await rm(work, { recursive: true, force: true });
   }
 }
 

@@ -3,11 +3,10 @@
  * config ignored. Repos are created shared (0666 files, 0777 dirs) because pushes arrive as the
  * sandbox's local users while the repos themselves are created by the test process (root).
  */
-import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-
-const SEED_AUTHOR = { name: "Someone Else", email: "else@example.com" };
+import { seedCommit } from "../git/seed.ts";
 
 export interface GitResult {
   code: number;
@@ -69,14 +68,6 @@ export function normalizeRepoName(name: string): string {
   return withSuffix;
 }
 
-function safeRelativePath(path: string): string {
-  const segments = path.split("/");
-  if (!segments.every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\0"))) {
-    throw new Error(`invalid file path: ${path}`);
-  }
-  return segments.join("/");
-}
-
 export async function isBareRepo(dir: string): Promise<boolean> {
   try {
     return (await stat(join(dir, "HEAD"))).isFile();
@@ -113,41 +104,8 @@ export async function createBareRepo(
     `--initial-branch=${branch}`,
     dir,
   ]);
-  if (files) await seedCommit(gitConfig, dir, branch, files);
+  if (files) await seedCommit((args, o) => mustGit(gitConfig, args, o), dir, branch, files);
   await openUp(dir);
-}
-
-async function seedCommit(
-  gitConfig: string,
-  bareDir: string,
-  branch: string,
-  files: Record<string, string>,
-): Promise<void> {
-  const work = await mkdtemp(join(tmpdir(), "fluxfleet-sshd-seed-"));
-  try {
-    await mustGit(gitConfig, ["init", "--quiet", `--initial-branch=${branch}`, work]);
-    for (const [path, content] of Object.entries(files)) {
-      const target = join(work, safeRelativePath(path));
-      await mkdir(dirname(target), { recursive: true });
-      await writeFile(target, content);
-    }
-    const env = {
-      GIT_AUTHOR_NAME: SEED_AUTHOR.name,
-      GIT_AUTHOR_EMAIL: SEED_AUTHOR.email,
-      GIT_COMMITTER_NAME: SEED_AUTHOR.name,
-      GIT_COMMITTER_EMAIL: SEED_AUTHOR.email,
-    };
-    await mustGit(gitConfig, ["add", "--all"], { cwd: work });
-    await mustGit(gitConfig, ["commit", "--quiet", "--no-verify", "-m", "Initial commit"], {
-      cwd: work,
-      env,
-    });
-    await mustGit(gitConfig, ["push", "--quiet", bareDir, `HEAD:refs/heads/${branch}`], {
-      cwd: work,
-    });
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
 }
 
 export async function headSha(
