@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { openRemote, sshKeyAccepted } from "./credentials.ts";
 import type { ClusterPlan, Step } from "../plan/types.ts";
-import { setRemoteUrl } from "../git/repo.ts";
+import { ensureWorktree, setRemoteUrl } from "../git/repo.ts";
 import { applyAccessKey, applyRepositorySteps } from "./bitbucket.ts";
 import { applyClusterStep, waitForSync } from "../kube/apply.ts";
 import { kustomizeBuild } from "../manifests/kustomize.ts";
@@ -145,6 +145,7 @@ async function applyCluster(
         await applyAccessKey(s.repo.bitbucket!, step, s.desired.secret.data["identity.pub"]);
       } else if (step.kind === "components" && s.customKustomization) {
         // As flux: the folder's kustomization.yaml (with the user's patches) is what is installed.
+        await ensureWorktree(s.repo.checkout!);
         const built = await kustomizeBuild(join(s.repo.checkout!.dir, s.desired.dir));
         if (!built.some((o) => o.kind === "CustomResourceDefinition")) {
           throw new Error(

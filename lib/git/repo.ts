@@ -51,6 +51,11 @@ export interface RepoCheckout {
   branchExists: boolean;
   /** Remote head of the branch (or of the default branch a new branch starts from), if any. */
   head: string | null;
+  /**
+   * false while only the objects were fetched (a plan reads three blobs per cluster and needs no
+   * work tree); `ensureWorktree` checks the files out before anything is written or built.
+   */
+  worktree?: boolean;
 }
 
 export interface FileChange {
@@ -183,10 +188,11 @@ async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Pro
       singleBranch: true,
       depth: 1,
       noTags: true,
+      noCheckout: true,
       headers,
     });
     const head = await git.resolveRef({ fs, dir, ref: "HEAD" });
-    return { dir, url: remote.displayUrl, branch, branchExists: true, head };
+    return { dir, url: remote.displayUrl, branch, branchExists: true, head, worktree: false };
   } catch (e) {
     if ((e as { code?: string })?.code !== "NotFoundError") {
       throw describeGitError(e, remote.displayUrl);
@@ -215,7 +221,14 @@ async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Pro
       });
       if (!branchRef) await git.branch({ fs, dir, ref: branch, checkout: true });
       const head = await git.resolveRef({ fs, dir, ref: "HEAD" });
-      return { dir, url: remote.displayUrl, branch, branchExists: !!branchRef, head };
+      return {
+        dir,
+        url: remote.displayUrl,
+        branch,
+        branchExists: !!branchRef,
+        head,
+        worktree: true,
+      };
     }
     // Empty repository: nothing to fetch. Start an unborn branch with the right name.
     await git.init({ fs, dir, defaultBranch: branch });
@@ -243,11 +256,34 @@ export async function setRemoteUrl(co: RepoCheckout, url: string): Promise<void>
   await git.addRemote({ fs, dir: co.dir, remote: "origin", url });
 }
 
+/** Checks out the work tree of a checkout cloned without one (see `RepoCheckout.worktree`). */
+export async function ensureWorktree(co: RepoCheckout): Promise<void> {
+  if (co.worktree !== false) return;
+  if (co.head) await git.checkout({ fs, dir: co.dir, ref: co.branch, force: true });
+  co.worktree = true;
+}
+
 export async function readRepoFiles(
   co: RepoCheckout,
   paths: string[],
 ): Promise<Record<string, string | null>> {
   const out: Record<string, string | null> = {};
+  if (co.worktree === false) {
+    // Straight from the commit's tree: no work tree is written for a plan. One cache per call
+    // keeps the pack index from being parsed once per file.
+    const cache = {};
+    const decoder = new TextDecoder();
+    for (const p of paths) {
+      try {
+        const { blob } = await git.readBlob({ fs, dir: co.dir, oid: co.head!, filepath: p, cache });
+        out[p] = decoder.decode(blob);
+      } catch (e) {
+        if ((e as { code?: string })?.code !== "NotFoundError") throw e;
+        out[p] = null;
+      }
+    }
+    return out;
+  }
   for (const p of paths) {
     try {
       out[p] = await Deno.readTextFile(join(co.dir, p));
@@ -304,6 +340,7 @@ export async function commitAndPush(
 ): Promise<PushResult> {
   const { headers, http } = remote;
   const dir = co.dir;
+  await ensureWorktree(co);
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const changed = await writeChanges(dir, changes);
     if (changed.length === 0) return { head: co.head, pushed: false, attempts: attempt };

@@ -8,7 +8,7 @@ import { type KubeSandbox, startKubeSandbox } from "../../sandbox/kube/server.ts
 import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
 import { outputSchemaErrors } from "../helpers/output_schema.ts";
 import { makeGitHttp } from "../../lib/git/http.ts";
-import { checkoutRepo, commitAndPush, httpsRemote } from "../../lib/git/repo.ts";
+import { checkoutRepo, commitAndPush, httpsRemote, readRepoFiles } from "../../lib/git/repo.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CANARY = "canary-token-d41d8cd98f00b204";
@@ -354,7 +354,7 @@ async function pushHandEdit(env: Env, path: string, edit: (text: string) => stri
   try {
     const access = { url: env.git.repoUrl("fleet"), username: "git", password: CANARY };
     const co = await checkoutRepo(httpsRemote(access, h), "main", dir);
-    const before = await Deno.readTextFile(`${dir}/${path}`).catch(() => "");
+    const before = (await readRepoFiles(co, [path]))[path] ?? "";
     await commitAndPush(
       co,
       httpsRemote(access, h),
