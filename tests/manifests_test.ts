@@ -5,6 +5,15 @@ import { GitRepository } from "@kubernetes-models/flux-cd/source.toolkit.fluxcd.
 import { Kustomization } from "@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1";
 import { clusterConfig, desired, desiredFor } from "./helpers/fixtures.ts";
 import { formatGoDuration, parseDuration } from "../lib/config/duration.ts";
+import {
+  eventsAddr,
+  fluxOverlay,
+  kustomizationYaml,
+  nodeSelectorYaml,
+} from "../lib/manifests/overlay.ts";
+import type { InstallOptions } from "../lib/manifests/options.ts";
+import { safeEntryPath, TarError, untar } from "../lib/manifests/tar.ts";
+import { releaseFilesFor } from "../lib/manifests/release.ts";
 
 Deno.test("gotk-sync.yaml renders like flux (sorted keys, Go durations)", () => {
   const sync = desired().files.find((f) => f.path.endsWith("gotk-sync.yaml"))!.content;
@@ -164,5 +173,321 @@ Deno.test("default install options keep the release manifest's values", () => {
   assert.ok(c.args.includes("--watch-all-namespaces=true"));
   assert.ok(
     c.args.includes("--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.cluster.local."),
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// flux's overlay (lib/manifests/overlay.ts): the text flux2's Go templates produce.
+
+const FLUX_DEFAULTS: InstallOptions = {
+  version: "v2.4.0",
+  namespace: "flux-system",
+  components: [
+    "source-controller",
+    "kustomize-controller",
+    "helm-controller",
+    "notification-controller",
+  ],
+  registry: "ghcr.io/fluxcd",
+  networkPolicy: true,
+  watchAllNamespaces: true,
+  clusterDomain: "cluster.local",
+  tolerationKeys: [],
+  logLevel: "info",
+};
+
+Deno.test("overlay: node-selector.yaml with a pull secret and tolerations, as nodeSelectorTmpl", () => {
+  assert.equal(
+    nodeSelectorYaml({
+      ...FLUX_DEFAULTS,
+      imagePullSecret: "regcred",
+      tolerationKeys: ["CriticalAddonsOnly", "flux"],
+    }),
+    `---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: all
+spec:
+  template:
+    spec:
+      nodeSelector:
+        kubernetes.io/os: linux
+      imagePullSecrets:
+       - name: regcred
+
+      tolerations:
+       - key: "CriticalAddonsOnly"
+         operator: "Exists"
+       - key: "flux"
+         operator: "Exists"
+`,
+  );
+  // No pull secret, no tolerations: the template leaves one empty line.
+  assert.ok(nodeSelectorYaml(FLUX_DEFAULTS).endsWith("kubernetes.io/os: linux\n\n"));
+});
+
+Deno.test("overlay: kustomization.yaml without network policy, notification-controller or registry", () => {
+  const opts: InstallOptions = {
+    ...FLUX_DEFAULTS,
+    namespace: "gitops",
+    components: ["source-controller", "kustomize-controller"],
+    registry: "",
+    networkPolicy: false,
+    watchAllNamespaces: false,
+    clusterDomain: "k8s.internal",
+    logLevel: "debug",
+  };
+  assert.equal(eventsAddr(opts), "");
+  assert.equal(
+    kustomizationYaml(opts),
+    `---
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: gitops
+
+transformers:
+  - labels.yaml
+
+resources:
+  - namespace.yaml
+  - roles
+  - source-controller.yaml
+  - kustomize-controller.yaml
+
+patches:
+- path: node-selector.yaml
+  target:
+    kind: Deployment
+
+patchesJson6902:
+- target:
+    group: apps
+    version: v1
+    kind: Deployment
+    name: source-controller
+  patch: |-
+    - op: replace
+      path: /spec/template/spec/containers/0/args/0
+      value: --events-addr=
+    - op: replace
+      path: /spec/template/spec/containers/0/args/1
+      value: --watch-all-namespaces=false
+    - op: replace
+      path: /spec/template/spec/containers/0/args/2
+      value: --log-level=debug
+    - op: replace
+      path: /spec/template/spec/containers/0/args/6
+      value: --storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.k8s.internal.
+- target:
+    group: apps
+    version: v1
+    kind: Deployment
+    name: kustomize-controller
+  patch: |-
+    - op: replace
+      path: /spec/template/spec/containers/0/args/0
+      value: --events-addr=
+    - op: replace
+      path: /spec/template/spec/containers/0/args/1
+      value: --watch-all-namespaces=false
+    - op: replace
+      path: /spec/template/spec/containers/0/args/2
+      value: --log-level=debug
+`,
+  );
+});
+
+Deno.test("overlay: every file flux writes; roles/rbac.yaml re-namespaced like flux's ReplaceAll", () => {
+  const rbac =
+    "kind: ClusterRoleBinding\nsubjects:\n- name: source-controller\n  namespace: flux-system\n";
+  const same = fluxOverlay(FLUX_DEFAULTS, rbac);
+  assert.deepEqual(Object.keys(same).sort(), [
+    "kustomization.yaml",
+    "labels.yaml",
+    "namespace.yaml",
+    "node-selector.yaml",
+    "roles/kustomization.yaml",
+    "roles/rbac.yaml",
+  ]);
+  assert.equal(same["roles/rbac.yaml"], rbac);
+  const other = fluxOverlay({ ...FLUX_DEFAULTS, namespace: "gitops", version: "v2.5.1" }, rbac);
+  assert.equal(other["roles/rbac.yaml"], rbac.replace("flux-system", "gitops"));
+  assert.equal(
+    other["roles/kustomization.yaml"],
+    "---\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: gitops\n" +
+      "resources:\n  - rbac.yaml\nnameSuffix: -gitops\n",
+  );
+  assert.match(other["labels.yaml"], /\n {2}app\.kubernetes\.io\/version: "v2\.5\.1"\n/);
+  assert.match(other["labels.yaml"], /\n {2}app\.kubernetes\.io\/instance: gitops\n/);
+  assert.match(other["namespace.yaml"], /\n {2}name: gitops\n/);
+  assert.equal(
+    eventsAddr({ ...FLUX_DEFAULTS, namespace: "gitops", clusterDomain: "corp" }),
+    "http://notification-controller.gitops.svc.corp./",
+  );
+  assert.match(
+    kustomizationYaml({ ...FLUX_DEFAULTS, registry: "mirror.example.com/flux" }),
+    /\nimages:\n {2}- name: fluxcd\/source-controller\n {4}newName: mirror\.example\.com\/flux\/source-controller\n/,
+  );
+});
+
+Deno.test("release layout: an unknown component names the file it lacks", () => {
+  const files = new Map(
+    ["rbac.yaml", "policies.yaml", "source-controller.yaml", "kustomize-controller.yaml"]
+      .map((f) => [f, new Uint8Array()]),
+  );
+  const release = { source: "/r", files };
+  assert.deepEqual(
+    releaseFilesFor(release, {
+      ...FLUX_DEFAULTS,
+      components: ["source-controller", "kustomize-controller"],
+    }),
+    ["policies.yaml", "rbac.yaml", "source-controller.yaml", "kustomize-controller.yaml"],
+  );
+  assert.throws(
+    () => releaseFilesFor(release, FLUX_DEFAULTS),
+    /flux\.manifests: \/r has no helm-controller\.yaml, so component "helm-controller" cannot be installed from it \(it holds: kustomize-controller\.yaml, policies\.yaml, rbac\.yaml, source-controller\.yaml\)/,
+  );
+  files.delete("policies.yaml");
+  assert.throws(
+    () =>
+      releaseFilesFor(release, {
+        ...FLUX_DEFAULTS,
+        components: ["source-controller", "kustomize-controller"],
+      }),
+    /has no policies\.yaml/,
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// The tar reader (lib/manifests/tar.ts) on archives built byte by byte here; archives made by
+// the system tar are in tests/integration/manifest_source_test.ts.
+
+function tarHeader(name: string, size: number, type = "0", extra: Record<number, string> = {}) {
+  const h = new Uint8Array(512);
+  const put = (at: number, s: string) => h.set(new TextEncoder().encode(s), at);
+  put(0, name);
+  put(100, "0000644\0");
+  put(108, "0000000\0");
+  put(116, "0000000\0");
+  put(124, size.toString(8).padStart(11, "0") + "\0");
+  put(136, "00000000000\0");
+  put(156, type);
+  put(257, "ustar\x0000");
+  for (const [at, s] of Object.entries(extra)) put(Number(at), s);
+  put(148, "        ");
+  const sum = h.reduce((a, b) => a + b, 0);
+  put(148, sum.toString(8).padStart(6, "0") + "\0 ");
+  return h;
+}
+
+function tarOf(...entries: [Uint8Array, string?][]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const [header, data] of entries) {
+    parts.push(header);
+    if (data !== undefined) {
+      const bytes = new TextEncoder().encode(data);
+      const padded = new Uint8Array(Math.ceil(bytes.length / 512) * 512);
+      padded.set(bytes);
+      parts.push(padded);
+    }
+  }
+  parts.push(new Uint8Array(1024));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+const text = (b: Uint8Array | undefined) => new TextDecoder().decode(b);
+
+Deno.test("tar: regular files, directories skipped, ./ dropped, ustar prefix and pax path honoured", () => {
+  const pax = "27 path=long/pax-name.yaml\n";
+  const files = untar(tarOf(
+    [tarHeader("./", 0, "5")],
+    [tarHeader("./rbac.yaml", 5), "rbac\n"],
+    [tarHeader("b.yaml", 2, "0", { 345: "pre/fix" }), "b\n"],
+    [tarHeader("PaxHeaders/x", pax.length, "x"), pax],
+    [tarHeader("short-name", 3), "px\n"],
+  ));
+  assert.deepEqual([...files.keys()], ["rbac.yaml", "pre/fix/b.yaml", "long/pax-name.yaml"]);
+  assert.equal(text(files.get("rbac.yaml")), "rbac\n");
+  assert.equal(text(files.get("long/pax-name.yaml")), "px\n");
+});
+
+Deno.test("tar: links, traversal, absolute paths, bad checksums and truncation are refused", () => {
+  assert.throws(
+    () => untar(tarOf([tarHeader("../x", 1), "x"])),
+    /"\.\.\/x": "\.\." is not allowed/,
+  );
+  assert.throws(() => untar(tarOf([tarHeader("a/../../x", 1), "x"])), /"\.\." is not allowed/);
+  assert.throws(() => untar(tarOf([tarHeader("/etc/x", 1), "x"])), /absolute paths/);
+  assert.throws(
+    () => untar(tarOf([tarHeader("link", 0, "2", { 157: "/etc/passwd" })])),
+    /"link": links are not allowed/,
+  );
+  assert.throws(() => untar(tarOf([tarHeader("hard", 0, "1", { 157: "x" })])), /links/);
+  assert.throws(() => untar(tarOf([tarHeader("fifo", 0, "6")])), /unsupported entry type "6"/);
+  const pax = "21 path=../evil.yaml\n";
+  assert.throws(
+    () =>
+      untar(tarOf([tarHeader("PaxHeaders/x", pax.length, "x"), pax], [tarHeader("ok", 1), "x"])),
+    /"\.\.\/evil\.yaml": "\.\." is not allowed/,
+  );
+  const malformed = "30 path=long/pax-name.yaml\n"; // the length is 27
+  assert.throws(
+    () =>
+      untar(tarOf([tarHeader("P/x", malformed.length, "x"), malformed], [tarHeader("o", 1), "x"])),
+    /malformed pax header/,
+  );
+  const bad = tarHeader("a.yaml", 1);
+  bad[0] = "b".charCodeAt(0);
+  assert.throws(() => untar(tarOf([bad, "x"])), TarError);
+  assert.throws(() => untar(tarOf([bad, "x"])), /bad header checksum/);
+  const whole = tarOf([tarHeader("a.yaml", 1000), "x".repeat(1000)]);
+  assert.throws(() => untar(whole.subarray(0, 700)), /truncated/);
+  assert.equal(safeEntryPath("./a//b/./c.yaml"), "a/b/c.yaml");
+  assert.throws(() => safeEntryPath("a\\..\\b"), /backslashes/);
+});
+
+Deno.test("TypeScript renderer: another namespace and no notification-controller, as flux's build", () => {
+  const d = desiredFor(
+    clusterConfig(
+      "    flux:\n      namespace: gitops\n      components: [source-controller, kustomize-controller]\n",
+    ),
+    "t",
+  );
+  const names = d.components.filter((o) => o.kind.startsWith("ClusterRole"))
+    .map((o) => o.metadata.name).sort();
+  assert.deepEqual(names, [
+    "cluster-reconciler-gitops",
+    "crd-controller-gitops",
+    "crd-controller-gitops",
+    "flux-edit-gitops",
+    "flux-view-gitops",
+  ]);
+  const binding = d.components.find((o) =>
+    o.kind === "ClusterRoleBinding" && o.metadata.name === "crd-controller-gitops"
+  ) as unknown as { roleRef: { name: string }; subjects: { namespace: string }[] };
+  assert.equal(binding.roleRef.name, "crd-controller-gitops");
+  assert.deepEqual([...new Set(binding.subjects.map((s) => s.namespace))], ["gitops"]);
+  assert.ok(!JSON.stringify(d.components).includes("flux-system"));
+  for (const dep of d.components.filter((o) => o.kind === "Deployment")) {
+    const args = (dep.spec as { template: { spec: { containers: { args: string[] }[] } } })
+      .template.spec.containers[0].args;
+    // flux sets --events-addr to notification-controller's address only when it is installed.
+    assert.equal(args[0], "--events-addr=", dep.metadata.name);
+  }
+  const withNc = desiredFor(clusterConfig("    flux:\n      namespace: gitops\n"), "t");
+  const src = withNc.components.find((o) =>
+    o.kind === "Deployment" && o.metadata.name === "source-controller"
+  )!;
+  assert.equal(
+    (src.spec as { template: { spec: { containers: { args: string[] }[] } } }).template.spec
+      .containers[0].args[0],
+    "--events-addr=http://notification-controller.gitops.svc.cluster.local./",
   );
 });

@@ -4,6 +4,7 @@
  * cluster domain, toleration keys, log level, and the flux labels on every object.
  */
 import type { KubeObject } from "./types.ts";
+import { eventsAddr } from "./overlay.ts";
 
 export interface InstallOptions {
   version: string;
@@ -69,11 +70,20 @@ function withRegistry(image: string, registry: string): string {
   return `${registry.replace(/\/+$/, "")}/${name}`;
 }
 
+/**
+ * The arguments flux's kustomization replaces (templates.go `patchesJson6902`), matched by name
+ * rather than by position: `--events-addr` (notification-controller in the flux namespace, or
+ * empty when it is not installed), `--watch-all-namespaces`, `--log-level` and source-controller's
+ * `--storage-adv-addr`. Other arguments are left as the release has them, as flux does.
+ */
 function patchArg(arg: string, opts: InstallOptions): string {
+  if (arg.startsWith("--events-addr=")) return `--events-addr=${eventsAddr(opts)}`;
   if (arg.startsWith("--watch-all-namespaces=")) {
     return `--watch-all-namespaces=${opts.watchAllNamespaces}`;
   }
   if (arg.startsWith("--log-level=")) return `--log-level=${opts.logLevel}`;
-  // events and storage addresses end in `.svc.<cluster domain>.`
-  return arg.replace(/\.svc\.cluster\.local\./g, `.svc.${opts.clusterDomain}.`);
+  if (arg.startsWith("--storage-adv-addr=")) {
+    return `--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.${opts.clusterDomain}.`;
+  }
+  return arg;
 }

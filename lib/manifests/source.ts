@@ -1,9 +1,18 @@
 /**
- * The Flux release install manifest: a local file (air-gapped) or a URL. A URL is downloaded once
- * and kept in a cache keyed by the URL (a release URL names its version), with its SHA-256; an
- * optional pinned checksum (`flux.manifestsSha256`) is checked on download and on every use.
+ * The Flux release manifests (`flux.manifests`), in one of these forms:
+ *
+ * - a release `install.yaml`, as a local file or an URL (rendered by fluxfleet's TypeScript);
+ * - a release manifests archive, as flux itself uses (`manifests.tar.gz`: `<component>.yaml`,
+ *   rbac.yaml, policies.yaml): a local folder holding the extracted files, a local `.tar.gz`
+ *   file, or an http(s) URL ending in `.tar.gz` (built as flux builds it, see release.ts).
+ *
+ * An URL is downloaded once and kept in a cache keyed by the URL (a release URL names its
+ * version), with its SHA-256; an optional pinned checksum (`flux.manifestsSha256`, over the
+ * downloaded bytes: the install.yaml or the archive) is checked on download and on every use.
  */
 import { join } from "node:path";
+import type { ReleaseFiles } from "./release.ts";
+import { readTarGz } from "./tar.ts";
 
 export interface ManifestSource {
   source: string;
@@ -12,8 +21,12 @@ export interface ManifestSource {
   cacheDir?: string;
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+export type FluxManifests =
+  | { kind: "install"; source: string; text: string }
+  | ({ kind: "release" } & ReleaseFiles);
+
+async function sha256Hex(data: Uint8Array): Promise<string> {
+  const hash = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
@@ -23,35 +36,43 @@ export function defaultCacheDir(): string {
   return join(xdg ?? join(home, ".cache"), "fluxfleet", "manifests");
 }
 
-async function verify(text: string, where: string, want?: string): Promise<string> {
-  const got = await sha256Hex(text);
+async function verify(data: Uint8Array, where: string, want?: string): Promise<string> {
+  const got = await sha256Hex(data);
   if (want && got !== want.toLowerCase()) {
     throw new Error(`flux.manifestsSha256: ${where} has sha256 ${got}, the manifest pins ${want}`);
   }
   return got;
 }
 
-export async function loadInstallManifest(src: ManifestSource | string): Promise<string> {
-  const { source, sha256, cacheDir } = typeof src === "string"
-    ? { source: src } as ManifestSource
-    : src;
-  if (!/^https?:\/\//.test(source)) {
-    let text: string;
+const isUrl = (s: string) => /^https?:\/\//.test(s);
+
+function isArchiveName(s: string): boolean {
+  let path = s;
+  if (isUrl(s)) {
     try {
-      text = await Deno.readTextFile(source);
-    } catch (e) {
-      throw new Error(`flux.manifests: cannot read ${source}: ${(e as Error).message}`);
+      path = new URL(s).pathname;
+    } catch {
+      return false;
     }
-    await verify(text, source, sha256);
-    return text;
   }
+  return /\.(tar\.gz|tgz)$/i.test(path);
+}
+
+const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+
+/** A download, cached by URL with its checksum; a damaged cache file is downloaded again. */
+async function cachedDownload(
+  source: string,
+  ext: string,
+  sha256: string | undefined,
+  cacheDir: string | undefined,
+): Promise<Uint8Array> {
   const dir = cacheDir ?? defaultCacheDir();
-  const key = await sha256Hex(source);
-  const file = join(dir, `${key}.yaml`);
+  const key = await sha256Hex(new TextEncoder().encode(source));
+  const file = join(dir, `${key}${ext}`);
   try {
-    const cached = await Deno.readTextFile(file);
+    const cached = await Deno.readFile(file);
     const recorded = (await Deno.readTextFile(`${file}.sha256`)).trim();
-    // A cache file that no longer matches its recorded checksum is downloaded again.
     if ((await sha256Hex(cached)) === recorded) {
       await verify(cached, `the cached copy of ${source}`, sha256);
       return cached;
@@ -64,13 +85,97 @@ export async function loadInstallManifest(src: ManifestSource | string): Promise
     await res.body?.cancel();
     throw new Error(`flux.manifests: downloading ${source} failed (HTTP ${res.status})`);
   }
-  const text = await res.text();
-  const got = await verify(text, source, sha256);
+  const data = new Uint8Array(await res.arrayBuffer());
+  const got = await verify(data, source, sha256);
   await Deno.mkdir(dir, { recursive: true });
   // Written under a temporary name first, so a crash never leaves half a manifest in the cache.
   const tmp = `${file}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeTextFile(tmp, text);
+  await Deno.writeFile(tmp, data);
   await Deno.rename(tmp, file);
   await Deno.writeTextFile(`${file}.sha256`, got + "\n");
-  return text;
+  return data;
+}
+
+/** The top-level `.yaml` files of an archive or folder: what flux's kustomization can name. */
+function topLevelYaml(entries: Iterable<[string, Uint8Array]>): Map<string, Uint8Array> {
+  const files = new Map<string, Uint8Array>();
+  for (const [path, data] of entries) {
+    if (!path.includes("/") && path.endsWith(".yaml")) files.set(path, data);
+  }
+  return files;
+}
+
+async function fromArchive(data: Uint8Array, source: string): Promise<FluxManifests> {
+  let entries: Map<string, Uint8Array>;
+  try {
+    entries = await readTarGz(data);
+  } catch (e) {
+    throw new Error(`flux.manifests: ${source} is not a usable .tar.gz: ${(e as Error).message}`);
+  }
+  return { kind: "release", source, files: topLevelYaml(entries) };
+}
+
+async function fromFolder(dir: string, sha256?: string): Promise<FluxManifests> {
+  if (sha256) {
+    throw new Error(
+      `flux.manifestsSha256: ${dir} is a folder, which has no single checksum; pin the .tar.gz ` +
+        "archive (or the install.yaml) instead, or remove flux.manifestsSha256",
+    );
+  }
+  const entries: [string, Uint8Array][] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.name.endsWith(".yaml")) continue;
+    const path = join(dir, e.name);
+    if ((await Deno.stat(path)).isFile) entries.push([e.name, await Deno.readFile(path)]);
+  }
+  return { kind: "release", source: dir, files: topLevelYaml(entries) };
+}
+
+function decodeInstall(data: Uint8Array, source: string): FluxManifests {
+  try {
+    return {
+      kind: "install",
+      source,
+      text: new TextDecoder("utf-8", { fatal: true }).decode(data),
+    };
+  } catch {
+    throw new Error(`flux.manifests: ${source} is not UTF-8 text`);
+  }
+}
+
+/** Reads `flux.manifests` in whichever form it has (see the module comment). */
+export async function loadManifests(src: ManifestSource | string): Promise<FluxManifests> {
+  const { source, sha256, cacheDir } = typeof src === "string"
+    ? { source: src } as ManifestSource
+    : src;
+  if (isUrl(source)) {
+    const archive = isArchiveName(source);
+    const data = await cachedDownload(source, archive ? ".tar.gz" : ".yaml", sha256, cacheDir);
+    return archive || isGzip(data) ? await fromArchive(data, source) : decodeInstall(data, source);
+  }
+  let info: Deno.FileInfo;
+  let data: Uint8Array;
+  try {
+    info = await Deno.stat(source);
+    if (info.isDirectory) return await fromFolder(source, sha256);
+    data = await Deno.readFile(source);
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith("flux.manifests")) throw e;
+    throw new Error(`flux.manifests: cannot read ${source}: ${(e as Error).message}`);
+  }
+  await verify(data, source, sha256);
+  return isArchiveName(source) || isGzip(data)
+    ? await fromArchive(data, source)
+    : decodeInstall(data, source);
+}
+
+/** The install.yaml text; a release archive or folder is an error here. */
+export async function loadInstallManifest(src: ManifestSource | string): Promise<string> {
+  const m = await loadManifests(src);
+  if (m.kind !== "install") {
+    throw new Error(
+      `flux.manifests: ${m.source} is a release manifests archive, not an install.yaml`,
+    );
+  }
+  return m.text;
 }

@@ -1,26 +1,25 @@
 /**
  * Desired state of one cluster, from its config, the selected components and the source-secret
- * data. Pure. Components are computed once per (release manifest, install options) and shared.
+ * data. Pure. Components are computed once per (release manifest, install options) and shared:
+ * from an install.yaml here (componentsFor), from a release manifests archive by a kustomize
+ * build before planning (lib/manifests/release.ts, called from lib/apply/fleet.ts).
  */
 import type { ClusterConfig } from "../config/types.ts";
-import { renderComponents, selectComponents } from "../manifests/components.ts";
+import { type Components, renderComponents, selectComponents } from "../manifests/components.ts";
 import type { InstallOptions } from "../manifests/options.ts";
 import { renderKustomizationFile, renderSync, syncObjects } from "../manifests/sync.ts";
-import type { KubeObject } from "../manifests/types.ts";
 import type { DesiredCluster } from "./types.ts";
 
-export interface Components {
-  objects: KubeObject[];
-  /** gotk-components.yaml */
-  content: string;
-}
+export type { Components };
 
 export function installOptions(c: ClusterConfig): InstallOptions {
   return {
     version: c.flux.version,
     namespace: c.flux.namespace,
     components: [...c.flux.components, ...c.flux.componentsExtra],
-    registry: c.flux.registry,
+    // `registry.example.com/mirror/` would make flux write `mirror//source-controller`, an image
+    // reference no registry serves; the trailing slash is dropped for both renderers.
+    registry: c.flux.registry.replace(/\/+$/, ""),
     imagePullSecret: c.flux.imagePullSecret,
     networkPolicy: c.flux.networkPolicy,
     watchAllNamespaces: c.flux.watchAllNamespaces,

@@ -1,0 +1,115 @@
+/**
+ * gotk-components.yaml built the way flux builds it from a release manifests archive
+ * (flux2 pkg/manifestgen/install: manifests.go `generate` + `build`, install.go `Generate`):
+ * the release files and flux's overlay (overlay.ts) go into a private temporary folder, which is
+ * built with `kubectl kustomize` — the same krusty library flux links — and the header is put in
+ * front of the build output unchanged. The bytes are then what `flux bootstrap` commits.
+ *
+ * Flux runs krusty with `krusty.Options{LoadRestrictions: None, PluginConfig: Disabled}`: no
+ * managed-by label and no reordering (its Reorder option is left empty, so resources come out in
+ * the order the kustomization lists them — Namespace, policies, RBAC, then each controller).
+ * `kubectl kustomize` sorts in kustomize's legacy order unless told `--reorder none`, so that is
+ * passed; KUSTOMIZE_* variables are not passed on.
+ */
+import { type Components, componentsHeader } from "./components.ts";
+import type { InstallOptions } from "./options.ts";
+import { fluxOverlay } from "./overlay.ts";
+import { parseObjects } from "./render.ts";
+
+/** The flat files of a release's manifests.tar.gz (`<component>.yaml`, rbac.yaml, policies.yaml). */
+export interface ReleaseFiles {
+  /** Where they came from, for messages. */
+  source: string;
+  /** File name → bytes. */
+  files: Map<string, Uint8Array>;
+}
+
+export const KUBECTL_MISSING =
+  "flux.manifests is a release manifests archive, which is built with kubectl kustomize as flux does; " +
+  "install kubectl or point flux.manifests at an install.yaml";
+
+/** The release files the build reads, in the order flux's kustomization lists them. */
+export function releaseFilesFor(release: ReleaseFiles, opts: InstallOptions): string[] {
+  const needed = [
+    ...(opts.networkPolicy ? ["policies.yaml"] : []),
+    "rbac.yaml",
+    ...opts.components.map((c) => `${c}.yaml`),
+  ];
+  const have = [...release.files.keys()].filter((f) => f.endsWith(".yaml")).sort();
+  for (const c of opts.components) {
+    if (!release.files.has(`${c}.yaml`)) {
+      throw new Error(
+        `flux.manifests: ${release.source} has no ${c}.yaml, so component "${c}" cannot be installed ` +
+          `from it (it holds: ${have.join(", ") || "no .yaml files"})`,
+      );
+    }
+  }
+  for (const f of needed) {
+    if (!release.files.has(f)) {
+      throw new Error(
+        `flux.manifests: ${release.source} has no ${f}; a Flux release manifests archive holds ` +
+          `<component>.yaml, rbac.yaml and policies.yaml (it holds: ${
+            have.join(", ") || "no .yaml files"
+          })`,
+      );
+    }
+  }
+  return needed;
+}
+
+function kubectlEnv(): Record<string, string> {
+  const env = Deno.env.toObject();
+  for (const k of Object.keys(env)) if (k.startsWith("KUSTOMIZE_")) delete env[k];
+  return env;
+}
+
+/** `kubectl kustomize --reorder none DIR`: stdout verbatim. */
+export async function kustomizeLikeFlux(dir: string): Promise<string> {
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("kubectl", {
+      args: ["kustomize", "--reorder", "none", dir],
+      clearEnv: true,
+      env: kubectlEnv(),
+      stdin: "null",
+    }).output();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new Error(KUBECTL_MISSING);
+    throw new Error(`${KUBECTL_MISSING} (${(e as Error).message})`);
+  }
+  if (!out.success) {
+    const why = new TextDecoder().decode(out.stderr).trim().split("\n")
+      .filter((l) => !l.startsWith("Flag --reorder has been deprecated")).join(" ");
+    throw new Error(`building the Flux components with kubectl kustomize failed: ${why}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+/**
+ * gotk-components.yaml from release files: header + `kubectl kustomize` output of the release
+ * files with flux's overlay, plus the objects it holds. The folder is private (0700) and removed
+ * whatever happens. Runs kubectl once: callers cache per (source, options).
+ */
+export async function buildReleaseComponents(
+  release: ReleaseFiles,
+  opts: InstallOptions,
+): Promise<Components> {
+  const needed = releaseFilesFor(release, opts);
+  const rbac = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+    .decode(release.files.get("rbac.yaml"));
+  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-kustomize-" });
+  try {
+    await Deno.chmod(dir, 0o700);
+    await Deno.mkdir(`${dir}/roles`, { mode: 0o700 });
+    for (const f of needed) {
+      await Deno.writeFile(`${dir}/${f}`, release.files.get(f)!, { mode: 0o600 });
+    }
+    for (const [path, text] of Object.entries(fluxOverlay(opts, rbac))) {
+      await Deno.writeTextFile(`${dir}/${path}`, text, { mode: 0o600 });
+    }
+    const built = await kustomizeLikeFlux(dir);
+    return { objects: parseObjects(built), content: componentsHeader(opts) + "\n" + built };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
