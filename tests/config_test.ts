@@ -205,6 +205,56 @@ const cases: { name: string; yaml: string; error: string }[] = [
       'fleet.yaml:4:11: cluster "dev": git.repository: is required for provider: bitbucket-server',
   },
   {
+    name: "unknown key in git.signing.ssh",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git", signing: { ssh: { key: { env: K }, colour: 1 } } }\n`,
+    error: 'fleet.yaml:6:71: cluster "dev": git.signing.ssh.colour: unknown key',
+  },
+  {
+    name: "unknown signing format",
+    yaml: HEAD + `    git: { url: "https://g/x.git", signing: { x509: { key: { env: K } } } }\n`,
+    error: 'fleet.yaml:6:47: cluster "dev": git.signing.x509: unknown key',
+  },
+  {
+    name: "both gpg and ssh signing",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git", signing: { ssh: { key: { env: K } }, gpg: { keyRing: { env: R } } } }\n`,
+    error:
+      'fleet.yaml:6:45: cluster "dev": git.signing: must be exactly one of {gpg: {keyRing: …}} or {ssh: {key: …}}',
+  },
+  {
+    name: "empty signing",
+    yaml: HEAD + `    git: { url: "https://g/x.git", signing: {} }\n`,
+    error:
+      'fleet.yaml:6:45: cluster "dev": git.signing: must be exactly one of {gpg: {keyRing: …}} or {ssh: {key: …}}',
+  },
+  {
+    name: "literal SSH signing key",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git", signing: { ssh: { key: "-----BEGIN OPENSSH PRIVATE KEY-----" } } }\n`,
+    error: 'fleet.yaml:6:59: cluster "dev": git.signing.ssh.key: must be a secret reference',
+  },
+  {
+    name: "GPG signing without a key ring",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git", signing: { gpg: { passphrase: { env: P } } } }\n`,
+    error: 'fleet.yaml:6:52: cluster "dev": git.signing.gpg.keyRing: is required',
+  },
+  {
+    name: "short GPG key id",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git", signing: { gpg: { keyRing: { file: ./ring.asc }, keyId: "ABCD" } } }\n`,
+    error:
+      'fleet.yaml:6:92: cluster "dev": git.signing.gpg.keyId: must be a long OpenPGP key id: 16 hex digits',
+  },
+  {
+    name: "signing with the system git transport",
+    yaml: HEAD +
+      `    git: { url: "ssh://git@g/x.git", transport: system, auth: { type: ssh, privateKey: { file: ./k } }, signing: { ssh: { key: { file: ./k } } } }\n`,
+    error:
+      'fleet.yaml:6:114: cluster "dev": git.signing: is not supported with transport: system (the git binary makes the commit there)',
+  },
+  {
     name: "Bitbucket fields on the generic provider",
     yaml: HEAD + `    git: { url: "https://g/x.git", owner: me }\n`,
     error: 'fleet.yaml:6:43: cluster "dev": git.owner: is only for provider: bitbucket-server',
@@ -249,6 +299,39 @@ clusters:
   assert.equal(c.flux.manifests, "/tmp/fleet/install.yaml");
   assert.equal(c.flux.timeoutMs, 120_000);
   assert.equal(c.flux.namespace, "flux-system");
+});
+
+Deno.test("git.signing: inherited from defaults like author, a cluster's own replaces it", () => {
+  const m = parseManifest(
+    `defaults:
+  flux: { version: v2.4.0, manifests: ./install.yaml }
+  git:
+    url: "https://g/x.git"
+    signing: { gpg: { keyRing: { file: ./ring.asc }, passphrase: { env: GPG_PASS }, keyId: "0x3AA5C34371567BD2" } }
+clusters:
+  - name: a
+    path: clusters/a
+  - name: b
+    path: clusters/b
+    git: { signing: { ssh: { key: { env: SIGNING_KEY } } } }
+  - name: c
+    path: clusters/c
+    git: { branch: other }
+`,
+    "/tmp/fleet/fleet.yaml",
+  );
+  const [a, b] = m.clusters;
+  assert.deepEqual(a.git.signing, {
+    gpg: {
+      keyRing: { file: "./ring.asc" },
+      passphrase: { env: "GPG_PASS" },
+      keyId: "0x3AA5C34371567BD2",
+    },
+  });
+  assert.deepEqual(b.git.signing, { ssh: { key: { env: "SIGNING_KEY" } } });
+  assert.deepEqual(m.clusters[2].git.signing, a.git.signing);
+  const unsigned = parseManifest(HEAD + `    git: { url: "https://g/x.git" }\n`, "fleet.yaml");
+  assert.equal(unsigned.clusters[0].git.signing, undefined);
 });
 
 const noInput: SecretSource = {

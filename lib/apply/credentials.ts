@@ -3,7 +3,7 @@
  * learns SSH host keys (pinned file/lines, or a scan shown in the plan), and builds the
  * isomorphic-git remote (HTTPS with a token header, or SSH through the ssh2 transport).
  */
-import type { ClusterConfig } from "../config/types.ts";
+import type { ClusterConfig, SecretRef } from "../config/types.ts";
 import { resolveSecret, type SecretSource } from "../config/secrets.ts";
 import { type ParsedPrivateKey, parsePrivateKey } from "../keys/parse.ts";
 import { findHostKeys, type HostKey, knownHostsLine, scanHostKey } from "../keys/known_hosts.ts";
@@ -26,13 +26,26 @@ import {
   type SystemSshAccess,
 } from "../git/system.ts";
 import { makeGitHttp } from "../git/http.ts";
+import {
+  type CommitSigner,
+  createCommitSigner,
+  SigningKeyError,
+  type SigningKeys,
+} from "../git/sign.ts";
+import { createHash } from "node:crypto";
 import { registerSecret } from "../util/redact.ts";
 import git from "isomorphic-git";
 import { DEFAULT_RETRY, type RetryPolicy } from "../util/retry.ts";
 
 export type Credentials =
-  | { kind: "token"; username: string; token: string }
-  | { kind: "ssh"; keyText: string; passphrase?: string; parsed: ParsedPrivateKey };
+  & (
+    | { kind: "token"; username: string; token: string }
+    | { kind: "ssh"; keyText: string; passphrase?: string; parsed: ParsedPrivateKey }
+  )
+  & {
+    /** git.signing: signs the commits pushed with these credentials. */
+    signer?: CommitSigner;
+  };
 
 /** Reads and checks a cluster's credentials; errors name the cluster and the field. */
 export async function resolveCredentials(
@@ -42,9 +55,10 @@ export async function resolveCredentials(
 ): Promise<Credentials> {
   const auth = c.git.auth;
   const at = (field: string) => `cluster "${c.name}": git.auth.${field}`;
+  const signer = await resolveSigner(c, baseDir, secrets);
   if (auth.type === "token") {
     const token = await resolveSecret(auth.token, at("token"), baseDir, secrets);
-    return { kind: "token", username: auth.username, token };
+    return { kind: "token", username: auth.username, token, ...(signer ? { signer } : {}) };
   }
   const keyText = await resolveSecret(auth.privateKey, at("privateKey"), baseDir, secrets);
   const passphrase = auth.passphrase
@@ -65,7 +79,47 @@ export async function resolveCredentials(
     keyText: keyText + (keyText.endsWith("\n") ? "" : "\n"),
     passphrase,
     parsed,
+    ...(signer ? { signer } : {}),
   };
+}
+
+const signers = new Map<string, Promise<CommitSigner>>();
+
+/** Reads `git.signing`'s secrets and makes the signer; errors name the cluster and the field. */
+async function resolveSigner(
+  c: ClusterConfig,
+  baseDir: string,
+  secrets: SecretSource,
+): Promise<CommitSigner | undefined> {
+  const spec = c.git.signing;
+  if (!spec) return undefined;
+  const at = (field: string) =>
+    `cluster "${c.name}": git.signing.${"gpg" in spec ? "gpg" : "ssh"}.${field}`;
+  const read = (ref: SecretRef | undefined, field: string) =>
+    ref ? resolveSecret(ref, at(field), baseDir, secrets) : Promise.resolve(undefined);
+  const keys: SigningKeys = "gpg" in spec
+    ? {
+      format: "openpgp",
+      keyRing: (await read(spec.gpg.keyRing, "keyRing"))!,
+      passphrase: await read(spec.gpg.passphrase, "passphrase"),
+      keyId: spec.gpg.keyId,
+    }
+    : {
+      format: "ssh",
+      privateKey: (await read(spec.ssh.key, "key"))!,
+      passphrase: await read(spec.ssh.passphrase, "passphrase"),
+    };
+  // A fleet usually shares one signing key: decrypt it once (a KDF may take a second).
+  const id = createHash("sha256").update(JSON.stringify(keys)).digest("hex");
+  let signer = signers.get(id);
+  if (!signer) signers.set(id, signer = createCommitSigner(keys));
+  try {
+    return await signer;
+  } catch (e) {
+    // SigningKeyError messages are fixed sentences without key material.
+    if (e instanceof SigningKeyError) throw new Error(`${at(e.field)}: ${e.message}`);
+    throw e;
+  }
 }
 
 export interface KnownHosts {
@@ -154,13 +208,14 @@ function isomorphicRemote(
   close: () => Promise<void>,
   retry: RetryPolicy,
   knownHosts?: KnownHosts,
+  signer?: CommitSigner,
 ): RepoRemote {
   return {
     remote,
     knownHosts,
     checkout: (branch, dir) => checkoutRepo(remote, branch, dir, retry),
     push: (co, changes, message, author) =>
-      commitAndPush(co, remote, changes, message, author, 3, retry),
+      commitAndPush(co, remote, changes, message, author, 3, retry, signer),
     async remoteHead(branch) {
       const info = await git.getRemoteInfo2({
         http: remote.http,
@@ -195,7 +250,13 @@ export async function openRemote(
       timeoutMs: opts.timeoutMs,
     });
     const access = { url: c.git.url, username: creds.username, password: creds.token };
-    return isomorphicRemote(httpsRemote(access, http), () => Promise.resolve(http.close()), retry);
+    return isomorphicRemote(
+      httpsRemote(access, http),
+      () => Promise.resolve(http.close()),
+      retry,
+      undefined,
+      creds.signer,
+    );
   }
   const target = parseSshUrl(c.git.url);
   const knownHosts = await learnHostKeys(c, target.host, target.port);
@@ -209,6 +270,8 @@ export async function openRemote(
     timeoutMs: opts.timeoutMs,
   };
   if (c.git.transport === "system") {
+    // The manifest validation refuses git.signing with this transport; never push unsigned.
+    if (creds.signer) throw new Error("git.signing is not supported with transport: system");
     return {
       knownHosts,
       checkout: (branch, dir) => systemCheckoutRepo(access, branch, dir, retry),
@@ -224,6 +287,7 @@ export async function openRemote(
     () => transport.close(),
     retry,
     knownHosts,
+    creds.signer,
   );
 }
 

@@ -10,9 +10,11 @@ import { type Credentials, openRemote, resolveCredentials } from "./credentials.
 import type { ClusterPlan } from "../plan/types.ts";
 import { type DestroyOptions, type DestroyPlan, planDestroy } from "../plan/destroy.ts";
 import { emptyCheckout } from "../git/repo.ts";
+import type { CommitSigner } from "../git/sign.ts";
 import { bitbucketUrls, observeBitbucket } from "./bitbucket.ts";
 import { resolveKubeContext } from "../kube/kubeconfig.ts";
-import { loadInstallManifest } from "../manifests/source.ts";
+import { type FluxManifests, loadManifests } from "../manifests/source.ts";
+import { buildReleaseComponents } from "../manifests/release.ts";
 import { mapLimit } from "../util/pool.ts";
 import { errorMessage } from "../util/redact.ts";
 import {
@@ -39,6 +41,13 @@ export interface FleetRun {
   close(): Promise<void>;
 }
 
+/** The repository's commit is signed by its first cluster's signer: the plan says how. */
+function withSigning(plan: ClusterPlan, signer: CommitSigner | undefined): ClusterPlan {
+  return signer
+    ? { ...plan, repository: { ...plan.repository, signing: signer.description } }
+    : plan;
+}
+
 export async function planFleet(
   manifest: Manifest,
   clusters: ClusterConfig[],
@@ -57,18 +66,27 @@ export async function planFleet(
       throw new Error(`cluster "${c.name}": ${(e as Error).message}`);
     }
   }
-  // Components are the same for every cluster with the same release and install options.
-  const installCache = new Map<string, Promise<string>>();
-  const componentsCache = new Map<string, Components>();
-  const components = async (c: ClusterConfig) => {
+  // Components are the same for every cluster with the same release and install options: the
+  // source is read once, and a release archive is built with kubectl kustomize once per distinct
+  // (source, options) — never per cluster. Both caches hold promises, so this stays true for
+  // lookups that overlap.
+  const sourceCache = new Map<string, Promise<FluxManifests>>();
+  const componentsCache = new Map<string, Promise<Components>>();
+  const components = (c: ClusterConfig): Promise<Components> => {
     const src = c.flux.manifests;
-    if (!installCache.has(src)) {
-      installCache.set(src, loadInstallManifest({ source: src, sha256: c.flux.manifestsSha256 }));
+    const srcKey = JSON.stringify([src, c.flux.manifestsSha256 ?? null]);
+    if (!sourceCache.has(srcKey)) {
+      sourceCache.set(srcKey, loadManifests({ source: src, sha256: c.flux.manifestsSha256 }));
     }
     const options = installOptions(c);
-    const key = JSON.stringify([src, options]);
+    const key = JSON.stringify([srcKey, options]);
     if (!componentsCache.has(key)) {
-      componentsCache.set(key, componentsFor(await installCache.get(src)!, options));
+      componentsCache.set(
+        key,
+        sourceCache.get(srcKey)!.then((m) =>
+          m.kind === "install" ? componentsFor(m.text, options) : buildReleaseComponents(m, options)
+        ),
+      );
     }
     return componentsCache.get(key)!;
   };
@@ -140,7 +158,7 @@ export async function planFleet(
     const plans = await mapLimit(
       [...states.values()],
       opts.concurrency,
-      (s) => observeAndPlan(s, opts),
+      async (s) => withSigning(await observeAndPlan(s, opts), s.repo.creds.signer),
     );
     return {
       plans,

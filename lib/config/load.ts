@@ -150,6 +150,14 @@ function schemaProblem(
     message = "must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)";
   } else if (e.keyword === "pattern" && e.schemaPath.includes("/duration/")) {
     message = "must be a duration such as 30s, 5m or 1h";
+  } else if (e.keyword === "pattern" && e.instancePath.endsWith("/signing/gpg/keyId")) {
+    message =
+      "must be a long OpenPGP key id: 16 hex digits, optionally with 0x (as flux --gpg-key-id)";
+  } else if (
+    (e.keyword === "minProperties" || e.keyword === "maxProperties") &&
+    e.instancePath.endsWith("/git/signing")
+  ) {
+    message = "must be exactly one of {gpg: {keyRing: …}} or {ssh: {key: …}}";
   }
   return { location: locate(map, path), cluster, field, message };
 }
@@ -215,6 +223,20 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
           message: urlProblem,
         });
       }
+    }
+
+    if (git.signing && git.transport === "system") {
+      // The system transport commits with the git binary, which fluxfleet keeps away from keys.
+      problems.push({
+        location: locate(
+          map,
+          c.git?.signing ? ["clusters", i, "git", "signing"] : ["defaults", "git", "signing"],
+        ),
+        cluster: c.name,
+        field: "git.signing",
+        message:
+          "is not supported with transport: system (the git binary makes the commit there); use the builtin transport to sign commits",
+      });
     }
 
     const pathProblem = checkRepoPath(c.path);
@@ -488,6 +510,7 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
       ...(bitbucket ? { bitbucket } : {}),
       branch: git.branch ?? "main",
       author: git.author ?? { name: "Flux", email: "flux@example.com" },
+      ...(git.signing ? { signing: git.signing } : {}),
       auth,
       knownHosts,
       transport: git.transport ?? "builtin",

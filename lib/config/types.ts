@@ -33,6 +33,14 @@ export interface Author {
   email: string;
 }
 
+/**
+ * `git.signing`: how the commits fluxfleet pushes are signed. OpenPGP mirrors flux bootstrap's
+ * --gpg-key-ring / --gpg-passphrase / --gpg-key-id; SSH signatures are git's gpg.format=ssh.
+ */
+export type CommitSigning =
+  | { gpg: { keyRing: SecretRef; passphrase?: SecretRef; keyId?: string } }
+  | { ssh: { key: SecretRef; passphrase?: SecretRef } };
+
 export interface RawFlux {
   version?: string;
   manifests?: string;
@@ -69,6 +77,7 @@ export interface RawGit {
   url?: string;
   branch?: string;
   author?: Author;
+  signing?: CommitSigning;
   auth?: GitAuth;
   allowInsecureHttp?: boolean;
   caFile?: string;
@@ -115,6 +124,8 @@ export interface ClusterConfig {
     bitbucket?: BitbucketConfig;
     branch: string;
     author: Author;
+    /** Unset: commits are not signed. Secret references, resolved with the credentials. */
+    signing?: CommitSigning;
     auth:
       | { type: "token"; username: string; token: SecretRef }
       | { type: "ssh"; privateKey: SecretRef; passphrase?: SecretRef };

@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import git from "isomorphic-git";
 import type { HttpClient } from "isomorphic-git";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
+import type { CommitSigner } from "./sign.ts";
 
 /** A git failure in words; `transient` ones (5xx, 429, network) are worth retrying. */
 export class GitError extends Error {
@@ -337,6 +338,7 @@ export async function commitAndPush(
   author: Author,
   maxAttempts = 3,
   retry: RetryPolicy = DEFAULT_RETRY,
+  signer?: CommitSigner,
 ): Promise<PushResult> {
   const { headers, http } = remote;
   const dir = co.dir;
@@ -344,7 +346,8 @@ export async function commitAndPush(
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const changed = await writeChanges(dir, changes);
     if (changed.length === 0) return { head: co.head, pushed: false, attempts: attempt };
-    const sha = await git.commit({ fs, dir, message, author });
+    const sign = signer ? { onSign: signer.onSign, signingKey: signer.signingKey } : {};
+    const sha = await git.commit({ fs, dir, message, author, ...sign });
     try {
       // A transient failure may hide a push that landed: re-pushing the same commit is then a no-op.
       await withRetry(

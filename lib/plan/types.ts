@@ -116,7 +116,13 @@ export interface StatusLine {
 
 export interface ClusterPlan {
   cluster: string;
-  repository: { url: string; branch: string; dir: string };
+  repository: {
+    url: string;
+    branch: string;
+    dir: string;
+    /** git.signing, without secrets ("signed with SSH key SHA256:…"); absent: commits unsigned. */
+    signing?: string;
+  };
   steps: Step[];
   /** Readiness observed now (`=` lines); not changes. */
   status: StatusLine[];

@@ -48,12 +48,17 @@ export function renderPlanText(plans: ClusterPlan[]): string {
       out.push(`  x cannot plan: ${p.error}`);
       continue;
     }
-    for (const s of p.steps) {
+    const lastFile = p.steps.findLastIndex((s) => s.kind === "file");
+    p.steps.forEach((s, i) => {
       out.push(`  ${describeStep(s)}`);
       if (s.kind === "file" && s.diff) {
         out.push(...s.diff.trimEnd().split("\n").map((l) => `      ${l}`));
       }
-    }
+      // Said once, under the files the commit carries.
+      if (i === lastFile && p.repository.signing) {
+        out.push(`  > the commit is ${p.repository.signing}`);
+      }
+    });
     for (const s of p.status) {
       out.push(
         `  ${s.ready ? "=" : "!"} ${s.object} ${s.namespace}/${s.name} ${
