@@ -16,6 +16,7 @@ import { parsePrivateKey } from "../keys/parse.ts";
 import { findPublicKey } from "../keys/fingerprint.ts";
 import { sshpk } from "../keys/sshpk.ts";
 import { registerSecret } from "../util/redact.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 /** The resolved secrets of `git.signing` (values, not references). */
 export type SigningKeys =
@@ -172,20 +173,10 @@ function u32(n: number): Uint8Array {
   return b;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** RFC 4251 `string`: uint32 length + bytes. */
 function sshString(data: Uint8Array | string): Uint8Array {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  return concat([u32(bytes.length), bytes]);
+  return concatBytes([u32(bytes.length), bytes]);
 }
 
 function stripZeros(b: Uint8Array): Uint8Array {
@@ -198,7 +189,7 @@ function stripZeros(b: Uint8Array): Uint8Array {
 function mpint(b: Uint8Array): Uint8Array {
   const v = stripZeros(b);
   if (v.length === 1 && v[0] === 0) return u32(0);
-  return sshString(v[0] & 0x80 ? concat([new Uint8Array([0]), v]) : v);
+  return sshString(v[0] & 0x80 ? concatBytes([new Uint8Array([0]), v]) : v);
 }
 
 const b64url = (b: Uint8Array) => Buffer.from(b).toString("base64url");
@@ -247,7 +238,7 @@ function sshKeyFrom(openssh: string, blob: Uint8Array): SshKey {
     }
     return {
       blob,
-      sign: (data) => concat([sshString("ssh-ed25519"), sshString(sign(null, data, priv))]),
+      sign: (data) => concatBytes([sshString("ssh-ed25519"), sshString(sign(null, data, priv))]),
     };
   }
   if (key.type === "ecdsa") {
@@ -275,7 +266,7 @@ function sshKeyFrom(openssh: string, blob: Uint8Array): SshKey {
         const rs = sign(curve.hash, data, { key: priv, dsaEncoding: "ieee-p1363" });
         const r = rs.subarray(0, rs.length / 2);
         const s = rs.subarray(rs.length / 2);
-        return concat([sshString(type), sshString(concat([mpint(r), mpint(s)]))]);
+        return concatBytes([sshString(type), sshString(concatBytes([mpint(r), mpint(s)]))]);
       },
     };
   }
@@ -299,7 +290,8 @@ function sshKeyFrom(openssh: string, blob: Uint8Array): SshKey {
     // What ssh-keygen -Y sign uses for RSA keys (SHA-1 "ssh-rsa" signatures are refused).
     return {
       blob,
-      sign: (data) => concat([sshString("rsa-sha2-512"), sshString(sign("sha512", data, priv))]),
+      sign: (data) =>
+        concatBytes([sshString("rsa-sha2-512"), sshString(sign("sha512", data, priv))]),
     };
   }
   throw new SigningKeyError("key", `${key.type} keys cannot sign commits here`);
@@ -308,14 +300,14 @@ function sshKeyFrom(openssh: string, blob: Uint8Array): SshKey {
 /** The armored SSHSIG signature of `message`, as `ssh-keygen -Y sign -n git` makes it. */
 function sshsigArmor(key: SshKey, message: Uint8Array): string {
   const digest = new Uint8Array(createHash(HASH).update(message).digest());
-  const signed = concat([
+  const signed = concatBytes([
     SSHSIG_MAGIC,
     sshString(NAMESPACE),
     sshString(""),
     sshString(HASH),
     sshString(digest),
   ]);
-  const blob = concat([
+  const blob = concatBytes([
     SSHSIG_MAGIC,
     u32(1),
     sshString(key.blob),

@@ -16,8 +16,8 @@
 import type { GitHttpRequest, GitHttpResponse } from "isomorphic-git";
 import type { Ssh2Client } from "../keys/ssh2.ts";
 import { connectSsh } from "./ssh_connect.ts";
+import { concatBytes } from "../util/bytes.ts";
 import {
-  concatBytes,
   type ExecChannel,
   FLUSH_PKT,
   IdleTimeoutError,

@@ -4,6 +4,7 @@
  * pkt-line framing needed to find the end of the ref advertisement.
  */
 import type { Ssh2Channel, Ssh2Client } from "../keys/ssh2.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 /** Pause the channel when this much unread stdout piles up. */
 const HIGH_WATER = 1 << 20;
@@ -159,16 +160,6 @@ export function pktLine(text: string): Uint8Array {
   const payload = new TextEncoder().encode(text);
   const len = (payload.length + 4).toString(16).padStart(4, "0");
   return concatBytes([new TextEncoder().encode(len), payload]);
-}
-
-export function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**

@@ -10,6 +10,7 @@
  * SEC1 key under Deno because Deno lacks P-521 ECDH.)
  */
 import { Buffer } from "node:buffer";
+import { concatBytes } from "../util/bytes.ts";
 
 const CURVES: Record<string, { oid: number[]; size: number }> = {
   // 1.2.840.10045.3.1.7
@@ -24,16 +25,6 @@ function tlv(tag: number, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(1 + len.length + n);
   out.set([tag, ...len]);
   out.set(body, 1 + len.length);
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }
 
@@ -54,11 +45,11 @@ export function ecSec1Pem(curve: string, d: Uint8Array, q: Uint8Array): string {
   fixed.set(raw, spec.size - raw.length);
   const der = tlv(
     0x30,
-    concat([
+    concatBytes([
       tlv(0x02, new Uint8Array([1])),
       tlv(0x04, fixed),
       tlv(0xa0, new Uint8Array(spec.oid)),
-      tlv(0xa1, tlv(0x03, concat([new Uint8Array([0]), q]))),
+      tlv(0xa1, tlv(0x03, concatBytes([new Uint8Array([0]), q]))),
     ]),
   );
   const body = Buffer.from(der).toString("base64").replace(/.{1,64}/g, "$&\n");
