@@ -301,6 +301,30 @@ clusters:
   assert.equal(c.flux.namespace, "flux-system");
 });
 
+Deno.test("flux.manifests defaults to the release archive of flux.version, as flux downloads it", () => {
+  const m = parseManifest(
+    `clusters:
+  - name: dev
+    path: clusters/dev
+    flux: { version: v2.3.0 }
+    git: { url: "https://g/x.git" }
+  - name: prod
+    path: clusters/prod
+    git: { url: "https://g/x.git" }
+`,
+    "/tmp/fleet/fleet.yaml",
+  );
+  assert.equal(
+    m.clusters[0].flux.manifests,
+    "https://github.com/fluxcd/flux2/releases/download/v2.3.0/manifests.tar.gz",
+  );
+  assert.equal(m.clusters[1].flux.version, "v2.4.0");
+  assert.equal(
+    m.clusters[1].flux.manifests,
+    "https://github.com/fluxcd/flux2/releases/download/v2.4.0/manifests.tar.gz",
+  );
+});
+
 Deno.test("git.signing: inherited from defaults like author, a cluster's own replaces it", () => {
   const m = parseManifest(
     `defaults:

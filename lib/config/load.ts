@@ -25,6 +25,14 @@ import type {
   RawManifest,
 } from "./types.ts";
 
+/** The Flux release used when the manifest names none (pinned, so a plan is reproducible). */
+export const DEFAULT_FLUX_VERSION = "v2.4.0";
+
+/** flux2 pkg/manifestgen/install `fetch`: the release asset flux itself downloads. */
+export function releaseManifestsUrl(version: string): string {
+  return `https://github.com/fluxcd/flux2/releases/download/${version}/manifests.tar.gz`;
+}
+
 export const DEFAULT_COMPONENTS = [
   "source-controller",
   "kustomize-controller",
@@ -249,13 +257,6 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
         const where = c.flux?.components ? ["flux", "components"] : ["name"];
         at(where, `must include ${required} (Flux cannot sync without it)`, "flux.components");
       }
-    }
-    if (!flux.manifests) {
-      at(
-        ["name"],
-        "is required (path or URL of the Flux install manifest), here or in defaults.flux",
-        "flux.manifests",
-      );
     }
     const target = `${
       git.url ??
@@ -497,7 +498,9 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
     }
     : undefined;
   const rel = (p: string | undefined) => (p === undefined ? undefined : resolve(baseDir, p));
-  const manifests = flux.manifests!;
+  // As flux: without a source, the release's manifests archive for the version is downloaded
+  // (once, then cached with its checksum).
+  const manifests = flux.manifests ?? releaseManifestsUrl(flux.version ?? DEFAULT_FLUX_VERSION);
   return {
     name: c.name,
     labels: c.labels ?? {},
@@ -521,7 +524,7 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
       commitMessageAppendix: git.commitMessageAppendix,
     },
     flux: {
-      version: flux.version ?? "v2.4.0",
+      version: flux.version ?? DEFAULT_FLUX_VERSION,
       manifests: /^https?:\/\//.test(manifests) ? manifests : resolve(baseDir, manifests),
       ...(flux.manifestsSha256 ? { manifestsSha256: flux.manifestsSha256 } : {}),
       namespace: flux.namespace ?? "flux-system",
