@@ -39,13 +39,27 @@ import { DEFAULT_RETRY, type RetryPolicy } from "../util/retry.ts";
 
 export type Credentials =
   & (
-    | { kind: "token"; username: string; token: string }
+    | {
+      kind: "token";
+      username: string;
+      token: string;
+      /** git.caFile's PEM: trusted by fluxfleet and stored in the source secret for Flux. */
+      caPem?: string;
+    }
     | { kind: "ssh"; keyText: string; passphrase?: string; parsed: ParsedPrivateKey }
   )
   & {
     /** git.signing: signs the commits pushed with these credentials. */
     signer?: CommitSigner;
   };
+
+async function readCaFile(path: string, cluster: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new Error(`cluster "${cluster}": git.caFile: cannot read ${path}: ${(e as Error).name}`);
+  }
+}
 
 /** Reads and checks a cluster's credentials; errors name the cluster and the field. */
 export async function resolveCredentials(
@@ -58,7 +72,14 @@ export async function resolveCredentials(
   const signer = await resolveSigner(c, baseDir, secrets);
   if (auth.type === "token") {
     const token = await resolveSecret(auth.token, at("token"), baseDir, secrets);
-    return { kind: "token", username: auth.username, token, ...(signer ? { signer } : {}) };
+    const caPem = c.git.caFile ? await readCaFile(c.git.caFile, c.name) : undefined;
+    return {
+      kind: "token",
+      username: auth.username,
+      token,
+      ...(caPem ? { caPem } : {}),
+      ...(signer ? { signer } : {}),
+    };
   }
   const keyText = await resolveSecret(auth.privateKey, at("privateKey"), baseDir, secrets);
   const passphrase = auth.passphrase
@@ -236,16 +257,8 @@ export async function openRemote(
 ): Promise<RepoRemote> {
   const retry = opts.retry ?? DEFAULT_RETRY;
   if (creds.kind === "token") {
-    let caPem: string | undefined;
-    if (c.git.caFile) {
-      try {
-        caPem = await Deno.readTextFile(c.git.caFile);
-      } catch (e) {
-        throw new Error(`git.caFile: cannot read ${c.git.caFile}: ${(e as Error).name}`);
-      }
-    }
     const http = makeGitHttp({
-      caPem,
+      caPem: creds.caPem,
       allowInsecureHttp: c.git.allowInsecureHttp,
       timeoutMs: opts.timeoutMs,
     });

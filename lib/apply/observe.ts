@@ -124,7 +124,7 @@ async function secretData(
 ): Promise<Record<string, string>> {
   const c = s.config;
   if (s.creds.kind === "token" && !c.git.clusterSsh) {
-    return tokenSecretData(s.creds.username, s.creds.token);
+    return tokenSecretData(s.creds.username, s.creds.token, s.creds.caPem);
   }
   // Bitbucket registers the key through the API: no "add it by hand" note, and no check needed
   // before the key is registered.

@@ -47,8 +47,40 @@ async function* iterate(stream: ReadableStream<Uint8Array>): AsyncIterableIterat
   }
 }
 
+/** The extra CA as an HTTP client; a file without a usable certificate is an error, not ignored. */
+function caClient(caPem: string | undefined): Deno.HttpClient | undefined {
+  if (!caPem) return undefined;
+  // Deno skips text that is no PEM certificate, so a key or an empty file would trust nothing.
+  if (!caPem.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new Error("git.caFile holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+  }
+  try {
+    return Deno.createHttpClient({ caCerts: [caPem] });
+  } catch (e) {
+    throw new Error(`git.caFile: cannot load the CA certificate: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Deno's fetch reports a rejected certificate as rustls does ("…: invalid peer certificate:
+ * UnknownIssuer"); in words, without the request URL the caller names anyway.
+ */
+function describeTlsFailure(cause: string, withCaFile: boolean): string | undefined {
+  const reason = /invalid peer certificate: (\w+)/.exec(cause)?.[1];
+  if (!reason) return undefined;
+  if (reason === "UnknownIssuer") {
+    return "the server's certificate is not trusted: unknown issuer, " +
+      (withCaFile
+        ? "neither the CA in git.caFile nor a system CA signed it; check that git.caFile holds " +
+          "the CA that issued the server's certificate"
+        : "no CA of the system trust store signed it; for a private CA, set git.caFile to the CA's " +
+          "PEM file");
+  }
+  return `the server's certificate was rejected (${reason})`;
+}
+
 export function makeGitHttp(opts: GitHttpOptions): GitHttp {
-  const client = opts.caPem ? Deno.createHttpClient({ caCerts: [opts.caPem] }) : undefined;
+  const client = caClient(opts.caPem);
   const http: GitHttp = {
     requests: 0,
     async request(req: GitHttpRequest): Promise<GitHttpResponse> {
@@ -72,6 +104,8 @@ export function makeGitHttp(opts: GitHttpOptions): GitHttp {
         debug(`git: ${req.method ?? "GET"} ${url.origin}${url.pathname} -> no answer`);
         // Deno says "fetch failed" and keeps the reason (refused, reset, TLS…) in `cause`.
         const cause = (e as { cause?: { message?: string } }).cause?.message;
+        const tls = cause ? describeTlsFailure(cause, client !== undefined) : undefined;
+        if (tls) throw new Error(tls);
         throw new Error(cause ? `${(e as Error).message}: ${cause}` : (e as Error).message);
       }
       debug(

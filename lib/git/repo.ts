@@ -130,12 +130,10 @@ export function describeGitError(e: unknown, url: string): GitError {
     return new GitError(`git server ${where} did not answer before the timeout`, true);
   }
   if (/certificate|UnknownIssuer/i.test(msg)) {
-    return new GitError(
-      `TLS verification failed for ${where} (${
-        msg.split("\n")[0]
-      }); set git.caFile for a private CA`,
-      false,
-    );
+    const first = msg.split("\n")[0];
+    // lib/git/http.ts words certificate failures itself, git.caFile advice included.
+    const hint = /git\.caFile/.test(first) ? "" : "; set git.caFile for a private CA";
+    return new GitError(`TLS verification failed for ${where} (${first})${hint}`, false);
   }
   return new GitError(`git operation on ${where} failed: ${msg.split("\n")[0]}`, false);
 }

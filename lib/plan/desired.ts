@@ -79,8 +79,17 @@ export function desiredCluster(
 }
 
 /** Token auth stores username/password, as `flux bootstrap git --token-auth` does. */
-export function tokenSecretData(username: string, token: string): Record<string, string> {
-  return { username, password: token };
+/**
+ * Token auth stores username and password, plus the CA of a private git server under `caFile`
+ * (flux2 pkg/manifestgen/sourcesecret CAFileSecretKey, from `flux bootstrap git --ca-file`):
+ * without it Flux could not fetch from a server fluxfleet itself only reaches through git.caFile.
+ */
+export function tokenSecretData(
+  username: string,
+  token: string,
+  caPem?: string,
+): Record<string, string> {
+  return { username, password: token, ...(caPem ? { caFile: caPem } : {}) };
 }
 
 /** SSH stores identity, identity.pub, known_hosts (+ password for an encrypted key), as flux. */

@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, realpath, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { seedCommit } from "./seed.ts";
 import { dirname, join, resolve, sep } from "node:path";
+import { type SandboxTls, sandboxTls } from "../kube/tls.ts";
 
 export interface GitServerOptions {
   /** Directory holding bare repos; default: a new temp dir removed on close(). */
@@ -15,6 +16,11 @@ export interface GitServerOptions {
   users?: Record<string, string>;
   /** May fetch, get 403 on push (receive-pack). */
   readOnlyUsers?: Record<string, string>;
+  /**
+   * Serve HTTPS instead of plain http, with the sandbox CA's leaf certificate (the one the
+   * sandbox Kubernetes API server uses: SAN IP:127.0.0.1, DNS:localhost). The CA is `caPem`.
+   */
+  tls?: boolean;
 }
 
 export interface GitRequestRecord {
@@ -55,8 +61,10 @@ export interface GitFault {
 }
 
 export interface GitServer {
-  /** http://127.0.0.1:<port> */
+  /** http://127.0.0.1:<port>, or https:// with `tls: true` */
   url: string;
+  /** With `tls: true`: PEM of the CA that signed the server certificate (for git.caFile). */
+  caPem?: string;
   root: string;
   repoUrl(name: string): string;
   createRepo(name: string, opts?: CreateRepoOptions): Promise<void>;
@@ -400,6 +408,7 @@ class SandboxGitServer implements GitServer {
   readonly requests: GitRequestRecord[] = [];
   readonly #faults: GitFault[] = [];
   url = "";
+  caPem: string | undefined;
   readonly #children = new Set<Deno.ChildProcess>();
   readonly #pending = new Set<Promise<unknown>>();
   #server: Deno.HttpServer<Deno.NetAddr> | undefined;
@@ -412,12 +421,14 @@ class SandboxGitServer implements GitServer {
     private readonly readOnlyUsers: Record<string, string>,
   ) {}
 
-  listen(): void {
+  listen(tls?: SandboxTls): void {
+    const where = { hostname: "127.0.0.1", port: 0, onListen: () => {} };
     this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      tls ? { ...where, cert: tls.certPem, key: tls.keyPem } : where,
       (req) => this.#handle(req),
     );
-    this.url = `http://127.0.0.1:${this.#server.addr.port}`;
+    this.url = `${tls ? "https" : "http"}://127.0.0.1:${this.#server.addr.port}`;
+    this.caPem = tls?.caPem;
   }
 
   repoUrl(name: string): string {
@@ -628,7 +639,7 @@ class SandboxGitServer implements GitServer {
   }
 }
 
-/** Starts the server on 127.0.0.1 with a kernel-chosen port. */
+/** Starts the server on 127.0.0.1 with a kernel-chosen port (HTTPS with `tls: true`). */
 export async function startGitServer(opts: GitServerOptions = {}): Promise<GitServer> {
   const ownsRoot = opts.root === undefined;
   const rootDir = opts.root ?? await mkdtemp(join(tmpdir(), "fluxfleet-git-"));
@@ -636,12 +647,13 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
   // Real path so the containment checks are not fooled by a symlinked temp dir.
   const root = await realpath(rootDir);
   await httpBackendPath();
+  const tls = opts.tls ? await sandboxTls() : undefined;
   const server = new SandboxGitServer(
     root,
     ownsRoot,
     { ...opts.users },
     { ...opts.readOnlyUsers },
   );
-  server.listen();
+  server.listen(tls);
   return server;
 }

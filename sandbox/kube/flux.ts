@@ -302,6 +302,7 @@ export class FluxStandIn {
         username: decodeBase64(data.username),
         password: decodeBase64(data.password),
         bearerToken: decodeBase64(data.bearerToken),
+        caPem: decodeBase64(data["ca.crt"]) ?? decodeBase64(data.caFile),
       };
     }
     return await resolveRef(url, gitRefOf(spec), auth, this.#abort.signal);

@@ -9,6 +9,8 @@ export interface GitAuth {
   username?: string;
   password?: string;
   bearerToken?: string;
+  /** The secret's `ca.crt` or `caFile`: the CA source-controller trusts for this repository. */
+  caPem?: string;
 }
 
 export type GitRef =
@@ -101,11 +103,21 @@ export async function resolveRef(
   const header = url.startsWith("http") ? authHeader(auth) : undefined;
   const prefix = `failed to checkout and determine revision: unable to list remote for '${url}'`;
   const timeout = AbortSignal.timeout(LS_REMOTE_TIMEOUT_MS);
+  const env = gitEnv(header);
+  // As source-controller: the secret's CA is trusted for this fetch only (GIT_SSL_CAINFO names a
+  // file, which lives as long as the command).
+  const caFile = auth?.caPem && url.startsWith("https:")
+    ? await Deno.makeTempFile({ prefix: "standin-ca-" })
+    : undefined;
+  if (caFile) {
+    await Deno.writeTextFile(caFile, auth!.caPem!);
+    env.GIT_SSL_CAINFO = caFile;
+  }
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command("git", {
       args: ["ls-remote", url, ...patternsFor(ref)],
-      env: gitEnv(header),
+      env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -113,6 +125,8 @@ export async function resolveRef(
     }).output();
   } catch (err) {
     return { ok: false, message: `${prefix}: ${err instanceof Error ? err.message : String(err)}` };
+  } finally {
+    if (caFile) await Deno.remove(caFile).catch(() => {});
   }
   if (!out.success) {
     const why = timeout.aborted
