@@ -299,7 +299,10 @@ withCommon(program.command("destroy"))
     "uninstall Flux from the clusters (plan first): sync objects, components, CRDs, namespace",
   )
   .option("--auto-approve", "do not ask for confirmation")
-  .option("--keep-namespace", "keep the namespace (only the source secret is deleted)")
+  .option(
+    "--keep-namespace",
+    "keep the namespace (only the source secret and an image pull secret fluxfleet wrote are deleted)",
+  )
   .option(
     "--delete-git-manifests",
     "also delete the flux-system files in git (one commit per repository)",

@@ -255,6 +255,53 @@ const cases: { name: string; yaml: string; error: string }[] = [
       'fleet.yaml:6:114: cluster "dev": git.signing: is not supported with transport: system (the git binary makes the commit there)',
   },
   {
+    name: "registry credentials without an image pull secret",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git" }\n    flux: { registryCredentials: { username: bot, password: { env: REG_PASSWORD } } }\n`,
+    error:
+      'fleet.yaml:7:34: cluster "dev": flux.imagePullSecret: is required with flux.registryCredentials: it names the dockerconfigjson secret fluxfleet creates',
+  },
+  {
+    name: "registry credentials in defaults, no image pull secret anywhere",
+    yaml: HEAD.replace(
+      "manifests: ./install.yaml }",
+      "manifests: ./install.yaml, registryCredentials: { username: bot, password: { env: R } } }",
+    ) + `    git: { url: "https://g/x.git" }\n`,
+    error: 'fleet.yaml:2:76: cluster "dev": flux.imagePullSecret: is required with',
+  },
+  {
+    name: "literal registry password",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git" }\n    flux: { imagePullSecret: regcred, registryCredentials: { username: bot, password: "hunter22" } }\n`,
+    error:
+      'fleet.yaml:7:87: cluster "dev": flux.registryCredentials.password: must be a secret reference',
+  },
+  {
+    name: "registry user name with a colon",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git" }\n    flux: { imagePullSecret: regcred, registryCredentials: { username: "a:b", password: { env: R } } }\n`,
+    error:
+      `fleet.yaml:7:72: cluster "dev": flux.registryCredentials.username: must be a user name without ':'`,
+  },
+  {
+    name: "image pull secret named like the source secret",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git" }\n    flux: { imagePullSecret: flux-system, registryCredentials: { username: bot, password: { env: R } } }\n`,
+    error:
+      'fleet.yaml:7:30: cluster "dev": flux.imagePullSecret: "flux-system" is also the source secret\'s name (flux.secretName)',
+  },
+  {
+    name: "unknown source provider",
+    yaml: HEAD + `    git: { url: "https://g/x.git" }\n    flux: { sourceProvider: gitlab }\n`,
+    error:
+      'fleet.yaml:7:29: cluster "dev": flux.sourceProvider: must be one of: generic, azure, github',
+  },
+  {
+    name: "recurseSubmodules not a boolean",
+    yaml: HEAD + `    git: { url: "https://g/x.git" }\n    flux: { recurseSubmodules: "yes" }\n`,
+    error: 'fleet.yaml:7:32: cluster "dev": flux.recurseSubmodules: must be boolean',
+  },
+  {
     name: "Bitbucket fields on the generic provider",
     yaml: HEAD + `    git: { url: "https://g/x.git", owner: me }\n`,
     error: 'fleet.yaml:6:43: cluster "dev": git.owner: is only for provider: bitbucket-server',
@@ -356,6 +403,42 @@ clusters:
   assert.deepEqual(m.clusters[2].git.signing, a.git.signing);
   const unsigned = parseManifest(HEAD + `    git: { url: "https://g/x.git" }\n`, "fleet.yaml");
   assert.equal(unsigned.clusters[0].git.signing, undefined);
+});
+
+Deno.test("recurseSubmodules, sourceProvider, registryCredentials: defaults, inherited, a cluster's own wins", () => {
+  const m = parseManifest(
+    `defaults:
+  flux:
+    version: v2.4.0
+    manifests: ./install.yaml
+    imagePullSecret: regcred
+    registryCredentials: { username: bot, password: { env: REG_PASSWORD } }
+    sourceProvider: azure
+  git: { url: "https://g/x.git" }
+clusters:
+  - name: a
+    path: clusters/a
+  - name: b
+    path: clusters/b
+    flux: { recurseSubmodules: true, sourceProvider: github, registryCredentials: { username: other, password: { file: ./reg } } }
+`,
+    "/tmp/fleet/fleet.yaml",
+  );
+  const [a, b] = m.clusters;
+  assert.equal(a.flux.recurseSubmodules, false);
+  assert.equal(a.flux.sourceProvider, "azure");
+  assert.deepEqual(a.flux.registryCredentials, {
+    username: "bot",
+    password: { env: "REG_PASSWORD" },
+  });
+  assert.equal(b.flux.recurseSubmodules, true);
+  assert.equal(b.flux.sourceProvider, "github");
+  assert.deepEqual(b.flux.registryCredentials, { username: "other", password: { file: "./reg" } });
+  assert.equal(b.flux.imagePullSecret, "regcred");
+  const plain = parseManifest(HEAD + `    git: { url: "https://g/x.git" }\n`, "fleet.yaml");
+  assert.equal(plain.clusters[0].flux.recurseSubmodules, false);
+  assert.equal(plain.clusters[0].flux.sourceProvider, undefined);
+  assert.equal(plain.clusters[0].flux.registryCredentials, undefined);
 });
 
 const noInput: SecretSource = {

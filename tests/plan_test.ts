@@ -1,7 +1,23 @@
 /** The planner is pure: these tests need no servers. */
 import assert from "node:assert/strict";
 import { planCluster } from "../lib/plan/plan.ts";
-import { converged, desired, EMPTY_CLUSTER, EMPTY_REPO } from "./helpers/fixtures.ts";
+import {
+  clusterConfig,
+  converged,
+  desired,
+  desiredFor,
+  EMPTY_CLUSTER,
+  EMPTY_REPO,
+  INSTALL_YAML,
+} from "./helpers/fixtures.ts";
+import {
+  componentsFor,
+  desiredCluster,
+  installOptions,
+  tokenSecretData,
+} from "../lib/plan/desired.ts";
+import type { ClusterPlan, DesiredCluster } from "../lib/plan/types.ts";
+import { describeDestroyStep, planDestroy } from "../lib/plan/destroy.ts";
 import { describeStep } from "../lib/report/text.ts";
 import { planDocument } from "../lib/report/json.ts";
 import { outputSchemaErrors } from "./helpers/output_schema.ts";
@@ -160,4 +176,186 @@ Deno.test("a secret changed in the cluster while the manifest did not change: re
   // The manifest's token changed since fluxfleet wrote the secret: applied.
   cluster.secretDigest = credentialsDigest({ ...d.secret.data, password: "older-token" });
   assert.equal(planCluster(d, repo, cluster).steps.length, 1);
+});
+
+// --- image pull secret (flux.imagePullSecret + flux.registryCredentials), sync options ---
+
+const REGISTRY_PASSWORD = "canary-registry-password-5f1e";
+
+function withPullSecret(password = REGISTRY_PASSWORD): DesiredCluster {
+  const c = clusterConfig(
+    `    flux: { imagePullSecret: regcred, registryCredentials: { username: fluxbot, password: { env: REG_PASSWORD } } }\n`,
+  );
+  return desiredCluster(
+    c,
+    componentsFor(INSTALL_YAML, installOptions(c)),
+    tokenSecretData("git", "s3cr3t-token"),
+    { username: "fluxbot", password },
+  );
+}
+
+/** Converged, with the pull secret as fluxfleet wrote it for `written` (default: `d` itself). */
+function convergedWithPullSecret(d: DesiredCluster, written: DesiredCluster = d) {
+  const state = converged(d);
+  state.cluster.pullSecret = {
+    type: "kubernetes.io/dockerconfigjson",
+    data: { ...written.pullSecret!.data },
+    digest: credentialsDigest(written.pullSecret!.data),
+  };
+  return state;
+}
+
+function assertNoRegistryPassword(plan: ClusterPlan, ...passwords: string[]) {
+  const json = JSON.stringify(planDocument("f.yaml", [plan]));
+  const text = plan.steps.map(describeStep).join("\n") + plan.warnings.join("\n");
+  for (const p of passwords) {
+    for (const needle of [p, btoa(`fluxbot:${p}`)]) {
+      assert.ok(!json.includes(needle) && !text.includes(needle), "registry password in the plan");
+    }
+  }
+}
+
+Deno.test("pull secret: created after the components, before the source secret (flux's order)", () => {
+  const d = withPullSecret();
+  const plan = planCluster(d, EMPTY_REPO, EMPTY_CLUSTER);
+  const lines = plan.steps.map(describeStep);
+  assert.deepEqual(lines.slice(3, 7), [
+    "+ create namespace flux-system",
+    `+ install Flux components (${d.components.length} objects, server-side apply): Flux is not installed`,
+    "+ create image pull secret flux-system/regcred (kubernetes.io/dockerconfigjson for ghcr.io/fluxcd)",
+    "+ create secret flux-system/flux-system (password, username)",
+  ]);
+  assert.deepEqual(outputSchemaErrors(planDocument("f.yaml", [plan])), []);
+  assertNoRegistryPassword(plan, REGISTRY_PASSWORD);
+  // An existing cluster that only lacks the pull secret gets just that.
+  const { repo, cluster } = converged(d);
+  assert.deepEqual(planCluster(d, repo, cluster).steps.map(describeStep), [
+    "+ create image pull secret flux-system/regcred (kubernetes.io/dockerconfigjson for ghcr.io/fluxcd)",
+  ]);
+});
+
+Deno.test("pull secret: as written → no changes; a new password in the manifest → one update naming the password only", () => {
+  const d = withPullSecret();
+  const same = convergedWithPullSecret(d);
+  const noop = planCluster(d, same.repo, same.cluster);
+  assert.deepEqual(noop.steps, []);
+  assert.deepEqual(noop.warnings, []);
+
+  const rotated = withPullSecret("canary-registry-password-NEW-77");
+  const { repo, cluster } = convergedWithPullSecret(rotated, d);
+  const plan = planCluster(rotated, repo, cluster);
+  assert.deepEqual(plan.steps, [{
+    kind: "pullSecret",
+    action: "update",
+    namespace: "flux-system",
+    name: "regcred",
+    reason: "password changed",
+  }]);
+  assert.deepEqual(plan.steps.map(describeStep), [
+    "~ update image pull secret flux-system/regcred (password changed)",
+  ]);
+  assert.deepEqual(plan.warnings, []);
+  assert.deepEqual(outputSchemaErrors(planDocument("f.yaml", [plan])), []);
+  assertNoRegistryPassword(plan, REGISTRY_PASSWORD, "canary-registry-password-NEW-77");
+});
+
+Deno.test("pull secret changed in the cluster while the manifest did not change: reported, left alone unless rotated", () => {
+  const d = withPullSecret();
+  const { repo, cluster } = convergedWithPullSecret(d);
+  const edited = withPullSecret("typed-in-by-hand-0000");
+  cluster.pullSecret!.data = { ...edited.pullSecret!.data };
+  const plan = planCluster(d, repo, cluster);
+  assert.deepEqual(plan.steps, []);
+  assert.deepEqual(plan.warnings, [
+    "image pull secret flux-system/regcred was changed in the cluster; the manifest's registry credentials did not change, so it is left as it is (set rotate: true to overwrite it)",
+  ]);
+  assertNoRegistryPassword(plan, REGISTRY_PASSWORD, "typed-in-by-hand-0000");
+  const forced = planCluster({ ...d, rotate: true }, repo, cluster);
+  assert.deepEqual(forced.steps.map(describeStep), [
+    "~ update image pull secret flux-system/regcred (password changed)",
+  ]);
+  assert.deepEqual(forced.warnings, []);
+});
+
+Deno.test("pull secret written by someone else (no digest) or of another type is brought in line", () => {
+  const d = withPullSecret();
+  const { repo, cluster } = convergedWithPullSecret(d);
+  // As `flux bootstrap --registry-creds` leaves it: no annotation, another user.
+  const other = desiredCluster(
+    clusterConfig(
+      `    flux: { imagePullSecret: regcred, registryCredentials: { username: someone, password: { env: R } } }\n`,
+    ),
+    { objects: d.components, content: "" },
+    {},
+    { username: "someone", password: "other-password" },
+  );
+  cluster.pullSecret = { type: "kubernetes.io/dockerconfigjson", data: other.pullSecret!.data };
+  assert.deepEqual(planCluster(d, repo, cluster).steps.map(describeStep), [
+    "~ update image pull secret flux-system/regcred (username, password changed)",
+  ]);
+  cluster.pullSecret = { type: "kubernetes.io/dockerconfigjson", data: { token: "x" } };
+  assert.deepEqual(planCluster(d, repo, cluster).steps.map(describeStep), [
+    "~ update image pull secret flux-system/regcred (.dockerconfigjson is missing or not a docker config)",
+  ]);
+  // A Secret's type is immutable: replaced (the digest does not matter then).
+  cluster.pullSecret = { ...convergedWithPullSecret(d).cluster.pullSecret!, type: "Opaque" };
+  const retyped = planCluster(d, repo, cluster);
+  assert.deepEqual(retyped.steps, [{
+    kind: "pullSecret",
+    action: "update",
+    namespace: "flux-system",
+    name: "regcred",
+    reason: "type is Opaque, not kubernetes.io/dockerconfigjson: replaced",
+    recreate: true,
+  }]);
+  assert.deepEqual(outputSchemaErrors(planDocument("f.yaml", [retyped])), []);
+  // The planner never looks at a pull secret the manifest does not ask for.
+  const plain = desired();
+  const state = converged(plain);
+  state.cluster.pullSecret = { type: "Opaque", data: {} };
+  assert.deepEqual(planCluster(plain, state.repo, state.cluster).steps, []);
+});
+
+Deno.test("GitRepository: recurseSubmodules and provider turned on or off show as spec changes", () => {
+  const on = desiredFor(
+    clusterConfig(`    flux: { recurseSubmodules: true, sourceProvider: azure }\n`),
+  );
+  const off = desired();
+  const { repo, cluster } = converged(off);
+  const plan = planCluster(on, { ...repo, files: converged(on).repo.files }, cluster);
+  assert.deepEqual(plan.steps.map(describeStep), [
+    "~ update GitRepository flux-system/flux-system (spec.provider, spec.recurseSubmodules changed)",
+  ]);
+  // Off again: the fields are absent from the desired spec, still a change.
+  const was = converged(on);
+  assert.deepEqual(planCluster(off, repo, was.cluster).steps.map(describeStep), [
+    "~ update GitRepository flux-system/flux-system (spec.provider, spec.recurseSubmodules changed)",
+  ]);
+  // The API's default for an unset provider is no change.
+  (cluster.gitRepository!.spec as Record<string, unknown>).provider = "generic";
+  (cluster.gitRepository!.spec as Record<string, unknown>).recurseSubmodules = false;
+  assert.deepEqual(planCluster(off, repo, cluster).steps, []);
+});
+
+Deno.test("destroy --keep-namespace deletes the pull secret only when fluxfleet wrote it", () => {
+  const d = withPullSecret();
+  const { repo, cluster } = convergedWithPullSecret(d);
+  const keep = { keepNamespace: true, deleteGitManifests: false };
+  const steps = planDestroy(d, repo, cluster, keep).steps;
+  assert.deepEqual(steps.slice(-2).map(describeDestroyStep), [
+    "- delete secret flux-system/flux-system (namespace kept)",
+    "- delete image pull secret flux-system/regcred (namespace kept)",
+  ]);
+  // A secret of that name without fluxfleet's digest (made by hand or by the flux CLI) stays.
+  delete cluster.pullSecret!.digest;
+  assert.ok(!planDestroy(d, repo, cluster, keep).steps.some((s) => s.kind === "pullSecret"));
+  // Without --keep-namespace the namespace goes, and the secrets with it.
+  const all = planDestroy(d, repo, convergedWithPullSecret(d).cluster, {
+    keepNamespace: false,
+    deleteGitManifests: false,
+  }).steps;
+  assert.deepEqual(all.slice(-1).map(describeDestroyStep), [
+    "- delete namespace flux-system (with the source secret)",
+  ]);
+  assert.ok(!all.some((s) => s.kind === "pullSecret" || s.kind === "secret"));
 });

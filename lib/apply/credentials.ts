@@ -51,6 +51,8 @@ export type Credentials =
   & {
     /** git.signing: signs the commits pushed with these credentials. */
     signer?: CommitSigner;
+    /** flux.registryCredentials, resolved: the image pull secret's login. */
+    registry?: { username: string; password: string };
   };
 
 async function readCaFile(path: string, cluster: string): Promise<string> {
@@ -70,6 +72,8 @@ export async function resolveCredentials(
   const auth = c.git.auth;
   const at = (field: string) => `cluster "${c.name}": git.auth.${field}`;
   const signer = await resolveSigner(c, baseDir, secrets);
+  const registry = await resolveRegistry(c, baseDir, secrets);
+  const extra = { ...(signer ? { signer } : {}), ...(registry ? { registry } : {}) };
   if (auth.type === "token") {
     const token = await resolveSecret(auth.token, at("token"), baseDir, secrets);
     const caPem = c.git.caFile ? await readCaFile(c.git.caFile, c.name) : undefined;
@@ -78,7 +82,7 @@ export async function resolveCredentials(
       username: auth.username,
       token,
       ...(caPem ? { caPem } : {}),
-      ...(signer ? { signer } : {}),
+      ...extra,
     };
   }
   const keyText = await resolveSecret(auth.privateKey, at("privateKey"), baseDir, secrets);
@@ -100,8 +104,33 @@ export async function resolveCredentials(
     keyText: keyText + (keyText.endsWith("\n") ? "" : "\n"),
     passphrase,
     parsed,
-    ...(signer ? { signer } : {}),
+    ...extra,
   };
+}
+
+/**
+ * `flux.registryCredentials` (flux bootstrap --registry-creds): the password is read with the
+ * other secrets, before anything is contacted, and registered for redaction (resolveSecret) with
+ * the forms the pull secret carries it in: Basic `user:password` and its base64.
+ */
+async function resolveRegistry(
+  c: ClusterConfig,
+  baseDir: string,
+  secrets: SecretSource,
+): Promise<{ username: string; password: string } | undefined> {
+  const rc = c.flux.registryCredentials;
+  if (!rc) return undefined;
+  const password = await resolveSecret(
+    rc.password,
+    `cluster "${c.name}": flux.registryCredentials.password`,
+    baseDir,
+    secrets,
+  );
+  registerSecret(`${rc.username}:${password}`);
+  registerSecret(
+    btoa(String.fromCharCode(...new TextEncoder().encode(`${rc.username}:${password}`))),
+  );
+  return { username: rc.username, password };
 }
 
 const signers = new Map<string, Promise<CommitSigner>>();

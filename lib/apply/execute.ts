@@ -217,6 +217,10 @@ function describeStepShort(step: Step): string {
       return `${
         step.action === "create" ? "creating" : "updating"
       } secret ${step.namespace}/${step.name}`;
+    case "pullSecret":
+      return `${
+        step.action === "create" ? "creating" : "updating"
+      } image pull secret ${step.namespace}/${step.name}`;
     case "sync":
       return `applying ${step.object} ${step.namespace}/${step.name}`;
     default:

@@ -112,7 +112,11 @@ export async function planFleet(
     group.clusters.push(c.name);
     // Secret data is filled in once the cluster and host keys are observed.
     const rotate = c.rotate || (opts.rotate ?? []).includes(c.name);
-    const desired = { ...desiredCluster(c, await components(c), {}), force: opts.force, rotate };
+    const desired = {
+      ...desiredCluster(c, await components(c), {}, creds.get(c.name)!.registry),
+      force: opts.force,
+      rotate,
+    };
     states.set(c.name, {
       config: c,
       creds: creds.get(c.name)!,

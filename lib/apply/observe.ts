@@ -37,7 +37,7 @@ export function completeBitbucket(s: ClusterState): void {
   s.config = { ...s.config, git };
   const data = s.desired.secret.data;
   s.desired = {
-    ...desiredCluster(s.config, s.components, data),
+    ...desiredCluster(s.config, s.components, data, s.creds.registry),
     force: s.desired.force,
     rotate: s.desired.rotate,
   };

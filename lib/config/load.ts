@@ -161,6 +161,9 @@ function schemaProblem(
   } else if (e.keyword === "pattern" && e.instancePath.endsWith("/signing/gpg/keyId")) {
     message =
       "must be a long OpenPGP key id: 16 hex digits, optionally with 0x (as flux --gpg-key-id)";
+  } else if (e.keyword === "pattern" && e.instancePath.endsWith("/registryCredentials/username")) {
+    message =
+      "must be a user name without ':' (the registry login is user:password, as flux --registry-creds)";
   } else if (
     (e.keyword === "minProperties" || e.keyword === "maxProperties") &&
     e.instancePath.endsWith("/git/signing")
@@ -251,6 +254,38 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
     if (pathProblem) at(["path"], pathProblem);
 
     const flux = { ...raw.defaults?.flux, ...c.flux };
+    // flux bootstrap: "--registry-creds requires --image-pull-secret to be set"; the secret needs
+    // a name.
+    if (flux.registryCredentials && !flux.imagePullSecret) {
+      problems.push({
+        location: locate(
+          map,
+          c.flux?.registryCredentials
+            ? ["clusters", i, "flux", "registryCredentials"]
+            : ["defaults", "flux", "registryCredentials"],
+        ),
+        cluster: c.name,
+        field: "flux.imagePullSecret",
+        message:
+          "is required with flux.registryCredentials: it names the dockerconfigjson secret fluxfleet creates (as flux --registry-creds needs --image-pull-secret)",
+      });
+    } else if (
+      flux.registryCredentials &&
+      flux.imagePullSecret === (flux.secretName ?? flux.namespace ?? "flux-system")
+    ) {
+      problems.push({
+        location: locate(
+          map,
+          c.flux?.imagePullSecret
+            ? ["clusters", i, "flux", "imagePullSecret"]
+            : ["defaults", "flux", "imagePullSecret"],
+        ),
+        cluster: c.name,
+        field: "flux.imagePullSecret",
+        message:
+          `"${flux.imagePullSecret}" is also the source secret's name (flux.secretName); the image pull secret needs its own name`,
+      });
+    }
     const components = flux.components ?? DEFAULT_COMPONENTS;
     for (const required of ["source-controller", "kustomize-controller"]) {
       if (!components.includes(required)) {
@@ -535,11 +570,14 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
       componentsExtra: flux.componentsExtra ?? [],
       registry: flux.registry ?? DEFAULT_REGISTRY,
       imagePullSecret: flux.imagePullSecret,
+      ...(flux.registryCredentials ? { registryCredentials: flux.registryCredentials } : {}),
       networkPolicy: flux.networkPolicy ?? true,
       watchAllNamespaces: flux.watchAllNamespaces ?? true,
       clusterDomain: flux.clusterDomain ?? "cluster.local",
       tolerationKeys: flux.tolerationKeys ?? [],
       logLevel: flux.logLevel ?? "info",
+      recurseSubmodules: flux.recurseSubmodules ?? false,
+      ...(flux.sourceProvider ? { sourceProvider: flux.sourceProvider } : {}),
     },
   };
 }

@@ -53,11 +53,26 @@ export interface RawFlux {
   componentsExtra?: string[];
   registry?: string;
   imagePullSecret?: string;
+  registryCredentials?: RegistryCredentials;
   networkPolicy?: boolean;
   watchAllNamespaces?: boolean;
   clusterDomain?: string;
   tolerationKeys?: string[];
   logLevel?: "debug" | "info" | "error";
+  recurseSubmodules?: boolean;
+  sourceProvider?: SourceProvider;
+}
+
+/** `flux.sourceProvider`: the GitRepository's spec.provider (source-controller's auth provider). */
+export type SourceProvider = "generic" | "azure" | "github";
+
+/**
+ * `flux.registryCredentials`: flux bootstrap's --registry-creds user:password, the password as a
+ * secret reference. Becomes the dockerconfigjson secret named `flux.imagePullSecret`.
+ */
+export interface RegistryCredentials {
+  username: string;
+  password: SecretRef;
 }
 
 export interface RawGit {
@@ -164,11 +179,17 @@ export interface ClusterConfig {
     componentsExtra: string[];
     registry: string;
     imagePullSecret?: string;
+    /** Set only together with imagePullSecret (validated). The password stays a reference. */
+    registryCredentials?: RegistryCredentials;
     networkPolicy: boolean;
     watchAllNamespaces: boolean;
     clusterDomain: string;
     tolerationKeys: string[];
     logLevel: "debug" | "info" | "error";
+    /** GitRepository spec.recurseSubmodules (rendered only when true, as flux). */
+    recurseSubmodules: boolean;
+    /** GitRepository spec.provider; unset: not rendered (Flux's default is generic). */
+    sourceProvider?: SourceProvider;
   };
 }
 

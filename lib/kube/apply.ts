@@ -4,6 +4,7 @@ import type { DesiredCluster, Step } from "../plan/types.ts";
 import type { KubeClient } from "./client.ts";
 import { credentialsDigest, DIGEST_ANNOTATION } from "../plan/credentials_digest.ts";
 import { getFluxObject } from "./observe.ts";
+import { DOCKER_CONFIG_JSON_TYPE } from "../plan/desired.ts";
 
 export interface ClusterApplyHooks {
   onStep?(step: Step): void;
@@ -37,6 +38,13 @@ export async function applyClusterStep(
     case "secret":
       await client.apply(secretObject(desired));
       return;
+    case "pullSecret":
+      // A Secret's type cannot be changed in place: one of another type is replaced.
+      if (step.recreate) {
+        await client.delete(`/api/v1/namespaces/${step.namespace}/secrets/${step.name}`);
+      }
+      await client.apply(pullSecretObject(desired));
+      return;
     case "sync":
       await client.apply(
         step.object === "GitRepository" ? desired.gitRepository : desired.kustomization,
@@ -46,20 +54,36 @@ export async function applyClusterStep(
 }
 
 export function secretObject(desired: DesiredCluster): KubeObject {
+  return secretWithDigest(desired.secret, "Opaque");
+}
+
+/**
+ * The image pull secret, as flux2 pkg/bootstrap reconcileImagePullSecret makes it (type
+ * kubernetes.io/dockerconfigjson, key .dockerconfigjson), with fluxfleet's credentials digest.
+ */
+export function pullSecretObject(desired: DesiredCluster): KubeObject {
+  if (!desired.pullSecret) throw new Error("no image pull secret is configured");
+  return secretWithDigest(desired.pullSecret, DOCKER_CONFIG_JSON_TYPE);
+}
+
+function secretWithDigest(
+  secret: { name: string; namespace: string; data: Record<string, string> },
+  type: string,
+): KubeObject {
   const enc = new TextEncoder();
   const data: Record<string, string> = {};
-  for (const [k, v] of Object.entries(desired.secret.data)) {
+  for (const [k, v] of Object.entries(secret.data)) {
     data[k] = btoa(String.fromCharCode(...enc.encode(v)));
   }
   return {
     apiVersion: "v1",
     kind: "Secret",
     metadata: {
-      name: desired.secret.name,
-      namespace: desired.secret.namespace,
-      annotations: { [DIGEST_ANNOTATION]: credentialsDigest(desired.secret.data) },
+      name: secret.name,
+      namespace: secret.namespace,
+      annotations: { [DIGEST_ANNOTATION]: credentialsDigest(secret.data) },
     },
-    type: "Opaque",
+    type,
     data,
   };
 }

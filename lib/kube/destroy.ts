@@ -45,6 +45,7 @@ export async function destroyClusterStep(
       await client.delete(`/api/v1/namespaces/${step.name}`);
       return;
     case "secret":
+    case "pullSecret":
       await client.delete(`/api/v1/namespaces/${step.namespace}/secrets/${step.name}`);
       return;
     case "file":

@@ -14,13 +14,18 @@ export async function observeCluster(
   desired: DesiredCluster,
 ): Promise<ObservedCluster> {
   const { name, namespace } = desired.secret;
+  const pull = desired.pullSecret;
   // Three GETs for a bootstrapped cluster: the secret's presence proves the namespace exists.
-  const [secret, gitRepository, kustomization] = await Promise.all([
+  // The image pull secret is a fourth, only for a cluster whose manifest asks for one.
+  const [secret, gitRepository, kustomization, pullSecret] = await Promise.all([
     client.get(`/api/v1/namespaces/${namespace}/secrets/${name}`),
     getFluxObject(client, desired.gitRepository),
     getFluxObject(client, desired.kustomization),
+    pull
+      ? client.get(`/api/v1/namespaces/${pull.namespace}/secrets/${pull.name}`)
+      : Promise.resolve(undefined),
   ]);
-  const ns = secret !== undefined || gitRepository !== undefined ||
+  const ns = secret !== undefined || gitRepository !== undefined || pullSecret !== undefined ||
     (await client.get(`/api/v1/namespaces/${desired.namespace}`)) !== undefined;
   // Only a cluster that would get the components installed needs the ownership check (flux2
   // bootstrap asks before taking over CRDs another tool manages).
@@ -31,6 +36,15 @@ export async function observeCluster(
     ...(secretDigestOf(secret) ? { secretDigest: secretDigestOf(secret) } : {}),
     gitRepository,
     kustomization,
+    ...(pullSecret
+      ? {
+        pullSecret: {
+          type: typeof pullSecret.type === "string" ? pullSecret.type : "",
+          data: decodeSecret(pullSecret),
+          ...(secretDigestOf(pullSecret) ? { digest: secretDigestOf(pullSecret) } : {}),
+        },
+      }
+      : {}),
     ...(crdManagedBy ? { crdManagedBy } : {}),
   };
 }

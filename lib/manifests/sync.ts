@@ -13,6 +13,10 @@ export interface SyncOptions {
   secretName: string;
   interval: string;
   path: string;
+  /** flux bootstrap --recurse-submodules: spec.recurseSubmodules, rendered only when true. */
+  recurseSubmodules?: boolean;
+  /** spec.provider (generic, azure, github), rendered only when set. */
+  provider?: string;
 }
 
 export function syncObjects(
@@ -22,8 +26,13 @@ export function syncObjects(
     apiVersion: "source.toolkit.fluxcd.io/v1",
     kind: "GitRepository",
     metadata: { name: opts.name, namespace: opts.namespace },
+    // flux2 pkg/manifestgen/sync Generate: RecurseSubmodules and Provider are `omitempty` fields
+    // of GitRepositorySpec, so sigs.k8s.io/yaml writes them only when true / non-empty. Keys are
+    // listed in sorted order, as they are rendered (and compared by the planner).
     spec: {
       interval: formatGoDuration(parseDuration(opts.interval)),
+      ...(opts.provider ? { provider: opts.provider } : {}),
+      ...(opts.recurseSubmodules ? { recurseSubmodules: true } : {}),
       ref: { branch: opts.branch },
       secretRef: { name: opts.secretName },
       url: opts.url,

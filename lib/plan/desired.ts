@@ -39,10 +39,21 @@ export function clusterRepoUrl(c: ClusterConfig): string {
   return c.git.clusterSsh?.clusterUrl ?? c.git.url;
 }
 
+/** flux.registryCredentials with the password read (lib/apply/credentials.ts). */
+export interface RegistryLogin {
+  username: string;
+  password: string;
+}
+
+/**
+ * `registry` is the resolved flux.registryCredentials; required when the cluster has them (the
+ * desired pull secret carries the password).
+ */
 export function desiredCluster(
   c: ClusterConfig,
   components: Components,
   secretData: Record<string, string>,
+  registry?: RegistryLogin,
 ): DesiredCluster {
   const ns = c.flux.namespace;
   const dir = `${c.path}/${ns}`;
@@ -54,7 +65,27 @@ export function desiredCluster(
     secretName: c.flux.secretName,
     interval: c.flux.interval,
     path: c.path,
+    recurseSubmodules: c.flux.recurseSubmodules,
+    ...(c.flux.sourceProvider ? { provider: c.flux.sourceProvider } : {}),
   });
+  let pullSecret: DesiredCluster["pullSecret"];
+  if (c.flux.registryCredentials && c.flux.imagePullSecret) {
+    if (!registry) {
+      throw new Error(`cluster "${c.name}": flux.registryCredentials were not resolved`);
+    }
+    // As flux2 (bootstrap reconcileImagePullSecret): `auths` is keyed by the registry option as
+    // given (`ghcr.io/fluxcd`; the kubelet matches it as a prefix of the image names), trailing
+    // slash dropped as installOptions does.
+    const host = c.flux.registry.replace(/\/+$/, "");
+    pullSecret = {
+      name: c.flux.imagePullSecret,
+      namespace: ns,
+      registry: host,
+      data: {
+        [DOCKER_CONFIG_JSON_KEY]: dockerConfigJson(host, registry.username, registry.password),
+      },
+    };
+  }
   return {
     name: c.name,
     repo: { url: c.git.url, branch: c.git.branch },
@@ -74,8 +105,44 @@ export function desiredCluster(
     components: components.objects,
     gitRepository: sync.gitRepository,
     kustomization: sync.kustomization,
+    ...(pullSecret ? { pullSecret } : {}),
     timeoutMs: c.flux.timeoutMs,
   };
+}
+
+/** corev1.SecretTypeDockerConfigJson and corev1.DockerConfigJsonKey. */
+export const DOCKER_CONFIG_JSON_TYPE = "kubernetes.io/dockerconfigjson";
+export const DOCKER_CONFIG_JSON_KEY = ".dockerconfigjson";
+
+/**
+ * The `.dockerconfigjson` of the image pull secret, byte for byte as flux2
+ * pkg/manifestgen/sourcesecret GenerateDockerConfigJson marshals it (encoding/json: fields in
+ * struct order username, password, auth — email is omitempty —, auth = base64("user:password"),
+ * HTML-safe escaping), so a secret the flux CLI wrote compares equal.
+ */
+export function dockerConfigJson(host: string, username: string, password: string): string {
+  const auth = base64(`${username}:${password}`);
+  return `{"auths":{${goJsonString(host)}:{"username":${goJsonString(username)},"password":${
+    goJsonString(password)
+  },"auth":${goJsonString(auth)}}}}`;
+}
+
+function base64(text: string): string {
+  let bin = "";
+  for (const b of new TextEncoder().encode(text)) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+/**
+ * A JSON string as Go's encoding/json writes it: like JSON.stringify, plus the HTML-safe escapes
+ * of <, > and & and the escapes of U+2028/U+2029 (since Go 1.22, \b and \f are written as such,
+ * as JSON.stringify does). Only characters outside an escape sequence are touched.
+ */
+export function goJsonString(s: string): string {
+  return JSON.stringify(s).replace(
+    /\\.|[<>&\u2028\u2029]/g,
+    (m) => m.length === 2 ? m : `\\u${m.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** Token auth stores username/password, as `flux bootstrap git --token-auth` does. */

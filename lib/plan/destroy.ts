@@ -1,8 +1,8 @@
 /**
  * The uninstall plan (`fluxfleet destroy`), pure like planCluster. Order mirrors `flux uninstall`:
  * finalizers off Flux's custom resources (so nothing the Kustomization applied is pruned), sync
- * objects, components, CRDs, then the namespace (or only the source secret with keepNamespace),
- * and optionally the files in git.
+ * objects, components, CRDs, then the namespace (or, with keepNamespace, only the source secret
+ * and the image pull secret fluxfleet wrote), and optionally the files in git.
  */
 import type { DesiredCluster, ObservedCluster, ObservedRepo } from "./types.ts";
 
@@ -24,6 +24,7 @@ export type DestroyStep =
   | { kind: "crds"; action: "delete"; names: string[] }
   | { kind: "namespace"; action: "delete"; name: string }
   | { kind: "secret"; action: "delete"; namespace: string; name: string }
+  | { kind: "pullSecret"; action: "delete"; namespace: string; name: string }
   | { kind: "file"; action: "delete"; path: string };
 
 export interface DestroyPlan {
@@ -70,8 +71,21 @@ export function planDestroy(
     steps.push({ kind: "crds", action: "delete", names: crds.map((c) => c.metadata.name) });
     if (!opts.keepNamespace && cluster.namespace) {
       steps.push({ kind: "namespace", action: "delete", name: ns });
-    } else if (cluster.secret) {
-      steps.push({ kind: "secret", action: "delete", namespace: ns, name: desired.secret.name });
+    } else {
+      if (cluster.secret) {
+        steps.push({ kind: "secret", action: "delete", namespace: ns, name: desired.secret.name });
+      }
+      // The image pull secret goes too, but only one fluxfleet wrote (it carries the credentials
+      // digest): a secret of that name made by hand or by the flux CLI is the user's.
+      const pull = desired.pullSecret;
+      if (pull && cluster.pullSecret?.digest) {
+        steps.push({
+          kind: "pullSecret",
+          action: "delete",
+          namespace: pull.namespace,
+          name: pull.name,
+        });
+      }
     }
   }
   if (opts.deleteGitManifests) {
@@ -98,6 +112,8 @@ export function describeDestroyStep(step: DestroyStep): string {
       return `- delete namespace ${step.name} (with the source secret)`;
     case "secret":
       return `- delete secret ${step.namespace}/${step.name} (namespace kept)`;
+    case "pullSecret":
+      return `- delete image pull secret ${step.namespace}/${step.name} (namespace kept)`;
     case "file":
       return `- commit: delete ${step.path}`;
   }

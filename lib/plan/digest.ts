@@ -27,6 +27,10 @@ export function observedDigest(repo: ObservedRepo, cluster: ObservedCluster): st
     cluster: {
       namespace: cluster.namespace,
       secretKeys: cluster.secret ? Object.keys(cluster.secret).sort() : null,
+      // Only for clusters with an image pull secret (undefined is left out: other digests stay).
+      pullSecret: cluster.pullSecret
+        ? { type: cluster.pullSecret.type, keys: Object.keys(cluster.pullSecret.data).sort() }
+        : undefined,
       gitRepository: fluxPart(cluster.gitRepository),
       kustomization: fluxPart(cluster.kustomization),
     },

@@ -6,6 +6,7 @@
 import type { KubeObject } from "../manifests/types.ts";
 import { unifiedDiff } from "../report/diff.ts";
 import { matchesDigest } from "./credentials_digest.ts";
+import { DOCKER_CONFIG_JSON_KEY, DOCKER_CONFIG_JSON_TYPE } from "./desired.ts";
 import type {
   ClusterPlan,
   DesiredCluster,
@@ -50,6 +51,7 @@ export function planCluster(
     ...planFiles(desired, repo),
     ...planNamespace(desired, cluster),
     ...planComponents(desired, cluster),
+    ...planPullSecret(desired, cluster),
     ...planSecret(desired, cluster),
     ...planSync(desired.gitRepository, cluster.gitRepository),
     ...planSync(desired.kustomization, cluster.kustomization),
@@ -67,6 +69,13 @@ export function planCluster(
         drifted.join(", ")
       }); ` +
         "the manifest's credentials did not change, so it is left as it is (set rotate: true to overwrite it)",
+    );
+  }
+  if (pullSecretChangedInCluster(desired, cluster)) {
+    const p = desired.pullSecret!;
+    warnings.push(
+      `image pull secret ${p.namespace}/${p.name} was changed in the cluster; ` +
+        "the manifest's registry credentials did not change, so it is left as it is (set rotate: true to overwrite it)",
     );
   }
   return { ...base, steps, status, warnings };
@@ -116,14 +125,28 @@ function planSecret(desired: DesiredCluster, cluster: ObservedCluster): Step[] {
   if (!cluster.secret) {
     return [{ kind: "secret", action: "create", namespace, name, keys: Object.keys(data).sort() }];
   }
-  const changed = Object.keys(data).filter((k) => cluster.secret![k] !== data[k]).sort();
+  const changed = changedKeys(data, cluster.secret);
   if (changed.length === 0) return [];
-  // The manifest still resolves to what fluxfleet wrote last: the secret was changed in the
-  // cluster. Not overwritten unless the cluster is rotated (see README, "Rotation").
-  if (!desired.rotate && cluster.secretDigest && matchesDigest(cluster.secretDigest, data)) {
-    return [];
-  }
+  if (writtenFromTheManifest(data, cluster.secretDigest, desired.rotate)) return [];
   return [{ kind: "secret", action: "update", namespace, name, keys: changed }];
+}
+
+/** Keys of `want` whose value `have` lacks or holds differently, sorted. */
+function changedKeys(want: Record<string, string>, have: Record<string, string>): string[] {
+  return Object.keys(want).filter((k) => have[k] !== want[k]).sort();
+}
+
+/**
+ * The drift rule of every secret fluxfleet writes (see credentials_digest.ts): the manifest
+ * still resolves to what fluxfleet wrote last, so a difference was made in the cluster. Such a
+ * secret is not overwritten unless the cluster is rotated (see README, "Rotation").
+ */
+function writtenFromTheManifest(
+  data: Record<string, string>,
+  digest: string | undefined,
+  rotate: boolean | undefined,
+): boolean {
+  return !rotate && digest !== undefined && matchesDigest(digest, data);
 }
 
 /** The secret differs from the manifest only because it was changed in the cluster. */
@@ -131,17 +154,107 @@ export function secretChangedInCluster(
   desired: DesiredCluster,
   cluster: ObservedCluster,
 ): string[] {
+  if (!cluster.secret) return [];
   const data = desired.secret.data;
-  if (!cluster.secret || desired.rotate || !cluster.secretDigest) return [];
-  const changed = Object.keys(data).filter((k) => cluster.secret![k] !== data[k]).sort();
-  return changed.length > 0 && matchesDigest(cluster.secretDigest, data) ? changed : [];
+  const changed = changedKeys(data, cluster.secret);
+  return changed.length > 0 && writtenFromTheManifest(data, cluster.secretDigest, desired.rotate)
+    ? changed
+    : [];
 }
+
+/**
+ * The image pull secret (flux2 pkg/bootstrap reconcileImagePullSecret: a
+ * kubernetes.io/dockerconfigjson secret named --image-pull-secret in the Flux namespace, made
+ * from --registry-creds after the components are installed). flux rewrites it on every run;
+ * fluxfleet writes it when missing or when the manifest's credentials changed, with the source
+ * secret's drift rule for changes made in the cluster.
+ */
+function planPullSecret(desired: DesiredCluster, cluster: ObservedCluster): Step[] {
+  const want = desired.pullSecret;
+  if (!want) return [];
+  const ref = { namespace: want.namespace, name: want.name };
+  const have = cluster.pullSecret;
+  if (!have) {
+    return [{
+      kind: "pullSecret",
+      action: "create",
+      ...ref,
+      reason: `${DOCKER_CONFIG_JSON_TYPE} for ${want.registry}`,
+    }];
+  }
+  if (have.type !== DOCKER_CONFIG_JSON_TYPE) {
+    // A Secret's type is immutable: replaced, whatever the digest says.
+    return [{
+      kind: "pullSecret",
+      action: "update",
+      ...ref,
+      reason: `type is ${have.type || "unset"}, not ${DOCKER_CONFIG_JSON_TYPE}: replaced`,
+      recreate: true,
+    }];
+  }
+  if (changedKeys(want.data, have.data).length === 0) return [];
+  if (writtenFromTheManifest(want.data, have.digest, desired.rotate)) return [];
+  return [{ kind: "pullSecret", action: "update", ...ref, reason: pullSecretChange(want, have) }];
+}
+
+function pullSecretChangedInCluster(desired: DesiredCluster, cluster: ObservedCluster): boolean {
+  const want = desired.pullSecret;
+  const have = cluster.pullSecret;
+  return want !== undefined && have !== undefined && have.type === DOCKER_CONFIG_JSON_TYPE &&
+    changedKeys(want.data, have.data).length > 0 &&
+    writtenFromTheManifest(want.data, have.digest, desired.rotate);
+}
+
+type DockerAuths = Record<string, { username?: unknown; password?: unknown; auth?: unknown }>;
+
+function dockerAuths(text: string | undefined): DockerAuths | undefined {
+  try {
+    const auths = (JSON.parse(text ?? "") as { auths?: unknown })?.auths;
+    return isRecord(auths) ? auths as DockerAuths : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What differs, named without values: the registry, the user name, the password. */
+function pullSecretChange(
+  want: NonNullable<DesiredCluster["pullSecret"]>,
+  have: NonNullable<ObservedCluster["pullSecret"]>,
+): string {
+  const w = dockerAuths(want.data[DOCKER_CONFIG_JSON_KEY])!;
+  const h = dockerAuths(have.data[DOCKER_CONFIG_JSON_KEY]);
+  if (!h) return `${DOCKER_CONFIG_JSON_KEY} is missing or not a docker config`;
+  const host = want.registry;
+  const theirs = h[host];
+  if (!isRecord(theirs)) return `registry changed (no credentials for ${host})`;
+  const parts: string[] = [];
+  if (theirs.username !== w[host].username) parts.push("username");
+  if (theirs.password !== w[host].password || theirs.auth !== w[host].auth) parts.push("password");
+  if (Object.keys(h).length !== 1) parts.push("registries");
+  return parts.length > 0 ? `${parts.join(", ")} changed` : "content differs from the manifest";
+}
+
+/**
+ * Optional spec fields fluxfleet renders only when set (flux's `omitempty`), with the value an
+ * absent field means. Turning one off must show as a change although the desired spec then
+ * lacks the field (extra fields in the cluster are otherwise fine: API defaults).
+ */
+const OPTIONAL_SPEC_FIELDS: Record<string, Record<string, unknown>> = {
+  GitRepository: { provider: "generic", recurseSubmodules: false },
+};
 
 function planSync(desired: KubeObject, observed: ObservedFluxObject | undefined): Step[] {
   const object = desired.kind as "GitRepository" | "Kustomization";
   const ref = { namespace: desired.metadata.namespace!, name: desired.metadata.name };
   if (!observed) return [{ kind: "sync", action: "create", object, ...ref, fields: [] }];
   const fields = differingFields(desired.spec, observed.spec, "spec");
+  const spec = (desired.spec ?? {}) as Record<string, unknown>;
+  for (const [field, absent] of Object.entries(OPTIONAL_SPEC_FIELDS[object] ?? {})) {
+    if (spec[field] !== undefined) continue;
+    const have = observed.spec[field] ?? absent;
+    if (JSON.stringify(have) !== JSON.stringify(absent)) fields.push(`spec.${field}`);
+  }
+  fields.sort();
   return fields.length === 0 ? [] : [{ kind: "sync", action: "update", object, ...ref, fields }];
 }
 

@@ -25,6 +25,18 @@ export interface DesiredCluster {
   components: KubeObject[];
   gitRepository: KubeObject;
   kustomization: KubeObject;
+  /**
+   * flux.imagePullSecret with flux.registryCredentials: the kubernetes.io/dockerconfigjson
+   * secret flux bootstrap --registry-creds creates after the components. `data` holds the
+   * password: like the source secret's, it never enters a plan.
+   */
+  pullSecret?: {
+    name: string;
+    namespace: string;
+    /** The registry host the credentials are for (shown in the plan). */
+    registry: string;
+    data: Record<string, string>;
+  };
   timeoutMs: number;
   /** Take over CRDs another tool manages (`--force`, as flux bootstrap's prompt). */
   force?: boolean;
@@ -64,6 +76,13 @@ export interface ObservedCluster {
   secretDigest?: string;
   gitRepository?: ObservedFluxObject;
   kustomization?: ObservedFluxObject;
+  /** The image pull secret, decoded; observed only when the manifest asks for one. */
+  pullSecret?: {
+    type: string;
+    data: Record<string, string>;
+    /** The credentials-digest annotation: set when fluxfleet wrote the secret. */
+    digest?: string;
+  };
   /** `app.kubernetes.io/managed-by` of the GitRepository CRD, when checked and set. */
   crdManagedBy?: string;
 }
@@ -85,6 +104,16 @@ export type Step =
     name: string;
     /** Key names only: values are secret and never part of a plan. */
     keys: string[];
+  }
+  | {
+    kind: "pullSecret";
+    action: "create" | "update";
+    namespace: string;
+    name: string;
+    /** Why, in words and without values: "kubernetes.io/dockerconfigjson for ghcr.io", "password changed". */
+    reason: string;
+    /** The existing secret has another type, which Kubernetes cannot change: delete, then create. */
+    recreate?: boolean;
   }
   | { kind: "repository"; action: "create" | "update"; name: string; private: boolean }
   | { kind: "group"; action: "grant"; group: string; permission: string }

@@ -17,6 +17,10 @@ export function describeStep(step: Step): string {
       return step.action === "create"
         ? `+ create secret ${step.namespace}/${step.name} (${step.keys.join(", ")})`
         : `~ update secret ${step.namespace}/${step.name} (${step.keys.join(", ")} changed)`;
+    case "pullSecret":
+      return `${
+        step.action === "create" ? "+ create" : "~ update"
+      } image pull secret ${step.namespace}/${step.name} (${step.reason})`;
     case "repository":
       return step.action === "create"
         ? `+ create repository ${step.name} (${step.private ? "private" : "public"})`
