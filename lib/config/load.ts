@@ -540,7 +540,11 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
     name: c.name,
     labels: c.labels ?? {},
     rotate: c.rotate ?? false,
-    kube: { kubeconfig: rel(kube.kubeconfig), context: kube.context },
+    kube: {
+      kubeconfig: rel(kube.kubeconfig),
+      context: kube.context,
+      ...(kube.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
+    },
     path: normalisePath(c.path),
     git: {
       provider: git.provider ?? "generic",

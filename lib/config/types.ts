@@ -108,6 +108,7 @@ export interface RawGit {
 export interface RawKube {
   kubeconfig?: string;
   context?: string;
+  allowInsecureHttp?: boolean;
 }
 
 export interface RawCluster {
@@ -129,7 +130,7 @@ export interface RawManifest {
 export interface ClusterConfig {
   name: string;
   labels: Record<string, string>;
-  kube: { kubeconfig?: string; context?: string };
+  kube: { kubeconfig?: string; context?: string; allowInsecureHttp?: boolean };
   /** Repository folder for this cluster, normalised, no leading "./" or trailing "/". */
   path: string;
   git: {

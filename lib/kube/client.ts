@@ -151,6 +151,12 @@ export async function createKubeClient(
 ): Promise<KubeClient> {
   const conn = simpleConnection(target) ?? await pluginConnection(target);
   const { context, server, ca, cert, key } = conn;
+  if (/^http:\/\//i.test(server) && !target.allowInsecureHttp) {
+    // Bearer tokens and the source secret would cross the network in clear text.
+    throw new Error(
+      `kube.context "${context}": the API server ${server} is plain http://, which would send the credentials and secrets unencrypted; use https://, or set kube.allowInsecureHttp: true to allow it`,
+    );
+  }
   const { client, release } = acquireHttpClient(ca, cert, key);
   const headers: Record<string, string> = { Accept: "application/json", ...conn.headers };
   const timeoutMs = opts.timeoutMs ?? 30_000;

@@ -11,6 +11,8 @@ import YAML from "yaml";
 export interface KubeTarget {
   kubeconfig?: string;
   context?: string;
+  /** kube.allowInsecureHttp: an http:// server is refused without it. */
+  allowInsecureHttp?: boolean;
 }
 
 interface Named<T> {
