@@ -4,61 +4,59 @@
  * the real sshd, and whose access keys are enforced by that sshd.
  */
 import assert from "node:assert/strict";
-import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
-import { type GitServer, startGitServer } from "../../sandbox/git/http_server.ts";
-import { type KubeSandbox, startKubeSandbox } from "../../sandbox/kube/server.ts";
-import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
+import type { SshdServer } from "../../sandbox/ssh/sshd.ts";
 import { type BitbucketSandbox, startBitbucketSandbox } from "../../sandbox/bitbucket/server.ts";
+import {
+  CAN_RUN_SSHD,
+  type FleetEnv,
+  fluxObject,
+  manifestYaml,
+  sourceSecret,
+  withFleetEnv,
+  withSshd,
+} from "../helpers/harness.ts";
 import { bitbucketServerProvider } from "../../lib/providers/bitbucket-server/mod.ts";
 import { sshGitTransport } from "../../lib/git/ssh.ts";
 import { checkoutRepo, commitAndPush } from "../../lib/git/repo.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const ALICE = "canary-bitbucket-token-alice-4f1e";
 const BOB = "canary-bitbucket-token-bob-77c0";
-const canRun = Deno.uid() === 0 &&
-  (await Deno.stat("/usr/sbin/sshd").then(() => true, () => false));
 
-interface Env {
-  sshd: SshdServer;
-  git: GitServer;
-  bb: BitbucketSandbox;
-  kube: KubeSandbox;
-  dir: string;
-}
+type Env = FleetEnv & { sshd: SshdServer; bb: BitbucketSandbox };
 
+/** The Bitbucket Server sandbox, its repositories served by git http-backend and sshd. */
 async function withEnv(fn: (env: Env) => Promise<void>) {
-  const sshd = await startSshd();
-  const git = await startGitServer({ root: sshd.root, users: { alice: ALICE, bob: BOB } });
-  const bb = await startBitbucketSandbox({
-    users: { alice: { token: ALICE, admin: true }, bob: { token: BOB, admin: false } },
-    projects: ["PROJ"],
-    groups: ["devs", "ops"],
-    pageSize: 2,
-    gitRoot: sshd.root,
-    httpCloneBase: git.url,
-    sshCloneBase: `ssh://git@127.0.0.1:${sshd.port}`,
-    accessKeys: {
-      authorize: (key, o) => sshd.authorize(key, { readOnly: o.readOnly }),
-      revoke: (key) => sshd.revoke(key),
-    },
-  });
-  const kube = await startKubeSandbox({ reconcileDelayMs: 20 });
-  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-bb-e2e-" });
-  try {
-    await writeKubeconfig(`${dir}/kubeconfig`, [{ context: "c0", sandbox: kube }]);
-    await fn({ sshd, git, bb, kube, dir });
-  } finally {
-    await kube.close();
-    await bb.close();
-    await git.close();
-    await sshd.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  await withSshd((sshd) =>
+    withFleetEnv({
+      prefix: "fluxfleet-bb-e2e-",
+      git: { root: sshd.root, users: { alice: ALICE, bob: BOB } },
+      manifestName: "fleet.yaml",
+    }, async (env) => {
+      const bb = await startBitbucketSandbox({
+        users: { alice: { token: ALICE, admin: true }, bob: { token: BOB, admin: false } },
+        projects: ["PROJ"],
+        groups: ["devs", "ops"],
+        pageSize: 2,
+        gitRoot: sshd.root,
+        httpCloneBase: env.git.url,
+        sshCloneBase: `ssh://git@127.0.0.1:${sshd.port}`,
+        accessKeys: {
+          authorize: (key, o) => sshd.authorize(key, { readOnly: o.readOnly }),
+          revoke: (key) => sshd.revoke(key),
+        },
+      });
+      try {
+        await fn({ ...env, sshd, bb });
+      } finally {
+        await bb.close();
+      }
+    })
+  );
 }
 
-function manifest(env: Env, git: Record<string, string>): string {
-  const lines = Object.entries({
+/** The manifest (cluster c0) with these settings added to the bitbucket-server `git:`. */
+async function writeManifest(env: Env, git: Record<string, string>): Promise<void> {
+  const settings = Object.entries({
     provider: "bitbucket-server",
     hostname: "bitbucket.example.com",
     apiUrl: env.bb.url,
@@ -66,61 +64,30 @@ function manifest(env: Env, git: Record<string, string>): string {
     repository: "fleet",
     token: "{ env: BITBUCKET_TOKEN }",
     ...git,
-  }).map(([k, v]) => `      ${k}: ${v}`).join("\n");
-  return `defaults:
-  flux: { version: v2.4.0, manifests: ${ROOT}fixtures/flux-install.yaml, timeout: 30s }
-  kube: { kubeconfig: ./kubeconfig }
-clusters:
-  - name: c0
-    kube: { context: c0 }
-    path: clusters/c0
-    git:
-${lines}
-`;
+  });
+  await Deno.writeTextFile(
+    env.manifest,
+    manifestYaml({ clusters: [{ name: "c0", git: settings.map(([k, v]) => `${k}: ${v}`) }] }),
+  );
 }
 
 async function cli(env: Env, args: string[], token = ALICE) {
-  const file = `${env.dir}/fleet.yaml`;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, ...args, file],
-    env: { BITBUCKET_TOKEN: token, NO_COLOR: "1" },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  const r = { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  const r = await env.cli([...args, env.manifest], { BITBUCKET_TOKEN: token });
   assert.ok(!(r.stdout + r.stderr).includes(token), "the Bitbucket token leaked into the output");
   return r;
 }
 
-function secretOf(kube: KubeSandbox): Record<string, string> {
-  const s = kube.getObject("v1", "Secret", "flux-system", "flux-system") as {
-    data: Record<string, string>;
-  };
-  return Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, atob(v)]));
-}
-
-function gitRepoUrl(kube: KubeSandbox): string {
-  const gr = kube.getObject(
-    "source.toolkit.fluxcd.io/v1",
-    "GitRepository",
-    "flux-system",
-    "flux-system",
-  ) as {
-    spec: { url: string };
-  };
-  return gr.spec.url;
+function gitRepoUrl(env: Env): string {
+  return (fluxObject(env.kube, "GitRepository") as { spec: { url: string } }).spec.url;
 }
 
 Deno.test({
   name:
     "bitbucket personal repository with token auth: created private, token stored, second run makes no API change",
-  ignore: !canRun,
+  ignore: !CAN_RUN_SSHD,
   async fn() {
     await withEnv(async (env) => {
-      await Deno.writeTextFile(
-        `${env.dir}/fleet.yaml`,
-        manifest(env, { owner: "alice", personal: "true", tokenAuth: "true" }),
-      );
+      await writeManifest(env, { owner: "alice", personal: "true", tokenAuth: "true" });
       const plan = await cli(env, ["plan"]);
       assert.equal(plan.code, 0, plan.stdout + plan.stderr);
       assert.match(plan.stdout, /\+ create repository ~alice\/fleet \(private\)/);
@@ -131,11 +98,11 @@ Deno.test({
       assert.ok(
         await env.sshd.readFile("~alice/fleet", "main", "clusters/c0/flux-system/gotk-sync.yaml"),
       );
-      const secret = secretOf(env.kube);
+      const secret = sourceSecret(env.kube);
       assert.deepEqual(Object.keys(secret).sort(), ["password", "username"]);
       assert.equal(secret.username, "alice");
       assert.equal(secret.password, ALICE);
-      assert.equal(gitRepoUrl(env.kube), `${env.git.url}/~alice/fleet.git`);
+      assert.equal(gitRepoUrl(env), `${env.git.url}/~alice/fleet.git`);
       const before = env.bb.mutatingRequests().length;
       const again = await cli(env, ["apply", "--auto-approve"]);
       assert.equal(again.code, 0, again.stdout + again.stderr);
@@ -152,7 +119,7 @@ Deno.test({
 Deno.test({
   name:
     "bitbucket project repository with groups: groups granted once; an existing repository is left as it is",
-  ignore: !canRun,
+  ignore: !CAN_RUN_SSHD,
   async fn() {
     await withEnv(async (env) => {
       // The repository exists already, public: fluxfleet shows the drift and does not change it.
@@ -165,15 +132,12 @@ Deno.test({
       });
       await p.createRepository({ private: false });
       p.close();
-      await Deno.writeTextFile(
-        `${env.dir}/fleet.yaml`,
-        manifest(env, {
-          owner: "PROJ",
-          username: "alice",
-          tokenAuth: "true",
-          groups: "[devs, ops:REPO_READ]",
-        }),
-      );
+      await writeManifest(env, {
+        owner: "PROJ",
+        username: "alice",
+        tokenAuth: "true",
+        groups: "[devs, ops:REPO_READ]",
+      });
       const plan = await cli(env, ["plan"]);
       assert.ok(!plan.stdout.includes("create repository"));
       assert.match(plan.stdout, /\+ grant group devs REPO_WRITE on the repository/);
@@ -197,11 +161,11 @@ Deno.test({
 Deno.test({
   name:
     "bitbucket SSH access key: generated once, registered read-only, Flux reads over SSH on port from sshHostname; rotation replaces it",
-  ignore: !canRun,
+  ignore: !CAN_RUN_SSHD,
   async fn() {
     await withEnv(async (env) => {
       const base = { owner: "PROJ", username: "alice", sshHostname: `127.0.0.1:${env.sshd.port}` };
-      await Deno.writeTextFile(`${env.dir}/fleet.yaml`, manifest(env, base));
+      await writeManifest(env, base);
       const plan = await cli(env, ["plan"]);
       assert.match(
         plan.stdout,
@@ -209,7 +173,7 @@ Deno.test({
       );
       const apply = await cli(env, ["apply", "--auto-approve"]);
       assert.equal(apply.code, 0, apply.stdout + apply.stderr);
-      const secret = secretOf(env.kube);
+      const secret = sourceSecret(env.kube);
       assert.match(
         secret["identity.pub"],
         /^ecdsa-sha2-nistp384 /,
@@ -219,7 +183,7 @@ Deno.test({
       assert.equal(keys.length, 1);
       assert.equal(keys[0].permission, "REPO_READ");
       assert.equal(keys[0].key.split(" ")[1], secret["identity.pub"].split(" ")[1]);
-      assert.equal(gitRepoUrl(env.kube), `ssh://git@127.0.0.1:${env.sshd.port}/proj/fleet.git`);
+      assert.equal(gitRepoUrl(env), `ssh://git@127.0.0.1:${env.sshd.port}/proj/fleet.git`);
       const before = env.bb.mutatingRequests().length;
       const again = await cli(env, ["apply", "--auto-approve"]);
       assert.equal(again.code, 0, again.stdout + again.stderr);
@@ -229,9 +193,9 @@ Deno.test({
         "the key is found again by its text: nothing to do",
       );
       // Rotation: a new key, the old access key removed.
-      const text = await Deno.readTextFile(`${env.dir}/fleet.yaml`);
+      const text = await Deno.readTextFile(env.manifest);
       await Deno.writeTextFile(
-        `${env.dir}/fleet.yaml`,
+        env.manifest,
         text.replace("    git:\n", "    rotate: true\n    git:\n"),
       );
       const rotated = await cli(env, ["apply", "--auto-approve"]);
@@ -243,7 +207,10 @@ Deno.test({
       const after = env.bb.repo("PROJ", "fleet")!.keys;
       assert.equal(after.length, 1);
       assert.notEqual(after[0].key.split(" ")[1], keys[0].key.split(" ")[1]);
-      assert.equal(after[0].key.split(" ")[1], secretOf(env.kube)["identity.pub"].split(" ")[1]);
+      assert.equal(
+        after[0].key.split(" ")[1],
+        sourceSecret(env.kube)["identity.pub"].split(" ")[1],
+      );
     });
   },
 });
@@ -251,13 +218,10 @@ Deno.test({
 Deno.test({
   name:
     "bitbucket permissions are checked first: bad token (401) and missing rights (403) in words, nothing pushed",
-  ignore: !canRun,
+  ignore: !CAN_RUN_SSHD,
   async fn() {
     await withEnv(async (env) => {
-      await Deno.writeTextFile(
-        `${env.dir}/fleet.yaml`,
-        manifest(env, { owner: "PROJ", username: "bob", tokenAuth: "true" }),
-      );
+      await writeManifest(env, { owner: "PROJ", username: "bob", tokenAuth: "true" });
       const bad = await cli(env, ["apply", "--auto-approve"], "canary-not-a-token");
       assert.equal(bad.code, 1);
       assert.match(bad.stdout, /c0: failed: .*401.*BITBUCKET_TOKEN/);
@@ -288,23 +252,20 @@ async function pushWithClusterKey(env: Env, url: string, identity: string, known
 Deno.test({
   name:
     "bitbucket access keys: read-only by default (the cluster key cannot push), read-write with readWriteKey",
-  ignore: !canRun,
+  ignore: !CAN_RUN_SSHD,
   async fn() {
     await withEnv(async (env) => {
       const base = { owner: "PROJ", username: "alice", sshHostname: `127.0.0.1:${env.sshd.port}` };
-      await Deno.writeTextFile(`${env.dir}/fleet.yaml`, manifest(env, base));
+      await writeManifest(env, base);
       assert.equal((await cli(env, ["apply", "--auto-approve"])).code, 0);
-      const secret = secretOf(env.kube);
+      const secret = sourceSecret(env.kube);
       const url = `ssh://git@127.0.0.1:${env.sshd.port}/proj/fleet.git`;
       await assert.rejects(
         pushWithClusterKey(env, url, secret.identity, secret.known_hosts),
         /read-only|refused to accept pushes|not allowed/,
       );
       // Image automation needs write access: the access key is replaced with a read-write one.
-      await Deno.writeTextFile(
-        `${env.dir}/fleet.yaml`,
-        manifest(env, { ...base, readWriteKey: "true" }),
-      );
+      await writeManifest(env, { ...base, readWriteKey: "true" });
       const plan = await cli(env, ["plan"]);
       assert.match(
         plan.stdout,
@@ -312,7 +273,7 @@ Deno.test({
       );
       assert.equal((await cli(env, ["apply", "--auto-approve"])).code, 0);
       assert.equal(env.bb.repo("PROJ", "fleet")!.keys[0].permission, "REPO_WRITE");
-      assert.equal(secretOf(env.kube).identity, secret.identity, "same key, new permission");
+      assert.equal(sourceSecret(env.kube).identity, secret.identity, "same key, new permission");
       await pushWithClusterKey(env, url, secret.identity, secret.known_hosts);
       assert.equal(await env.sshd.readFile("proj/fleet", "main", "image-update.yaml"), "tag: v2\n");
     });

@@ -3,102 +3,50 @@
  * Flux stand-in really fetches the repository with the secret fluxfleet stored.
  */
 import assert from "node:assert/strict";
-import { type GitServer, startGitServer } from "../../sandbox/git/http_server.ts";
-import { type KubeSandbox, startKubeSandbox } from "../../sandbox/kube/server.ts";
-import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
+import {
+  assertTempClean,
+  type CommandResult,
+  contextNames,
+  type FleetEnv,
+  fluxObject,
+  manifestYaml,
+  sourceSecret,
+  tokenGit,
+  withFleetEnv,
+} from "../helpers/harness.ts";
 import { outputSchemaErrors } from "../helpers/output_schema.ts";
 import { makeGitHttp } from "../../lib/git/http.ts";
 import { checkoutRepo, commitAndPush, httpsRemote, readRepoFiles } from "../../lib/git/repo.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const CANARY = "canary-token-d41d8cd98f00b204";
 
-interface Env {
-  git: GitServer;
-  kubes: KubeSandbox[];
-  dir: string;
-  tmp: string;
-  manifest: string;
+/** Clusters c0, c1, … (one sandbox each) on repository fleet; the CLI's token is CANARY. */
+function withEnv(
+  opts: { clusters?: number; timeout?: string; users?: Record<string, string> },
+  fn: (env: FleetEnv) => Promise<void>,
+): Promise<void> {
+  return withFleetEnv({
+    prefix: "fluxfleet-e2e-",
+    git: { users: opts.users ?? { git: CANARY } },
+    repos: ["fleet"],
+    contexts: contextNames(opts.clusters ?? 1),
+    cliEnv: { GIT_PASSWORD: CANARY },
+    manifest: ({ git, kubes }) =>
+      manifestYaml({
+        timeout: opts.timeout ?? "30s",
+        git: tokenGit(git.repoUrl("fleet")),
+        clusters: kubes.map((_, i) => ({ name: `c${i}` })),
+      }),
+  }, fn);
 }
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
+function cli(env: FleetEnv, args: string[], token = CANARY): Promise<CommandResult> {
+  return env.cli(args, { GIT_PASSWORD: token });
 }
 
-async function withEnv(
-  opts: {
-    clusters?: number;
-    timeout?: string;
-    extraCluster?: string;
-    users?: Record<string, string>;
-  },
-  fn: (env: Env) => Promise<void>,
-) {
-  const git = await startGitServer({ users: opts.users ?? { git: CANARY } });
-  const kubes: KubeSandbox[] = [];
-  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-e2e-" });
-  try {
-    const n = opts.clusters ?? 1;
-    for (let i = 0; i < n; i++) kubes.push(await startKubeSandbox({ reconcileDelayMs: 20 }));
-    await git.createRepo("fleet");
-    await writeKubeconfig(
-      `${dir}/kubeconfig`,
-      kubes.map((k, i) => ({ context: `c${i}`, sandbox: k })),
-    );
-    const tmp = `${dir}/tmp`;
-    await Deno.mkdir(tmp);
-    const manifest = `${dir}/flux-bootstrap.yaml`;
-    const clusters = kubes.map((_, i) =>
-      `  - name: c${i}
-    kube: { context: c${i} }
-    path: clusters/c${i}
-`
-    ).join("");
-    await Deno.writeTextFile(
-      manifest,
-      `defaults:
-  flux: { version: v2.4.0, manifests: ${ROOT}fixtures/flux-install.yaml, timeout: ${
-        opts.timeout ?? "30s"
-      } }
-  git:
-    url: ${git.repoUrl("fleet")}
-    allowInsecureHttp: true
-    author: { name: fluxfleet-test, email: test@example.com }
-    auth: { type: token, username: git, token: { env: GIT_PASSWORD } }
-  kube: { kubeconfig: ./kubeconfig }
-clusters:
-${clusters}${opts.extraCluster ?? ""}`,
-    );
-    await fn({ git, kubes, dir, tmp, manifest });
-  } finally {
-    await git.close();
-    for (const k of kubes) await k.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function cli(env: Env, args: string[], token = CANARY): Promise<CliResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, ...args],
-    // TMPDIR: everything fluxfleet writes to temp goes here, so the test can check it is cleaned.
-    env: { GIT_PASSWORD: token, TMPDIR: env.tmp, NO_COLOR: "1" },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-function assertNoCanary(r: CliResult, token = CANARY) {
+function assertNoCanary(r: CommandResult, token = CANARY) {
   assert.ok(!r.stdout.includes(token), "token leaked to stdout");
   assert.ok(!r.stderr.includes(token), "token leaked to stderr");
-}
-
-async function assertTempClean(env: Env) {
-  const left: string[] = [];
-  for await (const e of Deno.readDir(env.tmp)) left.push(e.name);
-  assert.deepEqual(left, [], "temporary files left behind");
 }
 
 Deno.test("plan → apply → plan: two clusters bootstrapped, second run changes nothing", async () => {
@@ -128,18 +76,13 @@ Deno.test("plan → apply → plan: two clusters bootstrapped, second run change
     assert.match(commit.author, /fluxfleet-test/);
     const sync = await env.git.readFile("fleet", "main", "clusters/c1/flux-system/gotk-sync.yaml");
     assert.match(sync ?? "", /path: \.\/clusters\/c1/);
-    const ks = env.kubes[1].getObject(
-      "kustomize.toolkit.fluxcd.io/v1",
-      "Kustomization",
-      "flux-system",
-      "flux-system",
-    ) as { status?: { lastAppliedRevision?: string } };
-    assert.equal(ks.status?.lastAppliedRevision, `main@sha1:${commit.sha}`);
-    const secret = env.kubes[0].getObject("v1", "Secret", "flux-system", "flux-system") as {
-      data: Record<string, string>;
+    const ks = fluxObject(env.kubes[1], "Kustomization") as {
+      status?: { lastAppliedRevision?: string };
     };
-    assert.equal(atob(secret.data.password), CANARY);
-    assert.equal(atob(secret.data.username), "git");
+    assert.equal(ks.status?.lastAppliedRevision, `main@sha1:${commit.sha}`);
+    const secret = sourceSecret(env.kubes[0]);
+    assert.equal(secret.password, CANARY);
+    assert.equal(secret.username, "git");
 
     for (const k of env.kubes) k.resetRequests();
     const replan = await cli(env, ["plan", "--detailed-exitcode", env.manifest]);
@@ -157,7 +100,7 @@ Deno.test("plan → apply → plan: two clusters bootstrapped, second run change
       assert.ok(k.requests.length <= 2 * 3, `requests: ${k.requests.length}`);
     }
     for (const r of [plan, apply, replan, again]) assertNoCanary(r);
-    await assertTempClean(env);
+    await assertTempClean(env.tmp);
   });
 });
 
@@ -206,7 +149,7 @@ Deno.test("wrong token: the cluster fails with a 401 in words, nothing is change
     assert.match(r.stdout, /c0: failed: git server rejected the credentials .* \(HTTP 401\)/);
     assertNoCanary(r, wrong);
     assert.equal(env.kubes[0].mutatingRequests().length, 0);
-    await assertTempClean(env);
+    await assertTempClean(env.tmp);
   });
 });
 
@@ -269,14 +212,10 @@ Deno.test("apply without --auto-approve and without a terminal refuses", async (
 
 Deno.test("missing token variable: clear error before anything is contacted", async () => {
   await withEnv({}, async (env) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${ROOT}main.ts`, "plan", env.manifest],
-      env: { GIT_PASSWORD: "" },
-      stdin: "null",
-    }).output();
+    const out = await cli(env, ["plan", env.manifest], "");
     assert.equal(out.code, 1);
     assert.match(
-      new TextDecoder().decode(out.stderr),
+      out.stderr,
       /cluster "c0": git.auth.token: environment variable GIT_PASSWORD is not set/,
     );
     assert.equal(env.git.requests.length, 0);
@@ -314,13 +253,7 @@ Deno.test("--cluster plans and applies only the named cluster", async () => {
 Deno.test("Ctrl-C during the health wait: stops cleanly, reports, exit 130, no temp files", async () => {
   await withEnv({ timeout: "2m" }, async (env) => {
     env.kubes[0].setFluxBehaviour("hang");
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${ROOT}main.ts`, "apply", "--auto-approve", env.manifest],
-      env: { GIT_PASSWORD: CANARY, TMPDIR: env.tmp, NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const child = env.spawn(["apply", "--auto-approve", env.manifest]);
     const stdoutText = new Response(child.stdout).text();
     const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
     let err = "";
@@ -344,11 +277,11 @@ Deno.test("Ctrl-C during the health wait: stops cleanly, reports, exit 130, no t
       out,
       /c0: failed: interrupted while waiting for GitRepository|c0: failed: interrupted while waiting for Kustomization/,
     );
-    await assertTempClean(env);
+    await assertTempClean(env.tmp);
   });
 });
 
-async function pushHandEdit(env: Env, path: string, edit: (text: string) => string) {
+async function pushHandEdit(env: FleetEnv, path: string, edit: (text: string) => string) {
   const h = makeGitHttp({ allowInsecureHttp: true, timeoutMs: 10_000 });
   const dir = `${env.dir}/hand-${crypto.randomUUID()}`;
   try {
@@ -387,12 +320,7 @@ Deno.test("drift: a hand edit under flux-system/ is shown as a diff and restored
     assert.equal(apply.code, 0, apply.stdout + apply.stderr);
     assert.match(await env.git.readFile("fleet", "main", path) ?? "", /interval: 1m0s/);
     assert.equal(await env.git.readFile("fleet", "main", "apps/app.yaml"), "kind: App\n");
-    const ks = env.kubes[0].getObject(
-      "kustomize.toolkit.fluxcd.io/v1",
-      "Kustomization",
-      "flux-system",
-      "flux-system",
-    ) as {
+    const ks = fluxObject(env.kubes[0], "Kustomization") as {
       status: { lastAppliedRevision: string };
     };
     assert.equal(

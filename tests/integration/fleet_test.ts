@@ -3,78 +3,52 @@
  * racing another push, one cluster with a bad token.
  */
 import assert from "node:assert/strict";
-import { type GitServer, startGitServer } from "../../sandbox/git/http_server.ts";
-import { type KubeSandbox, startKubeSandbox } from "../../sandbox/kube/server.ts";
-import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
+import {
+  contextNames,
+  type FleetEnv,
+  manifestYaml,
+  mergeCommits,
+  withFleetEnv,
+} from "../helpers/harness.ts";
 import { makeGitHttp } from "../../lib/git/http.ts";
 import { checkoutRepo, commitAndPush, httpsRemote } from "../../lib/git/repo.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const TOKEN = "canary-fleet-token-31d9";
 const OTHER = "canary-fleet-other-token-8a8a";
 
-interface Fleet {
-  git: GitServer;
-  kubes: KubeSandbox[];
-  dir: string;
-  manifest: string;
-}
-
-async function withFleet(
+/** Cluster c<i> on repository fleet-<i mod repos>, its token in the variable tokenFor(i). */
+function withFleet(
   opts: { clusters: number; repos: number; tokenFor?: (i: number) => string },
-  fn: (f: Fleet) => Promise<void>,
-) {
-  const git = await startGitServer({ users: { git: TOKEN, other: OTHER } });
-  const kubes: KubeSandbox[] = [];
-  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-fleet-" });
-  try {
-    for (let i = 0; i < opts.clusters; i++) {
-      // No periodic re-resolve by the Flux stand-in: its git requests would mix with fluxfleet's
-      // in the request counts below (it still resolves whenever an object is written).
-      kubes.push(await startKubeSandbox({ reconcileDelayMs: 10, sourcePollMs: 0 }));
-    }
-    for (let r = 0; r < opts.repos; r++) await git.createRepo(`fleet-${r}`);
-    await writeKubeconfig(
-      `${dir}/kubeconfig`,
-      kubes.map((k, i) => ({ context: `c${i}`, sandbox: k })),
-    );
-    const clusters = kubes.map((_, i) => {
-      const token = opts.tokenFor?.(i) ?? "GIT_PASSWORD";
-      return `  - name: c${i}
-    labels: { repo: r${i % opts.repos} }
-    kube: { context: c${i} }
-    path: clusters/c${i}
-    git:
-      url: ${git.repoUrl(`fleet-${i % opts.repos}`)}
-      auth: { type: token, token: { env: ${token} } }
-`;
-    }).join("");
-    const manifest = `${dir}/fleet.yaml`;
-    await Deno.writeTextFile(
-      manifest,
-      `defaults:
-  flux: { version: v2.4.0, manifests: ${ROOT}fixtures/flux-install.yaml, timeout: 20s }
-  git: { allowInsecureHttp: true, author: { name: fleet, email: fleet@example.com } }
-  kube: { kubeconfig: ./kubeconfig }
-clusters:
-${clusters}`,
-    );
-    await fn({ git, kubes, dir, manifest });
-  } finally {
-    await git.close();
-    for (const k of kubes) await k.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  fn: (f: FleetEnv) => Promise<void>,
+): Promise<void> {
+  return withFleetEnv({
+    prefix: "fluxfleet-fleet-",
+    git: { users: { git: TOKEN, other: OTHER } },
+    repos: Array.from({ length: opts.repos }, (_, r) => `fleet-${r}`),
+    contexts: contextNames(opts.clusters),
+    // No periodic re-resolve by the Flux stand-in: its git requests would mix with fluxfleet's
+    // in the request counts below (it still resolves whenever an object is written).
+    kube: { reconcileDelayMs: 10, sourcePollMs: 0 },
+    manifestName: "fleet.yaml",
+    cliEnv: { GIT_PASSWORD: TOKEN },
+    manifest: ({ git }) =>
+      manifestYaml({
+        timeout: "20s",
+        git: ["allowInsecureHttp: true", "author: { name: fleet, email: fleet@example.com }"],
+        clusters: contextNames(opts.clusters).map((name, i) => ({
+          name,
+          lines: [`labels: { repo: r${i % opts.repos} }`],
+          git: [
+            `url: ${git.repoUrl(`fleet-${i % opts.repos}`)}`,
+            `auth: { type: token, token: { env: ${opts.tokenFor?.(i) ?? "GIT_PASSWORD"} } }`,
+          ],
+        })),
+      }),
+  }, fn);
 }
 
-async function cli(f: Fleet, args: string[], env: Record<string, string> = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, ...args, f.manifest],
-    env: { GIT_PASSWORD: TOKEN, NO_COLOR: "1", ...env },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function cli(f: FleetEnv, args: string[], env: Record<string, string> = {}) {
+  return f.cli([...args, f.manifest], env);
 }
 
 Deno.test("12 clusters on 3 repositories: one apply, one commit per repository, then no changes", async () => {
@@ -135,13 +109,7 @@ Deno.test("a push from elsewhere during apply is retried on the new head; both c
   await withFleet({ clusters: 2, repos: 1 }, async (f) => {
     // Hold fluxfleet's push long enough for another push to land first.
     f.git.failNext({ phase: "receive", delayMs: 1500 });
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${ROOT}main.ts`, "apply", "--auto-approve", f.manifest],
-      env: { GIT_PASSWORD: TOKEN, NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const child = f.spawn(["apply", "--auto-approve", f.manifest]);
     const outText = new Response(child.stdout).text();
     const errText = new Response(child.stderr).text();
     const deadline = Date.now() + 30_000;
@@ -181,10 +149,7 @@ Deno.test("a push from elsewhere during apply is retried on the new head; both c
       "Add Flux v2.4.0 manifests for clusters c0, c1",
       "Someone else",
     ]);
-    const merges = await new Deno.Command("git", {
-      args: ["--git-dir", `${f.git.root}/fleet-0.git`, "rev-list", "--merges", "main"],
-    }).output();
-    assert.equal(new TextDecoder().decode(merges.stdout), "", "history must be linear");
+    assert.equal(await mergeCommits(f.git, "fleet-0"), "", "history must be linear");
     assert.equal((await cli(f, ["plan", "--detailed-exitcode"])).code, 0);
   });
 });

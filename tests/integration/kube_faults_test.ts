@@ -5,9 +5,14 @@
  * (401, 403, 404, 409, 422) are answered after exactly one request.
  */
 import assert from "node:assert/strict";
-import { type GitServer, startGitServer } from "../../sandbox/git/http_server.ts";
+import {
+  type FleetEnv,
+  fluxObject,
+  manifestYaml,
+  tokenGit,
+  withFleetEnv,
+} from "../helpers/harness.ts";
 import { type KubeSandbox, startKubeSandbox } from "../../sandbox/kube/server.ts";
-import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
 import {
   createKubeClient,
   type KubeClient,
@@ -15,61 +20,25 @@ import {
 } from "../../lib/kube/client.ts";
 import { DEFAULT_RETRY } from "../../lib/util/retry.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const TOKEN = "canary-kube-fault-token-3b7e";
 const SECRET = "/api/v1/namespaces/flux-system/secrets/flux-system";
 const GIT_REPOSITORY =
   "/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/flux-system";
 
-interface Env {
-  git: GitServer;
-  kube: KubeSandbox;
-  dir: string;
-  manifest: string;
+/** Cluster c0 on repository fleet. */
+function withEnv(fn: (env: FleetEnv) => Promise<void>): Promise<void> {
+  return withFleetEnv({
+    prefix: "fluxfleet-kube-faults-",
+    git: { users: { git: TOKEN } },
+    repos: ["fleet"],
+    cliEnv: { GIT_PASSWORD: TOKEN },
+    manifest: ({ git }) =>
+      manifestYaml({ git: tokenGit(git.repoUrl("fleet")), clusters: [{ name: "c0" }] }),
+  }, fn);
 }
 
-async function withEnv(fn: (env: Env) => Promise<void>) {
-  const git = await startGitServer({ users: { git: TOKEN } });
-  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-kube-faults-" });
-  let kube: KubeSandbox | undefined;
-  try {
-    kube = await startKubeSandbox({ reconcileDelayMs: 20 });
-    await git.createRepo("fleet");
-    await writeKubeconfig(`${dir}/kubeconfig`, [{ context: "c0", sandbox: kube }]);
-    await Deno.mkdir(`${dir}/tmp`);
-    const manifest = `${dir}/flux-bootstrap.yaml`;
-    await Deno.writeTextFile(
-      manifest,
-      `defaults:
-  flux: { version: v2.4.0, manifests: ${ROOT}fixtures/flux-install.yaml, timeout: 30s }
-  git:
-    url: ${git.repoUrl("fleet")}
-    allowInsecureHttp: true
-    author: { name: fluxfleet-test, email: test@example.com }
-    auth: { type: token, username: git, token: { env: GIT_PASSWORD } }
-  kube: { kubeconfig: ./kubeconfig }
-clusters:
-  - name: c0
-    kube: { context: c0 }
-    path: clusters/c0
-`,
-    );
-    await fn({ git, kube, dir, manifest });
-  } finally {
-    await kube?.close();
-    await git.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function cli(env: Env, args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, ...args, env.manifest],
-    env: { GIT_PASSWORD: TOKEN, TMPDIR: `${env.dir}/tmp`, NO_COLOR: "1" },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function cli(env: FleetEnv, args: string[]) {
+  return env.cli([...args, env.manifest]);
 }
 
 /** A client on the sandbox; `token` replaces the kubeconfig user's bearer token. */
@@ -173,14 +142,7 @@ Deno.test("an answer dropped once (connection reset) on the GitRepository apply:
       on(env.kube, "PATCH", GIT_REPOSITORY).map((r) => [r.status, r.fault]),
       [[0, "reset"], [201, undefined]],
     );
-    assert.ok(
-      env.kube.getObject(
-        "source.toolkit.fluxcd.io/v1",
-        "GitRepository",
-        "flux-system",
-        "flux-system",
-      ),
-    );
+    assert.ok(fluxObject(env.kube, "GitRepository"));
   });
 });
 

@@ -10,32 +10,28 @@ import {
   type KubeSandboxOptions,
   startKubeSandbox,
 } from "../../sandbox/kube/server.ts";
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { type CommandResult as Run, fluxObject, runCommand } from "../helpers/harness.ts";
 
 interface Env {
   sb: KubeSandbox;
   dir: string;
   kubeconfig: string;
   kubectl(...args: string[]): Promise<Run>;
+  /** `kubectl apply --server-side` of a file, as field manager `manager`. */
+  apply(manager: string, path: string): Promise<Run>;
   /** Writes YAML to a file in the temp dir and returns its path. */
   file(name: string, text: string): Promise<string>;
 }
 
-async function runKubectl(kubeconfig: string, args: string[]): Promise<Run> {
-  const out = await new Deno.Command("kubectl", {
-    // A private cache dir: a discovery cache from an earlier sandbox on the same port must not leak in.
-    args: ["--kubeconfig", kubeconfig, "--cache-dir", `${kubeconfig}.cache`, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function runKubectl(kubeconfig: string, args: string[]): Promise<Run> {
+  // A private cache dir: a discovery cache from an earlier sandbox on the same port must not leak in.
+  return runCommand("kubectl", [
+    "--kubeconfig",
+    kubeconfig,
+    "--cache-dir",
+    `${kubeconfig}.cache`,
+    ...args,
+  ]);
 }
 
 /** Starts a sandbox + kubeconfig in a temp dir, runs fn, and always tears both down. */
@@ -53,6 +49,14 @@ async function withSandbox(
       dir,
       kubeconfig,
       kubectl: (...args) => runKubectl(kubeconfig, args),
+      apply: (manager, path) =>
+        runKubectl(kubeconfig, [
+          "apply",
+          "--server-side",
+          `--field-manager=${manager}`,
+          "-f",
+          path,
+        ]),
       file: async (name, text) => {
         await Deno.writeTextFile(`${dir}/${name}`, text);
         return `${dir}/${name}`;
@@ -69,42 +73,48 @@ function ok(r: Run, what: string): string {
   return r.stdout;
 }
 
-const GITREPOSITORY_CRD = `
+/** A namespaced v1 CRD whose objects keep every field; `columns` as additionalPrinterColumns. */
+function crdYaml(
+  c: { group: string; kind: string; plural: string; shortName: string; columns?: string[] },
+): string {
+  const columns = c.columns
+    ? `      additionalPrinterColumns:\n${c.columns.map((col) => `        - ${col}\n`).join("")}`
+    : "";
+  return `
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
-  name: gitrepositories.source.toolkit.fluxcd.io
+  name: ${c.plural}.${c.group}
 spec:
-  group: source.toolkit.fluxcd.io
-  names: {kind: GitRepository, plural: gitrepositories, singular: gitrepository, listKind: GitRepositoryList, shortNames: [gitrepo]}
+  group: ${c.group}
+  names: {kind: ${c.kind}, plural: ${c.plural}, singular: ${c.kind.toLowerCase()}, listKind: ${c.kind}List, shortNames: [${c.shortName}]}
   scope: Namespaced
   versions:
     - name: v1
       served: true
       storage: true
       subresources: {status: {}}
-      additionalPrinterColumns:
-        - {name: URL, type: string, jsonPath: .spec.url}
-        - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type=="Ready")].status'}
-      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+${columns}      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
 `;
+}
 
-const KUSTOMIZATION_CRD = `
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: kustomizations.kustomize.toolkit.fluxcd.io
-spec:
-  group: kustomize.toolkit.fluxcd.io
-  names: {kind: Kustomization, plural: kustomizations, singular: kustomization, listKind: KustomizationList, shortNames: [ks]}
-  scope: Namespaced
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      subresources: {status: {}}
-      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-`;
+const GITREPOSITORY_CRD = crdYaml({
+  group: "source.toolkit.fluxcd.io",
+  kind: "GitRepository",
+  plural: "gitrepositories",
+  shortName: "gitrepo",
+  columns: [
+    "{name: URL, type: string, jsonPath: .spec.url}",
+    `{name: Ready, type: string, jsonPath: '.status.conditions[?(@.type=="Ready")].status'}`,
+  ],
+});
+
+const KUSTOMIZATION_CRD = crdYaml({
+  group: "kustomize.toolkit.fluxcd.io",
+  kind: "Kustomization",
+  plural: "kustomizations",
+  shortName: "ks",
+});
 
 const BASE_MANIFEST = `
 apiVersion: v1
@@ -123,12 +133,9 @@ stringData:
 ---${GITREPOSITORY_CRD}`;
 
 Deno.test("kubectl server-side apply: namespace, secret stringData, CRD, no-op re-apply, custom object", async () => {
-  await withSandbox({}, async ({ sb, kubectl, file }) => {
+  await withSandbox({}, async ({ sb, kubectl, apply, file }) => {
     const manifest = await file("base.yaml", BASE_MANIFEST);
-    const applied = ok(
-      await kubectl("apply", "--server-side", "--field-manager=test", "-f", manifest),
-      "apply",
-    );
+    const applied = ok(await apply("test", manifest), "apply");
     assert.match(applied, /secret\/creds serverside-applied/);
     assert.match(
       applied,
@@ -150,7 +157,7 @@ Deno.test("kubectl server-side apply: namespace, secret stringData, CRD, no-op r
     assert.match(ok(await kubectl("get", "ns"), "get ns"), /^x\s+\d+s$/m);
 
     const before = sb.requests.length;
-    ok(await kubectl("apply", "--server-side", "--field-manager=test", "-f", manifest), "re-apply");
+    ok(await apply("test", manifest), "re-apply");
     const again = JSON.parse(
       ok(await kubectl("get", "secret", "-n", "x", "creds", "-o", "json"), "get secret"),
     );
@@ -192,10 +199,7 @@ metadata: {name: demo, namespace: x}
 spec: {url: "ssh://git@example.com/demo.git", interval: 1m}
 `,
     );
-    ok(
-      await kubectl("apply", "--server-side", "--field-manager=test", "-f", repo),
-      "apply custom object",
-    );
+    ok(await apply("test", repo), "apply custom object");
     const list = ok(await kubectl("get", "gitrepositories", "-n", "x"), "get gitrepositories");
     assert.match(list, /^NAME\s+URL\s+READY\s+AGE$/m);
     assert.match(list, /^demo\s+ssh:\/\/git@example.com\/demo.git\s/m);
@@ -204,17 +208,8 @@ spec: {url: "ssh://git@example.com/demo.git", interval: 1m}
 });
 
 Deno.test("kubectl delete then get reports NotFound", async () => {
-  await withSandbox({}, async ({ kubectl, file }) => {
-    ok(
-      await kubectl(
-        "apply",
-        "--server-side",
-        "--field-manager=test",
-        "-f",
-        await file("base.yaml", BASE_MANIFEST),
-      ),
-      "apply",
-    );
+  await withSandbox({}, async ({ kubectl, apply, file }) => {
+    ok(await apply("test", await file("base.yaml", BASE_MANIFEST)), "apply");
     assert.match(
       ok(await kubectl("delete", "secret", "creds", "-n", "x"), "delete"),
       /secret "creds" deleted/,
@@ -246,7 +241,7 @@ Deno.test("kubectl create ns twice fails with AlreadyExists; deleting a namespac
 });
 
 Deno.test("kubectl rollout status: Deployments become available via the stand-in", async () => {
-  await withSandbox({ reconcileDelayMs: 10 }, async ({ sb, kubectl, file }) => {
+  await withSandbox({ reconcileDelayMs: 10 }, async ({ sb, kubectl, apply, file }) => {
     const deploy = await file(
       "deploy.yaml",
       `
@@ -261,10 +256,7 @@ spec:
     spec: {containers: [{name: manager, image: ghcr.io/fluxcd/source-controller}]}
 `,
     );
-    ok(
-      await kubectl("apply", "--server-side", "--field-manager=test", "-f", deploy),
-      "apply deployment",
-    );
+    ok(await apply("test", deploy), "apply deployment");
     const rollout = ok(
       await kubectl("rollout", "status", "deployment/source-controller", "--timeout=10s"),
       "rollout status",
@@ -332,6 +324,18 @@ async function gitRepo(dir: string): Promise<{ url: string; commit(): Promise<st
   return { url: `file://${dir}/remote.git`, commit };
 }
 
+function gitRepositoryYaml(url: string, branch = "main"): string {
+  return `apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: flux-system, namespace: flux-system}
+spec:
+  interval: 1m
+  url: ${url}
+  ref: {branch: ${branch}}
+  secretRef: {name: flux-system}
+`;
+}
+
 function fluxObjects(url: string): string {
   return `
 apiVersion: v1
@@ -343,15 +347,7 @@ kind: Secret
 metadata: {name: flux-system, namespace: flux-system}
 stringData: {username: git, password: not-needed-for-file-urls}
 ---
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata: {name: flux-system, namespace: flux-system}
-spec:
-  interval: 1m
-  url: ${url}
-  ref: {branch: main}
-  secretRef: {name: flux-system}
----
+${gitRepositoryYaml(url)}---
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: flux-system, namespace: flux-system}
@@ -363,14 +359,27 @@ spec:
 `;
 }
 
+async function installCrds(env: Env): Promise<void> {
+  const crds = await env.file("crds.yaml", `${GITREPOSITORY_CRD}---${KUSTOMIZATION_CRD}`);
+  ok(await env.apply("flux", crds), "apply CRDs");
+}
+
 /** CRDs first, then the objects: what flux bootstrap does (kind lookups need the CRDs). */
 async function installFlux(env: Env, url: string): Promise<void> {
-  const crds = await env.file("crds.yaml", `${GITREPOSITORY_CRD}---${KUSTOMIZATION_CRD}`);
-  ok(await env.kubectl("apply", "--server-side", "--field-manager=flux", "-f", crds), "apply CRDs");
+  await installCrds(env);
   const objs = await env.file("flux.yaml", fluxObjects(url));
-  ok(
-    await env.kubectl("apply", "--server-side", "--field-manager=flux", "-f", objs),
-    "apply flux objects",
+  ok(await env.apply("flux", objs), "apply flux objects");
+}
+
+/** `kubectl wait` for the flux-system Kustomization's Ready condition. */
+function waitForKustomization(env: Env, timeout: string): Promise<Run> {
+  return env.kubectl(
+    "wait",
+    "--for=condition=Ready",
+    "kustomization/flux-system",
+    "-n",
+    "flux-system",
+    `--timeout=${timeout}`,
   );
 }
 
@@ -397,46 +406,24 @@ Deno.test("kubectl wait: Kustomization becomes Ready from a real git repo (file:
     const first = await git(`${env.dir}/work`, "rev-parse", "HEAD");
     await installFlux(env, repo.url);
     env.sb.resetRequests();
-    const wait = await env.kubectl(
-      "wait",
-      "--for=condition=Ready",
-      "kustomization/flux-system",
-      "-n",
-      "flux-system",
-      "--timeout=20s",
-    );
+    const wait = await waitForKustomization(env, "20s");
     assert.equal(wait.code, 0, wait.stderr);
     assert.match(wait.stdout, /condition met/);
     assert.ok(env.sb.requests.some((r) => r.query.includes("watch=true")), "kubectl wait watches");
     assert.equal(env.sb.mutatingRequests().length, 0, "stand-in status writes are not recorded");
 
-    const ks = env.sb.getObject(
-      "kustomize.toolkit.fluxcd.io/v1",
-      "Kustomization",
-      "flux-system",
-      "flux-system",
-    );
+    const ks = fluxObject(env.sb, "Kustomization");
     const status = ks?.status as Obj;
     assert.equal(status.lastAppliedRevision, `main@sha1:${first}`);
     assert.equal(status.observedGeneration, 1);
     assert.equal(readyOf(ks)?.message, `Applied revision: main@sha1:${first}`);
-    const src = env.sb.getObject(
-      "source.toolkit.fluxcd.io/v1",
-      "GitRepository",
-      "flux-system",
-      "flux-system",
-    );
+    const src = fluxObject(env.sb, "GitRepository");
     assert.equal(readyOf(src)?.message, `stored artifact for revision 'main@sha1:${first}'`);
     assert.equal((src?.metadata as Obj).generation, 1, "status writes never bump generation");
 
     const second = await repo.commit();
     await eventually("new revision", 5000, () => {
-      const k = env.sb.getObject(
-        "kustomize.toolkit.fluxcd.io/v1",
-        "Kustomization",
-        "flux-system",
-        "flux-system",
-      );
+      const k = fluxObject(env.sb, "Kustomization");
       return (k?.status as Obj).lastAppliedRevision === `main@sha1:${second}`;
     });
   });
@@ -446,30 +433,9 @@ Deno.test("git failures: missing branch and missing secret give Ready=False GitO
   await withSandbox({ reconcileDelayMs: 10 }, async (env) => {
     const repo = await gitRepo(env.dir);
     await installFlux(env, repo.url);
-    const patch = await env.file(
-      "ref.yaml",
-      `
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata: {name: flux-system, namespace: flux-system}
-spec:
-  interval: 1m
-  url: ${repo.url}
-  ref: {branch: nope}
-  secretRef: {name: flux-system}
-`,
-    );
-    ok(
-      await env.kubectl("apply", "--server-side", "--field-manager=flux", "-f", patch),
-      "apply bad ref",
-    );
-    const get = () =>
-      env.sb.getObject(
-        "source.toolkit.fluxcd.io/v1",
-        "GitRepository",
-        "flux-system",
-        "flux-system",
-      );
+    const patch = await env.file("ref.yaml", `\n${gitRepositoryYaml(repo.url, "nope")}`);
+    ok(await env.apply("flux", patch), "apply bad ref");
+    const get = () => fluxObject(env.sb, "GitRepository");
     await eventually(
       "branch failure",
       5000,
@@ -478,13 +444,7 @@ spec:
     assert.equal(readyOf(get())?.reason, "GitOperationFailed");
     assert.equal(readyOf(get())?.status, "False");
     assert.equal((get()?.status as Obj).observedGeneration, 2);
-    const ks = () =>
-      env.sb.getObject(
-        "kustomize.toolkit.fluxcd.io/v1",
-        "Kustomization",
-        "flux-system",
-        "flux-system",
-      );
+    const ks = () => fluxObject(env.sb, "Kustomization");
     await eventually(
       "kustomization sees source not ready",
       5000,
@@ -582,28 +542,9 @@ Deno.test("http(s) GitRepository: Basic auth from the secret, wrong password fai
     try {
       const url = `${http.url}/remote.git`;
       const wrong = fluxObjects(url).replace("not-needed-for-file-urls", "wrong-password");
-      const crds = await env.file("crds.yaml", `${GITREPOSITORY_CRD}---${KUSTOMIZATION_CRD}`);
-      ok(
-        await env.kubectl("apply", "--server-side", "--field-manager=flux", "-f", crds),
-        "apply CRDs",
-      );
-      ok(
-        await env.kubectl(
-          "apply",
-          "--server-side",
-          "--field-manager=flux",
-          "-f",
-          await env.file("f.yaml", wrong),
-        ),
-        "apply",
-      );
-      const src = () =>
-        env.sb.getObject(
-          "source.toolkit.fluxcd.io/v1",
-          "GitRepository",
-          "flux-system",
-          "flux-system",
-        );
+      await installCrds(env);
+      ok(await env.apply("flux", await env.file("f.yaml", wrong)), "apply");
+      const src = () => fluxObject(env.sb, "GitRepository");
       await eventually("auth failure", 8000, () => readyOf(src())?.status === "False");
       assert.equal(readyOf(src())?.reason, "GitOperationFailed");
       assert.match(
@@ -612,16 +553,7 @@ Deno.test("http(s) GitRepository: Basic auth from the secret, wrong password fai
       );
 
       const right = fluxObjects(url).replace("not-needed-for-file-urls", "letmein");
-      ok(
-        await env.kubectl(
-          "apply",
-          "--server-side",
-          "--field-manager=flux",
-          "-f",
-          await env.file("f.yaml", right),
-        ),
-        "fix secret",
-      );
+      ok(await env.apply("flux", await env.file("f.yaml", right)), "fix secret");
       await eventually("auth success", 8000, () => readyOf(src())?.status === "True");
       assert.match(
         String(readyOf(src())?.message),
@@ -637,13 +569,7 @@ Deno.test("flux behaviour fail gives Ready=False with the message; hang gives no
   await withSandbox({ flux: "fail", reconcileDelayMs: 10 }, async (env) => {
     const repo = await gitRepo(env.dir);
     await installFlux(env, repo.url);
-    const ks = () =>
-      env.sb.getObject(
-        "kustomize.toolkit.fluxcd.io/v1",
-        "Kustomization",
-        "flux-system",
-        "flux-system",
-      );
+    const ks = () => fluxObject(env.sb, "Kustomization");
     await eventually("build failure", 5000, () => readyOf(ks())?.status === "False");
     assert.equal(readyOf(ks())?.reason, "BuildFailed");
     assert.equal(readyOf(ks())?.message, "kustomize build failed: accumulating resources");
@@ -662,34 +588,16 @@ Deno.test("flux behaviour fail gives Ready=False with the message; hang gives no
   await withSandbox({ flux: "hang", reconcileDelayMs: 10 }, async (env) => {
     const repo = await gitRepo(env.dir);
     await installFlux(env, repo.url);
-    const src = () =>
-      env.sb.getObject(
-        "source.toolkit.fluxcd.io/v1",
-        "GitRepository",
-        "flux-system",
-        "flux-system",
-      );
+    const src = () => fluxObject(env.sb, "GitRepository");
     await eventually(
       "source ready even when hanging",
       5000,
       () => readyOf(src())?.status === "True",
     );
     await new Promise((r) => setTimeout(r, 700));
-    const ks = env.sb.getObject(
-      "kustomize.toolkit.fluxcd.io/v1",
-      "Kustomization",
-      "flux-system",
-      "flux-system",
-    );
+    const ks = fluxObject(env.sb, "Kustomization");
     assert.equal(ks?.status, undefined);
-    const wait = await env.kubectl(
-      "wait",
-      "--for=condition=Ready",
-      "kustomization/flux-system",
-      "-n",
-      "flux-system",
-      "--timeout=1s",
-    );
+    const wait = await waitForKustomization(env, "1s");
     assert.notEqual(wait.code, 0);
     assert.match(wait.stderr, /timed out/);
   });

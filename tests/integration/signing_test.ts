@@ -4,33 +4,34 @@
  * how the commit is signed, and neither the token nor the key's passphrase is ever printed.
  */
 import assert from "node:assert/strict";
-import { startGitServer } from "../../sandbox/git/http_server.ts";
-import { type KubeSandbox, startKubeSandbox } from "../../sandbox/kube/server.ts";
-import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
+import { manifestYaml, runCommand, tokenGit, withFleetEnv } from "../helpers/harness.ts";
 import { outputSchemaErrors } from "../helpers/output_schema.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const TOKEN = "canary-token-sign-6c1f0e77";
 const PASSPHRASE = "canary-signing-pass-0b9d4e";
-const dec = new TextDecoder();
+/** No git config of the machine's: the CLI and git alike. */
+const NO_GIT_CONFIG = { GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" };
 
-async function run(cmd: string, args: string[], env: Record<string, string> = {}) {
-  const out = await new Deno.Command(cmd, {
-    args,
-    env: { GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1", ...env },
-    stdin: "null",
-  }).output();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function run(cmd: string, args: string[]) {
+  return runCommand(cmd, args, { env: NO_GIT_CONFIG });
 }
 
 Deno.test("apply with git.signing.ssh pushes a commit that git verify-commit accepts", async () => {
-  const git = await startGitServer({ users: { git: TOKEN } });
-  let kube: KubeSandbox | undefined;
-  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-sign-e2e-" });
-  try {
-    kube = await startKubeSandbox({ reconcileDelayMs: 20 });
-    await git.createRepo("fleet");
-    await writeKubeconfig(`${dir}/kubeconfig`, [{ context: "c0", sandbox: kube }]);
+  await withFleetEnv({
+    prefix: "fluxfleet-sign-e2e-",
+    git: { users: { git: TOKEN } },
+    repos: ["fleet"],
+    cliEnv: { ...NO_GIT_CONFIG, GIT_PASSWORD: TOKEN },
+    manifest: ({ git }) =>
+      manifestYaml({
+        git: [
+          ...tokenGit(git.repoUrl("fleet"), "flux@example.com"),
+          "signing: { ssh: { key: { file: ./signing_key }, passphrase: { env: SIGNING_PASSPHRASE } } }",
+        ],
+        clusters: [{ name: "c0" }],
+      }),
+  }, async (env) => {
+    const { git, dir, manifest } = env;
     const keygen = await run("ssh-keygen", [
       "-q",
       "-t",
@@ -47,31 +48,9 @@ Deno.test("apply with git.signing.ssh pushes a commit that git verify-commit acc
     const fingerprint =
       (await run("ssh-keygen", ["-l", "-E", "sha256", "-f", `${dir}/signing_key.pub`])).stdout
         .split(" ")[1];
-    const manifest = `${dir}/flux-bootstrap.yaml`;
-    await Deno.writeTextFile(
-      manifest,
-      `defaults:
-  flux: { version: v2.4.0, manifests: ${ROOT}fixtures/flux-install.yaml, timeout: 30s }
-  git:
-    url: ${git.repoUrl("fleet")}
-    allowInsecureHttp: true
-    author: { name: fluxfleet-test, email: flux@example.com }
-    auth: { type: token, username: git, token: { env: GIT_PASSWORD } }
-    signing: { ssh: { key: { file: ./signing_key }, passphrase: { env: SIGNING_PASSPHRASE } } }
-  kube: { kubeconfig: ./kubeconfig }
-clusters:
-  - name: c0
-    kube: { context: c0 }
-    path: clusters/c0
-`,
-    );
     const outputs: string[] = [];
     const cli = async (args: string[], passphrase = PASSPHRASE) => {
-      const r = await run(Deno.execPath(), ["run", "-A", `${ROOT}main.ts`, ...args], {
-        GIT_PASSWORD: TOKEN,
-        SIGNING_PASSPHRASE: passphrase,
-        NO_COLOR: "1",
-      });
+      const r = await env.cli(args, { SIGNING_PASSPHRASE: passphrase });
       outputs.push(r.stdout, r.stderr);
       return r;
     };
@@ -144,9 +123,5 @@ clusters:
       assert.ok(!text.includes(PASSPHRASE), "signing key passphrase leaked");
       assert.ok(!text.includes("OPENSSH PRIVATE KEY"), "private key leaked");
     }
-  } finally {
-    await git.close();
-    await kube?.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

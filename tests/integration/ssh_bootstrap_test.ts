@@ -4,69 +4,53 @@
  * secret fluxfleet stored (identity, known_hosts, password) — as source-controller does.
  */
 import assert from "node:assert/strict";
-import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
-import { type GitServer, startGitServer } from "../../sandbox/git/http_server.ts";
-import { type KubeSandbox, startKubeSandbox } from "../../sandbox/kube/server.ts";
-import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
-import { generateKeyPair } from "../../lib/keys/generate.ts";
+import type { SshdServer } from "../../sandbox/ssh/sshd.ts";
+import {
+  assertTempClean,
+  CAN_RUN_SSHD,
+  type CommandResult,
+  type FleetEnv,
+  fluxObject,
+  manifestYaml,
+  sourceSecret,
+  withFleetEnv,
+  withSshd,
+} from "../helpers/harness.ts";
+import { generateKeyPair, type SshKeyPair } from "../../lib/keys/generate.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const PASSPHRASE = "canary-passphrase-5e1f";
 const TOKEN = "canary-https-token-9c2d";
-const canRun = Deno.uid() === 0 &&
-  (await Deno.stat("/usr/sbin/sshd").then(() => true, () => false));
 
-interface Env {
-  sshd: SshdServer;
-  git: GitServer;
-  kube: KubeSandbox;
-  dir: string;
-  tmp: string;
-}
+type Env = FleetEnv & { sshd: SshdServer };
 
+/** sshd and the git server serve the same bare repository fleet (SSH, and HTTPS for pushes). */
 async function withEnv(fn: (env: Env) => Promise<void>) {
-  const sshd = await startSshd();
-  const git = await startGitServer({ root: sshd.root, users: { git: TOKEN } });
-  const kube = await startKubeSandbox({ reconcileDelayMs: 20 });
-  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-ssh-e2e-" });
-  try {
-    await sshd.createRepo("fleet");
-    // The same bare repository is served over HTTPS (for token pushes) and SSH.
-    await new Deno.Command("git", {
-      args: ["--git-dir", `${sshd.root}/fleet.git`, "config", "http.receivepack", "true"],
-    }).output();
-    await writeKubeconfig(`${dir}/kubeconfig`, [{ context: "c0", sandbox: kube }]);
-    await Deno.mkdir(`${dir}/tmp`);
-    await fn({ sshd, git, kube, dir, tmp: `${dir}/tmp` });
-  } finally {
-    await kube.close();
-    await git.close();
-    await sshd.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  await withSshd((sshd) =>
+    withFleetEnv({
+      prefix: "fluxfleet-ssh-e2e-",
+      git: { root: sshd.root, users: { git: TOKEN } },
+      manifestName: "fleet.yaml",
+    }, async (env) => {
+      await sshd.createRepo("fleet");
+      // The same bare repository is served over HTTPS (for token pushes) and SSH.
+      await new Deno.Command("git", {
+        args: ["--git-dir", `${sshd.root}/fleet.git`, "config", "http.receivepack", "true"],
+      }).output();
+      await fn({ ...env, sshd });
+    })
+  );
 }
 
-function manifest(_env: Env, git: string, extra = ""): string {
-  return `defaults:
-  flux: { version: v2.4.0, manifests: ${ROOT}fixtures/flux-install.yaml, timeout: 30s }
-  kube: { kubeconfig: ./kubeconfig }
-clusters:
-  - name: c0
-    kube: { context: c0 }
-    path: clusters/c0
-${extra}    git:
-${git.split("\n").map((l) => `      ${l}`).join("\n")}
-`;
+/** The manifest (cluster c0), with these lines as the cluster's `git:` and `extra` before it. */
+async function writeManifest(env: Env, git: string[], extra: string[] = []): Promise<void> {
+  await Deno.writeTextFile(
+    env.manifest,
+    manifestYaml({ clusters: [{ name: "c0", lines: extra, git }] }),
+  );
 }
 
-async function cli(env: Env, file: string, args: string[], extraEnv: Record<string, string> = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, ...args, file],
-    env: { TMPDIR: env.tmp, NO_COLOR: "1", ...extraEnv },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function cli(env: Env, args: string[], extraEnv: Record<string, string> = {}) {
+  return env.cli([...args, env.manifest], extraEnv);
 }
 
 async function writeKey(env: Env, name: string, text: string): Promise<string> {
@@ -75,14 +59,18 @@ async function writeKey(env: Env, name: string, text: string): Promise<string> {
   return path;
 }
 
-function secretOf(kube: KubeSandbox): Record<string, string> {
-  const s = kube.getObject("v1", "Secret", "flux-system", "flux-system") as {
-    data: Record<string, string>;
-  };
-  return Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, atob(v)]));
+/** A new ed25519 key that sshd accepts, written to `name` in the temp dir. */
+async function authorizedKey(
+  env: Env,
+  name: string,
+  comment?: string,
+): Promise<{ key: SshKeyPair; keyFile: string }> {
+  const key = await generateKeyPair({ algorithm: "ed25519" }, comment);
+  await env.sshd.authorize(key.publicKey);
+  return { key, keyFile: await writeKey(env, name, key.privateKey) };
 }
 
-function assertClean(r: { stdout: string; stderr: string }, ...secrets: string[]) {
+function assertClean(r: CommandResult, ...secrets: string[]) {
   for (const s of secrets) {
     const needle = s.trim().split("\n").find((l) => l.length > 20 && !l.startsWith("-----")) ?? s;
     assert.ok(
@@ -92,33 +80,19 @@ function assertClean(r: { stdout: string; stderr: string }, ...secrets: string[]
   }
 }
 
-async function assertTempClean(env: Env) {
-  const left: string[] = [];
-  for await (const e of Deno.readDir(env.tmp)) left.push(e.name);
-  assert.deepEqual(left, [], "temporary files left behind");
-}
-
 Deno.test({
   name:
     "SSH with an existing ed25519 key: host key scanned and shown, secret as flux stores it, Flux syncs over SSH",
-  ignore: !canRun,
+  ignore: !CAN_RUN_SSHD,
   async fn() {
     await withEnv(async (env) => {
-      const key = await generateKeyPair({ algorithm: "ed25519" }, "fleet");
-      await env.sshd.authorize(key.publicKey);
-      const keyFile = await writeKey(env, "id_ed25519", key.privateKey);
-      const file = `${env.dir}/fleet.yaml`;
-      await Deno.writeTextFile(
-        file,
-        manifest(
-          env,
-          `url: ${
-            env.sshd.hostedUrl("fleet")
-          }\nauth: { type: ssh, privateKey: { file: ${keyFile} } }`,
-        ),
-      );
+      const { key, keyFile } = await authorizedKey(env, "id_ed25519", "fleet");
+      await writeManifest(env, [
+        `url: ${env.sshd.hostedUrl("fleet")}`,
+        `auth: { type: ssh, privateKey: { file: ${keyFile} } }`,
+      ]);
       const ed = env.sshd.hostKeys.find((k) => k.type === "ssh-ed25519")!;
-      const plan = await cli(env, file, ["plan"]);
+      const plan = await cli(env, ["plan"]);
       assert.equal(plan.code, 0, plan.stdout + plan.stderr);
       assert.match(
         plan.stdout,
@@ -132,9 +106,9 @@ Deno.test({
         plan.stdout,
         /\+ create secret flux-system\/flux-system \(identity, identity\.pub, known_hosts\)/,
       );
-      const apply = await cli(env, file, ["apply", "--auto-approve"]);
+      const apply = await cli(env, ["apply", "--auto-approve"]);
       assert.equal(apply.code, 0, apply.stdout + apply.stderr);
-      const secret = secretOf(env.kube);
+      const secret = sourceSecret(env.kube);
       assert.equal(secret.identity, key.privateKey);
       assert.equal(
         secret["identity.pub"].split(" ").slice(0, 2).join(" "),
@@ -146,14 +120,14 @@ Deno.test({
       );
       assert.equal(secret.password, undefined);
       assert.ok(await env.sshd.readFile("fleet", "main", "clusters/c0/flux-system/gotk-sync.yaml"));
-      const replan = await cli(env, file, ["plan", "--detailed-exitcode"]);
+      const replan = await cli(env, ["plan", "--detailed-exitcode"]);
       assert.equal(replan.code, 0, replan.stdout + replan.stderr);
       assert.ok(
         !replan.stdout.includes("known_hosts for"),
         "the scan note is shown only when it is stored",
       );
       for (const r of [plan, apply, replan]) assertClean(r, key.privateKey);
-      await assertTempClean(env);
+      await assertTempClean(env.tmp);
     });
   },
 });
@@ -161,7 +135,7 @@ Deno.test({
 Deno.test({
   name:
     "SSH with a passphrase-protected ECDSA key and a CodeCommit-style user: password stored, Flux reads with it",
-  ignore: !canRun,
+  ignore: !CAN_RUN_SSHD,
   async fn() {
     await withEnv(async (env) => {
       const keyFile = `${env.dir}/id_ecdsa`;
@@ -171,34 +145,25 @@ Deno.test({
       assert.equal(gen.code, 0);
       const pub = await Deno.readTextFile(`${keyFile}.pub`);
       await env.sshd.authorize(pub);
-      const file = `${env.dir}/fleet.yaml`;
       const url = env.sshd.hostedUrl("fleet", "APKAEIBAERJR2EXAMPLE");
-      await Deno.writeTextFile(
-        file,
-        manifest(
-          env,
-          `url: ${url}\nauth: { type: ssh, privateKey: { file: ${keyFile} }, passphrase: { env: KEY_PASSPHRASE } }`,
-        ),
-      );
-      const wrong = await cli(env, file, ["plan"], { KEY_PASSPHRASE: "not-the-passphrase" });
+      await writeManifest(env, [
+        `url: ${url}`,
+        `auth: { type: ssh, privateKey: { file: ${keyFile} }, passphrase: { env: KEY_PASSPHRASE } }`,
+      ]);
+      const wrong = await cli(env, ["plan"], { KEY_PASSPHRASE: "not-the-passphrase" });
       assert.equal(wrong.code, 1);
       assert.match(
         wrong.stderr,
         /cluster "c0": git\.auth\.privateKey: the private key is encrypted and the passphrase is wrong/,
       );
-      const apply = await cli(env, file, ["apply", "--auto-approve"], {
+      const apply = await cli(env, ["apply", "--auto-approve"], {
         KEY_PASSPHRASE: PASSPHRASE,
       });
       assert.equal(apply.code, 0, apply.stdout + apply.stderr);
-      const secret = secretOf(env.kube);
+      const secret = sourceSecret(env.kube);
       assert.equal(secret.password, PASSPHRASE);
       assert.equal(secret.identity, await Deno.readTextFile(keyFile));
-      const gr = env.kube.getObject(
-        "source.toolkit.fluxcd.io/v1",
-        "GitRepository",
-        "flux-system",
-        "flux-system",
-      ) as {
+      const gr = fluxObject(env.kube, "GitRepository") as {
         spec: { url: string };
         status: { conditions: { type: string; status: string }[] };
       };
@@ -212,41 +177,28 @@ Deno.test({
 Deno.test({
   name:
     "pinned known_hosts: a matching key is used, a mismatching one is refused with both fingerprints",
-  ignore: !canRun,
+  ignore: !CAN_RUN_SSHD,
   async fn() {
     await withEnv(async (env) => {
-      const key = await generateKeyPair({ algorithm: "ed25519" });
-      await env.sshd.authorize(key.publicKey);
-      const keyFile = await writeKey(env, "id", key.privateKey);
-      const file = `${env.dir}/fleet.yaml`;
+      const { keyFile } = await authorizedKey(env, "id");
+      const pinnedTo = (knownHosts: string) =>
+        writeManifest(env, [
+          `url: ${env.sshd.hostedUrl("fleet")}`,
+          `auth: { type: ssh, privateKey: { file: ${keyFile} } }`,
+          `knownHosts: { lines: "${knownHosts}" }`,
+        ]);
       const pinned = env.sshd.knownHosts().split("\n").filter((l) => l.includes("ssh-ed25519"))
         .join("\n");
-      await Deno.writeTextFile(
-        file,
-        manifest(
-          env,
-          `url: ${
-            env.sshd.hostedUrl("fleet")
-          }\nauth: { type: ssh, privateKey: { file: ${keyFile} } }\nknownHosts: { lines: "${pinned}" }`,
-        ),
-      );
-      const ok = await cli(env, file, ["apply", "--auto-approve"]);
+      await pinnedTo(pinned);
+      const ok = await cli(env, ["apply", "--auto-approve"]);
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
       assert.ok(!ok.stdout.includes("trust on first use"));
       const other = await generateKeyPair({ algorithm: "ed25519" });
       const fake = `[127.0.0.1]:${env.sshd.port} ${
         other.publicKey.split(" ").slice(0, 2).join(" ")
       }`;
-      await Deno.writeTextFile(
-        file,
-        manifest(
-          env,
-          `url: ${
-            env.sshd.hostedUrl("fleet")
-          }\nauth: { type: ssh, privateKey: { file: ${keyFile} } }\nknownHosts: { lines: "${fake}" }`,
-        ),
-      );
-      const bad = await cli(env, file, ["plan"]);
+      await pinnedTo(fake);
+      const bad = await cli(env, ["plan"]);
       assert.equal(bad.code, 1);
       assert.match(
         bad.stdout,
@@ -260,19 +212,18 @@ Deno.test({
 Deno.test({
   name:
     "generated key (token push over HTTPS, cluster reads over SSH): apply stops until the key is added, key kept, rotation replaces it",
-  ignore: !canRun,
+  ignore: !CAN_RUN_SSHD,
   async fn() {
     await withEnv(async (env) => {
-      const file = `${env.dir}/fleet.yaml`;
       const git = [
         `url: ${env.git.repoUrl("fleet")}`,
         "allowInsecureHttp: true",
         "auth: { type: token, token: { env: GIT_PASSWORD } }",
         `sshHostname: 127.0.0.1:${env.sshd.port}`,
         "sshKey: { algorithm: ed25519 }",
-      ].join("\n");
-      await Deno.writeTextFile(file, manifest(env, git));
-      const run = (args: string[]) => cli(env, file, args, { GIT_PASSWORD: TOKEN });
+      ];
+      await writeManifest(env, git);
+      const run = (args: string[]) => cli(env, args, { GIT_PASSWORD: TOKEN });
       const plan = await run(["plan"]);
       assert.match(
         plan.stdout,
@@ -284,14 +235,9 @@ Deno.test({
         first.stdout,
         /c0: failed: the repository does not accept the cluster's SSH key yet .*add this public key with read access \(deploy key\), then re-run: ssh-ed25519 /,
       );
-      const secret = secretOf(env.kube);
+      const secret = sourceSecret(env.kube);
       assert.match(secret.identity, /BEGIN OPENSSH PRIVATE KEY/);
-      const gr = env.kube.getObject(
-        "source.toolkit.fluxcd.io/v1",
-        "GitRepository",
-        "flux-system",
-        "flux-system",
-      );
+      const gr = fluxObject(env.kube, "GitRepository");
       assert.equal(
         gr,
         undefined,
@@ -302,22 +248,17 @@ Deno.test({
       const second = await run(["apply", "--auto-approve"]);
       assert.equal(second.code, 0, second.stdout + second.stderr);
       assert.equal(
-        secretOf(env.kube)["identity.pub"],
+        sourceSecret(env.kube)["identity.pub"],
         secret["identity.pub"],
         "the key is never regenerated",
       );
-      const synced = env.kube.getObject(
-        "source.toolkit.fluxcd.io/v1",
-        "GitRepository",
-        "flux-system",
-        "flux-system",
-      ) as {
+      const synced = fluxObject(env.kube, "GitRepository") as {
         spec: { url: string };
       };
       assert.equal(synced.spec.url, `ssh://git@127.0.0.1:${env.sshd.port}/fleet.git`);
       assert.equal((await run(["plan", "--detailed-exitcode"])).code, 0);
       // Rotation on purpose: a new key, shown as a secret update.
-      await Deno.writeTextFile(file, manifest(env, git, "    rotate: true\n"));
+      await writeManifest(env, git, ["rotate: true"]);
       const rotate = await run(["plan"]);
       assert.match(
         rotate.stdout,
@@ -331,28 +272,21 @@ Deno.test({
 
 Deno.test({
   name: "transport: system (git binary + OpenSSH) bootstraps the same way, no key left on disk",
-  ignore: !canRun,
+  ignore: !CAN_RUN_SSHD,
   async fn() {
     await withEnv(async (env) => {
-      const key = await generateKeyPair({ algorithm: "ed25519" });
-      await env.sshd.authorize(key.publicKey);
-      const keyFile = await writeKey(env, "id_sys", key.privateKey);
-      const file = `${env.dir}/fleet.yaml`;
-      await Deno.writeTextFile(
-        file,
-        manifest(
-          env,
-          `url: ${
-            env.sshd.hostedUrl("fleet")
-          }\ntransport: system\nauth: { type: ssh, privateKey: { file: ${keyFile} } }`,
-        ),
-      );
-      const apply = await cli(env, file, ["apply", "--auto-approve"]);
+      const { key, keyFile } = await authorizedKey(env, "id_sys");
+      await writeManifest(env, [
+        `url: ${env.sshd.hostedUrl("fleet")}`,
+        "transport: system",
+        `auth: { type: ssh, privateKey: { file: ${keyFile} } }`,
+      ]);
+      const apply = await cli(env, ["apply", "--auto-approve"]);
       assert.equal(apply.code, 0, apply.stdout + apply.stderr);
       assert.ok(await env.sshd.readFile("fleet", "main", "clusters/c0/flux-system/gotk-sync.yaml"));
-      assert.equal((await cli(env, file, ["plan", "--detailed-exitcode"])).code, 0);
+      assert.equal((await cli(env, ["plan", "--detailed-exitcode"])).code, 0);
       assertClean(apply, key.privateKey);
-      await assertTempClean(env);
+      await assertTempClean(env.tmp);
     });
   },
 });

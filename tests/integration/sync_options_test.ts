@@ -257,7 +257,7 @@ Deno.test("recurseSubmodules, sourceProvider, registryCredentials: applied, conv
     const off = await run(["plan", env.manifest], NEW_PASSWORD);
     assert.match(
       off.stdout,
-      /~ commit clusters\/c0\/flux-system\/gotk-sync\.yaml \(content differs from the manifest\)\n(.*\n)*  ~ update GitRepository flux-system\/flux-system \(spec\.recurseSubmodules changed\)\n/,
+      /~ commit clusters\/c0\/flux-system\/gotk-sync\.yaml \(content differs from the manifest\)\n(.*\n)* {2}~ update GitRepository flux-system\/flux-system \(spec\.recurseSubmodules changed\)\n/,
     );
     const offApply = await run(["apply", "--auto-approve", env.manifest], NEW_PASSWORD);
     assert.equal(offApply.code, 0, offApply.stdout + offApply.stderr);

@@ -8,20 +8,24 @@
  * also the scan's positive control: the needles must be found there).
  */
 import assert from "node:assert/strict";
-import { type GitServer, startGitServer } from "../../sandbox/git/http_server.ts";
-import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
-import { type KubeSandbox, startKubeSandbox } from "../../sandbox/kube/server.ts";
-import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
+import type { SshdServer } from "../../sandbox/ssh/sshd.ts";
+import type { KubeSandbox } from "../../sandbox/kube/server.ts";
+import {
+  CAN_RUN_SSHD,
+  type CommandResult,
+  type FleetEnv,
+  manifestYaml,
+  tokenGit,
+  withFleetEnv,
+  withSshd,
+} from "../helpers/harness.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const RUN = crypto.randomUUID().slice(0, 8);
 const TOKEN = `canary-scan-token-${RUN}`;
 const WRONG_TOKEN = `canary-scan-wrong-token-${RUN}`;
 const PASSPHRASE = `canary-scan-passphrase-${RUN}`;
 const WRONG_PASSPHRASE = `canary-scan-wrong-passphrase-${RUN}`;
 const SECRET_APPLY = "/api/v1/namespaces/flux-system/secrets/flux-system";
-const canSsh = Deno.uid() === 0 &&
-  (await Deno.stat("/usr/sbin/sshd").then(() => true, () => false));
 
 interface Needle {
   label: string;
@@ -123,37 +127,17 @@ async function repository(bare: string, clone: string, label: string): Promise<C
   ];
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
+/** One cluster whose `git:` settings are these lines. */
+function manifest(cluster: string, git: string[]): string {
+  return manifestYaml({ clusters: [{ name: cluster, git }] });
 }
 
-async function cli(args: string[], env: Record<string, string>): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, ...args],
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-function manifest(cluster: string, gitBlock: string): string {
-  return `defaults:
-  flux: { version: v2.4.0, manifests: ${ROOT}fixtures/flux-install.yaml, timeout: 30s }
-  kube: { kubeconfig: ./kubeconfig }
-clusters:
-  - name: ${cluster}
-    kube: { context: ${cluster} }
-    path: clusters/${cluster}
-    git:
-${gitBlock.trim().split("\n").map((l) => `      ${l}`).join("\n")}
-`;
-}
-
-/** Runs the session of one mode; every run's output is captured under its label. */
+/**
+ * Runs the session of one mode (the CLI's TMPDIR is the environment's); every run's output is
+ * captured under its label.
+ */
 async function session(
+  fleet: FleetEnv,
   mode: string,
   file: string,
   env: Record<string, string>,
@@ -161,8 +145,13 @@ async function session(
   planFile: string,
   captured: Captured[],
 ): Promise<void> {
-  const run = async (label: string, args: string[], expect: number, extra = env) => {
-    const r = await cli([...args, file], extra);
+  const run = async (
+    label: string,
+    args: string[],
+    expect: number,
+    extra = env,
+  ): Promise<CommandResult> => {
+    const r = await fleet.cli([...args, file], extra);
     captured.push({ source: `${mode}: ${label} stdout`, text: r.stdout });
     captured.push({ source: `${mode}: ${label} stderr`, text: r.stderr });
     assert.equal(r.code, expect, `${label}: exit ${r.code}\n${r.stdout}${r.stderr}`);
@@ -213,132 +202,113 @@ function scanRequests(
 }
 
 Deno.test("canary secrets never leak: outputs, plan files, temp dir, repository history, API requests", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-canary-" });
-  const tmp = `${dir}/tmp`;
-  const captured: Captured[] = [];
-  let gitServer: GitServer | undefined;
-  let sshd: SshdServer | undefined;
-  const kubes: KubeSandbox[] = [];
-  try {
-    await Deno.mkdir(tmp);
-    gitServer = await startGitServer({ users: { git: TOKEN } });
-    await gitServer.createRepo("fleet");
-    const tokenKube = await startKubeSandbox({ reconcileDelayMs: 20, recordBodies: true });
-    kubes.push(tokenKube);
-    let sshKube: KubeSandbox | undefined;
-    if (canSsh) {
-      sshd = await startSshd();
-      await sshd.createRepo("fleet");
-      sshKube = await startKubeSandbox({ reconcileDelayMs: 20, recordBodies: true });
-      kubes.push(sshKube);
-    }
-    await writeKubeconfig(`${dir}/kubeconfig`, [
-      { context: "c0", sandbox: tokenKube },
-      ...(sshKube ? [{ context: "s0", sandbox: sshKube }] : []),
-    ]);
+  const scan = (sshd: SshdServer | undefined) =>
+    withFleetEnv({
+      prefix: "fluxfleet-canary-",
+      git: { users: { git: TOKEN } },
+      repos: ["fleet"],
+      // s0: the SSH mode's cluster.
+      contexts: sshd ? ["c0", "s0"] : ["c0"],
+      kube: { reconcileDelayMs: 20, recordBodies: true },
+    }, (env) => scanSession(env, sshd));
+  if (CAN_RUN_SSHD) await withSshd(scan);
+  else await scan(undefined);
+});
 
-    // Token mode.
-    const tokenFile = `${dir}/token.yaml`;
+async function scanSession(env: FleetEnv, sshd: SshdServer | undefined): Promise<void> {
+  const { dir, tmp, git: gitServer } = env;
+  const [tokenKube, sshKube] = env.kubes;
+  const captured: Captured[] = [];
+  if (sshd) await sshd.createRepo("fleet");
+
+  // Token mode.
+  const tokenFile = `${dir}/token.yaml`;
+  await Deno.writeTextFile(tokenFile, manifest("c0", tokenGit(gitServer.repoUrl("fleet"))));
+  await session(
+    env,
+    "token mode",
+    tokenFile,
+    { GIT_PASSWORD: TOKEN },
+    { GIT_PASSWORD: WRONG_TOKEN },
+    `${dir}/token-plan.json`,
+    captured,
+  );
+  const tokenMine = valueNeedles("token", TOKEN, true);
+  const wrongToken = valueNeedles("wrong token", WRONG_TOKEN, true);
+  const needles = [...tokenMine, ...wrongToken];
+  scanRequests(
+    tokenKube,
+    "token mode",
+    tokenMine,
+    wrongToken,
+    tokenMine.filter((n) => n.label === "the base64 of the token"),
+  );
+  captured.push(
+    ...await repository(`${gitServer.root}/fleet.git`, `${dir}/clone-token`, "token"),
+  );
+
+  // SSH mode with a passphrase-protected key.
+  if (sshd && sshKube) {
+    const keyFile = `${dir}/keys/id_ed25519`;
+    await Deno.mkdir(`${dir}/keys`);
+    const gen = await new Deno.Command("ssh-keygen", {
+      args: ["-q", "-t", "ed25519", "-N", PASSPHRASE, "-C", "", "-f", keyFile],
+    }).output();
+    assert.equal(gen.code, 0, new TextDecoder().decode(gen.stderr));
+    await Deno.chmod(keyFile, 0o600);
+    assert.equal((await Deno.stat(keyFile)).mode! & 0o777, 0o600);
+    const privateKey = await Deno.readTextFile(keyFile);
+    const publicKey = await Deno.readTextFile(`${keyFile}.pub`);
+    await sshd.authorize(publicKey);
+    const sshFile = `${dir}/ssh.yaml`;
     await Deno.writeTextFile(
-      tokenFile,
-      manifest(
-        "c0",
-        `url: ${gitServer.repoUrl("fleet")}
-allowInsecureHttp: true
-author: { name: fluxfleet-test, email: test@example.com }
-auth: { type: token, username: git, token: { env: GIT_PASSWORD } }`,
-      ),
+      sshFile,
+      manifest("s0", [
+        `url: ${sshd.hostedUrl("fleet")}`,
+        "author: { name: fluxfleet-test, email: test@example.com }",
+        `auth: { type: ssh, privateKey: { file: ${keyFile} }, passphrase: { env: KEY_PASSPHRASE } }`,
+      ]),
     );
     await session(
-      "token mode",
-      tokenFile,
-      { GIT_PASSWORD: TOKEN, TMPDIR: tmp },
-      { GIT_PASSWORD: WRONG_TOKEN },
-      `${dir}/token-plan.json`,
+      env,
+      "SSH mode",
+      sshFile,
+      { KEY_PASSPHRASE: PASSPHRASE },
+      { KEY_PASSPHRASE: WRONG_PASSPHRASE },
+      `${dir}/ssh-plan.json`,
       captured,
     );
-    const tokenMine = valueNeedles("token", TOKEN, true);
-    const wrongToken = valueNeedles("wrong token", WRONG_TOKEN, true);
-    const needles = [...tokenMine, ...wrongToken];
+    const keyRuns = keyNeedles(privateKey, publicKey);
+    // The scan must recognise the key file itself, or it would not recognise a leak of it.
+    assert.ok(keyRuns.length > 100, `${keyRuns.length} key needles`);
+    assert.deepEqual(hits({ source: "the key file", text: privateKey }, keyRuns), [
+      "a 40-character run of the private key in the key file",
+    ]);
+    const sshMine = [...valueNeedles("passphrase", PASSPHRASE, false), ...keyRuns];
+    const wrongPassphrase = valueNeedles("wrong passphrase", WRONG_PASSPHRASE, false);
+    needles.push(...sshMine, ...wrongPassphrase);
+    // Neither mode's secrets may reach the other cluster either.
     scanRequests(
-      tokenKube,
-      "token mode",
-      tokenMine,
-      wrongToken,
-      tokenMine.filter((n) => n.label === "the base64 of the token"),
+      sshKube,
+      "SSH mode",
+      sshMine,
+      [...wrongPassphrase, ...tokenMine],
+      sshMine.filter((n) => n.label.startsWith("the base64 of")),
     );
-    captured.push(
-      ...await repository(`${gitServer.root}/fleet.git`, `${dir}/clone-token`, "token"),
-    );
-
-    // SSH mode with a passphrase-protected key.
-    if (sshd && sshKube) {
-      const keyFile = `${dir}/keys/id_ed25519`;
-      await Deno.mkdir(`${dir}/keys`);
-      const gen = await new Deno.Command("ssh-keygen", {
-        args: ["-q", "-t", "ed25519", "-N", PASSPHRASE, "-C", "", "-f", keyFile],
-      }).output();
-      assert.equal(gen.code, 0, new TextDecoder().decode(gen.stderr));
-      await Deno.chmod(keyFile, 0o600);
-      assert.equal((await Deno.stat(keyFile)).mode! & 0o777, 0o600);
-      const privateKey = await Deno.readTextFile(keyFile);
-      const publicKey = await Deno.readTextFile(`${keyFile}.pub`);
-      await sshd.authorize(publicKey);
-      const sshFile = `${dir}/ssh.yaml`;
-      await Deno.writeTextFile(
-        sshFile,
-        manifest(
-          "s0",
-          `url: ${sshd.hostedUrl("fleet")}
-author: { name: fluxfleet-test, email: test@example.com }
-auth: { type: ssh, privateKey: { file: ${keyFile} }, passphrase: { env: KEY_PASSPHRASE } }`,
-        ),
-      );
-      await session(
-        "SSH mode",
-        sshFile,
-        { KEY_PASSPHRASE: PASSPHRASE, TMPDIR: tmp },
-        { KEY_PASSPHRASE: WRONG_PASSPHRASE },
-        `${dir}/ssh-plan.json`,
-        captured,
-      );
-      const keyRuns = keyNeedles(privateKey, publicKey);
-      // The scan must recognise the key file itself, or it would not recognise a leak of it.
-      assert.ok(keyRuns.length > 100, `${keyRuns.length} key needles`);
-      assert.deepEqual(hits({ source: "the key file", text: privateKey }, keyRuns), [
-        "a 40-character run of the private key in the key file",
-      ]);
-      const sshMine = [...valueNeedles("passphrase", PASSPHRASE, false), ...keyRuns];
-      const wrongPassphrase = valueNeedles("wrong passphrase", WRONG_PASSPHRASE, false);
-      needles.push(...sshMine, ...wrongPassphrase);
-      // Neither mode's secrets may reach the other cluster either.
-      scanRequests(
-        sshKube,
-        "SSH mode",
-        sshMine,
-        [...wrongPassphrase, ...tokenMine],
-        sshMine.filter((n) => n.label.startsWith("the base64 of")),
-      );
-      captured.push(...await repository(`${sshd.root}/fleet.git`, `${dir}/clone-ssh`, "ssh"));
-    }
-
-    const leftInTmp = await filesUnder(tmp, "TMPDIR");
-    captured.push(...leftInTmp);
-    // Everything else fluxfleet may have written next to the manifests (the key itself aside).
-    for (const c of await filesUnder(dir, "work dir")) {
-      if (!/^work dir\/(keys|clone-|tmp\/)/.test(c.source)) captured.push(c);
-    }
-    const leaks = captured.flatMap((c) => hits(c, needles));
-    assert.deepEqual(leaks, [], "canary secrets found");
-    assert.ok(captured.length > 20, `only ${captured.length} things scanned`);
-    assert.deepEqual(leftInTmp.map((c) => c.source), [], "temporary files left behind");
-    const leftDirs: string[] = [];
-    for await (const e of Deno.readDir(tmp)) leftDirs.push(e.name);
-    assert.deepEqual(leftDirs, [], "temporary directories left behind");
-  } finally {
-    for (const k of kubes) await k.close();
-    await gitServer?.close();
-    await sshd?.stop();
-    await Deno.remove(dir, { recursive: true });
+    captured.push(...await repository(`${sshd.root}/fleet.git`, `${dir}/clone-ssh`, "ssh"));
   }
-});
+
+  const leftInTmp = await filesUnder(tmp, "TMPDIR");
+  captured.push(...leftInTmp);
+  // Everything else fluxfleet may have written next to the manifests (the key itself aside).
+  for (const c of await filesUnder(dir, "work dir")) {
+    if (!/^work dir\/(keys|clone-|tmp\/)/.test(c.source)) captured.push(c);
+  }
+  const leaks = captured.flatMap((c) => hits(c, needles));
+  assert.deepEqual(leaks, [], "canary secrets found");
+  assert.ok(captured.length > 20, `only ${captured.length} things scanned`);
+  assert.deepEqual(leftInTmp.map((c) => c.source), [], "temporary files left behind");
+  const leftDirs: string[] = [];
+  for await (const e of Deno.readDir(tmp)) leftDirs.push(e.name);
+  assert.deepEqual(leftDirs, [], "temporary directories left behind");
+}
