@@ -262,27 +262,62 @@ export async function ensureWorktree(co: RepoCheckout): Promise<void> {
   co.worktree = true;
 }
 
+/**
+ * isomorphic-git's object cache (parsed pack index and pack) per checkout: the clusters of one
+ * repository read from the same pack, which is then loaded once, not once per cluster.
+ */
+const objectCaches = new WeakMap<RepoCheckout, object>();
+
+/**
+ * Files straight from the commit's tree (no work tree is written for a plan): each folder's tree
+ * is read once and its blobs by id, so a file costs one object read, not one per path segment.
+ */
+async function readFromTree(
+  co: RepoCheckout,
+  paths: string[],
+): Promise<Record<string, string | null>> {
+  const out: Record<string, string | null> = {};
+  let cache = objectCaches.get(co);
+  if (!cache) objectCaches.set(co, cache = {});
+  const decoder = new TextDecoder();
+  const folders = new Map<string, Map<string, { oid: string; type: string }> | null>();
+  for (const p of paths) {
+    const slash = p.lastIndexOf("/");
+    const folder = slash < 0 ? "" : p.slice(0, slash);
+    if (!folders.has(folder)) {
+      try {
+        const { tree } = await git.readTree({
+          fs,
+          dir: co.dir,
+          oid: co.head!,
+          filepath: folder,
+          cache,
+        });
+        folders.set(folder, new Map(tree.map((e) => [e.path, { oid: e.oid, type: e.type }])));
+      } catch (e) {
+        // No such folder (or a file where a folder was expected): none of its files exist.
+        const code = (e as { code?: string })?.code;
+        if (code !== "NotFoundError" && code !== "ObjectTypeError") throw e;
+        folders.set(folder, null);
+      }
+    }
+    const entry = folders.get(folder)?.get(p.slice(slash + 1));
+    if (!entry || entry.type !== "blob") {
+      out[p] = null;
+      continue;
+    }
+    const { blob } = await git.readBlob({ fs, dir: co.dir, oid: entry.oid, cache });
+    out[p] = decoder.decode(blob);
+  }
+  return out;
+}
+
 export async function readRepoFiles(
   co: RepoCheckout,
   paths: string[],
 ): Promise<Record<string, string | null>> {
   const out: Record<string, string | null> = {};
-  if (co.worktree === false) {
-    // Straight from the commit's tree: no work tree is written for a plan. One cache per call
-    // keeps the pack index from being parsed once per file.
-    const cache = {};
-    const decoder = new TextDecoder();
-    for (const p of paths) {
-      try {
-        const { blob } = await git.readBlob({ fs, dir: co.dir, oid: co.head!, filepath: p, cache });
-        out[p] = decoder.decode(blob);
-      } catch (e) {
-        if ((e as { code?: string })?.code !== "NotFoundError") throw e;
-        out[p] = null;
-      }
-    }
-    return out;
-  }
+  if (co.worktree === false) return await readFromTree(co, paths);
   for (const p of paths) {
     try {
       out[p] = await Deno.readTextFile(join(co.dir, p));

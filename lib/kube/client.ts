@@ -116,9 +116,10 @@ function acquireHttpClient(ca?: string, cert?: string, key?: string): {
         caCerts: ca ? [ca] : undefined,
         ...(cert && key ? { cert, key } : {}),
         // A fleet plan touches each cluster for three GETs and then never again: an idle TLS
-        // connection per cluster held to the end of the run was ~0.1 MiB each. The health wait
-        // polls more often than this, so apply keeps its connections.
-        poolIdleTimeout: 5_000,
+        // connection per cluster held to the end of the run was ~0.1 MiB each (500 clusters:
+        // peak RSS 240 -> 232 MiB with this and the tree reads). The health wait polls every
+        // second, so apply keeps its connections.
+        poolIdleTimeout: 2_000,
       }),
       users: 0,
     };
