@@ -12,7 +12,7 @@ import { registerSecret } from "../util/redact.ts";
 import { planCluster } from "../plan/plan.ts";
 import { observedDigest } from "../plan/digest.ts";
 import type { ClusterPlan, ObservedCluster, ObservedRepo } from "../plan/types.ts";
-import { readRepoFiles } from "../git/repo.ts";
+import { forgetReadCache, readRepoFiles } from "../git/repo.ts";
 import { bitbucketUrls } from "./bitbucket.ts";
 import { accessKeyLabel, planAccessKey } from "../plan/provider.ts";
 import { createKubeClient } from "../kube/client.ts";
@@ -87,6 +87,8 @@ export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise
       head: co.head,
       files: await readRepoFiles(co, s.desired.files.map((f) => f.path)),
     };
+    s.repo.filesRead = (s.repo.filesRead ?? 0) + 1;
+    if (s.repo.filesRead === s.repo.clusters.length) forgetReadCache(co);
     const kfile = s.desired.files.find((f) => f.onlyIfAbsent);
     const current = kfile ? observedRepo.files[kfile.path] : null;
     s.customKustomization = current !== null && current !== undefined && current !== kfile!.content;

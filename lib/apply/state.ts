@@ -46,6 +46,8 @@ export interface RepoGroup {
   checkout?: RepoCheckout;
   error?: string;
   clusters: string[];
+  /** How many of `clusters` have read their files from the checkout (its read cache goes after). */
+  filesRead?: number;
   /** provider: bitbucket-server: what the API showed, and the provider client. */
   bitbucket?: BitbucketState;
 }

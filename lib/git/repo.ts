@@ -262,52 +262,74 @@ export async function ensureWorktree(co: RepoCheckout): Promise<void> {
   co.worktree = true;
 }
 
-/**
- * isomorphic-git's object cache (parsed pack index and pack) per checkout: the clusters of one
- * repository read from the same pack, which is then loaded once, not once per cluster.
- */
-const objectCaches = new WeakMap<RepoCheckout, object>();
+type TreeEntries = Map<string, { oid: string; type: string }>;
 
 /**
- * Files straight from the commit's tree (no work tree is written for a plan): each folder's tree
- * is read once and its blobs by id, so a file costs one object read, not one per path segment.
+ * What reading from a checkout's commit has learnt, shared by the clusters of the repository:
+ * isomorphic-git's object cache (the pack and its index, loaded once), each folder's tree and each
+ * blob's text by id — fleet clusters share the same gotk-components.yaml and kustomization.yaml
+ * blobs and the trees above their paths. Promises, so clusters reading at once share the reads.
+ */
+interface TreeReader {
+  cache: object;
+  folders: Map<string, Promise<TreeEntries | null>>;
+  blobs: Map<string, Promise<string>>;
+}
+
+const treeReaders = new WeakMap<RepoCheckout, TreeReader>();
+
+/** Drops what `readRepoFiles` keeps for a checkout (call once its clusters have read). */
+export function forgetReadCache(co: RepoCheckout): void {
+  treeReaders.delete(co);
+}
+
+function folderEntries(co: RepoCheckout, r: TreeReader, folder: string) {
+  let found = r.folders.get(folder);
+  if (!found) {
+    found = (async (): Promise<TreeEntries | null> => {
+      let oid = co.head!;
+      if (folder !== "") {
+        const slash = folder.lastIndexOf("/");
+        const parent = await folderEntries(co, r, slash < 0 ? "" : folder.slice(0, slash));
+        const entry = parent?.get(folder.slice(slash + 1));
+        // No such folder, or a file where a folder was expected: none of its files exist.
+        if (!entry || entry.type !== "tree") return null;
+        oid = entry.oid;
+      }
+      const { tree } = await git.readTree({ fs, dir: co.dir, oid, cache: r.cache });
+      return new Map(tree.map((e) => [e.path, { oid: e.oid, type: e.type }]));
+    })();
+    r.folders.set(folder, found);
+  }
+  return found;
+}
+
+function blobText(co: RepoCheckout, r: TreeReader, oid: string): Promise<string> {
+  let text = r.blobs.get(oid);
+  if (!text) {
+    text = git.readBlob({ fs, dir: co.dir, oid, cache: r.cache })
+      .then(({ blob }) => new TextDecoder().decode(blob));
+    r.blobs.set(oid, text);
+  }
+  return text;
+}
+
+/**
+ * Files straight from the commit's tree (no work tree is written for a plan): every tree and blob
+ * is read once per checkout, whatever the number of clusters reading it.
  */
 async function readFromTree(
   co: RepoCheckout,
   paths: string[],
 ): Promise<Record<string, string | null>> {
+  let r = treeReaders.get(co);
+  if (!r) treeReaders.set(co, r = { cache: {}, folders: new Map(), blobs: new Map() });
   const out: Record<string, string | null> = {};
-  let cache = objectCaches.get(co);
-  if (!cache) objectCaches.set(co, cache = {});
-  const decoder = new TextDecoder();
-  const folders = new Map<string, Map<string, { oid: string; type: string }> | null>();
   for (const p of paths) {
     const slash = p.lastIndexOf("/");
-    const folder = slash < 0 ? "" : p.slice(0, slash);
-    if (!folders.has(folder)) {
-      try {
-        const { tree } = await git.readTree({
-          fs,
-          dir: co.dir,
-          oid: co.head!,
-          filepath: folder,
-          cache,
-        });
-        folders.set(folder, new Map(tree.map((e) => [e.path, { oid: e.oid, type: e.type }])));
-      } catch (e) {
-        // No such folder (or a file where a folder was expected): none of its files exist.
-        const code = (e as { code?: string })?.code;
-        if (code !== "NotFoundError" && code !== "ObjectTypeError") throw e;
-        folders.set(folder, null);
-      }
-    }
-    const entry = folders.get(folder)?.get(p.slice(slash + 1));
-    if (!entry || entry.type !== "blob") {
-      out[p] = null;
-      continue;
-    }
-    const { blob } = await git.readBlob({ fs, dir: co.dir, oid: entry.oid, cache });
-    out[p] = decoder.decode(blob);
+    const entry = (await folderEntries(co, r, slash < 0 ? "" : p.slice(0, slash)))
+      ?.get(p.slice(slash + 1));
+    out[p] = entry?.type === "blob" ? await blobText(co, r, entry.oid) : null;
   }
   return out;
 }

@@ -185,3 +185,63 @@ Deno.test("a push racing another push is retried on the new head and both change
     }
   });
 });
+
+Deno.test("readRepoFiles without a work tree: files from the commit for clusters reading at once, missing and misplaced paths null", async () => {
+  await withServer(async (server, work) => {
+    const components = "kind: Components\n";
+    await server.createRepo("fleet", {
+      files: {
+        "clusters/a/flux-system/gotk-components.yaml": components,
+        "clusters/a/flux-system/gotk-sync.yaml": "sync: a\n",
+        "clusters/b/flux-system/gotk-components.yaml": components,
+        "clusters/b/flux-system/gotk-sync.yaml": "sync: b\n",
+        // A file where cluster d's flux-system folder would be.
+        "clusters/d/flux-system": "not a folder\n",
+      },
+    });
+    const h = http();
+    try {
+      const access = { url: server.repoUrl("fleet"), username: "git", password: TOKEN };
+      const co = await checkoutRepo(httpsRemote(access, h), "main", `${work}/c`);
+      assert.equal(co.worktree, false);
+      // Nothing is written to disk for a plan: only .git exists.
+      assert.deepEqual([...Deno.readDirSync(`${work}/c`)].map((e) => e.name), [".git"]);
+      const files = (c: string) =>
+        readRepoFiles(co, [
+          `clusters/${c}/flux-system/gotk-components.yaml`,
+          `clusters/${c}/flux-system/gotk-sync.yaml`,
+        ]);
+      // Clusters of one repository read at once, as a fleet plan does.
+      const [a, b, c, d] = await Promise.all(["a", "b", "c", "d"].map(files));
+      assert.deepEqual(a, {
+        "clusters/a/flux-system/gotk-components.yaml": components,
+        "clusters/a/flux-system/gotk-sync.yaml": "sync: a\n",
+      });
+      assert.deepEqual(b, {
+        "clusters/b/flux-system/gotk-components.yaml": components,
+        "clusters/b/flux-system/gotk-sync.yaml": "sync: b\n",
+      });
+      assert.deepEqual(Object.values(c), [null, null]);
+      assert.deepEqual(Object.values(d), [null, null]);
+      // Writing needs the work tree: commitAndPush checks it out first.
+      const r = await commitAndPush(
+        co,
+        httpsRemote(access, h),
+        [{ path: "clusters/c/flux-system/gotk-sync.yaml", content: "sync: c\n" }],
+        "Add c",
+        author,
+      );
+      assert.equal(r.pushed, true);
+      assert.equal(
+        await server.readFile("fleet", "main", "clusters/a/flux-system/gotk-sync.yaml"),
+        "sync: a\n",
+      );
+      assert.equal(
+        await server.readFile("fleet", "main", "clusters/c/flux-system/gotk-sync.yaml"),
+        "sync: c\n",
+      );
+    } finally {
+      h.close();
+    }
+  });
+});
