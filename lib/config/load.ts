@@ -186,6 +186,21 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
         message,
       });
     };
+    /** A problem with a value the cluster may inherit: located where the value was written. */
+    const atInherited = (
+      section: "git" | "flux",
+      key: string,
+      message: string,
+      field = `${section}.${key}`,
+    ): void => {
+      const own = (c[section] as Record<string, unknown> | undefined)?.[key] !== undefined;
+      problems.push({
+        location: locate(map, own ? ["clusters", i, section, key] : ["defaults", section, key]),
+        cluster: c.name,
+        field,
+        message,
+      });
+    };
     const first = names.get(c.name);
     if (first !== undefined) {
       at(["name"], `duplicate cluster name (first used by cluster #${first + 1})`);
@@ -223,31 +238,16 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
         git.allowInsecureHttp === true,
         git.auth?.type === "ssh" ? "ssh" : "token",
       ) ?? checkSshOptions(git);
-      const urlAt = c.git?.url !== undefined
-        ? ["clusters", i, "git", "url"]
-        : ["defaults", "git", "url"];
-      if (urlProblem) {
-        problems.push({
-          location: locate(map, urlAt),
-          cluster: c.name,
-          field: "git.url",
-          message: urlProblem,
-        });
-      }
+      if (urlProblem) atInherited("git", "url", urlProblem);
     }
 
     if (git.signing && git.transport === "system") {
       // The system transport commits with the git binary, which fluxfleet keeps away from keys.
-      problems.push({
-        location: locate(
-          map,
-          c.git?.signing ? ["clusters", i, "git", "signing"] : ["defaults", "git", "signing"],
-        ),
-        cluster: c.name,
-        field: "git.signing",
-        message:
-          "is not supported with transport: system (the git binary makes the commit there); use the builtin transport to sign commits",
-      });
+      atInherited(
+        "git",
+        "signing",
+        "is not supported with transport: system (the git binary makes the commit there); use the builtin transport to sign commits",
+      );
     }
 
     const pathProblem = checkRepoPath(c.path);
@@ -257,34 +257,21 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
     // flux bootstrap: "--registry-creds requires --image-pull-secret to be set"; the secret needs
     // a name.
     if (flux.registryCredentials && !flux.imagePullSecret) {
-      problems.push({
-        location: locate(
-          map,
-          c.flux?.registryCredentials
-            ? ["clusters", i, "flux", "registryCredentials"]
-            : ["defaults", "flux", "registryCredentials"],
-        ),
-        cluster: c.name,
-        field: "flux.imagePullSecret",
-        message:
-          "is required with flux.registryCredentials: it names the dockerconfigjson secret fluxfleet creates (as flux --registry-creds needs --image-pull-secret)",
-      });
+      atInherited(
+        "flux",
+        "registryCredentials",
+        "is required with flux.registryCredentials: it names the dockerconfigjson secret fluxfleet creates (as flux --registry-creds needs --image-pull-secret)",
+        "flux.imagePullSecret",
+      );
     } else if (
       flux.registryCredentials &&
       flux.imagePullSecret === (flux.secretName ?? flux.namespace ?? "flux-system")
     ) {
-      problems.push({
-        location: locate(
-          map,
-          c.flux?.imagePullSecret
-            ? ["clusters", i, "flux", "imagePullSecret"]
-            : ["defaults", "flux", "imagePullSecret"],
-        ),
-        cluster: c.name,
-        field: "flux.imagePullSecret",
-        message:
-          `"${flux.imagePullSecret}" is also the source secret's name (flux.secretName); the image pull secret needs its own name`,
-      });
+      atInherited(
+        "flux",
+        "imagePullSecret",
+        `"${flux.imagePullSecret}" is also the source secret's name (flux.secretName); the image pull secret needs its own name`,
+      );
     }
     const components = flux.components ?? DEFAULT_COMPONENTS;
     for (const required of ["source-controller", "kustomize-controller"]) {
