@@ -93,26 +93,20 @@ function gitError(stderr: string, header: string | undefined): string {
   return text || "git ls-remote failed";
 }
 
-/** `git ls-remote <url> <ref>`; url must already be checked to be http(s) or file. */
-export async function resolveRef(
+function listPrefix(url: string): string {
+  return `failed to checkout and determine revision: unable to list remote for '${url}'`;
+}
+
+/** Runs `git ls-remote` with `env`; `explain` words a failure from git's stderr. */
+async function lsRemote(
   url: string,
   ref: GitRef,
-  auth: GitAuth | undefined,
+  env: Record<string, string>,
   signal: AbortSignal,
+  explain: (stderr: string) => string,
 ): Promise<Resolution> {
-  const header = url.startsWith("http") ? authHeader(auth) : undefined;
-  const prefix = `failed to checkout and determine revision: unable to list remote for '${url}'`;
+  const prefix = listPrefix(url);
   const timeout = AbortSignal.timeout(LS_REMOTE_TIMEOUT_MS);
-  const env = gitEnv(header);
-  // As source-controller: the secret's CA is trusted for this fetch only (GIT_SSL_CAINFO names a
-  // file, which lives as long as the command).
-  const caFile = auth?.caPem && url.startsWith("https:")
-    ? await Deno.makeTempFile({ prefix: "standin-ca-" })
-    : undefined;
-  if (caFile) {
-    await Deno.writeTextFile(caFile, auth!.caPem!);
-    env.GIT_SSL_CAINFO = caFile;
-  }
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command("git", {
@@ -125,13 +119,9 @@ export async function resolveRef(
     }).output();
   } catch (err) {
     return { ok: false, message: `${prefix}: ${err instanceof Error ? err.message : String(err)}` };
-  } finally {
-    if (caFile) await Deno.remove(caFile).catch(() => {});
   }
   if (!out.success) {
-    const why = timeout.aborted
-      ? "timeout"
-      : gitError(new TextDecoder().decode(out.stderr), header);
+    const why = timeout.aborted ? "timeout" : explain(new TextDecoder().decode(out.stderr));
     return { ok: false, message: `${prefix}: ${why}` };
   }
   const sha = pickSha(new TextDecoder().decode(out.stdout), ref);
@@ -139,6 +129,31 @@ export async function resolveRef(
     return { ok: false, message: `${prefix}: couldn't find remote ref "${refName(ref)}"` };
   }
   return { ok: true, sha, revision: revisionOf(ref, sha) };
+}
+
+/** `git ls-remote <url> <ref>`; url must already be checked to be http(s) or file. */
+export async function resolveRef(
+  url: string,
+  ref: GitRef,
+  auth: GitAuth | undefined,
+  signal: AbortSignal,
+): Promise<Resolution> {
+  const header = url.startsWith("http") ? authHeader(auth) : undefined;
+  const env = gitEnv(header);
+  // As source-controller: the secret's CA is trusted for this fetch only (GIT_SSL_CAINFO names a
+  // file, which lives as long as the command).
+  const caFile = auth?.caPem && url.startsWith("https:")
+    ? await Deno.makeTempFile({ prefix: "standin-ca-" })
+    : undefined;
+  try {
+    if (caFile) {
+      await Deno.writeTextFile(caFile, auth!.caPem!);
+      env.GIT_SSL_CAINFO = caFile;
+    }
+    return await lsRemote(url, ref, env, signal, (stderr) => gitError(stderr, header));
+  } finally {
+    if (caFile) await Deno.remove(caFile).catch(() => {});
+  }
 }
 
 export interface SshGitAuth {
@@ -158,7 +173,6 @@ export async function resolveRefSsh(
   auth: SshGitAuth,
   signal: AbortSignal,
 ): Promise<Resolution> {
-  const prefix = `failed to checkout and determine revision: unable to list remote for '${url}'`;
   const dir = await Deno.makeTempDir({ prefix: "fluxfleet-standin-" });
   try {
     await Deno.chmod(dir, 0o700);
@@ -189,33 +203,21 @@ export async function resolveRefSsh(
         FLUXFLEET_STANDIN_PASS: auth.password,
       });
     }
-    const timeout = AbortSignal.timeout(LS_REMOTE_TIMEOUT_MS);
-    const out = await new Deno.Command("git", {
-      args: ["ls-remote", url, ...patternsFor(ref)],
+    return await lsRemote(
+      url,
+      ref,
       env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.any([signal, timeout]),
-    }).output();
-    if (!out.success) {
-      const stderr = new TextDecoder().decode(out.stderr);
-      const why = timeout.aborted
-        ? "timeout"
-        : /Permission denied|publickey/.test(stderr)
-        ? "ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain"
-        : /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/.test(stderr)
-        ? "ssh: handshake failed: knownhosts: key mismatch"
-        : gitError(stderr, undefined);
-      return { ok: false, message: `${prefix}: ${why}` };
-    }
-    const sha = pickSha(new TextDecoder().decode(out.stdout), ref);
-    if (!sha) {
-      return { ok: false, message: `${prefix}: couldn't find remote ref "${refName(ref)}"` };
-    }
-    return { ok: true, sha, revision: revisionOf(ref, sha) };
+      signal,
+      (stderr) =>
+        /Permission denied|publickey/.test(stderr)
+          ? "ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain"
+          : /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/.test(stderr)
+          ? "ssh: handshake failed: knownhosts: key mismatch"
+          : gitError(stderr, undefined),
+    );
   } catch (err) {
-    return { ok: false, message: `${prefix}: ${err instanceof Error ? err.message : String(err)}` };
+    const why = err instanceof Error ? err.message : String(err);
+    return { ok: false, message: `${listPrefix(url)}: ${why}` };
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
