@@ -4,86 +4,60 @@
  * certificate no trusted CA signed is refused in words, before anything is pushed or applied.
  */
 import assert from "node:assert/strict";
-import { type GitServer, startGitServer } from "../../sandbox/git/http_server.ts";
-import { type KubeSandbox, startKubeSandbox } from "../../sandbox/kube/server.ts";
-import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
+import {
+  assertTempClean,
+  type CommandResult,
+  type FleetEnv,
+  manifestYaml,
+  withFleetEnv,
+} from "../helpers/harness.ts";
 import { makeGitHttp } from "../../lib/git/http.ts";
 import { checkoutRepo, commitAndPush, httpsRemote } from "../../lib/git/repo.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const CANARY = "canary-tls-token-5b1e0c97a2";
 const author = { name: "fluxfleet-test", email: "test@example.com" };
 
-interface Env {
-  git: GitServer;
-  kube: KubeSandbox;
-  dir: string;
-  tmp: string;
-}
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function withEnv(fn: (env: Env) => Promise<void>) {
-  const git = await startGitServer({ users: { git: CANARY }, tls: true });
-  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-tls-" });
-  let kube: KubeSandbox | undefined;
-  try {
-    kube = await startKubeSandbox({ reconcileDelayMs: 20 });
-    await git.createRepo("fleet");
-    await writeKubeconfig(`${dir}/kubeconfig`, [{ context: "c0", sandbox: kube }]);
-    await Deno.writeTextFile(`${dir}/sandbox-ca.pem`, git.caPem!);
-    await Deno.mkdir(`${dir}/tmp`);
-    await fn({ git, kube, dir, tmp: `${dir}/tmp` });
-  } finally {
-    await git.close();
-    await kube?.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+/** The git server over HTTPS with repository fleet; its CA in `${dir}/sandbox-ca.pem`. */
+function withEnv(fn: (env: FleetEnv) => Promise<void>): Promise<void> {
+  return withFleetEnv({
+    prefix: "fluxfleet-tls-",
+    git: { users: { git: CANARY }, tls: true },
+    repos: ["fleet"],
+    // The system trust store stays as it is: only git.caFile may make the sandbox CA trusted.
+    cliEnv: { GIT_PASSWORD: CANARY },
+  }, async (env) => {
+    await Deno.writeTextFile(`${env.dir}/sandbox-ca.pem`, env.git.caPem!);
+    await fn(env);
+  });
 }
 
 /** One cluster, token auth over the https:// URL; `gitExtra` lines go under `defaults.git`. */
-async function writeManifest(env: Env, gitExtra = "", url = env.git.repoUrl("fleet")) {
-  const manifest = `${env.dir}/flux-bootstrap.yaml`;
+async function writeManifest(
+  env: FleetEnv,
+  gitExtra: string[] = [],
+  url = env.git.repoUrl("fleet"),
+) {
   await Deno.writeTextFile(
-    manifest,
-    `defaults:
-  flux: { version: v2.4.0, manifests: ${ROOT}fixtures/flux-install.yaml, timeout: 20s }
-  git:
-    url: ${url}
-${gitExtra}    author: { name: ${author.name}, email: ${author.email} }
-    auth: { type: token, username: git, token: { env: GIT_PASSWORD } }
-  kube: { kubeconfig: ./kubeconfig }
-clusters:
-  - name: c0
-    kube: { context: c0 }
-    path: clusters/c0
-`,
+    env.manifest,
+    manifestYaml({
+      timeout: "20s",
+      git: [
+        `url: ${url}`,
+        ...gitExtra,
+        `author: { name: ${author.name}, email: ${author.email} }`,
+        "auth: { type: token, username: git, token: { env: GIT_PASSWORD } }",
+      ],
+      clusters: [{ name: "c0" }],
+    }),
   );
-  return manifest;
+  return env.manifest;
 }
 
-async function cli(env: Env, args: string[]): Promise<CliResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, ...args],
-    // The system trust store stays as it is: only git.caFile may make the sandbox CA trusted.
-    env: { GIT_PASSWORD: CANARY, TMPDIR: env.tmp, NO_COLOR: "1" },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  const r = { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+async function cli(env: FleetEnv, args: string[]): Promise<CommandResult> {
+  const r = await env.cli(args);
   assert.ok(!r.stdout.includes(CANARY), `token leaked to stdout:\n${r.stdout}`);
   assert.ok(!r.stderr.includes(CANARY), `token leaked to stderr:\n${r.stderr}`);
   return r;
-}
-
-async function assertTempClean(env: Env) {
-  const left: string[] = [];
-  for await (const e of Deno.readDir(env.tmp)) left.push(e.name);
-  assert.deepEqual(left, [], "temporary files left behind");
 }
 
 /** A CA of its own, unrelated to the sandbox's: trusting it must not make the server trusted. */
@@ -203,7 +177,7 @@ Deno.test("lib/git without the CA: refused as an untrusted certificate, not retr
 Deno.test("plan and apply over https:// with git.caFile: verified against the sandbox CA, commit lands", async () => {
   await withEnv(async (env) => {
     // No allowInsecureHttp: https:// needs no opt-in, only the CA.
-    const manifest = await writeManifest(env, "    caFile: ./sandbox-ca.pem\n");
+    const manifest = await writeManifest(env, ["caFile: ./sandbox-ca.pem"]);
     const plan = await cli(env, ["plan", "--detailed-exitcode", manifest]);
     assert.equal(plan.code, 2, plan.stdout + plan.stderr);
     assert.match(plan.stdout, /cluster c0 {2}\(https:\/\/127\.0\.0\.1:\d+\/fleet\.git main/);
@@ -228,7 +202,7 @@ Deno.test("plan and apply over https:// with git.caFile: verified against the sa
     assert.equal(atob(secret.data.caFile), env.git.caPem);
     const again = await cli(env, ["plan", "--detailed-exitcode", manifest]);
     assert.equal(again.code, 0, again.stdout + again.stderr);
-    await assertTempClean(env);
+    await assertTempClean(env.tmp);
   });
 });
 
@@ -250,14 +224,14 @@ Deno.test("https:// without git.caFile: plan and apply fail in words (unknown is
     assert.equal(env.git.requests.length, 0, "the handshake fails: no request reaches the server");
     assert.equal(env.git.pushCount(), 0);
     assert.deepEqual(env.kube.mutatingRequests(), [], "the cluster is left alone");
-    await assertTempClean(env);
+    await assertTempClean(env.tmp);
   });
 });
 
 Deno.test("git.caFile holding another CA: the same untrusted-certificate error, naming git.caFile", async () => {
   await withEnv(async (env) => {
     const other = await otherCaPem(env.dir);
-    const manifest = await writeManifest(env, `    caFile: ${other}\n`);
+    const manifest = await writeManifest(env, [`caFile: ${other}`]);
     const r = await cli(env, ["plan", manifest]);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, UNTRUSTED);
@@ -272,7 +246,7 @@ Deno.test("git.caFile holding another CA: the same untrusted-certificate error, 
 Deno.test("git.caFile without a PEM certificate is an error, not silently ignored", async () => {
   await withEnv(async (env) => {
     await Deno.writeTextFile(`${env.dir}/not-a-ca.pem`, "this is not a certificate\n");
-    const manifest = await writeManifest(env, "    caFile: ./not-a-ca.pem\n");
+    const manifest = await writeManifest(env, ["caFile: ./not-a-ca.pem"]);
     const r = await cli(env, ["plan", manifest]);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout + r.stderr, /git\.caFile holds no PEM certificate/);
@@ -282,10 +256,10 @@ Deno.test("git.caFile without a PEM certificate is an error, not silently ignore
 
 Deno.test("allowInsecureHttp is only for http://: the same server as http:// is refused without it", async () => {
   await withEnv(async (env) => {
-    const https = await writeManifest(env, "    caFile: ./sandbox-ca.pem\n");
+    const https = await writeManifest(env, ["caFile: ./sandbox-ca.pem"]);
     const ok = await cli(env, ["validate", https]);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-    const http = await writeManifest(env, "", env.git.repoUrl("fleet").replace("https:", "http:"));
+    const http = await writeManifest(env, [], env.git.repoUrl("fleet").replace("https:", "http:"));
     const refused = await cli(env, ["validate", http]);
     assert.equal(refused.code, 1, refused.stdout + refused.stderr);
     assert.match(

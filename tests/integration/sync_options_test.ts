@@ -4,13 +4,19 @@
  * fetches the repository with the source secret fluxfleet stored.
  */
 import assert from "node:assert/strict";
-import { type GitServer, startGitServer } from "../../sandbox/git/http_server.ts";
-import { type KubeSandbox, startKubeSandbox } from "../../sandbox/kube/server.ts";
-import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
+import {
+  assertTempClean,
+  type CommandResult,
+  type FleetEnv,
+  fluxObject,
+  manifestYaml,
+  tokenGit,
+  withFleetEnv,
+} from "../helpers/harness.ts";
+import type { KubeSandbox } from "../../sandbox/kube/server.ts";
 import { createKubeClient } from "../../lib/kube/client.ts";
 import { outputSchemaErrors } from "../helpers/output_schema.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const RUN = crypto.randomUUID().slice(0, 8);
 const GIT_TOKEN = `canary-sync-options-token-${RUN}`;
 const PASSWORD = `canary-registry-password-${RUN}`;
@@ -18,72 +24,40 @@ const NEW_PASSWORD = `canary-registry-password-new-${RUN}`;
 const REGISTRY_HOST = "registry.example.com:5000";
 const PULL_SECRET_PATH = "/api/v1/namespaces/flux-system/secrets/regcred";
 
-interface Env {
-  git: GitServer;
-  kube: KubeSandbox;
-  dir: string;
-  /** TMPDIR of the CLI: whatever fluxfleet writes to temp goes here, and must be gone after. */
-  tmp: string;
-  manifest: string;
-}
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** One cluster c0 on repository fleet, with the three options set. */
-async function withEnv(fn: (env: Env) => Promise<void>) {
-  const git = await startGitServer({ users: { git: GIT_TOKEN } });
-  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-sync-options-" });
-  let kube: KubeSandbox | undefined;
-  try {
+function withEnv(fn: (env: FleetEnv) => Promise<void>): Promise<void> {
+  return withFleetEnv({
+    prefix: "fluxfleet-sync-options-",
+    git: { users: { git: GIT_TOKEN } },
+    repos: ["fleet"],
     // Request bodies are kept, to check where the registry password travels.
-    kube = await startKubeSandbox({ reconcileDelayMs: 20, recordBodies: true });
-    await git.createRepo("fleet");
-    await writeKubeconfig(`${dir}/kubeconfig`, [{ context: "c0", sandbox: kube }]);
-    const tmp = `${dir}/tmp`;
-    await Deno.mkdir(tmp);
-    const manifest = `${dir}/flux-bootstrap.yaml`;
-    await Deno.writeTextFile(
-      manifest,
-      `defaults:
-  flux: { version: v2.4.0, manifests: ${ROOT}fixtures/flux-install.yaml, timeout: 30s }
-  git:
-    url: ${git.repoUrl("fleet")}
-    allowInsecureHttp: true
-    author: { name: fluxfleet-test, email: test@example.com }
-    auth: { type: token, username: git, token: { env: GIT_PASSWORD } }
-  kube: { kubeconfig: ./kubeconfig }
-clusters:
-  - name: c0
-    kube: { context: c0 }
-    path: clusters/c0
-    flux:
-      recurseSubmodules: true
-      sourceProvider: generic
-      registry: ${REGISTRY_HOST}/fluxcd
-      imagePullSecret: regcred
-      registryCredentials: { username: fluxbot, password: { env: REGISTRY_PASSWORD } }
-`,
-    );
-    await fn({ git, kube, dir, tmp, manifest });
-  } finally {
-    await git.close();
-    await kube?.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+    kube: { reconcileDelayMs: 20, recordBodies: true },
+    cliEnv: { GIT_PASSWORD: GIT_TOKEN },
+    manifest: ({ git }) =>
+      manifestYaml({
+        git: tokenGit(git.repoUrl("fleet")),
+        clusters: [{
+          name: "c0",
+          lines: [
+            "flux:",
+            "  recurseSubmodules: true",
+            "  sourceProvider: generic",
+            `  registry: ${REGISTRY_HOST}/fluxcd`,
+            "  imagePullSecret: regcred",
+            "  registryCredentials: { username: fluxbot, password: { env: REGISTRY_PASSWORD } }",
+          ],
+        }],
+      }),
+  }, fn);
 }
 
-async function cli(env: Env, args: string[], password = PASSWORD): Promise<CliResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, ...args],
-    env: { GIT_PASSWORD: GIT_TOKEN, REGISTRY_PASSWORD: password, TMPDIR: env.tmp, NO_COLOR: "1" },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function cli(env: FleetEnv, args: string[], password = PASSWORD): Promise<CommandResult> {
+  return env.cli(args, { REGISTRY_PASSWORD: password });
+}
+
+/** The flux-system GitRepository's spec, as the sandbox stores it. */
+function gitRepositorySpec(kube: KubeSandbox): Record<string, unknown> {
+  return (fluxObject(kube, "GitRepository") as { spec: Record<string, unknown> }).spec;
 }
 
 const b64 = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
@@ -93,7 +67,7 @@ function needles(password: string): string[] {
   return [password, b64(password), b64(`fluxbot:${password}`)];
 }
 
-function assertNoPassword(results: CliResult[], ...passwords: string[]) {
+function assertNoPassword(results: CommandResult[], ...passwords: string[]) {
   for (const [i, r] of results.entries()) {
     for (const n of passwords.flatMap(needles)) {
       assert.ok(!r.stdout.includes(n), `registry password leaked to stdout of command #${i}`);
@@ -125,7 +99,7 @@ function dockerLogin(secret: LiveSecret) {
 
 Deno.test("recurseSubmodules, sourceProvider, registryCredentials: applied, converged, password rotated, never printed", async () => {
   await withEnv(async (env) => {
-    const outputs: CliResult[] = [];
+    const outputs: CommandResult[] = [];
     const run = async (args: string[], password = PASSWORD) => {
       const r = await cli(env, args, password);
       outputs.push(r);
@@ -158,14 +132,9 @@ Deno.test("recurseSubmodules, sourceProvider, registryCredentials: applied, conv
     assert.match(apply.stdout, /c0: changed \(\d+ steps\), synced main@sha1:[0-9a-f]{40}/);
 
     // The GitRepository in the API and gotk-sync.yaml in git carry both fields.
-    const repo = env.kube.getObject(
-      "source.toolkit.fluxcd.io/v1",
-      "GitRepository",
-      "flux-system",
-      "flux-system",
-    ) as { spec: Record<string, unknown> };
-    assert.equal(repo.spec.recurseSubmodules, true);
-    assert.equal(repo.spec.provider, "generic");
+    const repo = gitRepositorySpec(env.kube);
+    assert.equal(repo.recurseSubmodules, true);
+    assert.equal(repo.provider, "generic");
     const sync = await env.git.readFile("fleet", "main", "clusters/c0/flux-system/gotk-sync.yaml");
     assert.match(
       sync ?? "",
@@ -261,14 +230,9 @@ Deno.test("recurseSubmodules, sourceProvider, registryCredentials: applied, conv
     );
     const offApply = await run(["apply", "--auto-approve", env.manifest], NEW_PASSWORD);
     assert.equal(offApply.code, 0, offApply.stdout + offApply.stderr);
-    const offRepo = env.kube.getObject(
-      "source.toolkit.fluxcd.io/v1",
-      "GitRepository",
-      "flux-system",
-      "flux-system",
-    ) as { spec: Record<string, unknown> };
-    assert.equal(offRepo.spec.recurseSubmodules, undefined);
-    assert.equal(offRepo.spec.provider, undefined);
+    const offRepo = gitRepositorySpec(env.kube);
+    assert.equal(offRepo.recurseSubmodules, undefined);
+    assert.equal(offRepo.provider, undefined);
     const offSync = await env.git.readFile(
       "fleet",
       "main",
@@ -303,9 +267,7 @@ Deno.test("recurseSubmodules, sourceProvider, registryCredentials: applied, conv
     assert.equal(pullSecret(env.kube), undefined);
     assert.ok(env.kube.getObject("v1", "Namespace", undefined, "flux-system"));
     assertNoPassword([destroy], PASSWORD, NEW_PASSWORD);
-    const left: string[] = [];
-    for await (const e of Deno.readDir(env.tmp)) left.push(e.name);
-    assert.deepEqual(left, [], "temporary files left behind");
+    await assertTempClean(env.tmp);
   });
 });
 
