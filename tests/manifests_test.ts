@@ -27,6 +27,7 @@ import {
   tokenSecretData,
 } from "../lib/plan/desired.ts";
 import { pullSecretObject } from "../lib/kube/apply.ts";
+import { concatBytes } from "../lib/util/bytes.ts";
 
 Deno.test("gotk-sync.yaml renders like flux (sorted keys, Go durations)", () => {
   const sync = desired().files.find((f) => f.path.endsWith("gotk-sync.yaml"))!.content;
@@ -430,13 +431,7 @@ function tarOf(...entries: [Uint8Array, string?][]): Uint8Array {
     }
   }
   parts.push(new Uint8Array(1024));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 const text = (b: Uint8Array | undefined) => new TextDecoder().decode(b);

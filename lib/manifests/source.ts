@@ -168,14 +168,3 @@ export async function loadManifests(src: ManifestSource | string): Promise<FluxM
     ? await fromArchive(data, source)
     : decodeInstall(data, source);
 }
-
-/** The install.yaml text; a release archive or folder is an error here. */
-export async function loadInstallManifest(src: ManifestSource | string): Promise<string> {
-  const m = await loadManifests(src);
-  if (m.kind !== "install") {
-    throw new Error(
-      `flux.manifests: ${m.source} is a release manifests archive, not an install.yaml`,
-    );
-  }
-  return m.text;
-}

@@ -1,6 +1,17 @@
 /** The release manifest from a URL: downloaded once, cached with its checksum, pins enforced. */
 import assert from "node:assert/strict";
-import { loadInstallManifest, loadManifests } from "../../lib/manifests/source.ts";
+import { loadManifests, type ManifestSource } from "../../lib/manifests/source.ts";
+
+/** The install.yaml text; a release archive or folder is an error here. */
+async function loadInstallManifest(src: ManifestSource | string): Promise<string> {
+  const m = await loadManifests(src);
+  if (m.kind !== "install") {
+    throw new Error(
+      `flux.manifests: ${m.source} is a release manifests archive, not an install.yaml`,
+    );
+  }
+  return m.text;
+}
 import { buildReleaseComponents, KUBECTL_MISSING } from "../../lib/manifests/release.ts";
 import { FLUX_DEFAULT_OPTIONS } from "../helpers/flux_written.ts";
 
