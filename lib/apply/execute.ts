@@ -3,7 +3,8 @@
  * and the health wait; --fail-fast and Ctrl-C stop new work.
  */
 import { join } from "node:path";
-import { openRemote, sshKeyAccepted } from "./credentials.ts";
+import { openRemote } from "./credentials.ts";
+import { generateClusterKey, requireAcceptedKey } from "./cluster_key.ts";
 import type { ClusterPlan, Step } from "../plan/types.ts";
 import { ensureWorktree, setRemoteUrl } from "../git/repo.ts";
 import { applyAccessKey, applyRepositorySteps } from "./bitbucket.ts";
@@ -131,6 +132,7 @@ async function applyCluster(
   const applied: Step[] = [];
   const head = s.repo.checkout?.head;
   const revision = head ? `${s.repo.branch}@sha1:${head}` : undefined;
+  let generatedKey: ClusterResult["generatedKey"];
   try {
     checkInterrupted(signal, "starting");
     applied.push(...p.steps.filter((st) => st.kind === "file"));
@@ -138,8 +140,12 @@ async function applyCluster(
       if (step.kind === "file") continue;
       // A generated key must be accepted before the cluster is pointed at it. The secret is
       // written first, so the key survives to the re-run (it is never regenerated).
-      if (step.kind === "sync" && s.keyCheck) await checkGeneratedKey(s, signal);
+      if (step.kind === "sync" && s.keyCheck) await requireAcceptedKey(s, signal);
       checkInterrupted(signal, describeStepShort(step));
+      // The key the plan announced as "generated at apply" is made now, once, and stored.
+      if (step.kind === "secret" && s.desired.secret.generateAtApply) {
+        generatedKey = await generateClusterKey(s, opts.onEvent);
+      }
       opts.onEvent?.(p.cluster, describeStepShort(step));
       if (step.kind === "accessKey") {
         await applyAccessKey(s.repo.bitbucket!, step, s.desired.secret.data["identity.pub"]);
@@ -162,6 +168,9 @@ async function applyCluster(
       }
       applied.push(step);
     }
+    // No sync step (a rotated key): the cluster already reads with the key; say what to add
+    // rather than wait for Flux to time out.
+    if (s.keyCheck) await requireAcceptedKey(s, signal);
     checkInterrupted(signal, "waiting for Flux to be Ready");
     opts.onEvent?.(p.cluster, "waiting for Flux to be Ready");
     await waitForSync(s.client!, s.desired, {
@@ -170,9 +179,22 @@ async function applyCluster(
       signal,
       laterRevision: (rev) => isCurrentRemoteHead(s.repo, rev, head),
     });
-    return { cluster: p.cluster, outcome: "changed", applied, revision };
+    return {
+      cluster: p.cluster,
+      outcome: "changed",
+      applied,
+      revision,
+      ...(generatedKey ? { generatedKey } : {}),
+    };
   } catch (e) {
-    return { cluster: p.cluster, outcome: "failed", applied, error: errorMessage(e), revision };
+    return {
+      cluster: p.cluster,
+      outcome: "failed",
+      applied,
+      error: errorMessage(e),
+      revision,
+      ...(generatedKey ? { generatedKey } : {}),
+    };
   }
 }
 
@@ -192,19 +214,6 @@ async function isCurrentRemoteHead(
   } catch {
     return false;
   }
-}
-
-async function checkGeneratedKey(s: ClusterState, signal: AbortSignal) {
-  const k = s.keyCheck!;
-  checkInterrupted(signal, "checking the cluster's SSH key");
-  const r = await sshKeyAccepted(k.url, k.identity, k.knownHosts, s.config.git.hostKeyAlgorithms);
-  if (!r.ok) {
-    throw new Error(
-      `the repository does not accept the cluster's SSH key yet (${r.reason}); add this public key ` +
-        `with read access (deploy key), then re-run: ${k.publicKey.trim()}`,
-    );
-  }
-  s.keyCheck = undefined;
 }
 
 function describeStepShort(step: Step): string {

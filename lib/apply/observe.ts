@@ -6,19 +6,25 @@ import type { ClusterConfig } from "../config/types.ts";
 import { desiredCluster, sshSecretData, tokenSecretData } from "../plan/desired.ts";
 import { learnHostKeys } from "./credentials.ts";
 import { findHostKeys } from "../keys/known_hosts.ts";
-import { generateKeyPair } from "../keys/generate.ts";
 import { parseSshUrl } from "../git/ssh_url.ts";
-import { registerSecret } from "../util/redact.ts";
 import { planCluster } from "../plan/plan.ts";
 import { observedDigest } from "../plan/digest.ts";
 import type { ClusterPlan, ObservedCluster, ObservedRepo } from "../plan/types.ts";
 import { forgetReadCache, readRepoFiles } from "../git/repo.ts";
 import { bitbucketUrls } from "./bitbucket.ts";
 import { accessKeyLabel, planAccessKey } from "../plan/provider.ts";
+import { publicKeyMaterial } from "../providers/types.ts";
 import { createKubeClient } from "../kube/client.ts";
 import { observeCluster } from "../kube/observe.ts";
 import { errorMessage } from "../util/redact.ts";
-import { type ClusterState, type RunOptions } from "./state.ts";
+import { type ClusterKey, type ClusterState, type RunOptions } from "./state.ts";
+import { checkClusterKey, readClusterKey } from "./cluster_key.ts";
+import {
+  type ClusterKeyReport,
+  describeClusterKey,
+  generatedKeyKind,
+  type KeyAcceptance,
+} from "../plan/cluster_key.ts";
 
 export function withUrl(c: ClusterConfig, url: string): ClusterConfig {
   return { ...c, git: { ...c.git, url } };
@@ -35,9 +41,11 @@ export function completeBitbucket(s: ClusterState): void {
   const git = { ...s.config.git, url: urls.http };
   if (git.clusterSsh) git.clusterSsh = { ...git.clusterSsh, clusterUrl: urls.ssh };
   s.config = { ...s.config, git };
-  const data = s.desired.secret.data;
+  const { data, generateAtApply } = s.desired.secret;
+  const desired = desiredCluster(s.config, s.components, data, s.creds.registry);
   s.desired = {
-    ...desiredCluster(s.config, s.components, data, s.creds.registry),
+    ...desired,
+    secret: { ...desired.secret, ...(generateAtApply ? { generateAtApply } : {}) },
     force: s.desired.force,
     rotate: s.desired.rotate,
   };
@@ -49,11 +57,14 @@ function withProviderSteps(s: ClusterState, plan: ClusterPlan): ClusterPlan {
   if (!b) return plan;
   const first = s.repo.clusters[0] === s.config.name;
   const repoSteps = first ? b.plan.steps : [];
+  const generated = s.desired.secret.generateAtApply;
   const keySteps = b.config.tokenAuth ? [] : planAccessKey(
     {
       label: accessKeyLabel(s.config.name, s.config.path, s.config.flux.namespace),
-      publicKey: s.desired.secret.data["identity.pub"],
+      // A key generated at apply is registered then: the plan cannot name it.
+      publicKey: generated ? null : s.desired.secret.data["identity.pub"],
       permission: b.config.readWriteKey ? "REPO_WRITE" : "REPO_READ",
+      ...(generated ? { generatedKey: generated } : {}),
     },
     b.keys,
   );
@@ -80,7 +91,8 @@ export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise
     s.client = await createKubeClient(s.config.kube, { retry: opts.retry });
     const observedCluster = await observeCluster(s.client, s.desired);
     const notes: string[] = [];
-    s.desired.secret.data = await secretData(s, observedCluster, notes, opts);
+    const source = await secretData(s, observedCluster, notes);
+    s.desired.secret.data = source.data;
     const co = s.repo.checkout!;
     const observedRepo: ObservedRepo = {
       branchExists: co.branchExists,
@@ -92,7 +104,8 @@ export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise
     const kfile = s.desired.files.find((f) => f.onlyIfAbsent);
     const current = kfile ? observedRepo.files[kfile.path] : null;
     s.customKustomization = current !== null && current !== undefined && current !== kfile!.content;
-    const plan = withProviderSteps(s, planCluster(s.desired, observedRepo, observedCluster));
+    const planned = withProviderSteps(s, planCluster(s.desired, observedRepo, observedCluster));
+    const plan = s.config.git.clusterSsh ? await withClusterKey(s, planned, source.key) : planned;
     if (s.customKustomization && plan.steps.some((st) => st.kind === "components")) {
       notes.push(
         "the repository has its own kustomization.yaml: the components are installed from its kubectl kustomize build (your patches apply)",
@@ -109,7 +122,10 @@ export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise
     return {
       ...plan,
       // Host keys learnt by a scan are shown whenever they are about to be stored.
-      notes: secretChanges ? notes : notes.filter((n) => !n.startsWith("known_hosts")),
+      notes: [
+        ...(secretChanges ? notes : notes.filter((n) => !n.startsWith("known_hosts"))),
+        ...(plan.notes ?? []),
+      ],
       observed: digest,
     };
   } catch (e) {
@@ -117,19 +133,59 @@ export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise
   }
 }
 
-/** The source secret's data for the cluster's auth mode (flux2 pkg/manifestgen/sourcesecret). */
+/**
+ * The cluster's generated key in the plan, and whether apply must check it: a key generated at
+ * apply is unknown; a key in the secret is shown with what the repository says of it — an SSH
+ * handshake, or on Bitbucket whether the API lists it as an access key.
+ */
+async function withClusterKey(
+  s: ClusterState,
+  plan: ClusterPlan,
+  key: ClusterKey | undefined,
+): Promise<ClusterPlan> {
+  const registeredByApi = s.repo.bitbucket !== undefined;
+  let report: ClusterKeyReport;
+  if (!key) {
+    report = describeClusterKey({
+      generateAtApply: s.desired.secret.generateAtApply!,
+      registeredByApi,
+    });
+  } else {
+    const material = publicKeyMaterial(key.publicKey);
+    const acceptance: KeyAcceptance = registeredByApi
+      ? s.repo.bitbucket!.keys.some((k) => k.publicKey === material)
+        ? { accepted: true }
+        : { accepted: false, reason: "not registered as a repository access key" }
+      : await checkClusterKey(s, key);
+    // Apply checks again (the key may be added meanwhile) before pointing the cluster at it.
+    if (!acceptance.accepted) s.keyCheck = key;
+    report = describeClusterKey({
+      existing: { publicKey: key.publicKey, fingerprint: key.fingerprint, acceptance },
+      registeredByApi,
+    });
+  }
+  return {
+    ...plan,
+    sshKey: report.sshKey,
+    warnings: [...plan.warnings, ...report.warnings],
+    notes: [...(plan.notes ?? []), ...report.notes],
+  };
+}
+
+/**
+ * The source secret's data for the cluster's auth mode (flux2 pkg/manifestgen/sourcesecret). In
+ * generated-key mode, `key` is the key the secret holds; without one, the desired secret says the
+ * key is generated at apply.
+ */
 async function secretData(
   s: ClusterState,
   observed: ObservedCluster,
   notes: string[],
-  opts: RunOptions,
-): Promise<Record<string, string>> {
+): Promise<{ data: Record<string, string>; key?: ClusterKey }> {
   const c = s.config;
   if (s.creds.kind === "token" && !c.git.clusterSsh) {
-    return tokenSecretData(s.creds.username, s.creds.token, s.creds.caPem);
+    return { data: tokenSecretData(s.creds.username, s.creds.token, s.creds.caPem) };
   }
-  // Bitbucket registers the key through the API: no "add it by hand" note, and no check needed
-  // before the key is registered.
   const url = c.git.clusterSsh?.clusterUrl ?? c.git.url;
   const target = parseSshUrl(url);
   const known = s.creds.kind === "ssh" && s.repo.remote?.knownHosts
@@ -156,36 +212,25 @@ async function secretData(
     );
   }
   if (s.creds.kind === "ssh") {
-    return sshSecretData(s.creds.keyText, s.creds.parsed.publicKey, known.text, s.creds.passphrase);
+    return {
+      data: sshSecretData(
+        s.creds.keyText,
+        s.creds.parsed.publicKey,
+        known.text,
+        s.creds.passphrase,
+      ),
+    };
   }
-  // Generated-key mode: the key is made once and kept in the cluster; `rotate` replaces it.
-  const existing = observed.secret;
-  let identity = existing?.identity;
-  let publicKey = existing?.["identity.pub"];
-  if (!identity || !publicKey || s.desired.rotate) {
-    const spec = c.git.clusterSsh!.key;
-    // RSA 4096 takes seconds: generated without blocking, and said so.
-    opts.onEvent?.(
-      c.name,
-      `generating an ${spec.algorithm}${
-        spec.algorithm === "rsa" ? ` ${spec.rsaBits}` : ""
-      } SSH key`,
-    );
-    const pair = await generateKeyPair(
-      { algorithm: spec.algorithm, ecdsaCurve: spec.ecdsaCurve, rsaBits: spec.rsaBits },
-      `fluxfleet-${c.name}`,
-    );
-    registerSecret(pair.privateKey.trim());
-    identity = pair.privateKey;
-    publicKey = pair.publicKey;
-    const what = s.desired.rotate && existing?.identity ? "rotating: new" : "new";
-    notes.push(
-      c.git.bitbucket
-        ? `${what} SSH key for the cluster (${pair.fingerprint}), registered as a repository access key by apply`
-        : `${what} SSH key for the cluster; add this public key to the repository with read access ` +
-          `(deploy key), then apply: ${publicKey.trim()} (${pair.fingerprint})`,
-    );
-  } else registerSecret(identity.trim());
-  s.keyCheck = { url, identity, publicKey, knownHosts: known.text };
-  return sshSecretData(identity, publicKey, known.text);
+  // Generated-key mode: the key is made once, by apply, and kept in the cluster; `rotate`
+  // replaces it. A plan never makes one: a key that does not exist is not shown.
+  const identity = observed.secret?.identity;
+  if (!identity || s.desired.rotate) {
+    s.desired.secret.generateAtApply = generatedKeyKind(c.git.clusterSsh!.key);
+    return { data: { known_hosts: known.text } };
+  }
+  const { namespace, name } = s.desired.secret;
+  const key = readClusterKey(identity, known.text, `${namespace}/${name}`);
+  // identity.pub is informational (flux stores it): kept as the secret has it when present.
+  const publicKey = observed.secret?.["identity.pub"] ?? key.publicKey;
+  return { data: sshSecretData(identity, publicKey, known.text), key };
 }

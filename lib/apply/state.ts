@@ -62,8 +62,21 @@ export interface ClusterState {
   components: Components;
   /** The repository's kustomization.yaml is the user's own (patches): build it to install. */
   customKustomization?: boolean;
-  /** Generated-key mode: checked before the cluster is pointed at the key. */
-  keyCheck?: { url: string; identity: string; publicKey: string; knownHosts: string };
+  /**
+   * Generated-key mode: a key not known to be accepted, checked before the cluster is pointed at
+   * it (unset once the repository accepts it).
+   */
+  keyCheck?: ClusterKey;
+}
+
+/** The cluster's generated SSH key (lib/apply/cluster_key.ts). */
+export interface ClusterKey {
+  identity: string;
+  /** authorized_keys line, as shown to the user. */
+  publicKey: string;
+  fingerprint: string;
+  /** known_hosts of the cluster's SSH host, for the check. */
+  knownHosts: string;
 }
 
 export interface ClusterResult {
@@ -73,6 +86,8 @@ export interface ClusterResult {
   applied: Step[];
   error?: string;
   revision?: string;
+  /** Generated-key mode: the SSH key this apply generated (public half). */
+  generatedKey?: { publicKey: string; fingerprint: string };
 }
 
 export interface DestroyResult {

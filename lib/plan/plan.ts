@@ -120,8 +120,23 @@ function planComponents(desired: DesiredCluster, cluster: ObservedCluster): Step
   }];
 }
 
+/** The keys of a generated SSH key: new values whatever the secret holds. */
+const GENERATED_KEYS = ["identity", "identity.pub"];
+
 function planSecret(desired: DesiredCluster, cluster: ObservedCluster): Step[] {
-  const { name, namespace, data } = desired.secret;
+  const { name, namespace, data, generateAtApply } = desired.secret;
+  if (generateAtApply) {
+    // The key is made by apply: written whatever the secret holds, its values unknown until then.
+    const others = cluster.secret ? changedKeys(data, cluster.secret) : Object.keys(data);
+    return [{
+      kind: "secret",
+      action: cluster.secret ? "update" : "create",
+      namespace,
+      name,
+      keys: [...GENERATED_KEYS, ...others].sort(),
+      generatedKey: generateAtApply,
+    }];
+  }
   if (!cluster.secret) {
     return [{ kind: "secret", action: "create", namespace, name, keys: Object.keys(data).sort() }];
   }
@@ -154,7 +169,7 @@ export function secretChangedInCluster(
   desired: DesiredCluster,
   cluster: ObservedCluster,
 ): string[] {
-  if (!cluster.secret) return [];
+  if (!cluster.secret || desired.secret.generateAtApply) return [];
   const data = desired.secret.data;
   const changed = changedKeys(data, cluster.secret);
   return changed.length > 0 && writtenFromTheManifest(data, cluster.secretDigest, desired.rotate)

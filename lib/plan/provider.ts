@@ -64,11 +64,26 @@ export function planRepository(
 
 export interface DesiredAccessKey {
   label: string;
-  publicKey: string;
+  /** null: the key does not exist yet, apply generates it (of the kind `generatedKey`). */
+  publicKey: string | null;
   permission: "REPO_READ" | "REPO_WRITE";
+  generatedKey?: string;
 }
 
 export function planAccessKey(want: DesiredAccessKey, keys: AccessKey[]): Step[] {
+  if (want.publicKey === null) {
+    // A key generated at apply cannot be registered yet; the keys fluxfleet added for this
+    // cluster before (same label) are replaced by it.
+    const old = keys.filter((k) => k.label === want.label);
+    return [{
+      kind: "accessKey",
+      action: old.length > 0 ? "replace" : "create",
+      label: want.label,
+      permission: want.permission,
+      remove: old.map((k) => k.id),
+      ...(want.generatedKey ? { generatedKey: want.generatedKey } : {}),
+    }];
+  }
   const material = publicKeyMaterial(want.publicKey);
   const present = keys.find((k) => k.publicKey === material);
   const stale = keys.filter((k) => k.label === want.label && k.publicKey !== material);

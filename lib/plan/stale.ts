@@ -24,6 +24,14 @@ export function staleReasons(
       reasons.push(`cluster "${old.cluster}" could not be planned`);
     } else if (old.observed !== now.observed) {
       reasons.push(`cluster "${old.cluster}" or its repository changed since the plan was made`);
+    } else if ((old.sshKey?.publicKey ?? null) !== (now.sshKey?.publicKey ?? null)) {
+      // The digest holds the secret's key names only; the key the plan showed (and the user
+      // added to the repository) is the one that must be applied.
+      reasons.push(
+        `cluster "${old.cluster}": the SSH key in its secret is not the one the plan showed (${
+          old.sshKey?.fingerprint ?? "generated at apply"
+        }, now ${now.sshKey?.fingerprint ?? "generated at apply"})`,
+      );
     } else if (JSON.stringify(old.steps) !== JSON.stringify(now.steps)) {
       reasons.push(`cluster "${old.cluster}" would now get different steps`);
     }

@@ -21,7 +21,17 @@ export interface DesiredCluster {
   syncPath: string;
   files: DesiredFile[];
   namespace: string;
-  secret: { name: string; namespace: string; data: Record<string, string> };
+  secret: {
+    name: string;
+    namespace: string;
+    data: Record<string, string>;
+    /**
+     * Generated-key mode while the secret holds no key yet (or on rotation): apply generates
+     * `identity` and `identity.pub`, of this kind ("ecdsa-p384"); `data` holds the other keys. A
+     * key that does not exist is never shown (as Terraform's "known after apply").
+     */
+    generateAtApply?: string;
+  };
   components: KubeObject[];
   gitRepository: KubeObject;
   kustomization: KubeObject;
@@ -104,6 +114,8 @@ export type Step =
     name: string;
     /** Key names only: values are secret and never part of a plan. */
     keys: string[];
+    /** identity and identity.pub hold an SSH key of this kind ("ecdsa-p384") made by apply. */
+    generatedKey?: string;
   }
   | {
     kind: "pullSecret";
@@ -124,6 +136,8 @@ export type Step =
     permission: "REPO_READ" | "REPO_WRITE";
     /** Ids of keys fluxfleet added before (same label, other key) or with the wrong permission. */
     remove: number[];
+    /** The key registered is the one apply generates, of this kind ("ecdsa-p384"). */
+    generatedKey?: string;
   }
   | {
     kind: "sync";
@@ -143,6 +157,28 @@ export interface StatusLine {
   message: string;
 }
 
+/**
+ * The SSH key fluxfleet generates for the cluster to read with (sshKey). Unknown until apply makes
+ * it; then read from the secret, with whether the repository accepts it.
+ */
+export interface ClusterSshKey {
+  /** The key does not exist yet: apply generates it (its public key is known after apply). */
+  generatedAtApply: boolean;
+  /** The kind apply generates ("ecdsa-p384", "ed25519", "rsa-4096"); only when generatedAtApply. */
+  algorithm?: string;
+  /** authorized_keys line of the key in the secret; null while generatedAtApply. */
+  publicKey: string | null;
+  /** "SHA256:…"; null while generatedAtApply. */
+  fingerprint: string | null;
+  /**
+   * Whether the repository accepts the key: an SSH handshake, or on Bitbucket the access keys the
+   * API lists. Absent while generatedAtApply.
+   */
+  accepted?: boolean;
+  /** Why it is not accepted (the server's answer). */
+  reason?: string;
+}
+
 export interface ClusterPlan {
   cluster: string;
   repository: {
@@ -158,6 +194,8 @@ export interface ClusterPlan {
   warnings: string[];
   /** Things the user should know or do (a scanned host key to check, a public key to add). */
   notes?: string[];
+  /** Generated-key mode: the cluster's SSH key (see ClusterSshKey). */
+  sshKey?: ClusterSshKey;
   /** Set when the cluster cannot be planned (e.g. unreachable, or a conflicting Kustomization). */
   error?: string;
   /** Digest of the observed state the plan was made from (see digest.ts); for stale-plan checks. */

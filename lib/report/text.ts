@@ -13,10 +13,17 @@ export function describeStep(step: Step): string {
       return `+ create namespace ${step.name}`;
     case "components":
       return `+ install Flux components (${step.objects} objects, server-side apply): ${step.reason}`;
-    case "secret":
+    case "secret": {
+      // A key made by apply is named by its kind, never shown: it does not exist yet.
+      const generated = step.generatedKey
+        ? `; SSH key ${step.generatedKey} generated at apply`
+        : "";
       return step.action === "create"
-        ? `+ create secret ${step.namespace}/${step.name} (${step.keys.join(", ")})`
-        : `~ update secret ${step.namespace}/${step.name} (${step.keys.join(", ")} changed)`;
+        ? `+ create secret ${step.namespace}/${step.name} (${step.keys.join(", ")}${generated})`
+        : `~ update secret ${step.namespace}/${step.name} (${
+          step.keys.join(", ")
+        } changed${generated})`;
+    }
     case "pullSecret":
       return `${
         step.action === "create" ? "+ create" : "~ update"
@@ -32,7 +39,7 @@ export function describeStep(step: Step): string {
         step.action === "create" ? "+ register" : "~ replace"
       } SSH access key ${step.label} (${
         step.permission === "REPO_WRITE" ? "read-write" : "read-only"
-      })`;
+      })${step.generatedKey ? ` with the SSH key ${step.generatedKey} generated at apply` : ""}`;
     case "sync":
       return step.action === "create"
         ? `+ create ${step.object} ${step.namespace}/${step.name}`

@@ -18,6 +18,9 @@ import {
 import { bitbucketServerProvider } from "../../lib/providers/bitbucket-server/mod.ts";
 import { sshGitTransport } from "../../lib/git/ssh.ts";
 import { checkoutRepo, commitAndPush } from "../../lib/git/repo.ts";
+import { outputSchemaErrors } from "../helpers/output_schema.ts";
+import { publicKeyFingerprint } from "../../lib/keys/parse.ts";
+import type { ClusterResult } from "../../lib/apply/fleet.ts";
 
 const ALICE = "canary-bitbucket-token-alice-4f1e";
 const BOB = "canary-bitbucket-token-bob-77c0";
@@ -211,6 +214,94 @@ Deno.test({
         after[0].key.split(" ")[1],
         sourceSecret(env.kube)["identity.pub"].split(" ")[1],
       );
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "bitbucket access key: plans name the key generated at apply, never a key; apply registers the key it stores; a key removed from Bitbucket is shown and registered again",
+  ignore: !CAN_RUN_SSHD,
+  async fn() {
+    await withEnv(async (env) => {
+      const base = { owner: "PROJ", username: "alice", sshHostname: `127.0.0.1:${env.sshd.port}` };
+      await writeManifest(env, base);
+      const plans = [await cli(env, ["plan"]), await cli(env, ["plan"])];
+      for (const plan of plans) {
+        assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+        assert.ok(
+          plan.stdout.includes(
+            "+ create secret flux-system/flux-system (identity, identity.pub, known_hosts; SSH key ecdsa-p384 generated at apply)",
+          ),
+          plan.stdout,
+        );
+        assert.ok(
+          plan.stdout.includes(
+            "+ register SSH access key fluxfleet-c0-clusters-c0-flux-system (read-only) with the SSH key ecdsa-p384 generated at apply",
+          ),
+          plan.stdout,
+        );
+        assert.doesNotMatch(
+          plan.stdout,
+          /ecdsa-sha2-nistp384 AAAA|SSH key for the cluster \(SHA256/,
+        );
+      }
+      assert.equal(plans[0].stdout, plans[1].stdout, "two plans of the same state differ");
+      const apply = await cli(env, ["apply", "--auto-approve", "--output", "json"]);
+      assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+      const doc = JSON.parse(apply.stdout);
+      assert.deepEqual(outputSchemaErrors(doc), []);
+      assert.equal(doc.plan.clusters[0].sshKey.publicKey, null);
+      const secret = sourceSecret(env.kube);
+      const result = doc.results[0] as ClusterResult;
+      assert.equal(result.generatedKey?.publicKey, secret["identity.pub"]);
+      const registered = env.bb.repo("PROJ", "fleet")!.keys;
+      assert.deepEqual(registered.map((k) => k.key.split(" ")[1]), [
+        secret["identity.pub"].split(" ")[1],
+      ]);
+      const converged = await cli(env, ["plan", "--detailed-exitcode"]);
+      assert.equal(converged.code, 0, converged.stdout + converged.stderr);
+      assert.ok(!converged.stdout.includes("identity"), converged.stdout);
+
+      // Someone removes the access key: the plan shows the key the secret holds, apply
+      // registers that same key again.
+      const p = bitbucketServerProvider({
+        baseUrl: env.bb.url,
+        token: ALICE,
+        project: "PROJ",
+        repository: "fleet",
+        allowInsecureHttp: true,
+      });
+      for (const k of await p.listAccessKeys()) await p.deleteAccessKey(k.id);
+      p.close();
+      const fingerprint = publicKeyFingerprint(secret["identity.pub"]);
+      const again = await cli(env, ["plan"]);
+      assert.ok(
+        again.stdout.includes(
+          "+ register SSH access key fluxfleet-c0-clusters-c0-flux-system (read-only)\n",
+        ),
+        again.stdout,
+      );
+      assert.ok(
+        again.stdout.includes(
+          `> apply registers this public key as a repository access key: ${
+            secret["identity.pub"]
+          } (fingerprint ${fingerprint})`,
+        ),
+        again.stdout,
+      );
+      assert.ok(!again.stdout.includes("create secret"), "the key is kept");
+      const reapply = await cli(env, ["apply", "--auto-approve"]);
+      assert.equal(reapply.code, 0, reapply.stdout + reapply.stderr);
+      assert.equal(
+        sourceSecret(env.kube).identity,
+        secret.identity,
+        "the key is never regenerated",
+      );
+      assert.deepEqual(env.bb.repo("PROJ", "fleet")!.keys.map((k) => k.key.split(" ")[1]), [
+        secret["identity.pub"].split(" ")[1],
+      ]);
+      assert.equal((await cli(env, ["plan", "--detailed-exitcode"])).code, 0);
     });
   },
 });

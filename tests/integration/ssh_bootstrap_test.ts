@@ -17,6 +17,8 @@ import {
   withSshd,
 } from "../helpers/harness.ts";
 import { generateKeyPair, type SshKeyPair } from "../../lib/keys/generate.ts";
+import { outputSchemaErrors } from "../helpers/output_schema.ts";
+import type { ClusterPlan } from "../../lib/plan/types.ts";
 
 const PASSPHRASE = "canary-passphrase-5e1f";
 const TOKEN = "canary-https-token-9c2d";
@@ -227,7 +229,7 @@ Deno.test({
       const plan = await run(["plan"]);
       assert.match(
         plan.stdout,
-        /> new SSH key for the cluster; add this public key to the repository with read access \(deploy key\), then apply: ssh-ed25519 /,
+        /\(identity, identity\.pub, known_hosts; SSH key ed25519 generated at apply\)/,
       );
       const first = await run(["apply", "--auto-approve"]);
       assert.equal(first.code, 1);
@@ -262,10 +264,192 @@ Deno.test({
       const rotate = await run(["plan"]);
       assert.match(
         rotate.stdout,
-        /~ update secret flux-system\/flux-system \(identity, identity\.pub changed\)/,
+        /~ update secret flux-system\/flux-system \(identity, identity\.pub changed; SSH key ed25519 generated at apply\)/,
       );
-      assert.match(rotate.stdout, /> rotating: new SSH key for the cluster/);
+      assert.match(rotate.stdout, /> after apply, add the cluster's public key to the repository/);
       for (const r of [plan, first, second, rotate]) assertClean(r, secret.identity, TOKEN);
+    });
+  },
+});
+
+/** The `git:` lines of a generated-key cluster: token push over HTTPS, cluster reads over SSH. */
+function generatedKeyGit(env: Env, ...extra: string[]): string[] {
+  return [
+    `url: ${env.git.repoUrl("fleet")}`,
+    "allowInsecureHttp: true",
+    "auth: { type: token, token: { env: GIT_PASSWORD } }",
+    `sshHostname: 127.0.0.1:${env.sshd.port}`,
+    ...extra,
+  ];
+}
+
+/** The public key line and fingerprint apply printed when it stopped for the key. */
+function keyApplyPrinted(r: CommandResult): { publicKey: string; fingerprint: string } {
+  const m = r.stdout.match(
+    /c0: failed: the repository does not accept the cluster's SSH key yet .*then re-run: (\S+ \S+ \S+) \(fingerprint (SHA256:\S+)\)/,
+  );
+  assert.ok(m, `apply did not print the key to add:\n${r.stdout}`);
+  return { publicKey: m[1], fingerprint: m[2] };
+}
+
+/** The one cluster of a plan printed with --output json, checked against the output schema. */
+function jsonPlan(r: CommandResult): ClusterPlan {
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const doc = JSON.parse(r.stdout);
+  assert.deepEqual(outputSchemaErrors(doc), []);
+  return doc.clusters[0];
+}
+
+/** An authorized_keys line ("type base64 …") anywhere in the text. */
+const PUBLIC_KEY_LINE = /(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) AAAA[A-Za-z0-9+/]{16}/;
+
+Deno.test({
+  name:
+    "generated key: plans show no key until apply made it; after a failed apply every plan shows the stored key, not accepted yet, until it is added",
+  ignore: !CAN_RUN_SSHD,
+  async fn() {
+    await withEnv(async (env) => {
+      await writeManifest(env, generatedKeyGit(env)); // default sshKey: ECDSA P-384, as flux
+      const run = (args: string[]) => cli(env, args, { GIT_PASSWORD: TOKEN });
+      const plans = [await run(["plan"]), await run(["plan"])];
+      for (const plan of plans) {
+        assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+        assert.ok(
+          plan.stdout.includes(
+            "+ create secret flux-system/flux-system (identity, identity.pub, known_hosts; SSH key ecdsa-p384 generated at apply)",
+          ),
+          plan.stdout,
+        );
+        assert.ok(
+          plan.stdout.includes(
+            "> after apply, add the cluster's public key to the repository as a read-only deploy key (shown then)",
+          ),
+          plan.stdout,
+        );
+        assert.doesNotMatch(plan.stdout, PUBLIC_KEY_LINE, "a key that does not exist is shown");
+      }
+      assert.equal(plans[0].stdout, plans[1].stdout, "two plans of the same state differ");
+      const unknown = jsonPlan(await run(["plan", "--output", "json"]));
+      assert.deepEqual(unknown.sshKey, {
+        generatedAtApply: true,
+        algorithm: "ecdsa-p384",
+        publicKey: null,
+        fingerprint: null,
+      });
+      assert.deepEqual(unknown.steps.find((st) => st.kind === "secret"), {
+        kind: "secret",
+        action: "create",
+        namespace: "flux-system",
+        name: "flux-system",
+        keys: ["identity", "identity.pub", "known_hosts"],
+        generatedKey: "ecdsa-p384",
+      });
+
+      // apply makes the key, stores it, and stops with the key it stored.
+      const apply = await run(["apply", "--auto-approve"]);
+      assert.equal(apply.code, 1, apply.stdout + apply.stderr);
+      const printed = keyApplyPrinted(apply);
+      const secret = sourceSecret(env.kube);
+      assert.equal(secret["identity.pub"], printed.publicKey, "apply stored another key");
+      assert.match(printed.publicKey, /^ecdsa-sha2-nistp384 /);
+      assert.equal(fluxObject(env.kube, "GitRepository"), undefined);
+
+      // Every later plan shows that key, and that the repository does not accept it yet.
+      const pending = [await run(["plan"]), await run(["plan"])];
+      for (const plan of pending) {
+        assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+        assert.ok(
+          plan.stdout.includes(
+            `> add this public key to the repository as a read-only deploy key: ${printed.publicKey} (fingerprint ${printed.fingerprint})`,
+          ),
+          plan.stdout,
+        );
+        assert.ok(
+          plan.stdout.includes(
+            `! the cluster's SSH key ${printed.fingerprint} is not accepted yet by the repository (`,
+          ),
+          plan.stdout,
+        );
+        assert.ok(!plan.stdout.includes("create secret"), "the stored key is kept");
+      }
+      const shown = jsonPlan(await run(["plan", "--output", "json"]));
+      assert.equal(shown.sshKey?.publicKey, printed.publicKey);
+      assert.equal(shown.sshKey?.fingerprint, printed.fingerprint);
+      assert.equal(shown.sshKey?.accepted, false);
+
+      // The user adds it (read-only deploy key): apply converges, with that same key.
+      await env.sshd.authorize(printed.publicKey, { readOnly: true });
+      const accepted = jsonPlan(await run(["plan", "--output", "json"]));
+      assert.equal(accepted.sshKey?.accepted, true);
+      const converge = await run(["apply", "--auto-approve"]);
+      assert.equal(converge.code, 0, converge.stdout + converge.stderr);
+      assert.equal(
+        sourceSecret(env.kube).identity,
+        secret.identity,
+        "the key is never regenerated",
+      );
+      const last = await run(["plan", "--detailed-exitcode"]);
+      assert.equal(last.code, 0, last.stdout + last.stderr);
+      assert.match(last.stdout, /No changes\./);
+      assert.ok(!last.stdout.includes(printed.fingerprint), "an accepted key needs no more words");
+      for (const r of [...plans, apply, ...pending, converge, last]) {
+        assertClean(r, secret.identity, TOKEN);
+      }
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "generated key and saved plans: a plan made before the key existed applies; a plan showing a key the secret no longer holds is stale",
+  ignore: !CAN_RUN_SSHD,
+  async fn() {
+    await withEnv(async (env) => {
+      await writeManifest(env, generatedKeyGit(env, "sshKey: { algorithm: rsa }"));
+      const run = (args: string[]) => cli(env, args, { GIT_PASSWORD: TOKEN });
+      const before = `${env.dir}/before.plan.json`;
+      const planned = await run(["plan", "--out", before]);
+      assert.equal(planned.code, 0, planned.stdout + planned.stderr);
+      assert.match(planned.stdout, /SSH key rsa-2048 generated at apply/);
+      // Applied as planned: the key is generated then (not a stale plan).
+      const first = await run(["apply", "--plan-file", before]);
+      assert.equal(first.code, 1, first.stdout + first.stderr);
+      assert.doesNotMatch(first.stderr, /stale/);
+      const k1 = keyApplyPrinted(first);
+      assert.match(k1.publicKey, /^ssh-rsa /);
+      assert.equal(sourceSecret(env.kube)["identity.pub"], k1.publicKey);
+
+      // A plan that shows K1; then the secret is rotated to K2: that plan is stale.
+      const shownK1 = `${env.dir}/k1.plan.json`;
+      const showsK1 = await run(["plan", "--out", shownK1]);
+      assert.ok(showsK1.stdout.includes(k1.publicKey), showsK1.stdout);
+      const rotated = await run(["apply", "--auto-approve", "--rotate", "c0"]);
+      assert.equal(rotated.code, 1, rotated.stdout + rotated.stderr);
+      const k2 = keyApplyPrinted(rotated);
+      assert.notEqual(k2.publicKey, k1.publicKey);
+      assert.equal(sourceSecret(env.kube)["identity.pub"], k2.publicKey);
+      await env.sshd.authorize(k1.publicKey, { readOnly: true });
+      const stale = await run(["apply", "--plan-file", shownK1]);
+      assert.equal(stale.code, 1, stale.stdout + stale.stderr);
+      assert.match(
+        stale.stderr,
+        /the saved plan .* is stale: cluster "c0": the SSH key in its secret is not the one the plan showed \(SHA256:\S+, now SHA256:\S+\)\. Run plan again\./,
+      );
+      assert.equal(sourceSecret(env.kube)["identity.pub"], k2.publicKey);
+      assert.equal(
+        fluxObject(env.kube, "GitRepository"),
+        undefined,
+        "a stale plan changed nothing",
+      );
+
+      // A plan showing K2, K2 added afterwards: whether it is accepted is not part of the plan.
+      const shownK2 = `${env.dir}/k2.plan.json`;
+      assert.equal((await run(["plan", "--out", shownK2])).code, 0);
+      await env.sshd.authorize(k2.publicKey, { readOnly: true });
+      const done = await run(["apply", "--plan-file", shownK2]);
+      assert.equal(done.code, 0, done.stdout + done.stderr);
+      assert.equal(sourceSecret(env.kube)["identity.pub"], k2.publicKey);
+      assert.equal((await run(["plan", "--detailed-exitcode"])).code, 0);
     });
   },
 });
