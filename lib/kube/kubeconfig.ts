@@ -6,7 +6,8 @@
  * ~110 MiB, the largest part of a fleet plan's memory.
  */
 import { dirname, isAbsolute, resolve } from "node:path";
-import YAML from "yaml";
+import YAML, { YAMLError } from "yaml";
+import { registerSecret } from "../util/redact.ts";
 
 export interface KubeTarget {
   kubeconfig?: string;
@@ -36,7 +37,7 @@ interface UserEntry {
   username?: string;
   password?: string;
   exec?: unknown;
-  "auth-provider"?: unknown;
+  "auth-provider"?: { config?: Record<string, unknown> };
 }
 
 interface ContextEntry {
@@ -89,7 +90,7 @@ function load(target: KubeTarget): Merged {
       if (e instanceof Deno.errors.NotFound && paths.length > 1) continue;
       throw new Error(`kube.kubeconfig: cannot read ${path}: ${(e as Error).name}`);
     }
-    const doc = (YAML.parse(text) ?? {}) as {
+    const doc = (parseKubeconfig(text, path) ?? {}) as {
       clusters?: { name: string; cluster?: ClusterEntry }[];
       users?: { name: string; user?: UserEntry }[];
       contexts?: { name: string; context?: ContextEntry }[];
@@ -102,7 +103,9 @@ function load(target: KubeTarget): Merged {
       }
     }
     for (const u of doc.users ?? []) {
-      if (!m.users.has(u.name)) m.users.set(u.name, { name: u.name, value: u.user ?? {}, dir });
+      if (!m.users.has(u.name)) {
+        m.users.set(u.name, { name: u.name, value: u.user ?? {}, dir });
+      }
     }
     for (const c of doc.contexts ?? []) {
       if (!m.contexts.has(c.name)) m.contexts.set(c.name, c.context ?? {});
@@ -111,6 +114,25 @@ function load(target: KubeTarget): Merged {
   }
   merged.set(key, m);
   return m;
+}
+
+/**
+ * A kubeconfig holds credentials, and a YAML error message quotes the line it stopped at (and
+ * some quote a value: an unresolved alias or tag): the error says where and what kind of
+ * problem, never the text. Warnings are not printed (they would quote the text too).
+ */
+function parseKubeconfig(text: string, path: string): unknown {
+  try {
+    return YAML.parse(text, { logLevel: "error" });
+  } catch (e) {
+    if (!(e instanceof YAMLError)) throw e;
+    const at = e.linePos?.[0];
+    const where = at ? ` at line ${at.line}, column ${at.col}` : "";
+    const kind = e.code.toLowerCase().replaceAll("_", " ");
+    throw new Error(
+      `kube.kubeconfig: ${path} is not valid YAML${where} (${kind}); the line is not shown, as it may hold a credential`,
+    );
+  }
 }
 
 /** The context a target names (or the current one); errors name the context and the file. */
@@ -137,13 +159,67 @@ function fileOrData(
   return undefined;
 }
 
+function contextUser(
+  target: KubeTarget,
+): { context: string; user?: Named<UserEntry> & { dir: string } } {
+  const m = load(target);
+  const context = resolveKubeContext(target);
+  const ctx = m.contexts.get(context)!;
+  return { context, user: ctx.user ? m.users.get(ctx.user) : undefined };
+}
+
+/** A file a user entry names, when it can be read (errors are reported where it is used). */
+function readable(dir: string, file: string | undefined): string | undefined {
+  if (typeof file !== "string") return undefined;
+  try {
+    return Deno.readTextFileSync(isAbsolute(file) ? file : resolve(dir, file)).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Registers for redaction the credentials of the target's kubeconfig user (token or token file,
+ * password and Basic credentials, client key, an auth-provider's tokens and client secret), as
+ * the manifest's secrets are: before anything is contacted, so a server echoing one, or an
+ * error quoting one, shows *** instead.
+ */
+export function registerKubeSecrets(target: KubeTarget): void {
+  const { user } = contextUser(target);
+  if (!user) return;
+  const u = user.value;
+  const values = [
+    u.token,
+    readable(user.dir, u.tokenFile),
+    u.password,
+    u["client-key-data"],
+    readable(user.dir, u["client-key"]),
+  ];
+  if (typeof u.username === "string") {
+    const basic = new TextEncoder().encode(`${u.username}:${u.password ?? ""}`);
+    values.push(btoa(String.fromCharCode(...basic)));
+  }
+  const config = u["auth-provider"]?.config ?? {};
+  for (const k of ["access-token", "id-token", "refresh-token", "client-secret"]) {
+    values.push(config[k] as string | undefined);
+  }
+  for (const v of values) if (typeof v === "string") registerSecret(v);
+  if (typeof u["client-key-data"] === "string") {
+    try {
+      registerSecret(fileOrData(u["client-key-data"], undefined, user.dir)!.trim());
+    } catch {
+      // Not base64: reported when the connection is made.
+    }
+  }
+}
+
 /**
  * Connection details for a target, or undefined when its user needs a credential plugin
  * (exec, auth-provider): those go through @kubernetes/client-node.
  */
 export function simpleConnection(target: KubeTarget): KubeConnection | undefined {
   const m = load(target);
-  const context = resolveKubeContext(target);
+  const { context, user } = contextUser(target);
   const ctx = m.contexts.get(context)!;
   const cluster = ctx.cluster ? m.clusters.get(ctx.cluster) : undefined;
   if (!cluster?.value.server) {
@@ -151,8 +227,8 @@ export function simpleConnection(target: KubeTarget): KubeConnection | undefined
       `kube.context: context "${context}" names no cluster with a server in ${m.where}`,
     );
   }
-  const user = ctx.user ? m.users.get(ctx.user) : undefined;
   const u = user?.value ?? {};
+  registerKubeSecrets(target);
   if (u.exec !== undefined || u["auth-provider"] !== undefined) return undefined;
   const c = cluster.value;
   const headers: Record<string, string> = {};
