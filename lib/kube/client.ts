@@ -12,6 +12,7 @@ import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
 import { debug } from "../util/debug.ts";
 import { registerSecret, serverText } from "../util/redact.ts";
 import {
+  assertExecPluginsAllowed,
   type KubeConnection,
   type KubeTarget,
   resolveKubeContext,
@@ -67,6 +68,8 @@ export { resolveKubeContext };
  * @kubernetes/client-node's KubeConfig, imported only for them.
  */
 async function pluginConnection(target: KubeTarget): Promise<KubeConnection> {
+  // Checked before the library is loaded: with deny, nothing from a kubeconfig is run.
+  assertExecPluginsAllowed(target);
   const { KubeConfig } = await import("@kubernetes/client-node");
   const kc = new KubeConfig();
   try {

@@ -5,7 +5,7 @@
  * handed to @kubernetes/client-node, which is only imported then: importing it costs ~0.3 s and
  * ~110 MiB, the largest part of a fleet plan's memory.
  */
-import { dirname, isAbsolute, resolve } from "node:path";
+import { basename, dirname, isAbsolute, resolve } from "node:path";
 import YAML, { YAMLError } from "yaml";
 import { registerSecret } from "../util/redact.ts";
 
@@ -14,11 +14,15 @@ export interface KubeTarget {
   context?: string;
   /** kube.allowInsecureHttp: an http:// server is refused without it. */
   allowInsecureHttp?: boolean;
+  /** kube.execPlugins: with "deny" no command named by a kubeconfig is ever run. */
+  execPlugins?: "allow" | "deny";
 }
 
 interface Named<T> {
   name: string;
   value: T;
+  /** The kubeconfig file the entry was read from. */
+  file: string;
 }
 
 interface ClusterEntry {
@@ -36,8 +40,8 @@ interface UserEntry {
   "client-key"?: string;
   username?: string;
   password?: string;
-  exec?: unknown;
-  "auth-provider"?: { config?: Record<string, unknown> };
+  exec?: { command?: unknown };
+  "auth-provider"?: { name?: unknown; config?: Record<string, unknown> };
 }
 
 interface ContextEntry {
@@ -99,12 +103,12 @@ function load(target: KubeTarget): Merged {
     const dir = dirname(resolve(path));
     for (const c of doc.clusters ?? []) {
       if (!m.clusters.has(c.name)) {
-        m.clusters.set(c.name, { name: c.name, value: c.cluster ?? {}, dir });
+        m.clusters.set(c.name, { name: c.name, value: c.cluster ?? {}, dir, file: path });
       }
     }
     for (const u of doc.users ?? []) {
       if (!m.users.has(u.name)) {
-        m.users.set(u.name, { name: u.name, value: u.user ?? {}, dir });
+        m.users.set(u.name, { name: u.name, value: u.user ?? {}, dir, file: path });
       }
     }
     for (const c of doc.contexts ?? []) {
@@ -166,6 +170,77 @@ function contextUser(
   const context = resolveKubeContext(target);
   const ctx = m.contexts.get(context)!;
   return { context, user: ctx.user ? m.users.get(ctx.user) : undefined };
+}
+
+/**
+ * Where a user's credentials come from when a plugin makes them: `exec` (users[].user.exec, as
+ * EKS's `aws`, GKE's `gke-gcloud-auth-plugin`, kubelogin) or an `auth-provider` (gcp, azure,
+ * oidc). `command` is the base name of what it runs, never its arguments or folder; absent when
+ * it runs none. As @kubernetes/client-node 1.4 does: exec plugins are spawned (also an
+ * auth-provider's `config.exec`); gcp and azure run `config.cmd-path` (through a shell, with
+ * `cmd-args`) when their token is missing or expired; oidc runs nothing (it refreshes over HTTP).
+ */
+export interface CredentialPlugin {
+  plugin: "exec" | "auth-provider";
+  /** auth-provider only: its name (gcp, azure, oidc, …). */
+  provider?: string;
+  command?: string;
+}
+
+function commandName(command: unknown): string | undefined {
+  return typeof command === "string" && command.trim() !== ""
+    ? basename(command.trim())
+    : undefined;
+}
+
+function pluginOf(u: UserEntry): CredentialPlugin | undefined {
+  if (u.exec !== undefined) {
+    const command = commandName(u.exec?.command);
+    return { plugin: "exec", ...(command ? { command } : {}) };
+  }
+  const ap = u["auth-provider"];
+  if (ap === undefined) return undefined;
+  const config = ap?.config ?? {};
+  const exec = config.exec as { command?: unknown } | undefined;
+  const command = commandName(exec?.command) ?? commandName(config["cmd-path"]);
+  return {
+    plugin: "auth-provider",
+    provider: typeof ap?.name === "string" ? ap.name : "unnamed",
+    ...(command ? { command } : {}),
+  };
+}
+
+/** The credential plugin of the target's user, if it has one. */
+export function credentialPlugin(target: KubeTarget): CredentialPlugin | undefined {
+  const { user } = contextUser(target);
+  return user ? pluginOf(user.value) : undefined;
+}
+
+/** kube.execPlugins: deny met a kubeconfig user whose credentials come from a command. */
+export class ExecPluginDenied extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ExecPluginDenied";
+  }
+}
+
+/**
+ * With `kube.execPlugins: deny`, refuses a user whose credentials come from running a command
+ * (an exec plugin, or an auth-provider with a command) before anything runs or is contacted.
+ */
+export function assertExecPluginsAllowed(target: KubeTarget): void {
+  if (target.execPlugins !== "deny") return;
+  const { context, user } = contextUser(target);
+  const plugin = user ? pluginOf(user.value) : undefined;
+  if (!plugin || (plugin.plugin === "auth-provider" && !plugin.command)) return;
+  const what = plugin.plugin === "exec"
+    ? `the exec plugin "${plugin.command ?? "(no command)"}" (users[].user.exec)`
+    : `the auth-provider ${plugin.provider} command "${plugin.command}" (users[].user.auth-provider.config)`;
+  throw new ExecPluginDenied(
+    `kube.execPlugins: deny, but the user "${user!.name}" of context "${context}" in kubeconfig ${
+      user!.file
+    } gets its credentials from ${what}; it was not run. Use a user with a token or client certificate for this cluster, or set kube.execPlugins: allow`,
+  );
 }
 
 /** A file a user entry names, when it can be read (errors are reported where it is used). */

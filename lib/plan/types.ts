@@ -158,6 +158,8 @@ export interface ClusterPlan {
   warnings: string[];
   /** Things the user should know or do (a scanned host key to check, a public key to add). */
   notes?: string[];
+  /** The credential plugin the kubeconfig user runs (command name only), when it has one. */
+  kubeCredentials?: { plugin: "exec" | "auth-provider"; provider?: string; command?: string };
   /** Set when the cluster cannot be planned (e.g. unreachable, or a conflicting Kustomization). */
   error?: string;
   /** Digest of the observed state the plan was made from (see digest.ts); for stale-plan checks. */
