@@ -20,16 +20,29 @@ import {
   renderDestroyText,
   renderPlanText,
 } from "./lib/report/text.ts";
-import { applyDocument, PLAN_FORMAT_VERSION, planDocument } from "./lib/report/json.ts";
+import {
+  applyDocument,
+  jsonText,
+  PLAN_FORMAT_VERSION,
+  planDocument,
+  planFileText,
+} from "./lib/report/json.ts";
 import { type SavedPlan, staleReasons } from "./lib/plan/stale.ts";
-import { errorMessage, redact } from "./lib/util/redact.ts";
+import { errorMessage, redact, safeText } from "./lib/util/redact.ts";
 import { createProgress, type Progress } from "./lib/report/progress.ts";
 import { setDebugSink } from "./lib/util/debug.ts";
 import { DEFAULT_RETRY } from "./lib/util/retry.ts";
 
+/**
+ * Everything fluxfleet prints goes through print/printErr: control characters and escape
+ * sequences (what a server may have slipped into a message or a repository file) are removed,
+ * then secrets are redacted. The live progress display alone writes escapes of its own (cursor
+ * moves, colour): it strips what it is given itself and writes through drawProgress.
+ */
 const encoder = new TextEncoder();
-const print = (text: string) => Deno.stdout.writeSync(encoder.encode(redact(text)));
-const printErr = (text: string) => Deno.stderr.writeSync(encoder.encode(redact(text)));
+const print = (text: string) => Deno.stdout.writeSync(encoder.encode(safeText(text)));
+const printErr = (text: string) => Deno.stderr.writeSync(encoder.encode(safeText(text)));
+const drawProgress = (text: string) => Deno.stderr.writeSync(encoder.encode(redact(text)));
 
 interface CommonOptions {
   output: "text" | "json";
@@ -86,7 +99,7 @@ function startProgress(quiet: boolean): Progress {
     quiet,
     tty: Deno.stderr.isTerminal(),
     color: !Deno.env.get("NO_COLOR"),
-    write: printErr,
+    write: drawProgress,
   });
   return progress;
 }
@@ -232,11 +245,11 @@ withCommon(program.command("plan"))
         const plans = run.plans;
         if (opts.out) {
           const doc = planDocument(manifest.file, plans, await fileDigest(manifest.file));
-          await Deno.writeTextFile(opts.out, JSON.stringify(doc, null, 2) + "\n", { mode: 0o600 });
+          await Deno.writeTextFile(opts.out, planFileText(doc), { mode: 0o600 });
         }
         print(
           opts.output === "json"
-            ? JSON.stringify(planDocument(manifest.file, plans), null, 2) + "\n"
+            ? jsonText(planDocument(manifest.file, plans))
             : renderPlanText(plans),
         );
         if (plans.some((p) => p.error)) Deno.exitCode = 1;
@@ -283,7 +296,7 @@ withCommon(program.command("apply"))
         progress?.done();
         print(
           opts.output === "json"
-            ? JSON.stringify(applyDocument(manifest.file, plans, results), null, 2) + "\n"
+            ? jsonText(applyDocument(manifest.file, plans, results))
             : "\n" + renderApplyText(results),
         );
         if (results.some((r) => r.outcome === "failed")) Deno.exitCode = 1;
@@ -337,11 +350,9 @@ withCommon(program.command("destroy"))
       progress?.done();
       print(
         opts.output === "json"
-          ? JSON.stringify(
+          ? jsonText(
             { formatVersion: PLAN_FORMAT_VERSION, kind: "fluxfleet.destroy", plans, results },
-            null,
-            2,
-          ) + "\n"
+          )
           : "\n" + renderDestroyText(results),
       );
       if (results.some((r) => r.outcome === "failed")) Deno.exitCode = 1;

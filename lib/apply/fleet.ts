@@ -12,7 +12,12 @@ import { type DestroyOptions, type DestroyPlan, planDestroy } from "../plan/dest
 import { emptyCheckout } from "../git/repo.ts";
 import type { CommitSigner } from "../git/sign.ts";
 import { bitbucketUrls, observeBitbucket } from "./bitbucket.ts";
-import { resolveKubeContext } from "../kube/kubeconfig.ts";
+import {
+  assertExecPluginsAllowed,
+  ExecPluginDenied,
+  registerKubeSecrets,
+  resolveKubeContext,
+} from "../kube/kubeconfig.ts";
 import { type FluxManifests, loadManifests } from "../manifests/source.ts";
 import { buildReleaseComponents } from "../manifests/release.ts";
 import { mapLimit } from "../util/pool.ts";
@@ -62,8 +67,11 @@ export async function planFleet(
     // The kubeconfig and its context are local files: check them before any contact too.
     try {
       resolveKubeContext(c.kube);
+      assertExecPluginsAllowed(c.kube);
+      registerKubeSecrets(c.kube);
     } catch (e) {
-      throw new Error(`cluster "${c.name}": ${(e as Error).message}`);
+      const file = e instanceof ExecPluginDenied ? `${manifest.file}: ` : "";
+      throw new Error(`${file}cluster "${c.name}": ${(e as Error).message}`);
     }
   }
   // Components are the same for every cluster with the same release and install options: the

@@ -7,6 +7,7 @@ import { desiredCluster, sshSecretData, tokenSecretData } from "../plan/desired.
 import { learnHostKeys } from "./credentials.ts";
 import { findHostKeys } from "../keys/known_hosts.ts";
 import { parseSshUrl } from "../git/ssh_url.ts";
+import { credentialPlugin } from "../kube/kubeconfig.ts";
 import { planCluster } from "../plan/plan.ts";
 import { observedDigest } from "../plan/digest.ts";
 import type { ClusterPlan, ObservedCluster, ObservedRepo } from "../plan/types.ts";
@@ -75,7 +76,18 @@ function withProviderSteps(s: ClusterState, plan: ClusterPlan): ClusterPlan {
   return { ...plan, steps, warnings: [...(first ? b.plan.warnings : []), ...plan.warnings] };
 }
 
+/** The kubeconfig was read before anything was contacted (planFleet): this cannot fail then. */
+function kubeCredentials(s: ClusterState): Pick<ClusterPlan, "kubeCredentials"> {
+  try {
+    const plugin = credentialPlugin(s.config.kube);
+    return plugin ? { kubeCredentials: plugin } : {};
+  } catch {
+    return {};
+  }
+}
+
 export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise<ClusterPlan> {
+  const credentials = kubeCredentials(s);
   const empty: ClusterPlan = {
     cluster: s.config.name,
     repository: { url: s.desired.repo.url, branch: s.desired.repo.branch, dir: s.desired.dir },
@@ -83,6 +95,7 @@ export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise
     status: [],
     warnings: [],
     notes: [],
+    ...credentials,
   };
   if (s.repo.error) return { ...empty, error: s.repo.error };
   try {
@@ -121,6 +134,7 @@ export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise
     s.observed = { repo: { ...observedRepo, files: presence }, cluster: observedCluster };
     return {
       ...plan,
+      ...credentials,
       // Host keys learnt by a scan are shown whenever they are about to be stored.
       notes: [
         ...(secretChanges ? notes : notes.filter((n) => !n.startsWith("known_hosts"))),

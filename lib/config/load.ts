@@ -531,6 +531,7 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
       kubeconfig: rel(kube.kubeconfig),
       context: kube.context,
       ...(kube.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
+      ...(kube.execPlugins === "deny" ? { execPlugins: "deny" as const } : {}),
     },
     path: normalisePath(c.path),
     git: {

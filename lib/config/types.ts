@@ -109,6 +109,7 @@ export interface RawKube {
   kubeconfig?: string;
   context?: string;
   allowInsecureHttp?: boolean;
+  execPlugins?: "allow" | "deny";
 }
 
 export interface RawCluster {
@@ -130,7 +131,13 @@ export interface RawManifest {
 export interface ClusterConfig {
   name: string;
   labels: Record<string, string>;
-  kube: { kubeconfig?: string; context?: string; allowInsecureHttp?: boolean };
+  kube: {
+    kubeconfig?: string;
+    context?: string;
+    allowInsecureHttp?: boolean;
+    /** "deny": a user whose credentials come from running a command is refused (default allow). */
+    execPlugins?: "allow" | "deny";
+  };
   /** Repository folder for this cluster, normalised, no leading "./" or trailing "/". */
   path: string;
   git: {

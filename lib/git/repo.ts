@@ -9,12 +9,18 @@ import git from "isomorphic-git";
 import type { HttpClient } from "isomorphic-git";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
 import type { CommitSigner } from "./sign.ts";
+import { serverText } from "../util/redact.ts";
+import { stripControls } from "../util/strip_controls.ts";
 
-/** A git failure in words; `transient` ones (5xx, 429, network) are worth retrying. */
+/**
+ * A git failure in words; `transient` ones (5xx, 429, network) are worth retrying. The message
+ * often quotes the server (a push refusal, what a hook or git-shell printed): its control
+ * characters and escape sequences are removed here, where every such text enters.
+ */
 export class GitError extends Error {
   readonly transient: boolean;
   constructor(message: string, transient: boolean) {
-    super(message);
+    super(stripControls(message));
     this.name = "GitError";
     this.transient = transient;
   }
@@ -113,6 +119,17 @@ export function describeGitError(e: unknown, url: string): GitError {
     const details = (err.data as { prettyDetails?: string } | undefined)?.prettyDetails ?? "";
     return new GitError(
       `push to ${where} was refused by the server:${details.replace(/\n\s*/g, " ")}`,
+      false,
+    );
+  }
+  if (err?.code === "SmartHttpError") {
+    // isomorphic-git quotes the first 256 characters of the answer: cut before it is redacted,
+    // a secret the server echoed would survive in part. The whole answer is redacted, then cut.
+    const response = (err.data as { response?: string } | undefined)?.response ?? "";
+    return new GitError(
+      `${where} did not answer as a git server (no smart HTTP ref advertisement); it said: ${
+        serverText(response.trim().split("\n")[0] ?? "", 200)
+      }`,
       false,
     );
   }

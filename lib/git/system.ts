@@ -19,6 +19,7 @@ import { dirname, isAbsolute, join, normalize } from "node:path";
 import { findHostKeys, knownHostsName } from "../keys/known_hosts.ts";
 import { parsePrivateKey } from "../keys/parse.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
+import { serverText } from "../util/redact.ts";
 import {
   type Author,
   type FileChange,
@@ -440,8 +441,8 @@ function serverSaid(stderr: string, ctx: ErrorContext): string {
     /^(fatal: (Could not read from remote|the remote end hung up|Remote branch|unable to)|error: (failed to push|RPC failed)|hint:|warning:|Please make sure|and the repository exists|Cloning into|To |!|Everything up-to-date|Load key|The fingerprint|Someone could|It is also possible|Please contact|Add correct|Offending|Host key for|Host key verification|@)/;
   const lines = stderr.split("\n").map((l) => l.replace(/^remote:\s*/, "").trim())
     .filter((l) => l !== "" && !boilerplate.test(l));
-  const said = scrub(lines.slice(0, 3).join(" / "), ctx);
-  return said.length > 300 ? `${said.slice(0, 300)}…` : said;
+  // Redacted before it is cut: a secret cut in half would no longer be recognised.
+  return serverText(scrub(lines.slice(0, 3).join(" / "), ctx), 300);
 }
 
 function describeHostKeyFailure(stderr: string, ctx: ErrorContext): string {

@@ -10,7 +10,9 @@ import type { KubeObject } from "../manifests/types.ts";
 import { KubeApiError, kubeError, type KubeStatus } from "./errors.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
 import { debug } from "../util/debug.ts";
+import { registerSecret, serverText } from "../util/redact.ts";
 import {
+  assertExecPluginsAllowed,
   type KubeConnection,
   type KubeTarget,
   resolveKubeContext,
@@ -66,10 +68,23 @@ export { resolveKubeContext };
  * @kubernetes/client-node's KubeConfig, imported only for them.
  */
 async function pluginConnection(target: KubeTarget): Promise<KubeConnection> {
+  // Checked before the library is loaded: with deny, nothing from a kubeconfig is run.
+  assertExecPluginsAllowed(target);
   const { KubeConfig } = await import("@kubernetes/client-node");
   const kc = new KubeConfig();
-  if (target.kubeconfig) kc.loadFromFile(target.kubeconfig);
-  else kc.loadFromDefault();
+  try {
+    if (target.kubeconfig) kc.loadFromFile(target.kubeconfig);
+    else kc.loadFromDefault();
+  } catch (e) {
+    // js-yaml's message quotes the lines around the problem, which may hold a credential.
+    const mark = (e as { mark?: { line?: number; column?: number } }).mark;
+    const where = mark?.line !== undefined
+      ? ` at line ${mark.line + 1}, column ${(mark.column ?? 0) + 1}`
+      : "";
+    throw new Error(
+      `kube.kubeconfig: @kubernetes/client-node cannot read the kubeconfig${where}; the line is not shown, as it may hold a credential`,
+    );
+  }
   const context = resolveKubeContext(target);
   kc.setCurrentContext(context);
   const tls: {
@@ -88,6 +103,10 @@ async function pluginConnection(target: KubeTarget): Promise<KubeConnection> {
     headers[k] = JSON.parse(JSON.stringify(String(v)));
   }
   if (tls.auth) headers.Authorization = `Basic ${btoa(tls.auth)}`;
+  // What the plugin produced is a credential like any other: redacted from all output.
+  const bearer = /^(?:Bearer|Basic) (.+)$/.exec(headers.Authorization ?? "")?.[1];
+  if (bearer) registerSecret(bearer);
+  if (tls.key) registerSecret(text(tls.key)!.trim());
   return {
     context,
     server: kc.getCurrentCluster()!.server.replace(/\/+$/, ""),
@@ -200,7 +219,8 @@ export async function createKubeClient(
     try {
       json = raw ? JSON.parse(raw) : undefined;
     } catch {
-      json = { message: raw.slice(0, 200) };
+      // Not a Status (a proxy's page, a hostile answer): redacted before it is cut (serverText).
+      json = { message: serverText(raw, 200) };
     }
     return { status: res.status, json, retryAfter: res.headers.get("retry-after") };
   }

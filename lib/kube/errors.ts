@@ -1,4 +1,6 @@
 /** Kubernetes API errors in words a user can act on. */
+import { serverText } from "../util/redact.ts";
+import { stripControls } from "../util/strip_controls.ts";
 
 export interface KubeStatus {
   kind?: string;
@@ -15,7 +17,8 @@ export class KubeApiError extends Error {
   /** Wait the server asked for (Retry-After), in milliseconds. */
   readonly retryAfterMs?: number;
   constructor(status: number, reason: string, message: string, retryAfterMs?: number) {
-    super(message);
+    // Messages quote the API server: its control characters and escapes stop here.
+    super(stripControls(message));
     this.name = "KubeApiError";
     this.status = status;
     this.reason = reason;
@@ -23,6 +26,9 @@ export class KubeApiError extends Error {
     this.retryAfterMs = retryAfterMs;
   }
 }
+
+/** A Status message is the server's: it is shown, up to this length. */
+const MAX_SERVER_TEXT = 500;
 
 export function kubeError(
   context: string,
@@ -32,8 +38,10 @@ export function kubeError(
   body: KubeStatus | undefined,
   retryAfterMs?: number,
 ): KubeApiError {
-  const server = body?.message ? `: ${body.message}` : "";
-  const reason = body?.reason ?? `HTTP${status}`;
+  const server = typeof body?.message === "string" && body.message !== ""
+    ? `: ${serverText(body.message, MAX_SERVER_TEXT)}`
+    : "";
+  const reason = typeof body?.reason === "string" ? stripControls(body.reason) : `HTTP${status}`;
   const what = `${method} ${path}`;
   let message: string;
   switch (status) {

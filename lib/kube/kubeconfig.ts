@@ -5,19 +5,24 @@
  * handed to @kubernetes/client-node, which is only imported then: importing it costs ~0.3 s and
  * ~110 MiB, the largest part of a fleet plan's memory.
  */
-import { dirname, isAbsolute, resolve } from "node:path";
-import YAML from "yaml";
+import { basename, dirname, isAbsolute, resolve } from "node:path";
+import YAML, { YAMLError } from "yaml";
+import { registerSecret } from "../util/redact.ts";
 
 export interface KubeTarget {
   kubeconfig?: string;
   context?: string;
   /** kube.allowInsecureHttp: an http:// server is refused without it. */
   allowInsecureHttp?: boolean;
+  /** kube.execPlugins: with "deny" no command named by a kubeconfig is ever run. */
+  execPlugins?: "allow" | "deny";
 }
 
 interface Named<T> {
   name: string;
   value: T;
+  /** The kubeconfig file the entry was read from. */
+  file: string;
 }
 
 interface ClusterEntry {
@@ -35,8 +40,8 @@ interface UserEntry {
   "client-key"?: string;
   username?: string;
   password?: string;
-  exec?: unknown;
-  "auth-provider"?: unknown;
+  exec?: { command?: unknown };
+  "auth-provider"?: { name?: unknown; config?: Record<string, unknown> };
 }
 
 interface ContextEntry {
@@ -89,7 +94,7 @@ function load(target: KubeTarget): Merged {
       if (e instanceof Deno.errors.NotFound && paths.length > 1) continue;
       throw new Error(`kube.kubeconfig: cannot read ${path}: ${(e as Error).name}`);
     }
-    const doc = (YAML.parse(text) ?? {}) as {
+    const doc = (parseKubeconfig(text, path) ?? {}) as {
       clusters?: { name: string; cluster?: ClusterEntry }[];
       users?: { name: string; user?: UserEntry }[];
       contexts?: { name: string; context?: ContextEntry }[];
@@ -98,11 +103,13 @@ function load(target: KubeTarget): Merged {
     const dir = dirname(resolve(path));
     for (const c of doc.clusters ?? []) {
       if (!m.clusters.has(c.name)) {
-        m.clusters.set(c.name, { name: c.name, value: c.cluster ?? {}, dir });
+        m.clusters.set(c.name, { name: c.name, value: c.cluster ?? {}, dir, file: path });
       }
     }
     for (const u of doc.users ?? []) {
-      if (!m.users.has(u.name)) m.users.set(u.name, { name: u.name, value: u.user ?? {}, dir });
+      if (!m.users.has(u.name)) {
+        m.users.set(u.name, { name: u.name, value: u.user ?? {}, dir, file: path });
+      }
     }
     for (const c of doc.contexts ?? []) {
       if (!m.contexts.has(c.name)) m.contexts.set(c.name, c.context ?? {});
@@ -111,6 +118,25 @@ function load(target: KubeTarget): Merged {
   }
   merged.set(key, m);
   return m;
+}
+
+/**
+ * A kubeconfig holds credentials, and a YAML error message quotes the line it stopped at (and
+ * some quote a value: an unresolved alias or tag): the error says where and what kind of
+ * problem, never the text. Warnings are not printed (they would quote the text too).
+ */
+function parseKubeconfig(text: string, path: string): unknown {
+  try {
+    return YAML.parse(text, { logLevel: "error" });
+  } catch (e) {
+    if (!(e instanceof YAMLError)) throw e;
+    const at = e.linePos?.[0];
+    const where = at ? ` at line ${at.line}, column ${at.col}` : "";
+    const kind = e.code.toLowerCase().replaceAll("_", " ");
+    throw new Error(
+      `kube.kubeconfig: ${path} is not valid YAML${where} (${kind}); the line is not shown, as it may hold a credential`,
+    );
+  }
 }
 
 /** The context a target names (or the current one); errors name the context and the file. */
@@ -137,13 +163,138 @@ function fileOrData(
   return undefined;
 }
 
+function contextUser(
+  target: KubeTarget,
+): { context: string; user?: Named<UserEntry> & { dir: string } } {
+  const m = load(target);
+  const context = resolveKubeContext(target);
+  const ctx = m.contexts.get(context)!;
+  return { context, user: ctx.user ? m.users.get(ctx.user) : undefined };
+}
+
+/**
+ * Where a user's credentials come from when a plugin makes them: `exec` (users[].user.exec, as
+ * EKS's `aws`, GKE's `gke-gcloud-auth-plugin`, kubelogin) or an `auth-provider` (gcp, azure,
+ * oidc). `command` is the base name of what it runs, never its arguments or folder; absent when
+ * it runs none. As @kubernetes/client-node 1.4 does: exec plugins are spawned (also an
+ * auth-provider's `config.exec`); gcp and azure run `config.cmd-path` (through a shell, with
+ * `cmd-args`) when their token is missing or expired; oidc runs nothing (it refreshes over HTTP).
+ */
+export interface CredentialPlugin {
+  plugin: "exec" | "auth-provider";
+  /** auth-provider only: its name (gcp, azure, oidc, …). */
+  provider?: string;
+  command?: string;
+}
+
+function commandName(command: unknown): string | undefined {
+  return typeof command === "string" && command.trim() !== ""
+    ? basename(command.trim())
+    : undefined;
+}
+
+function pluginOf(u: UserEntry): CredentialPlugin | undefined {
+  if (u.exec !== undefined) {
+    const command = commandName(u.exec?.command);
+    return { plugin: "exec", ...(command ? { command } : {}) };
+  }
+  const ap = u["auth-provider"];
+  if (ap === undefined) return undefined;
+  const config = ap?.config ?? {};
+  const exec = config.exec as { command?: unknown } | undefined;
+  const command = commandName(exec?.command) ?? commandName(config["cmd-path"]);
+  return {
+    plugin: "auth-provider",
+    provider: typeof ap?.name === "string" ? ap.name : "unnamed",
+    ...(command ? { command } : {}),
+  };
+}
+
+/** The credential plugin of the target's user, if it has one. */
+export function credentialPlugin(target: KubeTarget): CredentialPlugin | undefined {
+  const { user } = contextUser(target);
+  return user ? pluginOf(user.value) : undefined;
+}
+
+/** kube.execPlugins: deny met a kubeconfig user whose credentials come from a command. */
+export class ExecPluginDenied extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ExecPluginDenied";
+  }
+}
+
+/**
+ * With `kube.execPlugins: deny`, refuses a user whose credentials come from running a command
+ * (an exec plugin, or an auth-provider with a command) before anything runs or is contacted.
+ */
+export function assertExecPluginsAllowed(target: KubeTarget): void {
+  if (target.execPlugins !== "deny") return;
+  const { context, user } = contextUser(target);
+  const plugin = user ? pluginOf(user.value) : undefined;
+  if (!plugin || (plugin.plugin === "auth-provider" && !plugin.command)) return;
+  const what = plugin.plugin === "exec"
+    ? `the exec plugin "${plugin.command ?? "(no command)"}" (users[].user.exec)`
+    : `the auth-provider ${plugin.provider} command "${plugin.command}" (users[].user.auth-provider.config)`;
+  throw new ExecPluginDenied(
+    `kube.execPlugins: deny, but the user "${user!.name}" of context "${context}" in kubeconfig ${
+      user!.file
+    } gets its credentials from ${what}; it was not run. Use a user with a token or client certificate for this cluster, or set kube.execPlugins: allow`,
+  );
+}
+
+/** A file a user entry names, when it can be read (errors are reported where it is used). */
+function readable(dir: string, file: string | undefined): string | undefined {
+  if (typeof file !== "string") return undefined;
+  try {
+    return Deno.readTextFileSync(isAbsolute(file) ? file : resolve(dir, file)).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Registers for redaction the credentials of the target's kubeconfig user (token or token file,
+ * password and Basic credentials, client key, an auth-provider's tokens and client secret), as
+ * the manifest's secrets are: before anything is contacted, so a server echoing one, or an
+ * error quoting one, shows *** instead.
+ */
+export function registerKubeSecrets(target: KubeTarget): void {
+  const { user } = contextUser(target);
+  if (!user) return;
+  const u = user.value;
+  const values = [
+    u.token,
+    readable(user.dir, u.tokenFile),
+    u.password,
+    u["client-key-data"],
+    readable(user.dir, u["client-key"]),
+  ];
+  if (typeof u.username === "string") {
+    const basic = new TextEncoder().encode(`${u.username}:${u.password ?? ""}`);
+    values.push(btoa(String.fromCharCode(...basic)));
+  }
+  const config = u["auth-provider"]?.config ?? {};
+  for (const k of ["access-token", "id-token", "refresh-token", "client-secret"]) {
+    values.push(config[k] as string | undefined);
+  }
+  for (const v of values) if (typeof v === "string") registerSecret(v);
+  if (typeof u["client-key-data"] === "string") {
+    try {
+      registerSecret(fileOrData(u["client-key-data"], undefined, user.dir)!.trim());
+    } catch {
+      // Not base64: reported when the connection is made.
+    }
+  }
+}
+
 /**
  * Connection details for a target, or undefined when its user needs a credential plugin
  * (exec, auth-provider): those go through @kubernetes/client-node.
  */
 export function simpleConnection(target: KubeTarget): KubeConnection | undefined {
   const m = load(target);
-  const context = resolveKubeContext(target);
+  const { context, user } = contextUser(target);
   const ctx = m.contexts.get(context)!;
   const cluster = ctx.cluster ? m.clusters.get(ctx.cluster) : undefined;
   if (!cluster?.value.server) {
@@ -151,8 +302,8 @@ export function simpleConnection(target: KubeTarget): KubeConnection | undefined
       `kube.context: context "${context}" names no cluster with a server in ${m.where}`,
     );
   }
-  const user = ctx.user ? m.users.get(ctx.user) : undefined;
   const u = user?.value ?? {};
+  registerKubeSecrets(target);
   if (u.exec !== undefined || u["auth-provider"] !== undefined) return undefined;
   const c = cluster.value;
   const headers: Record<string, string> = {};

@@ -196,6 +196,8 @@ export interface ClusterPlan {
   notes?: string[];
   /** Generated-key mode: the cluster's SSH key (see ClusterSshKey). */
   sshKey?: ClusterSshKey;
+  /** The credential plugin the kubeconfig user runs (command name only), when it has one. */
+  kubeCredentials?: { plugin: "exec" | "auth-provider"; provider?: string; command?: string };
   /** Set when the cluster cannot be planned (e.g. unreachable, or a conflicting Kustomization). */
   error?: string;
   /** Digest of the observed state the plan was made from (see digest.ts); for stale-plan checks. */

@@ -4,6 +4,7 @@
  * only manages the repository itself, its access (deploy) keys and group grants; all file
  * content goes through plain git.
  */
+import { stripControls } from "../util/strip_controls.ts";
 
 /** A repository as the provider reports it. */
 export interface ProviderRepo {
@@ -78,7 +79,8 @@ export class ProviderError extends Error {
     message: string,
     opts: { status: number; transient: boolean; retryAfterMs?: number },
   ) {
-    super(message);
+    // Messages quote the hosting API: its control characters and escapes stop here.
+    super(stripControls(message));
     this.name = "ProviderError";
     this.status = opts.status;
     this.transient = opts.transient;

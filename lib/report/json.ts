@@ -4,6 +4,7 @@
  */
 import type { ClusterPlan } from "../plan/types.ts";
 import type { ClusterResult } from "../apply/fleet.ts";
+import { redact, safeText } from "../util/redact.ts";
 
 export const PLAN_FORMAT_VERSION = 1;
 
@@ -68,4 +69,27 @@ export function applyDocument(
       skipped: count("skipped"),
     },
   };
+}
+
+/**
+ * A document as printed: indented JSON, every string without control characters or escape
+ * sequences (JSON escapes them, but a consumer decoding a message and printing it would get
+ * them back; tabs and newlines, e.g. of a diff, are kept) and redacted before it is escaped (a
+ * secret inside a quoted JSON text would otherwise be escaped once more than its forms are).
+ */
+export function jsonText(doc: unknown): string {
+  return JSON.stringify(
+    doc,
+    (_key, value) => typeof value === "string" ? safeText(value) : value,
+    2,
+  ) + "\n";
+}
+
+/** A plan file: redacted like jsonText, not stripped (apply compares its steps verbatim). */
+export function planFileText(doc: PlanDocument): string {
+  return JSON.stringify(
+    doc,
+    (_key, value) => typeof value === "string" ? redact(value) : value,
+    2,
+  ) + "\n";
 }

@@ -1,8 +1,11 @@
 /**
  * Progress while planning and applying. On a terminal: one live line per cluster, redrawn in
  * place (at most ten times a second). Elsewhere (CI, pipes): plain timestamped lines. `--quiet`
- * prints nothing; NO_COLOR turns the colours off.
+ * prints nothing; NO_COLOR turns the colours off. The progress display is the one writer that
+ * emits escape sequences of its own, so it strips the messages it is given (they can quote a
+ * server) and its writer does not.
  */
+import { stripControls } from "../util/strip_controls.ts";
 
 export interface Progress {
   event(cluster: string, message: string): void;
@@ -26,7 +29,11 @@ export function createProgress(opts: ProgressOptions): Progress {
   if (!opts.tty) {
     return {
       event: (cluster, message) =>
-        opts.write(`${now().toISOString().slice(11, 19)} ${cluster}: ${message}\n`),
+        opts.write(
+          `${now().toISOString().slice(11, 19)} ${stripControls(cluster)}: ${
+            stripControls(message)
+          }\n`,
+        ),
       done() {},
     };
   }
@@ -48,7 +55,7 @@ export function createProgress(opts: ProgressOptions): Progress {
   };
   return {
     event(cluster, message) {
-      lines.set(cluster, message);
+      lines.set(stripControls(cluster), stripControls(message));
       timer ??= setTimeout(draw, 100);
     },
     done() {

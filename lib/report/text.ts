@@ -49,6 +49,12 @@ export function describeStep(step: Step): string {
   }
 }
 
+/** "credentials from exec plugin: aws": what runs to get the cluster's credentials. */
+export function credentialsNote(c: NonNullable<ClusterPlan["kubeCredentials"]>): string {
+  const source = c.plugin === "exec" ? "exec plugin" : `auth-provider ${c.provider}`;
+  return `credentials from ${source}${c.command ? `: ${c.command}` : " (runs no command)"}`;
+}
+
 export function renderPlanText(plans: ClusterPlan[]): string {
   const out: string[] = [];
   for (const p of plans) {
@@ -57,6 +63,7 @@ export function renderPlanText(plans: ClusterPlan[]): string {
     );
     if (p.error) {
       out.push(`  x cannot plan: ${p.error}`);
+      if (p.kubeCredentials) out.push(`  > ${credentialsNote(p.kubeCredentials)}`);
       continue;
     }
     const lastFile = p.steps.findLastIndex((s) => s.kind === "file");
@@ -81,6 +88,7 @@ export function renderPlanText(plans: ClusterPlan[]): string {
       if (!p.status.some((s) => w.includes(s.message))) out.push(`  ! ${w}`);
     }
     for (const n of p.notes ?? []) out.push(`  > ${n}`);
+    if (p.kubeCredentials) out.push(`  > ${credentialsNote(p.kubeCredentials)}`);
     if (p.steps.length === 0 && p.status.length > 0) out.push("  (no changes)");
   }
   out.push("", planSummary(plans));

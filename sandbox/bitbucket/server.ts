@@ -63,8 +63,11 @@ export interface BitbucketSandbox {
     slug: string,
     keys: { label: string; key: string; permission: string }[],
   ): void;
-  /** The next `times` requests answer `status` (with Retry-After when given), before auth. */
-  failNext(status: number, times: number, retryAfterSeconds?: number): void;
+  /**
+   * The next `times` requests answer `status` (with Retry-After when given), before auth;
+   * `message` replaces the error message of the answer's {"errors":[…]} body.
+   */
+  failNext(status: number, times: number, retryAfterSeconds?: number, message?: string): void;
   close(): Promise<void>;
 }
 
@@ -72,6 +75,7 @@ interface Fault {
   status: number;
   remaining: number;
   retryAfterSeconds?: number;
+  message?: string;
 }
 
 function jsonResponse(
@@ -111,9 +115,10 @@ function authenticate(
 }
 
 function faultReply(f: Fault): { reply: Reply; headers: Record<string, string> } {
-  const message = f.status === 429
-    ? "You have been rate limited; retry after a short while."
-    : `Simulated server fault (${f.status}).`;
+  const message = f.message ??
+    (f.status === 429
+      ? "You have been rate limited; retry after a short while."
+      : `Simulated server fault (${f.status}).`);
   const headers: Record<string, string> = {};
   if (f.retryAfterSeconds !== undefined) headers["retry-after"] = String(f.retryAfterSeconds);
   return { reply: { status: f.status, body: errorBody(message, null) }, headers };
@@ -248,8 +253,8 @@ export async function startBitbucketSandbox(
         });
       }
     },
-    failNext(status, times, retryAfterSeconds) {
-      if (times > 0) faults.push({ status, remaining: times, retryAfterSeconds });
+    failNext(status, times, retryAfterSeconds, message) {
+      if (times > 0) faults.push({ status, remaining: times, retryAfterSeconds, message });
     },
     close() {
       closing ??= server.shutdown();

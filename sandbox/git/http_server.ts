@@ -51,10 +51,13 @@ export interface LogEntry {
  * A fault to inject, for failure tests. `phase`: the ref advertisement (GET info/refs), a fetch
  * (POST git-upload-pack) or a push (POST git-receive-pack). `after: true` lets git do the work
  * first and then answers with the error (a push that landed although the client saw a failure).
+ * `body` is the text of that answer (default "injected fault"): with `status: 200` on the
+ * advertisement, a server that does not speak git (an HTML page, a proxy, a hostile server).
  */
 export interface GitFault {
   phase: "advertise" | "upload" | "receive" | "any";
   status?: number;
+  body?: string;
   delayMs?: number;
   after?: boolean;
   times?: number;
@@ -548,14 +551,14 @@ class SandboxGitServer implements GitServer {
     if (fault?.status && !fault.after) {
       await req.body?.cancel();
       record.status = fault.status;
-      return textResponse(fault.status, "injected fault");
+      return textResponse(fault.status, fault.body ?? "injected fault");
     }
     let res = await this.#route(req, url, record).catch((err: unknown) =>
       textResponse(500, `internal error: ${err instanceof Error ? err.message : String(err)}`)
     );
     if (fault?.status && fault.after) {
       await res.arrayBuffer(); // let git finish its work, then answer with the fault
-      res = textResponse(fault.status, "injected fault");
+      res = textResponse(fault.status, fault.body ?? "injected fault");
     }
     record.status = res.status;
     return res;

@@ -58,10 +58,12 @@ export interface RequestRecord {
  * (An HTTP/1.1-only client would get the status line first and then a broken body.)
  * `reset: "mid-body"` handles the request, sends the status, headers and part of the body, then
  * resets the stream: the client's fetch resolves, reading the body fails. A fault with only
- * `delayMs` delays the request, then handles it normally.
+ * `delayMs` delays the request, then handles it normally. `message` replaces the Status
+ * message of a `status` fault (what a server may echo back: tests of output sanitising).
  */
 export interface KubeFault {
   status?: number;
+  message?: string;
   retryAfterSeconds?: number;
   reset?: boolean | "mid-body";
   delayMs?: number;
@@ -187,7 +189,10 @@ const FAULT_STATUS: Record<number, [string, string]> = {
 function faultResponse(fault: KubeFault & { status: number }): Response {
   const [reason, message] = FAULT_STATUS[fault.status] ??
     [fault.status >= 500 ? "InternalError" : "Unknown", `injected fault (${fault.status})`];
-  const res = json(fault.status, new ApiError(fault.status, reason, message).toStatus());
+  const res = json(
+    fault.status,
+    new ApiError(fault.status, reason, fault.message ?? message).toStatus(),
+  );
   if (fault.retryAfterSeconds !== undefined) {
     res.headers.set("retry-after", String(fault.retryAfterSeconds));
   }

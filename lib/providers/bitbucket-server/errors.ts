@@ -6,6 +6,7 @@
  */
 import { ProviderError } from "../types.ts";
 import { projectName, type ResolvedTarget } from "./target.ts";
+import { serverText } from "../../util/redact.ts";
 
 export interface ServerError {
   message: string;
@@ -48,9 +49,10 @@ export function scrub(text: string, token: string): string {
 
 function saying(errors: ServerError[]): string {
   if (errors.length === 0) return "";
-  const text = errors.map((e) => e.message).join("; ");
-  const short = text.length > MAX_SERVER_TEXT ? `${text.slice(0, MAX_SERVER_TEXT)}…` : text;
-  return ` (Bitbucket says: ${short})`;
+  // Redacted before it is cut: a secret cut in half would no longer be recognised.
+  return ` (Bitbucket says: ${
+    serverText(errors.map((e) => e.message).join("; "), MAX_SERVER_TEXT)
+  })`;
 }
 
 /**
