@@ -13,6 +13,8 @@ import { emptyCheckout } from "../git/repo.ts";
 import type { CommitSigner } from "../git/sign.ts";
 import { bitbucketUrls, observeBitbucket } from "./bitbucket.ts";
 import { resolveKubeContext } from "../kube/kubeconfig.ts";
+import { describeField } from "../config/errors.ts";
+import { repositoryKey } from "../git/url.ts";
 import { type FluxManifests, loadManifests } from "../manifests/source.ts";
 import { buildReleaseComponents } from "../manifests/release.ts";
 import { mapLimit } from "../util/pool.ts";
@@ -54,16 +56,20 @@ export async function planFleet(
   opts: RunOptions,
 ): Promise<FleetRun> {
   const baseDir = dirname(manifest.file);
+  // Errors name the setting where the manifest writes it: file:line:col, cluster, field.
+  const fieldOf = (c: ClusterConfig) => (field: string) =>
+    describeField({ location: manifest.locate?.(c.name, field), cluster: c.name, field });
   // Secrets first: a missing variable, unreadable file or wrong passphrase stops the run before
   // anything is contacted.
   const creds = new Map<string, Credentials>();
   for (const c of clusters) {
-    creds.set(c.name, await resolveCredentials(c, baseDir, opts.secrets));
+    creds.set(c.name, await resolveCredentials(c, baseDir, opts.secrets, fieldOf(c)));
     // The kubeconfig and its context are local files: check them before any contact too.
     try {
       resolveKubeContext(c.kube);
     } catch (e) {
-      throw new Error(`cluster "${c.name}": ${(e as Error).message}`);
+      const where = describeField({ location: manifest.locate?.(c.name, "kube"), cluster: c.name });
+      throw new Error(`${where}: ${(e as Error).message}`);
     }
   }
   // Components are the same for every cluster with the same release and install options: the
@@ -93,7 +99,8 @@ export async function planFleet(
   const states = new Map<string, ClusterState>();
   const groups = new Map<string, RepoGroup>();
   for (const c of clusters) {
-    const key = `${c.git.url}#${c.git.branch}`;
+    // One commit per repository, however its clusters spell its URL (lib/git/url.ts).
+    const key = `${repositoryKey(c.git.url)}#${c.git.branch}`;
     let group = groups.get(key);
     if (!group) {
       group = {
