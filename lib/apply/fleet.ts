@@ -13,8 +13,9 @@ import { emptyCheckout } from "../git/repo.ts";
 import type { CommitSigner } from "../git/sign.ts";
 import { bitbucketUrls, observeBitbucket } from "./bitbucket.ts";
 import { resolveKubeContext } from "../kube/kubeconfig.ts";
-import { describeField } from "../config/errors.ts";
+import { ConfigError, describeField } from "../config/errors.ts";
 import { repositoryKey } from "../git/url.ts";
+import { sharedInstallationProblems } from "./targets.ts";
 import { type FluxManifests, loadManifests } from "../manifests/source.ts";
 import { buildReleaseComponents } from "../manifests/release.ts";
 import { mapLimit } from "../util/pool.ts";
@@ -72,6 +73,9 @@ export async function planFleet(
       throw new Error(`${where}: ${(e as Error).message}`);
     }
   }
+  // Two clusters on one API server and Flux namespace would fight over one installation.
+  const shared = sharedInstallationProblems(manifest);
+  if (shared.length > 0) throw new ConfigError(shared);
   // Components are the same for every cluster with the same release and install options: the
   // source is read once, and a release archive is built with kubectl kustomize once per distinct
   // (source, options) — never per cluster. Both caches hold promises, so this stays true for

@@ -22,6 +22,7 @@ import { parseObjects } from "../../lib/manifests/render.ts";
 import type { KubeObject } from "../../lib/manifests/types.ts";
 import {
   assertTempClean,
+  contextNames,
   INSTALL_MANIFEST,
   manifestYaml,
   tokenGit,
@@ -394,6 +395,8 @@ Deno.test("fleet: the kustomize build runs once per distinct (source, options), 
     prefix: "fluxfleet-fidelity-",
     git: { users: { git: TOKEN } },
     repos: ["fleet"],
+    // One API server each: two clusters on one server and namespace are refused.
+    contexts: contextNames(6),
     cliEnv: { GIT_PASSWORD: TOKEN },
     manifest: ({ git }) =>
       manifestYaml({
@@ -401,7 +404,6 @@ Deno.test("fleet: the kustomize build runs once per distinct (source, options), 
         git: tokenGit(git.repoUrl("fleet"), null),
         clusters: Array.from({ length: 6 }, (_, i) => ({
           name: `c${i}`,
-          kube: "context: c0",
           lines: i >= 4 ? ["flux: { logLevel: debug }"] : [],
         })),
       }),

@@ -1,13 +1,127 @@
 /**
- * Manifest rules that need more than the manifest, through the real CLI: one repository however
- * its URL is spelled (one commit), secret errors naming the manifest's own field, and
+ * Manifest rules that need more than the manifest, through the real CLI: two clusters on one API
+ * server and Flux namespace (from the kubeconfig, before anything is contacted), one repository
+ * however its URL is spelled (one commit), secret errors naming the manifest's own field, and
  * flux.sparseCheckout turned on and off again on a live GitRepository.
  */
 import assert from "node:assert/strict";
+import YAML from "yaml";
 import { fluxObject, manifestYaml, runCli, tokenGit, withFleetEnv } from "../helpers/harness.ts";
+import { apiServerKey } from "../../lib/apply/targets.ts";
+import type { KubeSandbox } from "../../sandbox/kube/server.ts";
 
 const RUN = crypto.randomUUID().slice(0, 8);
 const TOKEN = `canary-rules-token-${RUN}`;
+
+/** A kubeconfig whose contexts all reach `sandbox`, each with its own spelling of the server. */
+async function writeSharedKubeconfig(
+  path: string,
+  sandbox: KubeSandbox,
+  contexts: { name: string; server: string }[],
+): Promise<void> {
+  const pieces = contexts.map(({ name, server }) => {
+    const p = sandbox.kubeconfigCluster(name) as {
+      cluster: { name: string; cluster: Record<string, unknown> };
+      user: object;
+      context: object;
+    };
+    p.cluster.cluster.server = server;
+    return p;
+  });
+  await Deno.writeTextFile(
+    path,
+    YAML.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: pieces.map((p) => p.cluster),
+      users: pieces.map((p) => p.user),
+      contexts: pieces.map((p) => p.context),
+      "current-context": contexts[0].name,
+    }),
+    { mode: 0o600 },
+  );
+}
+
+Deno.test("apiServerKey: one key per API server, however the kubeconfig spells it", () => {
+  const same = [
+    "https://k8s.example.com:6443",
+    "https://K8S.Example.com:6443/",
+    "HTTPS://k8s.example.com:6443//",
+  ];
+  for (const s of same) assert.equal(apiServerKey(s), apiServerKey(same[0]), s);
+  assert.equal(
+    apiServerKey("https://k8s.example.com:443/"),
+    apiServerKey("https://k8s.example.com"),
+  );
+  const different = [
+    "https://k8s.example.com:6443",
+    "https://k8s.example.com:6444",
+    "https://k8s.example.com",
+    "http://k8s.example.com",
+    "https://k8s.example.com:6443/clusters/a",
+    "https://other.example.com:6443",
+  ];
+  assert.equal(new Set(different.map(apiServerKey)).size, different.length);
+});
+
+Deno.test("two clusters on one API server and Flux namespace: refused before anything is contacted, naming both", async () => {
+  await withFleetEnv({
+    prefix: "fluxfleet-rules-",
+    git: { users: { git: TOKEN } },
+    repos: ["fleet"],
+    cliEnv: { GIT_PASSWORD: TOKEN },
+  }, async ({ git, kube, dir, cli }) => {
+    const port = new URL(kube.url).port;
+    // blue and green on one context; teal on another context name for the same server, spelled
+    // differently; red on the same server in another Flux namespace (allowed).
+    await writeSharedKubeconfig(`${dir}/kubeconfig`, kube, [
+      { name: "shared", server: kube.url },
+      { name: "alias", server: `HTTPS://127.0.0.1:${port}/` },
+    ]);
+    const manifest = `${dir}/fleet.yaml`;
+    await Deno.writeTextFile(
+      manifest,
+      manifestYaml({
+        git: tokenGit(git.repoUrl("fleet")),
+        clusters: [
+          { name: "blue", kube: "context: shared" },
+          { name: "green", kube: "context: shared" },
+          { name: "teal", kube: "context: alias" },
+          { name: "red", kube: "context: alias", lines: ["flux: { namespace: flux-red }"] },
+        ],
+      }),
+    );
+    kube.resetRequests();
+    git.requests.length = 0;
+    for (const args of [["plan"], ["apply", "--auto-approve"], ["plan", "--cluster", "green"]]) {
+      const r = await cli([...args, manifest]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const lines = r.stderr.trim().split("\n");
+      // Placed at the context's value, on the line after the cluster's name.
+      const text = (await Deno.readTextFile(manifest)).split("\n");
+      const at = (cluster: string) => {
+        const line = text.indexOf(`  - name: ${cluster}`) + 1;
+        return `${line + 1}:${text[line].indexOf("context: ") + "context: ".length + 1}`;
+      };
+      const problem = (cluster: string) =>
+        `${manifest}:${
+          at(cluster)
+        }: cluster "${cluster}": kube.context: reaches the same Kubernetes API server (https://127.0.0.1:${port}) and Flux namespace flux-system as cluster "blue": both would be one Flux installation, whose Kustomization syncs only one path; give each cluster its own cluster (kube.context), or its own flux.namespace`;
+      assert.deepEqual(lines, [problem("green"), problem("teal")], r.stderr);
+    }
+    assert.equal(kube.requests.length, 0, "the API server was not contacted");
+    assert.equal(git.requests.length, 0, "the git server was not contacted");
+    assert.equal(fluxObject(kube, "Kustomization"), undefined);
+
+    // Each in its own namespace, the same server is fine.
+    const own = (await Deno.readTextFile(manifest))
+      .replace(/(name: green\n.*\n.*\n)/, "$1    flux: { namespace: flux-green }\n")
+      .replace(/(name: teal\n.*\n.*\n)/, "$1    flux: { namespace: flux-teal }\n");
+    await Deno.writeTextFile(manifest, own);
+    const plan = await cli(["plan", "--detailed-exitcode", manifest]);
+    assert.equal(plan.code, 2, plan.stdout + plan.stderr);
+  });
+});
 
 Deno.test("one repository spelled two ways (a trailing /): one commit for both clusters", async () => {
   await withFleetEnv({
