@@ -1,7 +1,10 @@
 /** Manifest validation: every bad input names file:line:column, cluster and field. */
 import assert from "node:assert/strict";
-import { parseManifest } from "../lib/config/load.ts";
-import { ConfigError } from "../lib/config/errors.ts";
+import { DEFAULT_FLUX_VERSION, loadManifest, parseManifest } from "../lib/config/load.ts";
+import { ConfigError, describeField } from "../lib/config/errors.ts";
+import { resolveCredentials } from "../lib/apply/credentials.ts";
+import { manifestSchema } from "../lib/config/schema.ts";
+import { repositoryKey } from "../lib/git/url.ts";
 import { resolveSecret, type SecretSource } from "../lib/config/secrets.ts";
 import { redact } from "../lib/util/redact.ts";
 
@@ -305,6 +308,189 @@ const cases: { name: string; yaml: string; error: string }[] = [
     name: "Bitbucket fields on the generic provider",
     yaml: HEAD + `    git: { url: "https://g/x.git", owner: me }\n`,
     error: 'fleet.yaml:6:43: cluster "dev": git.owner: is only for provider: bitbucket-server',
+  }, // Issue 13 item 8: paths and URLs that are not what they look like.
+  {
+    name: "path with a .git component",
+    yaml: HEAD.replace("clusters/dev", "clusters/.git/hooks") +
+      `    git: { url: "https://g/x.git" }\n`,
+    error:
+      'fleet.yaml:5:11: cluster "dev": path: must not contain a .git folder (git keeps its own data there)',
+  },
+  {
+    name: "path with .GIT in other capitals and a trailing dot (Windows drops it)",
+    yaml: HEAD.replace("clusters/dev", "clusters/.GIT./x") +
+      `    git: { url: "https://g/x.git" }\n`,
+    error: 'fleet.yaml:5:11: cluster "dev": path: must not contain a .git folder',
+  },
+  {
+    name: "path with a NUL character",
+    yaml: HEAD.replace("clusters/dev", '"clusters/dev\\0x"') +
+      `    git: { url: "https://g/x.git" }\n`,
+    error: 'fleet.yaml:5:11: cluster "dev": path: must not contain control characters',
+  },
+  {
+    name: "path with a line break",
+    yaml: HEAD.replace("clusters/dev", '"clusters/dev\\nx"') +
+      `    git: { url: "https://g/x.git" }\n`,
+    error: 'fleet.yaml:5:11: cluster "dev": path: must not contain control characters',
+  },
+  {
+    name: "path with backslashes",
+    yaml: HEAD.replace("clusters/dev", '"clusters\\\\..\\\\..\\\\x"') +
+      `    git: { url: "https://g/x.git" }\n`,
+    error: `fleet.yaml:5:11: cluster "dev": path: must use '/' between folders, not '\\'`,
+  },
+  {
+    name: "absolute path",
+    yaml: HEAD.replace("clusters/dev", "/etc/flux") + `    git: { url: "https://g/x.git" }\n`,
+    error: 'fleet.yaml:5:11: cluster "dev": path: must be relative to the repository root',
+  },
+  {
+    name: "Windows drive path",
+    yaml: HEAD.replace("clusters/dev", '"C:/fleet"') + `    git: { url: "https://g/x.git" }\n`,
+    error: 'fleet.yaml:5:11: cluster "dev": path: must be relative to the repository root',
+  },
+  {
+    name: "ext:: URL with SSH auth (git would run a shell command)",
+    yaml: HEAD +
+      `    git: { url: "ext::sh -c touch% /tmp/pwned", auth: { type: ssh, privateKey: { file: ./k } } }\n`,
+    error:
+      'fleet.yaml:6:17: cluster "dev": git.url: "ext::" makes git run the remote helper git-remote-ext instead of a network transport; use an https:// or ssh:// URL',
+  },
+  {
+    name: "ext:: URL with the system git transport",
+    yaml: HEAD +
+      `    git: { url: "ext::ssh -o ProxyCommand=x %S", transport: system, auth: { type: ssh, privateKey: { file: ./k } } }\n`,
+    error: 'fleet.yaml:6:17: cluster "dev": git.url: "ext::" makes git run the remote helper',
+  },
+  {
+    name: "ext:: URL with token auth",
+    yaml: HEAD + `    git: { url: "ext::sh -c id" }\n`,
+    error: 'fleet.yaml:6:17: cluster "dev": git.url: "ext::" makes git run the remote helper',
+  },
+  {
+    name: "fd:: URL",
+    yaml: HEAD +
+      `    git: { url: "fd::17", auth: { type: ssh, privateKey: { file: ./k } } }\n`,
+    error:
+      'fleet.yaml:6:17: cluster "dev": git.url: "fd::" makes git run the remote helper git-remote-fd',
+  },
+  {
+    name: "another remote helper (foo::bar)",
+    yaml: HEAD +
+      `    git: { url: "foo::bar", auth: { type: ssh, privateKey: { file: ./k } } }\n`,
+    error:
+      'fleet.yaml:6:17: cluster "dev": git.url: "foo::" makes git run the remote helper git-remote-foo',
+  },
+  {
+    name: "file:// URL",
+    yaml: HEAD +
+      `    git: { url: "file:///srv/git/fleet.git", auth: { type: ssh, privateKey: { file: ./k } } }\n`,
+    error:
+      'fleet.yaml:6:17: cluster "dev": git.url: file:// is a repository on this machine; fluxfleet and the cluster need a network URL',
+  },
+  {
+    name: "plain local path",
+    yaml: HEAD +
+      `    git: { url: "/srv/git/fleet.git", auth: { type: ssh, privateKey: { file: ./k } } }\n`,
+    error:
+      'fleet.yaml:6:17: cluster "dev": git.url: is a local path; fluxfleet and the cluster need a network URL (https:// or ssh://)',
+  },
+  {
+    name: "relative local path that looks scp-like",
+    yaml: HEAD +
+      `    git: { url: "./repos/a:b", auth: { type: ssh, privateKey: { file: ./k } } }\n`,
+    error: 'fleet.yaml:6:17: cluster "dev": git.url: is a local path',
+  },
+  {
+    name: "URL with a line break (URL parsers drop it, git does not)",
+    yaml: HEAD + `    git: { url: "https://g/x\\n.git" }\n`,
+    error:
+      'fleet.yaml:6:17: cluster "dev": git.url: must not contain line breaks or other control characters',
+  },
+  {
+    name: "URL with a leading space",
+    yaml: HEAD + `    git: { url: " https://g/x.git" }\n`,
+    error: 'fleet.yaml:6:17: cluster "dev": git.url: must not start or end with spaces',
+  },
+  {
+    name: "SSH host that is an ssh option",
+    yaml: HEAD +
+      `    git: { url: "ssh://-oProxyCommand=touch%20x/repo", auth: { type: ssh, privateKey: { file: ./k } } }\n`,
+    error: `fleet.yaml:6:17: cluster "dev": git.url: the host must not start with '-'`,
+  },
+  {
+    name: "scp-like host that is an ssh option",
+    yaml: HEAD +
+      `    git: { url: "-oProxyCommand=x:repo", auth: { type: ssh, privateKey: { file: ./k } } }\n`,
+    error: `fleet.yaml:6:17: cluster "dev": git.url: the host must not start with '-'`,
+  },
+  {
+    name: "sshUser that would break the cluster's URL",
+    yaml: HEAD + `    git: { url: "https://g/x.git", sshHostname: ssh.g, sshUser: "-oX@evil" }\n`,
+    error: `fleet.yaml:6:65: cluster "dev": git.sshUser: must be a user name without '@'`,
+  },
+  // Issue 14 item 8: one repository, however its URL is spelled.
+  ...[
+    ["/fleet", "/fleet.git"],
+    ["https://g/fleet.git", "https://G.example.com:443/fleet.git/"],
+    ["https://g/fleet.git", "HTTPS://g/fleet"],
+  ].map(([a, b]) => {
+    const [urlA, urlB] = a.startsWith("/")
+      ? [`https://g.example.com${a}`, `https://g.example.com${b}`]
+      : [a.replace("//g/", "//g.example.com/"), b.replace("//g/", "//g.example.com/")];
+    return {
+      name: `same repository and path: ${urlA} and ${urlB}`,
+      yaml: HEAD + `    git: { url: "${urlA}" }\n  - name: b\n    path: clusters/dev\n` +
+        `    git: { url: "${urlB}" }\n`,
+      error:
+        'fleet.yaml:8:11: cluster "b": path: same repository, branch and path as cluster "dev"',
+    };
+  }),
+  {
+    name: "same repository and path: scp-like and ssh:// with another user (CodeCommit key ids)",
+    yaml: HEAD +
+      `    git: { url: "APKAAAAAAAAAAAAAAAA1@git-codecommit.eu-west-1.amazonaws.com:v1/repos/fleet", auth: { type: ssh, privateKey: { file: ./k } } }\n` +
+      `  - name: b\n    path: ./clusters/dev\n` +
+      `    git: { url: "ssh://APKAAAAAAAAAAAAAAAA2@GIT-CODECOMMIT.eu-west-1.amazonaws.com:22/v1/repos/fleet", auth: { type: ssh, privateKey: { file: ./k } } }\n`,
+    error: 'fleet.yaml:8:11: cluster "b": path: same repository, branch and path as cluster "dev"',
+  },
+  {
+    name: "same Bitbucket repository and path: by provider and by its clone URL",
+    yaml: HEAD +
+      `    git: { provider: bitbucket-server, hostname: bb.example.com, owner: PROJ, username: bot, repository: fleet }\n` +
+      `  - name: b\n    path: clusters/dev\n` +
+      `    git: { url: "https://BB.example.com/scm/proj/fleet.git" }\n`,
+    error: 'fleet.yaml:8:11: cluster "b": path: same repository, branch and path as cluster "dev"',
+  },
+  // Issue 14 item 5: flux.sparseCheckout.
+  {
+    name: "sparse checkout without the cluster's path",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git" }\n    flux: { sparseCheckout: [apps, infra] }\n`,
+    error:
+      `fleet.yaml:7:29: cluster "dev": flux.sparseCheckout: must include the cluster's path clusters/dev (or a folder above it): Flux reads its own files from there`,
+  },
+  {
+    name: "sparse checkout folder leaving the repository",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git" }\n    flux: { sparseCheckout: [clusters, ../up] }\n`,
+    error:
+      `fleet.yaml:7:29: cluster "dev": flux.sparseCheckout: "../up" must not leave the repository ('..')`,
+  },
+  {
+    name: "sparse checkout in defaults, not covering a cluster",
+    yaml: HEAD.replace(
+      "manifests: ./install.yaml }",
+      "manifests: ./install.yaml, sparseCheckout: [clusters/prod] }",
+    ) + `    git: { url: "https://g/x.git" }\n`,
+    error:
+      `fleet.yaml:2:71: cluster "dev": flux.sparseCheckout: must include the cluster's path clusters/dev`,
+  },
+  {
+    name: "sparse checkout not a list",
+    yaml: HEAD + `    git: { url: "https://g/x.git" }\n    flux: { sparseCheckout: clusters }\n`,
+    error: 'fleet.yaml:7:29: cluster "dev": flux.sparseCheckout: must be array',
   },
 ];
 
@@ -365,10 +551,11 @@ Deno.test("flux.manifests defaults to the release archive of flux.version, as fl
     m.clusters[0].flux.manifests,
     "https://github.com/fluxcd/flux2/releases/download/v2.3.0/manifests.tar.gz",
   );
-  assert.equal(m.clusters[1].flux.version, "v2.4.0");
+  // The newest stable flux release verified (lib/config/load.ts DEFAULT_FLUX_VERSION).
+  assert.equal(m.clusters[1].flux.version, "v2.9.4");
   assert.equal(
     m.clusters[1].flux.manifests,
-    "https://github.com/fluxcd/flux2/releases/download/v2.4.0/manifests.tar.gz",
+    "https://github.com/fluxcd/flux2/releases/download/v2.9.4/manifests.tar.gz",
   );
 });
 
@@ -475,4 +662,395 @@ Deno.test("secret references: stdin is read once and shared; values are redacted
   assert.equal(reads, 1);
   assert.equal(redact("token=piped-canary-value!"), "token=***!");
   assert.equal(redact("https://u:pw@host/x"), "https://u:***@host/x");
+});
+
+// ---------------------------------------------------------------------------------------------
+// Issue 14 item 3: a file that is not a manifest says so, naming the file.
+
+const SHAPE =
+  'a manifest is a YAML mapping with "clusters:" (the list of clusters, each with a name and a path) and optionally "defaults:"';
+
+const notManifests: { name: string; text: string; error: string }[] = [
+  { name: "an empty file", text: "", error: `fleet.yaml: the file is empty; ${SHAPE}` },
+  { name: "only blank lines", text: "\n\n  \n", error: `fleet.yaml: the file is empty; ${SHAPE}` },
+  {
+    name: "only comments",
+    text: "# clusters come later\n",
+    error: `fleet.yaml: the file holds only comments; ${SHAPE}`,
+  },
+  {
+    name: "a list (clusters without the key)",
+    text: "- name: dev\n  path: clusters/dev\n",
+    error: `fleet.yaml:1:1: the top level is a list (the clusters go under "clusters:"); ${SHAPE}`,
+  },
+  {
+    name: "a string",
+    text: "flux-bootstrap\n",
+    error: `fleet.yaml:1:1: the top level is a string; ${SHAPE}`,
+  },
+  { name: "a number", text: "42\n", error: `fleet.yaml:1:1: the top level is a number; ${SHAPE}` },
+  {
+    name: "an explicit null",
+    text: "~\n",
+    error: `fleet.yaml:1:1: the top level is null; ${SHAPE}`,
+  },
+  {
+    name: "two YAML documents",
+    text: "clusters: []\n---\nclusters: []\n",
+    error: "fleet.yaml:2:1: more than one YAML document (a second ---); a manifest is one document",
+  },
+  {
+    name: "invalid YAML",
+    text: "clusters: [\n",
+    error: "fleet.yaml:2:1: invalid YAML:",
+  },
+  {
+    name: "a mapping without clusters",
+    text: "defaults: {}\n",
+    error: "fleet.yaml:1:1: clusters: is required",
+  },
+];
+
+for (const c of notManifests) {
+  Deno.test(`not a manifest: ${c.name} is named with the file`, () => {
+    const errors = errorsOf(c.text);
+    assert.ok(
+      errors.some((e) => e.startsWith(c.error)),
+      `expected an error starting with\n  ${c.error}\ngot\n  ${errors.join("\n  ")}`,
+    );
+    for (const e of errors) assert.ok(e.startsWith("fleet.yaml"), `no file name in: ${e}`);
+  });
+}
+
+Deno.test("not a manifest: a missing file, a directory, a binary or huge file name the path", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const message = async (path: string) =>
+      await loadManifest(path).then(
+        () => assert.fail(`${path} was accepted`),
+        (e: Error) => {
+          assert.ok(e instanceof ConfigError, String(e));
+          return e.message;
+        },
+      );
+    assert.equal(await message(`${dir}/nope.yaml`), `${dir}/nope.yaml: no such file`);
+    assert.equal(
+      await message(dir),
+      `${dir}: is a directory; give the path of the manifest file itself (flux-bootstrap.yaml)`,
+    );
+    await Deno.writeFile(`${dir}/bin.yaml`, new Uint8Array([0x63, 0xff, 0xfe, 0x00, 0x80]));
+    assert.equal(await message(`${dir}/bin.yaml`), `${dir}/bin.yaml: is not UTF-8 text; ${SHAPE}`);
+    // Bounded: a file larger than any manifest is refused, not parsed.
+    await Deno.writeTextFile(`${dir}/big.yaml`, "# padding\n".repeat(900_000));
+    assert.equal(
+      await message(`${dir}/big.yaml`),
+      `${dir}/big.yaml: is larger than 8 MiB; ${SHAPE}`,
+    );
+    await Deno.writeTextFile(`${dir}/empty.yaml`, "");
+    assert.equal(
+      await message(`${dir}/empty.yaml`),
+      `${dir}/empty.yaml: the file is empty; ${SHAPE}`,
+    );
+    // A manifest still loads.
+    await Deno.writeTextFile(`${dir}/ok.yaml`, HEAD + `    git: { url: "https://g/x.git" }\n`);
+    assert.equal((await loadManifest(`${dir}/ok.yaml`)).clusters[0].name, "dev");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Issue 14 item 2: the source secret's name stays flux-system with another namespace, as flux.
+
+Deno.test("flux.secretName defaults to flux-system, also with another flux.namespace (as flux)", () => {
+  const m = parseManifest(
+    `defaults:
+  flux: { version: v2.4.0, manifests: ./install.yaml }
+  git: { url: "https://g/x.git" }
+clusters:
+  - name: a
+    path: clusters/a
+    flux: { namespace: flux }
+  - name: b
+    path: clusters/b
+    flux: { namespace: flux, secretName: flux }
+  - name: c
+    path: clusters/c
+`,
+    "/tmp/fleet/fleet.yaml",
+  );
+  const [a, b, c] = m.clusters;
+  assert.equal(a.flux.namespace, "flux");
+  assert.equal(a.flux.secretName, "flux-system");
+  assert.equal(b.flux.secretName, "flux");
+  assert.equal(c.flux.secretName, "flux-system");
+});
+
+Deno.test("flux.imagePullSecret may not take the source secret's default name, whatever the namespace", () => {
+  const errors = errorsOf(
+    HEAD +
+      `    git: { url: "https://g/x.git" }\n    flux: { namespace: flux, imagePullSecret: flux-system, registryCredentials: { username: bot, password: { env: R } } }\n`,
+  );
+  assert.ok(
+    errors.some((e) => e.includes(`"flux-system" is also the source secret's name`)),
+    errors.join("\n"),
+  );
+  // The namespace's name is free for it now.
+  parseManifest(
+    HEAD +
+      `    git: { url: "https://g/x.git" }\n    flux: { namespace: flux, imagePullSecret: flux, registryCredentials: { username: bot, password: { env: R } } }\n`,
+    "fleet.yaml",
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Issue 14 item 5: the default release, recorded once; flux.sparseCheckout.
+
+Deno.test("the default Flux version is recorded once: README and schema say the same", async () => {
+  assert.equal(DEFAULT_FLUX_VERSION, "v2.9.4");
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const said = [...readme.matchAll(/default `(v\d+\.\d+\.\d+)`/g)].map((m) => m[1]);
+  assert.ok(said.length > 0, "README names the default version");
+  assert.deepEqual([...new Set(said)], [DEFAULT_FLUX_VERSION]);
+  const flux = (manifestSchema.$defs as Record<string, { properties: Record<string, unknown> }>)
+    .flux;
+  const description = (flux.properties.version as { description: string }).description;
+  assert.match(
+    description,
+    new RegExp(`Default: ${DEFAULT_FLUX_VERSION.replaceAll(".", "\\.")}\\.`),
+  );
+});
+
+Deno.test("flux.sparseCheckout: inherited from defaults, a cluster's own wins, [] turns it off", () => {
+  const m = parseManifest(
+    `defaults:
+  flux: { version: v2.4.0, manifests: ./install.yaml, sparseCheckout: [clusters, apps] }
+  git: { url: "https://g/x.git" }
+clusters:
+  - name: a
+    path: clusters/a
+  - name: b
+    path: ./clusters/b/
+    flux: { sparseCheckout: [./clusters/b/, infra] }
+  - name: c
+    path: clusters/c
+    flux: { sparseCheckout: [] }
+`,
+    "/tmp/fleet/fleet.yaml",
+  );
+  const [a, b, c] = m.clusters;
+  assert.deepEqual(a.flux.sparseCheckout, ["clusters", "apps"]);
+  // As written: flux writes the folders it is given.
+  assert.deepEqual(b.flux.sparseCheckout, ["./clusters/b/", "infra"]);
+  assert.equal(c.flux.sparseCheckout, undefined);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Issue 14 item 8: one repository, however its URL is spelled.
+
+Deno.test("repositoryKey: scheme and host case, default port, .git and /, scp-like = ssh://", () => {
+  const same: string[][] = [
+    [
+      "https://git.example.com/org/fleet.git",
+      "https://git.example.com/org/fleet",
+      "HTTPS://Git.Example.COM:443/org/fleet.git/",
+      "https://git.example.com/org/fleet/",
+      "https://git.example.com//org/fleet.git",
+    ],
+    [
+      "git@git.example.com:org/fleet.git",
+      "ssh://git@git.example.com/org/fleet",
+      "ssh://git@GIT.example.com:22/org/fleet.git",
+      "git+ssh://other@git.example.com/org/fleet.git",
+      "SSH://git.example.com/org/fleet",
+    ],
+    [
+      "ssh://APKAEIBAERJR2EXAMPLE@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet",
+      "APKAOTHERKEYID0000000@git-codecommit.eu-west-1.amazonaws.com:v1/repos/fleet",
+    ],
+    ["ssh://git@[::1]:2222/fleet.git", "ssh://git@[::1]:2222/fleet"],
+  ];
+  for (const group of same) {
+    for (const url of group) assert.equal(repositoryKey(url), repositoryKey(group[0]), url);
+  }
+  const different = [
+    "https://git.example.com/org/fleet.git",
+    "https://git.example.com/org/Fleet.git", // paths are case-sensitive on most servers
+    "https://git.example.com:8443/org/fleet.git",
+    "http://git.example.com/org/fleet.git",
+    "ssh://git@git.example.com/org/fleet.git",
+    "ssh://git@git.example.com:7999/org/fleet.git",
+    "https://git.example.com/org/fleet2.git",
+    "https://git.example.com/other/fleet.git",
+    "https://git.example.com/org/fleet.git/x",
+  ];
+  assert.equal(new Set(different.map(repositoryKey)).size, different.length);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Issue 13 item 8: secrets too short to be redacted are refused, without showing them.
+
+Deno.test("secret references: a value shorter than 8 characters is refused, the value never shown", async () => {
+  const short: SecretSource = {
+    readStdin: () => Promise.resolve("abc1234\n"),
+    env: (name) => ({ SHORT: "s3cr3t!", EIGHT: "8chars!!", UNICODE: "pässwörd" })[name],
+  };
+  const what = 'fleet.yaml:6:50: cluster "dev": git.auth.token';
+  for (
+    const [ref, from] of [
+      [{ env: "SHORT" }, "environment variable SHORT"],
+      [{ stdin: true }, "standard input"],
+    ] as const
+  ) {
+    const err = await resolveSecret(ref, what, "/tmp", short).then(
+      () => assert.fail("accepted"),
+      (e: Error) => e,
+    );
+    assert.equal(
+      err.message,
+      `${what}: the secret read from ${from} is shorter than 8 characters; fluxfleet refuses secrets that short (they could not be masked in its output)`,
+    );
+    assert.ok(!err.message.includes("s3cr3t!") && !err.message.includes("abc1234"));
+  }
+  // Eight characters are enough, counted as characters, not bytes or UTF-16 units.
+  assert.equal(await resolveSecret({ env: "EIGHT" }, what, "/tmp", short), "8chars!!");
+  assert.equal(await resolveSecret({ env: "UNICODE" }, what, "/tmp", short), "pässwörd");
+  assert.equal(redact("x 8chars!! y"), "x *** y");
+});
+
+// ---------------------------------------------------------------------------------------------
+// Issue 15 item 6: every secret reference error names the field as the manifest spells it, and
+// where it is written.
+
+/** `REF` is the reference under test; `at` the text the location points to (default REF). */
+const SECRET_FIELDS: { field: string; cluster: string; defaults?: string; at?: string }[] = [
+  {
+    field: "git.auth.token",
+    cluster: `git: { url: "https://g/x.git", auth: { type: token, token: REF } }`,
+  },
+  {
+    field: "git.auth.privateKey",
+    cluster: `git: { url: "ssh://git@g/x.git", auth: { type: ssh, privateKey: REF } }`,
+  },
+  {
+    field: "git.auth.passphrase",
+    cluster:
+      `git: { url: "ssh://git@g/x.git", auth: { type: ssh, privateKey: { env: OK_SECRET }, passphrase: REF } }`,
+  },
+  {
+    field: "git.token",
+    cluster:
+      `git: { provider: bitbucket-server, hostname: bb.example.com, owner: me, personal: true, repository: fleet, token: REF }`,
+  },
+  {
+    field: "git.signing.gpg.keyRing",
+    cluster: `git: { url: "https://g/x.git", signing: { gpg: { keyRing: REF } } }`,
+  },
+  {
+    field: "git.signing.gpg.passphrase",
+    cluster:
+      `git: { url: "https://g/x.git", signing: { gpg: { keyRing: { env: OK_SECRET }, passphrase: REF } } }`,
+  },
+  {
+    field: "git.signing.ssh.key",
+    cluster: `git: { url: "https://g/x.git", signing: { ssh: { key: REF } } }`,
+  },
+  {
+    field: "git.signing.ssh.passphrase",
+    cluster:
+      `git: { url: "https://g/x.git", signing: { ssh: { key: { env: OK_SECRET }, passphrase: REF } } }`,
+  },
+  {
+    field: "flux.registryCredentials.password",
+    cluster:
+      `git: { url: "https://g/x.git" }\n    flux: { imagePullSecret: regcred, registryCredentials: { username: bot, password: REF } }`,
+  },
+  {
+    field: "git.auth.token",
+    defaults: `git: { url: "https://g/x.git", auth: { type: token, token: REF } }`,
+    cluster: `flux: { interval: 2m }`,
+  },
+];
+
+async function secretError(
+  yaml: string,
+  env: Record<string, string>,
+  dir: string,
+): Promise<string> {
+  const m = parseManifest(yaml, `${dir}/fleet.yaml`);
+  const c = m.clusters[0];
+  const source: SecretSource = { readStdin: () => Promise.resolve(""), env: (n) => env[n] };
+  const name = (field: string) =>
+    describeField({ location: m.locate?.(c.name, field), cluster: c.name, field });
+  return await resolveCredentials(c, dir, source, name).then(
+    () => assert.fail("credentials were resolved"),
+    (e: Error) => e.message,
+  );
+}
+
+for (const f of SECRET_FIELDS) {
+  for (
+    const [how, ref, because] of [
+      ["env missing", "{ env: MISSING_SECRET }", "environment variable MISSING_SECRET is not set"],
+      [
+        "file missing",
+        "{ file: ./missing-secret }",
+        "cannot read secret file DIR/missing-secret: NotFound",
+      ],
+    ]
+  ) {
+    Deno.test(`secret field names: ${f.field}${f.defaults ? " (from defaults)" : ""}, ${how}`, async () => {
+      const dir = await Deno.makeTempDir();
+      try {
+        const yaml = `defaults:\n  flux: { version: v2.4.0, manifests: ./install.yaml }\n` +
+          (f.defaults ? `  ${f.defaults}\n` : "") +
+          `clusters:\n  - name: dev\n    path: clusters/dev\n    ${f.cluster}\n`;
+        const text = yaml.replace("REF", ref);
+        const lines = text.split("\n");
+        const line = lines.findIndex((l) => l.includes(ref));
+        const col = lines[line].indexOf(ref) + 1;
+        const message = await secretError(text, { OK_SECRET: "ok-secret-value" }, dir);
+        assert.equal(
+          message,
+          `${dir}/fleet.yaml:${line + 1}:${col}: cluster "dev": ${f.field}: ${
+            because.replace("DIR", dir)
+          }`,
+        );
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  }
+}
+
+Deno.test("secret field names: built-in defaults (GIT_PASSWORD, BITBUCKET_TOKEN) name the field the manifest would set", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const head = `clusters:\n  - name: dev\n    path: clusters/dev\n`;
+    assert.equal(
+      await secretError(head + `    git: { url: "https://g/x.git" }\n`, {}, dir),
+      `${dir}/fleet.yaml:4:10: cluster "dev": git.auth.token: environment variable GIT_PASSWORD is not set`,
+    );
+    assert.equal(
+      await secretError(
+        head +
+          `    git: { provider: bitbucket-server, hostname: bb.example.com, owner: me, personal: true, repository: fleet }\n`,
+        {},
+        dir,
+      ),
+      `${dir}/fleet.yaml:4:10: cluster "dev": git.token: environment variable BITBUCKET_TOKEN is not set`,
+    );
+    // Without a locator (a hand-made manifest), still cluster and field.
+    const m = parseManifest(
+      head +
+        `    git: { provider: bitbucket-server, hostname: bb.example.com, owner: me, personal: true, repository: fleet }\n`,
+      `${dir}/fleet.yaml`,
+    );
+    await assert.rejects(
+      resolveCredentials(m.clusters[0], dir, noInput),
+      /^Error: cluster "dev": git\.token: environment variable BITBUCKET_TOKEN is not set$/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -77,6 +77,53 @@ Deno.test("gotk-sync.yaml with recurseSubmodules and sourceProvider: flux's omit
   );
 });
 
+Deno.test("gotk-sync.yaml with sparseCheckout: flux v2.9's omitempty list after secretRef, as given", () => {
+  const c = clusterConfig(`    flux: { sparseCheckout: [./clusters/dev/, infra, "01"] }\n`);
+  const d = desiredFor(c);
+  assert.equal(
+    d.files.find((f) => f.path.endsWith("gotk-sync.yaml"))!.content,
+    fluxWrittenSync("https://git.example.com/org/fleet.git", "clusters/dev", [], {
+      // sigs.k8s.io/yaml: sequences not indented under their key, "01" quoted (it reads as a number).
+      afterSecretRef: ["sparseCheckout:", "- ./clusters/dev/", "- infra", '- "01"'],
+    }),
+  );
+  assert.deepEqual(Object.keys(d.gitRepository.spec as object), [
+    "interval",
+    "ref",
+    "secretRef",
+    "sparseCheckout",
+    "url",
+  ]);
+  new GitRepository(d.gitRepository as never).validate();
+  // Unset or empty: not written, the file is byte for byte what it was.
+  const plain = desired().files.find((f) => f.path.endsWith("gotk-sync.yaml"))!.content;
+  for (const off of ["", "    flux: { sparseCheckout: [] }\n"]) {
+    const file = desiredFor(clusterConfig(off)).files
+      .find((f) => f.path.endsWith("gotk-sync.yaml"))!.content;
+    assert.equal(file, plain);
+  }
+});
+
+Deno.test("gotk-sync.yaml for flux.namespace flux: objects named flux, the secret still flux-system (as flux bootstrap --namespace=flux)", () => {
+  const d = desiredFor(clusterConfig(`    flux: { namespace: flux }\n`));
+  const sync = d.files.find((f) => f.path === "clusters/dev/flux/gotk-sync.yaml");
+  assert.equal(
+    sync?.content,
+    fluxWrittenSync("https://git.example.com/org/fleet.git", "clusters/dev", [], {
+      namespace: "flux",
+    }),
+  );
+  assert.deepEqual(d.secret.name, "flux-system");
+  assert.deepEqual(d.secret.namespace, "flux");
+  // flux.secretName still names it when set.
+  const named = desiredFor(clusterConfig(`    flux: { namespace: flux, secretName: git-creds }\n`));
+  assert.equal(named.secret.name, "git-creds");
+  assert.match(
+    named.files.find((f) => f.path.endsWith("gotk-sync.yaml"))!.content,
+    /secretRef:\n {4}name: git-creds\n/,
+  );
+});
+
 Deno.test("GitRepository with recurseSubmodules and every sourceProvider validates against the Flux v1 CRD schema", () => {
   for (const provider of ["generic", "azure", "github"]) {
     const c = clusterConfig(`    flux: { recurseSubmodules: true, sourceProvider: ${provider} }\n`);

@@ -337,6 +337,29 @@ Deno.test("GitRepository: recurseSubmodules and provider turned on or off show a
   assert.deepEqual(planCluster(off, repo, cluster).steps, []);
 });
 
+Deno.test("GitRepository: sparseCheckout turned on, changed or off shows as a spec change", () => {
+  const on = desiredFor(clusterConfig(`    flux: { sparseCheckout: [clusters, apps] }\n`));
+  const off = desired();
+  const { repo, cluster } = converged(off);
+  const update = ["~ update GitRepository flux-system/flux-system (spec.sparseCheckout changed)"];
+  assert.deepEqual(
+    planCluster(on, { ...repo, files: converged(on).repo.files }, cluster).steps.map(describeStep),
+    update,
+  );
+  // Another list (the order counts, as in the spec).
+  const reordered = desiredFor(clusterConfig(`    flux: { sparseCheckout: [apps, clusters] }\n`));
+  const was = converged(on);
+  assert.deepEqual(
+    planCluster(reordered, { ...repo, files: converged(reordered).repo.files }, was.cluster).steps
+      .map(describeStep),
+    update,
+  );
+  // Off again: absent from the desired spec, still a change; an empty list is no change.
+  assert.deepEqual(planCluster(off, repo, was.cluster).steps.map(describeStep), update);
+  (cluster.gitRepository!.spec as Record<string, unknown>).sparseCheckout = [];
+  assert.deepEqual(planCluster(off, repo, cluster).steps, []);
+});
+
 Deno.test("destroy --keep-namespace deletes the pull secret only when fluxfleet wrote it", () => {
   const d = withPullSecret();
   const { repo, cluster } = convergedWithPullSecret(d);

@@ -196,7 +196,11 @@ Deno.test("git.signing resolution: errors name cluster and field; secrets are re
   await withTemp(async (dir) => {
     const pass = "canary-resolve-pass-91c2";
     const key = await sshKeygen(dir, "enc", ["-t", "ecdsa", "-b", "384"], pass);
-    const env: Record<string, string> = { GIT_PASSWORD: "canary-token-x", SIGN_PASS: "nope" };
+    // A wrong passphrase long enough to be read (shorter secrets are refused before use).
+    const env: Record<string, string> = {
+      GIT_PASSWORD: "canary-token-x",
+      SIGN_PASS: "wrong-passphrase",
+    };
     const secrets: SecretSource = {
       readStdin: () => Promise.resolve(""),
       env: (name) => env[name],

@@ -55,28 +55,39 @@ export type Credentials =
     registry?: { username: string; password: string };
   };
 
-async function readCaFile(path: string, cluster: string): Promise<string> {
+async function readCaFile(path: string, field: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
   } catch (e) {
-    throw new Error(`cluster "${cluster}": git.caFile: cannot read ${path}: ${(e as Error).name}`);
+    throw new Error(`${field}: cannot read ${path}: ${(e as Error).name}`);
   }
 }
 
-/** Reads and checks a cluster's credentials; errors name the cluster and the field. */
+/**
+ * Names a setting of the cluster in errors: `cluster "dev": git.auth.token`, or with the place in
+ * the manifest (Manifest.describe: `fleet.yaml:12:30: cluster "dev": git.auth.token`).
+ */
+export type FieldNamer = (field: string) => string;
+
+/**
+ * Reads and checks a cluster's credentials; errors name the cluster and the field as the manifest
+ * spells it (a Bitbucket Server token is `git.token`, not the `git.auth.token` it becomes).
+ */
 export async function resolveCredentials(
   c: ClusterConfig,
   baseDir: string,
   secrets: SecretSource,
+  name: FieldNamer = (field) => `cluster "${c.name}": ${field}`,
 ): Promise<Credentials> {
   const auth = c.git.auth;
-  const at = (field: string) => `cluster "${c.name}": git.auth.${field}`;
-  const signer = await resolveSigner(c, baseDir, secrets);
-  const registry = await resolveRegistry(c, baseDir, secrets);
+  const at = (field: string) =>
+    name(c.git.bitbucket && field === "token" ? "git.token" : `git.auth.${field}`);
+  const signer = await resolveSigner(c, baseDir, secrets, name);
+  const registry = await resolveRegistry(c, baseDir, secrets, name);
   const extra = { ...(signer ? { signer } : {}), ...(registry ? { registry } : {}) };
   if (auth.type === "token") {
     const token = await resolveSecret(auth.token, at("token"), baseDir, secrets);
-    const caPem = c.git.caFile ? await readCaFile(c.git.caFile, c.name) : undefined;
+    const caPem = c.git.caFile ? await readCaFile(c.git.caFile, name("git.caFile")) : undefined;
     return {
       kind: "token",
       username: auth.username,
@@ -117,12 +128,13 @@ async function resolveRegistry(
   c: ClusterConfig,
   baseDir: string,
   secrets: SecretSource,
+  name: FieldNamer,
 ): Promise<{ username: string; password: string } | undefined> {
   const rc = c.flux.registryCredentials;
   if (!rc) return undefined;
   const password = await resolveSecret(
     rc.password,
-    `cluster "${c.name}": flux.registryCredentials.password`,
+    name("flux.registryCredentials.password"),
     baseDir,
     secrets,
   );
@@ -140,11 +152,11 @@ async function resolveSigner(
   c: ClusterConfig,
   baseDir: string,
   secrets: SecretSource,
+  name: FieldNamer,
 ): Promise<CommitSigner | undefined> {
   const spec = c.git.signing;
   if (!spec) return undefined;
-  const at = (field: string) =>
-    `cluster "${c.name}": git.signing.${"gpg" in spec ? "gpg" : "ssh"}.${field}`;
+  const at = (field: string) => name(`git.signing.${"gpg" in spec ? "gpg" : "ssh"}.${field}`);
   const read = (ref: SecretRef | undefined, field: string) =>
     ref ? resolveSecret(ref, at(field), baseDir, secrets) : Promise.resolve(undefined);
   const keys: SigningKeys = "gpg" in spec

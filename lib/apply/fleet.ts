@@ -14,10 +14,12 @@ import type { CommitSigner } from "../git/sign.ts";
 import { bitbucketUrls, observeBitbucket } from "./bitbucket.ts";
 import {
   assertExecPluginsAllowed,
-  ExecPluginDenied,
   registerKubeSecrets,
   resolveKubeContext,
 } from "../kube/kubeconfig.ts";
+import { ConfigError, describeField } from "../config/errors.ts";
+import { repositoryKey } from "../git/url.ts";
+import { sharedInstallationProblems } from "./targets.ts";
 import { type FluxManifests, loadManifests } from "../manifests/source.ts";
 import { buildReleaseComponents } from "../manifests/release.ts";
 import { mapLimit } from "../util/pool.ts";
@@ -59,21 +61,27 @@ export async function planFleet(
   opts: RunOptions,
 ): Promise<FleetRun> {
   const baseDir = dirname(manifest.file);
+  // Errors name the setting where the manifest writes it: file:line:col, cluster, field.
+  const fieldOf = (c: ClusterConfig) => (field: string) =>
+    describeField({ location: manifest.locate?.(c.name, field), cluster: c.name, field });
   // Secrets first: a missing variable, unreadable file or wrong passphrase stops the run before
   // anything is contacted.
   const creds = new Map<string, Credentials>();
   for (const c of clusters) {
-    creds.set(c.name, await resolveCredentials(c, baseDir, opts.secrets));
+    creds.set(c.name, await resolveCredentials(c, baseDir, opts.secrets, fieldOf(c)));
     // The kubeconfig and its context are local files: check them before any contact too.
     try {
       resolveKubeContext(c.kube);
       assertExecPluginsAllowed(c.kube);
       registerKubeSecrets(c.kube);
     } catch (e) {
-      const file = e instanceof ExecPluginDenied ? `${manifest.file}: ` : "";
-      throw new Error(`${file}cluster "${c.name}": ${(e as Error).message}`);
+      const where = describeField({ location: manifest.locate?.(c.name, "kube"), cluster: c.name });
+      throw new Error(`${where}: ${(e as Error).message}`);
     }
   }
+  // Two clusters on one API server and Flux namespace would fight over one installation.
+  const shared = sharedInstallationProblems(manifest);
+  if (shared.length > 0) throw new ConfigError(shared);
   // Components are the same for every cluster with the same release and install options: the
   // source is read once, and a release archive is built with kubectl kustomize once per distinct
   // (source, options) — never per cluster. Both caches hold promises, so this stays true for
@@ -101,7 +109,8 @@ export async function planFleet(
   const states = new Map<string, ClusterState>();
   const groups = new Map<string, RepoGroup>();
   for (const c of clusters) {
-    const key = `${c.git.url}#${c.git.branch}`;
+    // One commit per repository, however its clusters spell its URL (lib/git/url.ts).
+    const key = `${repositoryKey(c.git.url)}#${c.git.branch}`;
     let group = groups.get(key);
     if (!group) {
       group = {

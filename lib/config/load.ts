@@ -4,8 +4,8 @@
  */
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { ErrorObject } from "ajv";
-import { LineCounter, parseDocument } from "yaml";
-import { ConfigError, type ConfigProblem } from "./errors.ts";
+import { isSeq, LineCounter, parseDocument } from "yaml";
+import { ConfigError, type ConfigProblem, type Location } from "./errors.ts";
 import {
   jsonPointerToPath,
   locate,
@@ -16,6 +16,8 @@ import {
 import { schemaErrors } from "./schema.ts";
 import { parseDuration } from "./duration.ts";
 import { DEFAULT_REGISTRY } from "../manifests/options.ts";
+import { nonNetworkUrlProblem, repositoryKey } from "../git/url.ts";
+import { concatBytes } from "../util/bytes.ts";
 import type {
   BitbucketConfig,
   ClusterConfig,
@@ -25,8 +27,17 @@ import type {
   RawManifest,
 } from "./types.ts";
 
-/** The Flux release used when the manifest names none (pinned, so a plan is reproducible). */
-export const DEFAULT_FLUX_VERSION = "v2.4.0";
+/**
+ * The Flux release used when the manifest names none (pinned, so a plan is reproducible). The one
+ * place it is recorded: README.md and the schema's description are checked against it
+ * (tests/config_test.ts). v2.9.4 is the newest stable release verified: the flux2 releases page
+ * (github.com/fluxcd/flux2/releases lists v2.9.4 first) and the tags of fluxcd/flux2 (v2.9.0 …
+ * v2.9.4); /work/shared/reference/anchors-2026-12.md only says v2.9.x.
+ */
+export const DEFAULT_FLUX_VERSION = "v2.9.4";
+
+/** flux bootstrap --secret-name: its default is the fixed default namespace, not --namespace. */
+export const DEFAULT_SECRET_NAME = "flux-system";
 
 /** flux2 pkg/manifestgen/install `fetch`: the release asset flux itself downloads. */
 export function releaseManifestsUrl(version: string): string {
@@ -46,14 +57,56 @@ const ONE_OF_HINTS: Record<string, string> = {
   knownHosts: "must be {scan: true}, {file: PATH} or {lines: TEXT}",
 };
 
+/** A manifest is a small YAML file: anything larger is refused before it is read whole. */
+const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+
+/** What a manifest holds at its top level, for messages about a file that holds something else. */
+const MANIFEST_SHAPE =
+  'a manifest is a YAML mapping with "clusters:" (the list of clusters, each with a name and a path) and optionally "defaults:"';
+
 export async function loadManifest(file: string): Promise<Manifest> {
-  let text: string;
+  return parseManifest(await readManifestFile(file), file);
+}
+
+/** The file's text; a missing file, a directory, a huge or binary file is a problem naming it. */
+async function readManifestFile(file: string): Promise<string> {
+  const fail = (message: string) => new ConfigError([{ file, message }]);
+  let handle: Deno.FsFile;
   try {
-    text = await Deno.readTextFile(file);
+    handle = await Deno.open(file, { read: true });
   } catch (e) {
-    throw new ConfigError([{ message: `cannot read ${file}: ${(e as Error).message}` }]);
+    if (e instanceof Deno.errors.NotFound) throw fail("no such file");
+    if (e instanceof Deno.errors.PermissionDenied) throw fail("cannot be read: permission denied");
+    throw fail(`cannot be read (${(e as Error).name})`);
   }
-  return parseManifest(text, file);
+  const chunks: Uint8Array[] = [];
+  try {
+    if ((await handle.stat()).isDirectory) {
+      throw fail("is a directory; give the path of the manifest file itself (flux-bootstrap.yaml)");
+    }
+    // Read in pieces, so that a FIFO or a device is bounded too.
+    let size = 0;
+    const buf = new Uint8Array(64 * 1024);
+    while (true) {
+      const n = await handle.read(buf);
+      if (n === null) break;
+      size += n;
+      if (size > MAX_MANIFEST_BYTES) {
+        throw fail(`is larger than ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB; ${MANIFEST_SHAPE}`);
+      }
+      chunks.push(buf.slice(0, n));
+    }
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw fail(`cannot be read (${(e as Error).name})`);
+  } finally {
+    handle.close();
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(concatBytes(chunks));
+  } catch {
+    throw fail(`is not UTF-8 text; ${MANIFEST_SHAPE}`);
+  }
 }
 
 export function parseManifest(text: string, file: string): Manifest {
@@ -63,16 +116,85 @@ export function parseManifest(text: string, file: string): Manifest {
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => {
       const { line, col } = lines.linePos(e.pos[0]);
-      return { location: { file, line, col }, message: `invalid YAML: ${firstLine(e.message)}` };
+      const message = e.code === "MULTIPLE_DOCS"
+        ? "more than one YAML document (a second ---); a manifest is one document"
+        : `invalid YAML: ${firstLine(e.message)}`;
+      return { location: { file, line, col }, message };
     }));
   }
   const data: unknown = doc.toJS();
+  const shape = topLevelProblem(map, text, data);
+  if (shape) throw new ConfigError([shape]);
   const problems = schemaProblems(map, data);
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(withFile(problems, file));
   const raw = data as RawManifest;
   const semantic = semanticProblems(map, raw);
-  if (semantic.length > 0) throw new ConfigError(semantic);
-  return { file, clusters: raw.clusters.map((c) => resolveCluster(raw, c, dirname(file))) };
+  if (semantic.length > 0) throw new ConfigError(withFile(semantic, file));
+  return {
+    file,
+    clusters: raw.clusters.map((c) => resolveCluster(raw, c, dirname(file))),
+    locate: (cluster, field) => {
+      const i = raw.clusters.findIndex((c) => c.name === cluster);
+      return i < 0 ? undefined : locateSetting(map, raw, i, field);
+    },
+  };
+}
+
+/** Every problem names the file, also when no place in it can be pointed at. */
+function withFile(problems: ConfigProblem[], file: string): ConfigProblem[] {
+  return problems.map((p) => (p.location ? p : { ...p, file }));
+}
+
+/** An empty file, only comments, a list or a scalar where the manifest's mapping belongs. */
+function topLevelProblem(map: SourceMap, text: string, data: unknown): ConfigProblem | undefined {
+  const file = map.file;
+  const what = data === null || data === undefined
+    ? undefined
+    : Array.isArray(data)
+    ? "a list"
+    : typeof data === "object"
+    ? null
+    : `a ${typeof data}`;
+  if (what === null) return undefined;
+  const root = map.doc.contents;
+  const location = root?.range ? locate(map, []) : undefined;
+  if (what === undefined) {
+    if (root === null || root === undefined) {
+      const empty = text.trim() === "" ? "the file is empty" : "the file holds only comments";
+      return { file, message: `${empty}; ${MANIFEST_SHAPE}` };
+    }
+    return { location, file, message: `the top level is null; ${MANIFEST_SHAPE}` };
+  }
+  const hint = isSeq(root) ? ' (the clusters go under "clusters:")' : "";
+  return { location, file, message: `the top level is ${what}${hint}; ${MANIFEST_SHAPE}` };
+}
+
+/**
+ * Where a cluster's setting is written: in the cluster, or in `defaults` when the cluster inherits
+ * it (a cluster's own `git.auth` replaces all of `defaults.git.auth`, as resolveCluster merges
+ * one level deep); the nearest enclosing entry when the value is a built-in default.
+ */
+function locateSetting(
+  map: SourceMap,
+  raw: RawManifest,
+  i: number,
+  field: string,
+): Location | undefined {
+  const path = field.split(".");
+  const [section, key] = path;
+  const holds = (o: unknown) =>
+    key === undefined
+      ? o !== undefined
+      : isMapNode(o) && (o as Record<string, unknown>)[key] !== undefined;
+  const own = holds((raw.clusters[i] as unknown as Record<string, unknown>)[section]);
+  const inherited = !own &&
+    holds((raw.defaults as Record<string, unknown> | undefined)?.[section]);
+  // An own value, or none anywhere (a built-in default): the cluster's entry, as near as it goes.
+  return locate(map, inherited ? ["defaults", ...path] : ["clusters", i, ...path]);
+}
+
+function isMapNode(o: unknown): boolean {
+  return typeof o === "object" && o !== null && !Array.isArray(o);
 }
 
 function firstLine(s: string): string {
@@ -265,7 +387,7 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
       );
     } else if (
       flux.registryCredentials &&
-      flux.imagePullSecret === (flux.secretName ?? flux.namespace ?? "flux-system")
+      flux.imagePullSecret === (flux.secretName ?? DEFAULT_SECRET_NAME)
     ) {
       atInherited(
         "flux",
@@ -280,10 +402,25 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
         at(where, `must include ${required} (Flux cannot sync without it)`, "flux.components");
       }
     }
-    const target = `${
-      git.url ??
-        `bitbucket:${git.hostname}/${git.personal ? "~" : ""}${git.owner}/${git.repository}`
-    }#${git.branch ?? "main"}#${normalisePath(c.path)}`;
+    if (flux.sparseCheckout !== undefined) {
+      for (const problem of sparseCheckoutProblems(flux.sparseCheckout, c.path, pathProblem)) {
+        atInherited("flux", "sparseCheckout", problem);
+      }
+    }
+    if (git.sshUser !== undefined && !/^[^\s@:/-][^\s@:/]*$/.test(git.sshUser)) {
+      atInherited(
+        "git",
+        "sshUser",
+        "must be a user name without '@', ':', '/' or spaces, not starting with '-' (it goes into the cluster's ssh:// URL)",
+      );
+    }
+    // The same repository however its URL is spelled (lib/git/url.ts), as the commits are grouped.
+    const url = git.provider === "bitbucket-server" && git.owner && git.repository
+      ? bitbucketCloneUrl(resolveBitbucket(git))
+      : git.url;
+    const target = `${url === undefined ? "" : repositoryKey(url)}#${git.branch ?? "main"}#${
+      normalisePath(c.path)
+    }`;
     const other = targets.get(target);
     if (other !== undefined && !pathProblem) {
       at(
@@ -374,6 +511,8 @@ function checkGitUrl(
   allowInsecureHttp: boolean,
   auth: "token" | "ssh",
 ): string | undefined {
+  const notNetwork = nonNetworkUrlProblem(url);
+  if (notNetwork) return notNetwork;
   if (auth === "ssh") {
     if (SCP_LIKE.test(url) && !url.includes("://")) return checkCodeCommitUser(url);
     let u: URL;
@@ -444,12 +583,50 @@ export function clusterSshUrl(httpsUrl: string, sshHostname: string, user: strin
   return `ssh://${user}@${sshHostname}${path}`;
 }
 
+/** `path` and the sparse checkout folders: a folder inside the repository, written plainly. */
 function checkRepoPath(path: string): string | undefined {
-  if (isAbsolute(path) || path.startsWith("/")) return "must be relative to the repository root";
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(path)) return "must not contain control characters";
+  if (path.includes("\\")) return "must use '/' between folders, not '\\'";
+  if (isAbsolute(path) || path.startsWith("/") || /^[A-Za-z]:/.test(path)) {
+    return "must be relative to the repository root";
+  }
   const segments = normalisePath(path).split("/");
   if (segments.some((s) => s === "..")) return "must not leave the repository ('..')";
+  // git refuses .git in a tree, in any case and with the trailing dots and spaces Windows drops.
+  if (segments.some((s) => /^\.git[. ]*$/i.test(s))) {
+    return "must not contain a .git folder (git keeps its own data there)";
+  }
   if (normalisePath(path) === "") return "must name a folder inside the repository";
   return undefined;
+}
+
+/**
+ * flux bootstrap --sparse-checkout: "the configured --path must be one of them" — the cluster's
+ * path must be one of the folders or inside one, or Flux cannot read its own files.
+ */
+function sparseCheckoutProblems(
+  folders: string[],
+  path: string,
+  pathProblem: string | undefined,
+): string[] {
+  const out: string[] = [];
+  for (const folder of folders) {
+    const problem = checkRepoPath(folder);
+    if (problem) out.push(`"${folder}" ${problem}`);
+  }
+  if (out.length > 0 || pathProblem || folders.length === 0) return out;
+  const own = normalisePath(path);
+  const covered = folders.some((f) => {
+    const folder = normalisePath(f);
+    return own === folder || own.startsWith(`${folder}/`);
+  });
+  if (!covered) {
+    out.push(
+      `must include the cluster's path ${own} (or a folder above it): Flux reads its own files from there`,
+    );
+  }
+  return out;
 }
 
 function resolveBitbucket(git: RawGit): BitbucketConfig {
@@ -555,7 +732,7 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
       manifests: /^https?:\/\//.test(manifests) ? manifests : resolve(baseDir, manifests),
       ...(flux.manifestsSha256 ? { manifestsSha256: flux.manifestsSha256 } : {}),
       namespace: flux.namespace ?? "flux-system",
-      secretName: flux.secretName ?? flux.namespace ?? "flux-system",
+      secretName: flux.secretName ?? DEFAULT_SECRET_NAME,
       interval: flux.interval ?? "1m",
       timeoutMs: parseDuration(flux.timeout ?? "5m"),
       components: flux.components ?? DEFAULT_COMPONENTS,
@@ -570,6 +747,7 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
       logLevel: flux.logLevel ?? "info",
       recurseSubmodules: flux.recurseSubmodules ?? false,
       ...(flux.sourceProvider ? { sourceProvider: flux.sourceProvider } : {}),
+      ...(flux.sparseCheckout?.length ? { sparseCheckout: flux.sparseCheckout } : {}),
     },
   };
 }

@@ -26,7 +26,17 @@ export function processSecretSource(): SecretSource {
   };
 }
 
-/** Resolves one reference; `what` names it in errors (e.g. `cluster "dev": git.auth.token`). */
+/**
+ * Shorter secrets are refused: values this short are not redacted (they would mask ordinary
+ * words, lib/util/redact.ts), so one could reach output unmasked; no real token, password or
+ * passphrase is this short.
+ */
+export const MIN_SECRET_LENGTH = 8;
+
+/**
+ * Resolves one reference; `what` names it in errors (e.g.
+ * `fleet.yaml:12:30: cluster "dev": git.auth.token`). The value never appears in an error.
+ */
 export async function resolveSecret(
   ref: SecretRef,
   what: string,
@@ -60,8 +70,21 @@ export async function resolveSecret(
   }
   // Files and pipes end with a newline that is not part of the secret.
   value = value.replace(/\r?\n$/, "");
+  if ([...value].length < MIN_SECRET_LENGTH) {
+    throw new Error(
+      `${what}: the secret read from ${describeRef(ref)} is shorter than ${MIN_SECRET_LENGTH} ` +
+        "characters; fluxfleet refuses secrets that short (they could not be masked in its output)",
+    );
+  }
   registerSecret(value);
   return value;
+}
+
+/** Where a secret came from, for messages (never its value). */
+function describeRef(ref: SecretRef): string {
+  if ("env" in ref) return `environment variable ${ref.env}`;
+  if ("file" in ref) return `file ${ref.file}`;
+  return "stdin" in ref ? "standard input" : "the prompt";
 }
 
 async function promptHidden(question: string): Promise<string> {

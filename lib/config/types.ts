@@ -1,4 +1,5 @@
 /** Types of the manifest as written (`Raw*`) and as resolved per cluster (`ClusterConfig`). */
+import type { Location } from "./errors.ts";
 
 export type SecretRef =
   | { env: string }
@@ -61,6 +62,7 @@ export interface RawFlux {
   logLevel?: "debug" | "info" | "error";
   recurseSubmodules?: boolean;
   sourceProvider?: SourceProvider;
+  sparseCheckout?: string[];
 }
 
 /** `flux.sourceProvider`: the GitRepository's spec.provider (source-controller's auth provider). */
@@ -198,12 +200,22 @@ export interface ClusterConfig {
     recurseSubmodules: boolean;
     /** GitRepository spec.provider; unset: not rendered (Flux's default is generic). */
     sourceProvider?: SourceProvider;
+    /**
+     * GitRepository spec.sparseCheckout (flux bootstrap --sparse-checkout): the folders source-
+     * controller checks out, as written in the manifest; unset or empty: not rendered.
+     */
+    sparseCheckout?: string[];
   };
 }
 
 export interface Manifest {
   file: string;
   clusters: ClusterConfig[];
+  /**
+   * Where a cluster's setting (`git.token`, `kube.context`) is written, or inherited from, for
+   * errors about values read after validation (secrets, kubeconfig contexts).
+   */
+  locate?: (cluster: string, field: string) => Location | undefined;
 }
 
 /** flux bootstrap bitbucket-server, resolved. */

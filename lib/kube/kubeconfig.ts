@@ -153,6 +153,23 @@ export function resolveKubeContext(target: KubeTarget): string {
   return context;
 }
 
+/**
+ * The API server URL of a target's context, as the kubeconfig writes it (whatever its user
+ * authenticates with); errors name the context and the file.
+ */
+export function resolveKubeServer(target: KubeTarget): string {
+  const m = load(target);
+  const context = resolveKubeContext(target);
+  const ctx = m.contexts.get(context)!;
+  const server = ctx.cluster ? m.clusters.get(ctx.cluster)?.value.server : undefined;
+  if (!server) {
+    throw new Error(
+      `kube.context: context "${context}" names no cluster with a server in ${m.where}`,
+    );
+  }
+  return server;
+}
+
 function fileOrData(
   data: string | undefined,
   file: string | undefined,

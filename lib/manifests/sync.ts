@@ -17,6 +17,8 @@ export interface SyncOptions {
   recurseSubmodules?: boolean;
   /** spec.provider (generic, azure, github), rendered only when set. */
   provider?: string;
+  /** flux bootstrap --sparse-checkout: spec.sparseCheckout, rendered only when not empty. */
+  sparseCheckout?: string[];
 }
 
 export function syncObjects(
@@ -26,15 +28,17 @@ export function syncObjects(
     apiVersion: "source.toolkit.fluxcd.io/v1",
     kind: "GitRepository",
     metadata: { name: opts.name, namespace: opts.namespace },
-    // flux2 pkg/manifestgen/sync Generate: RecurseSubmodules and Provider are `omitempty` fields
-    // of GitRepositorySpec, so sigs.k8s.io/yaml writes them only when true / non-empty. Keys are
-    // listed in sorted order, as they are rendered (and compared by the planner).
+    // flux2 pkg/manifestgen/sync Generate: RecurseSubmodules, Provider and SparseCheckout (v2.9)
+    // are `omitempty` fields of GitRepositorySpec, so sigs.k8s.io/yaml writes them only when
+    // true / non-empty; the folders as given, in their order. Keys are listed in sorted order, as
+    // they are rendered (and compared by the planner).
     spec: {
       interval: formatGoDuration(parseDuration(opts.interval)),
       ...(opts.provider ? { provider: opts.provider } : {}),
       ...(opts.recurseSubmodules ? { recurseSubmodules: true } : {}),
       ref: { branch: opts.branch },
       secretRef: { name: opts.secretName },
+      ...(opts.sparseCheckout?.length ? { sparseCheckout: [...opts.sparseCheckout] } : {}),
       url: opts.url,
     },
   };

@@ -67,6 +67,7 @@ export function desiredCluster(
     path: c.path,
     recurseSubmodules: c.flux.recurseSubmodules,
     ...(c.flux.sourceProvider ? { provider: c.flux.sourceProvider } : {}),
+    ...(c.flux.sparseCheckout ? { sparseCheckout: c.flux.sparseCheckout } : {}),
   });
   let pullSecret: DesiredCluster["pullSecret"];
   if (c.flux.registryCredentials && c.flux.imagePullSecret) {

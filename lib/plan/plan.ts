@@ -255,7 +255,7 @@ function pullSecretChange(
  * lacks the field (extra fields in the cluster are otherwise fine: API defaults).
  */
 const OPTIONAL_SPEC_FIELDS: Record<string, Record<string, unknown>> = {
-  GitRepository: { provider: "generic", recurseSubmodules: false },
+  GitRepository: { provider: "generic", recurseSubmodules: false, sparseCheckout: [] },
 };
 
 function planSync(desired: KubeObject, observed: ObservedFluxObject | undefined): Step[] {

@@ -22,6 +22,7 @@ import { parseObjects } from "../../lib/manifests/render.ts";
 import type { KubeObject } from "../../lib/manifests/types.ts";
 import {
   assertTempClean,
+  contextNames,
   INSTALL_MANIFEST,
   manifestYaml,
   tokenGit,
@@ -209,8 +210,11 @@ const FLUX_HEADER =
  * gotk-components.yaml as `flux bootstrap` would write it for the default options: the release
  * files untarred into a folder, flux's overlay written next to them, a krusty build without
  * reordering (`--reorder none`, see lib/manifests/release.ts), then GetGenWarning + "\n" + output.
+ * With `--namespace=<ns>` the templates put the namespace wherever the defaults have flux-system,
+ * and `generate` replaces flux-system in roles/rbac.yaml too (its ClusterRoleBinding workaround).
  */
-export async function fluxWrittenComponents(): Promise<string> {
+export async function fluxWrittenComponents(namespace = "flux-system"): Promise<string> {
+  const ns = (text: string) => text.replaceAll("flux-system", namespace);
   const dir = await Deno.makeTempDir({ prefix: "flux-overlay-" });
   try {
     for await (const e of Deno.readDir(RELEASE_DIR)) {
@@ -220,9 +224,12 @@ export async function fluxWrittenComponents(): Promise<string> {
     }
     await Deno.mkdir(`${dir}/roles`);
     for (const [path, text] of Object.entries(FLUX_DEFAULT_OVERLAY)) {
-      await Deno.writeTextFile(`${dir}/${path}`, text);
+      await Deno.writeTextFile(`${dir}/${path}`, ns(text));
     }
-    await Deno.copyFile(`${dir}/rbac.yaml`, `${dir}/roles/rbac.yaml`);
+    await Deno.writeTextFile(
+      `${dir}/roles/rbac.yaml`,
+      ns(await Deno.readTextFile(`${dir}/rbac.yaml`)),
+    );
     const out = await new Deno.Command("kubectl", {
       args: ["kustomize", "--reorder", "none", dir],
       stdin: "null",
@@ -313,11 +320,83 @@ Deno.test("migration: a flux-bootstrapped repository shows no file change with t
   });
 });
 
+Deno.test("migration: flux bootstrap --namespace=flux — gotk-sync.yaml kept, its one secret flux-system reused, no second secret", async () => {
+  await withFleetEnv({
+    prefix: "fluxfleet-fidelity-",
+    git: { users: { git: TOKEN } },
+    cliEnv: { GIT_PASSWORD: TOKEN },
+  }, async ({ git, dir, kube, tmp, cli }) => {
+    // The repository as flux writes it: objects named flux in namespace flux, secretRef flux-system.
+    const flux = {
+      "clusters/c0/flux/gotk-components.yaml": await fluxWrittenComponents("flux"),
+      "clusters/c0/flux/gotk-sync.yaml": fluxWrittenSync(git.repoUrl("fleet"), "clusters/c0", [], {
+        namespace: "flux",
+      }),
+      "clusters/c0/flux/kustomization.yaml": FLUX_KUSTOMIZATION,
+    };
+    await git.createRepo("fleet", { files: flux, message: "Add Flux v2.4.0 component manifests" });
+    // The cluster as `flux bootstrap git --namespace=flux --token-auth` leaves its source secret.
+    const kubectl = async (...args: string[]) => {
+      const out = await new Deno.Command("kubectl", {
+        args: ["--kubeconfig", `${dir}/kubeconfig`, "--context", "c0", ...args],
+        stdin: "null",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    };
+    await kubectl("create", "namespace", "flux");
+    await kubectl(
+      "-n",
+      "flux",
+      "create",
+      "secret",
+      "generic",
+      "flux-system",
+      "--from-literal=username=git",
+      `--from-literal=password=${TOKEN}`,
+    );
+    const manifest = `${dir}/fleet.yaml`;
+    await Deno.writeTextFile(
+      manifest,
+      manifestYaml({
+        manifests: RELEASE_DIR,
+        git: tokenGit(git.repoUrl("fleet")),
+        clusters: [{ name: "c0", lines: ["flux: { namespace: flux }"] }],
+      }),
+    );
+
+    const plan = await cli(["plan", manifest]);
+    assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+    assert.doesNotMatch(plan.stdout, /commit clusters\//, "no file is rewritten");
+    assert.doesNotMatch(plan.stdout, /secret flux\/flux\b/, "no second secret");
+    assert.doesNotMatch(plan.stdout, /secret flux\/flux-system/, "the secret is as flux left it");
+
+    const apply = await cli(["apply", "--auto-approve", manifest]);
+    assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+    assert.equal(git.pushCount(), 0, "no file needed rewriting");
+    for (const [path, text] of Object.entries(flux)) {
+      assert.equal(await git.readFile("fleet", "main", path), text);
+    }
+    assert.equal(kube.getObject("v1", "Secret", "flux", "flux"), undefined);
+    assert.ok(kube.getObject("v1", "Secret", "flux", "flux-system"));
+    const repo = kube.getObject("source.toolkit.fluxcd.io/v1", "GitRepository", "flux", "flux") as {
+      spec: { secretRef: { name: string } };
+    };
+    assert.equal(repo.spec.secretRef.name, "flux-system");
+    assert.ok(kube.getObject("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux", "flux"));
+    for (const r of [plan, apply]) {
+      assert.ok(!r.stdout.includes(TOKEN) && !r.stderr.includes(TOKEN), "token leaked");
+    }
+    await assertTempClean(tmp);
+  });
+});
+
 Deno.test("fleet: the kustomize build runs once per distinct (source, options), not per cluster", async () => {
   await withFleetEnv({
     prefix: "fluxfleet-fidelity-",
     git: { users: { git: TOKEN } },
     repos: ["fleet"],
+    // One API server each: two clusters on one server and namespace are refused.
+    contexts: contextNames(6),
     cliEnv: { GIT_PASSWORD: TOKEN },
     manifest: ({ git }) =>
       manifestYaml({
@@ -325,7 +404,6 @@ Deno.test("fleet: the kustomize build runs once per distinct (source, options), 
         git: tokenGit(git.repoUrl("fleet"), null),
         clusters: Array.from({ length: 6 }, (_, i) => ({
           name: `c${i}`,
-          kube: "context: c0",
           lines: i >= 4 ? ["flux: { logLevel: debug }"] : [],
         })),
       }),

@@ -111,7 +111,7 @@ Deno.test("kube.execPlugins: deny refuses a cluster whose user has an exec plugi
       assert.equal(r.code, 1, r.stdout + r.stderr);
       assert.match(
         r.stderr,
-        /^error: \/\S+\/flux-bootstrap\.yaml: cluster "c0": kube\.execPlugins: deny, but the user "exec-user" of context "c0-exec" in kubeconfig \/\S+\/exec-kubeconfig gets its credentials from the exec plugin "creds\.sh" \(users\[\]\.user\.exec\); it was not run\./,
+        /^error: \/\S+\/flux-bootstrap\.yaml:\d+:\d+: cluster "c0": kube\.execPlugins: deny, but the user "exec-user" of context "c0-exec" in kubeconfig \/\S+\/exec-kubeconfig gets its credentials from the exec plugin "creds\.sh" \(users\[\]\.user\.exec\); it was not run\./,
       );
       assert.ok(!(r.stdout + r.stderr).includes(ARG), "the plugin's arguments were printed");
     }
