@@ -4,6 +4,9 @@
  * ssh-agent, host key refusal, refused / unknown keys, read-only keys, missing repositories,
  * refused and silent servers, a non-fast-forward race, cleanup on SIGINT and on exit — and the
  * time of a clone + push with system git, the ssh2 transport and HTTP for the same small repo.
+ *
+ * The test runs with a TMPDIR of its own (as do the child processes it starts): what it checks for
+ * leftovers is only what it made, whatever other fluxfleet processes on the machine do.
  */
 import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
@@ -28,6 +31,7 @@ import {
 } from "../../lib/git/system.ts";
 import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
 import { freePort, isAlive } from "../../sandbox/ssh/process.ts";
+import { withOwnTmpdir } from "../helpers/leftovers.ts";
 import { startGitServer } from "../../sandbox/git/http_server.ts";
 
 const AUTHOR = { name: "Fleet Bot", email: "bot@example.com" };
@@ -35,22 +39,11 @@ const PASSPHRASE = "canary-passphrase-5b1e7d";
 const FAST = { attempts: 1, initialDelayMs: 1, maxDelayMs: 1 };
 const SESSION_PREFIX = "fluxfleet-gitssh-";
 const WORK_PREFIX = "fluxfleet-systest-";
-/**
- * Only this test and lib/git/system.ts use these prefixes (other tests may run at the same time
- * and have their own sandboxes' temp dirs come and go); the sandboxes' roots are checked by path.
- */
-const TEMP_PREFIXES = [SESSION_PREFIX, WORK_PREFIX];
 
-function ourTempEntries(prefixes = TEMP_PREFIXES): Set<string> {
-  const names = new Set<string>();
-  for (const e of Deno.readDirSync(tmpdir())) {
-    if (prefixes.some((p) => e.name.startsWith(p))) names.add(e.name);
-  }
-  return names;
-}
-
+/** The session dirs of lib/git/system.ts in this test's TMPDIR. */
 function sessionDirs(): string[] {
-  return [...ourTempEntries([SESSION_PREFIX])];
+  return [...Deno.readDirSync(tmpdir())].map((e) => e.name)
+    .filter((n) => n.startsWith(SESSION_PREFIX));
 }
 
 async function withWorkDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -249,8 +242,10 @@ async function interruptedChild(
 Deno.test({
   name: "system git over SSH against a real sshd",
   ignore: sshdUnavailable(),
-}, async (t) => {
-  const tempBefore = ourTempEntries();
+}, (t) => withOwnTmpdir(() => systemGitSteps(t)));
+
+/** In a TMPDIR of its own: its sshd, clones and session dirs, all of which must be gone at the end. */
+async function systemGitSteps(t: Deno.TestContext): Promise<void> {
   const errors: string[] = [];
   const secrets: string[] = [PASSPHRASE];
   const keep = (e: Error) => {
@@ -331,7 +326,7 @@ Deno.test({
         assert.doesNotMatch(config, /sshCommand|IdentityFile|fluxfleet-gitssh|askpass/i);
         assertNoSecrets(await treeText(join(dir, ".git")), secrets);
       });
-      assert.deepEqual(sessionDirs().filter((n) => !tempBefore.has(n)), []);
+      assert.deepEqual(sessionDirs(), []);
     });
 
     await t.step("empty repository: the push creates main", async () => {
@@ -607,7 +602,7 @@ Deno.test({
         ),
       );
       assert.match(missing.message, /repository \/no-such-repo\.git on 127\.0\.0\.1:\d+ not found/);
-      assert.deepEqual(sessionDirs().filter((n) => !tempBefore.has(n)), []);
+      assert.deepEqual(sessionDirs(), []);
     });
 
     await t.step("refused connection and a silent server, in words", async () => {
@@ -707,12 +702,12 @@ Deno.test({
             assert.equal(int.code, 130, int.stdout);
             assert.match(int.stdout, /error: git fetch with .* was interrupted \(SIGINT\)/);
             assertNoSecrets(int.stdout, secrets);
-            assert.ok(!ourTempEntries([SESSION_PREFIX]).has(int.session), "key dir left on SIGINT");
+            assert.ok(!sessionDirs().includes(int.session), "key dir left on SIGINT");
             assert.deepEqual(int.leftovers, [], "git/ssh still running after SIGINT");
 
             const exit = await interruptedChild("exit", a, join(work, "d"));
             assert.equal(exit.code, 7, exit.stdout);
-            assert.ok(!ourTempEntries([SESSION_PREFIX]).has(exit.session), "key dir left on exit");
+            assert.ok(!sessionDirs().includes(exit.session), "key dir left on exit");
             assert.deepEqual(exit.leftovers, [], "git/ssh still running after exit");
           });
         } finally {
@@ -827,9 +822,7 @@ Deno.test({
     await server?.stop();
   }
   assert.equal(isAlive(server.pid), false, "sshd still running");
-  const leftovers = [...ourTempEntries()].filter((n) => !tempBefore.has(n));
-  assert.deepEqual(leftovers, [], "temp files left behind");
   for (const root of sandboxRoots) {
     assert.throws(() => Deno.statSync(root), Deno.errors.NotFound, `${root} left behind`);
   }
-});
+}
