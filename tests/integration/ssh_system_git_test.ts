@@ -642,6 +642,23 @@ async function systemGitSteps(t: Deno.TestContext, tmp: string): Promise<void> {
       assert.deepEqual(sessionDirs(), []);
     });
 
+    await t.step("a TMPDIR too long for the agent's socket is an error in words", async () => {
+      const long = join(tmp, "t".repeat(70));
+      await Deno.mkdir(long);
+      Deno.env.set("TMPDIR", long);
+      try {
+        const err = keep(await errorOf(systemRemoteHead(access("fleet"), "main")));
+        assert.match(
+          err.message,
+          /too long a path for an ssh-agent socket: set TMPDIR to a shorter/,
+        );
+        assert.deepEqual([...Deno.readDirSync(long)], [], "session dir left");
+      } finally {
+        Deno.env.set("TMPDIR", tmp);
+        await Deno.remove(long);
+      }
+    });
+
     await t.step("refused connection and a silent server, in words", async () => {
       const port = freePort();
       const refused = keep(
