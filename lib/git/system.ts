@@ -3,12 +3,18 @@
  * the system `git` binary and OpenSSH. The fallback for what the built-in ssh2 transport cannot
  * do: ssh-agent, ~/.ssh/config (ProxyJump, Match, aliases), certificates.
  *
- * Per operation (one checkout, one commit-and-push) a private temp dir (0700) holds the key
- * (0600), known_hosts (0600) and, for an encrypted key, an askpass script (0700) that prints the
- * passphrase from an environment variable: the passphrase is never in argv or in a file. The dir
- * is removed in `finally`, and at once on SIGINT or Deno.exit() while an operation runs (the git
- * and ssh processes run in their own process group and are killed then). `.git/config` only ever
- * holds the remote URL: the key path lives in GIT_SSH_COMMAND for the duration of one command.
+ * Per operation (one checkout, one commit-and-push) a private temp dir (0700) holds known_hosts,
+ * the public key and the socket of a private ssh-agent that holds the private key in memory
+ * (session_guard.ts): no private key, decrypted or not, and no passphrase is ever in a file, in
+ * argv or in a child's environment. An encrypted key is decrypted in memory (lib/keys) and handed
+ * to the agent unencrypted through ssh-add's stdin: the passphrase was checked up front anyway, and
+ * so it never reaches a helper script or an environment variable (as SSH_ASKPASS would need), and
+ * every key format the manifest accepts takes the same path (ssh reads no PKCS#8 ed25519 key).
+ * The dir is removed in `finally`, and at once on SIGINT or Deno.exit() while an operation runs
+ * (the git and ssh processes run in their own process group and are killed then); after a SIGKILL
+ * the guard process removes it, and the next run sweeps what a killed guard left
+ * (session_dir.ts). `.git/config` only ever holds the remote URL: the agent's socket lives in
+ * GIT_SSH_COMMAND for the duration of one command.
  *
  * git runs with a cleared environment, no system or global config and no hooks, so the user's
  * configuration can neither inject credentials nor change what is committed; ssh still reads
@@ -16,8 +22,11 @@
  * known_hosts and strict host key checking, which take precedence over it.
  */
 import { dirname, isAbsolute, join, normalize } from "node:path";
+import { tmpdir } from "node:os";
 import { findHostKeys, knownHostsName } from "../keys/known_hosts.ts";
 import { parsePrivateKey } from "../keys/parse.ts";
+import { makeSessionDir, sweepStaleSessionDirs } from "./session_dir.ts";
+import { type SessionGuard, startSessionGuard } from "./session_guard.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
 import { serverText } from "../util/redact.ts";
 import {
@@ -48,22 +57,9 @@ export interface SystemSshAccess {
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** A whole git command (connect, negotiate, transfer) may take this many timeouts. */
 const COMMAND_BUDGET = 10;
-const TEMP_PREFIX = "fluxfleet-gitssh-";
-const PASSPHRASE_ENV = "FLUXFLEET_SSH_KEY_PASSPHRASE";
-const KEY_FILE = "id";
+/** The public key: ssh finds the private one in the agent (IdentityFile of a .pub file). */
+const PUBLIC_KEY_FILE = "id.pub";
 const KNOWN_HOSTS_FILE = "known_hosts";
-const ASKPASS_FILE = "askpass";
-
-/**
- * Answers only ssh's key passphrase prompt: should ssh ever ask for anything else (a password,
- * a confirmation), the passphrase must not be the answer.
- */
-const ASKPASS_SCRIPT = `#!/bin/sh
-case "$1" in
-  "Enter passphrase for"*) printf '%s\\n' "$${PASSPHRASE_ENV}" ;;
-  *) exit 1 ;;
-esac
-`;
 
 /** Config for every git command: no hooks, helpers, signing, filters from elsewhere, or GC. */
 const GIT_CONFIG_ARGS = [
@@ -87,6 +83,9 @@ const GIT_CONFIG_ARGS = [
 interface Session {
   dir: string;
   env: Record<string, string>;
+  guard: SessionGuard;
+  /** The unencrypted key (OpenSSH form) the agent is given before each network command. */
+  key: string | null;
   children: Set<Deno.ChildProcess>;
   /** Set by SIGINT / exit: the dir is gone and no further command may start. */
   interrupted: string | null;
@@ -95,6 +94,7 @@ interface Session {
 
 const live = new Set<Session>();
 let hooked = false;
+let swept = false;
 
 function killGroup(child: Deno.ChildProcess): void {
   try {
@@ -107,24 +107,29 @@ function killGroup(child: Deno.ChildProcess): void {
   }
 }
 
-/** Overwrites the key before unlinking it (best effort), then removes the dir. Synchronous. */
-function wipeSync(dir: string): void {
-  try {
-    const key = join(dir, KEY_FILE);
-    const size = Deno.statSync(key).size;
-    Deno.writeFileSync(key, new Uint8Array(size));
-  } catch { /* no key file */ }
-  try {
-    Deno.removeSync(dir, { recursive: true });
-  } catch { /* already gone */ }
-}
-
 function abortAll(reason: string): void {
   for (const s of live) {
     s.interrupted = reason;
     for (const c of s.children) killGroup(c);
-    wipeSync(s.dir);
+    s.guard.killNow();
+    try {
+      Deno.removeSync(s.dir, { recursive: true });
+    } catch { /* already gone */ }
   }
+}
+
+/** Until the guard runs. */
+const NO_GUARD: SessionGuard = {
+  socket: null,
+  loadKey: () => Promise.reject(new Error("the session has no agent yet")),
+  watch: () => {},
+  close: () => Promise.resolve(),
+  killNow: () => {},
+};
+
+/** Tells the guard which process groups to kill should this process die. */
+function watchChildren(s: Session): void {
+  s.guard.watch([...s.children].map((c) => c.pid));
 }
 
 const onSigint = () => abortAll("interrupted (SIGINT)");
@@ -146,14 +151,10 @@ function untrack(s: Session): void {
   globalThis.removeEventListener("unload", onUnload);
 }
 
-function cleanKeyText(text: string): string {
-  return text.replace(/\r\n?/g, "\n").split("\n").map((l) => l.trim()).join("\n").trim() + "\n";
-}
-
-/** What ssh is given as the identity file; null when ssh should find its own (agent, config). */
+/** The key for the private agent; null when ssh should find its own (agent, config). */
 function identityFor(
   access: SystemSshAccess,
-): { text: string; askpass: boolean; fingerprint: string; type: string } | null {
+): { text: string; publicKey: string; fingerprint: string; type: string } | null {
   if (access.privateKey === undefined || access.privateKey.trim() === "") {
     if (access.useAgent) return null;
     throw new GitError(
@@ -169,33 +170,37 @@ function identityFor(
     // Fixed sentences without key material (see parse.ts).
     throw new GitError((e as Error).message, false);
   }
-  const clean = cleanKeyText(access.privateKey);
-  // OpenSSH reads its own format and PKCS#1 / SEC1 PEM (encrypted too), but not every PKCS#8
-  // key (ed25519): those are written in OpenSSH form, unencrypted, into the private dir.
-  const sshReadsIt = clean.includes("-----BEGIN OPENSSH PRIVATE KEY-----") ||
-    /-----BEGIN (RSA|EC) PRIVATE KEY-----/.test(clean);
-  return sshReadsIt
-    ? {
-      text: clean,
-      askpass: parsed.encrypted,
-      fingerprint: parsed.fingerprint,
-      type: parsed.type,
-    }
-    : { text: parsed.openssh, askpass: false, fingerprint: parsed.fingerprint, type: parsed.type };
+  return {
+    text: parsed.openssh,
+    publicKey: parsed.publicKey,
+    fingerprint: parsed.fingerprint,
+    type: parsed.type,
+  };
+}
+
+/** ssh expands %-tokens in these paths; refuse what it would misread rather than quote it. */
+function sshPath(path: string): string {
+  if (/[%$]/.test(path)) {
+    throw new GitError(
+      `the temp directory ${path} contains "%" or "$", which ssh would expand: set TMPDIR to a ` +
+        `plainer directory`,
+      false,
+    );
+  }
+  return path;
 }
 
 function sshCommand(
   access: SystemSshAccess,
   dir: string,
-  identity: boolean,
-  askpass: boolean,
+  agentSocket: string | null,
   timeoutMs: number,
 ): string {
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
   const opts = [
-    `BatchMode=${askpass ? "no" : "yes"}`,
+    "BatchMode=yes",
     "StrictHostKeyChecking=yes",
-    `UserKnownHostsFile=${join(dir, KNOWN_HOSTS_FILE)}`,
+    `UserKnownHostsFile=${sshPath(join(dir, KNOWN_HOSTS_FILE))}`,
     "GlobalKnownHostsFile=/dev/null",
     "UpdateHostKeys=no",
     "CheckHostIP=no",
@@ -215,11 +220,14 @@ function sshCommand(
     opts.push(`HostKeyAlgorithms=${access.hostKeyAlgorithms.join(",")}`);
   }
   const args = ["ssh"];
-  if (identity) {
-    args.push("-i", join(dir, KEY_FILE));
+  if (agentSocket) {
+    // The key is in the private agent only; a ProxyJump hop (another ssh) still finds the user's
+    // agent through SSH_AUTH_SOCK with useAgent.
+    args.push("-i", sshPath(join(dir, PUBLIC_KEY_FILE)));
+    opts.push(`IdentityAgent=${sshPath(agentSocket)}`);
     if (!access.useAgent) {
       // Only this key: not the agent's, not a multiplexed connection made with another one.
-      opts.push("IdentitiesOnly=yes", "IdentityAgent=none", "ControlMaster=no", "ControlPath=none");
+      opts.push("IdentitiesOnly=yes", "ControlMaster=no", "ControlPath=none");
     }
   }
   for (const o of opts) args.push("-o", o);
@@ -235,10 +243,18 @@ async function openSession(access: SystemSshAccess, op: string): Promise<Session
   }
   const timeoutMs = access.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const identity = identityFor(access);
-  const dir = await Deno.makeTempDir({ prefix: TEMP_PREFIX });
+  const root = tmpdir();
+  // Once per process: what runs killed before this one left behind.
+  if (!swept) {
+    swept = true;
+    sweepStaleSessionDirs(root);
+  }
+  const dir = await makeSessionDir(root);
   const session: Session = {
     dir,
     env: {},
+    guard: NO_GUARD,
+    key: identity?.text ?? null,
     children: new Set(),
     interrupted: null,
     ctx: {
@@ -254,7 +270,13 @@ async function openSession(access: SystemSshAccess, op: string): Promise<Session
   };
   track(session);
   try {
-    await Deno.chmod(dir, 0o700);
+    const guard = await startSessionGuard(dir, identity !== null);
+    session.guard = guard;
+    if (session.interrupted) {
+      // SIGINT or exit while the guard started: abortAll could not stop it.
+      guard.killNow();
+      throw interruptedError(session);
+    }
     const write = async (name: string, text: string, mode: number) => {
       const file = join(dir, name);
       await Deno.writeTextFile(file, text, { mode, createNew: true });
@@ -267,9 +289,7 @@ async function openSession(access: SystemSshAccess, op: string): Promise<Session
         : access.knownHosts + "\n",
       0o600,
     );
-    if (identity) await write(KEY_FILE, identity.text, 0o600);
-    const askpass = !!identity?.askpass;
-    if (askpass) await write(ASKPASS_FILE, ASKPASS_SCRIPT, 0o700);
+    if (identity) await write(PUBLIC_KEY_FILE, `${identity.publicKey}\n`, 0o600);
     const env: Record<string, string> = {
       PATH: Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
       // The user's git config (global, XDG, system) is not read; ssh takes ~ from passwd.
@@ -280,7 +300,7 @@ async function openSession(access: SystemSshAccess, op: string): Promise<Session
       GIT_TERMINAL_PROMPT: "0",
       GIT_LITERAL_PATHSPECS: "1",
       GIT_SSH_VARIANT: "ssh",
-      GIT_SSH_COMMAND: sshCommand(access, dir, !!identity, askpass, timeoutMs),
+      GIT_SSH_COMMAND: sshCommand(access, dir, guard.socket, timeoutMs),
       LC_ALL: "C",
       LANG: "C",
     };
@@ -291,11 +311,6 @@ async function openSession(access: SystemSshAccess, op: string): Promise<Session
     if (access.useAgent) {
       const sock = Deno.env.get("SSH_AUTH_SOCK");
       if (sock !== undefined) env.SSH_AUTH_SOCK = sock;
-    }
-    if (askpass) {
-      env.SSH_ASKPASS = join(dir, ASKPASS_FILE);
-      env.SSH_ASKPASS_REQUIRE = "force";
-      env[PASSPHRASE_ENV] = access.passphrase ?? "";
     }
     session.env = env;
     return session;
@@ -309,11 +324,8 @@ async function openSession(access: SystemSshAccess, op: string): Promise<Session
 async function closeSession(s: Session): Promise<void> {
   for (const c of s.children) killGroup(c);
   untrack(s);
-  try {
-    const key = join(s.dir, KEY_FILE);
-    const size = (await Deno.stat(key)).size;
-    await Deno.writeFile(key, new Uint8Array(size));
-  } catch { /* no key file */ }
+  // The guard stops the agent and removes the dir; removing it here too covers a dead guard.
+  await s.guard.close();
   await Deno.remove(s.dir, { recursive: true }).catch(() => {});
 }
 
@@ -371,6 +383,7 @@ async function git(
     throw e;
   }
   s.children.add(child);
+  watchChildren(s);
   let timedOut = false;
   const budget = opts.network ? s.ctx.timeoutMs * COMMAND_BUDGET : 5 * 60_000;
   const timer = setTimeout(() => {
@@ -391,6 +404,7 @@ async function git(
   } finally {
     clearTimeout(timer);
     s.children.delete(child);
+    watchChildren(s);
   }
 }
 
@@ -598,6 +612,17 @@ function runOf(e: unknown): GitRun | undefined {
 
 /** Runs a network command; a failure becomes a described GitError. */
 async function netGit(s: Session, args: string[], cwd?: string): Promise<GitRun> {
+  if (s.interrupted) throw interruptedError(s);
+  // Added afresh for each command, to live as long as the command may: should everything else
+  // fail, the agent forgets the key by itself.
+  if (s.key !== null) {
+    try {
+      await s.guard.loadKey(s.key, (s.ctx.timeoutMs * COMMAND_BUDGET) / 1000);
+    } catch (e) {
+      // SIGINT stopped the agent meanwhile.
+      throw s.interrupted ? interruptedError(s) : e;
+    }
+  }
   const r = await git(s, args, { cwd, network: true });
   if (r.code !== 0) {
     const e = describeFailure(r, s.ctx);

@@ -139,3 +139,75 @@ export async function readBlob(
   ]);
   return res.code === 0 ? res.stdout : null;
 }
+
+/** A push held in a repository's pre-receive hook, for tests that act while a push is in flight. */
+export interface PushHold {
+  /**
+   * Resolves once a push is held: the server has received the pack and runs its pre-receive hook,
+   * no ref has moved yet. Rejects after `timeoutMs` (default 60000) without one.
+   */
+  reached(timeoutMs?: number): Promise<void>;
+  /** Whether a push is being held now. */
+  holding(): Promise<boolean>;
+  /**
+   * Ends the hold: the held push goes on, or fails in the hook with `reject`; later pushes pass.
+   * Waits until the held hook has finished (if one runs).
+   */
+  release(opts?: { reject?: boolean }): Promise<void>;
+}
+
+// Runs as the pushing sandbox user, in the bare repository (git's cwd for hooks); the files it
+// checks and writes are in the repository, which is world-writable (see openUp). Bounded: a hold
+// nobody releases ends after ten minutes.
+const HOLD_HOOK = `#!/bin/sh
+# fluxfleet ssh sandbox: holds a push while the file "hold" exists (tests kill clients mid-push).
+[ -e hold ] || exit 0
+: > push-held
+i=0
+while [ -e hold ] && [ $i -lt 6000 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -e hold-reject ]; then
+  rm -f hold-reject push-held
+  echo "fluxfleet ssh sandbox: the held push was rejected" >&2
+  exit 1
+fi
+rm -f push-held
+exit 0
+`;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Holds the next pushes to the bare repository `dir` in its pre-receive hook until released. */
+export async function holdPushes(dir: string): Promise<PushHold> {
+  if (!await isBareRepo(dir)) throw new Error(`no such repo: ${dir}`);
+  const hook = join(dir, "hooks", "pre-receive");
+  await mkdir(dirname(hook), { recursive: true, mode: 0o777 });
+  await Deno.writeTextFile(hook, HOLD_HOOK, { mode: 0o755 });
+  await chmod(hook, 0o755);
+  await Deno.remove(join(dir, "hold-reject")).catch(() => {});
+  await Deno.writeTextFile(join(dir, "hold"), "", { mode: 0o666 });
+  const held = join(dir, "push-held");
+  const waitFor = async (want: boolean, timeoutMs: number, what: string) => {
+    const deadline = Date.now() + timeoutMs;
+    while (await exists(held) !== want) {
+      if (Date.now() > deadline) throw new Error(`push hold on ${dir}: ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  return {
+    reached: (timeoutMs = 60_000) => waitFor(true, timeoutMs, "no push arrived"),
+    holding: () => exists(held),
+    async release(opts = {}) {
+      if (opts.reject) await Deno.writeTextFile(join(dir, "hold-reject"), "", { mode: 0o666 });
+      await Deno.remove(join(dir, "hold")).catch(() => {});
+      await waitFor(false, 10_000, "the held hook did not end");
+      await Deno.remove(join(dir, "hold-reject")).catch(() => {});
+    },
+  };
+}

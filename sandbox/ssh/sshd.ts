@@ -12,8 +12,17 @@ import { chmod, mkdir, realpath, rename, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path";
 import { findPublicKey, sha256Fingerprint } from "../../lib/keys/fingerprint.ts";
 import { descendants, freePort, isAlive, signal, waitGone } from "./process.ts";
-import { createBareRepo, headSha, normalizeRepoName, readBlob } from "./repos.ts";
+import {
+  createBareRepo,
+  headSha,
+  holdPushes,
+  normalizeRepoName,
+  type PushHold,
+  readBlob,
+} from "./repos.ts";
 import { ensureSandboxUsers } from "./users.ts";
+
+export type { PushHold };
 
 export type HostKeyType = "ed25519" | "ecdsa" | "rsa";
 
@@ -55,6 +64,8 @@ export interface SshdServer {
   revoke(publicKey: string): Promise<void>;
   headSha(name: string, branch: string): Promise<string | null>;
   readFile(name: string, branch: string, path: string): Promise<string | null>;
+  /** Holds the next pushes to `name` in its pre-receive hook until released (see PushHold). */
+  holdPushes(name: string): Promise<PushHold>;
   /** sshd's own log (stderr, -e), for diagnosing a failing test. */
   log(): string;
   stop(): Promise<void>;
@@ -271,6 +282,10 @@ class SandboxSshd implements SshdServer {
 
   readFile(name: string, branch: string, path: string): Promise<string | null> {
     return readBlob(this.#gitConfig, this.#repoDir(name), branch, path);
+  }
+
+  holdPushes(name: string): Promise<PushHold> {
+    return holdPushes(this.#repoDir(name));
   }
 
   stop(): Promise<void> {

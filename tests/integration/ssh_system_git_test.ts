@@ -2,12 +2,16 @@
  * `git.transport: system` (lib/git/system.ts) against a real OpenSSH server (sandbox/ssh/sshd.ts):
  * clone + commit + push, empty repositories, new branches, passphrase-protected and PEM keys,
  * ssh-agent, host key refusal, refused / unknown keys, read-only keys, missing repositories,
- * refused and silent servers, a non-fast-forward race, cleanup on SIGINT and on exit — and the
- * time of a clone + push with system git, the ssh2 transport and HTTP for the same small repo.
+ * refused and silent servers, a non-fast-forward race, cleanup on SIGINT, on exit and after
+ * SIGKILL, the private key held only by a private ssh-agent — and the time of a clone + push with
+ * system git, the ssh2 transport and HTTP for the same small repo.
+ *
+ * The test runs with a TMPDIR of its own (as do the child processes it starts): what it checks for
+ * leftovers is only what it made, whatever other fluxfleet processes on the machine do.
  */
 import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { generateKeyPair, type SshKeyPair } from "../../lib/keys/generate.ts";
 import { knownHostsLine } from "../../lib/keys/known_hosts.ts";
 import { sshGitTransport } from "../../lib/git/ssh.ts";
@@ -28,6 +32,15 @@ import {
 } from "../../lib/git/system.ts";
 import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
 import { freePort, isAlive } from "../../sandbox/ssh/process.ts";
+import {
+  assertNoKeyMaterial,
+  environOf,
+  keyNeedles,
+  processesGone,
+  processesUsing,
+  withOwnTmpdir,
+} from "../helpers/leftovers.ts";
+import { sweepStaleSessionDirs } from "../../lib/git/session_dir.ts";
 import { startGitServer } from "../../sandbox/git/http_server.ts";
 
 const AUTHOR = { name: "Fleet Bot", email: "bot@example.com" };
@@ -35,22 +48,11 @@ const PASSPHRASE = "canary-passphrase-5b1e7d";
 const FAST = { attempts: 1, initialDelayMs: 1, maxDelayMs: 1 };
 const SESSION_PREFIX = "fluxfleet-gitssh-";
 const WORK_PREFIX = "fluxfleet-systest-";
-/**
- * Only this test and lib/git/system.ts use these prefixes (other tests may run at the same time
- * and have their own sandboxes' temp dirs come and go); the sandboxes' roots are checked by path.
- */
-const TEMP_PREFIXES = [SESSION_PREFIX, WORK_PREFIX];
 
-function ourTempEntries(prefixes = TEMP_PREFIXES): Set<string> {
-  const names = new Set<string>();
-  for (const e of Deno.readDirSync(tmpdir())) {
-    if (prefixes.some((p) => e.name.startsWith(p))) names.add(e.name);
-  }
-  return names;
-}
-
+/** The session dirs of lib/git/system.ts in this test's TMPDIR. */
 function sessionDirs(): string[] {
-  return [...ourTempEntries([SESSION_PREFIX])];
+  return [...Deno.readDirSync(tmpdir())].map((e) => e.name)
+    .filter((n) => n.startsWith(SESSION_PREFIX));
 }
 
 async function withWorkDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -141,19 +143,6 @@ function sshdUnavailable(): boolean {
   }
 }
 
-/** Processes whose command line mentions `needle` (git, ssh of a killed session). */
-function processesMentioning(needle: string): number[] {
-  const pids: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
-    try {
-      const cmdline = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
-      if (cmdline.includes(needle)) pids.push(Number(e.name));
-    } catch { /* exited */ }
-  }
-  return pids;
-}
-
 /** A TCP server that accepts and never speaks: a black-holing firewall or proxy. */
 function silentServer(): { port: number; close(): Promise<void> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -175,7 +164,9 @@ function silentServer(): { port: number; close(): Promise<void> } {
   };
 }
 
-const CHILD_SCRIPT = (mode: "sigint" | "exit") => `
+type Interruption = "sigint" | "exit" | "kill" | "kill-guard";
+
+const CHILD_SCRIPT = (mode: Interruption) => `
 import { systemCheckoutRepo } from ${
   JSON.stringify(new URL("../../lib/git/system.ts", import.meta.url).href)
 };
@@ -205,12 +196,24 @@ try {
 }
 `;
 
-/** Runs an operation in a child Deno that is interrupted (SIGINT) or exits while it runs. */
+interface Interrupted {
+  code: number;
+  stdout: string;
+  /** The session dir's path. */
+  session: string;
+  /** Processes still using the session dir (after a bounded wait, except for kill-guard). */
+  leftovers: { pid: number; argv: string[] }[];
+}
+
+/**
+ * Runs an operation in a child Deno and, once its ssh runs, interrupts it: SIGINT, Deno.exit(),
+ * SIGKILL, or SIGKILL of both the child and its guard process (session_guard.ts).
+ */
 async function interruptedChild(
-  mode: "sigint" | "exit",
+  mode: Interruption,
   access: SystemSshAccess,
   dir: string,
-): Promise<{ code: number; stdout: string; session: string; leftovers: number[] }> {
+): Promise<Interrupted> {
   const before = sessionDirs();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["eval", "--quiet", CHILD_SCRIPT(mode)],
@@ -222,35 +225,52 @@ async function interruptedChild(
   const w = child.stdin.getWriter();
   await w.write(new TextEncoder().encode(JSON.stringify({ access, dir, tmp: tmpdir(), before })));
   await w.close();
-  let session: string | undefined;
+  let name: string | undefined;
   const deadline = Date.now() + 30_000;
-  while (!session && Date.now() < deadline) {
-    session = sessionDirs().find((n) => !before.includes(n));
-    if (!session) await new Promise((r) => setTimeout(r, 20));
+  while (!name && Date.now() < deadline) {
+    name = sessionDirs().find((n) => !before.includes(n));
+    if (!name) await new Promise((r) => setTimeout(r, 20));
   }
-  assert.ok(session, "the child never started its git operation");
-  // Let git and ssh start (ssh then hangs in the banner exchange).
-  const started = Date.now();
-  while (processesMentioning(session).length === 0 && Date.now() - started < 10_000) {
-    await new Promise((r) => setTimeout(r, 20));
+  assert.ok(name, "the child never started its git operation");
+  const session = join(tmpdir(), name);
+  if (mode !== "exit") {
+    // Let ssh start (it then hangs in the banner exchange).
+    const started = Date.now();
+    while (
+      !processesUsing(session).some((p) => basename(p.argv[0]) === "ssh") &&
+      Date.now() - started < 20_000
+    ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(
+      processesUsing(session).some((p) => basename(p.argv[0]) === "ssh"),
+      "ssh never started",
+    );
   }
-  assert.ok(processesMentioning(session).length > 0, "git/ssh never started");
   if (mode === "sigint") child.kill("SIGINT");
+  if (mode === "kill-guard") {
+    const guards = processesUsing(session)
+      .filter((p) => p.argv[0] === "sh" && p.argv.includes("fluxfleet-ssh-guard"));
+    assert.equal(guards.length, 1, "no guard process");
+    for (const g of guards) Deno.kill(g.pid, "SIGKILL");
+  }
+  if (mode === "kill" || mode === "kill-guard") child.kill("SIGKILL");
   const out = await child.output();
-  await new Promise((r) => setTimeout(r, 100));
   return {
     code: out.code,
     stdout: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
     session,
-    leftovers: processesMentioning(session),
+    leftovers: mode === "kill-guard" ? processesUsing(session) : await processesGone(session),
   };
 }
 
 Deno.test({
   name: "system git over SSH against a real sshd",
   ignore: sshdUnavailable(),
-}, async (t) => {
-  const tempBefore = ourTempEntries();
+}, (t) => withOwnTmpdir((tmp) => systemGitSteps(t, tmp)));
+
+/** In a TMPDIR of its own: its sshd, clones and session dirs, all of which must be gone at the end. */
+async function systemGitSteps(t: Deno.TestContext, tmp: string): Promise<void> {
   const errors: string[] = [];
   const secrets: string[] = [PASSPHRASE];
   const keep = (e: Error) => {
@@ -331,7 +351,7 @@ Deno.test({
         assert.doesNotMatch(config, /sshCommand|IdentityFile|fluxfleet-gitssh|askpass/i);
         assertNoSecrets(await treeText(join(dir, ".git")), secrets);
       });
-      assert.deepEqual(sessionDirs().filter((n) => !tempBefore.has(n)), []);
+      assert.deepEqual(sessionDirs(), []);
     });
 
     await t.step("empty repository: the push creates main", async () => {
@@ -489,6 +509,18 @@ Deno.test({
             await errorOf(systemCheckoutRepo(a, "main", join(work, "f"), FAST)),
           );
           assert.match(none.message, /refused the SSH keys offered by ssh-agent/);
+          // useAgent with a key: the key comes from fluxfleet's private agent, not the user's.
+          const both = await systemCheckoutRepo(
+            access("agent", { useAgent: true }),
+            "main",
+            join(work, "g"),
+          );
+          assert.equal(both.head, r.head);
+          const listed = await new Deno.Command("ssh-add", { args: ["-L"] }).output();
+          assert.ok(
+            !new TextDecoder().decode(listed.stdout).includes(key.publicKey.split(" ")[1]),
+            "fluxfleet's key went into the user's agent",
+          );
         } finally {
           if (previous === undefined) Deno.env.delete("SSH_AUTH_SOCK");
           else Deno.env.set("SSH_AUTH_SOCK", previous);
@@ -607,7 +639,24 @@ Deno.test({
         ),
       );
       assert.match(missing.message, /repository \/no-such-repo\.git on 127\.0\.0\.1:\d+ not found/);
-      assert.deepEqual(sessionDirs().filter((n) => !tempBefore.has(n)), []);
+      assert.deepEqual(sessionDirs(), []);
+    });
+
+    await t.step("a TMPDIR too long for the agent's socket is an error in words", async () => {
+      const long = join(tmp, "t".repeat(70));
+      await Deno.mkdir(long);
+      Deno.env.set("TMPDIR", long);
+      try {
+        const err = keep(await errorOf(systemRemoteHead(access("fleet"), "main")));
+        assert.match(
+          err.message,
+          /too long a path for an ssh-agent socket: set TMPDIR to a shorter/,
+        );
+        assert.deepEqual([...Deno.readDirSync(long)], [], "session dir left");
+      } finally {
+        Deno.env.set("TMPDIR", tmp);
+        await Deno.remove(long);
+      }
     });
 
     await t.step("refused connection and a silent server, in words", async () => {
@@ -694,7 +743,61 @@ Deno.test({
     });
 
     await t.step(
-      "SIGINT and exit during an operation: key dir removed, git and ssh gone",
+      "the key is held only by a private ssh-agent: no key file, no passphrase in any environment",
+      async () => {
+        const enc = await withWorkDir((d) => sshKeygen(d, ["-t", "ed25519", "-N", PASSPHRASE]));
+        secrets.push(enc.privateKey);
+        await sshd.authorize(enc.publicKey);
+        await sshd.createRepo("held", { files: { "a.txt": "a\n" } });
+        const a = access("held", { privateKey: enc.privateKey, passphrase: PASSPHRASE });
+        const fingerprint =
+          (await run("ssh-keygen", ["-l", "-f", "-"], enc.publicKey)).split(" ")[1];
+        await withWorkDir(async (work) => {
+          const co = await systemCheckoutRepo(a, "main", join(work, "c"));
+          const hold = await sshd.holdPushes("held");
+          const push = systemCommitAndPush(co, a, [{ path: "b", content: "b\n" }], "b", AUTHOR);
+          try {
+            await hold.reached();
+            const [name] = sessionDirs();
+            const session = join(tmp, name);
+            // The socket, the public key and known_hosts: nothing else, and nothing secret.
+            assert.deepEqual(
+              [...Deno.readDirSync(session)].map((e) => e.name).sort(),
+              ["agent", "id.pub", "known_hosts"],
+            );
+            assert.ok(Deno.statSync(join(session, "agent")).isSocket);
+            assert.equal(Deno.statSync(session).mode! & 0o777, 0o700);
+            const needles = keyNeedles(enc.privateKey, PASSPHRASE);
+            await assertNoKeyMaterial(session, needles);
+            await assertNoKeyMaterial(work, needles);
+            // The agent has the key, for a bounded time (ssh-add -t).
+            const listed = await new Deno.Command("ssh-add", {
+              args: ["-l"],
+              env: { SSH_AUTH_SOCK: join(session, "agent") },
+            }).output();
+            assert.ok(new TextDecoder().decode(listed.stdout).includes(fingerprint));
+            // git, ssh, the guard and the agent: none has the passphrase in its environment.
+            const procs = processesUsing(session);
+            assert.ok(procs.some((p) => basename(p.argv[0]) === "ssh"), "ssh is not running");
+            assert.ok(procs.some((p) => basename(p.argv[0]) === "ssh-agent"), "no private agent");
+            for (const p of procs) {
+              assert.ok(
+                !environOf(p.pid).includes(PASSPHRASE),
+                `passphrase in ${p.argv[0]}'s env`,
+              );
+            }
+          } finally {
+            await hold.release();
+          }
+          const r = await push;
+          assert.equal(await sshd.headSha("held", "main"), r.head);
+        });
+        assert.deepEqual(sessionDirs(), []);
+      },
+    );
+
+    await t.step(
+      "SIGINT and exit during an operation: key dir removed, git, ssh and the agent gone",
       async () => {
         const silent = silentServer();
         try {
@@ -707,16 +810,65 @@ Deno.test({
             assert.equal(int.code, 130, int.stdout);
             assert.match(int.stdout, /error: git fetch with .* was interrupted \(SIGINT\)/);
             assertNoSecrets(int.stdout, secrets);
-            assert.ok(!ourTempEntries([SESSION_PREFIX]).has(int.session), "key dir left on SIGINT");
-            assert.deepEqual(int.leftovers, [], "git/ssh still running after SIGINT");
+            assert.ok(!sessionDirs().includes(basename(int.session)), "key dir left on SIGINT");
+            assert.deepEqual(int.leftovers, [], "git/ssh/agent still running after SIGINT");
 
             const exit = await interruptedChild("exit", a, join(work, "d"));
             assert.equal(exit.code, 7, exit.stdout);
-            assert.ok(!ourTempEntries([SESSION_PREFIX]).has(exit.session), "key dir left on exit");
-            assert.deepEqual(exit.leftovers, [], "git/ssh still running after exit");
+            assert.ok(!sessionDirs().includes(basename(exit.session)), "key dir left on exit");
+            assert.deepEqual(exit.leftovers, [], "git/ssh/agent still running after exit");
           });
         } finally {
           await silent.close();
+        }
+      },
+    );
+
+    await t.step(
+      "SIGKILL during an operation: the guard kills git, ssh and the agent and removes the dir",
+      async () => {
+        const enc = await withWorkDir((d) => sshKeygen(d, ["-t", "ed25519", "-N", PASSPHRASE]));
+        secrets.push(enc.privateKey);
+        const needles = keyNeedles(enc.privateKey, PASSPHRASE);
+        const silent = silentServer();
+        try {
+          const a = access("x", {
+            url: `ssh://git@127.0.0.1:${silent.port}/x.git`,
+            privateKey: enc.privateKey,
+            passphrase: PASSPHRASE,
+            timeoutMs: 60_000,
+          });
+          await withWorkDir(async (work) => {
+            const killed = await interruptedChild("kill", a, join(work, "c"));
+            assert.equal(killed.code, 137, killed.stdout);
+            assert.deepEqual(killed.leftovers, [], "git/ssh/agent still running after SIGKILL");
+            assert.ok(!sessionDirs().includes(basename(killed.session)), "key dir left");
+            await assertNoKeyMaterial(work, needles);
+
+            // The guard killed as well: the agent leaves by itself (its parent is gone), the dir
+            // holds nothing secret, and the next run's sweep removes it, killing what still runs.
+            const both = await interruptedChild("kill-guard", a, join(work, "d"));
+            assert.equal(both.code, 137, both.stdout);
+            const stale = basename(both.session);
+            assert.ok(sessionDirs().includes(stale), "the dir should outlive a killed guard");
+            await assertNoKeyMaterial(both.session, needles);
+            await assertNoKeyMaterial(work, needles);
+            // A live operation of this process meanwhile: its dir is not swept.
+            const live = systemCheckoutRepo(a, "main", join(work, "e"), FAST).catch((e) => e);
+            let mine: string | undefined;
+            while (!mine) {
+              mine = sessionDirs().find((n) => n !== stale);
+              await new Promise((r) => setTimeout(r, 20));
+            }
+            assert.deepEqual(sweepStaleSessionDirs(tmp), [stale]);
+            assert.deepEqual(sessionDirs(), [mine]);
+            assert.deepEqual(await processesGone(both.session), [], "stale processes left");
+            await silent.close();
+            assert.ok(await live instanceof Error);
+          });
+          assert.deepEqual(sessionDirs(), []);
+        } finally {
+          await silent.close().catch(() => {});
         }
       },
     );
@@ -788,7 +940,11 @@ Deno.test({
       try {
         await http.createRepo("bench-http", { files });
         const r = httpsRemote(
-          { url: http.repoUrl("bench-http"), username: "bot", password: "canary-http-token-91c2" },
+          {
+            url: http.repoUrl("bench-http"),
+            username: "bot",
+            password: "canary-http-token-91c2",
+          },
           client,
         );
         await measure(
@@ -827,9 +983,7 @@ Deno.test({
     await server?.stop();
   }
   assert.equal(isAlive(server.pid), false, "sshd still running");
-  const leftovers = [...ourTempEntries()].filter((n) => !tempBefore.has(n));
-  assert.deepEqual(leftovers, [], "temp files left behind");
   for (const root of sandboxRoots) {
     assert.throws(() => Deno.statSync(root), Deno.errors.NotFound, `${root} left behind`);
   }
-});
+}

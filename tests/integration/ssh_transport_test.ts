@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import git from "isomorphic-git";
 import { generateKeyPair, type SshKeyPair } from "../../lib/keys/generate.ts";
@@ -14,11 +13,11 @@ import { ssh2CanSign } from "../../lib/keys/ssh2.ts";
 import { parseSshUrl, type SshAccess, sshGitTransport } from "../../lib/git/ssh.ts";
 import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
 import { freePort, isAlive } from "../../sandbox/ssh/process.ts";
+import { withOwnTmpdir } from "../helpers/leftovers.ts";
 
 const AUTHOR = { name: "Fleet Bot", email: "bot@example.com" };
 const PASSPHRASE = "correct horse battery";
 const CODECOMMIT_USER = "APKAEIBAERJR2EXAMPLE";
-const TEMP_PREFIXES = ["fluxfleet-sshd-", "fluxfleet-sshtest-"];
 
 async function run(cmd: string, args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
@@ -26,14 +25,6 @@ async function run(cmd: string, args: string[]): Promise<string> {
   const dec = new TextDecoder();
   if (out.code !== 0) throw new Error(`${cmd} failed: ${dec.decode(out.stderr)}`);
   return dec.decode(out.stdout);
-}
-
-function ourTempEntries(): Set<string> {
-  const names = new Set<string>();
-  for (const e of Deno.readDirSync(tmpdir())) {
-    if (TEMP_PREFIXES.some((p) => e.name.startsWith(p))) names.add(e.name);
-  }
-  return names;
 }
 
 async function withWorkDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -158,8 +149,10 @@ function sshdUnavailable(): boolean {
 Deno.test({
   name: "SSH transport against a real sshd",
   ignore: sshdUnavailable(),
-}, async (t) => {
-  const tempBefore = ourTempEntries();
+}, (t) => withOwnTmpdir(() => sshTransportSteps(t)));
+
+/** In a TMPDIR of its own: its sshd, keys and clones, all of which must be gone at the end. */
+async function sshTransportSteps(t: Deno.TestContext): Promise<void> {
   // RSA-4096 takes seconds: generate it once, while sshd starts.
   const rsaStarted = performance.now();
   const rsaPending = generateKeyPair({ algorithm: "rsa", rsaBits: 4096 }, "rsa4096@test").then(
@@ -557,8 +550,7 @@ Deno.test({
     await server?.stop();
     await rsaPending.catch(() => {});
   }
-  // Nothing left behind: no sshd (listener or per-connection children), no temp dirs or keys.
+  // Nothing left behind: no sshd (listener or per-connection children); no temp dirs or keys
+  // (withOwnTmpdir).
   assert.equal(isAlive(server.pid), false, "sshd still running");
-  const leftovers = [...ourTempEntries()].filter((n) => !tempBefore.has(n));
-  assert.deepEqual(leftovers, [], "temp files left behind");
-});
+}
