@@ -318,6 +318,8 @@ withCommon(program.command("apply"))
               "refusing to apply without confirmation: no terminal; pass --auto-approve",
             );
           }
+          // With -o json stdout holds only the JSON document: the plan to approve goes to stderr.
+          if (opts.output === "json") printErr(renderPlanText(plans));
           if (!(await confirm("Apply these changes? Only 'yes' is accepted: "))) {
             throw new Error("apply cancelled");
           }
@@ -373,6 +375,7 @@ withCommon(program.command("destroy"))
             "refusing to destroy without confirmation: no terminal; pass --auto-approve",
           );
         }
+        if (opts.output === "json") printErr(renderDestroyPlanText(plans));
         if (!(await confirm("Uninstall Flux as shown? Only 'yes' is accepted: "))) {
           throw new Error("destroy cancelled");
         }
