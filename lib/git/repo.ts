@@ -129,8 +129,13 @@ export function describeGitError(e: unknown, url: string, timeoutMs?: number): G
     return new GitError(`connection to git server ${where} was interrupted`, true);
   }
   if (/TimeoutError|timed out|due to timeout|signal/i.test(msg)) {
-    const within = timeoutMs ? `within ${formatSeconds(timeoutMs)}` : "before the timeout";
-    return new GitError(`git server ${where} did not answer ${within}`, true);
+    // The reason first: a progress line cut to the terminal's width still shows it.
+    return new GitError(
+      timeoutMs
+        ? `no answer within ${formatSeconds(timeoutMs)} from git server ${where}`
+        : `git server ${where} did not answer before the timeout`,
+      true,
+    );
   }
   if (/certificate|UnknownIssuer/i.test(msg)) {
     const first = msg.split("\n")[0];
