@@ -32,6 +32,7 @@ import { errorMessage, redact, safeText } from "./lib/util/redact.ts";
 import { createProgress, type Progress } from "./lib/report/progress.ts";
 import { setDebugSink } from "./lib/util/debug.ts";
 import { DEFAULT_RETRY } from "./lib/util/retry.ts";
+import { parseDuration } from "./lib/config/duration.ts";
 
 /**
  * Everything fluxfleet prints goes through print/printErr: control characters and escape
@@ -54,6 +55,8 @@ interface CommonOptions {
   force?: boolean;
   rotate: string[];
   retries: number;
+  timeout?: number;
+  clusterTimeout: number;
   debug?: boolean;
 }
 
@@ -65,6 +68,17 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a whole number ≥ 1");
   return n;
+}
+
+function duration(value: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch {
+    throw new InvalidArgumentError("must be a duration such as 30s, 2m or 1m30s");
+  }
+  if (ms < 1) throw new InvalidArgumentError("must be longer than 0");
+  return ms;
 }
 
 function outputFormat(value: string): "text" | "json" {
@@ -95,13 +109,25 @@ function selectClusters(manifest: Manifest, names: string[], selectors: string[]
 let progress: Progress | undefined;
 
 function startProgress(quiet: boolean): Progress {
+  const tty = Deno.stderr.isTerminal();
   progress = createProgress({
     quiet,
-    tty: Deno.stderr.isTerminal(),
+    tty,
     color: !Deno.env.get("NO_COLOR"),
     write: drawProgress,
+    size: terminalSize,
   });
+  // A resized terminal gets a frame of its new size at once.
+  if (tty && !quiet) Deno.addSignalListener("SIGWINCH", () => progress?.redraw());
   return progress;
+}
+
+function terminalSize(): { columns: number; rows: number } {
+  try {
+    return Deno.consoleSize();
+  } catch {
+    return { columns: 80, rows: 24 };
+  }
 }
 
 /**
@@ -127,10 +153,16 @@ async function startRun(
   if (opts.debug) setDebugSink(printErr);
   const manifest = await loadManifest(file);
   const clusters = selectClusters(manifest, opts.cluster, opts.selector);
+  const shown = startProgress(opts.quiet === true || opts.output === "json");
+  shown.stage("planning", clusters.map((c) => c.name));
   const run = await planFleet(manifest, clusters, {
     concurrency: opts.concurrency,
     secrets: processSecretSource(),
-    onEvent: startProgress(opts.quiet === true || opts.output === "json").event,
+    onEvent: shown.event,
+    onQueued: shown.queued,
+    onEnd: shown.end,
+    timeoutMs: opts.timeout,
+    clusterTimeoutMs: opts.clusterTimeout,
     signal: interrupt.signal,
     failFast: opts.failFast,
     force: opts.force,
@@ -228,6 +260,17 @@ function withCommon(cmd: Command): Command {
       positiveInt,
       4,
     )
+    .option(
+      "--timeout <duration>",
+      "time one request may take (git, Kubernetes API, SSH, Bitbucket); default 60s for git, 30s for the others",
+      duration,
+    )
+    .option(
+      "--cluster-timeout <duration>",
+      "deadline for one cluster's work in one stage (observing, or applying its steps; the health wait is bounded by flux.timeout)",
+      duration,
+      parseDuration("10m"),
+    )
     .option("--debug", "log every request (method, path, status; redacted) on stderr");
 }
 
@@ -288,10 +331,13 @@ withCommon(program.command("apply"))
               "refusing to apply without confirmation: no terminal; pass --auto-approve",
             );
           }
+          // With -o json stdout holds only the JSON document: the plan to approve goes to stderr.
+          if (opts.output === "json") printErr(renderPlanText(plans));
           if (!(await confirm("Apply these changes? Only 'yes' is accepted: "))) {
             throw new Error("apply cancelled");
           }
         }
+        progress?.stage("applying", plans.map((p) => p.cluster), { persist: true });
         const results = await run.apply();
         progress?.done();
         print(
@@ -342,10 +388,12 @@ withCommon(program.command("destroy"))
             "refusing to destroy without confirmation: no terminal; pass --auto-approve",
           );
         }
+        if (opts.output === "json") printErr(renderDestroyPlanText(plans));
         if (!(await confirm("Uninstall Flux as shown? Only 'yes' is accepted: "))) {
           throw new Error("destroy cancelled");
         }
       }
+      progress?.stage("destroying", plans.map((p) => p.cluster), { persist: true });
       const results = await run.destroy(plans);
       progress?.done();
       print(
@@ -368,6 +416,7 @@ try {
   const code = (e as { code?: string }).code;
   if (code === "commander.helpDisplayed" || code === "commander.version") Deno.exit(0);
   if (code?.startsWith("commander.")) Deno.exit(1); // commander already printed the problem
+  progress?.done();
   if (e instanceof ConfigError) printErr(e.message + "\n");
   else printErr(`error: ${errorMessage(e)}\n`);
   Deno.exit(1);

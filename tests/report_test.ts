@@ -36,40 +36,94 @@ Deno.test("unified diff: identical texts give nothing", () => {
   assert.equal(unifiedDiff("f", "a\nb\n", "a\nb\n"), "");
 });
 
-Deno.test("progress: plain timestamped lines without a terminal, nothing with --quiet", () => {
+Deno.test("progress without a terminal: plain timestamped lines for start, each phase, retry, done and failed", () => {
   const out: string[] = [];
+  let t = Date.parse("2026-11-23T10:11:12Z");
   const p = createProgress({
     quiet: false,
     tty: false,
     color: false,
-    write: (t) => out.push(t),
-    now: () => new Date("2026-11-23T10:11:12Z"),
+    write: (s) => out.push(s),
+    now: () => new Date(t),
   });
-  p.event("dev", "observing");
+  p.stage("applying", ["dev", "prod", "qa"], { persist: true });
+  p.event("dev", "installing components (30 objects)");
+  p.event("prod", "retrying git fetch (2/4): git server http://127.0.0.1:1/f.git did not answer");
+  t += 12_300;
+  p.end("dev", { status: "done", summary: "changed (8 steps)" });
+  // Text from a server cannot steer the terminal or break the line.
+  p.end("prod", { status: "failed", summary: "failed: boom\n\x1b[2J\x1b]0;title\x07next" });
+  p.end("qa", { status: "skipped", summary: "skipped: another cluster failed (--fail-fast)" });
+  p.event("dev", "late event after the end"); // dropped: the cluster is finished
   p.done();
-  assert.deepEqual(out, ["10:11:12 dev: observing\n"]);
+  assert.deepEqual(out, [
+    "10:11:12 applying 3 clusters\n",
+    "10:11:12 dev: installing components (30 objects)\n",
+    "10:11:12 prod: retrying git fetch (2/4): git server http://127.0.0.1:1/f.git did not answer\n",
+    "10:11:24 dev: done in 12.3s: changed (8 steps)\n",
+    "10:11:24 prod: failed after 12.3s: boom next\n",
+    "10:11:24 qa: skipped: another cluster failed (--fail-fast)\n",
+  ]);
   const quiet: string[] = [];
-  createProgress({ quiet: true, tty: true, color: true, write: (t) => quiet.push(t) }).event(
-    "dev",
-    "x",
-  );
+  const q = createProgress({ quiet: true, tty: true, color: true, write: (s) => quiet.push(s) });
+  q.stage("applying", ["dev"]);
+  q.event("dev", "x");
+  q.end("dev", { status: "done", summary: "changed" });
+  q.done();
   assert.deepEqual(quiet, []);
 });
 
-Deno.test("progress on a terminal: one live line per cluster, redrawn in place, cleared at the end", async () => {
-  const out: string[] = [];
-  const p = createProgress({ quiet: false, tty: true, color: false, write: (t) => out.push(t) });
-  p.event("dev", "observing");
-  p.event("prod", "observing");
-  await new Promise((r) => setTimeout(r, 150));
-  p.event("dev", "installing components");
-  await new Promise((r) => setTimeout(r, 150));
+// deno-lint-ignore no-control-regex -- the escape sequences are what is removed
+const CSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+
+Deno.test("progress on a terminal: the block fits the screen, finished clusters leave one line each", () => {
+  const writes: string[] = [];
+  let t = 0;
+  let size = { columns: 72, rows: 8 };
+  const p = createProgress({
+    quiet: false,
+    tty: true,
+    color: false,
+    write: (s) => writes.push(s),
+    now: () => new Date(t),
+    size: () => size,
+  });
+  const names = Array.from({ length: 20 }, (_, i) => `cluster-${String(i).padStart(2, "0")}`);
+  p.stage("applying", names, { persist: true });
+  for (const n of names.slice(0, 12)) p.event(n, `installing components ${"x".repeat(80)}`);
+  t += 1_500;
+  p.redraw();
+  let frame = writes.at(-1)!.replace(CSI, "");
+  assert.match(frame, /^applying 20 clusters: 8 queued, 12 running, 0 done, 0 failed {2}1\.5s\n/);
+  // 8 rows: summary, 5 running clusters, "… 7 more running", and the cursor's row.
+  assert.match(frame, /\n {2}… 7 more running\n$/);
+  assert.equal(frame.split("\n").length - 1, 7, frame);
+  for (const n of names.slice(0, 9)) {
+    p.end(n, {
+      status: n === "cluster-03" ? "failed" : "done",
+      summary: n === "cluster-03" ? "failed: Ready=False" : "changed (8 steps)",
+    });
+  }
+  p.queued("cluster-10");
+  size = { columns: 40, rows: 5 }; // resized
+  p.redraw();
+  frame = writes.at(-1)!.replace(CSI, "");
+  assert.match(frame, /^applying 20 clusters: 9 queued, 2 run/);
+  assert.equal(frame.split("\n").length - 1, 3, frame); // summary, cluster-09, cluster-11
+  assert.ok(frame.split("\n").every((l) => [...l].length < 40), frame);
   p.done();
-  const text = out.join("");
-  // deno-lint-ignore no-control-regex -- the escape sequences are what is tested
-  assert.match(out[0], /^\r\x1b\[2K. dev {3}observing\n\r\x1b\[2K. prod {2}observing\n$/);
-  // deno-lint-ignore no-control-regex -- the escape sequences are what is tested
-  assert.match(out[1], /^\x1b\[2A\r\x1b\[2K. dev {3}installing components\n/);
-  assert.ok(text.endsWith("\x1b[2A\x1b[0J"), "the live block is cleared before the report");
-  assert.ok(!text.includes("\x1b[2m"), "NO_COLOR: no colours");
+  assert.equal(writes.at(-1)!.replace(CSI, ""), "", "the live block is cleared at the end");
+
+  const text = writes.join("").replace(CSI, "");
+  // Every write fits the screen: never more lines than rows - 1, never a line wider than it.
+  for (const w of writes) {
+    const lines = w.replace(CSI, "").split("\n");
+    assert.ok(lines.length - 1 <= 7, `${lines.length - 1} lines: ${w}`);
+    for (const l of lines) assert.ok([...l].length < 72, `${[...l].length} columns: ${l}`);
+  }
+  const permanent = text.split("\n").filter((l) => /^[✓✗]/.test(l));
+  assert.equal(permanent.length, 9, permanent.join("\n"));
+  assert.ok(permanent.includes("✗ cluster-03   1.5s  failed: Ready=False"), permanent.join("\n"));
+  assert.ok(permanent.includes("✓ cluster-00   1.5s  changed (8 steps)"), permanent.join("\n"));
+  assert.ok(!text.includes("\x1b[3"), "NO_COLOR: no colours");
 });

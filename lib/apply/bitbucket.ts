@@ -25,6 +25,7 @@ export interface BitbucketState {
 export async function observeBitbucket(
   c: ClusterConfig,
   token: string,
+  limits: { timeoutMs?: number; attempts?: number } = {},
 ): Promise<BitbucketState> {
   const b = c.git.bitbucket!;
   const provider = bitbucketServerProvider({
@@ -33,6 +34,8 @@ export async function observeBitbucket(
     project: b.project,
     repository: b.slug,
     allowInsecureHttp: c.git.allowInsecureHttp,
+    timeoutMs: limits.timeoutMs,
+    retry: limits.attempts === undefined ? undefined : { attempts: limits.attempts },
   });
   try {
     // Permissions first: a token that cannot create repositories or keys fails here, before

@@ -50,12 +50,17 @@ function printablePublicKey(line: string): string {
 }
 
 /** Whether the repository accepts the key: an ls-remote over SSH, read-only. */
-export async function checkClusterKey(s: ClusterState, key: ClusterKey): Promise<KeyAcceptance> {
+export async function checkClusterKey(
+  s: ClusterState,
+  key: ClusterKey,
+  timeoutMs?: number,
+): Promise<KeyAcceptance> {
   const r = await sshKeyAccepted(
     clusterRepoUrl(s.config),
     key.identity,
     key.knownHosts,
     s.config.git.hostKeyAlgorithms,
+    timeoutMs,
   );
   if (r.ok) return { accepted: true };
   // The transport's refusal message goes on with advice for keys that push ("add the public
@@ -69,12 +74,12 @@ export async function checkClusterKey(s: ClusterState, key: ClusterKey): Promise
  */
 export async function generateClusterKey(
   s: ClusterState,
-  onEvent?: (cluster: string, message: string) => void,
+  event?: (message: string) => void,
 ): Promise<{ publicKey: string; fingerprint: string }> {
   const c = s.config;
   const spec = c.git.clusterSsh!.key;
   // RSA 4096 takes seconds: generated without blocking, and said so.
-  onEvent?.(c.name, `generating an ${generatedKeyKind(spec)} SSH key`);
+  event?.(`generating an ${generatedKeyKind(spec)} SSH key`);
   const pair = await generateKeyPair(
     { algorithm: spec.algorithm, ecdsaCurve: spec.ecdsaCurve, rsaBits: spec.rsaBits },
     `fluxfleet-${c.name}`,
@@ -96,10 +101,14 @@ export async function generateClusterKey(
 }
 
 /** Apply: the key must be accepted before the cluster reads with it; stops with what to add. */
-export async function requireAcceptedKey(s: ClusterState, signal: AbortSignal): Promise<void> {
+export async function requireAcceptedKey(
+  s: ClusterState,
+  signal: AbortSignal,
+  timeoutMs?: number,
+): Promise<void> {
   const key = s.keyCheck!;
   checkInterrupted(signal, "checking the cluster's SSH key");
-  const r = await checkClusterKey(s, key);
+  const r = await checkClusterKey(s, key, timeoutMs);
   if (!r.accepted) {
     throw new Error(
       `the repository does not accept the cluster's SSH key yet (${r.reason}); add this public key ` +

@@ -196,6 +196,7 @@ export async function learnHostKeys(
   c: ClusterConfig,
   host: string,
   port: number,
+  timeoutMs = 30_000,
 ): Promise<KnownHosts> {
   const source = c.git.knownHosts;
   const name = port === 22 ? host : `[${host}]:${port}`;
@@ -203,7 +204,7 @@ export async function learnHostKeys(
   if ("scan" in source) {
     let key: HostKey;
     try {
-      key = await scanHostKey(host, port, { algorithms, timeoutMs: 30_000 });
+      key = await scanHostKey(host, port, { algorithms, timeoutMs });
     } catch (e) {
       throw new Error(`cannot scan the SSH host key of ${name}: ${(e as Error).message}`);
     }
@@ -229,7 +230,7 @@ export async function learnHostKeys(
   // A pinned key that the server does not present is a hard error, with both fingerprints.
   const presented = await scanHostKey(host, port, {
     algorithms: algorithms ?? keys.flatMap((k) => hostKeyAlgorithms(k.type)),
-    timeoutMs: 30_000,
+    timeoutMs,
   }).catch((e) => {
     throw new Error(`cannot reach ${name} to check its host key: ${(e as Error).message}`);
   });
@@ -294,7 +295,7 @@ function isomorphicRemote(
 export async function openRemote(
   c: ClusterConfig,
   creds: Credentials,
-  opts: { timeoutMs: number; retry?: RetryPolicy },
+  opts: { timeoutMs: number; retry?: RetryPolicy; deadline?: () => AbortSignal | undefined },
 ): Promise<RepoRemote> {
   const retry = opts.retry ?? DEFAULT_RETRY;
   if (creds.kind === "token") {
@@ -302,10 +303,11 @@ export async function openRemote(
       caPem: creds.caPem,
       allowInsecureHttp: c.git.allowInsecureHttp,
       timeoutMs: opts.timeoutMs,
+      deadline: opts.deadline,
     });
     const access = { url: c.git.url, username: creds.username, password: creds.token };
     return isomorphicRemote(
-      httpsRemote(access, http),
+      httpsRemote(access, http, opts.timeoutMs),
       () => Promise.resolve(http.close()),
       retry,
       undefined,
@@ -313,7 +315,7 @@ export async function openRemote(
     );
   }
   const target = parseSshUrl(c.git.url);
-  const knownHosts = await learnHostKeys(c, target.host, target.port);
+  const knownHosts = await learnHostKeys(c, target.host, target.port, opts.timeoutMs);
   // The same key, known_hosts and limits, whichever transport carries them.
   const access: SystemSshAccess & SshAccess = {
     url: c.git.url,
@@ -337,7 +339,13 @@ export async function openRemote(
   }
   const transport = sshGitTransport(access);
   return isomorphicRemote(
-    { displayUrl: c.git.url, url: transport.url, headers: {}, http: transport.http },
+    {
+      displayUrl: c.git.url,
+      url: transport.url,
+      headers: {},
+      http: transport.http,
+      timeoutMs: opts.timeoutMs,
+    },
     () => transport.close(),
     retry,
     knownHosts,
@@ -354,13 +362,14 @@ export async function sshKeyAccepted(
   privateKey: string,
   knownHosts: string,
   hostKeyAlgorithms: string[] | undefined,
+  timeoutMs = 20_000,
 ): Promise<{ ok: true } | { ok: false; reason: string }> {
   const transport = sshGitTransport({
     url,
     privateKey,
     knownHosts,
     hostKeyAlgorithms,
-    timeoutMs: 20_000,
+    timeoutMs,
   });
   try {
     await git.getRemoteInfo2({ http: transport.http, url: transport.url, protocolVersion: 1 });

@@ -5,6 +5,7 @@ import { mapLimit } from "../util/pool.ts";
 import { errorMessage } from "../util/redact.ts";
 import {
   checkInterrupted,
+  type ClusterEnd,
   type ClusterState,
   type DestroyResult,
   type RepoGroup,
@@ -18,50 +19,77 @@ export async function destroyFleet(
   opts: RunOptions,
 ): Promise<DestroyResult[]> {
   // Cluster first: with the sync objects gone, Flux cannot re-apply what git still holds.
+  const hasFiles = (cluster: string) =>
+    plans.find((p) => p.cluster === cluster)!.steps.some((st) => st.kind === "file") &&
+    [...groups.values()].some((g) => g.checkout && g.clusters.includes(cluster));
   const results = await mapLimit(plans, opts.concurrency, async (p): Promise<DestroyResult> => {
-    if (p.error) return { cluster: p.cluster, outcome: "failed", done: [], error: p.error };
-    if (p.steps.length === 0) return { cluster: p.cluster, outcome: "unchanged", done: [] };
-    const s = states.get(p.cluster)!;
-    const done: DestroyStep[] = [];
-    try {
-      for (const step of p.steps) {
-        if (step.kind === "file") continue;
-        checkInterrupted(opts.signal, `${step.kind} ${step.action}`);
-        opts.onEvent?.(p.cluster, `${step.action} ${step.kind}`);
-        await destroyClusterStep(s.client!, s.desired, step);
-        done.push(step);
-      }
-      return { cluster: p.cluster, outcome: "destroyed", done };
-    } catch (e) {
-      return { cluster: p.cluster, outcome: "failed", done, error: errorMessage(e) };
-    }
+    const r = await destroyCluster(p, states, opts);
+    // A cluster whose files go in a commit ends with that commit; the others end here.
+    if (r.outcome !== "failed" && hasFiles(p.cluster)) {
+      opts.onEvent?.(p.cluster, "waiting for the commit removing its files");
+    } else opts.onEnd?.(p.cluster, destroyEnd(r));
+    return r;
   });
   // Then one commit per repository deleting the files of the clusters that were uninstalled.
   await mapLimit([...groups.values()], opts.concurrency, async (g) => {
     const members = results.filter((r) => r.outcome !== "failed" && g.clusters.includes(r.cluster));
-    const deletions = members.flatMap((r) =>
-      plans.find((p) => p.cluster === r.cluster)!.steps.flatMap((st) =>
-        st.kind === "file" ? [{ path: st.path, content: null }] : []
-      )
-    );
-    if (deletions.length === 0 || !g.checkout) return;
-    const names = members.map((r) => r.cluster).join(", ");
     try {
-      await g.remote!.push(
-        g.checkout,
-        deletions,
-        `Remove Flux manifests for ${names}`,
-        g.author,
-      );
-      for (const r of members) {
-        r.done.push(
-          ...plans.find((p) => p.cluster === r.cluster)!.steps.filter((st) => st.kind === "file"),
-        );
-        r.outcome = "destroyed";
-      }
+      await removeFiles(g, members, plans);
     } catch (e) {
       for (const r of members) Object.assign(r, { outcome: "failed", error: errorMessage(e) });
     }
+    for (const r of members) if (hasFiles(r.cluster)) opts.onEnd?.(r.cluster, destroyEnd(r));
   });
   return results;
+}
+
+function destroyEnd(r: DestroyResult): ClusterEnd {
+  if (r.outcome === "failed") return { status: "failed", summary: `failed: ${r.error}` };
+  const steps = r.done.length ? ` (${r.done.length} step${r.done.length === 1 ? "" : "s"})` : "";
+  return { status: "done", summary: `${r.outcome}${steps}` };
+}
+
+async function destroyCluster(
+  p: DestroyPlan,
+  states: Map<string, ClusterState>,
+  opts: RunOptions,
+): Promise<DestroyResult> {
+  if (p.error) return { cluster: p.cluster, outcome: "failed", done: [], error: p.error };
+  if (p.steps.length === 0) return { cluster: p.cluster, outcome: "unchanged", done: [] };
+  const s = states.get(p.cluster)!;
+  const done: DestroyStep[] = [];
+  try {
+    for (const step of p.steps) {
+      if (step.kind === "file") continue;
+      checkInterrupted(opts.signal, `${step.kind} ${step.action}`);
+      opts.onEvent?.(p.cluster, `${step.action} ${step.kind}`);
+      await destroyClusterStep(s.client!, s.desired, step);
+      done.push(step);
+    }
+    return { cluster: p.cluster, outcome: "destroyed", done };
+  } catch (e) {
+    return { cluster: p.cluster, outcome: "failed", done, error: errorMessage(e) };
+  }
+}
+
+/** One commit deleting the files of `members` (uninstalled clusters of the repository). */
+async function removeFiles(
+  g: RepoGroup,
+  members: DestroyResult[],
+  plans: DestroyPlan[],
+): Promise<void> {
+  const deletions = members.flatMap((r) =>
+    plans.find((p) => p.cluster === r.cluster)!.steps.flatMap((st) =>
+      st.kind === "file" ? [{ path: st.path, content: null }] : []
+    )
+  );
+  if (deletions.length === 0 || !g.checkout) return;
+  const names = members.map((r) => r.cluster).join(", ");
+  await g.remote!.push(g.checkout, deletions, `Remove Flux manifests for ${names}`, g.author);
+  for (const r of members) {
+    r.done.push(
+      ...plans.find((p) => p.cluster === r.cluster)!.steps.filter((st) => st.kind === "file"),
+    );
+    r.outcome = "destroyed";
+  }
 }

@@ -14,12 +14,14 @@ import { mapLimit } from "../util/pool.ts";
 import { errorMessage } from "../util/redact.ts";
 import {
   checkInterrupted,
+  type ClusterEnd,
   type ClusterResult,
   type ClusterState,
   type RepoGroup,
   type RunOptions,
 } from "./state.ts";
-import { completeBitbucket, withUrl } from "./observe.ts";
+import { completeBitbucket, remoteOptions, withUrl } from "./observe.ts";
+import { type PhaseTracker, withDeadline } from "./deadline.ts";
 
 export async function applyFleet(
   plans: ClusterPlan[],
@@ -36,55 +38,91 @@ export async function applyFleet(
   const repoErrors = new Map<string, string>();
   await mapLimit([...groups.values()], opts.concurrency, async (g) => {
     const members = g.clusters.map((c) => byName.get(c)!).filter((p) => !p.error);
-    if (g.bitbucket) {
-      try {
-        await applyBitbucketRepository(g, members, states, signal, opts);
-      } catch (e) {
-        repoErrors.set(g.key, errorMessage(e));
-        return;
-      }
-    }
-    const changing = members.filter((p) => p.steps.some((s) => s.kind === "file"));
-    if (changing.length === 0 || !g.checkout) return;
-    const changes = changing.flatMap((p) => {
-      const files = states.get(p.cluster)!.desired.files;
-      return p.steps.flatMap((s) =>
-        s.kind === "file"
-          ? files.filter((f) => f.path === s.path).map(({ path, content }) => ({ path, content }))
-          : []
-      );
-    });
-    const names = changing.map((p) => p.cluster);
-    let message = `Add Flux ${g.version} manifests for ${
-      names.length === 1 ? "cluster" : "clusters"
-    } ${names.join(", ")}`;
-    if (g.appendix) message += `\n\n${g.appendix}`;
+    const tracker = { phase: `changing repository ${g.url}` };
     try {
-      checkInterrupted(signal, `pushing to ${g.url}`);
-      for (const c of names) opts.onEvent?.(c, `pushing to ${g.url} (${g.branch})`);
-      await g.remote!.push(g.checkout, changes, message, g.author);
+      await withDeadline(opts.clusterTimeoutMs, tracker, async (deadline) => {
+        g.deadline = deadline;
+        await applyRepository(
+          g,
+          members,
+          states,
+          AbortSignal.any([signal, deadline]),
+          opts,
+          tracker,
+        );
+      });
     } catch (e) {
       repoErrors.set(g.key, errorMessage(e));
     }
+    // Their repository is done: the clusters wait for their turn in the cluster phase.
+    for (const p of members) opts.onQueued?.(p.cluster);
   });
 
   if (opts.failFast && repoErrors.size > 0) stop.abort();
   const results = await mapLimit(plans, opts.concurrency, async (p): Promise<ClusterResult> => {
-    const result = await applyCluster(p, states.get(p.cluster)!, repoErrors, signal, opts);
-    if (result.outcome === "failed" && opts.failFast) stop.abort();
-    return result;
-  });
-  return results.map((r) =>
-    r.outcome === "failed" && r.applied.length === 0 && stop.signal.aborted &&
-      r.error?.startsWith("interrupted before") && !opts.signal?.aborted
+    const applied = await applyCluster(p, states.get(p.cluster)!, repoErrors, signal, opts);
+    // Not started because another cluster failed under --fail-fast: skipped, not failed.
+    const result: ClusterResult = applied.outcome === "failed" && applied.applied.length === 0 &&
+        stop.signal.aborted && applied.error?.startsWith("interrupted before") &&
+        !opts.signal?.aborted
       ? {
-        cluster: r.cluster,
+        cluster: p.cluster,
         outcome: "skipped",
         applied: [],
         error: "another cluster failed (--fail-fast)",
       }
-      : r
-  );
+      : applied;
+    if (result.outcome === "failed" && opts.failFast) stop.abort();
+    opts.onEnd?.(p.cluster, resultEnd(result));
+    return result;
+  });
+  return results;
+}
+
+/** How a cluster's apply ends on the progress display (the words of the final report). */
+function resultEnd(r: ClusterResult): ClusterEnd {
+  const steps = `${r.applied.length} step${r.applied.length === 1 ? "" : "s"}`;
+  switch (r.outcome) {
+    case "changed":
+      return { status: "done", summary: `changed (${steps})` };
+    case "unchanged":
+      return { status: "done", summary: "unchanged" };
+    case "skipped":
+      return { status: "skipped", summary: `skipped: ${r.error}` };
+    case "failed":
+      return { status: "failed", summary: `failed: ${r.error}` };
+  }
+}
+
+/** The repository phase of one repository: provider steps, then one commit with every file. */
+async function applyRepository(
+  g: RepoGroup,
+  members: ClusterPlan[],
+  states: Map<string, ClusterState>,
+  signal: AbortSignal,
+  opts: RunOptions,
+  tracker: PhaseTracker,
+): Promise<void> {
+  if (g.bitbucket) await applyBitbucketRepository(g, members, states, signal, opts);
+  const changing = members.filter((p) => p.steps.some((s) => s.kind === "file"));
+  if (changing.length === 0 || !g.checkout) return;
+  const changes = changing.flatMap((p) => {
+    const files = states.get(p.cluster)!.desired.files;
+    return p.steps.flatMap((s) =>
+      s.kind === "file"
+        ? files.filter((f) => f.path === s.path).map(({ path, content }) => ({ path, content }))
+        : []
+    );
+  });
+  const names = changing.map((p) => p.cluster);
+  let message = `Add Flux ${g.version} manifests for ${
+    names.length === 1 ? "cluster" : "clusters"
+  } ${names.join(", ")}`;
+  if (g.appendix) message += `\n\n${g.appendix}`;
+  checkInterrupted(signal, `pushing to ${g.url}`);
+  tracker.phase = `pushing to ${g.url}`;
+  for (const c of names) opts.onEvent?.(c, `pushing to ${g.url} (${g.branch})`);
+  await g.remote!.push(g.checkout, changes, message, g.author);
 }
 
 /**
@@ -111,9 +149,7 @@ async function applyBitbucketRepository(
   if (!g.remote && b.repo) {
     g.url = b.repo.httpCloneUrl;
     for (const name of g.clusters) completeBitbucket(states.get(name)!);
-    g.remote = await openRemote(withUrl(g.owner, g.url), g.creds, {
-      timeoutMs: opts.gitTimeoutMs ?? 60_000,
-    });
+    g.remote = await openRemote(withUrl(g.owner, g.url), g.creds, remoteOptions(g, opts));
     await setRemoteUrl(g.checkout!, g.remote.remote!.url);
   }
 }
@@ -132,47 +168,24 @@ async function applyCluster(
   const applied: Step[] = [];
   const head = s.repo.checkout?.head;
   const revision = head ? `${s.repo.branch}@sha1:${head}` : undefined;
-  let generatedKey: ClusterResult["generatedKey"];
+  // What the cluster is doing now: shown, and named if its deadline passes.
+  // The SSH key made at apply (when the plan said so): reported even if a later step fails.
+  const made: { generatedKey?: ClusterResult["generatedKey"] } = {};
+  const tracker = { phase: "starting" };
+  const event = (message: string) => {
+    tracker.phase = message;
+    opts.onEvent?.(p.cluster, message);
+  };
   try {
     checkInterrupted(signal, "starting");
     applied.push(...p.steps.filter((st) => st.kind === "file"));
-    for (const step of p.steps) {
-      if (step.kind === "file") continue;
-      // A generated key must be accepted before the cluster is pointed at it. The secret is
-      // written first, so the key survives to the re-run (it is never regenerated).
-      if (step.kind === "sync" && s.keyCheck) await requireAcceptedKey(s, signal);
-      checkInterrupted(signal, describeStepShort(step));
-      // The key the plan announced as "generated at apply" is made now, once, and stored.
-      if (step.kind === "secret" && s.desired.secret.generateAtApply) {
-        generatedKey = await generateClusterKey(s, opts.onEvent);
-      }
-      opts.onEvent?.(p.cluster, describeStepShort(step));
-      if (step.kind === "accessKey") {
-        await applyAccessKey(s.repo.bitbucket!, step, s.desired.secret.data["identity.pub"]);
-      } else if (step.kind === "components" && s.customKustomization) {
-        // As flux: the folder's kustomization.yaml (with the user's patches) is what is installed.
-        await ensureWorktree(s.repo.checkout!);
-        const built = await kustomizeBuild(join(s.repo.checkout!.dir, s.desired.dir));
-        if (!built.some((o) => o.kind === "CustomResourceDefinition")) {
-          throw new Error(
-            `${s.desired.dir}/kustomization.yaml builds no Flux CRDs: its resources must include gotk-components.yaml and gotk-sync.yaml`,
-          );
-        }
-        const components = built.filter((o) =>
-          !(o.kind === "GitRepository" || o.kind === "Kustomization") ||
-          o.metadata.name !== s.desired.kustomization.metadata.name
-        );
-        await applyClusterStep(s.client!, { ...s.desired, components }, step);
-      } else if (step.kind !== "repository" && step.kind !== "group") {
-        await applyClusterStep(s.client!, s.desired, step);
-      }
-      applied.push(step);
-    }
-    // No sync step (a rotated key): the cluster already reads with the key; say what to add
-    // rather than wait for Flux to time out.
-    if (s.keyCheck) await requireAcceptedKey(s, signal);
+    // The deadline bounds the steps; the health wait has its own bound (flux.timeout).
+    await withDeadline(opts.clusterTimeoutMs, tracker, async (deadline) => {
+      s.deadline = deadline;
+      await applySteps(p, s, AbortSignal.any([signal, deadline]), opts, event, applied, made);
+    });
     checkInterrupted(signal, "waiting for Flux to be Ready");
-    opts.onEvent?.(p.cluster, "waiting for Flux to be Ready");
+    event("waiting for Flux to be Ready");
     await waitForSync(s.client!, s.desired, {
       revision,
       timeoutMs: s.desired.timeoutMs,
@@ -184,17 +197,74 @@ async function applyCluster(
       outcome: "changed",
       applied,
       revision,
-      ...(generatedKey ? { generatedKey } : {}),
+      ...made,
     };
   } catch (e) {
+    // After a deadline, a step still in flight may finish: the report keeps what was confirmed.
     return {
       cluster: p.cluster,
       outcome: "failed",
-      applied,
+      applied: [...applied],
       error: errorMessage(e),
       revision,
-      ...(generatedKey ? { generatedKey } : {}),
+      ...made,
     };
+  }
+}
+
+/**
+ * The cluster's steps in order; each done step is added to `applied`, and the SSH key made at
+ * apply (if the plan said one would be) to `made`.
+ */
+async function applySteps(
+  p: ClusterPlan,
+  s: ClusterState,
+  signal: AbortSignal,
+  opts: RunOptions,
+  event: (message: string) => void,
+  applied: Step[],
+  made: { generatedKey?: ClusterResult["generatedKey"] },
+): Promise<void> {
+  for (const step of p.steps) {
+    if (step.kind === "file") continue;
+    // A generated key must be accepted before the cluster is pointed at it. The secret is
+    // written first, so the key survives to the re-run (it is never regenerated).
+    if (step.kind === "sync" && s.keyCheck) {
+      event("checking the cluster's SSH key");
+      await requireAcceptedKey(s, signal, opts.timeoutMs);
+    }
+    checkInterrupted(signal, describeStepShort(step));
+    // The key the plan announced as "generated at apply" is made now, once, and stored.
+    if (step.kind === "secret" && s.desired.secret.generateAtApply) {
+      made.generatedKey = await generateClusterKey(s, event);
+    }
+    event(describeStepShort(step));
+    if (step.kind === "accessKey") {
+      await applyAccessKey(s.repo.bitbucket!, step, s.desired.secret.data["identity.pub"]);
+    } else if (step.kind === "components" && s.customKustomization) {
+      // As flux: the folder's kustomization.yaml (with the user's patches) is what is installed.
+      await ensureWorktree(s.repo.checkout!);
+      const built = await kustomizeBuild(join(s.repo.checkout!.dir, s.desired.dir));
+      if (!built.some((o) => o.kind === "CustomResourceDefinition")) {
+        throw new Error(
+          `${s.desired.dir}/kustomization.yaml builds no Flux CRDs: its resources must include gotk-components.yaml and gotk-sync.yaml`,
+        );
+      }
+      const components = built.filter((o) =>
+        !(o.kind === "GitRepository" || o.kind === "Kustomization") ||
+        o.metadata.name !== s.desired.kustomization.metadata.name
+      );
+      await applyClusterStep(s.client!, { ...s.desired, components }, step);
+    } else if (step.kind !== "repository" && step.kind !== "group") {
+      await applyClusterStep(s.client!, s.desired, step);
+    }
+    applied.push(step);
+  }
+  // No sync step (a rotated key): the cluster already reads with the key; say what to add
+  // rather than wait for Flux to time out.
+  if (s.keyCheck) {
+    event("checking the cluster's SSH key");
+    await requireAcceptedKey(s, signal, opts.timeoutMs);
   }
 }
 

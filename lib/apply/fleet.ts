@@ -25,13 +25,15 @@ import { buildReleaseComponents } from "../manifests/release.ts";
 import { mapLimit } from "../util/pool.ts";
 import { errorMessage } from "../util/redact.ts";
 import {
+  type ClusterEnd,
   type ClusterResult,
   type ClusterState,
   type DestroyResult,
   type RepoGroup,
   type RunOptions,
 } from "./state.ts";
-import { observeAndPlan, withUrl } from "./observe.ts";
+import { observeAndPlan, remoteOptions, withUrl } from "./observe.ts";
+import { withDeadline } from "./deadline.ts";
 import { applyFleet } from "./execute.ts";
 import { destroyFleet } from "./destroy.ts";
 
@@ -153,25 +155,13 @@ export async function planFleet(
   try {
     // One shallow fetch per repository, shared by every cluster that uses it.
     await mapLimit([...groups.values()], opts.concurrency, async (g, i) => {
+      const tracker = { phase: `fetching ${g.url}` };
+      for (const c of g.clusters) opts.onEvent?.(c, `fetching ${g.url} (${g.branch})`);
       try {
-        const dir = `${workspace}/repo-${i}`;
-        if (g.owner.git.bitbucket && g.creds.kind === "token") {
-          g.bitbucket = await observeBitbucket(g.owner, g.creds.token);
-          if (!g.bitbucket.repo) {
-            // Created by apply before the first push; until then it is an empty repository.
-            g.checkout = await emptyCheckout(
-              dir,
-              g.branch,
-              bitbucketUrls(g.bitbucket.config, undefined).http,
-            );
-            return;
-          }
-          g.url = g.bitbucket.repo.httpCloneUrl;
-        }
-        g.remote = await openRemote(withUrl(g.owner, g.url), g.creds, {
-          timeoutMs: opts.gitTimeoutMs ?? 60_000,
+        await withDeadline(opts.clusterTimeoutMs, tracker, async (deadline) => {
+          g.deadline = deadline;
+          await fetchRepository(g, `${workspace}/repo-${i}`, opts);
         });
-        g.checkout = await g.remote.checkout(g.branch, dir);
       } catch (e) {
         g.error = errorMessage(e);
       }
@@ -179,7 +169,11 @@ export async function planFleet(
     const plans = await mapLimit(
       [...states.values()],
       opts.concurrency,
-      async (s) => withSigning(await observeAndPlan(s, opts), s.repo.creds.signer),
+      async (s) => {
+        const plan = withSigning(await observeAndPlan(s, opts), s.repo.creds.signer);
+        opts.onEnd?.(s.config.name, planEnd(plan));
+        return plan;
+      },
     );
     return {
       plans,
@@ -198,4 +192,33 @@ export async function planFleet(
     await close();
     throw e;
   }
+}
+
+/** How a cluster's plan ends on the progress display. */
+function planEnd(plan: ClusterPlan): ClusterEnd {
+  if (plan.error) return { status: "failed", summary: `failed: ${plan.error}` };
+  const n = plan.steps.length;
+  return { status: "done", summary: n === 0 ? "no changes" : `${n} change${n === 1 ? "" : "s"}` };
+}
+
+/** Bitbucket's side first (the repository may not exist yet), then the shallow fetch. */
+async function fetchRepository(g: RepoGroup, dir: string, opts: RunOptions): Promise<void> {
+  if (g.owner.git.bitbucket && g.creds.kind === "token") {
+    g.bitbucket = await observeBitbucket(g.owner, g.creds.token, {
+      timeoutMs: opts.timeoutMs,
+      attempts: opts.retry?.attempts,
+    });
+    if (!g.bitbucket.repo) {
+      // Created by apply before the first push; until then it is an empty repository.
+      g.checkout = await emptyCheckout(
+        dir,
+        g.branch,
+        bitbucketUrls(g.bitbucket.config, undefined).http,
+      );
+      return;
+    }
+    g.url = g.bitbucket.repo.httpCloneUrl;
+  }
+  g.remote = await openRemote(withUrl(g.owner, g.url), g.creds, remoteOptions(g, opts));
+  g.checkout = await g.remote.checkout(g.branch, dir);
 }

@@ -18,7 +18,7 @@ import { publicKeyMaterial } from "../providers/types.ts";
 import { createKubeClient } from "../kube/client.ts";
 import { observeCluster } from "../kube/observe.ts";
 import { errorMessage } from "../util/redact.ts";
-import { type ClusterKey, type ClusterState, type RunOptions } from "./state.ts";
+import { type ClusterKey, type ClusterState, type RepoGroup, type RunOptions } from "./state.ts";
 import { checkClusterKey, readClusterKey } from "./cluster_key.ts";
 import {
   type ClusterKeyReport,
@@ -26,9 +26,33 @@ import {
   generatedKeyKind,
   type KeyAcceptance,
 } from "../plan/cluster_key.ts";
+import { observedRetry, withDeadline } from "./deadline.ts";
+import type { RetryPolicy } from "../util/retry.ts";
 
 export function withUrl(c: ClusterConfig, url: string): ClusterConfig {
   return { ...c, git: { ...c.git, url } };
+}
+
+/**
+ * How a repository's remote is opened: the run's per-request timeout, and its retries shown on
+ * the lines of every cluster using the repository (none starts after the repository's deadline).
+ */
+export function remoteOptions(
+  g: RepoGroup,
+  opts: RunOptions,
+): { timeoutMs: number; retry: RetryPolicy; deadline: () => AbortSignal | undefined } {
+  return {
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    deadline: () => g.deadline,
+    retry: observedRetry(opts.retry, (m) => {
+      for (const c of g.clusters) opts.onEvent?.(c, m);
+    }, () => g.deadline),
+  };
+}
+
+/** The cluster's own retries (Kubernetes API), shown on its line; none after its deadline. */
+function clusterRetry(s: ClusterState, opts: RunOptions): RetryPolicy {
+  return observedRetry(opts.retry, (m) => opts.onEvent?.(s.config.name, m), () => s.deadline);
 }
 
 /**
@@ -98,53 +122,75 @@ export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise
     ...credentials,
   };
   if (s.repo.error) return { ...empty, error: s.repo.error };
+  // What the cluster is doing now: shown, and named if its deadline passes.
+  const tracker = { phase: "observing" };
+  const event = (message: string) => {
+    tracker.phase = message;
+    opts.onEvent?.(s.config.name, message);
+  };
   try {
-    opts.onEvent?.(s.config.name, "observing");
-    completeBitbucket(s);
-    s.client = await createKubeClient(s.config.kube, { retry: opts.retry });
-    const observedCluster = await observeCluster(s.client, s.desired);
-    const notes: string[] = [];
-    const source = await secretData(s, observedCluster, notes);
-    s.desired.secret.data = source.data;
-    const co = s.repo.checkout!;
-    const observedRepo: ObservedRepo = {
-      branchExists: co.branchExists,
-      head: co.head,
-      files: await readRepoFiles(co, s.desired.files.map((f) => f.path)),
-    };
-    s.repo.filesRead = (s.repo.filesRead ?? 0) + 1;
-    if (s.repo.filesRead === s.repo.clusters.length) forgetReadCache(co);
-    const kfile = s.desired.files.find((f) => f.onlyIfAbsent);
-    const current = kfile ? observedRepo.files[kfile.path] : null;
-    s.customKustomization = current !== null && current !== undefined && current !== kfile!.content;
-    const planned = withProviderSteps(s, planCluster(s.desired, observedRepo, observedCluster));
-    const plan = s.config.git.clusterSsh ? await withClusterKey(s, planned, source.key) : planned;
-    if (s.customKustomization && plan.steps.some((st) => st.kind === "components")) {
-      notes.push(
-        "the repository has its own kustomization.yaml: the components are installed from its kubectl kustomize build (your patches apply)",
-      );
-    }
-    const secretChanges = plan.steps.some((st) => st.kind === "secret");
-    const digest = observedDigest(observedRepo, observedCluster);
-    // After planning only the files' presence matters (destroy); dropping their contents keeps a
-    // fleet plan from holding a copy of every cluster's gotk-components.yaml.
-    const presence = Object.fromEntries(
-      Object.entries(observedRepo.files).map(([path, text]) => [path, text === null ? null : ""]),
-    );
-    s.observed = { repo: { ...observedRepo, files: presence }, cluster: observedCluster };
-    return {
-      ...plan,
-      ...credentials,
-      // Host keys learnt by a scan are shown whenever they are about to be stored.
-      notes: [
-        ...(secretChanges ? notes : notes.filter((n) => !n.startsWith("known_hosts"))),
-        ...(plan.notes ?? []),
-      ],
-      observed: digest,
-    };
+    return await withDeadline(opts.clusterTimeoutMs, tracker, (deadline) => {
+      s.deadline = deadline;
+      return observeOnce(s, opts, event);
+    });
   } catch (e) {
     return { ...empty, error: errorMessage(e) };
   }
+}
+
+async function observeOnce(
+  s: ClusterState,
+  opts: RunOptions,
+  event: (message: string) => void,
+): Promise<ClusterPlan> {
+  event("observing");
+  completeBitbucket(s);
+  s.client = await createKubeClient(s.config.kube, {
+    retry: clusterRetry(s, opts),
+    timeoutMs: opts.timeoutMs,
+    deadline: () => s.deadline,
+  });
+  const observedCluster = await observeCluster(s.client, s.desired);
+  const notes: string[] = [];
+  const source = await secretData(s, observedCluster, notes, opts);
+  s.desired.secret.data = source.data;
+  const co = s.repo.checkout!;
+  const observedRepo: ObservedRepo = {
+    branchExists: co.branchExists,
+    head: co.head,
+    files: await readRepoFiles(co, s.desired.files.map((f) => f.path)),
+  };
+  s.repo.filesRead = (s.repo.filesRead ?? 0) + 1;
+  if (s.repo.filesRead === s.repo.clusters.length) forgetReadCache(co);
+  const kfile = s.desired.files.find((f) => f.onlyIfAbsent);
+  const current = kfile ? observedRepo.files[kfile.path] : null;
+  s.customKustomization = current !== null && current !== undefined && current !== kfile!.content;
+  const planned = withProviderSteps(s, planCluster(s.desired, observedRepo, observedCluster));
+  const plan = s.config.git.clusterSsh
+    ? await withClusterKey(s, planned, source.key, opts.timeoutMs)
+    : planned;
+  if (s.customKustomization && plan.steps.some((st) => st.kind === "components")) {
+    notes.push(
+      "the repository has its own kustomization.yaml: the components are installed from its kubectl kustomize build (your patches apply)",
+    );
+  }
+  const secretChanges = plan.steps.some((st) => st.kind === "secret");
+  const digest = observedDigest(observedRepo, observedCluster);
+  // After planning only the files' presence matters (destroy); dropping their contents keeps a
+  // fleet plan from holding a copy of every cluster's gotk-components.yaml.
+  const presence = Object.fromEntries(
+    Object.entries(observedRepo.files).map(([path, text]) => [path, text === null ? null : ""]),
+  );
+  s.observed = { repo: { ...observedRepo, files: presence }, cluster: observedCluster };
+  return {
+    ...plan,
+    // Host keys learnt by a scan are shown whenever they are about to be stored.
+    notes: [
+      ...(secretChanges ? notes : notes.filter((n) => !n.startsWith("known_hosts"))),
+      ...(plan.notes ?? []),
+    ],
+    observed: digest,
+  };
 }
 
 /**
@@ -156,6 +202,7 @@ async function withClusterKey(
   s: ClusterState,
   plan: ClusterPlan,
   key: ClusterKey | undefined,
+  timeoutMs: number | undefined,
 ): Promise<ClusterPlan> {
   const registeredByApi = s.repo.bitbucket !== undefined;
   let report: ClusterKeyReport;
@@ -170,7 +217,7 @@ async function withClusterKey(
       ? s.repo.bitbucket!.keys.some((k) => k.publicKey === material)
         ? { accepted: true }
         : { accepted: false, reason: "not registered as a repository access key" }
-      : await checkClusterKey(s, key);
+      : await checkClusterKey(s, key, timeoutMs);
     // Apply checks again (the key may be added meanwhile) before pointing the cluster at it.
     if (!acceptance.accepted) s.keyCheck = key;
     report = describeClusterKey({
@@ -195,6 +242,7 @@ async function secretData(
   s: ClusterState,
   observed: ObservedCluster,
   notes: string[],
+  opts: RunOptions,
 ): Promise<{ data: Record<string, string>; key?: ClusterKey }> {
   const c = s.config;
   if (s.creds.kind === "token" && !c.git.clusterSsh) {
@@ -204,7 +252,7 @@ async function secretData(
   const target = parseSshUrl(url);
   const known = s.creds.kind === "ssh" && s.repo.remote?.knownHosts
     ? s.repo.remote.knownHosts
-    : await learnHostKeys(c, target.host, target.port);
+    : await learnHostKeys(c, target.host, target.port, opts.timeoutMs);
   if (known.scanned) {
     const { name, key } = known.scanned;
     // After the first bootstrap the cluster's known_hosts pins the key: a different one now is

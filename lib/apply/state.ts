@@ -13,9 +13,23 @@ import type { RetryPolicy } from "../util/retry.ts";
 export interface RunOptions {
   concurrency: number;
   secrets: SecretSource;
-  /** Progress messages per cluster (the printer redacts them). */
+  /** Progress messages per cluster (the printer redacts them): what it is doing now. */
   onEvent?(cluster: string, message: string): void;
-  gitTimeoutMs?: number;
+  /** The cluster waits for its turn (another stage of the run begins, or its repository is done). */
+  onQueued?(cluster: string): void;
+  /** The cluster is finished in this stage; nothing more is done for it. */
+  onEnd?(cluster: string, end: ClusterEnd): void;
+  /**
+   * Per-request timeout of git (HTTPS and SSH), the Kubernetes API, host key scans and Bitbucket
+   * (`--timeout`); unset, each keeps its own default (git 60 s, the others 20-30 s).
+   */
+  timeoutMs?: number;
+  /**
+   * Deadline of one cluster's work in one stage (`--cluster-timeout`): observing it, or applying
+   * its steps; the health wait has its own bound (flux.timeout). Also bounds each repository's
+   * fetch and push.
+   */
+  clusterTimeoutMs?: number;
   /** Aborted on Ctrl-C: no new step starts, steps in flight finish and are reported. */
   signal?: AbortSignal;
   /** Stop starting new work as soon as one cluster fails. */
@@ -26,6 +40,13 @@ export interface RunOptions {
   rotate?: string[];
   /** Retries of transient faults (git and Kubernetes API). */
   retry?: RetryPolicy;
+}
+
+/** How a cluster ended a stage: one permanent line on the display. */
+export interface ClusterEnd {
+  status: "done" | "failed" | "skipped";
+  /** "changed (8 steps)", "failed: …" */
+  summary: string;
 }
 
 export function checkInterrupted(signal: AbortSignal | undefined, before: string) {
@@ -50,6 +71,8 @@ export interface RepoGroup {
   filesRead?: number;
   /** provider: bitbucket-server: what the API showed, and the provider client. */
   bitbucket?: BitbucketState;
+  /** Aborted when the repository's fetch or push ran out of time: no retry starts after it. */
+  deadline?: AbortSignal;
 }
 
 export interface ClusterState {
@@ -67,6 +90,8 @@ export interface ClusterState {
    * it (unset once the repository accepts it).
    */
   keyCheck?: ClusterKey;
+  /** Aborted when the cluster ran out of time in this stage: no retry starts after it. */
+  deadline?: AbortSignal;
 }
 
 /** The cluster's generated SSH key (lib/apply/cluster_key.ts). */

@@ -9,6 +9,8 @@ export interface GitHttpOptions {
   caPem?: string;
   allowInsecureHttp: boolean;
   timeoutMs: number;
+  /** The deadline of the work the requests serve (`--cluster-timeout`): ends them early. */
+  deadline?: () => AbortSignal | undefined;
 }
 
 export interface GitHttp extends HttpClient {
@@ -79,6 +81,10 @@ function describeTlsFailure(cause: string, withCaFile: boolean): string | undefi
   return `the server's certificate was rejected (${reason})`;
 }
 
+function withDeadline(timeout: AbortSignal, deadline: AbortSignal | undefined): AbortSignal {
+  return deadline ? AbortSignal.any([timeout, deadline]) : timeout;
+}
+
 export function makeGitHttp(opts: GitHttpOptions): GitHttp {
   const client = caClient(opts.caPem);
   const http: GitHttp = {
@@ -98,7 +104,7 @@ export function makeGitHttp(opts: GitHttpOptions): GitHttp {
           headers: req.headers,
           body,
           client,
-          signal: AbortSignal.timeout(opts.timeoutMs),
+          signal: withDeadline(AbortSignal.timeout(opts.timeoutMs), opts.deadline?.()),
         });
       } catch (e) {
         debug(`git: ${req.method ?? "GET"} ${url.origin}${url.pathname} -> no answer`);

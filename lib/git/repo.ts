@@ -43,11 +43,13 @@ export interface GitRemote {
   url: string;
   headers: Record<string, string>;
   http: HttpClient;
+  /** The per-request timeout of `http`, named when a request runs out of it. */
+  timeoutMs?: number;
 }
 
 /** HTTPS remote: the token travels in an Authorization header, never in the URL or .git/config. */
-export function httpsRemote(access: GitAccess, http: HttpClient): GitRemote {
-  return { displayUrl: access.url, url: access.url, headers: authHeaders(access), http };
+export function httpsRemote(access: GitAccess, http: HttpClient, timeoutMs?: number): GitRemote {
+  return { displayUrl: access.url, url: access.url, headers: authHeaders(access), http, timeoutMs };
 }
 
 export interface RepoCheckout {
@@ -81,7 +83,7 @@ function authHeaders(access: GitAccess): Record<string, string> {
 }
 
 /** isomorphic-git errors → words a user can act on (HTTP status, push rejection, network). */
-export function describeGitError(e: unknown, url: string): GitError {
+export function describeGitError(e: unknown, url: string, timeoutMs?: number): GitError {
   const err = e as {
     code?: string;
     data?: { statusCode?: number; reason?: string };
@@ -144,7 +146,13 @@ export function describeGitError(e: unknown, url: string): GitError {
     return new GitError(`connection to git server ${where} was interrupted`, true);
   }
   if (/TimeoutError|timed out|due to timeout|signal/i.test(msg)) {
-    return new GitError(`git server ${where} did not answer before the timeout`, true);
+    // The reason first: a progress line cut to the terminal's width still shows it.
+    return new GitError(
+      timeoutMs
+        ? `no answer within ${formatSeconds(timeoutMs)} from git server ${where}`
+        : `git server ${where} did not answer before the timeout`,
+      true,
+    );
   }
   if (/certificate|UnknownIssuer/i.test(msg)) {
     const first = msg.split("\n")[0];
@@ -153,6 +161,11 @@ export function describeGitError(e: unknown, url: string): GitError {
     return new GitError(`TLS verification failed for ${where} (${first})${hint}`, false);
   }
   return new GitError(`git operation on ${where} failed: ${msg.split("\n")[0]}`, false);
+}
+
+/** 60000 → "60 s", 1500 → "1.5 s". */
+export function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))} s`;
 }
 
 function redactUrl(url: string): string {
@@ -188,7 +201,7 @@ export function checkoutRepo(
   return withRetry(retry, classify, async (attempt) => {
     if (attempt > 1) await Deno.remove(dir, { recursive: true }).catch(() => {});
     return await checkoutOnce(remote, branch, dir);
-  });
+  }, { what: "git fetch" });
 }
 
 async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Promise<RepoCheckout> {
@@ -211,7 +224,7 @@ async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Pro
     return { dir, url: remote.displayUrl, branch, branchExists: true, head, worktree: false };
   } catch (e) {
     if ((e as { code?: string })?.code !== "NotFoundError") {
-      throw describeGitError(e, remote.displayUrl);
+      throw describeGitError(e, remote.displayUrl, remote.timeoutMs);
     }
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
@@ -251,7 +264,7 @@ async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Pro
     await git.addRemote({ fs, dir, remote: "origin", url });
     return { dir, url: remote.displayUrl, branch, branchExists: false, head: null };
   } catch (e) {
-    throw describeGitError(e, remote.displayUrl);
+    throw describeGitError(e, remote.displayUrl, remote.timeoutMs);
   }
 }
 
@@ -422,9 +435,13 @@ export async function commitAndPush(
     const sha = await git.commit({ fs, dir, message, author, ...sign });
     try {
       // A transient failure may hide a push that landed: re-pushing the same commit is then a no-op.
+      // Failures are put in words inside the retry (a rejection stays raw: it is handled below),
+      // so the final error keeps the number of attempts.
+      const described = (e: unknown) =>
+        e instanceof GitError ? e : describeGitError(e, remote.displayUrl, remote.timeoutMs);
       await withRetry(
         retry,
-        (e) => classify(describeGitError(e, remote.displayUrl)),
+        (e) => classify(described(e)),
         () =>
           git.push({
             fs,
@@ -434,14 +451,17 @@ export async function commitAndPush(
             ref: co.branch,
             remoteRef: `refs/heads/${co.branch}`,
             headers,
+          }).catch((e) => {
+            throw isPushRejected(e) ? e : described(e);
           }),
+        { what: "git push" },
       );
       co.head = sha;
       co.branchExists = true;
       return { head: sha, pushed: true, attempts: attempt };
     } catch (e) {
       if (!isPushRejected(e) || attempt === maxAttempts) {
-        throw describeGitError(e, remote.displayUrl);
+        throw e instanceof GitError ? e : describeGitError(e, remote.displayUrl, remote.timeoutMs);
       }
       await resetToRemote(co, headers, http);
     }

@@ -661,7 +661,7 @@ export function systemCheckoutRepo(
     withRetry(retry, classify, async (attempt) => {
       if (attempt > 1) await Deno.remove(dir, { recursive: true }).catch(() => {});
       return await checkoutOnce(s, access, branch, dir);
-    }));
+    }, { what: "git fetch" }));
 }
 
 const CLONE = ["clone", "--quiet", "--depth=1", "--single-branch", "--no-tags"];
@@ -769,7 +769,7 @@ export function systemCommitAndPush(
             s,
             ["push", "--quiet", "--porcelain", "--", access.url, `HEAD:refs/heads/${co.branch}`],
             dir,
-          ));
+          ), { what: "git push" });
         co.head = sha;
         co.branchExists = true;
         return { head: sha, pushed: true, attempts: attempt };

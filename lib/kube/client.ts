@@ -163,6 +163,8 @@ export interface KubeClientOptions {
   /** Per-request timeout. */
   timeoutMs?: number;
   retry?: RetryPolicy;
+  /** The deadline of the work the requests serve (`--cluster-timeout`): ends them early. */
+  deadline?: () => AbortSignal | undefined;
 }
 
 export async function createKubeClient(
@@ -194,7 +196,7 @@ export async function createKubeClient(
         headers: contentType ? { ...headers, "Content-Type": contentType } : headers,
         body,
         client,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: withDeadline(AbortSignal.timeout(timeoutMs), opts.deadline?.()),
       });
       // The body is part of the exchange: a reset or timeout while reading it is a connection fault.
       raw = await res.text();
@@ -249,6 +251,7 @@ export async function createKubeClient(
         }
         return r;
       },
+      { what: `${method} ${path}` },
     );
   }
 
@@ -329,6 +332,10 @@ export async function createKubeClient(
     },
     close: release,
   };
+}
+
+function withDeadline(timeout: AbortSignal, deadline: AbortSignal | undefined): AbortSignal {
+  return deadline ? AbortSignal.any([timeout, deadline]) : timeout;
 }
 
 function connectionReason(e: unknown): string {

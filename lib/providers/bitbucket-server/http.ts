@@ -5,7 +5,7 @@
  */
 import { withRetry } from "../../util/retry.ts";
 import { ProviderError } from "../types.ts";
-import { failureFromNetwork, failureFromResponse, parseRetryAfter, scrub } from "./errors.ts";
+import { failureFromNetwork, failureFromResponse, parseRetryAfter } from "./errors.ts";
 import type { ResolvedTarget } from "./target.ts";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
@@ -124,34 +124,17 @@ export function createTransport(target: ResolvedTarget): Transport {
     });
   }
 
-  async function send(req: ApiRequest): Promise<ApiResponse> {
-    let attempts = 0;
-    try {
-      return await withRetry(
-        target.retry,
-        (e) =>
-          e instanceof ProviderError && retryable(req.method, e)
-            ? { transient: true, retryAfterMs: e.retryAfterMs }
-            : { transient: false },
-        () => {
-          attempts++;
-          return once(req);
-        },
-      );
-    } catch (e) {
-      if (e instanceof ProviderError && attempts > 1) {
-        // Say that waiting already happened, so nobody re-runs it in a tight loop.
-        throw new ProviderError(
-          scrub(`${e.message} (gave up after ${attempts} attempts)`, target.token),
-          {
-            status: e.status,
-            transient: e.transient,
-            retryAfterMs: e.retryAfterMs,
-          },
-        );
-      }
-      throw e;
-    }
+  /** withRetry says how many attempts an error outlived ("gave up after N attempts"). */
+  function send(req: ApiRequest): Promise<ApiResponse> {
+    return withRetry(
+      target.retry,
+      (e) =>
+        e instanceof ProviderError && retryable(req.method, e)
+          ? { transient: true, retryAfterMs: e.retryAfterMs }
+          : { transient: false },
+      () => once(req),
+      { what: req.action },
+    );
   }
 
   return {
