@@ -154,8 +154,9 @@ async function startRun(
   const manifest = await loadManifest(file);
   const clusters = selectClusters(manifest, opts.cluster, opts.selector);
   const shown = startProgress(opts.quiet === true || opts.output === "json");
-  shown.stage("planning", clusters.map((c) => c.name));
   const run = await planFleet(manifest, clusters, {
+    // Errors found before any contact are printed alone, without a progress stage before them.
+    onChecked: () => shown.stage("planning", clusters.map((c) => c.name)),
     concurrency: opts.concurrency,
     secrets: processSecretSource(),
     onEvent: shown.event,

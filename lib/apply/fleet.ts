@@ -84,6 +84,8 @@ export async function planFleet(
   // Two clusters on one API server and Flux namespace would fight over one installation.
   const shared = sharedInstallationProblems(manifest);
   if (shared.length > 0) throw new ConfigError(shared);
+  // The local checks passed: from here on servers are contacted (progress starts showing).
+  opts.onChecked?.();
   // Components are the same for every cluster with the same release and install options: the
   // source is read once, and a release archive is built with kubectl kustomize once per distinct
   // (source, options) — never per cluster. Both caches hold promises, so this stays true for

@@ -129,10 +129,11 @@ export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise
     opts.onEvent?.(s.config.name, message);
   };
   try {
-    return await withDeadline(opts.clusterTimeoutMs, tracker, (deadline) => {
+    const plan = await withDeadline(opts.clusterTimeoutMs, tracker, (deadline) => {
       s.deadline = deadline;
       return observeOnce(s, opts, event);
     });
+    return { ...plan, ...credentials };
   } catch (e) {
     return { ...empty, error: errorMessage(e) };
   }

@@ -17,6 +17,8 @@ export interface RunOptions {
   onEvent?(cluster: string, message: string): void;
   /** The cluster waits for its turn (another stage of the run begins, or its repository is done). */
   onQueued?(cluster: string): void;
+  /** Secrets, kubeconfigs and the manifest's cross-cluster rules checked; nothing contacted yet. */
+  onChecked?(): void;
   /** The cluster is finished in this stage; nothing more is done for it. */
   onEnd?(cluster: string, end: ClusterEnd): void;
   /**
