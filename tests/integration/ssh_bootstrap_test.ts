@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import type { SshdServer } from "../../sandbox/ssh/sshd.ts";
 import {
   assertTempClean,
-  CAN_RUN_SSHD,
   type CommandResult,
   type FleetEnv,
   fluxObject,
@@ -16,6 +15,7 @@ import {
   withFleetEnv,
   withSshd,
 } from "../helpers/harness.ts";
+import { missing } from "../helpers/tools.ts";
 import { generateKeyPair, type SshKeyPair } from "../../lib/keys/generate.ts";
 
 const PASSPHRASE = "canary-passphrase-5e1f";
@@ -83,7 +83,7 @@ function assertClean(r: CommandResult, ...secrets: string[]) {
 Deno.test({
   name:
     "SSH with an existing ed25519 key: host key scanned and shown, secret as flux stores it, Flux syncs over SSH",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       const { key, keyFile } = await authorizedKey(env, "id_ed25519", "fleet");
@@ -135,7 +135,7 @@ Deno.test({
 Deno.test({
   name:
     "SSH with a passphrase-protected ECDSA key and a CodeCommit-style user: password stored, Flux reads with it",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       const keyFile = `${env.dir}/id_ecdsa`;
@@ -177,7 +177,7 @@ Deno.test({
 Deno.test({
   name:
     "pinned known_hosts: a matching key is used, a mismatching one is refused with both fingerprints",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       const { keyFile } = await authorizedKey(env, "id");
@@ -212,7 +212,7 @@ Deno.test({
 Deno.test({
   name:
     "generated key (token push over HTTPS, cluster reads over SSH): apply stops until the key is added, key kept, rotation replaces it",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       const git = [
@@ -272,7 +272,7 @@ Deno.test({
 
 Deno.test({
   name: "transport: system (git binary + OpenSSH) bootstraps the same way, no key left on disk",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       const { key, keyFile } = await authorizedKey(env, "id_sys");

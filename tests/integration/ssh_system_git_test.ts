@@ -29,6 +29,7 @@ import {
 import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
 import { freePort, isAlive } from "../../sandbox/ssh/process.ts";
 import { startGitServer } from "../../sandbox/git/http_server.ts";
+import { missing } from "../helpers/tools.ts";
 
 const AUTHOR = { name: "Fleet Bot", email: "bot@example.com" };
 const PASSPHRASE = "canary-passphrase-5b1e7d";
@@ -130,15 +131,6 @@ async function sshKeygen(dir: string, args: string[]): Promise<SshKeyPair> {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
-}
-
-/** The sandbox runs a second sshd, which must be root to switch to the login users. */
-function sshdUnavailable(): boolean {
-  try {
-    return Deno.uid() !== 0 || !Deno.statSync("/usr/sbin/sshd").isFile;
-  } catch {
-    return true;
-  }
 }
 
 /** Processes whose command line mentions `needle` (git, ssh of a killed session). */
@@ -248,7 +240,7 @@ async function interruptedChild(
 
 Deno.test({
   name: "system git over SSH against a real sshd",
-  ignore: sshdUnavailable(),
+  ignore: missing("sshd"),
 }, async (t) => {
   const tempBefore = ourTempEntries();
   const errors: string[] = [];

@@ -14,6 +14,7 @@ import { ssh2CanSign } from "../../lib/keys/ssh2.ts";
 import { parseSshUrl, type SshAccess, sshGitTransport } from "../../lib/git/ssh.ts";
 import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
 import { freePort, isAlive } from "../../sandbox/ssh/process.ts";
+import { missing } from "../helpers/tools.ts";
 
 const AUTHOR = { name: "Fleet Bot", email: "bot@example.com" };
 const PASSPHRASE = "correct horse battery";
@@ -146,18 +147,9 @@ Deno.test("parseSshUrl: ssh://, scp-like, ports, IPv6, CodeCommit user", () => {
   assert.throws(() => parseSshUrl("ssh://git:pw@host/r.git"), /must not contain a password/);
 });
 
-/** The sandbox runs a second sshd, which must be root to switch to the login users. */
-function sshdUnavailable(): boolean {
-  try {
-    return Deno.uid() !== 0 || !Deno.statSync("/usr/sbin/sshd").isFile;
-  } catch {
-    return true;
-  }
-}
-
 Deno.test({
   name: "SSH transport against a real sshd",
-  ignore: sshdUnavailable(),
+  ignore: missing("sshd"),
 }, async (t) => {
   const tempBefore = ourTempEntries();
   // RSA-4096 takes seconds: generate it once, while sshd starts.
