@@ -6,6 +6,9 @@
  * the git servers hold, and every Kubernetes API request body except the source Secret's own
  * server-side apply (the cluster secret is where Flux reads the credentials; that apply is
  * also the scan's positive control: the needles must be found there).
+ *
+ * Self-contained: it runs its own session on servers, a temp dir and a TMPDIR of its own, and scans
+ * only what that session left, so it holds in any order of the test files, alone or beside others.
  */
 import assert from "node:assert/strict";
 import type { SshdServer } from "../../sandbox/ssh/sshd.ts";
