@@ -206,7 +206,7 @@ Deno.test("SIGKILL while waiting for Flux: a re-run converges", async () => {
   });
 });
 
-Deno.test("two fluxfleet runs at once on the same repository: both finish, history linear, nothing lost", async () => {
+Deno.test("two fluxfleet runs at once on the same repository: the push race happens, the loser retries on top, history linear, nothing lost", async () => {
   await withEnv(async (env) => {
     const { git, kube } = env;
     // A second manifest: another cluster (its own API server) with another path in the same repository.
@@ -225,19 +225,48 @@ Deno.test("two fluxfleet runs at once on the same repository: both finish, histo
             "kubeconfig: ./kubeconfig-b, context: c1",
           ),
       );
-      const [sa, sb] = await Promise.all([
-        spawnApply(env).status,
-        spawnApply(env, second).status,
-      ]);
+      // The race made certain: the first push to arrive is held at the server until the other
+      // run's push has landed, so it was built on a branch that has moved.
+      const hold = git.holdNext("receive");
+      const runs = [spawnApply(env), spawnApply(env, second)];
+      const held = await hold.arrived;
+      const deadline = Date.now() + 60_000;
+      while (await git.headSha("fleet", "main") === null) {
+        assert.ok(Date.now() < deadline, "the other run's push never landed");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      hold.release();
+      const [sa, sb] = await Promise.all(runs.map((r) => r.status));
       assert.ok(sa.success && sb.success, "both runs finish");
+
+      // Three pushes in the order they arrived: the held one, refused by git because the branch
+      // moved meanwhile; the other run's; the held run's retry, on top of the other's commit.
+      const pushes = git.requests.filter((r) =>
+        r.method === "POST" && r.service === "git-receive-pack"
+      );
+      assert.equal(pushes[0], held);
+      assert.deepEqual(
+        pushes.map((r) => r.pushReport?.map((l) => l.replace(/^ng (\S+) .*/, "ng $1"))),
+        [
+          ["unpack ok", "ng refs/heads/main"],
+          ["unpack ok", "ok refs/heads/main"],
+          ["unpack ok", "ok refs/heads/main"],
+        ],
+      );
+      const log = await git.log("fleet", "main");
+      assert.equal(log.length, 2, "one commit per run");
+      assert.equal(await mergeCommits(git, "fleet"), "", "history is linear");
+      // The retry's commit is the head, with the other run's commit as its parent.
+      const parent = await new Deno.Command("git", {
+        args: ["--git-dir", `${git.root}/fleet.git`, "rev-parse", `${log[0].sha}^`],
+      }).output();
+      assert.equal(new TextDecoder().decode(parent.stdout).trim(), log[1].sha);
       for (const p of ["clusters/c0", "clusters/c1"]) {
         assert.ok(
           await git.readFile("fleet", "main", `${p}/flux-system/gotk-sync.yaml`),
           `${p} is in the repository`,
         );
       }
-      assert.equal(await mergeCommits(git, "fleet"), "", "history is linear");
-      assert.equal((await git.log("fleet", "main")).length, 2, "one commit per run");
       for (const k of [kube, other]) {
         const ks = fluxObject(k, "Kustomization") as {
           status: { conditions: { type: string; status: string }[] };
