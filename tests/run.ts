@@ -5,7 +5,8 @@
  * That line counts tests (`Deno.test`), not their steps (`t.step`): a failing step fails its
  * test, which is counted once. The line before it gives both counts, e.g.
  * `tests: 262 passed, 0 failed, 1 skipped; steps: 28 passed, 0 failed`, and skipped tests are
- * listed by name above it (a test skipped for a missing tool names the tool).
+ * listed by name above it (a test skipped for a missing tool names the tool). The tests run with a
+ * TMPDIR of their own, removed afterwards.
  */
 
 export type Outcome = "passed" | "failed" | "skipped";
@@ -118,13 +119,18 @@ export function closingLines(s: Summary, broken: boolean): string[] {
 }
 
 async function main(): Promise<boolean> {
-  const junit = await Deno.makeTempFile({ prefix: "fluxfleet-junit-", suffix: ".xml" });
+  // The suite's own temp dir (TMPDIR of every test and server): tests that look in the temp dir
+  // for what they left behind see this run's files only, whatever runs beside it (the demo,
+  // another suite). World-writable and sticky as /tmp: sshd's login users reach the repositories.
+  const tmp = await Deno.makeTempDir({ prefix: "fluxfleet-tests-" });
+  await Deno.chmod(tmp, 0o1777);
+  const junit = `${tmp}/junit.xml`;
   try {
     const args = ["test", "-A", `--junit-path=${junit}`, ...Deno.args];
     if (Deno.args.length === 0) args.push("tests/");
     const child = new Deno.Command(Deno.execPath(), {
       args,
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", TMPDIR: tmp },
       stdout: "inherit",
       stderr: "inherit",
     }).spawn();
@@ -135,7 +141,7 @@ async function main(): Promise<boolean> {
     for (const line of closingLines(summary, broken)) console.log(line);
     return status.success;
   } finally {
-    await Deno.remove(junit).catch(() => {});
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 }
 
