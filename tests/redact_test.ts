@@ -102,9 +102,10 @@ Deno.test("progress on a terminal: its own escapes are kept, a message's are rem
   await new Promise((r) => setTimeout(r, 150));
   p.done();
   const drawn = out.join("");
-  // deno-lint-ignore no-control-regex -- the escape sequences are what is tested
   // The display's own escapes (colour, cursor moves) are drawn; the message's are gone.
+  // deno-lint-ignore no-control-regex -- the escape sequences are what is tested
   assert.match(drawn, /\x1b\[36m.\x1b\[0m dev \x1b\[2m +[\d.]+s\x1b\[0m {2}waiting: not readyok\n/);
+  // deno-lint-ignore no-control-regex -- the escape sequences are what is tested
   assert.match(drawn, /\x1b\[2K\x1b\[1A/);
   assert.ok(!drawn.includes("pwned") && !drawn.includes("\x07") && !drawn.includes("[2J"));
   const plain: string[] = [];

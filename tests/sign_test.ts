@@ -11,6 +11,7 @@ import { resolveCredentials } from "../lib/apply/credentials.ts";
 import type { SecretSource } from "../lib/config/secrets.ts";
 import { redact } from "../lib/util/redact.ts";
 import { clusterConfig } from "./helpers/fixtures.ts";
+import { missing } from "./helpers/tools.ts";
 
 const AUTHOR = { name: "Flux", email: "flux@example.com" };
 const dec = new TextDecoder();
@@ -266,7 +267,10 @@ function verifyGpg(g: GpgHome, repo: string, rev = "HEAD") {
   return run("git", ["-C", repo, "verify-commit", "--raw", rev], { env: { GNUPGHOME: g.home } });
 }
 
-Deno.test("OpenPGP signature: a gpg-exported, passphrase-protected key ring signs; gpg verifies", async () => {
+Deno.test({
+  name: "OpenPGP signature: a gpg-exported, passphrase-protected key ring signs; gpg verifies",
+  ignore: missing("gpg"),
+}, async () => {
   await withTemp(async (dir) => {
     await withGpgHome(dir, "gnupg", async (g) => {
       const pass = "canary-gpg-pass-5e21";
@@ -330,7 +334,10 @@ Deno.test("OpenPGP signature: a gpg-exported, passphrase-protected key ring sign
   });
 });
 
-Deno.test("OpenPGP signature: a public key ring is refused with the field named", async () => {
+Deno.test({
+  name: "OpenPGP signature: a public key ring is refused with the field named",
+  ignore: missing("gpg"),
+}, async () => {
   await withTemp(async (dir) => {
     await withGpgHome(dir, "gnupg", async (g) => {
       await gpgKey(g, "Flux <flux@example.com>", "ed25519", "p4ss-word");

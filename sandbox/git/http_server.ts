@@ -33,6 +33,11 @@ export interface GitRequestRecord {
   contentEncoding?: string;
   /** What git http-backend wrote to stderr, when it wrote anything. */
   stderr?: string;
+  /**
+   * A push's report-status as git receive-pack sent it, once the answer has been read:
+   * `unpack ok`, then one line per ref, `ok refs/heads/main` or `ng refs/heads/main <reason>`.
+   */
+  pushReport?: string[];
 }
 
 export interface CreateRepoOptions {
@@ -63,6 +68,14 @@ export interface GitFault {
   times?: number;
 }
 
+/** A request held at the server by `holdNext`, before git sees it. */
+export interface GitHold {
+  /** Resolves once a matching request has arrived and is held. */
+  arrived: Promise<GitRequestRecord>;
+  /** Lets the held request go on to git (a hold released before any arrival holds nothing). */
+  release(): void;
+}
+
 export interface GitServer {
   /** http://127.0.0.1:<port>, or https:// with `tls: true` */
   url: string;
@@ -78,6 +91,11 @@ export interface GitServer {
   pushCount(): number;
   /** Injects a fault into the next matching requests (default once). */
   failNext(fault: GitFault): void;
+  /**
+   * Holds the next request of `phase` (e.g. "receive": a push) until `release()` or close(), so a
+   * test can let another request overtake it, e.g. to make two pushes race for certain.
+   */
+  holdNext(phase: GitFault["phase"]): GitHold;
   close(): Promise<void>;
 }
 
@@ -405,11 +423,84 @@ async function pumpBody(input: CgiInput, stdin: WritableStream<Uint8Array>): Pro
 }
 
 // ---------------------------------------------------------------------------
+// Push reports
+
+/** A push's answer is a few hundred bytes; more is not read into the report. */
+const MAX_PUSH_REPORT_BYTES = 64 * 1024;
+
+/** The payloads of the pkt-lines in `bytes` (flush packets skipped), up to a malformed one. */
+function pktPayloads(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let at = 0;
+  while (at + 4 <= bytes.length) {
+    const hex = new TextDecoder().decode(bytes.subarray(at, at + 4));
+    if (!/^[0-9a-f]{4}$/i.test(hex)) break;
+    const len = Number.parseInt(hex, 16);
+    if ((len > 0 && len < 4) || at + len > bytes.length) break;
+    if (len > 0) out.push(bytes.subarray(at + 4, at + len));
+    at += Math.max(len, 4);
+  }
+  return out;
+}
+
+/**
+ * receive-pack's report-status from its answer: plain pkt-lines (`unpack ok`, `ok <ref>`,
+ * `ng <ref> <reason>`), or the same carried in side-band channel 1 when the client asked for it.
+ */
+export function parsePushReport(answer: Uint8Array): string[] {
+  let lines = pktPayloads(answer);
+  const text = (b: Uint8Array) => new TextDecoder().decode(b).replace(/\n$/, "");
+  if (lines.length > 0 && !text(lines[0]).startsWith("unpack ")) {
+    const band1 = lines.filter((l) => l[0] === 1).map((l) => l.subarray(1));
+    const joined = new Uint8Array(band1.reduce((n, l) => n + l.length, 0));
+    let at = 0;
+    for (const l of band1) {
+      joined.set(l, at);
+      at += l.length;
+    }
+    lines = pktPayloads(joined);
+  }
+  return lines.map(text).filter((l) => /^(unpack |ok |ng )/.test(l));
+}
+
+/** The body passed through unchanged; its first bytes are kept for `done` once it has ended. */
+function recordingBody(
+  body: ReadableStream<Uint8Array>,
+  done: (firstBytes: Uint8Array) => void,
+): ReadableStream<Uint8Array> {
+  const kept: Uint8Array[] = [];
+  let size = 0;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        if (size < MAX_PUSH_REPORT_BYTES) {
+          kept.push(chunk.subarray(0, MAX_PUSH_REPORT_BYTES - size));
+          size += kept[kept.length - 1].length;
+        }
+        controller.enqueue(chunk);
+      },
+      flush() {
+        const all = new Uint8Array(size);
+        let at = 0;
+        for (const k of kept) {
+          all.set(k, at);
+          at += k.length;
+        }
+        done(all);
+      },
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------
 // Server
 
 class SandboxGitServer implements GitServer {
   readonly requests: GitRequestRecord[] = [];
   readonly #faults: GitFault[] = [];
+  readonly #holds: { phase: GitFault["phase"]; held: (r: GitRequestRecord) => Promise<void> }[] =
+    [];
+  readonly #releaseAll = new Set<() => void>();
   url = "";
   caPem: string | undefined;
   readonly #children = new Set<Deno.ChildProcess>();
@@ -448,13 +539,41 @@ class SandboxGitServer implements GitServer {
     this.#faults.push({ ...fault, times: fault.times ?? 1 });
   }
 
-  #takeFault(req: Request, url: URL): GitFault | undefined {
+  holdNext(phase: GitFault["phase"]): GitHold {
+    const arrival = Promise.withResolvers<GitRequestRecord>();
+    const released = Promise.withResolvers<void>();
+    const release = () => released.resolve();
+    const hold = {
+      phase,
+      held: (r: GitRequestRecord) => {
+        arrival.resolve(r);
+        return released.promise;
+      },
+    };
+    this.#holds.push(hold);
+    this.#releaseAll.add(release);
+    return {
+      arrived: arrival.promise,
+      release: () => {
+        const i = this.#holds.indexOf(hold);
+        if (i >= 0) this.#holds.splice(i, 1);
+        this.#releaseAll.delete(release);
+        release();
+      },
+    };
+  }
+
+  #phase(req: Request, url: URL): GitFault["phase"] {
     const service = url.searchParams.get("service") ?? url.pathname.split("/").pop();
-    const phase = req.method === "GET"
+    return req.method === "GET"
       ? "advertise"
       : service === "git-receive-pack"
       ? "receive"
       : "upload";
+  }
+
+  #takeFault(req: Request, url: URL): GitFault | undefined {
+    const phase = this.#phase(req, url);
     const i = this.#faults.findIndex((f) => f.phase === "any" || f.phase === phase);
     if (i < 0) return undefined;
     const fault = this.#faults[i];
@@ -522,6 +641,10 @@ class SandboxGitServer implements GitServer {
   }
 
   async #shutdown(): Promise<void> {
+    // Held requests go on, so that the in-flight responses can finish.
+    for (const release of this.#releaseAll) release();
+    this.#releaseAll.clear();
+    this.#holds.length = 0;
     // shutdown() lets in-flight responses finish; whatever child is still
     // running afterwards has nobody left to talk to.
     await this.#server?.shutdown();
@@ -546,6 +669,9 @@ class SandboxGitServer implements GitServer {
     const encoding = req.headers.get("content-encoding");
     if (encoding) record.contentEncoding = encoding;
     this.requests.push(record);
+    const phase = this.#phase(req, url);
+    const hold = this.#holds.findIndex((h) => h.phase === "any" || h.phase === phase);
+    if (hold >= 0) await this.#holds.splice(hold, 1)[0].held(record);
     const fault = this.#takeFault(req, url);
     if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (fault?.status && !fault.after) {
@@ -622,10 +748,11 @@ class SandboxGitServer implements GitServer {
       await reader.cancel().catch(() => {});
       throw err;
     }
-    return new Response(bodyStream(head, reader, child), {
-      status: head.status,
-      headers: head.headers,
-    });
+    let body = bodyStream(head, reader, child);
+    if (req.method === "POST" && route.service === "git-receive-pack") {
+      body = recordingBody(body, (bytes) => record.pushReport = parsePushReport(bytes));
+    }
+    return new Response(body, { status: head.status, headers: head.headers });
   }
 
   /** Remembers everything a child does so close() can await it (test sanitizers). */

@@ -1,6 +1,8 @@
 /**
  * HTTP routing for the sandbox: authentication, discovery, OpenAPI and the REST verbs on
- * objects. Every request is recorded (after the status is known) for tests to assert on.
+ * objects. Every request is recorded on arrival, before any injected delay, and its record
+ * completed with the status once answered, for tests to assert on (a test that kills a client at a
+ * step boundary sees the held request as soon as it arrives).
  * Faults (a Status error, a dropped answer, a delay) can be injected into the next matching
  * requests, before authentication, as an overloaded or flaky apiserver (or its proxy) would.
  */
@@ -37,8 +39,13 @@ export interface RequestRecord {
   path: string;
   query: string;
   contentType: string | null;
-  /** The status answered; 0 when the answer was dropped by an injected `reset`. */
+  /**
+   * The status answered; 0 when the answer was dropped by an injected `reset`, and while the
+   * request is not answered yet (`answered` false).
+   */
   status: number;
+  /** False from the request's arrival until its answer (e.g. while an injected delay holds it). */
+  answered: boolean;
   /** When the request arrived (Date.now()), before any injected delay. */
   at: number;
   /** Set when an injected fault hit this request ("mid-body": the answer was cut off). */
@@ -248,17 +255,22 @@ export async function handleRequest(ctx: HttpContext, incoming: Request): Promis
   const at = Date.now();
   const { req, body } = ctx.recordBodies ? await withBodyText(incoming) : { req: incoming };
   const url = new URL(req.url);
-  const record = (status: number, fault?: RequestRecord["fault"]) =>
-    ctx.record({
-      method: req.method,
-      path: url.pathname,
-      query: url.search.replace(/^\?/, ""),
-      contentType: req.headers.get("content-type"),
-      status,
-      at,
-      ...(fault ? { fault } : {}),
-      ...(body !== undefined ? { body } : {}),
-    });
+  const arrived: RequestRecord = {
+    method: req.method,
+    path: url.pathname,
+    query: url.search.replace(/^\?/, ""),
+    contentType: req.headers.get("content-type"),
+    status: 0,
+    answered: false,
+    at,
+    ...(body !== undefined ? { body } : {}),
+  };
+  ctx.record(arrived);
+  const record = (status: number, fault?: RequestRecord["fault"]) => {
+    arrived.status = status;
+    arrived.answered = true;
+    if (fault) arrived.fault = fault;
+  };
   const fault = ctx.faults?.take(req.method, url.pathname);
   if (fault?.delayMs) await ctx.faults?.wait(fault.delayMs);
   if (fault?.reset === true) {

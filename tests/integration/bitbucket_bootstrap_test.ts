@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import type { SshdServer } from "../../sandbox/ssh/sshd.ts";
 import { type BitbucketSandbox, startBitbucketSandbox } from "../../sandbox/bitbucket/server.ts";
 import {
-  CAN_RUN_SSHD,
   type FleetEnv,
   fluxObject,
   manifestYaml,
@@ -15,6 +14,7 @@ import {
   withFleetEnv,
   withSshd,
 } from "../helpers/harness.ts";
+import { missing } from "../helpers/tools.ts";
 import { bitbucketServerProvider } from "../../lib/providers/bitbucket-server/mod.ts";
 import { sshGitTransport } from "../../lib/git/ssh.ts";
 import { checkoutRepo, commitAndPush } from "../../lib/git/repo.ts";
@@ -87,7 +87,7 @@ function gitRepoUrl(env: Env): string {
 Deno.test({
   name:
     "bitbucket personal repository with token auth: created private, token stored, second run makes no API change",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       await writeManifest(env, { owner: "alice", personal: "true", tokenAuth: "true" });
@@ -122,7 +122,7 @@ Deno.test({
 Deno.test({
   name:
     "bitbucket project repository with groups: groups granted once; an existing repository is left as it is",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       // The repository exists already, public: fluxfleet shows the drift and does not change it.
@@ -164,7 +164,7 @@ Deno.test({
 Deno.test({
   name:
     "bitbucket SSH access key: generated once, registered read-only, Flux reads over SSH on port from sshHostname; rotation replaces it",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       const base = { owner: "PROJ", username: "alice", sshHostname: `127.0.0.1:${env.sshd.port}` };
@@ -221,7 +221,7 @@ Deno.test({
 Deno.test({
   name:
     "bitbucket access key: plans name the key generated at apply, never a key; apply registers the key it stores; a key removed from Bitbucket is shown and registered again",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       const base = { owner: "PROJ", username: "alice", sshHostname: `127.0.0.1:${env.sshd.port}` };
@@ -309,7 +309,7 @@ Deno.test({
 Deno.test({
   name:
     "bitbucket permissions are checked first: bad token (401) and missing rights (403) in words, nothing pushed",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       await writeManifest(env, { owner: "PROJ", username: "bob", tokenAuth: "true" });
@@ -343,7 +343,7 @@ async function pushWithClusterKey(env: Env, url: string, identity: string, known
 Deno.test({
   name:
     "bitbucket access keys: read-only by default (the cluster key cannot push), read-write with readWriteKey",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       const base = { owner: "PROJ", username: "alice", sshHostname: `127.0.0.1:${env.sshd.port}` };

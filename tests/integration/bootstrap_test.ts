@@ -17,6 +17,7 @@ import {
 import { outputSchemaErrors } from "../helpers/output_schema.ts";
 import { makeGitHttp } from "../../lib/git/http.ts";
 import { checkoutRepo, commitAndPush, httpsRemote, readRepoFiles } from "../../lib/git/repo.ts";
+import { missing } from "../helpers/tools.ts";
 
 const CANARY = "canary-token-d41d8cd98f00b204";
 
@@ -347,7 +348,10 @@ Deno.test("upgrade: a new flux.version shows the components diff, commits it and
   });
 });
 
-Deno.test("plan --out / apply --plan-file: a fresh plan applies, a stale one is refused", async () => {
+Deno.test({
+  name: "plan --out / apply --plan-file: a fresh plan applies, a stale one is refused",
+  ignore: missing("kubectl"),
+}, async () => {
   await withEnv({}, async (env) => {
     const planFile = `${env.dir}/plan.json`;
     const plan = await cli(env, ["plan", "--out", planFile, env.manifest]);
@@ -515,7 +519,10 @@ Deno.test("--debug logs every request, redacted; --retries bounds the attempts",
   });
 });
 
-Deno.test("a user's kustomization.yaml with patches is kept and honoured when Flux is installed", async () => {
+Deno.test({
+  name: "a user's kustomization.yaml with patches is kept and honoured when Flux is installed",
+  ignore: missing("kubectl"),
+}, async () => {
   await withEnv({}, async (env) => {
     const custom = `apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization

@@ -28,6 +28,7 @@ import {
   tokenGit,
   withFleetEnv,
 } from "../helpers/harness.ts";
+import { missing } from "../helpers/tools.ts";
 
 const RELEASE_DIR = `${ROOT}fixtures/flux-manifests`;
 
@@ -69,7 +70,10 @@ const MATRIX: [string, string][] = [
 ];
 
 for (const [name, flux] of MATRIX) {
-  Deno.test(`cross-check: kustomize build of the release = TypeScript renderer (${name})`, async () => {
+  Deno.test({
+    name: `cross-check: kustomize build of the release = TypeScript renderer (${name})`,
+    ignore: missing("kubectl"),
+  }, async () => {
     const c = clusterConfig(flux ? `    flux:\n      ${flux}\n` : "");
     const opts = installOptions(c);
     const built = await buildReleaseComponents(await release(), opts);
@@ -91,7 +95,10 @@ for (const [name, flux] of MATRIX) {
   });
 }
 
-Deno.test("cross-check: options that differ produce different builds (the comparison can fail)", async () => {
+Deno.test({
+  name: "cross-check: options that differ produce different builds (the comparison can fail)",
+  ignore: missing("kubectl"),
+}, async () => {
   const rel = await release();
   const a = await buildReleaseComponents(rel, installOptions(clusterConfig()));
   const b = await buildReleaseComponents(
@@ -241,7 +248,10 @@ export async function fluxWrittenComponents(namespace = "flux-system"): Promise<
   }
 }
 
-Deno.test("byte fidelity: gotk-components.yaml from the release layout is what flux writes", async () => {
+Deno.test({
+  name: "byte fidelity: gotk-components.yaml from the release layout is what flux writes",
+  ignore: missing("kubectl"),
+}, async () => {
   const expected = await fluxWrittenComponents();
   const built = await buildReleaseComponents(await release(), installOptions(clusterConfig()));
   assert.equal(built.content, expected);
@@ -265,7 +275,10 @@ Deno.test("byte fidelity: gotk-components.yaml from the release layout is what f
 
 const TOKEN = "canary-token-fidelity-5c1e";
 
-Deno.test("migration: a flux-bootstrapped repository shows no file change with the release layout", async () => {
+Deno.test({
+  name: "migration: a flux-bootstrapped repository shows no file change with the release layout",
+  ignore: missing("kubectl"),
+}, async () => {
   await withFleetEnv({
     prefix: "fluxfleet-fidelity-",
     git: { users: { git: TOKEN } },
@@ -390,7 +403,10 @@ Deno.test("migration: flux bootstrap --namespace=flux — gotk-sync.yaml kept, i
   });
 });
 
-Deno.test("fleet: the kustomize build runs once per distinct (source, options), not per cluster", async () => {
+Deno.test({
+  name: "fleet: the kustomize build runs once per distinct (source, options), not per cluster",
+  ignore: missing("kubectl"),
+}, async () => {
   await withFleetEnv({
     prefix: "fluxfleet-fidelity-",
     git: { users: { git: TOKEN } },

@@ -235,7 +235,7 @@ Deno.test("no answer before the per-request timeout: retried 4 times, then named
         },
       );
     });
-    // Closing ends the delays; the delayed requests are then answered (and recorded).
+    // Closing ends the delays; the delayed requests (recorded on arrival) are then answered.
     await env.kube.close();
     assert.deepEqual(
       env.kube.requests.map((r) => r.fault),

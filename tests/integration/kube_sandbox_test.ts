@@ -11,6 +11,7 @@ import {
   startKubeSandbox,
 } from "../../sandbox/kube/server.ts";
 import { type CommandResult as Run, fluxObject, runCommand } from "../helpers/harness.ts";
+import { missing } from "../helpers/tools.ts";
 
 interface Env {
   sb: KubeSandbox;
@@ -132,7 +133,11 @@ stringData:
   password: s3cret
 ---${GITREPOSITORY_CRD}`;
 
-Deno.test("kubectl server-side apply: namespace, secret stringData, CRD, no-op re-apply, custom object", async () => {
+Deno.test({
+  name:
+    "kubectl server-side apply: namespace, secret stringData, CRD, no-op re-apply, custom object",
+  ignore: missing("kubectl"),
+}, async () => {
   await withSandbox({}, async ({ sb, kubectl, apply, file }) => {
     const manifest = await file("base.yaml", BASE_MANIFEST);
     const applied = ok(await apply("test", manifest), "apply");
@@ -207,7 +212,10 @@ spec: {url: "ssh://git@example.com/demo.git", interval: 1m}
   });
 });
 
-Deno.test("kubectl delete then get reports NotFound", async () => {
+Deno.test({
+  name: "kubectl delete then get reports NotFound",
+  ignore: missing("kubectl"),
+}, async () => {
   await withSandbox({}, async ({ kubectl, apply, file }) => {
     ok(await apply("test", await file("base.yaml", BASE_MANIFEST)), "apply");
     assert.match(
@@ -221,7 +229,10 @@ Deno.test("kubectl delete then get reports NotFound", async () => {
   });
 });
 
-Deno.test("kubectl create ns twice fails with AlreadyExists; deleting a namespace empties it", async () => {
+Deno.test({
+  name: "kubectl create ns twice fails with AlreadyExists; deleting a namespace empties it",
+  ignore: missing("kubectl"),
+}, async () => {
   await withSandbox({}, async ({ sb, kubectl }) => {
     ok(await kubectl("create", "ns", "a"), "create ns");
     const second = await kubectl("create", "ns", "a");
@@ -240,7 +251,10 @@ Deno.test("kubectl create ns twice fails with AlreadyExists; deleting a namespac
   });
 });
 
-Deno.test("kubectl rollout status: Deployments become available via the stand-in", async () => {
+Deno.test({
+  name: "kubectl rollout status: Deployments become available via the stand-in",
+  ignore: missing("kubectl"),
+}, async () => {
   await withSandbox({ reconcileDelayMs: 10 }, async ({ sb, kubectl, apply, file }) => {
     const deploy = await file(
       "deploy.yaml",
@@ -267,7 +281,10 @@ spec:
   });
 });
 
-Deno.test("wrong token is Unauthorized; forbiddenToken is forbidden", async () => {
+Deno.test({
+  name: "wrong token is Unauthorized; forbiddenToken is forbidden",
+  ignore: missing("kubectl"),
+}, async () => {
   await withSandbox({ token: "right", forbiddenToken: "denied" }, async ({ sb, dir }) => {
     const kc = await Deno.readTextFile(`${dir}/kubeconfig`);
     await Deno.writeTextFile(`${dir}/bad`, kc.replace("token: right", "token: wrong"));
@@ -400,7 +417,11 @@ async function eventually(what: string, timeoutMs: number, check: () => boolean)
   assert.fail(`timed out waiting for ${what}`);
 }
 
-Deno.test("kubectl wait: Kustomization becomes Ready from a real git repo (file://), new pushes are picked up", async () => {
+Deno.test({
+  name:
+    "kubectl wait: Kustomization becomes Ready from a real git repo (file://), new pushes are picked up",
+  ignore: missing("kubectl"),
+}, async () => {
   await withSandbox({ reconcileDelayMs: 300 }, async (env) => {
     const repo = await gitRepo(env.dir);
     const first = await git(`${env.dir}/work`, "rev-parse", "HEAD");
@@ -429,7 +450,10 @@ Deno.test("kubectl wait: Kustomization becomes Ready from a real git repo (file:
   });
 });
 
-Deno.test("git failures: missing branch and missing secret give Ready=False GitOperationFailed", async () => {
+Deno.test({
+  name: "git failures: missing branch and missing secret give Ready=False GitOperationFailed",
+  ignore: missing("kubectl"),
+}, async () => {
   await withSandbox({ reconcileDelayMs: 10 }, async (env) => {
     const repo = await gitRepo(env.dir);
     await installFlux(env, repo.url);
@@ -535,7 +559,11 @@ function cgiResponse(out: Uint8Array): Response {
   return new Response(out.slice(split), { status, headers });
 }
 
-Deno.test("http(s) GitRepository: Basic auth from the secret, wrong password fails, fixing the secret recovers", async () => {
+Deno.test({
+  name:
+    "http(s) GitRepository: Basic auth from the secret, wrong password fails, fixing the secret recovers",
+  ignore: missing("kubectl"),
+}, async () => {
   await withSandbox({ reconcileDelayMs: 10 }, async (env) => {
     await gitRepo(env.dir);
     const http = startGitHttp(env.dir, "git", "letmein");
@@ -565,7 +593,10 @@ Deno.test("http(s) GitRepository: Basic auth from the secret, wrong password fai
   });
 });
 
-Deno.test("flux behaviour fail gives Ready=False with the message; hang gives no Ready condition", async () => {
+Deno.test({
+  name: "flux behaviour fail gives Ready=False with the message; hang gives no Ready condition",
+  ignore: missing("kubectl"),
+}, async () => {
   await withSandbox({ flux: "fail", reconcileDelayMs: 10 }, async (env) => {
     const repo = await gitRepo(env.dir);
     await installFlux(env, repo.url);

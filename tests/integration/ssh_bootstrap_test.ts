@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import type { SshdServer } from "../../sandbox/ssh/sshd.ts";
 import {
   assertTempClean,
-  CAN_RUN_SSHD,
   type CommandResult,
   type FleetEnv,
   fluxObject,
@@ -16,6 +15,7 @@ import {
   withFleetEnv,
   withSshd,
 } from "../helpers/harness.ts";
+import { missing } from "../helpers/tools.ts";
 import { generateKeyPair, type SshKeyPair } from "../../lib/keys/generate.ts";
 import { outputSchemaErrors } from "../helpers/output_schema.ts";
 import type { ClusterPlan } from "../../lib/plan/types.ts";
@@ -85,7 +85,7 @@ function assertClean(r: CommandResult, ...secrets: string[]) {
 Deno.test({
   name:
     "SSH with an existing ed25519 key: host key scanned and shown, secret as flux stores it, Flux syncs over SSH",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       const { key, keyFile } = await authorizedKey(env, "id_ed25519", "fleet");
@@ -137,7 +137,7 @@ Deno.test({
 Deno.test({
   name:
     "SSH with a passphrase-protected ECDSA key and a CodeCommit-style user: password stored, Flux reads with it",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       const keyFile = `${env.dir}/id_ecdsa`;
@@ -179,7 +179,7 @@ Deno.test({
 Deno.test({
   name:
     "pinned known_hosts: a matching key is used, a mismatching one is refused with both fingerprints",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       const { keyFile } = await authorizedKey(env, "id");
@@ -214,7 +214,7 @@ Deno.test({
 Deno.test({
   name:
     "generated key (token push over HTTPS, cluster reads over SSH): apply stops until the key is added, key kept, rotation replaces it",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       const git = [
@@ -306,7 +306,7 @@ const PUBLIC_KEY_LINE = /(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) AAAA[A-Za-z0-
 Deno.test({
   name:
     "generated key: plans show no key until apply made it; after a failed apply every plan shows the stored key, not accepted yet, until it is added",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       await writeManifest(env, generatedKeyGit(env)); // default sshKey: ECDSA P-384, as flux
@@ -402,7 +402,7 @@ Deno.test({
 Deno.test({
   name:
     "generated key and saved plans: a plan made before the key existed applies; a plan showing a key the secret no longer holds is stale",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       await writeManifest(env, generatedKeyGit(env, "sshKey: { algorithm: rsa }"));
@@ -456,7 +456,7 @@ Deno.test({
 
 Deno.test({
   name: "transport: system (git binary + OpenSSH) bootstraps the same way, no key left on disk",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
       const { key, keyFile } = await authorizedKey(env, "id_sys");

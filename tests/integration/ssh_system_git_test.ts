@@ -42,6 +42,7 @@ import {
 } from "../helpers/leftovers.ts";
 import { sweepStaleSessionDirs } from "../../lib/git/session_dir.ts";
 import { startGitServer } from "../../sandbox/git/http_server.ts";
+import { missing } from "../helpers/tools.ts";
 
 const AUTHOR = { name: "Fleet Bot", email: "bot@example.com" };
 const PASSPHRASE = "canary-passphrase-5b1e7d";
@@ -132,15 +133,6 @@ async function sshKeygen(dir: string, args: string[]): Promise<SshKeyPair> {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
-}
-
-/** The sandbox runs a second sshd, which must be root to switch to the login users. */
-function sshdUnavailable(): boolean {
-  try {
-    return Deno.uid() !== 0 || !Deno.statSync("/usr/sbin/sshd").isFile;
-  } catch {
-    return true;
-  }
 }
 
 /** A TCP server that accepts and never speaks: a black-holing firewall or proxy. */
@@ -266,7 +258,7 @@ async function interruptedChild(
 
 Deno.test({
   name: "system git over SSH against a real sshd",
-  ignore: sshdUnavailable(),
+  ignore: missing("sshd"),
 }, (t) => withOwnTmpdir((tmp) => systemGitSteps(t, tmp)));
 
 /** In a TMPDIR of its own: its sshd, clones and session dirs, all of which must be gone at the end. */

@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import type { PushHold, SshdServer } from "../../sandbox/ssh/sshd.ts";
+import { missing } from "../helpers/tools.ts";
 import {
-  CAN_RUN_SSHD,
   type CommandResult,
   type FleetEnv,
   manifestYaml,
@@ -79,7 +79,7 @@ async function applyKilledMidPush(
 Deno.test({
   name:
     "transport: system, SIGKILL mid-push: no key material or process left in the run's temp, the next run cleans up and converges",
-  ignore: !CAN_RUN_SSHD,
+  ignore: missing("sshd"),
   async fn() {
     await withSshd((sshd) =>
       withFleetEnv({ prefix: "fluxfleet-ssh-kill-", manifestName: "fleet.yaml" }, async (env) => {

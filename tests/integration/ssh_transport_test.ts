@@ -14,6 +14,7 @@ import { parseSshUrl, type SshAccess, sshGitTransport } from "../../lib/git/ssh.
 import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
 import { freePort, isAlive } from "../../sandbox/ssh/process.ts";
 import { withOwnTmpdir } from "../helpers/leftovers.ts";
+import { missing } from "../helpers/tools.ts";
 
 const AUTHOR = { name: "Fleet Bot", email: "bot@example.com" };
 const PASSPHRASE = "correct horse battery";
@@ -137,18 +138,9 @@ Deno.test("parseSshUrl: ssh://, scp-like, ports, IPv6, CodeCommit user", () => {
   assert.throws(() => parseSshUrl("ssh://git:pw@host/r.git"), /must not contain a password/);
 });
 
-/** The sandbox runs a second sshd, which must be root to switch to the login users. */
-function sshdUnavailable(): boolean {
-  try {
-    return Deno.uid() !== 0 || !Deno.statSync("/usr/sbin/sshd").isFile;
-  } catch {
-    return true;
-  }
-}
-
 Deno.test({
   name: "SSH transport against a real sshd",
-  ignore: sshdUnavailable(),
+  ignore: missing("sshd"),
 }, (t) => withOwnTmpdir(() => sshTransportSteps(t)));
 
 /** In a TMPDIR of its own: its sshd, keys and clones, all of which must be gone at the end. */
