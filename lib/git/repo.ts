@@ -9,6 +9,7 @@ import git from "isomorphic-git";
 import type { HttpClient } from "isomorphic-git";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
 import type { CommitSigner } from "./sign.ts";
+import { assertPlainPath, checkedRepoPath, repoPathError, treeEntryProblem } from "./repo_paths.ts";
 
 /** A git failure in words; `transient` ones (5xx, 429, network) are worth retrying. */
 export class GitError extends Error {
@@ -262,7 +263,7 @@ export async function ensureWorktree(co: RepoCheckout): Promise<void> {
   co.worktree = true;
 }
 
-type TreeEntries = Map<string, { oid: string; type: string }>;
+type TreeEntries = Map<string, { oid: string; mode: string }>;
 
 /**
  * What reading from a checkout's commit has learnt, shared by the clusters of the repository:
@@ -283,6 +284,10 @@ export function forgetReadCache(co: RepoCheckout): void {
   treeReaders.delete(co);
 }
 
+/**
+ * The entries of `folder` in the commit; null when it does not exist. A link, a submodule or a
+ * file on the way is an error naming it: the folder is never looked for elsewhere.
+ */
 function folderEntries(co: RepoCheckout, r: TreeReader, folder: string) {
   let found = r.folders.get(folder);
   if (!found) {
@@ -292,13 +297,16 @@ function folderEntries(co: RepoCheckout, r: TreeReader, folder: string) {
         const slash = folder.lastIndexOf("/");
         const parent = await folderEntries(co, r, slash < 0 ? "" : folder.slice(0, slash));
         const entry = parent?.get(folder.slice(slash + 1));
-        // No such folder, or a file where a folder was expected: none of its files exist.
-        if (!entry || entry.type !== "tree") return null;
+        if (!entry) return null;
+        const problem = treeEntryProblem(entry.mode, "folder");
+        if (problem) throw repoPathError(folder, problem);
         oid = entry.oid;
       }
       const { tree } = await git.readTree({ fs, dir: co.dir, oid, cache: r.cache });
-      return new Map(tree.map((e) => [e.path, { oid: e.oid, type: e.type }]));
+      return new Map(tree.map((e) => [e.path, { oid: e.oid, mode: e.mode }]));
     })();
+    // Clusters that share the folder share its error too; nobody may be left to await it.
+    found.catch(() => {});
     r.folders.set(folder, found);
   }
   return found;
@@ -315,46 +323,65 @@ function blobText(co: RepoCheckout, r: TreeReader, oid: string): Promise<string>
 }
 
 /**
- * Files straight from the commit's tree (no work tree is written for a plan): every tree and blob
- * is read once per checkout, whatever the number of clusters reading it.
+ * Files straight from the commit's tree, never through the work tree (where a link in the
+ * repository would lead outside the clone): every tree and blob is read once per checkout,
+ * whatever the number of clusters reading it. A missing file is null; a link, a submodule, or a
+ * folder where the file should be is an error naming the path.
  */
-async function readFromTree(
-  co: RepoCheckout,
-  paths: string[],
-): Promise<Record<string, string | null>> {
-  let r = treeReaders.get(co);
-  if (!r) treeReaders.set(co, r = { cache: {}, folders: new Map(), blobs: new Map() });
-  const out: Record<string, string | null> = {};
-  for (const p of paths) {
-    const slash = p.lastIndexOf("/");
-    const entry = (await folderEntries(co, r, slash < 0 ? "" : p.slice(0, slash)))
-      ?.get(p.slice(slash + 1));
-    out[p] = entry?.type === "blob" ? await blobText(co, r, entry.oid) : null;
-  }
-  return out;
-}
-
 export async function readRepoFiles(
   co: RepoCheckout,
   paths: string[],
 ): Promise<Record<string, string | null>> {
   const out: Record<string, string | null> = {};
-  if (co.worktree === false) return await readFromTree(co, paths);
+  if (!co.head) {
+    // An empty repository, or a branch starting without history: no file exists yet.
+    for (const p of paths) out[p] = null;
+    return out;
+  }
+  let r = treeReaders.get(co);
+  if (!r) treeReaders.set(co, r = newTreeReader());
   for (const p of paths) {
-    try {
-      out[p] = await Deno.readTextFile(join(co.dir, p));
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-      out[p] = null;
-    }
+    const entry = await fileEntry(co, r, p);
+    out[p] = entry ? await blobText(co, r, entry.oid) : null;
   }
   return out;
 }
 
+function newTreeReader(): TreeReader {
+  return { cache: {}, folders: new Map(), blobs: new Map() };
+}
+
+/** The blob at `path` in the commit, null when absent; anything but a plain file is an error. */
+async function fileEntry(co: RepoCheckout, r: TreeReader, path: string) {
+  const slash = path.lastIndexOf("/");
+  const entry = (await folderEntries(co, r, slash < 0 ? "" : path.slice(0, slash)))
+    ?.get(path.slice(slash + 1));
+  if (!entry) return null;
+  const problem = treeEntryProblem(entry.mode, "file");
+  if (problem) throw repoPathError(path, problem);
+  return entry;
+}
+
+/**
+ * Checks `paths` against the checkout's current commit as `readRepoFiles` does, without reading
+ * them: for a commit fetched after the plan (a rejected push brings in someone else's).
+ */
+export async function assertPlainFiles(co: RepoCheckout, paths: string[]): Promise<void> {
+  if (!co.head) return;
+  const r = newTreeReader();
+  for (const p of paths) await fileEntry(co, r, p);
+}
+
+/**
+ * Writes and deletes in the work tree; each path is checked with lstat first (no link, submodule
+ * or file on the way), also after a rejected push brought in a new commit.
+ */
 async function writeChanges(dir: string, changes: FileChange[]): Promise<string[]> {
   const changed: string[] = [];
   for (const c of changes) {
-    const full = join(dir, c.path);
+    const path = checkedRepoPath(c.path);
+    await assertPlainPath(dir, path, "file");
+    const full = join(dir, path);
     let current: string | null = null;
     try {
       current = await Deno.readTextFile(full);
@@ -362,13 +389,13 @@ async function writeChanges(dir: string, changes: FileChange[]): Promise<string[
     if (current === c.content) continue;
     if (c.content === null) {
       await Deno.remove(full);
-      await git.remove({ fs, dir, filepath: c.path });
+      await git.remove({ fs, dir, filepath: path });
     } else {
       await Deno.mkdir(dirname(full), { recursive: true });
       await Deno.writeTextFile(full, c.content);
-      await git.add({ fs, dir, filepath: c.path });
+      await git.add({ fs, dir, filepath: path });
     }
-    changed.push(c.path);
+    changed.push(path);
   }
   return changed;
 }
@@ -427,6 +454,7 @@ export async function commitAndPush(
         throw describeGitError(e, remote.displayUrl);
       }
       await resetToRemote(co, headers, http);
+      await assertPlainFiles(co, changes.map((c) => c.path));
     }
   }
   throw new Error("unreachable");

@@ -15,11 +15,12 @@
  * ~/.ssh/config (that is the point of this transport), but the command line pins the identity,
  * known_hosts and strict host key checking, which take precedence over it.
  */
-import { dirname, isAbsolute, join, normalize } from "node:path";
+import { dirname, join } from "node:path";
 import { findHostKeys, knownHostsName } from "../keys/known_hosts.ts";
 import { parsePrivateKey } from "../keys/parse.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
 import {
+  assertPlainFiles,
   type Author,
   type FileChange,
   GitError,
@@ -27,6 +28,7 @@ import {
   type RepoCheckout,
 } from "./repo.ts";
 import { hostPort, parseSshUrl, shellQuote, type SshUrl } from "./ssh_url.ts";
+import { assertPlainPath, checkedRepoPath } from "./repo_paths.ts";
 
 export interface SystemSshAccess {
   /** ssh://user@host[:port]/path or scp-like user@host:path (an ~/.ssh/config alias works). */
@@ -677,20 +679,12 @@ export function systemRemoteHead(access: SystemSshAccess, branch: string): Promi
   });
 }
 
-function checkedPath(p: string): string {
-  const n = normalize(p);
-  if (
-    p === "" || isAbsolute(p) || n === ".." || n.startsWith("../") || n.split("/").includes(".git")
-  ) {
-    throw new GitError(`refusing to write "${p}": not a path inside the repository`, false);
-  }
-  return n;
-}
-
 async function writeChanges(s: Session, dir: string, changes: FileChange[]): Promise<string[]> {
   const changed: string[] = [];
   for (const c of changes) {
-    const path = checkedPath(c.path);
+    const path = checkedRepoPath(c.path);
+    // No link, submodule or file on the way (also after a rejected push brought a new commit).
+    await assertPlainPath(dir, path, "file");
     const full = join(dir, path);
     let current: string | null = null;
     try {
@@ -750,6 +744,7 @@ export function systemCommitAndPush(
       } catch (e) {
         if (!isNonFastForward(e) || attempt === maxAttempts) throw e;
         await resetToRemote(s, co, access);
+        await assertPlainFiles(co, changes.map((c) => c.path));
       }
     }
     throw new Error("unreachable");
