@@ -12,7 +12,7 @@ import { registerSecret } from "../util/redact.ts";
 import { planCluster } from "../plan/plan.ts";
 import { observedDigest } from "../plan/digest.ts";
 import type { ClusterPlan, ObservedCluster, ObservedRepo } from "../plan/types.ts";
-import { forgetReadCache, readRepoFiles } from "../git/repo.ts";
+import { forgetReadCache, readRepoFiles, type RepoCheckout } from "../git/repo.ts";
 import { bitbucketUrls } from "./bitbucket.ts";
 import { accessKeyLabel, planAccessKey } from "../plan/provider.ts";
 import { createKubeClient } from "../kube/client.ts";
@@ -89,6 +89,7 @@ export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise
     };
     s.repo.filesRead = (s.repo.filesRead ?? 0) + 1;
     if (s.repo.filesRead === s.repo.clusters.length) forgetReadCache(co);
+    if (!co.branchExists && co.startsFrom !== undefined) notes.push(newBranchNote(co));
     const kfile = s.desired.files.find((f) => f.onlyIfAbsent);
     const current = kfile ? observedRepo.files[kfile.path] : null;
     s.customKustomization = current !== null && current !== undefined && current !== kfile!.content;
@@ -115,6 +116,13 @@ export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise
   } catch (e) {
     return { ...empty, error: errorMessage(e) };
   }
+}
+
+/** Where a branch that does not exist yet will start, as the plan says it. */
+function newBranchNote(co: RepoCheckout): string {
+  return co.startsFrom === null
+    ? `branch ${co.branch} does not exist, and the remote's HEAD names no existing branch: apply starts it without history`
+    : `branch ${co.branch} does not exist yet: apply creates it from ${co.startsFrom}`;
 }
 
 /** The source secret's data for the cluster's auth mode (flux2 pkg/manifestgen/sourcesecret). */

@@ -9,6 +9,7 @@ import git from "isomorphic-git";
 import type { HttpClient } from "isomorphic-git";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
 import type { CommitSigner } from "./sign.ts";
+import { fetchingBranch } from "./advertised_head.ts";
 import { assertPlainPath, checkedRepoPath, repoPathError, treeEntryProblem } from "./repo_paths.ts";
 
 /** A git failure in words; `transient` ones (5xx, 429, network) are worth retrying. */
@@ -53,6 +54,12 @@ export interface RepoCheckout {
   branchExists: boolean;
   /** Remote head of the branch (or of the default branch a new branch starts from), if any. */
   head: string | null;
+  /**
+   * A branch that does not exist yet: what it starts from (a branch name, or the remote's detached
+   * HEAD), or null when the repository has branches but its HEAD names none, so the branch starts
+   * without history. Absent when the branch exists or the repository is empty.
+   */
+  startsFrom?: string | null;
   /**
    * false while only the objects were fetched (a plan reads three blobs per cluster and needs no
    * work tree); `ensureWorktree` checks the files out before anything is written or built.
@@ -176,12 +183,13 @@ export function checkoutRepo(
 }
 
 async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Promise<RepoCheckout> {
-  const { headers, http, url } = remote;
+  const { headers, url } = remote;
+  const branchRef = `refs/heads/${branch}`;
   // The usual case first: the branch exists, one ref advertisement and one fetch.
   try {
     await git.clone({
       fs,
-      http,
+      http: fetchingBranch(remote.http, branchRef),
       dir,
       url,
       ref: branch,
@@ -201,42 +209,74 @@ async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Pro
   }
   // No such branch (or an empty repository): look at what the remote has.
   try {
-    const info = await git.getRemoteInfo2({ http, url, headers, protocolVersion: 1 });
+    const info = await git.getRemoteInfo2({ http: remote.http, url, headers, protocolVersion: 1 });
     const refs = info.refs ?? [];
-    const branchRef = refs.find((r) => r.ref === `refs/heads/${branch}`);
-    const headRef = refs.find((r) => r.ref === "HEAD");
-    const fallback = headRef?.target ?? refs.find((r) => r.ref.startsWith("refs/heads/"))?.ref;
-    const startRef = branchRef ? branch : fallback?.replace(/^refs\/heads\//, "");
-    if (startRef) {
-      await git.clone({
-        fs,
-        http,
-        dir,
-        url,
-        ref: startRef,
-        singleBranch: true,
-        depth: 1,
-        noTags: true,
-        headers,
-      });
-      if (!branchRef) await git.branch({ fs, dir, ref: branch, checkout: true });
-      const head = await git.resolveRef({ fs, dir, ref: "HEAD" });
+    const exists = refs.some((r) => r.ref === branchRef);
+    const base = exists ? { ref: branchRef, name: branch } : remoteDefault(refs);
+    await git.init({ fs, dir, defaultBranch: branch });
+    await git.addRemote({ fs, dir, remote: "origin", url });
+    if (!base) {
+      // Nothing to start from: an empty repository, or one whose HEAD names no branch. The
+      // branch starts without history (what `git clone` + `git checkout -b` give there too).
+      const hasBranches = refs.some((r) => r.ref.startsWith("refs/heads/"));
       return {
         dir,
         url: remote.displayUrl,
         branch,
-        branchExists: !!branchRef,
-        head,
-        worktree: true,
+        branchExists: false,
+        head: null,
+        ...(hasBranches ? { startsFrom: null } : {}),
       };
     }
-    // Empty repository: nothing to fetch. Start an unborn branch with the right name.
-    await git.init({ fs, dir, defaultBranch: branch });
-    await git.addRemote({ fs, dir, remote: "origin", url });
-    return { dir, url: remote.displayUrl, branch, branchExists: false, head: null };
+    const fetched = await git.fetch({
+      fs,
+      http: fetchingBranch(remote.http, base.ref),
+      dir,
+      remote: "origin",
+      remoteRef: base.ref,
+      singleBranch: true,
+      depth: 1,
+      tags: false,
+      headers,
+    });
+    const head = fetched.fetchHead;
+    if (!head) throw new Error(`${base.ref} vanished from the remote while it was fetched`);
+    await git.writeRef({ fs, dir, ref: branchRef, value: head, force: true });
+    return {
+      dir,
+      url: remote.displayUrl,
+      branch,
+      branchExists: exists,
+      head,
+      worktree: false,
+      ...(exists ? {} : { startsFrom: base.name }),
+    };
   } catch (e) {
     throw describeGitError(e, remote.displayUrl);
   }
+}
+
+/**
+ * Where a new branch starts, as `git clone` decides what to check out: the branch the remote's
+ * HEAD names; for a HEAD without a name (detached, or a server that advertises no symrefs, as
+ * CodeCommit) the first branch at the same commit, else that commit itself. null when the remote
+ * advertises no HEAD (it names a branch that does not exist, or the repository is empty).
+ */
+function remoteDefault(
+  refs: { ref: string; oid: string; target?: string }[],
+): { ref: string; name: string } | null {
+  const head = refs.find((r) => r.ref === "HEAD");
+  if (!head) return null;
+  const short = (ref: string) => ref.replace(/^refs\/heads\//, "");
+  if (head.target) {
+    return refs.some((r) => r.ref === head.target)
+      ? { ref: head.target, name: short(head.target) }
+      : null;
+  }
+  const same = refs.find((r) => r.ref.startsWith("refs/heads/") && r.oid === head.oid);
+  return same
+    ? { ref: same.ref, name: short(same.ref) }
+    : { ref: "HEAD", name: `the remote's detached HEAD (${head.oid.slice(0, 7)})` };
 }
 
 /** A repository that does not exist yet (the provider creates it before the first push). */
@@ -469,7 +509,7 @@ async function resetToRemote(
   const dir = co.dir;
   const res = await git.fetch({
     fs,
-    http,
+    http: fetchingBranch(http, `refs/heads/${co.branch}`),
     dir,
     remote: "origin",
     ref: co.branch,

@@ -655,7 +655,8 @@ async function checkoutOnce(
   } catch (e) {
     if (!isMissingBranch(e)) throw e;
   }
-  // No such branch: clone the default branch (nothing, for an empty repository) and start ours.
+  // No such branch: clone what the remote's HEAD points at (nothing, for an empty repository or a
+  // HEAD naming no branch) and start ours there.
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await netGit(s, [...CLONE, "--", access.url, dir]);
   const hasHead =
@@ -663,11 +664,19 @@ async function checkoutOnce(
       0;
   if (!hasHead) {
     await mustGit(s, ["symbolic-ref", "HEAD", `refs/heads/${branch}`], dir);
-    return { dir, url: access.url, branch, branchExists: false, head: null };
+    // The branch starts without history; say so when the repository is not empty.
+    const heads = await netGit(s, ["ls-remote", "--heads", "--", access.url], dir);
+    const startsFrom = heads.stdout.trim() === "" ? {} : { startsFrom: null };
+    return { dir, url: access.url, branch, branchExists: false, head: null, ...startsFrom };
   }
+  // git names the branch it checked out (for a detached HEAD, one at the same commit), if any.
+  const named = await git(s, ["symbolic-ref", "--quiet", "--short", "HEAD"], { cwd: dir });
   await mustGit(s, ["checkout", "--quiet", "-b", branch], dir);
   const head = (await mustGit(s, ["rev-parse", "HEAD"], dir)).trim();
-  return { dir, url: access.url, branch, branchExists: false, head };
+  const startsFrom = named.code === 0
+    ? named.stdout.trim()
+    : `the remote's detached HEAD (${head.slice(0, 7)})`;
+  return { dir, url: access.url, branch, branchExists: false, head, startsFrom };
 }
 
 /** The remote's head of `branch` (`git ls-remote`), null when the branch does not exist. */
