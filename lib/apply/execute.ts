@@ -2,7 +2,6 @@
  * Carry out plans: one commit per repository (after provider steps), then each cluster's steps
  * and the health wait; --fail-fast and Ctrl-C stop new work.
  */
-import { join } from "node:path";
 import { openRemote } from "./credentials.ts";
 import { generateClusterKey, requireAcceptedKey } from "./cluster_key.ts";
 import type { ClusterPlan, Step } from "../plan/types.ts";
@@ -244,7 +243,7 @@ async function applySteps(
     } else if (step.kind === "components" && s.customKustomization) {
       // As flux: the folder's kustomization.yaml (with the user's patches) is what is installed.
       await ensureWorktree(s.repo.checkout!);
-      const built = await kustomizeBuild(join(s.repo.checkout!.dir, s.desired.dir));
+      const built = await kustomizeBuild(s.repo.checkout!.dir, s.desired.dir);
       if (!built.some((o) => o.kind === "CustomResourceDefinition")) {
         throw new Error(
           `${s.desired.dir}/kustomization.yaml builds no Flux CRDs: its resources must include gotk-components.yaml and gotk-sync.yaml`,

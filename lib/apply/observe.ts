@@ -11,7 +11,7 @@ import { credentialPlugin } from "../kube/kubeconfig.ts";
 import { planCluster } from "../plan/plan.ts";
 import { observedDigest } from "../plan/digest.ts";
 import type { ClusterPlan, ObservedCluster, ObservedRepo } from "../plan/types.ts";
-import { forgetReadCache, readRepoFiles } from "../git/repo.ts";
+import { forgetReadCache, readRepoFiles, type RepoCheckout } from "../git/repo.ts";
 import { bitbucketUrls } from "./bitbucket.ts";
 import { accessKeyLabel, planAccessKey } from "../plan/provider.ts";
 import { publicKeyMaterial } from "../providers/types.ts";
@@ -139,6 +139,13 @@ export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise
   }
 }
 
+/** Where a branch that does not exist yet will start, as the plan says it. */
+function newBranchNote(co: RepoCheckout): string {
+  return co.startsFrom === null
+    ? `branch ${co.branch} does not exist, and the remote's HEAD names no existing branch: apply starts it without history`
+    : `branch ${co.branch} does not exist yet: apply creates it from ${co.startsFrom}`;
+}
+
 async function observeOnce(
   s: ClusterState,
   opts: RunOptions,
@@ -163,6 +170,7 @@ async function observeOnce(
   };
   s.repo.filesRead = (s.repo.filesRead ?? 0) + 1;
   if (s.repo.filesRead === s.repo.clusters.length) forgetReadCache(co);
+  if (!co.branchExists && co.startsFrom !== undefined) notes.push(newBranchNote(co));
   const kfile = s.desired.files.find((f) => f.onlyIfAbsent);
   const current = kfile ? observedRepo.files[kfile.path] : null;
   s.customKustomization = current !== null && current !== undefined && current !== kfile!.content;

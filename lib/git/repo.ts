@@ -11,6 +11,8 @@ import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
 import type { CommitSigner } from "./sign.ts";
 import { serverText } from "../util/redact.ts";
 import { stripControls } from "../util/strip_controls.ts";
+import { fetchingBranch } from "./advertised_head.ts";
+import { assertPlainPath, checkedRepoPath, repoPathError, treeEntryProblem } from "./repo_paths.ts";
 
 /**
  * A git failure in words; `transient` ones (5xx, 429, network) are worth retrying. The message
@@ -60,6 +62,12 @@ export interface RepoCheckout {
   branchExists: boolean;
   /** Remote head of the branch (or of the default branch a new branch starts from), if any. */
   head: string | null;
+  /**
+   * A branch that does not exist yet: what it starts from (a branch name, or the remote's detached
+   * HEAD), or null when the repository has branches but its HEAD names none, so the branch starts
+   * without history. Absent when the branch exists or the repository is empty.
+   */
+  startsFrom?: string | null;
   /**
    * false while only the objects were fetched (a plan reads three blobs per cluster and needs no
    * work tree); `ensureWorktree` checks the files out before anything is written or built.
@@ -205,12 +213,13 @@ export function checkoutRepo(
 }
 
 async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Promise<RepoCheckout> {
-  const { headers, http, url } = remote;
+  const { headers, url } = remote;
+  const branchRef = `refs/heads/${branch}`;
   // The usual case first: the branch exists, one ref advertisement and one fetch.
   try {
     await git.clone({
       fs,
-      http,
+      http: fetchingBranch(remote.http, branchRef),
       dir,
       url,
       ref: branch,
@@ -230,42 +239,74 @@ async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Pro
   }
   // No such branch (or an empty repository): look at what the remote has.
   try {
-    const info = await git.getRemoteInfo2({ http, url, headers, protocolVersion: 1 });
+    const info = await git.getRemoteInfo2({ http: remote.http, url, headers, protocolVersion: 1 });
     const refs = info.refs ?? [];
-    const branchRef = refs.find((r) => r.ref === `refs/heads/${branch}`);
-    const headRef = refs.find((r) => r.ref === "HEAD");
-    const fallback = headRef?.target ?? refs.find((r) => r.ref.startsWith("refs/heads/"))?.ref;
-    const startRef = branchRef ? branch : fallback?.replace(/^refs\/heads\//, "");
-    if (startRef) {
-      await git.clone({
-        fs,
-        http,
-        dir,
-        url,
-        ref: startRef,
-        singleBranch: true,
-        depth: 1,
-        noTags: true,
-        headers,
-      });
-      if (!branchRef) await git.branch({ fs, dir, ref: branch, checkout: true });
-      const head = await git.resolveRef({ fs, dir, ref: "HEAD" });
+    const exists = refs.some((r) => r.ref === branchRef);
+    const base = exists ? { ref: branchRef, name: branch } : remoteDefault(refs);
+    await git.init({ fs, dir, defaultBranch: branch });
+    await git.addRemote({ fs, dir, remote: "origin", url });
+    if (!base) {
+      // Nothing to start from: an empty repository, or one whose HEAD names no branch. The
+      // branch starts without history (what `git clone` + `git checkout -b` give there too).
+      const hasBranches = refs.some((r) => r.ref.startsWith("refs/heads/"));
       return {
         dir,
         url: remote.displayUrl,
         branch,
-        branchExists: !!branchRef,
-        head,
-        worktree: true,
+        branchExists: false,
+        head: null,
+        ...(hasBranches ? { startsFrom: null } : {}),
       };
     }
-    // Empty repository: nothing to fetch. Start an unborn branch with the right name.
-    await git.init({ fs, dir, defaultBranch: branch });
-    await git.addRemote({ fs, dir, remote: "origin", url });
-    return { dir, url: remote.displayUrl, branch, branchExists: false, head: null };
+    const fetched = await git.fetch({
+      fs,
+      http: fetchingBranch(remote.http, base.ref),
+      dir,
+      remote: "origin",
+      remoteRef: base.ref,
+      singleBranch: true,
+      depth: 1,
+      tags: false,
+      headers,
+    });
+    const head = fetched.fetchHead;
+    if (!head) throw new Error(`${base.ref} vanished from the remote while it was fetched`);
+    await git.writeRef({ fs, dir, ref: branchRef, value: head, force: true });
+    return {
+      dir,
+      url: remote.displayUrl,
+      branch,
+      branchExists: exists,
+      head,
+      worktree: false,
+      ...(exists ? {} : { startsFrom: base.name }),
+    };
   } catch (e) {
     throw describeGitError(e, remote.displayUrl, remote.timeoutMs);
   }
+}
+
+/**
+ * Where a new branch starts, as `git clone` decides what to check out: the branch the remote's
+ * HEAD names; for a HEAD without a name (detached, or a server that advertises no symrefs, as
+ * CodeCommit) the first branch at the same commit, else that commit itself. null when the remote
+ * advertises no HEAD (it names a branch that does not exist, or the repository is empty).
+ */
+function remoteDefault(
+  refs: { ref: string; oid: string; target?: string }[],
+): { ref: string; name: string } | null {
+  const head = refs.find((r) => r.ref === "HEAD");
+  if (!head) return null;
+  const short = (ref: string) => ref.replace(/^refs\/heads\//, "");
+  if (head.target) {
+    return refs.some((r) => r.ref === head.target)
+      ? { ref: head.target, name: short(head.target) }
+      : null;
+  }
+  const same = refs.find((r) => r.ref.startsWith("refs/heads/") && r.oid === head.oid);
+  return same
+    ? { ref: same.ref, name: short(same.ref) }
+    : { ref: "HEAD", name: `the remote's detached HEAD (${head.oid.slice(0, 7)})` };
 }
 
 /** A repository that does not exist yet (the provider creates it before the first push). */
@@ -292,7 +333,7 @@ export async function ensureWorktree(co: RepoCheckout): Promise<void> {
   co.worktree = true;
 }
 
-type TreeEntries = Map<string, { oid: string; type: string }>;
+type TreeEntries = Map<string, { oid: string; mode: string }>;
 
 /**
  * What reading from a checkout's commit has learnt, shared by the clusters of the repository:
@@ -313,6 +354,10 @@ export function forgetReadCache(co: RepoCheckout): void {
   treeReaders.delete(co);
 }
 
+/**
+ * The entries of `folder` in the commit; null when it does not exist. A link, a submodule or a
+ * file on the way is an error naming it: the folder is never looked for elsewhere.
+ */
 function folderEntries(co: RepoCheckout, r: TreeReader, folder: string) {
   let found = r.folders.get(folder);
   if (!found) {
@@ -322,13 +367,16 @@ function folderEntries(co: RepoCheckout, r: TreeReader, folder: string) {
         const slash = folder.lastIndexOf("/");
         const parent = await folderEntries(co, r, slash < 0 ? "" : folder.slice(0, slash));
         const entry = parent?.get(folder.slice(slash + 1));
-        // No such folder, or a file where a folder was expected: none of its files exist.
-        if (!entry || entry.type !== "tree") return null;
+        if (!entry) return null;
+        const problem = treeEntryProblem(entry.mode, "folder");
+        if (problem) throw repoPathError(folder, problem);
         oid = entry.oid;
       }
       const { tree } = await git.readTree({ fs, dir: co.dir, oid, cache: r.cache });
-      return new Map(tree.map((e) => [e.path, { oid: e.oid, type: e.type }]));
+      return new Map(tree.map((e) => [e.path, { oid: e.oid, mode: e.mode }]));
     })();
+    // Clusters that share the folder share its error too; nobody may be left to await it.
+    found.catch(() => {});
     r.folders.set(folder, found);
   }
   return found;
@@ -345,46 +393,65 @@ function blobText(co: RepoCheckout, r: TreeReader, oid: string): Promise<string>
 }
 
 /**
- * Files straight from the commit's tree (no work tree is written for a plan): every tree and blob
- * is read once per checkout, whatever the number of clusters reading it.
+ * Files straight from the commit's tree, never through the work tree (where a link in the
+ * repository would lead outside the clone): every tree and blob is read once per checkout,
+ * whatever the number of clusters reading it. A missing file is null; a link, a submodule, or a
+ * folder where the file should be is an error naming the path.
  */
-async function readFromTree(
-  co: RepoCheckout,
-  paths: string[],
-): Promise<Record<string, string | null>> {
-  let r = treeReaders.get(co);
-  if (!r) treeReaders.set(co, r = { cache: {}, folders: new Map(), blobs: new Map() });
-  const out: Record<string, string | null> = {};
-  for (const p of paths) {
-    const slash = p.lastIndexOf("/");
-    const entry = (await folderEntries(co, r, slash < 0 ? "" : p.slice(0, slash)))
-      ?.get(p.slice(slash + 1));
-    out[p] = entry?.type === "blob" ? await blobText(co, r, entry.oid) : null;
-  }
-  return out;
-}
-
 export async function readRepoFiles(
   co: RepoCheckout,
   paths: string[],
 ): Promise<Record<string, string | null>> {
   const out: Record<string, string | null> = {};
-  if (co.worktree === false) return await readFromTree(co, paths);
+  if (!co.head) {
+    // An empty repository, or a branch starting without history: no file exists yet.
+    for (const p of paths) out[p] = null;
+    return out;
+  }
+  let r = treeReaders.get(co);
+  if (!r) treeReaders.set(co, r = newTreeReader());
   for (const p of paths) {
-    try {
-      out[p] = await Deno.readTextFile(join(co.dir, p));
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-      out[p] = null;
-    }
+    const entry = await fileEntry(co, r, p);
+    out[p] = entry ? await blobText(co, r, entry.oid) : null;
   }
   return out;
 }
 
+function newTreeReader(): TreeReader {
+  return { cache: {}, folders: new Map(), blobs: new Map() };
+}
+
+/** The blob at `path` in the commit, null when absent; anything but a plain file is an error. */
+async function fileEntry(co: RepoCheckout, r: TreeReader, path: string) {
+  const slash = path.lastIndexOf("/");
+  const entry = (await folderEntries(co, r, slash < 0 ? "" : path.slice(0, slash)))
+    ?.get(path.slice(slash + 1));
+  if (!entry) return null;
+  const problem = treeEntryProblem(entry.mode, "file");
+  if (problem) throw repoPathError(path, problem);
+  return entry;
+}
+
+/**
+ * Checks `paths` against the checkout's current commit as `readRepoFiles` does, without reading
+ * them: for a commit fetched after the plan (a rejected push brings in someone else's).
+ */
+export async function assertPlainFiles(co: RepoCheckout, paths: string[]): Promise<void> {
+  if (!co.head) return;
+  const r = newTreeReader();
+  for (const p of paths) await fileEntry(co, r, p);
+}
+
+/**
+ * Writes and deletes in the work tree; each path is checked with lstat first (no link, submodule
+ * or file on the way), also after a rejected push brought in a new commit.
+ */
 async function writeChanges(dir: string, changes: FileChange[]): Promise<string[]> {
   const changed: string[] = [];
   for (const c of changes) {
-    const full = join(dir, c.path);
+    const path = checkedRepoPath(c.path);
+    await assertPlainPath(dir, path, "file");
+    const full = join(dir, path);
     let current: string | null = null;
     try {
       current = await Deno.readTextFile(full);
@@ -392,13 +459,13 @@ async function writeChanges(dir: string, changes: FileChange[]): Promise<string[
     if (current === c.content) continue;
     if (c.content === null) {
       await Deno.remove(full);
-      await git.remove({ fs, dir, filepath: c.path });
+      await git.remove({ fs, dir, filepath: path });
     } else {
       await Deno.mkdir(dirname(full), { recursive: true });
       await Deno.writeTextFile(full, c.content);
-      await git.add({ fs, dir, filepath: c.path });
+      await git.add({ fs, dir, filepath: path });
     }
-    changed.push(c.path);
+    changed.push(path);
   }
   return changed;
 }
@@ -464,6 +531,7 @@ export async function commitAndPush(
         throw e instanceof GitError ? e : describeGitError(e, remote.displayUrl, remote.timeoutMs);
       }
       await resetToRemote(co, headers, http);
+      await assertPlainFiles(co, changes.map((c) => c.path));
     }
   }
   throw new Error("unreachable");
@@ -478,7 +546,7 @@ async function resetToRemote(
   const dir = co.dir;
   const res = await git.fetch({
     fs,
-    http,
+    http: fetchingBranch(http, `refs/heads/${co.branch}`),
     dir,
     remote: "origin",
     ref: co.branch,

@@ -21,7 +21,7 @@
  * ~/.ssh/config (that is the point of this transport), but the command line pins the identity,
  * known_hosts and strict host key checking, which take precedence over it.
  */
-import { dirname, isAbsolute, join, normalize } from "node:path";
+import { dirname, join } from "node:path";
 import { tmpdir } from "node:os";
 import { findHostKeys, knownHostsName } from "../keys/known_hosts.ts";
 import { parsePrivateKey } from "../keys/parse.ts";
@@ -30,6 +30,7 @@ import { type SessionGuard, startSessionGuard } from "./session_guard.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
 import { serverText } from "../util/redact.ts";
 import {
+  assertPlainFiles,
   type Author,
   type FileChange,
   GitError,
@@ -37,6 +38,7 @@ import {
   type RepoCheckout,
 } from "./repo.ts";
 import { hostPort, parseSshUrl, shellQuote, type SshUrl } from "./ssh_url.ts";
+import { assertPlainPath, checkedRepoPath } from "./repo_paths.ts";
 
 export interface SystemSshAccess {
   /** ssh://user@host[:port]/path or scp-like user@host:path (an ~/.ssh/config alias works). */
@@ -679,7 +681,8 @@ async function checkoutOnce(
   } catch (e) {
     if (!isMissingBranch(e)) throw e;
   }
-  // No such branch: clone the default branch (nothing, for an empty repository) and start ours.
+  // No such branch: clone what the remote's HEAD points at (nothing, for an empty repository or a
+  // HEAD naming no branch) and start ours there.
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await netGit(s, [...CLONE, "--", access.url, dir]);
   const hasHead =
@@ -687,11 +690,19 @@ async function checkoutOnce(
       0;
   if (!hasHead) {
     await mustGit(s, ["symbolic-ref", "HEAD", `refs/heads/${branch}`], dir);
-    return { dir, url: access.url, branch, branchExists: false, head: null };
+    // The branch starts without history; say so when the repository is not empty.
+    const heads = await netGit(s, ["ls-remote", "--heads", "--", access.url], dir);
+    const startsFrom = heads.stdout.trim() === "" ? {} : { startsFrom: null };
+    return { dir, url: access.url, branch, branchExists: false, head: null, ...startsFrom };
   }
+  // git names the branch it checked out (for a detached HEAD, one at the same commit), if any.
+  const named = await git(s, ["symbolic-ref", "--quiet", "--short", "HEAD"], { cwd: dir });
   await mustGit(s, ["checkout", "--quiet", "-b", branch], dir);
   const head = (await mustGit(s, ["rev-parse", "HEAD"], dir)).trim();
-  return { dir, url: access.url, branch, branchExists: false, head };
+  const startsFrom = named.code === 0
+    ? named.stdout.trim()
+    : `the remote's detached HEAD (${head.slice(0, 7)})`;
+  return { dir, url: access.url, branch, branchExists: false, head, startsFrom };
 }
 
 /** The remote's head of `branch` (`git ls-remote`), null when the branch does not exist. */
@@ -703,20 +714,12 @@ export function systemRemoteHead(access: SystemSshAccess, branch: string): Promi
   });
 }
 
-function checkedPath(p: string): string {
-  const n = normalize(p);
-  if (
-    p === "" || isAbsolute(p) || n === ".." || n.startsWith("../") || n.split("/").includes(".git")
-  ) {
-    throw new GitError(`refusing to write "${p}": not a path inside the repository`, false);
-  }
-  return n;
-}
-
 async function writeChanges(s: Session, dir: string, changes: FileChange[]): Promise<string[]> {
   const changed: string[] = [];
   for (const c of changes) {
-    const path = checkedPath(c.path);
+    const path = checkedRepoPath(c.path);
+    // No link, submodule or file on the way (also after a rejected push brought a new commit).
+    await assertPlainPath(dir, path, "file");
     const full = join(dir, path);
     let current: string | null = null;
     try {
@@ -776,6 +779,7 @@ export function systemCommitAndPush(
       } catch (e) {
         if (!isNonFastForward(e) || attempt === maxAttempts) throw e;
         await resetToRemote(s, co, access);
+        await assertPlainFiles(co, changes.map((c) => c.path));
       }
     }
     throw new Error("unreachable");

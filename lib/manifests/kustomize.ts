@@ -1,14 +1,24 @@
 /**
  * A user's own `kustomization.yaml` (patches on the Flux components) is honoured when Flux is
- * installed, as flux bootstrap does: the folder is built with `kubectl kustomize`.
+ * installed, as flux bootstrap does: the folder is built with `kubectl kustomize`, confined to the
+ * clone as flux confines its build (see kustomize_confine.ts).
  */
+import { join } from "node:path";
 import { parseObjects } from "./render.ts";
 import type { KubeObject } from "./types.ts";
+import { assertKustomizationConfined } from "./kustomize_confine.ts";
 
-export async function kustomizeBuild(dir: string): Promise<KubeObject[]> {
+/** Builds `folder` (relative to the clone `root`) with `kubectl kustomize`. */
+export async function kustomizeBuild(root: string, folder: string): Promise<KubeObject[]> {
+  await assertKustomizationConfined(root, folder);
+  const dir = join(root, folder);
   let out: Deno.CommandOutput;
   try {
-    out = await new Deno.Command("kubectl", { args: ["kustomize", dir], stdin: "null" }).output();
+    out = await new Deno.Command("kubectl", {
+      // kubectl's default, said explicitly: files stay inside each kustomization's folder.
+      args: ["kustomize", "--load-restrictor=LoadRestrictionsRootOnly", dir],
+      stdin: "null",
+    }).output();
   } catch (e) {
     throw new Error(
       `the repository has its own kustomization.yaml, which needs kubectl to build (${
@@ -18,7 +28,7 @@ export async function kustomizeBuild(dir: string): Promise<KubeObject[]> {
   }
   if (!out.success) {
     const why = new TextDecoder().decode(out.stderr).trim().split("\n")[0];
-    throw new Error(`kubectl kustomize ${dir} failed: ${why}`);
+    throw new Error(`kubectl kustomize ${folder} failed: ${why}`);
   }
   return parseObjects(new TextDecoder().decode(out.stdout));
 }

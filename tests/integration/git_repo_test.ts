@@ -186,7 +186,7 @@ Deno.test("a push racing another push is retried on the new head and both change
   });
 });
 
-Deno.test("readRepoFiles without a work tree: files from the commit for clusters reading at once, missing and misplaced paths null", async () => {
+Deno.test("readRepoFiles without a work tree: files from the commit for clusters reading at once, missing paths null, a file where the folder belongs an error", async () => {
   await withServer(async (server, work) => {
     const components = "kind: Components\n";
     await server.createRepo("fleet", {
@@ -212,7 +212,8 @@ Deno.test("readRepoFiles without a work tree: files from the commit for clusters
           `clusters/${c}/flux-system/gotk-sync.yaml`,
         ]);
       // Clusters of one repository read at once, as a fleet plan does.
-      const [a, b, c, d] = await Promise.all(["a", "b", "c", "d"].map(files));
+      const [a, b, c, d] = await Promise.allSettled(["a", "b", "c", "d"].map(files))
+        .then((all) => all.map((r) => r.status === "fulfilled" ? r.value : r.reason));
       assert.deepEqual(a, {
         "clusters/a/flux-system/gotk-components.yaml": components,
         "clusters/a/flux-system/gotk-sync.yaml": "sync: a\n",
@@ -222,7 +223,11 @@ Deno.test("readRepoFiles without a work tree: files from the commit for clusters
         "clusters/b/flux-system/gotk-sync.yaml": "sync: b\n",
       });
       assert.deepEqual(Object.values(c), [null, null]);
-      assert.deepEqual(Object.values(d), [null, null]);
+      assert.ok(d instanceof Error);
+      assert.equal(
+        d.message,
+        "clusters/d/flux-system is a file in the repository, where fluxfleet expects a folder",
+      );
       // Writing needs the work tree: commitAndPush checks it out first.
       const r = await commitAndPush(
         co,
