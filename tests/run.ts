@@ -122,7 +122,7 @@ async function main(): Promise<boolean> {
   // The suite's own temp dir (TMPDIR of every test and server): tests that look in the temp dir
   // for what they left behind see this run's files only, whatever runs beside it (the demo,
   // another suite). World-writable and sticky as /tmp: sshd's login users reach the repositories.
-  const tmp = await Deno.makeTempDir({ prefix: "fluxfleet-tests-" });
+  const tmp = await Deno.makeTempDir({ prefix: "ff-" });
   await Deno.chmod(tmp, 0o1777);
   const junit = `${tmp}/junit.xml`;
   try {

@@ -4,7 +4,7 @@
  * of a concurrent run, and clean the abandoned ones up: it kills what still runs for them (an
  * agent, ssh) and removes them.
  *
- * Name: `fluxfleet-gitssh-<pidns>.<pid>.<starttime>.<random>` (numbers in base 36). The pid
+ * Name: `ffssh-<pidns>.<pid>.<starttime>.<random>` (numbers in base 36). The pid
  * namespace and the start time (clock ticks since boot, /proc/<pid>/stat field 22) make the owner
  * unambiguous despite pid reuse and containers sharing a temp dir. Where /proc is not available the
  * dir carries no owner and is never swept (the run's guard process still removes it, see
@@ -14,8 +14,10 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const PREFIX = "fluxfleet-gitssh-";
-const OWNED = /^fluxfleet-gitssh-([0-9a-z]+)\.([0-9a-z]+)\.([0-9a-z]+)\./;
+/** "fluxfleet ssh session", short: the agent's socket path is bounded (MAX_SOCKET_PATH). */
+export const SESSION_PREFIX = "ffssh-";
+const PREFIX = SESSION_PREFIX;
+const OWNED = /^ffssh-([0-9a-z]+)\.([0-9a-z]+)\.([0-9a-z]+)\./;
 
 interface Owner {
   ns: number;
@@ -52,6 +54,27 @@ function thisProcess(): Owner | null {
   const start = startTimeOf("self");
   self = ns === null || start === null ? null : { ns, pid: Deno.pid, start };
   return self;
+}
+
+/**
+ * sun_path holds 108 bytes on Linux, 104 on macOS and the BSDs, the final NUL included: the agent's
+ * socket path (`<root>/<session dir>/<socket name>`) may not be longer.
+ */
+export const MAX_SOCKET_PATH = Deno.build.os === "linux" ? 107 : 103;
+/** The longest session dir name makeSessionDir makes (three 32-bit numbers in base 36). */
+const LONGEST_NAME = PREFIX.length + 3 * 7 + 3 + 6;
+
+/**
+ * Where the session dirs go: the temp dir, unless a socket named `socketName` in a session dir
+ * there could be too long a path (a deep TMPDIR, such as a test's or a CI job's): then /tmp, which
+ * is short and, with its sticky bit and the dir's 0700, as private. Sweeps look in both.
+ */
+export function sessionRoots(socketName: string): { use: string; sweep: string[] } {
+  const temp = tmpdir();
+  const fits = (root: string) =>
+    join(root, "x".repeat(LONGEST_NAME), socketName).length <= MAX_SOCKET_PATH;
+  const use = fits(temp) || !fits("/tmp") ? temp : "/tmp";
+  return { use, sweep: [...new Set([temp, use])] };
 }
 
 /** Six base-36 characters (31 bits) from the CSPRNG. */

@@ -17,10 +17,9 @@
  */
 import { join } from "node:path";
 import { GitError } from "./repo.ts";
+import { MAX_SOCKET_PATH } from "./session_dir.ts";
 
-const SOCKET_NAME = "agent";
-/** sun_path holds 108 bytes on Linux, 104 on macOS and the BSDs, the final NUL included. */
-const MAX_SOCKET_PATH = Deno.build.os === "linux" ? 107 : 103;
+export const SOCKET_NAME = "agent";
 
 /** $1: the operation's dir. stdin: one line per change, the process groups to kill. */
 const GUARD_SCRIPT = `exec 2>/dev/null

@@ -22,11 +22,10 @@
  * known_hosts and strict host key checking, which take precedence over it.
  */
 import { dirname, join } from "node:path";
-import { tmpdir } from "node:os";
 import { findHostKeys, knownHostsName } from "../keys/known_hosts.ts";
 import { parsePrivateKey } from "../keys/parse.ts";
-import { makeSessionDir, sweepStaleSessionDirs } from "./session_dir.ts";
-import { type SessionGuard, startSessionGuard } from "./session_guard.ts";
+import { makeSessionDir, sessionRoots, sweepStaleSessionDirs } from "./session_dir.ts";
+import { type SessionGuard, SOCKET_NAME, startSessionGuard } from "./session_guard.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
 import { serverText } from "../util/redact.ts";
 import {
@@ -245,13 +244,13 @@ async function openSession(access: SystemSshAccess, op: string): Promise<Session
   }
   const timeoutMs = access.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const identity = identityFor(access);
-  const root = tmpdir();
+  const roots = sessionRoots(SOCKET_NAME);
   // Once per process: what runs killed before this one left behind.
   if (!swept) {
     swept = true;
-    sweepStaleSessionDirs(root);
+    for (const root of roots.sweep) sweepStaleSessionDirs(root);
   }
-  const dir = await makeSessionDir(root);
+  const dir = await makeSessionDir(roots.use);
   const session: Session = {
     dir,
     env: {},

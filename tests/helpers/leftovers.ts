@@ -119,7 +119,7 @@ export function environOf(pid: number): string {
  */
 export async function withOwnTmpdir(fn: (tmp: string) => Promise<void>): Promise<void> {
   const previous = Deno.env.get("TMPDIR");
-  const tmp = await Deno.makeTempDir({ prefix: "fluxfleet-test-tmp-" });
+  const tmp = await Deno.makeTempDir({ prefix: "tmp-" });
   await Deno.chmod(tmp, 0o755);
   Deno.env.set("TMPDIR", tmp);
   try {

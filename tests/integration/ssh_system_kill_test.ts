@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { PushHold, SshdServer } from "../../sandbox/ssh/sshd.ts";
 import { missing } from "../helpers/tools.ts";
+import { SESSION_PREFIX } from "../../lib/git/session_dir.ts";
 import {
   type CommandResult,
   type FleetEnv,
@@ -24,7 +25,6 @@ import {
 } from "../helpers/leftovers.ts";
 
 const PASSPHRASE = "canary-passphrase-7d3a90";
-const SESSION_PREFIX = "fluxfleet-gitssh-";
 const GOTK_SYNC = "clusters/c0/flux-system/gotk-sync.yaml";
 
 function sessionDirs(env: FleetEnv): string[] {
