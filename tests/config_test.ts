@@ -306,6 +306,20 @@ const cases: { name: string; yaml: string; error: string }[] = [
     yaml: HEAD + `    git: { url: "https://g/x.git", owner: me }\n`,
     error: 'fleet.yaml:6:43: cluster "dev": git.owner: is only for provider: bitbucket-server',
   },
+  {
+    name: "plain http:// flux.manifests without flux.allowInsecureHttp",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git" }\n    flux: { manifests: "http://m/install.yaml" }\n`,
+    error:
+      'fleet.yaml:7:24: cluster "dev": flux.manifests: plain http:// lets anyone on the way change what is installed; use https://, or set flux.allowInsecureHttp: true and pin the download with flux.manifestsSha256',
+  },
+  {
+    name: "plain http:// flux.manifests inherited from defaults",
+    yaml: HEAD.replace("./install.yaml", "http://m/manifests.tar.gz") +
+      `    git: { url: "https://g/x.git" }\n`,
+    error:
+      'fleet.yaml:2:39: cluster "dev": flux.manifests: plain http:// lets anyone on the way change what is installed',
+  },
 ];
 
 for (const c of cases) {
@@ -317,6 +331,28 @@ for (const c of cases) {
     );
   });
 }
+
+Deno.test("flux.allowInsecureHttp allows a plain http:// flux.manifests (here or in defaults)", () => {
+  const own = parseManifest(
+    HEAD +
+      `    git: { url: "https://g/x.git" }\n    flux: { manifests: "http://m/i.yaml", allowInsecureHttp: true }\n`,
+    "fleet.yaml",
+  );
+  assert.equal(own.clusters[0].flux.manifests, "http://m/i.yaml");
+  assert.equal(own.clusters[0].flux.allowInsecureHttp, true);
+  const inherited = parseManifest(
+    HEAD.replace(
+      "manifests: ./install.yaml",
+      "manifests: http://m/i.yaml, allowInsecureHttp: true",
+    ) +
+      `    git: { url: "https://g/x.git" }\n`,
+    "fleet.yaml",
+  );
+  assert.equal(inherited.clusters[0].flux.allowInsecureHttp, true);
+  // Not needed (and not set) for https:// or local files.
+  const https = parseManifest(HEAD + `    git: { url: "https://g/x.git" }\n`, "fleet.yaml");
+  assert.equal(https.clusters[0].flux.allowInsecureHttp, undefined);
+});
 
 Deno.test("several problems are all reported at once", () => {
   const errors = errorsOf(

@@ -16,6 +16,8 @@ import {
 import { schemaErrors } from "./schema.ts";
 import { parseDuration } from "./duration.ts";
 import { DEFAULT_REGISTRY } from "../manifests/options.ts";
+import { readFileBounded } from "../util/bounded_read.ts";
+import { formatSize, MANIFEST_FILE_BYTES } from "../util/limits.ts";
 import type {
   BitbucketConfig,
   ClusterConfig,
@@ -49,7 +51,13 @@ const ONE_OF_HINTS: Record<string, string> = {
 export async function loadManifest(file: string): Promise<Manifest> {
   let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    // Bounded: the path may be /dev/zero or a pipe that never ends.
+    const bytes = await readFileBounded(
+      file,
+      MANIFEST_FILE_BYTES,
+      () => new Error(`larger than ${formatSize(MANIFEST_FILE_BYTES)}; is it the right file?`),
+    );
+    text = new TextDecoder().decode(bytes);
   } catch (e) {
     throw new ConfigError([{ message: `cannot read ${file}: ${(e as Error).message}` }]);
   }
@@ -271,6 +279,17 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
         "flux",
         "imagePullSecret",
         `"${flux.imagePullSecret}" is also the source secret's name (flux.secretName); the image pull secret needs its own name`,
+      );
+    }
+    if (
+      typeof flux.manifests === "string" && /^http:\/\//i.test(flux.manifests) &&
+      !flux.allowInsecureHttp
+    ) {
+      // The install would run whatever a machine on the way put there.
+      atInherited(
+        "flux",
+        "manifests",
+        "plain http:// lets anyone on the way change what is installed; use https://, or set flux.allowInsecureHttp: true and pin the download with flux.manifestsSha256",
       );
     }
     const components = flux.components ?? DEFAULT_COMPONENTS;
@@ -553,6 +572,7 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
       version: flux.version ?? DEFAULT_FLUX_VERSION,
       manifests: /^https?:\/\//.test(manifests) ? manifests : resolve(baseDir, manifests),
       ...(flux.manifestsSha256 ? { manifestsSha256: flux.manifestsSha256 } : {}),
+      ...(flux.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
       namespace: flux.namespace ?? "flux-system",
       secretName: flux.secretName ?? flux.namespace ?? "flux-system",
       interval: flux.interval ?? "1m",
