@@ -282,7 +282,7 @@ function isomorphicRemote(
 export async function openRemote(
   c: ClusterConfig,
   creds: Credentials,
-  opts: { timeoutMs: number; retry?: RetryPolicy },
+  opts: { timeoutMs: number; retry?: RetryPolicy; maxResponseBytes?: number },
 ): Promise<RepoRemote> {
   const retry = opts.retry ?? DEFAULT_RETRY;
   if (creds.kind === "token") {
@@ -290,6 +290,7 @@ export async function openRemote(
       caPem: creds.caPem,
       allowInsecureHttp: c.git.allowInsecureHttp,
       timeoutMs: opts.timeoutMs,
+      maxResponseBytes: opts.maxResponseBytes,
     });
     const access = { url: c.git.url, username: creds.username, password: creds.token };
     return isomorphicRemote(
@@ -310,6 +311,7 @@ export async function openRemote(
     knownHosts: knownHosts.text,
     hostKeyAlgorithms: c.git.hostKeyAlgorithms,
     timeoutMs: opts.timeoutMs,
+    maxResponseBytes: opts.maxResponseBytes,
   };
   if (c.git.transport === "system") {
     // The manifest validation refuses git.signing with this transport; never push unsigned.

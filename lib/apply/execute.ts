@@ -112,6 +112,7 @@ async function applyBitbucketRepository(
     for (const name of g.clusters) completeBitbucket(states.get(name)!);
     g.remote = await openRemote(withUrl(g.owner, g.url), g.creds, {
       timeoutMs: opts.gitTimeoutMs ?? 60_000,
+      maxResponseBytes: opts.limits?.gitPack,
     });
     await setRemoteUrl(g.checkout!, g.remote.remote!.url);
   }

@@ -183,6 +183,7 @@ export async function planFleet(
         }
         g.remote = await openRemote(withUrl(g.owner, g.url), g.creds, {
           timeoutMs: opts.gitTimeoutMs ?? 60_000,
+          maxResponseBytes: opts.limits?.gitPack,
         });
         g.checkout = await g.remote.checkout(g.branch, dir);
       } catch (e) {

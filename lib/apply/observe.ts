@@ -77,7 +77,10 @@ export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise
   try {
     opts.onEvent?.(s.config.name, "observing");
     completeBitbucket(s);
-    s.client = await createKubeClient(s.config.kube, { retry: opts.retry });
+    s.client = await createKubeClient(s.config.kube, {
+      retry: opts.retry,
+      maxResponseBytes: opts.limits?.kubeResponse,
+    });
     const observedCluster = await observeCluster(s.client, s.desired);
     const notes: string[] = [];
     s.desired.secret.data = await secretData(s, observedCluster, notes, opts);

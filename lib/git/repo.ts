@@ -9,6 +9,8 @@ import git from "isomorphic-git";
 import type { HttpClient } from "isomorphic-git";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
 import type { CommitSigner } from "./sign.ts";
+import { RedirectRefusedError } from "./http.ts";
+import { LimitExceededError } from "../util/limits.ts";
 
 /** A git failure in words; `transient` ones (5xx, 429, network) are worth retrying. */
 export class GitError extends Error {
@@ -82,6 +84,10 @@ export function describeGitError(e: unknown, url: string): GitError {
     message?: string;
   };
   const where = redactUrl(url);
+  // Already in words, naming the server and the limit or both URLs; retrying would not help.
+  if (e instanceof LimitExceededError || e instanceof RedirectRefusedError) {
+    return new GitError(e.message, false);
+  }
   if (err?.code === "HttpError" && !/^https?:/.test(url)) {
     // The SSH transport answers like an HTTP server; its status message carries the reason.
     const data = err.data as { statusMessage?: string } | undefined;
