@@ -5,9 +5,10 @@
  *   fluxfleet plan FILE [--output text|json] [--detailed-exitcode] [--cluster NAME]...
  *   fluxfleet apply FILE [--auto-approve] [--output text|json] [--cluster NAME]...
  *   fluxfleet schema
+ *   fluxfleet manifests pull VERSION DIR [--url URL] [--sha256 HEX]
  */
 import "./lib/util/no_deprecation.ts";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { loadManifest } from "./lib/config/load.ts";
 import { ConfigError } from "./lib/config/errors.ts";
 import { manifestSchema } from "./lib/config/schema.ts";
@@ -33,6 +34,8 @@ import { createProgress, type Progress } from "./lib/report/progress.ts";
 import { setDebugSink } from "./lib/util/debug.ts";
 import { DEFAULT_RETRY } from "./lib/util/retry.ts";
 import { parseDuration } from "./lib/config/duration.ts";
+import { DEFAULT_LIMITS, describeLimits, type Limits, withLimitOption } from "./lib/util/limits.ts";
+import { pullManifests } from "./lib/manifests/pull.ts";
 
 /**
  * Everything fluxfleet prints goes through print/printErr: control characters and escape
@@ -58,6 +61,7 @@ interface CommonOptions {
   timeout?: number;
   clusterTimeout: number;
   debug?: boolean;
+  limit: Limits;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -79,6 +83,21 @@ function duration(value: string): number {
   }
   if (ms < 1) throw new InvalidArgumentError("must be longer than 0");
   return ms;
+}
+
+function limitOption(value: string, previous: Limits): Limits {
+  try {
+    return withLimitOption(previous, value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+/** `--limit NAME=SIZE`, repeatable; its default shown in words. */
+function limitsOption(description: string): Option {
+  return new Option("--limit <name=size>", description)
+    .argParser(limitOption)
+    .default(DEFAULT_LIMITS, describeLimits(DEFAULT_LIMITS));
 }
 
 function outputFormat(value: string): "text" | "json" {
@@ -169,6 +188,7 @@ async function startRun(
     force: opts.force,
     rotate: opts.rotate,
     retry: { ...DEFAULT_RETRY, attempts: opts.retries },
+    limits: opts.limit,
   });
   cleanup = run.close;
   progress?.done();
@@ -231,6 +251,48 @@ program.command("schema")
     print(JSON.stringify(manifestSchema, null, 2) + "\n");
   });
 
+const manifests = program.command("manifests")
+  .description("Flux release manifests for use without network access");
+
+manifests.command("pull")
+  .description(
+    "download and check a Flux release's manifests archive into DIR; print the flux.manifests lines that use it",
+  )
+  .argument("<version>", "Flux release, e.g. v2.4.0")
+  .argument("<dir>", "folder to write the archive and its .sha256 into")
+  .option("--url <url>", "download from here instead of the release on GitHub")
+  .option("--sha256 <hex>", "refuse the download unless it has this SHA-256")
+  .option("--allow-insecure-http", "allow a plain http:// --url (then pin the printed sha256)")
+  .option("--retries <n>", "attempts for transient faults (429, 5xx, network)", positiveInt, 4)
+  .addOption(limitsOption("change the manifests read limit"))
+  .action(async (
+    version: string,
+    dir: string,
+    opts: {
+      url?: string;
+      sha256?: string;
+      allowInsecureHttp?: boolean;
+      retries: number;
+      limit: Limits;
+    },
+  ) => {
+    const pulled = await pullManifests({
+      version,
+      dir,
+      url: opts.url,
+      sha256: opts.sha256,
+      allowInsecureHttp: opts.allowInsecureHttp,
+      retry: { ...DEFAULT_RETRY, attempts: opts.retries },
+      maxBytes: opts.limit.manifests,
+    });
+    print(
+      `wrote ${pulled.archive} (${pulled.files.length} release files, sha256 ${pulled.sha256})\n` +
+        `and ${pulled.archive}.sha256\n\n` +
+        "use it in flux-bootstrap.yaml, under defaults.flux (or a cluster's flux):\n\n" +
+        pulled.manifestLines.map((l) => `    ${l}\n`).join(""),
+    );
+  });
+
 function withCommon(cmd: Command): Command {
   return cmd
     .argument("<file>", "flux-bootstrap.yaml")
@@ -272,7 +334,12 @@ function withCommon(cmd: Command): Command {
       duration,
       parseDuration("10m"),
     )
-    .option("--debug", "log every request (method, path, status; redacted) on stderr");
+    .option("--debug", "log every request (method, path, status; redacted) on stderr")
+    .addOption(
+      limitsOption(
+        'change a read limit (repeatable; see README, "Failure behaviour and security")',
+      ),
+    );
 }
 
 withCommon(program.command("plan"))

@@ -492,6 +492,20 @@ const cases: { name: string; yaml: string; error: string }[] = [
     yaml: HEAD + `    git: { url: "https://g/x.git" }\n    flux: { sparseCheckout: clusters }\n`,
     error: 'fleet.yaml:7:29: cluster "dev": flux.sparseCheckout: must be array',
   },
+  {
+    name: "plain http:// flux.manifests without flux.allowInsecureHttp",
+    yaml: HEAD +
+      `    git: { url: "https://g/x.git" }\n    flux: { manifests: "http://m/install.yaml" }\n`,
+    error:
+      'fleet.yaml:7:24: cluster "dev": flux.manifests: plain http:// lets anyone on the way change what is installed; use https://, or set flux.allowInsecureHttp: true and pin the download with flux.manifestsSha256',
+  },
+  {
+    name: "plain http:// flux.manifests inherited from defaults",
+    yaml: HEAD.replace("./install.yaml", "http://m/manifests.tar.gz") +
+      `    git: { url: "https://g/x.git" }\n`,
+    error:
+      'fleet.yaml:2:39: cluster "dev": flux.manifests: plain http:// lets anyone on the way change what is installed',
+  },
 ];
 
 for (const c of cases) {
@@ -503,6 +517,28 @@ for (const c of cases) {
     );
   });
 }
+
+Deno.test("flux.allowInsecureHttp allows a plain http:// flux.manifests (here or in defaults)", () => {
+  const own = parseManifest(
+    HEAD +
+      `    git: { url: "https://g/x.git" }\n    flux: { manifests: "http://m/i.yaml", allowInsecureHttp: true }\n`,
+    "fleet.yaml",
+  );
+  assert.equal(own.clusters[0].flux.manifests, "http://m/i.yaml");
+  assert.equal(own.clusters[0].flux.allowInsecureHttp, true);
+  const inherited = parseManifest(
+    HEAD.replace(
+      "manifests: ./install.yaml",
+      "manifests: http://m/i.yaml, allowInsecureHttp: true",
+    ) +
+      `    git: { url: "https://g/x.git" }\n`,
+    "fleet.yaml",
+  );
+  assert.equal(inherited.clusters[0].flux.allowInsecureHttp, true);
+  // Not needed (and not set) for https:// or local files.
+  const https = parseManifest(HEAD + `    git: { url: "https://g/x.git" }\n`, "fleet.yaml");
+  assert.equal(https.clusters[0].flux.allowInsecureHttp, undefined);
+});
 
 Deno.test("several problems are all reported at once", () => {
   const errors = errorsOf(
@@ -741,10 +777,10 @@ Deno.test("not a manifest: a missing file, a directory, a binary or huge file na
     await Deno.writeFile(`${dir}/bin.yaml`, new Uint8Array([0x63, 0xff, 0xfe, 0x00, 0x80]));
     assert.equal(await message(`${dir}/bin.yaml`), `${dir}/bin.yaml: is not UTF-8 text; ${SHAPE}`);
     // Bounded: a file larger than any manifest is refused, not parsed.
-    await Deno.writeTextFile(`${dir}/big.yaml`, "# padding\n".repeat(900_000));
+    await Deno.writeTextFile(`${dir}/big.yaml`, "# padding\n".repeat(1_700_000));
     assert.equal(
       await message(`${dir}/big.yaml`),
-      `${dir}/big.yaml: is larger than 8 MiB; ${SHAPE}`,
+      `${dir}/big.yaml: is larger than 16 MiB; ${SHAPE}`,
     );
     await Deno.writeTextFile(`${dir}/empty.yaml`, "");
     assert.equal(

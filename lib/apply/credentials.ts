@@ -295,7 +295,12 @@ function isomorphicRemote(
 export async function openRemote(
   c: ClusterConfig,
   creds: Credentials,
-  opts: { timeoutMs: number; retry?: RetryPolicy; deadline?: () => AbortSignal | undefined },
+  opts: {
+    timeoutMs: number;
+    retry?: RetryPolicy;
+    deadline?: () => AbortSignal | undefined;
+    maxResponseBytes?: number;
+  },
 ): Promise<RepoRemote> {
   const retry = opts.retry ?? DEFAULT_RETRY;
   if (creds.kind === "token") {
@@ -304,6 +309,7 @@ export async function openRemote(
       allowInsecureHttp: c.git.allowInsecureHttp,
       timeoutMs: opts.timeoutMs,
       deadline: opts.deadline,
+      maxResponseBytes: opts.maxResponseBytes,
     });
     const access = { url: c.git.url, username: creds.username, password: creds.token };
     return isomorphicRemote(
@@ -324,6 +330,7 @@ export async function openRemote(
     knownHosts: knownHosts.text,
     hostKeyAlgorithms: c.git.hostKeyAlgorithms,
     timeoutMs: opts.timeoutMs,
+    maxResponseBytes: opts.maxResponseBytes,
   };
   if (c.git.transport === "system") {
     // The manifest validation refuses git.signing with this transport; never push unsigned.

@@ -57,6 +57,22 @@ function withSigning(plan: ClusterPlan, signer: CommitSigner | undefined): Clust
     : plan;
 }
 
+/**
+ * flux.manifests over plain http:// (allowed with flux.allowInsecureHttp) and not pinned: anyone
+ * on the way could have changed what gets installed, so the plan says how to pin what came.
+ */
+function withSourceWarning(plan: ClusterPlan, c: ClusterConfig, m: FluxManifests): ClusterPlan {
+  if (!/^http:\/\//i.test(c.flux.manifests) || c.flux.manifestsSha256) return plan;
+  const pin = m.sha256 ? `flux.manifestsSha256: ${m.sha256}` : "flux.manifestsSha256";
+  return {
+    ...plan,
+    warnings: [
+      ...plan.warnings,
+      `flux.manifests ${c.flux.manifests} was downloaded over plain http:// and is not pinned: check it, then pin it with ${pin}`,
+    ],
+  };
+}
+
 export async function planFleet(
   manifest: Manifest,
   clusters: ClusterConfig[],
@@ -91,12 +107,26 @@ export async function planFleet(
   // (source, options) — never per cluster. Both caches hold promises, so this stays true for
   // lookups that overlap.
   const sourceCache = new Map<string, Promise<FluxManifests>>();
+  const sourceKey = (c: ClusterConfig) =>
+    JSON.stringify([c.flux.manifests, c.flux.manifestsSha256 ?? null]);
   const componentsCache = new Map<string, Promise<Components>>();
   const components = (c: ClusterConfig): Promise<Components> => {
     const src = c.flux.manifests;
-    const srcKey = JSON.stringify([src, c.flux.manifestsSha256 ?? null]);
+    const srcKey = sourceKey(c);
     if (!sourceCache.has(srcKey)) {
-      sourceCache.set(srcKey, loadManifests({ source: src, sha256: c.flux.manifestsSha256 }));
+      sourceCache.set(
+        srcKey,
+        loadManifests({
+          source: src,
+          sha256: c.flux.manifestsSha256,
+          retry: opts.retry,
+          maxBytes: opts.limits?.manifests,
+          allowInsecureHttp: c.flux.allowInsecureHttp,
+        }).catch((e) => {
+          // Said once, for the first cluster that needs it (the source is shared).
+          throw new Error(`cluster "${c.name}": ${(e as Error).message}`);
+        }),
+      );
     }
     const options = installOptions(c);
     const key = JSON.stringify([srcKey, options]);
@@ -172,7 +202,11 @@ export async function planFleet(
       [...states.values()],
       opts.concurrency,
       async (s) => {
-        const plan = withSigning(await observeAndPlan(s, opts), s.repo.creds.signer);
+        const plan = withSourceWarning(
+          withSigning(await observeAndPlan(s, opts), s.repo.creds.signer),
+          s.config,
+          await sourceCache.get(sourceKey(s.config))!,
+        );
         opts.onEnd?.(s.config.name, planEnd(plan));
         return plan;
       },

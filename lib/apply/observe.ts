@@ -40,9 +40,15 @@ export function withUrl(c: ClusterConfig, url: string): ClusterConfig {
 export function remoteOptions(
   g: RepoGroup,
   opts: RunOptions,
-): { timeoutMs: number; retry: RetryPolicy; deadline: () => AbortSignal | undefined } {
+): {
+  timeoutMs: number;
+  retry: RetryPolicy;
+  deadline: () => AbortSignal | undefined;
+  maxResponseBytes?: number;
+} {
   return {
     timeoutMs: opts.timeoutMs ?? 60_000,
+    maxResponseBytes: opts.limits?.gitPack,
     deadline: () => g.deadline,
     retry: observedRetry(opts.retry, (m) => {
       for (const c of g.clusters) opts.onEvent?.(c, m);
@@ -157,6 +163,7 @@ async function observeOnce(
     retry: clusterRetry(s, opts),
     timeoutMs: opts.timeoutMs,
     deadline: () => s.deadline,
+    maxResponseBytes: opts.limits?.kubeResponse,
   });
   const observedCluster = await observeCluster(s.client, s.desired);
   const notes: string[] = [];

@@ -9,6 +9,7 @@ import { type RepoCheckout } from "../git/repo.ts";
 import { type BitbucketState } from "./bitbucket.ts";
 import { type KubeClient } from "../kube/client.ts";
 import type { RetryPolicy } from "../util/retry.ts";
+import type { Limits } from "../util/limits.ts";
 
 export interface RunOptions {
   concurrency: number;
@@ -42,6 +43,8 @@ export interface RunOptions {
   rotate?: string[];
   /** Retries of transient faults (git and Kubernetes API). */
   retry?: RetryPolicy;
+  /** How much is read from servers and archives (`--limit`); default DEFAULT_LIMITS. */
+  limits?: Limits;
 }
 
 /** How a cluster ended a stage: one permanent line on the display. */

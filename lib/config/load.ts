@@ -18,6 +18,7 @@ import { parseDuration } from "./duration.ts";
 import { DEFAULT_REGISTRY } from "../manifests/options.ts";
 import { nonNetworkUrlProblem, repositoryKey } from "../git/url.ts";
 import { concatBytes } from "../util/bytes.ts";
+import { formatSize, MANIFEST_FILE_BYTES } from "../util/limits.ts";
 import type {
   BitbucketConfig,
   ClusterConfig,
@@ -57,9 +58,6 @@ const ONE_OF_HINTS: Record<string, string> = {
   knownHosts: "must be {scan: true}, {file: PATH} or {lines: TEXT}",
 };
 
-/** A manifest is a small YAML file: anything larger is refused before it is read whole. */
-const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
-
 /** What a manifest holds at its top level, for messages about a file that holds something else. */
 const MANIFEST_SHAPE =
   'a manifest is a YAML mapping with "clusters:" (the list of clusters, each with a name and a path) and optionally "defaults:"';
@@ -91,8 +89,9 @@ async function readManifestFile(file: string): Promise<string> {
       const n = await handle.read(buf);
       if (n === null) break;
       size += n;
-      if (size > MAX_MANIFEST_BYTES) {
-        throw fail(`is larger than ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB; ${MANIFEST_SHAPE}`);
+      // A manifest is a small YAML file: anything larger is refused before it is read whole.
+      if (size > MANIFEST_FILE_BYTES) {
+        throw fail(`is larger than ${formatSize(MANIFEST_FILE_BYTES)}; ${MANIFEST_SHAPE}`);
       }
       chunks.push(buf.slice(0, n));
     }
@@ -393,6 +392,17 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
         "flux",
         "imagePullSecret",
         `"${flux.imagePullSecret}" is also the source secret's name (flux.secretName); the image pull secret needs its own name`,
+      );
+    }
+    if (
+      typeof flux.manifests === "string" && /^http:\/\//i.test(flux.manifests) &&
+      !flux.allowInsecureHttp
+    ) {
+      // The install would run whatever a machine on the way put there.
+      atInherited(
+        "flux",
+        "manifests",
+        "plain http:// lets anyone on the way change what is installed; use https://, or set flux.allowInsecureHttp: true and pin the download with flux.manifestsSha256",
       );
     }
     const components = flux.components ?? DEFAULT_COMPONENTS;
@@ -731,6 +741,7 @@ function resolveCluster(raw: RawManifest, c: RawCluster, baseDir: string): Clust
       version: flux.version ?? DEFAULT_FLUX_VERSION,
       manifests: /^https?:\/\//.test(manifests) ? manifests : resolve(baseDir, manifests),
       ...(flux.manifestsSha256 ? { manifestsSha256: flux.manifestsSha256 } : {}),
+      ...(flux.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
       namespace: flux.namespace ?? "flux-system",
       secretName: flux.secretName ?? DEFAULT_SECRET_NAME,
       interval: flux.interval ?? "1m",

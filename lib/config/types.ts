@@ -46,6 +46,8 @@ export interface RawFlux {
   version?: string;
   manifests?: string;
   manifestsSha256?: string;
+  /** Allow a plain http:// flux.manifests URL. */
+  allowInsecureHttp?: boolean;
   namespace?: string;
   secretName?: string;
   interval?: string;
@@ -181,6 +183,8 @@ export interface ClusterConfig {
     version: string;
     manifests: string;
     manifestsSha256?: string;
+    /** flux.allowInsecureHttp: a plain http:// flux.manifests URL is allowed. */
+    allowInsecureHttp?: boolean;
     namespace: string;
     secretName: string;
     interval: string;

@@ -13,6 +13,8 @@ import { serverText } from "../util/redact.ts";
 import { stripControls } from "../util/strip_controls.ts";
 import { fetchingBranch } from "./advertised_head.ts";
 import { assertPlainPath, checkedRepoPath, repoPathError, treeEntryProblem } from "./repo_paths.ts";
+import { RedirectRefusedError } from "./http.ts";
+import { LimitExceededError } from "../util/limits.ts";
 
 /**
  * A git failure in words; `transient` ones (5xx, 429, network) are worth retrying. The message
@@ -98,6 +100,10 @@ export function describeGitError(e: unknown, url: string, timeoutMs?: number): G
     message?: string;
   };
   const where = redactUrl(url);
+  // Already in words, naming the server and the limit or both URLs; retrying would not help.
+  if (e instanceof LimitExceededError || e instanceof RedirectRefusedError) {
+    return new GitError(e.message, false);
+  }
   if (err?.code === "HttpError" && !/^https?:/.test(url)) {
     // The SSH transport answers like an HTTP server; its status message carries the reason.
     const data = err.data as { statusMessage?: string } | undefined;

@@ -26,6 +26,7 @@ import {
   readAdvertisement,
 } from "./ssh_channel.ts";
 import { hostPort, parseSshUrl, shellQuote, type SshUrl } from "./ssh_url.ts";
+import { DEFAULT_LIMITS, formatSize, LimitExceededError, raiseHint } from "../util/limits.ts";
 
 export { parseSshUrl, type SshUrl } from "./ssh_url.ts";
 
@@ -41,6 +42,8 @@ export interface SshAccess {
   hostKeyAlgorithms?: string[];
   /** Connect/handshake timeout and idle timeout while waiting for the server. Default 30000. */
   timeoutMs?: number;
+  /** Bytes one answer (advertisement, pack, push report) may have: the git-pack limit. */
+  maxResponseBytes?: number;
 }
 
 export interface SshGitTransport {
@@ -86,6 +89,7 @@ class Transport implements SshGitTransport {
   readonly http: SshGitTransport["http"];
   readonly #target: SshUrl;
   readonly #timeoutMs: number;
+  readonly #maxBytes: number;
   #conn: Promise<Ssh2Client> | undefined;
   #client: Ssh2Client | undefined;
   #connClosed: Promise<void> | undefined;
@@ -96,12 +100,21 @@ class Transport implements SshGitTransport {
   constructor(private readonly access: SshAccess) {
     this.#target = parseSshUrl(access.url);
     this.#timeoutMs = access.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#maxBytes = access.maxResponseBytes ?? DEFAULT_LIMITS.gitPack;
     this.url = placeholderUrl(this.#target);
     this.http = { request: (req) => this.#request(req) };
   }
 
   get #where(): string {
     return hostPort(this.#target.host, this.#target.port);
+  }
+
+  #tooLarge(service: Service): LimitExceededError {
+    return new LimitExceededError(
+      `the SSH git server ${this.#where} sent more than ${
+        formatSize(this.#maxBytes)
+      } in one answer (${service}; the git-pack limit); ${raiseHint("gitPack")}`,
+    );
   }
 
   async #request(req: GitHttpRequest): Promise<GitHttpResponse> {
@@ -178,10 +191,17 @@ class Transport implements SshGitTransport {
     ch.closed.then(() => this.#live.delete(ch));
     let advertisement: Uint8Array | null;
     try {
-      advertisement = await readAdvertisement(ch, this.#timeoutMs);
+      advertisement = await readAdvertisement(
+        ch,
+        this.#timeoutMs,
+        this.#maxBytes,
+        () => this.#tooLarge(service),
+      );
     } catch (e) {
+      ch.discard();
       ch.end();
       await ch.settle(SETTLE_MS);
+      if (e instanceof LimitExceededError) throw e;
       if (e instanceof IdleTimeoutError) {
         throw new Error(
           `SSH server ${this.#where} did not answer ${service} within ${this.#timeoutMs} ms`,
@@ -250,11 +270,17 @@ class Transport implements SshGitTransport {
 
   async *#stream(ch: ExecChannel, service: Service): AsyncIterableIterator<Uint8Array> {
     let total = 0;
+    let ended = false;
     try {
       while (true) {
         const chunk = await ch.next(this.#timeoutMs);
-        if (chunk === null) break;
+        if (chunk === null) {
+          ended = true;
+          break;
+        }
         total += chunk.length;
+        // Stops reading (the finally below closes the channel) before the pack fills memory.
+        if (total > this.#maxBytes) throw this.#tooLarge(service);
         yield chunk;
       }
     } catch (e) {
@@ -265,6 +291,7 @@ class Transport implements SshGitTransport {
       }
       throw e;
     } finally {
+      if (!ended) ch.discard();
       ch.end();
       await ch.settle(SETTLE_MS);
     }

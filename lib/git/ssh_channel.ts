@@ -21,10 +21,12 @@ export class ExecChannel {
   #isClosed = false;
   #wake: (() => void) | undefined;
   #stderr = "";
+  #discarding = false;
 
   constructor(readonly channel: Ssh2Channel) {
     const decoder = new TextDecoder();
     channel.on("data", (chunk: Uint8Array) => {
+      if (this.#discarding) return;
       this.#chunks.push(chunk);
       this.#size += chunk.length;
       if (this.#size > HIGH_WATER) channel.pause();
@@ -83,6 +85,18 @@ export class ExecChannel {
     this.#size -= chunk.length;
     if (this.#size <= HIGH_WATER) this.channel.resume();
     return chunk;
+  }
+
+  /**
+   * Stops keeping stdout: what is buffered and what still comes is dropped, and the channel
+   * flows again. A channel left paused never closes (its end is never read), so one given up
+   * half-read must be discarded before settle().
+   */
+  discard(): void {
+    this.#discarding = true;
+    this.#chunks = [];
+    this.#size = 0;
+    this.channel.resume();
   }
 
   /** Puts bytes read too far back in front of the stream. */
@@ -163,40 +177,55 @@ export function pktLine(text: string): Uint8Array {
 }
 
 /**
- * Offset just past the first flush-pkt, or -1 if the buffer holds no complete flush yet.
- * Throws on framing that is not pkt-lines (e.g. a shell banner printed before git started).
+ * Scans whole pkt-lines of `buf` from `from`: the offset just past the first flush-pkt (`end`),
+ * or -1 and where the next, still incomplete, pkt-line starts (`next`). Throws on framing that is
+ * not pkt-lines (e.g. a shell banner printed before git started).
  */
-function flushEnd(buf: Uint8Array): number {
-  let at = 0;
+function scanToFlush(buf: Uint8Array, from: number): { end: number; next: number } {
+  let at = from;
   while (at + 4 <= buf.length) {
     const head = new TextDecoder().decode(buf.subarray(at, at + 4));
     if (!/^[0-9a-f]{4}$/i.test(head)) throw new Error("the server's answer is not git pkt-lines");
     const len = parseInt(head, 16);
-    if (len === 0) return at + 4;
+    if (len === 0) return { end: at + 4, next: at + 4 };
     if (len < 4) throw new Error("the server sent a protocol v2 packet on protocol v1");
-    if (at + len > buf.length) return -1;
+    if (at + len > buf.length) break;
     at += len;
   }
-  return -1;
+  return { end: -1, next: at };
 }
 
 /**
  * Reads the v1 ref advertisement up to and including its flush-pkt. Returns null when the
- * channel ended before a complete advertisement (the caller reports stderr).
+ * channel ended before a complete advertisement (the caller reports stderr); throws
+ * `tooLarge()` once more than `maxBytes` came without one. Linear in the bytes read: the buffer
+ * grows by doubling and each pkt-line is scanned once.
  */
 export async function readAdvertisement(
   ch: ExecChannel,
   idleMs: number,
+  maxBytes: number,
+  tooLarge: () => Error,
 ): Promise<Uint8Array | null> {
-  let buf: Uint8Array = new Uint8Array(0);
+  let buf = new Uint8Array(64 * 1024);
+  let size = 0;
+  let scanned = 0;
   while (true) {
-    const end = flushEnd(buf);
+    const { end, next } = scanToFlush(buf.subarray(0, size), scanned);
     if (end >= 0) {
-      ch.unshift(buf.slice(end));
+      ch.unshift(buf.slice(end, size));
       return buf.slice(0, end);
     }
+    scanned = next;
+    if (size > maxBytes) throw tooLarge();
     const chunk = await ch.next(idleMs);
     if (chunk === null) return null;
-    buf = concatBytes([buf, chunk]);
+    if (size + chunk.length > buf.length) {
+      const grown = new Uint8Array(Math.max(buf.length * 2, size + chunk.length));
+      grown.set(buf.subarray(0, size));
+      buf = grown;
+    }
+    buf.set(chunk, size);
+    size += chunk.length;
   }
 }

@@ -38,6 +38,8 @@ import {
 } from "./repo.ts";
 import { hostPort, parseSshUrl, shellQuote, type SshUrl } from "./ssh_url.ts";
 import { assertPlainPath, checkedRepoPath } from "./repo_paths.ts";
+import { readHead } from "../util/bounded_read.ts";
+import { formatSize, MIB } from "../util/limits.ts";
 
 export interface SystemSshAccess {
   /** ssh://user@host[:port]/path or scp-like user@host:path (an ~/.ssh/config alias works). */
@@ -392,15 +394,23 @@ async function git(
     killGroup(child);
   }, budget);
   try {
-    const out = await child.output();
-    const dec = new TextDecoder();
-    const res = {
-      code: out.code,
-      stdout: dec.decode(out.stdout),
-      stderr: dec.decode(out.stderr),
-      timedOut,
-    };
+    // Both streams are read to their end (git never blocks on a full pipe) but only their first
+    // bytes are kept: a server's "remote:" lines reach us through git's stderr.
+    const [stdout, stderr, status] = await Promise.all([
+      readHead(child.stdout, MAX_GIT_STDOUT),
+      readHead(child.stderr, MAX_GIT_STDERR),
+      child.status,
+    ]);
+    const res = { code: status.code, stdout: stdout.text, stderr: stderr.text, timedOut };
     if (s.interrupted) throw interruptedError(s);
+    if (stdout.dropped > 0) {
+      throw new GitError(
+        `git ${args[0]} printed more than ${
+          formatSize(MAX_GIT_STDOUT)
+        } (${stdout.dropped} bytes more were dropped): not what fluxfleet asked for; stopped`,
+        false,
+      );
+    }
     return res;
   } finally {
     clearTimeout(timer);
@@ -408,6 +418,10 @@ async function git(
     watchChildren(s);
   }
 }
+
+/** What is kept of git's output: ls-remote of one branch and rev-parse print a few lines. */
+const MAX_GIT_STDOUT = 16 * MIB;
+const MAX_GIT_STDERR = 1 * MIB;
 
 /** A local git command that must succeed (no network: failures are not the server's). */
 async function mustGit(s: Session, args: string[], cwd: string): Promise<string> {

@@ -11,6 +11,8 @@ import { KubeApiError, kubeError, type KubeStatus } from "./errors.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../util/retry.ts";
 import { debug } from "../util/debug.ts";
 import { registerSecret, serverText } from "../util/redact.ts";
+import { readBody, TruncatedBodyError } from "../util/bounded_read.ts";
+import { DEFAULT_LIMITS, formatSize, LimitExceededError, raiseHint } from "../util/limits.ts";
 import {
   assertExecPluginsAllowed,
   type KubeConnection,
@@ -165,6 +167,8 @@ export interface KubeClientOptions {
   retry?: RetryPolicy;
   /** The deadline of the work the requests serve (`--cluster-timeout`): ends them early. */
   deadline?: () => AbortSignal | undefined;
+  /** Bytes one answer may have (the kube-response limit). */
+  maxResponseBytes?: number;
 }
 
 export async function createKubeClient(
@@ -183,46 +187,85 @@ export async function createKubeClient(
   const headers: Record<string, string> = { Accept: "application/json", ...conn.headers };
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const retry = opts.retry ?? DEFAULT_RETRY;
+  const maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_LIMITS.kubeResponse;
   const discovery = new Map<string, Map<string, ResourceInfo>>();
 
-  /** One HTTP exchange; throws only when the server cannot be reached. */
+  /**
+   * One HTTP exchange; throws when the server cannot be reached or its answer cannot be used:
+   * a redirect (never followed: the API server does not redirect, and following one would carry
+   * the token and the Secret's body elsewhere), an answer over the kube-response limit, or a
+   * 2xx answer that is not complete JSON (a cut connection, not "the object exists").
+   */
   async function send(method: string, path: string, body?: string, contentType?: string) {
     let res: Response;
     let raw: string;
     const started = performance.now();
+    const url = server + path;
+    const took = () => Math.round(performance.now() - started);
     try {
-      res = await fetch(server + path, {
+      res = await fetch(url, {
         method,
         headers: contentType ? { ...headers, "Content-Type": contentType } : headers,
         body,
         client,
         signal: withDeadline(AbortSignal.timeout(timeoutMs), opts.deadline?.()),
+        redirect: "manual",
       });
-      // The body is part of the exchange: a reset or timeout while reading it is a connection fault.
-      raw = await res.text();
-      debug(
-        `kube ${context}: ${method} ${path} -> ${res.status} (${
-          Math.round(performance.now() - started)
-        } ms)`,
-      );
     } catch (e) {
-      debug(
-        `kube ${context}: ${method} ${path} -> no answer (${
-          Math.round(performance.now() - started)
-        } ms)`,
-      );
+      debug(`kube ${context}: ${method} ${path} -> no answer (${took()} ms)`);
       throw new KubeApiError(
         0,
         "ConnectionFailed",
         `cannot reach the cluster API of context "${context}" at ${server}: ${connectionReason(e)}`,
       );
     }
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel().catch(() => {});
+      debug(`kube ${context}: ${method} ${path} -> ${res.status} (${took()} ms)`);
+      throw redirectError(context, method, url, res);
+    }
+    try {
+      // The body is part of the exchange: a reset or timeout while reading it is a connection
+      // fault.
+      const bytes = await readBody(res, maxResponseBytes, () =>
+        new LimitExceededError(
+          `the cluster API of context "${context}" at ${server} answered ${method} ${path} with more than ${
+            formatSize(maxResponseBytes)
+          } (the kube-response limit); ${raiseHint("kubeResponse")}`,
+        ));
+      raw = new TextDecoder().decode(bytes);
+      debug(`kube ${context}: ${method} ${path} -> ${res.status} (${took()} ms)`);
+    } catch (e) {
+      if (e instanceof LimitExceededError) throw e;
+      debug(`kube ${context}: ${method} ${path} -> ${res.status}, answer cut off (${took()} ms)`);
+      throw new KubeApiError(
+        0,
+        "ConnectionFailed",
+        `the answer of the cluster API of context "${context}" at ${server} to ${method} ${path} was cut off: ${
+          e instanceof TruncatedBodyError
+            ? e.message.replace(/^the answer was cut off: /, "")
+            : connectionReason(e)
+        }`,
+      );
+    }
     let json: unknown;
+    let complete = false;
     try {
       json = raw ? JSON.parse(raw) : undefined;
+      // A Kubernetes answer is always an object.
+      complete = typeof json === "object" && json !== null && !Array.isArray(json);
     } catch {
       // Not a Status (a proxy's page, a hostile answer): redacted before it is cut (serverText).
       json = { message: serverText(raw, 200) };
+    }
+    if (res.ok && !complete) {
+      // A 2xx whose body ends early (no Content-Length, connection closed) parses as nothing or
+      // fails to parse: it is a failed exchange, retried as one, never "the object exists".
+      throw new KubeApiError(
+        0,
+        "IncompleteAnswer",
+        `the cluster API of context "${context}" at ${server} answered ${method} ${path} with ${res.status} but an incomplete JSON body (${raw.length} bytes): the connection was probably cut`,
+      );
     }
     return { status: res.status, json, retryAfter: res.headers.get("retry-after") };
   }
@@ -336,6 +379,24 @@ export async function createKubeClient(
 
 function withDeadline(timeout: AbortSignal, deadline: AbortSignal | undefined): AbortSignal {
   return deadline ? AbortSignal.any([timeout, deadline]) : timeout;
+}
+
+/** A redirect in words, naming the URL asked for and where it pointed. */
+function redirectError(context: string, method: string, url: string, res: Response): KubeApiError {
+  const location = res.headers.get("location");
+  let target = "nowhere (no Location)";
+  if (location) {
+    try {
+      target = new URL(location, url).href;
+    } catch {
+      target = JSON.stringify(location.slice(0, 200));
+    }
+  }
+  return new KubeApiError(
+    res.status,
+    "Redirect",
+    `the cluster API of context "${context}" answered ${method} ${url} with a redirect (${res.status}) to ${target}: not followed, a Kubernetes API server does not redirect (the credentials and the request body would go to another address); check the kubeconfig's server`,
+  );
 }
 
 function connectionReason(e: unknown): string {

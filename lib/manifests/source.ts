@@ -9,12 +9,19 @@
  * An URL is downloaded once and kept in a cache keyed by the URL (a release URL names its
  * version), with its SHA-256; an optional pinned checksum (`flux.manifestsSha256`, over the
  * downloaded bytes: the install.yaml or the archive) is checked on download and on every use.
+ *
+ * Every read is bounded by the `manifests` limit (lib/util/limits.ts): the download, a local file
+ * (which may be a FIFO or /dev/zero), the files of a folder together, and an archive once
+ * decompressed.
  */
 import { join } from "node:path";
 import type { ReleaseFiles } from "./release.ts";
 import { readTarGz } from "./tar.ts";
+import { download, DownloadError, type DownloadOptions } from "./download.ts";
+import { readFileBounded } from "../util/bounded_read.ts";
+import { DEFAULT_LIMITS, formatSize, LimitExceededError, raiseHint } from "../util/limits.ts";
 
-export interface ManifestSource {
+export interface ManifestSource extends DownloadOptions {
   source: string;
   sha256?: string;
   /** Cache directory; default $XDG_CACHE_HOME/fluxfleet or ~/.cache/fluxfleet. */
@@ -22,8 +29,29 @@ export interface ManifestSource {
 }
 
 export type FluxManifests =
-  | { kind: "install"; source: string; text: string }
-  | ({ kind: "release" } & ReleaseFiles);
+  & (
+    | { kind: "install"; source: string; text: string }
+    | ({ kind: "release" } & ReleaseFiles)
+  )
+  & {
+    /** SHA-256 of the file or download (what flux.manifestsSha256 pins); none for a folder. */
+    sha256?: string;
+  };
+
+/** How to do without the network, said with every failed download. */
+export const OFFLINE_HINT =
+  "to work offline, run `fluxfleet manifests pull VERSION DIR` where the release can be " +
+  "downloaded and point flux.manifests at the archive it writes (or at a local folder of the " +
+  "release files)";
+
+function tooLarge(what: string, maxBytes: number): () => LimitExceededError {
+  return () =>
+    new LimitExceededError(
+      `flux.manifests: ${what} is larger than ${formatSize(maxBytes)} (the manifests limit); ${
+        raiseHint("manifests")
+      }`,
+    );
+}
 
 async function sha256Hex(data: Uint8Array): Promise<string> {
   const hash = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
@@ -64,28 +92,35 @@ const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8
 async function cachedDownload(
   source: string,
   ext: string,
-  sha256: string | undefined,
-  cacheDir: string | undefined,
-): Promise<Uint8Array> {
+  src: ManifestSource,
+): Promise<{ data: Uint8Array; sha256: string }> {
+  const { sha256, cacheDir } = src;
+  const maxBytes = src.maxBytes ?? DEFAULT_LIMITS.manifests;
   const dir = cacheDir ?? defaultCacheDir();
   const key = await sha256Hex(new TextEncoder().encode(source));
   const file = join(dir, `${key}${ext}`);
   try {
-    const cached = await Deno.readFile(file);
+    const cached = await readFileBounded(
+      file,
+      maxBytes,
+      tooLarge(`the cached copy of ${source}`, maxBytes),
+    );
     const recorded = (await Deno.readTextFile(`${file}.sha256`)).trim();
-    if ((await sha256Hex(cached)) === recorded) {
+    const got = await sha256Hex(cached);
+    if (got === recorded) {
       await verify(cached, `the cached copy of ${source}`, sha256);
-      return cached;
+      return { data: cached, sha256: got };
     }
   } catch (e) {
     if (e instanceof Error && e.message.startsWith("flux.manifestsSha256")) throw e;
   }
-  const res = await fetch(source, { signal: AbortSignal.timeout(60_000) });
-  if (!res.ok) {
-    await res.body?.cancel();
-    throw new Error(`flux.manifests: downloading ${source} failed (HTTP ${res.status})`);
+  let data: Uint8Array;
+  try {
+    data = await download(source, { ...src, maxBytes });
+  } catch (e) {
+    const offline = e instanceof DownloadError && e.unreachable ? `; ${OFFLINE_HINT}` : "";
+    throw new Error(`flux.manifests: ${(e as Error).message}${offline}`);
   }
-  const data = new Uint8Array(await res.arrayBuffer());
   const got = await verify(data, source, sha256);
   await Deno.mkdir(dir, { recursive: true });
   // Written under a temporary name first, so a crash never leaves half a manifest in the cache.
@@ -93,7 +128,7 @@ async function cachedDownload(
   await Deno.writeFile(tmp, data);
   await Deno.rename(tmp, file);
   await Deno.writeTextFile(`${file}.sha256`, got + "\n");
-  return data;
+  return { data, sha256: got };
 }
 
 /** The top-level `.yaml` files of an archive or folder: what flux's kustomization can name. */
@@ -105,17 +140,26 @@ function topLevelYaml(entries: Iterable<[string, Uint8Array]>): Map<string, Uint
   return files;
 }
 
-async function fromArchive(data: Uint8Array, source: string): Promise<FluxManifests> {
+async function fromArchive(
+  data: Uint8Array,
+  source: string,
+  maxBytes: number,
+): Promise<FluxManifests> {
   let entries: Map<string, Uint8Array>;
   try {
-    entries = await readTarGz(data);
+    entries = await readTarGz(data, maxBytes);
   } catch (e) {
-    throw new Error(`flux.manifests: ${source} is not a usable .tar.gz: ${(e as Error).message}`);
+    const raise = /once decompressed/.test((e as Error).message)
+      ? `; ${raiseHint("manifests")}`
+      : "";
+    throw new Error(
+      `flux.manifests: ${source} is not a usable .tar.gz: ${(e as Error).message}${raise}`,
+    );
   }
   return { kind: "release", source, files: topLevelYaml(entries) };
 }
 
-async function fromFolder(dir: string, sha256?: string): Promise<FluxManifests> {
+async function fromFolder(dir: string, maxBytes: number, sha256?: string): Promise<FluxManifests> {
   if (sha256) {
     throw new Error(
       `flux.manifestsSha256: ${dir} is a folder, which has no single checksum; pin the .tar.gz ` +
@@ -123,10 +167,15 @@ async function fromFolder(dir: string, sha256?: string): Promise<FluxManifests> 
     );
   }
   const entries: [string, Uint8Array][] = [];
+  let left = maxBytes;
   for await (const e of Deno.readDir(dir)) {
     if (!e.name.endsWith(".yaml")) continue;
     const path = join(dir, e.name);
-    if ((await Deno.stat(path)).isFile) entries.push([e.name, await Deno.readFile(path)]);
+    if (!(await Deno.stat(path)).isFile) continue;
+    // The folder's files together are held to the limit, as the archive they come from.
+    const data = await readFileBounded(path, left, tooLarge(`the folder ${dir}`, maxBytes));
+    left -= data.length;
+    entries.push([e.name, data]);
   }
   return { kind: "release", source: dir, files: topLevelYaml(entries) };
 }
@@ -145,26 +194,30 @@ function decodeInstall(data: Uint8Array, source: string): FluxManifests {
 
 /** Reads `flux.manifests` in whichever form it has (see the module comment). */
 export async function loadManifests(src: ManifestSource | string): Promise<FluxManifests> {
-  const { source, sha256, cacheDir } = typeof src === "string"
-    ? { source: src } as ManifestSource
-    : src;
+  const opts: ManifestSource = typeof src === "string" ? { source: src } : src;
+  const { source, sha256 } = opts;
+  const maxBytes = opts.maxBytes ?? DEFAULT_LIMITS.manifests;
   if (isUrl(source)) {
     const archive = isArchiveName(source);
-    const data = await cachedDownload(source, archive ? ".tar.gz" : ".yaml", sha256, cacheDir);
-    return archive || isGzip(data) ? await fromArchive(data, source) : decodeInstall(data, source);
+    const got = await cachedDownload(source, archive ? ".tar.gz" : ".yaml", opts);
+    const m = archive || isGzip(got.data)
+      ? await fromArchive(got.data, source, maxBytes)
+      : decodeInstall(got.data, source);
+    return { ...m, sha256: got.sha256 };
   }
   let info: Deno.FileInfo;
   let data: Uint8Array;
   try {
     info = await Deno.stat(source);
-    if (info.isDirectory) return await fromFolder(source, sha256);
-    data = await Deno.readFile(source);
+    if (info.isDirectory) return await fromFolder(source, maxBytes, sha256);
+    data = await readFileBounded(source, maxBytes, tooLarge(source, maxBytes));
   } catch (e) {
     if (e instanceof Error && e.message.startsWith("flux.manifests")) throw e;
     throw new Error(`flux.manifests: cannot read ${source}: ${(e as Error).message}`);
   }
-  await verify(data, source, sha256);
-  return isArchiveName(source) || isGzip(data)
-    ? await fromArchive(data, source)
+  const got = await verify(data, source, sha256);
+  const m = isArchiveName(source) || isGzip(data)
+    ? await fromArchive(data, source, maxBytes)
     : decodeInstall(data, source);
+  return { ...m, sha256: got };
 }

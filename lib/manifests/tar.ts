@@ -11,7 +11,11 @@
  * extracts to disk, while fluxfleet needs a few files in memory and its own refusal rules.
  */
 
-export const DEFAULT_MAX_TAR_BYTES = 64 * 1024 * 1024;
+import { concatBytes } from "../util/bytes.ts";
+import { DEFAULT_LIMITS, formatSize } from "../util/limits.ts";
+
+/** The decompressed size allowed by default (the `manifests` limit). */
+export const DEFAULT_MAX_TAR_BYTES = DEFAULT_LIMITS.manifests;
 
 const BLOCK = 512;
 
@@ -19,13 +23,35 @@ export class TarError extends Error {
   override name = "TarError";
 }
 
+/**
+ * Compressed bytes handed to the decompressor at a time. Deflate expands at most ~1032:1, so one
+ * piece inflates to ~4 MiB at most: the size check runs between pieces and a bomb stops within a
+ * few MiB of the limit. (Handing it the whole file at once inflated all of it before the first
+ * check: 3 GiB of zeros took 15 s and 6 GB of memory to refuse.)
+ */
+const GUNZIP_PIECE = 4 * 1024;
+
+/** The bytes as a stream of small pieces, each handed over only when the reader asks for it. */
+function pieces(data: Uint8Array, size: number): ReadableStream<Uint8Array<ArrayBuffer>> {
+  let at = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (at >= data.length) {
+        controller.close();
+        return;
+      }
+      controller.enqueue(data.slice(at, at + size));
+      at += size;
+    },
+  }, { highWaterMark: 0 });
+}
+
 /** gunzip with the platform's DecompressionStream, stopping once `maxBytes` is exceeded. */
 export async function gunzip(
   data: Uint8Array,
   maxBytes = DEFAULT_MAX_TAR_BYTES,
 ): Promise<Uint8Array> {
-  const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream()
-    .pipeThrough(new DecompressionStream("gzip"));
+  const stream = pieces(data, GUNZIP_PIECE).pipeThrough(new DecompressionStream("gzip"));
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -35,7 +61,7 @@ export async function gunzip(
       if (done) break;
       total += value.length;
       if (total > maxBytes) {
-        throw new TarError(`archive is larger than ${maxBytes} bytes once decompressed`);
+        throw new TarError(`archive is larger than ${formatSize(maxBytes)} once decompressed`);
       }
       chunks.push(value);
     }
@@ -44,13 +70,7 @@ export async function gunzip(
     if (e instanceof TarError) throw e;
     throw new TarError(`not a valid gzip stream: ${(e as Error).message}`);
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 function cString(b: Uint8Array, start: number, len: number): string {

@@ -67,11 +67,14 @@ export interface RequestRecord {
  * resets the stream: the client's fetch resolves, reading the body fails. A fault with only
  * `delayMs` delays the request, then handles it normally. `message` replaces the Status
  * message of a `status` fault (what a server may echo back: tests of output sanitising).
+ * `location` adds a Location header to the injected status (a redirect, which a real API server
+ * never answers).
  */
 export interface KubeFault {
   status?: number;
   message?: string;
   retryAfterSeconds?: number;
+  location?: string;
   reset?: boolean | "mid-body";
   delayMs?: number;
   times?: number;
@@ -89,8 +92,12 @@ export class Faults {
     if (!Number.isInteger(times) || times < 1) {
       throw new RangeError(`fault.times must be an integer ≥ 1, got ${times}`);
     }
-    if (fault.status !== undefined && !(fault.status >= 400 && fault.status <= 599)) {
-      throw new RangeError(`fault.status must be an HTTP error status, got ${fault.status}`);
+    const redirect = fault.location !== undefined && fault.status !== undefined &&
+      fault.status >= 300 && fault.status <= 399;
+    if (fault.status !== undefined && !redirect && !(fault.status >= 400 && fault.status <= 599)) {
+      throw new RangeError(
+        `fault.status must be an HTTP error status (or a redirect with location), got ${fault.status}`,
+      );
     }
     if (fault.status !== undefined && fault.reset) {
       throw new RangeError("a fault is either a status or a reset, not both");
@@ -203,6 +210,7 @@ function faultResponse(fault: KubeFault & { status: number }): Response {
   if (fault.retryAfterSeconds !== undefined) {
     res.headers.set("retry-after", String(fault.retryAfterSeconds));
   }
+  if (fault.location !== undefined) res.headers.set("location", fault.location);
   return res;
 }
 

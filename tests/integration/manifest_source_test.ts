@@ -34,13 +34,16 @@ Deno.test("a release URL is downloaded once, then read from the cache; pins and 
   try {
     const source =
       `http://127.0.0.1:${server.addr.port}/fluxcd/flux2/releases/download/v2.4.0/install.yaml`;
-    assert.equal(await loadInstallManifest({ source, cacheDir }), INSTALL);
-    assert.equal(await loadInstallManifest({ source, cacheDir }), INSTALL);
+    assert.equal(await loadInstallManifest({ source, cacheDir, allowInsecureHttp: true }), INSTALL);
+    assert.equal(await loadInstallManifest({ source, cacheDir, allowInsecureHttp: true }), INSTALL);
     assert.equal(downloads, 1, "the second run uses the cache");
     const pin = await sha256(INSTALL);
-    assert.equal(await loadInstallManifest({ source, cacheDir, sha256: pin }), INSTALL);
+    assert.equal(
+      await loadInstallManifest({ source, cacheDir, allowInsecureHttp: true, sha256: pin }),
+      INSTALL,
+    );
     await assert.rejects(
-      loadInstallManifest({ source, cacheDir, sha256: "0".repeat(64) }),
+      loadInstallManifest({ source, cacheDir, allowInsecureHttp: true, sha256: "0".repeat(64) }),
       new RegExp(
         `flux.manifestsSha256: the cached copy of .* has sha256 ${pin}, the manifest pins 0{64}`,
       ),
@@ -49,7 +52,7 @@ Deno.test("a release URL is downloaded once, then read from the cache; pins and 
     for await (const e of Deno.readDir(cacheDir)) {
       if (e.name.endsWith(".yaml")) await Deno.writeTextFile(`${cacheDir}/${e.name}`, "garbage");
     }
-    assert.equal(await loadInstallManifest({ source, cacheDir }), INSTALL);
+    assert.equal(await loadInstallManifest({ source, cacheDir, allowInsecureHttp: true }), INSTALL);
     assert.equal(downloads, 2);
   } finally {
     await server.shutdown();
@@ -170,8 +173,13 @@ Deno.test("a release archive URL is downloaded once and cached; the pin is over 
     const cacheDir = `${dir}/cache`;
     const h = await crypto.subtle.digest("SHA-256", archive);
     const pin = Array.from(new Uint8Array(h), (b) => b.toString(16).padStart(2, "0")).join("");
-    const first = await loadManifests({ source, cacheDir, sha256: pin });
-    const second = await loadManifests({ source, cacheDir, sha256: pin.toUpperCase() });
+    const first = await loadManifests({ source, cacheDir, allowInsecureHttp: true, sha256: pin });
+    const second = await loadManifests({
+      source,
+      cacheDir,
+      allowInsecureHttp: true,
+      sha256: pin.toUpperCase(),
+    });
     assert.equal(downloads, 1, "the second read uses the cache");
     assert.equal(first.kind, "release");
     assert.deepEqual(second, first);
@@ -179,7 +187,7 @@ Deno.test("a release archive URL is downloaded once and cached; the pin is over 
       assert.deepEqual([...first.files.keys()].sort(), await releaseNames());
     }
     await assert.rejects(
-      loadManifests({ source, cacheDir, sha256: "0".repeat(64) }),
+      loadManifests({ source, cacheDir, allowInsecureHttp: true, sha256: "0".repeat(64) }),
       new RegExp(
         `flux.manifestsSha256: the cached copy of .* has sha256 ${pin}, the manifest pins 0{64}`,
       ),

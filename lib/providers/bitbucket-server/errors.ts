@@ -26,6 +26,8 @@ export interface FailureContext {
   retryAfterMs?: number;
   /** Location header of a redirect. */
   location?: string | null;
+  /** The URL asked for (named with a redirect). */
+  url?: string;
 }
 
 const MAX_SERVER_TEXT = 300;
@@ -86,8 +88,17 @@ function describe(ctx: FailureContext, errors: ServerError[]): string {
     return `${action}: the Bitbucket token was rejected (401): check BITBUCKET_TOKEN`;
   }
   if (status >= 300 && status < 400) {
-    const to = ctx.location ? ` to ${ctx.location}` : "";
-    return `${action}: Bitbucket answered with a redirect (${status})${to}: set the Bitbucket URL to the server's actual address`;
+    const asked = ctx.url ? ` ${ctx.url}` : "";
+    let to = "";
+    if (ctx.location) {
+      try {
+        to = ` to ${new URL(ctx.location, ctx.url).href}`;
+      } catch {
+        to = ` to ${ctx.location}`;
+      }
+    }
+    // Never followed: the token (and a request's body) would go along to wherever it points.
+    return `${action}: Bitbucket answered${asked} with a redirect (${status})${to}: not followed (the token would go along); set the Bitbucket URL to the server's actual address`;
   }
   if (status === 404) return `${action}: ${subject} was not found on ${target.host} (404)`;
   if (status === 409) return `${action}: ${subject} already exists (409)`;

@@ -7,6 +7,8 @@ import { withRetry } from "../../util/retry.ts";
 import { ProviderError } from "../types.ts";
 import { failureFromNetwork, failureFromResponse, parseRetryAfter } from "./errors.ts";
 import type { ResolvedTarget } from "./target.ts";
+import { readBody } from "../../util/bounded_read.ts";
+import { formatSize, PROVIDER_RESPONSE_BYTES } from "../../util/limits.ts";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
 
@@ -62,8 +64,8 @@ function buildUrl(target: ResolvedTarget, req: ApiRequest): URL {
   return url;
 }
 
-async function readJson(res: Response): Promise<unknown> {
-  const text = await res.text();
+async function readJson(res: Response, tooLarge: () => Error): Promise<unknown> {
+  const text = new TextDecoder().decode(await readBody(res, PROVIDER_RESPONSE_BYTES, tooLarge));
   if (text.trim() === "") return null;
   try {
     return JSON.parse(text);
@@ -104,8 +106,15 @@ export function createTransport(target: ResolvedTarget): Transport {
         // Never let the token follow a redirect to wherever it points; report it instead.
         redirect: "manual",
       });
-      json = await readJson(res);
+      json = await readJson(res, () =>
+        new ProviderError(
+          `${req.action}: Bitbucket at ${target.host} answered with more than ${
+            formatSize(PROVIDER_RESPONSE_BYTES)
+          }: not read further`,
+          { status: 0, transient: false },
+        ));
     } catch (err) {
+      if (err instanceof ProviderError) throw err;
       throw failureFromNetwork(target, req.action, err);
     }
     record.status = res.status;
@@ -121,6 +130,7 @@ export function createTransport(target: ResolvedTarget): Transport {
       user: who,
       retryAfterMs: parseRetryAfter(res.headers.get("retry-after")),
       location: res.headers.get("location"),
+      url: url.href,
     });
   }
 
