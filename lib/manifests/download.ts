@@ -129,20 +129,16 @@ export async function download(url: string, options: DownloadOptions = {}): Prom
       false,
     );
   }
-  let attempts = 0;
   try {
+    // withRetry says how many attempts were made ("(gave up after 4 attempts)").
     return await withRetry(
       opts.retry,
       (e) => ({ transient: e instanceof DownloadError && e.transient }),
-      () => {
-        attempts++;
-        return once(url, opts);
-      },
+      () => once(url, opts),
     );
   } catch (e) {
-    const tries = attempts > 1 ? ` (${attempts} attempts)` : "";
     throw new DownloadError(
-      `downloading ${url} failed: ${(e as Error).message}${tries}`,
+      `downloading ${url} failed: ${(e as Error).message}`,
       false,
       e instanceof DownloadError ? e.status : 0,
       e instanceof DownloadError && e.transient,

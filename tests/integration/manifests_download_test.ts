@@ -96,7 +96,8 @@ Deno.test("plan: a manifests download that fails names the URL, the cluster and 
       new RegExp(
         `^error: cluster "c0": flux\\.manifests: downloading ${
           escape(url)
-        } failed: connection refused \\(4 attempts\\); to work offline, run \`fluxfleet manifests pull VERSION DIR\``,
+        } failed: connection refused \\(gave up after 4 attempts\\); to work offline, run \`fluxfleet manifests pull VERSION DIR\``,
+        "m",
       ),
     );
     assert.doesNotMatch(r.stderr, /fetch failed/);
