@@ -171,7 +171,7 @@ Deno.test("Kustomization Ready=False: apply fails fast with the condition, re-ru
     assert.equal(again.code, 1);
     assert.match(
       again.stdout,
-      /\+ install Flux components \(\d+ objects, server-side apply\): Kustomization has never applied a revision/,
+      /\+ install Flux components \(\d+ objects, server-side apply\): Flux is installed but not in sync yet: Kustomization flux-system\/flux-system has never applied a revision/,
     );
     assert.match(
       again.stdout,
