@@ -111,7 +111,7 @@ Deno.test("plan --output json: versioned document, no secret values", async () =
     assertNoCanary(r);
     const doc = JSON.parse(r.stdout);
     assert.deepEqual(outputSchemaErrors(doc), []);
-    assert.equal(doc.formatVersion, 1);
+    assert.equal(doc.formatVersion, 2);
     assert.equal(doc.kind, "fluxfleet.plan");
     assert.equal(doc.clusters[0].cluster, "c0");
     const kinds = doc.clusters[0].steps.map((s: { kind: string }) => s.kind);
