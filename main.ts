@@ -1,10 +1,12 @@
 /**
  * fluxfleet command line: parse arguments, call lib/, print. No logic of its own.
  *
- *   fluxfleet validate FILE
+ *   fluxfleet validate FILE [--full]
  *   fluxfleet plan FILE [--output text|json] [--detailed-exitcode] [--cluster NAME]...
  *   fluxfleet apply FILE [--auto-approve] [--output text|json] [--cluster NAME]...
+ *   fluxfleet destroy FILE [--auto-approve] [--output text|json] [--cluster NAME]...
  *   fluxfleet schema
+ *   fluxfleet --version
  */
 import "./lib/util/no_deprecation.ts";
 import { Command, InvalidArgumentError } from "commander";
@@ -12,7 +14,7 @@ import { loadManifest } from "./lib/config/load.ts";
 import { ConfigError } from "./lib/config/errors.ts";
 import { manifestSchema } from "./lib/config/schema.ts";
 import { processSecretSource } from "./lib/config/secrets.ts";
-import type { ClusterConfig, Manifest } from "./lib/config/types.ts";
+import type { Manifest } from "./lib/config/types.ts";
 import { type FleetRun, planFleet } from "./lib/apply/fleet.ts";
 import {
   renderApplyText,
@@ -20,16 +22,26 @@ import {
   renderDestroyText,
   renderPlanText,
 } from "./lib/report/text.ts";
-import { applyDocument, PLAN_FORMAT_VERSION, planDocument } from "./lib/report/json.ts";
+import {
+  applyDocument,
+  destroyDocument,
+  PLAN_FORMAT_VERSION,
+  planDocument,
+} from "./lib/report/json.ts";
 import { type SavedPlan, staleReasons } from "./lib/plan/stale.ts";
 import { errorMessage, redact } from "./lib/util/redact.ts";
 import { createProgress, type Progress } from "./lib/report/progress.ts";
 import { setDebugSink } from "./lib/util/debug.ts";
 import { DEFAULT_RETRY } from "./lib/util/retry.ts";
+import { startLifecycle } from "./lib/cli/lifecycle.ts";
+import { selectClusters } from "./lib/cli/select.ts";
+import { fileReport, fullReport } from "./lib/cli/validate.ts";
+import { VERSION } from "./lib/version.ts";
 
-const encoder = new TextEncoder();
-const print = (text: string) => Deno.stdout.writeSync(encoder.encode(redact(text)));
-const printErr = (text: string) => Deno.stderr.writeSync(encoder.encode(redact(text)));
+// Signals, writes that never throw (a closed pipe), temp files removed on every exit path.
+const life = startLifecycle({ filter: redact });
+const print = life.out;
+const printErr = life.err;
 
 interface CommonOptions {
   output: "text" | "json";
@@ -59,26 +71,6 @@ function outputFormat(value: string): "text" | "json" {
   return value;
 }
 
-function selectClusters(manifest: Manifest, names: string[], selectors: string[]): ClusterConfig[] {
-  const unknown = names.filter((n) => !manifest.clusters.some((c) => c.name === n));
-  if (unknown.length > 0) {
-    throw new Error(
-      `--cluster: no cluster named ${unknown.map((n) => `"${n}"`).join(", ")} in ${manifest.file}`,
-    );
-  }
-  const wanted = selectors.map((s) => {
-    const [key, ...rest] = s.split("=");
-    if (!key || rest.length === 0) throw new Error(`--selector: "${s}" is not key=value`);
-    return { key, value: rest.join("=") };
-  });
-  const selected = manifest.clusters.filter((c) =>
-    (names.length === 0 || names.includes(c.name)) &&
-    wanted.every(({ key, value }) => c.labels[key] === value)
-  );
-  if (selected.length === 0) throw new Error("no cluster matches --cluster/--selector");
-  return selected;
-}
-
 let progress: Progress | undefined;
 
 function startProgress(quiet: boolean): Progress {
@@ -91,21 +83,11 @@ function startProgress(quiet: boolean): Progress {
   return progress;
 }
 
-/**
- * Ctrl-C: the first stops new steps (steps in flight finish and are reported), the second quits
- * at once; temporary clones are removed either way and the exit code is 130.
- */
-const interrupt = new AbortController();
-let cleanup: (() => Promise<void>) | undefined;
-Deno.addSignalListener("SIGINT", () => {
-  if (interrupt.signal.aborted) {
-    printErr("interrupted again: quitting now\n");
-    (cleanup?.() ?? Promise.resolve()).finally(() => Deno.exit(130));
-    return;
-  }
-  printErr("interrupted: finishing the steps in flight (Ctrl-C again to quit now)\n");
-  interrupt.abort();
-});
+/** Interrupted (Ctrl-C, SIGTERM, SIGHUP, stdout closed): the exit code it asks for. */
+function exitIfInterrupted(): void {
+  const code = life.interruptedCode();
+  if (code !== undefined) Deno.exitCode = code;
+}
 
 async function startRun(
   file: string,
@@ -118,17 +100,16 @@ async function startRun(
     concurrency: opts.concurrency,
     secrets: processSecretSource(),
     onEvent: startProgress(opts.quiet === true || opts.output === "json").event,
-    signal: interrupt.signal,
+    signal: life.signal,
     failFast: opts.failFast,
     force: opts.force,
     rotate: opts.rotate,
     retry: { ...DEFAULT_RETRY, attempts: opts.retries },
   });
-  cleanup = run.close;
   progress?.done();
-  if (interrupt.signal.aborted) {
+  if (life.signal.aborted) {
     await run.close();
-    Deno.exit(130);
+    life.exit(life.interruptedCode() ?? 130);
   }
   return { manifest, run };
 }
@@ -147,10 +128,13 @@ async function readPlanFile(path: string): Promise<SavedPlan> {
   } catch (e) {
     throw new Error(`--plan-file: cannot read ${path}: ${(e as Error).message}`);
   }
-  if (
-    doc.kind !== "fluxfleet.plan" || doc.formatVersion !== PLAN_FORMAT_VERSION ||
-    !Array.isArray(doc.clusters)
-  ) {
+  if (doc.kind === "fluxfleet.plan" && doc.formatVersion !== PLAN_FORMAT_VERSION) {
+    throw new Error(
+      `--plan-file: ${path} is in format version ${doc.formatVersion}; this fluxfleet reads ` +
+        `version ${PLAN_FORMAT_VERSION}: run plan again`,
+    );
+  }
+  if (doc.kind !== "fluxfleet.plan" || !Array.isArray(doc.clusters)) {
     throw new Error(
       `--plan-file: ${path} is not a fluxfleet plan (format version ${PLAN_FORMAT_VERSION})`,
     );
@@ -168,18 +152,35 @@ async function confirm(question: string): Promise<boolean> {
 const program = new Command()
   .name("fluxfleet")
   .description("Bootstrap Flux CD onto a fleet of Kubernetes clusters from one manifest.")
-  .showHelpAfterError()
+  .version(`fluxfleet ${VERSION}`, "-V, --version", "print the version")
+  // A typo gets the error, a "did you mean" and one line pointing to --help, not the whole help.
+  .showHelpAfterError('(run "fluxfleet --help" for usage)')
+  .showSuggestionAfterError()
+  .configureOutput({ writeOut: print, writeErr: printErr })
   .exitOverride();
 
-program.command("validate")
-  .description("check a manifest against the schema and the rules; print ok or every problem")
+/** A subcommand whose usage errors point to its own --help. */
+function subcommand(name: string): Command {
+  return program.command(name).showHelpAfterError(`(run "fluxfleet ${name} --help" for usage)`);
+}
+
+subcommand("validate")
+  .description(
+    "check a manifest against the schema and the rules (the file only); with --full also " +
+      "resolve secrets and kubeconfig contexts. Contacts nothing.",
+  )
   .argument("<file>", "flux-bootstrap.yaml")
-  .action(async (file: string) => {
+  .option(
+    "--full",
+    "also resolve every secret reference (environment variables, files, stdin, prompts) and " +
+      "kubeconfig context, as plan does before contacting anything",
+  )
+  .action(async (file: string, opts: { full?: boolean }) => {
     const m = await loadManifest(file);
-    print(`ok: ${m.clusters.length} cluster${m.clusters.length === 1 ? "" : "s"}\n`);
+    print(opts.full ? await fullReport(m, processSecretSource()) : fileReport(m));
   });
 
-program.command("schema")
+subcommand("schema")
   .description("print the manifest's JSON Schema (for editors)")
   .action(() => {
     print(JSON.stringify(manifestSchema, null, 2) + "\n");
@@ -191,8 +192,9 @@ function withCommon(cmd: Command): Command {
     .option("-o, --output <format>", "text or json", outputFormat, "text")
     .option("-c, --cluster <name>", "only this cluster (repeatable)", collect, [])
     .option(
-      "-l, --selector <key=value>",
-      "only clusters with this label (repeatable, all must match)",
+      "-l, --selector <selector>",
+      "only clusters whose labels match, kubectl's syntax: env=prod, env!=dev, " +
+        "'region in (eu,us)', 'tier notin (test)', team, !legacy; comma = and (repeatable)",
       collect,
       [],
     )
@@ -218,7 +220,7 @@ function withCommon(cmd: Command): Command {
     .option("--debug", "log every request (method, path, status; redacted) on stderr");
 }
 
-withCommon(program.command("plan"))
+withCommon(subcommand("plan"))
   .description("observe every cluster and repository and show what apply would change")
   .option(
     "--detailed-exitcode",
@@ -247,7 +249,7 @@ withCommon(program.command("plan"))
     },
   );
 
-withCommon(program.command("apply"))
+withCommon(subcommand("apply"))
   .description("plan, then carry out the plan: push files, install Flux, wait until it is Ready")
   .option("--auto-approve", "do not ask for confirmation")
   .option("--plan-file <file>", "apply a plan saved by `plan --out`; refused when it is stale")
@@ -287,14 +289,14 @@ withCommon(program.command("apply"))
             : "\n" + renderApplyText(results),
         );
         if (results.some((r) => r.outcome === "failed")) Deno.exitCode = 1;
-        if (interrupt.signal.aborted) Deno.exitCode = 130;
+        exitIfInterrupted();
       } finally {
         await run.close();
       }
     },
   );
 
-withCommon(program.command("destroy"))
+withCommon(subcommand("destroy"))
   .description(
     "uninstall Flux from the clusters (plan first): sync objects, components, CRDs, namespace",
   )
@@ -315,7 +317,7 @@ withCommon(program.command("destroy"))
       deleteGitManifests?: boolean;
     },
   ) => {
-    const { run } = await startRun(file, opts);
+    const { manifest, run } = await startRun(file, opts);
     try {
       const plans = run.destroyPlans({
         keepNamespace: opts.keepNamespace ?? false,
@@ -337,15 +339,11 @@ withCommon(program.command("destroy"))
       progress?.done();
       print(
         opts.output === "json"
-          ? JSON.stringify(
-            { formatVersion: PLAN_FORMAT_VERSION, kind: "fluxfleet.destroy", plans, results },
-            null,
-            2,
-          ) + "\n"
+          ? JSON.stringify(destroyDocument(manifest.file, plans, results), null, 2) + "\n"
           : "\n" + renderDestroyText(results),
       );
       if (results.some((r) => r.outcome === "failed")) Deno.exitCode = 1;
-      if (interrupt.signal.aborted) Deno.exitCode = 130;
+      exitIfInterrupted();
     } finally {
       await run.close();
     }
@@ -353,11 +351,13 @@ withCommon(program.command("destroy"))
 
 try {
   await program.parseAsync(Deno.args, { from: "user" });
+  // Plan's output may be what broke (`plan | head`): exit as a shell reports it.
+  exitIfInterrupted();
 } catch (e) {
   const code = (e as { code?: string }).code;
-  if (code === "commander.helpDisplayed" || code === "commander.version") Deno.exit(0);
-  if (code?.startsWith("commander.")) Deno.exit(1); // commander already printed the problem
+  if (code === "commander.helpDisplayed" || code === "commander.version") life.exit(0);
+  if (code?.startsWith("commander.")) life.exit(1); // commander already printed the problem
   if (e instanceof ConfigError) printErr(e.message + "\n");
   else printErr(`error: ${errorMessage(e)}\n`);
-  Deno.exit(1);
+  life.exit(life.interruptedCode() ?? 1);
 }

@@ -2,11 +2,13 @@
 import { type DestroyPlan, type DestroyStep } from "../plan/destroy.ts";
 import { destroyClusterStep } from "../kube/destroy.ts";
 import { mapLimit } from "../util/pool.ts";
+import { destroyStepProgress } from "./step_progress.ts";
 import { errorMessage } from "../util/redact.ts";
 import {
   checkInterrupted,
   type ClusterState,
   type DestroyResult,
+  InterruptedError,
   type RepoGroup,
   type RunOptions,
 } from "./state.ts";
@@ -24,21 +26,34 @@ export async function destroyFleet(
     const s = states.get(p.cluster)!;
     const done: DestroyStep[] = [];
     try {
+      checkInterrupted(opts.signal, "starting");
       for (const step of p.steps) {
         if (step.kind === "file") continue;
-        checkInterrupted(opts.signal, `${step.kind} ${step.action}`);
-        opts.onEvent?.(p.cluster, `${step.action} ${step.kind}`);
+        const doing = destroyStepProgress(step);
+        checkInterrupted(opts.signal, doing);
+        opts.onEvent?.(p.cluster, doing);
         await destroyClusterStep(s.client!, s.desired, step);
         done.push(step);
       }
       return { cluster: p.cluster, outcome: "destroyed", done };
     } catch (e) {
+      // Stopped by Ctrl-C before anything was removed: skipped, not failed.
+      if (e instanceof InterruptedError && done.length === 0) {
+        return {
+          cluster: p.cluster,
+          outcome: "skipped",
+          done,
+          reason: `interrupted before ${e.before}`,
+        };
+      }
       return { cluster: p.cluster, outcome: "failed", done, error: errorMessage(e) };
     }
   });
   // Then one commit per repository deleting the files of the clusters that were uninstalled.
   await mapLimit([...groups.values()], opts.concurrency, async (g) => {
-    const members = results.filter((r) => r.outcome !== "failed" && g.clusters.includes(r.cluster));
+    const members = results.filter((r) =>
+      (r.outcome === "destroyed" || r.outcome === "unchanged") && g.clusters.includes(r.cluster)
+    );
     const deletions = members.flatMap((r) =>
       plans.find((p) => p.cluster === r.cluster)!.steps.flatMap((st) =>
         st.kind === "file" ? [{ path: st.path, content: null }] : []

@@ -16,10 +16,12 @@ import {
   checkInterrupted,
   type ClusterResult,
   type ClusterState,
+  InterruptedError,
   type RepoGroup,
   type RunOptions,
 } from "./state.ts";
 import { completeBitbucket, withUrl } from "./observe.ts";
+import { stepProgress } from "./step_progress.ts";
 
 export async function applyFleet(
   plans: ClusterPlan[],
@@ -33,14 +35,14 @@ export async function applyFleet(
   if (opts.failFast && plans.some((p) => p.error)) stop.abort();
   const byName = new Map(plans.map((p) => [p.cluster, p]));
   // Repository phase: one commit per repository holding every cluster's file changes.
-  const repoErrors = new Map<string, string>();
+  const repoErrors = new Map<string, unknown>();
   await mapLimit([...groups.values()], opts.concurrency, async (g) => {
     const members = g.clusters.map((c) => byName.get(c)!).filter((p) => !p.error);
     if (g.bitbucket) {
       try {
         await applyBitbucketRepository(g, members, states, signal, opts);
       } catch (e) {
-        repoErrors.set(g.key, errorMessage(e));
+        repoErrors.set(g.key, e);
         return;
       }
     }
@@ -64,27 +66,33 @@ export async function applyFleet(
       for (const c of names) opts.onEvent?.(c, `pushing to ${g.url} (${g.branch})`);
       await g.remote!.push(g.checkout, changes, message, g.author);
     } catch (e) {
-      repoErrors.set(g.key, errorMessage(e));
+      repoErrors.set(g.key, e);
     }
   });
 
   if (opts.failFast && repoErrors.size > 0) stop.abort();
-  const results = await mapLimit(plans, opts.concurrency, async (p): Promise<ClusterResult> => {
+  return await mapLimit(plans, opts.concurrency, async (p): Promise<ClusterResult> => {
     const result = await applyCluster(p, states.get(p.cluster)!, repoErrors, signal, opts);
     if (result.outcome === "failed" && opts.failFast) stop.abort();
     return result;
   });
-  return results.map((r) =>
-    r.outcome === "failed" && r.applied.length === 0 && stop.signal.aborted &&
-      r.error?.startsWith("interrupted before") && !opts.signal?.aborted
-      ? {
-        cluster: r.cluster,
-        outcome: "skipped",
-        applied: [],
-        error: "another cluster failed (--fail-fast)",
-      }
-      : r
-  );
+}
+
+/**
+ * A cluster stopped before any of its steps ran is skipped, not failed: by Ctrl-C (the reason
+ * says where it stopped) or by --fail-fast.
+ */
+function notStarted(
+  cluster: string,
+  e: unknown,
+  applied: Step[],
+  opts: RunOptions,
+): ClusterResult | undefined {
+  if (!(e instanceof InterruptedError) || applied.length > 0) return undefined;
+  const reason = opts.signal?.aborted
+    ? `interrupted before ${e.before}`
+    : "another cluster failed (--fail-fast)";
+  return { cluster, outcome: "skipped", applied: [], reason };
 }
 
 /**
@@ -121,14 +129,17 @@ async function applyBitbucketRepository(
 async function applyCluster(
   p: ClusterPlan,
   s: ClusterState,
-  repoErrors: Map<string, string>,
+  repoErrors: Map<string, unknown>,
   signal: AbortSignal,
   opts: RunOptions,
 ): Promise<ClusterResult> {
   if (p.error) return { cluster: p.cluster, outcome: "failed", applied: [], error: p.error };
   if (p.steps.length === 0) return { cluster: p.cluster, outcome: "unchanged", applied: [] };
-  const repoError = repoErrors.get(s.repo.key);
-  if (repoError) return { cluster: p.cluster, outcome: "failed", applied: [], error: repoError };
+  if (repoErrors.has(s.repo.key)) {
+    const e = repoErrors.get(s.repo.key);
+    return notStarted(p.cluster, e, [], opts) ??
+      { cluster: p.cluster, outcome: "failed", applied: [], error: errorMessage(e) };
+  }
   const applied: Step[] = [];
   const head = s.repo.checkout?.head;
   const revision = head ? `${s.repo.branch}@sha1:${head}` : undefined;
@@ -138,15 +149,20 @@ async function applyCluster(
     applied.push(...p.steps.filter((st) => st.kind === "file"));
     for (const step of p.steps) {
       if (step.kind === "file") continue;
+      // Carried out (and shown) by the repository phase above.
+      if (step.kind === "repository" || step.kind === "group") {
+        applied.push(step);
+        continue;
+      }
       // A generated key must be accepted before the cluster is pointed at it. The secret is
       // written first, so the key survives to the re-run (it is never regenerated).
       if (step.kind === "sync" && s.keyCheck) await requireAcceptedKey(s, signal);
-      checkInterrupted(signal, describeStepShort(step));
+      checkInterrupted(signal, stepProgress(step));
       // The key the plan announced as "generated at apply" is made now, once, and stored.
       if (step.kind === "secret" && s.desired.secret.generateAtApply) {
         generatedKey = await generateClusterKey(s, opts.onEvent);
       }
-      opts.onEvent?.(p.cluster, describeStepShort(step));
+      opts.onEvent?.(p.cluster, stepProgress(step));
       if (step.kind === "accessKey") {
         await applyAccessKey(s.repo.bitbucket!, step, s.desired.secret.data["identity.pub"]);
       } else if (step.kind === "components" && s.customKustomization) {
@@ -163,7 +179,7 @@ async function applyCluster(
           o.metadata.name !== s.desired.kustomization.metadata.name
         );
         await applyClusterStep(s.client!, { ...s.desired, components }, step);
-      } else if (step.kind !== "repository" && step.kind !== "group") {
+      } else {
         await applyClusterStep(s.client!, s.desired, step);
       }
       applied.push(step);
@@ -187,6 +203,8 @@ async function applyCluster(
       ...(generatedKey ? { generatedKey } : {}),
     };
   } catch (e) {
+    const skipped = notStarted(p.cluster, e, applied, opts);
+    if (skipped) return skipped;
     return {
       cluster: p.cluster,
       outcome: "failed",
@@ -213,26 +231,5 @@ async function isCurrentRemoteHead(
     return head !== null && head !== ours && revision === `${g.branch}@sha1:${head}`;
   } catch {
     return false;
-  }
-}
-
-function describeStepShort(step: Step): string {
-  switch (step.kind) {
-    case "namespace":
-      return `creating namespace ${step.name}`;
-    case "components":
-      return `installing components (${step.objects} objects)`;
-    case "secret":
-      return `${
-        step.action === "create" ? "creating" : "updating"
-      } secret ${step.namespace}/${step.name}`;
-    case "pullSecret":
-      return `${
-        step.action === "create" ? "creating" : "updating"
-      } image pull secret ${step.namespace}/${step.name}`;
-    case "sync":
-      return `applying ${step.object} ${step.namespace}/${step.name}`;
-    default:
-      return step.kind;
   }
 }

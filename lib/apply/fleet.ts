@@ -48,24 +48,35 @@ function withSigning(plan: ClusterPlan, signer: CommitSigner | undefined): Clust
     : plan;
 }
 
-export async function planFleet(
+/**
+ * What is checked before anything is contacted (also `validate --full`): every secret reference
+ * resolved (a missing variable, unreadable file or wrong passphrase stops the run here), and
+ * every cluster's kubeconfig context found in its local kubeconfig files.
+ */
+export async function resolveLocal(
   manifest: Manifest,
   clusters: ClusterConfig[],
-  opts: RunOptions,
-): Promise<FleetRun> {
+  secrets: RunOptions["secrets"],
+): Promise<Map<string, Credentials>> {
   const baseDir = dirname(manifest.file);
-  // Secrets first: a missing variable, unreadable file or wrong passphrase stops the run before
-  // anything is contacted.
   const creds = new Map<string, Credentials>();
   for (const c of clusters) {
-    creds.set(c.name, await resolveCredentials(c, baseDir, opts.secrets));
-    // The kubeconfig and its context are local files: check them before any contact too.
+    creds.set(c.name, await resolveCredentials(c, baseDir, secrets));
     try {
       resolveKubeContext(c.kube);
     } catch (e) {
       throw new Error(`cluster "${c.name}": ${(e as Error).message}`);
     }
   }
+  return creds;
+}
+
+export async function planFleet(
+  manifest: Manifest,
+  clusters: ClusterConfig[],
+  opts: RunOptions,
+): Promise<FleetRun> {
+  const creds = await resolveLocal(manifest, clusters, opts.secrets);
   // Components are the same for every cluster with the same release and install options: the
   // source is read once, and a release archive is built with kubectl kustomize once per distinct
   // (source, options) — never per cluster. Both caches hold promises, so this stays true for
