@@ -1,11 +1,13 @@
 /**
  * fluxfleet command line: parse arguments, call lib/, print. No logic of its own.
  *
- *   fluxfleet validate FILE
+ *   fluxfleet validate FILE [--full]
  *   fluxfleet plan FILE [--output text|json] [--detailed-exitcode] [--cluster NAME]...
  *   fluxfleet apply FILE [--auto-approve] [--output text|json] [--cluster NAME]...
+ *   fluxfleet destroy FILE [--auto-approve] [--output text|json] [--cluster NAME]...
  *   fluxfleet schema
  *   fluxfleet manifests pull VERSION DIR [--url URL] [--sha256 HEX]
+ *   fluxfleet --version
  */
 import "./lib/util/no_deprecation.ts";
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -13,7 +15,7 @@ import { loadManifest } from "./lib/config/load.ts";
 import { ConfigError } from "./lib/config/errors.ts";
 import { manifestSchema } from "./lib/config/schema.ts";
 import { processSecretSource } from "./lib/config/secrets.ts";
-import type { ClusterConfig, Manifest } from "./lib/config/types.ts";
+import type { Manifest } from "./lib/config/types.ts";
 import { type FleetRun, planFleet } from "./lib/apply/fleet.ts";
 import {
   renderApplyText,
@@ -23,6 +25,7 @@ import {
 } from "./lib/report/text.ts";
 import {
   applyDocument,
+  destroyDocument,
   jsonText,
   PLAN_FORMAT_VERSION,
   planDocument,
@@ -36,17 +39,23 @@ import { DEFAULT_RETRY } from "./lib/util/retry.ts";
 import { parseDuration } from "./lib/config/duration.ts";
 import { DEFAULT_LIMITS, describeLimits, type Limits, withLimitOption } from "./lib/util/limits.ts";
 import { pullManifests } from "./lib/manifests/pull.ts";
+import { startLifecycle } from "./lib/cli/lifecycle.ts";
+import { selectClusters } from "./lib/cli/select.ts";
+import { fileReport, fullReport } from "./lib/cli/validate.ts";
+import { VERSION } from "./lib/version.ts";
 
 /**
- * Everything fluxfleet prints goes through print/printErr: control characters and escape
- * sequences (what a server may have slipped into a message or a repository file) are removed,
- * then secrets are redacted. The live progress display alone writes escapes of its own (cursor
- * moves, colour): it strips what it is given itself and writes through drawProgress.
+ * Signals, writes that never throw (a closed pipe), temp files removed on every exit path
+ * (lib/cli/lifecycle.ts). Everything fluxfleet prints goes through print/printErr: control
+ * characters and escape sequences (what a server may have slipped into a message or a repository
+ * file) are removed, then secrets are redacted. The live progress display alone writes escapes of
+ * its own (cursor moves, colour): it strips what it is given itself and writes through
+ * drawProgress, which only redacts.
  */
-const encoder = new TextEncoder();
-const print = (text: string) => Deno.stdout.writeSync(encoder.encode(safeText(text)));
-const printErr = (text: string) => Deno.stderr.writeSync(encoder.encode(safeText(text)));
-const drawProgress = (text: string) => Deno.stderr.writeSync(encoder.encode(redact(text)));
+const life = startLifecycle({ filter: safeText, drawFilter: redact });
+const print = life.out;
+const printErr = life.err;
+const drawProgress = life.draw;
 
 interface CommonOptions {
   output: "text" | "json";
@@ -105,26 +114,6 @@ function outputFormat(value: string): "text" | "json" {
   return value;
 }
 
-function selectClusters(manifest: Manifest, names: string[], selectors: string[]): ClusterConfig[] {
-  const unknown = names.filter((n) => !manifest.clusters.some((c) => c.name === n));
-  if (unknown.length > 0) {
-    throw new Error(
-      `--cluster: no cluster named ${unknown.map((n) => `"${n}"`).join(", ")} in ${manifest.file}`,
-    );
-  }
-  const wanted = selectors.map((s) => {
-    const [key, ...rest] = s.split("=");
-    if (!key || rest.length === 0) throw new Error(`--selector: "${s}" is not key=value`);
-    return { key, value: rest.join("=") };
-  });
-  const selected = manifest.clusters.filter((c) =>
-    (names.length === 0 || names.includes(c.name)) &&
-    wanted.every(({ key, value }) => c.labels[key] === value)
-  );
-  if (selected.length === 0) throw new Error("no cluster matches --cluster/--selector");
-  return selected;
-}
-
 let progress: Progress | undefined;
 
 function startProgress(quiet: boolean): Progress {
@@ -149,21 +138,11 @@ function terminalSize(): { columns: number; rows: number } {
   }
 }
 
-/**
- * Ctrl-C: the first stops new steps (steps in flight finish and are reported), the second quits
- * at once; temporary clones are removed either way and the exit code is 130.
- */
-const interrupt = new AbortController();
-let cleanup: (() => Promise<void>) | undefined;
-Deno.addSignalListener("SIGINT", () => {
-  if (interrupt.signal.aborted) {
-    printErr("interrupted again: quitting now\n");
-    (cleanup?.() ?? Promise.resolve()).finally(() => Deno.exit(130));
-    return;
-  }
-  printErr("interrupted: finishing the steps in flight (Ctrl-C again to quit now)\n");
-  interrupt.abort();
-});
+/** Interrupted (Ctrl-C, SIGTERM, SIGHUP, stdout closed): the exit code it asks for. */
+function exitIfInterrupted(): void {
+  const code = life.interruptedCode();
+  if (code !== undefined) Deno.exitCode = code;
+}
 
 async function startRun(
   file: string,
@@ -183,18 +162,17 @@ async function startRun(
     onEnd: shown.end,
     timeoutMs: opts.timeout,
     clusterTimeoutMs: opts.clusterTimeout,
-    signal: interrupt.signal,
+    signal: life.signal,
     failFast: opts.failFast,
     force: opts.force,
     rotate: opts.rotate,
     retry: { ...DEFAULT_RETRY, attempts: opts.retries },
     limits: opts.limit,
   });
-  cleanup = run.close;
   progress?.done();
-  if (interrupt.signal.aborted) {
+  if (life.signal.aborted) {
     await run.close();
-    Deno.exit(130);
+    life.exit(life.interruptedCode() ?? 130);
   }
   return { manifest, run };
 }
@@ -213,10 +191,13 @@ async function readPlanFile(path: string): Promise<SavedPlan> {
   } catch (e) {
     throw new Error(`--plan-file: cannot read ${path}: ${(e as Error).message}`);
   }
-  if (
-    doc.kind !== "fluxfleet.plan" || doc.formatVersion !== PLAN_FORMAT_VERSION ||
-    !Array.isArray(doc.clusters)
-  ) {
+  if (doc.kind === "fluxfleet.plan" && doc.formatVersion !== PLAN_FORMAT_VERSION) {
+    throw new Error(
+      `--plan-file: ${path} is in format version ${doc.formatVersion}; this fluxfleet reads ` +
+        `version ${PLAN_FORMAT_VERSION}: run plan again`,
+    );
+  }
+  if (doc.kind !== "fluxfleet.plan" || !Array.isArray(doc.clusters)) {
     throw new Error(
       `--plan-file: ${path} is not a fluxfleet plan (format version ${PLAN_FORMAT_VERSION})`,
     );
@@ -234,18 +215,35 @@ async function confirm(question: string): Promise<boolean> {
 const program = new Command()
   .name("fluxfleet")
   .description("Bootstrap Flux CD onto a fleet of Kubernetes clusters from one manifest.")
-  .showHelpAfterError()
+  .version(`fluxfleet ${VERSION}`, "-V, --version", "print the version")
+  // A typo gets the error, a "did you mean" and one line pointing to --help, not the whole help.
+  .showHelpAfterError('(run "fluxfleet --help" for usage)')
+  .showSuggestionAfterError()
+  .configureOutput({ writeOut: print, writeErr: printErr })
   .exitOverride();
 
-program.command("validate")
-  .description("check a manifest against the schema and the rules; print ok or every problem")
+/** A subcommand whose usage errors point to its own --help. */
+function subcommand(name: string): Command {
+  return program.command(name).showHelpAfterError(`(run "fluxfleet ${name} --help" for usage)`);
+}
+
+subcommand("validate")
+  .description(
+    "check a manifest against the schema and the rules (the file only); with --full also " +
+      "resolve secrets and kubeconfig contexts. Contacts nothing.",
+  )
   .argument("<file>", "flux-bootstrap.yaml")
-  .action(async (file: string) => {
+  .option(
+    "--full",
+    "also resolve every secret reference (environment variables, files, stdin, prompts) and " +
+      "kubeconfig context, as plan does before contacting anything",
+  )
+  .action(async (file: string, opts: { full?: boolean }) => {
     const m = await loadManifest(file);
-    print(`ok: ${m.clusters.length} cluster${m.clusters.length === 1 ? "" : "s"}\n`);
+    print(opts.full ? await fullReport(m, processSecretSource()) : fileReport(m));
   });
 
-program.command("schema")
+subcommand("schema")
   .description("print the manifest's JSON Schema (for editors)")
   .action(() => {
     print(JSON.stringify(manifestSchema, null, 2) + "\n");
@@ -299,8 +297,9 @@ function withCommon(cmd: Command): Command {
     .option("-o, --output <format>", "text or json", outputFormat, "text")
     .option("-c, --cluster <name>", "only this cluster (repeatable)", collect, [])
     .option(
-      "-l, --selector <key=value>",
-      "only clusters with this label (repeatable, all must match)",
+      "-l, --selector <selector>",
+      "only clusters whose labels match, kubectl's syntax: env=prod, env!=dev, " +
+        "'region in (eu,us)', 'tier notin (test)', team, !legacy; comma = and (repeatable)",
       collect,
       [],
     )
@@ -342,7 +341,7 @@ function withCommon(cmd: Command): Command {
     );
 }
 
-withCommon(program.command("plan"))
+withCommon(subcommand("plan"))
   .description("observe every cluster and repository and show what apply would change")
   .option(
     "--detailed-exitcode",
@@ -371,7 +370,7 @@ withCommon(program.command("plan"))
     },
   );
 
-withCommon(program.command("apply"))
+withCommon(subcommand("apply"))
   .description("plan, then carry out the plan: push files, install Flux, wait until it is Ready")
   .option("--auto-approve", "do not ask for confirmation")
   .option("--plan-file <file>", "apply a plan saved by `plan --out`; refused when it is stale")
@@ -414,14 +413,14 @@ withCommon(program.command("apply"))
             : "\n" + renderApplyText(results),
         );
         if (results.some((r) => r.outcome === "failed")) Deno.exitCode = 1;
-        if (interrupt.signal.aborted) Deno.exitCode = 130;
+        exitIfInterrupted();
       } finally {
         await run.close();
       }
     },
   );
 
-withCommon(program.command("destroy"))
+withCommon(subcommand("destroy"))
   .description(
     "uninstall Flux from the clusters (plan first): sync objects, components, CRDs, namespace",
   )
@@ -442,7 +441,7 @@ withCommon(program.command("destroy"))
       deleteGitManifests?: boolean;
     },
   ) => {
-    const { run } = await startRun(file, opts);
+    const { manifest, run } = await startRun(file, opts);
     try {
       const plans = run.destroyPlans({
         keepNamespace: opts.keepNamespace ?? false,
@@ -466,13 +465,11 @@ withCommon(program.command("destroy"))
       progress?.done();
       print(
         opts.output === "json"
-          ? jsonText(
-            { formatVersion: PLAN_FORMAT_VERSION, kind: "fluxfleet.destroy", plans, results },
-          )
+          ? jsonText(destroyDocument(manifest.file, plans, results))
           : "\n" + renderDestroyText(results),
       );
       if (results.some((r) => r.outcome === "failed")) Deno.exitCode = 1;
-      if (interrupt.signal.aborted) Deno.exitCode = 130;
+      exitIfInterrupted();
     } finally {
       await run.close();
     }
@@ -480,12 +477,14 @@ withCommon(program.command("destroy"))
 
 try {
   await program.parseAsync(Deno.args, { from: "user" });
+  // Plan's output may be what broke (`plan | head`): exit as a shell reports it.
+  exitIfInterrupted();
 } catch (e) {
   const code = (e as { code?: string }).code;
-  if (code === "commander.helpDisplayed" || code === "commander.version") Deno.exit(0);
-  if (code?.startsWith("commander.")) Deno.exit(1); // commander already printed the problem
+  if (code === "commander.helpDisplayed" || code === "commander.version") life.exit(0);
+  if (code?.startsWith("commander.")) life.exit(1); // commander already printed the problem
   progress?.done();
   if (e instanceof ConfigError) printErr(e.message + "\n");
   else printErr(`error: ${errorMessage(e)}\n`);
-  Deno.exit(1);
+  life.exit(life.interruptedCode() ?? 1);
 }

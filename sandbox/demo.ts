@@ -15,8 +15,11 @@ const git = await startGitServer({ users: { git: token } });
 const dev = await startKubeSandbox();
 const prod = await startKubeSandbox();
 
+// Bold banners only on a terminal: piped or saved output stays plain text.
+const bold = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
+
 function banner(text: string) {
-  console.log(Deno.env.get("NO_COLOR") ? `\n==> ${text}` : `\n\x1b[1m==> ${text}\x1b[0m`);
+  console.log(bold ? `\n\x1b[1m==> ${text}\x1b[0m` : `\n==> ${text}`);
 }
 
 async function cli(args: string[]): Promise<{ code: number; ms: number }> {

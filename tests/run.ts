@@ -9,6 +9,52 @@
  * TMPDIR of their own, removed afterwards.
  */
 
+/** System tools the tests drive, with the Debian package that has each. */
+const TEST_TOOLS: { tool: string; install: string; why: string; dirs?: string[] }[] = [
+  { tool: "git", install: "the Debian package git", why: "git http-backend, the demo" },
+  { tool: "openssl", install: "the Debian package openssl", why: "the sandbox's TLS, the demo" },
+  {
+    tool: "sshd",
+    install: "the Debian package openssh-server",
+    why: "the SSH tests",
+    dirs: ["/usr/sbin"],
+  },
+  {
+    tool: "ssh-keygen",
+    install: "the Debian package openssh-client",
+    why: "the SSH tests",
+  },
+  { tool: "gpg", install: "the Debian package gpg", why: "checking signed commits" },
+  { tool: "tmux", install: "the Debian package tmux", why: "the live display's terminal tests" },
+  {
+    tool: "kubectl",
+    install: "kubectl 1.32 or later (Debian's kubernetes-client is too old)",
+    why: "the kubectl fidelity tests and release archives",
+  },
+];
+
+/**
+ * Checks the system tools first: one line per missing tool, with what to install. Under CI=true
+ * a missing tool fails the run before any test; elsewhere the tests that need it fail or skip.
+ */
+function checkTestTools(): boolean {
+  const path = (Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== "");
+  const found = (tool: string, dirs: string[]) =>
+    dirs.some((d) => {
+      try {
+        const st = Deno.statSync(`${d}/${tool}`);
+        return st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0;
+      } catch {
+        return false;
+      }
+    });
+  const missing = TEST_TOOLS.filter((t) => !found(t.tool, [...path, ...(t.dirs ?? [])]));
+  for (const t of missing) {
+    console.log(`missing tool: ${t.tool} (for ${t.why}): install ${t.install}`);
+  }
+  return missing.length === 0 || Deno.env.get("CI") !== "true";
+}
+
 export type Outcome = "passed" | "failed" | "skipped";
 
 /** One `<testcase>` of Deno's JUnit report: a test, or a step (`parent > step`). */
@@ -145,4 +191,11 @@ async function main(): Promise<boolean> {
   }
 }
 
-if (import.meta.main) Deno.exit((await main()) ? 0 : 1);
+if (import.meta.main) {
+  if (!checkTestTools()) {
+    console.log("CI=true: the tests need every tool above; not running them");
+    console.log("0 passed, 1 failed");
+    Deno.exit(1);
+  }
+  Deno.exit((await main()) ? 0 : 1);
+}

@@ -2,12 +2,14 @@
 import { type DestroyPlan, type DestroyStep } from "../plan/destroy.ts";
 import { destroyClusterStep } from "../kube/destroy.ts";
 import { mapLimit } from "../util/pool.ts";
+import { destroyStepProgress } from "./step_progress.ts";
 import { errorMessage } from "../util/redact.ts";
 import {
   checkInterrupted,
   type ClusterEnd,
   type ClusterState,
   type DestroyResult,
+  InterruptedError,
   type RepoGroup,
   type RunOptions,
 } from "./state.ts";
@@ -25,14 +27,16 @@ export async function destroyFleet(
   const results = await mapLimit(plans, opts.concurrency, async (p): Promise<DestroyResult> => {
     const r = await destroyCluster(p, states, opts);
     // A cluster whose files go in a commit ends with that commit; the others end here.
-    if (r.outcome !== "failed" && hasFiles(p.cluster)) {
+    if ((r.outcome === "destroyed" || r.outcome === "unchanged") && hasFiles(p.cluster)) {
       opts.onEvent?.(p.cluster, "waiting for the commit removing its files");
     } else opts.onEnd?.(p.cluster, destroyEnd(r));
     return r;
   });
   // Then one commit per repository deleting the files of the clusters that were uninstalled.
   await mapLimit([...groups.values()], opts.concurrency, async (g) => {
-    const members = results.filter((r) => r.outcome !== "failed" && g.clusters.includes(r.cluster));
+    const members = results.filter((r) =>
+      (r.outcome === "destroyed" || r.outcome === "unchanged") && g.clusters.includes(r.cluster)
+    );
     try {
       await removeFiles(g, members, plans);
     } catch (e) {
@@ -45,6 +49,7 @@ export async function destroyFleet(
 
 function destroyEnd(r: DestroyResult): ClusterEnd {
   if (r.outcome === "failed") return { status: "failed", summary: `failed: ${r.error}` };
+  if (r.outcome === "skipped") return { status: "skipped", summary: `skipped: ${r.reason}` };
   const steps = r.done.length ? ` (${r.done.length} step${r.done.length === 1 ? "" : "s"})` : "";
   return { status: "done", summary: `${r.outcome}${steps}` };
 }
@@ -59,15 +64,26 @@ async function destroyCluster(
   const s = states.get(p.cluster)!;
   const done: DestroyStep[] = [];
   try {
+    checkInterrupted(opts.signal, "starting");
     for (const step of p.steps) {
       if (step.kind === "file") continue;
-      checkInterrupted(opts.signal, `${step.kind} ${step.action}`);
-      opts.onEvent?.(p.cluster, `${step.action} ${step.kind}`);
+      const doing = destroyStepProgress(step);
+      checkInterrupted(opts.signal, doing);
+      opts.onEvent?.(p.cluster, doing);
       await destroyClusterStep(s.client!, s.desired, step);
       done.push(step);
     }
     return { cluster: p.cluster, outcome: "destroyed", done };
   } catch (e) {
+    // Stopped by Ctrl-C before anything was removed: skipped, not failed.
+    if (e instanceof InterruptedError && done.length === 0) {
+      return {
+        cluster: p.cluster,
+        outcome: "skipped",
+        done,
+        reason: `interrupted before ${e.before}`,
+      };
+    }
     return { cluster: p.cluster, outcome: "failed", done, error: errorMessage(e) };
   }
 }

@@ -16,11 +16,13 @@ import {
   type ClusterEnd,
   type ClusterResult,
   type ClusterState,
+  InterruptedError,
   type RepoGroup,
   type RunOptions,
 } from "./state.ts";
 import { completeBitbucket, remoteOptions, withUrl } from "./observe.ts";
 import { type PhaseTracker, withDeadline } from "./deadline.ts";
+import { stepProgress } from "./step_progress.ts";
 
 export async function applyFleet(
   plans: ClusterPlan[],
@@ -34,7 +36,7 @@ export async function applyFleet(
   if (opts.failFast && plans.some((p) => p.error)) stop.abort();
   const byName = new Map(plans.map((p) => [p.cluster, p]));
   // Repository phase: one commit per repository holding every cluster's file changes.
-  const repoErrors = new Map<string, string>();
+  const repoErrors = new Map<string, unknown>();
   await mapLimit([...groups.values()], opts.concurrency, async (g) => {
     const members = g.clusters.map((c) => byName.get(c)!).filter((p) => !p.error);
     const tracker = { phase: `changing repository ${g.url}` };
@@ -51,31 +53,36 @@ export async function applyFleet(
         );
       });
     } catch (e) {
-      repoErrors.set(g.key, errorMessage(e));
+      repoErrors.set(g.key, e);
     }
     // Their repository is done: the clusters wait for their turn in the cluster phase.
     for (const p of members) opts.onQueued?.(p.cluster);
   });
 
   if (opts.failFast && repoErrors.size > 0) stop.abort();
-  const results = await mapLimit(plans, opts.concurrency, async (p): Promise<ClusterResult> => {
-    const applied = await applyCluster(p, states.get(p.cluster)!, repoErrors, signal, opts);
-    // Not started because another cluster failed under --fail-fast: skipped, not failed.
-    const result: ClusterResult = applied.outcome === "failed" && applied.applied.length === 0 &&
-        stop.signal.aborted && applied.error?.startsWith("interrupted before") &&
-        !opts.signal?.aborted
-      ? {
-        cluster: p.cluster,
-        outcome: "skipped",
-        applied: [],
-        error: "another cluster failed (--fail-fast)",
-      }
-      : applied;
+  return await mapLimit(plans, opts.concurrency, async (p): Promise<ClusterResult> => {
+    const result = await applyCluster(p, states.get(p.cluster)!, repoErrors, signal, opts);
     if (result.outcome === "failed" && opts.failFast) stop.abort();
     opts.onEnd?.(p.cluster, resultEnd(result));
     return result;
   });
-  return results;
+}
+
+/**
+ * A cluster stopped before any of its steps ran is skipped, not failed: by Ctrl-C (the reason
+ * says where it stopped) or by --fail-fast.
+ */
+function notStarted(
+  cluster: string,
+  e: unknown,
+  applied: Step[],
+  opts: RunOptions,
+): ClusterResult | undefined {
+  if (!(e instanceof InterruptedError) || applied.length > 0) return undefined;
+  const reason = opts.signal?.aborted
+    ? `interrupted before ${e.before}`
+    : "another cluster failed (--fail-fast)";
+  return { cluster, outcome: "skipped", applied: [], reason };
 }
 
 /** How a cluster's apply ends on the progress display (the words of the final report). */
@@ -87,7 +94,7 @@ function resultEnd(r: ClusterResult): ClusterEnd {
     case "unchanged":
       return { status: "done", summary: "unchanged" };
     case "skipped":
-      return { status: "skipped", summary: `skipped: ${r.error}` };
+      return { status: "skipped", summary: `skipped: ${r.reason}` };
     case "failed":
       return { status: "failed", summary: `failed: ${r.error}` };
   }
@@ -156,14 +163,17 @@ async function applyBitbucketRepository(
 async function applyCluster(
   p: ClusterPlan,
   s: ClusterState,
-  repoErrors: Map<string, string>,
+  repoErrors: Map<string, unknown>,
   signal: AbortSignal,
   opts: RunOptions,
 ): Promise<ClusterResult> {
   if (p.error) return { cluster: p.cluster, outcome: "failed", applied: [], error: p.error };
   if (p.steps.length === 0) return { cluster: p.cluster, outcome: "unchanged", applied: [] };
-  const repoError = repoErrors.get(s.repo.key);
-  if (repoError) return { cluster: p.cluster, outcome: "failed", applied: [], error: repoError };
+  if (repoErrors.has(s.repo.key)) {
+    const e = repoErrors.get(s.repo.key);
+    return notStarted(p.cluster, e, [], opts) ??
+      { cluster: p.cluster, outcome: "failed", applied: [], error: errorMessage(e) };
+  }
   const applied: Step[] = [];
   const head = s.repo.checkout?.head;
   const revision = head ? `${s.repo.branch}@sha1:${head}` : undefined;
@@ -199,6 +209,8 @@ async function applyCluster(
       ...made,
     };
   } catch (e) {
+    const skipped = notStarted(p.cluster, e, applied, opts);
+    if (skipped) return skipped;
     // After a deadline, a step still in flight may finish: the report keeps what was confirmed.
     return {
       cluster: p.cluster,
@@ -226,18 +238,23 @@ async function applySteps(
 ): Promise<void> {
   for (const step of p.steps) {
     if (step.kind === "file") continue;
+    // Carried out (and shown) by the repository phase.
+    if (step.kind === "repository" || step.kind === "group") {
+      applied.push(step);
+      continue;
+    }
     // A generated key must be accepted before the cluster is pointed at it. The secret is
     // written first, so the key survives to the re-run (it is never regenerated).
     if (step.kind === "sync" && s.keyCheck) {
       event("checking the cluster's SSH key");
       await requireAcceptedKey(s, signal, opts.timeoutMs);
     }
-    checkInterrupted(signal, describeStepShort(step));
+    checkInterrupted(signal, stepProgress(step));
     // The key the plan announced as "generated at apply" is made now, once, and stored.
     if (step.kind === "secret" && s.desired.secret.generateAtApply) {
       made.generatedKey = await generateClusterKey(s, event);
     }
-    event(describeStepShort(step));
+    event(stepProgress(step));
     if (step.kind === "accessKey") {
       await applyAccessKey(s.repo.bitbucket!, step, s.desired.secret.data["identity.pub"]);
     } else if (step.kind === "components" && s.customKustomization) {
@@ -254,7 +271,7 @@ async function applySteps(
         o.metadata.name !== s.desired.kustomization.metadata.name
       );
       await applyClusterStep(s.client!, { ...s.desired, components }, step);
-    } else if (step.kind !== "repository" && step.kind !== "group") {
+    } else {
       await applyClusterStep(s.client!, s.desired, step);
     }
     applied.push(step);
@@ -282,26 +299,5 @@ async function isCurrentRemoteHead(
     return head !== null && head !== ours && revision === `${g.branch}@sha1:${head}`;
   } catch {
     return false;
-  }
-}
-
-function describeStepShort(step: Step): string {
-  switch (step.kind) {
-    case "namespace":
-      return `creating namespace ${step.name}`;
-    case "components":
-      return `installing components (${step.objects} objects)`;
-    case "secret":
-      return `${
-        step.action === "create" ? "creating" : "updating"
-      } secret ${step.namespace}/${step.name}`;
-    case "pullSecret":
-      return `${
-        step.action === "create" ? "creating" : "updating"
-      } image pull secret ${step.namespace}/${step.name}`;
-    case "sync":
-      return `applying ${step.object} ${step.namespace}/${step.name}`;
-    default:
-      return step.kind;
   }
 }

@@ -73,20 +73,24 @@ function withSourceWarning(plan: ClusterPlan, c: ClusterConfig, m: FluxManifests
   };
 }
 
-export async function planFleet(
+/**
+ * What is checked before anything is contacted (also `validate --full`): every secret reference
+ * resolved (a missing variable, unreadable file or wrong passphrase stops the run here), every
+ * cluster's kubeconfig context found in its local kubeconfig files (and its credential plugin
+ * allowed), and no two clusters on one API server and Flux namespace.
+ */
+export async function resolveLocal(
   manifest: Manifest,
   clusters: ClusterConfig[],
-  opts: RunOptions,
-): Promise<FleetRun> {
+  secrets: RunOptions["secrets"],
+): Promise<Map<string, Credentials>> {
   const baseDir = dirname(manifest.file);
   // Errors name the setting where the manifest writes it: file:line:col, cluster, field.
   const fieldOf = (c: ClusterConfig) => (field: string) =>
     describeField({ location: manifest.locate?.(c.name, field), cluster: c.name, field });
-  // Secrets first: a missing variable, unreadable file or wrong passphrase stops the run before
-  // anything is contacted.
   const creds = new Map<string, Credentials>();
   for (const c of clusters) {
-    creds.set(c.name, await resolveCredentials(c, baseDir, opts.secrets, fieldOf(c)));
+    creds.set(c.name, await resolveCredentials(c, baseDir, secrets, fieldOf(c)));
     // The kubeconfig and its context are local files: check them before any contact too.
     try {
       resolveKubeContext(c.kube);
@@ -100,6 +104,15 @@ export async function planFleet(
   // Two clusters on one API server and Flux namespace would fight over one installation.
   const shared = sharedInstallationProblems(manifest);
   if (shared.length > 0) throw new ConfigError(shared);
+  return creds;
+}
+
+export async function planFleet(
+  manifest: Manifest,
+  clusters: ClusterConfig[],
+  opts: RunOptions,
+): Promise<FleetRun> {
+  const creds = await resolveLocal(manifest, clusters, opts.secrets);
   // The local checks passed: from here on servers are contacted (progress starts showing).
   opts.onChecked?.();
   // Components are the same for every cluster with the same release and install options: the

@@ -54,8 +54,15 @@ export interface ClusterEnd {
   summary: string;
 }
 
+/** Thrown when a run is interrupted (Ctrl-C, --fail-fast) before `before` could start. */
+export class InterruptedError extends Error {
+  constructor(readonly before: string) {
+    super(`interrupted before ${before}; re-run to continue`);
+  }
+}
+
 export function checkInterrupted(signal: AbortSignal | undefined, before: string) {
-  if (signal?.aborted) throw new Error(`interrupted before ${before}; re-run to continue`);
+  if (signal?.aborted) throw new InterruptedError(before);
 }
 
 export interface RepoGroup {
@@ -111,10 +118,12 @@ export interface ClusterKey {
 
 export interface ClusterResult {
   cluster: string;
-  /** skipped: not started because another cluster failed under --fail-fast. */
+  /** skipped: never started (another cluster failed under --fail-fast, or Ctrl-C). */
   outcome: "unchanged" | "changed" | "failed" | "skipped";
   applied: Step[];
   error?: string;
+  /** Why a skipped cluster was not started. */
+  reason?: string;
   revision?: string;
   /** Generated-key mode: the SSH key this apply generated (public half). */
   generatedKey?: { publicKey: string; fingerprint: string };
@@ -122,7 +131,10 @@ export interface ClusterResult {
 
 export interface DestroyResult {
   cluster: string;
-  outcome: "destroyed" | "unchanged" | "failed";
+  /** skipped: never started (Ctrl-C). */
+  outcome: "destroyed" | "unchanged" | "failed" | "skipped";
   done: DestroyStep[];
   error?: string;
+  /** Why a skipped cluster was not started. */
+  reason?: string;
 }

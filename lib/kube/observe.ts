@@ -29,7 +29,8 @@ export async function observeCluster(
     (await client.get(`/api/v1/namespaces/${desired.namespace}`)) !== undefined;
   // Only a cluster that would get the components installed needs the ownership check (flux2
   // bootstrap asks before taking over CRDs another tool manages).
-  const crdManagedBy = kustomization?.revision ? undefined : await crdOwner(client);
+  const crd = kustomization?.revision ? undefined : await fluxCrd(client);
+  const crdManagedBy = crd?.managedBy;
   return {
     namespace: ns,
     secret: secret ? decodeSecret(secret) : undefined,
@@ -46,15 +47,17 @@ export async function observeCluster(
       }
       : {}),
     ...(crdManagedBy ? { crdManagedBy } : {}),
+    ...(crd ? { crdPresent: crd.present } : {}),
   };
 }
 
-async function crdOwner(client: KubeClient): Promise<string | undefined> {
+/** The GitRepository CRD: whether Flux's components are there, and who manages them. */
+async function fluxCrd(client: KubeClient): Promise<{ present: boolean; managedBy?: string }> {
   const crd = await client.get(
     "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gitrepositories.source.toolkit.fluxcd.io",
   );
   const labels = (crd?.metadata as { labels?: Record<string, string> } | undefined)?.labels;
-  return labels?.["app.kubernetes.io/managed-by"];
+  return { present: crd !== undefined, managedBy: labels?.["app.kubernetes.io/managed-by"] };
 }
 
 function secretDigestOf(secret: Record<string, unknown> | undefined): string | undefined {

@@ -5,6 +5,7 @@
  * and the image pull secret fluxfleet wrote), and optionally the files in git.
  */
 import type { DesiredCluster, ObservedCluster, ObservedRepo } from "./types.ts";
+import { plural } from "../util/words.ts";
 
 export interface DestroyOptions {
   keepNamespace: boolean;
@@ -101,13 +102,15 @@ export function planDestroy(
 export function describeDestroyStep(step: DestroyStep): string {
   switch (step.kind) {
     case "finalizers":
-      return `- remove finalizers from Flux custom resources (${step.crds} kinds), so nothing is pruned`;
+      return `- remove finalizers from Flux custom resources (${
+        plural(step.crds, "kind")
+      }), so nothing is pruned`;
     case "sync":
       return `- delete ${step.object} ${step.namespace}/${step.name}`;
     case "components":
-      return `- delete Flux components (${step.objects} objects)`;
+      return `- delete Flux components (${plural(step.objects, "object")})`;
     case "crds":
-      return `- delete ${step.names.length} Flux CRDs`;
+      return `- delete ${plural(step.names.length, "Flux CRD")}`;
     case "namespace":
       return `- delete namespace ${step.name} (with the source secret)`;
     case "secret":

@@ -116,8 +116,18 @@ function planComponents(desired: DesiredCluster, cluster: ObservedCluster): Step
     kind: "components",
     action: "install",
     objects: desired.components.length,
-    reason: ks ? "Kustomization has never applied a revision" : "Flux is not installed",
+    reason: componentsReason(desired, cluster),
   }];
+}
+
+/** Why the components are installed: not there at all, or there but not (yet) in sync. */
+function componentsReason(desired: DesiredCluster, cluster: ObservedCluster): string {
+  const ks = `Kustomization ${desired.namespace}/${desired.kustomization.metadata.name}`;
+  if (cluster.kustomization) {
+    return `Flux is installed but not in sync yet: ${ks} has never applied a revision`;
+  }
+  if (cluster.crdPresent) return `Flux components are present, but ${ks} does not exist yet`;
+  return "Flux is not installed";
 }
 
 /** The keys of a generated SSH key: new values whatever the secret holds. */

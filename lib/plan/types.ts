@@ -95,6 +95,8 @@ export interface ObservedCluster {
   };
   /** `app.kubernetes.io/managed-by` of the GitRepository CRD, when checked and set. */
   crdManagedBy?: string;
+  /** Whether the GitRepository CRD exists (checked while the components would be installed). */
+  crdPresent?: boolean;
 }
 
 export type Step =

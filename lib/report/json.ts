@@ -1,12 +1,34 @@
 /**
- * JSON forms of plans and apply results. The shape is versioned (`formatVersion`) and described by
- * schemas/plan-output.schema.json; secret values are never part of it (steps carry key names only).
+ * JSON forms of plan, apply and destroy: one versioned family (`formatVersion`), described by
+ * schemas/plan-output.schema.json. Every document has the same envelope (`formatVersion`, `kind`,
+ * `manifest`) and the same `summary` shape; apply and destroy carry their plan as
+ * `plan: {clusters, summary}` and one result per cluster in the same shape. Secret values are
+ * never part of it (steps carry key names only).
+ *
+ * Format version 2 (incompatible with 1): destroy documents (`plans` → `plan`, `results[].done` →
+ * `applied`, outcome `destroyed` → `changed`, a summary), one summary shape everywhere (apply's
+ * gained `clusters` and `steps`, plan's `skipped`), apply's `plan` without its own envelope, and
+ * `skipped` results carry `reason` instead of `error`.
  */
-import type { ClusterPlan } from "../plan/types.ts";
-import type { ClusterResult } from "../apply/fleet.ts";
+import type { ClusterPlan, Step } from "../plan/types.ts";
+import type { ClusterResult, DestroyResult } from "../apply/fleet.ts";
+import type { DestroyPlan, DestroyStep } from "../plan/destroy.ts";
 import { redact, safeText } from "../util/redact.ts";
 
-export const PLAN_FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** The plan file (`plan --out`) is a plan document of this family. */
+export const PLAN_FORMAT_VERSION = FORMAT_VERSION;
+
+/** The same for every document: counts of clusters by outcome, and the steps planned or done. */
+export interface Summary {
+  clusters: number;
+  changed: number;
+  unchanged: number;
+  failed: number;
+  skipped: number;
+  /** Plans: steps planned. Apply/destroy results: steps carried out. */
+  steps: number;
+}
 
 export interface PlanDocument {
   formatVersion: number;
@@ -15,7 +37,64 @@ export interface PlanDocument {
   /** sha256 of the manifest file the plan was made from (plan files only). */
   manifestDigest?: string;
   clusters: ClusterPlan[];
-  summary: { clusters: number; changed: number; unchanged: number; failed: number; steps: number };
+  summary: Summary;
+}
+
+export type Outcome = "changed" | "unchanged" | "failed" | "skipped";
+
+export interface Result<S> {
+  cluster: string;
+  outcome: Outcome;
+  /** Steps carried out (also those of a cluster that failed half way). */
+  applied: S[];
+  error?: string;
+  /** Why a cluster was skipped (never started). */
+  reason?: string;
+  revision?: string;
+  generatedKey?: { publicKey: string; fingerprint: string };
+}
+
+export interface ApplyDocument {
+  formatVersion: number;
+  kind: "fluxfleet.apply";
+  manifest: string;
+  plan: { clusters: ClusterPlan[]; summary: Summary };
+  results: Result<Step>[];
+  summary: Summary;
+}
+
+export interface DestroyDocument {
+  formatVersion: number;
+  kind: "fluxfleet.destroy";
+  manifest: string;
+  plan: { clusters: DestroyPlan[]; summary: Summary };
+  results: Result<DestroyStep>[];
+  summary: Summary;
+}
+
+function planSummary(plans: { steps: unknown[]; error?: string }[]): Summary {
+  const failed = plans.filter((p) => p.error).length;
+  const changed = plans.filter((p) => !p.error && p.steps.length > 0).length;
+  return {
+    clusters: plans.length,
+    changed,
+    unchanged: plans.length - changed - failed,
+    failed,
+    skipped: 0,
+    steps: plans.reduce((n, p) => n + (p.error ? 0 : p.steps.length), 0),
+  };
+}
+
+function resultSummary(results: Result<unknown>[]): Summary {
+  const count = (o: Outcome) => results.filter((r) => r.outcome === o).length;
+  return {
+    clusters: results.length,
+    changed: count("changed"),
+    unchanged: count("unchanged"),
+    failed: count("failed"),
+    skipped: count("skipped"),
+    steps: results.reduce((n, r) => n + r.applied.length, 0),
+  };
 }
 
 export function planDocument(
@@ -23,31 +102,14 @@ export function planDocument(
   plans: ClusterPlan[],
   manifestDigest?: string,
 ): PlanDocument {
-  const failed = plans.filter((p) => p.error).length;
-  const changed = plans.filter((p) => !p.error && p.steps.length > 0).length;
   return {
-    formatVersion: PLAN_FORMAT_VERSION,
+    formatVersion: FORMAT_VERSION,
     kind: "fluxfleet.plan",
     manifest,
     ...(manifestDigest ? { manifestDigest } : {}),
     clusters: plans,
-    summary: {
-      clusters: plans.length,
-      changed,
-      unchanged: plans.length - changed - failed,
-      failed,
-      steps: plans.reduce((n, p) => n + (p.error ? 0 : p.steps.length), 0),
-    },
+    summary: planSummary(plans),
   };
-}
-
-export interface ApplyDocument {
-  formatVersion: number;
-  kind: "fluxfleet.apply";
-  manifest: string;
-  plan: PlanDocument;
-  results: ClusterResult[];
-  summary: { changed: number; unchanged: number; failed: number; skipped: number };
 }
 
 export function applyDocument(
@@ -55,19 +117,36 @@ export function applyDocument(
   plans: ClusterPlan[],
   results: ClusterResult[],
 ): ApplyDocument {
-  const count = (o: ClusterResult["outcome"]) => results.filter((r) => r.outcome === o).length;
+  const out: Result<Step>[] = results.map((r) => ({ ...r }));
   return {
-    formatVersion: PLAN_FORMAT_VERSION,
+    formatVersion: FORMAT_VERSION,
     kind: "fluxfleet.apply",
     manifest,
-    plan: planDocument(manifest, plans),
-    results,
-    summary: {
-      changed: count("changed"),
-      unchanged: count("unchanged"),
-      failed: count("failed"),
-      skipped: count("skipped"),
-    },
+    plan: { clusters: plans, summary: planSummary(plans) },
+    results: out,
+    summary: resultSummary(out),
+  };
+}
+
+export function destroyDocument(
+  manifest: string,
+  plans: DestroyPlan[],
+  results: DestroyResult[],
+): DestroyDocument {
+  const out = results.map((r): Result<DestroyStep> => ({
+    cluster: r.cluster,
+    outcome: r.outcome === "destroyed" ? "changed" : r.outcome,
+    applied: r.done,
+    ...(r.error !== undefined ? { error: r.error } : {}),
+    ...(r.reason !== undefined ? { reason: r.reason } : {}),
+  }));
+  return {
+    formatVersion: FORMAT_VERSION,
+    kind: "fluxfleet.destroy",
+    manifest,
+    plan: { clusters: plans, summary: planSummary(plans) },
+    results: out,
+    summary: resultSummary(out),
   };
 }
 

@@ -2,6 +2,7 @@
 import type { ClusterPlan, Step } from "../plan/types.ts";
 import type { ClusterResult, DestroyResult } from "../apply/fleet.ts";
 import { describeDestroyStep, type DestroyPlan } from "../plan/destroy.ts";
+import { plural } from "../util/words.ts";
 
 export function describeStep(step: Step): string {
   switch (step.kind) {
@@ -12,7 +13,9 @@ export function describeStep(step: Step): string {
     case "namespace":
       return `+ create namespace ${step.name}`;
     case "components":
-      return `+ install Flux components (${step.objects} objects, server-side apply): ${step.reason}`;
+      return `+ install Flux components (${
+        plural(step.objects, "object")
+      }, server-side apply): ${step.reason}`;
     case "secret": {
       // A key made by apply is named by its kind, never shown: it does not exist yet.
       const generated = step.generatedKey
@@ -101,9 +104,7 @@ export function planSummary(plans: ClusterPlan[]): string {
   const steps = changing.reduce((n, p) => n + p.steps.length, 0);
   if (steps === 0 && failed === 0) return "No changes. Every cluster matches the manifest.";
   const parts = [
-    `Plan: ${steps} change${steps === 1 ? "" : "s"} in ${changing.length} cluster${
-      changing.length === 1 ? "" : "s"
-    }`,
+    `Plan: ${plural(steps, "change")} in ${plural(changing.length, "cluster")}`,
   ];
   parts.push(`${plans.length - changing.length - failed} unchanged`);
   if (failed > 0) parts.push(`${failed} failed`);
@@ -116,15 +117,15 @@ export function renderApplyText(results: ClusterResult[]): string {
       case "unchanged":
         return `${r.cluster}: unchanged`;
       case "changed":
-        return `${r.cluster}: changed (${r.applied.length} step${
-          r.applied.length === 1 ? "" : "s"
-        })${r.revision ? `, synced ${r.revision}` : ""}`;
+        return `${r.cluster}: changed (${plural(r.applied.length, "step")})${
+          r.revision ? `, synced ${r.revision}` : ""
+        }`;
       case "skipped":
-        return `${r.cluster}: skipped (${r.error})`;
+        return `${r.cluster}: skipped (${r.reason ?? r.error})`;
       case "failed":
         return `${r.cluster}: failed: ${r.error}` +
           (r.applied.length > 0
-            ? ` (after ${r.applied.length} step(s) done; re-run to converge)`
+            ? ` (after ${plural(r.applied.length, "step")} done; re-run to converge)`
             : "");
     }
   });
@@ -149,23 +150,35 @@ export function renderDestroyPlanText(plans: DestroyPlan[]): string {
     "",
     n === 0
       ? "Nothing to destroy."
-      : `Destroy: ${n} steps in ${plans.filter((p) => p.steps.length).length} clusters.`,
+      : `Destroy: ${plural(n, "step")} in ${
+        plural(plans.filter((p) => p.steps.length).length, "cluster")
+      }.`,
   );
   return out.join("\n") + "\n";
 }
 
 export function renderDestroyText(results: DestroyResult[]): string {
-  const out = results.map((r) =>
-    r.outcome === "failed"
-      ? `${r.cluster}: failed: ${r.error} (after ${r.done.length} step(s); re-run to finish)`
-      : `${r.cluster}: ${r.outcome}${r.done.length ? ` (${r.done.length} steps)` : ""}`
-  );
+  const out = results.map((r) => {
+    switch (r.outcome) {
+      case "failed":
+        return `${r.cluster}: failed: ${r.error} (after ${
+          plural(r.done.length, "step")
+        }; re-run to finish)`;
+      case "skipped":
+        return `${r.cluster}: skipped (${r.reason ?? r.error})`;
+      default:
+        return `${r.cluster}: ${r.outcome}${
+          r.done.length ? ` (${plural(r.done.length, "step")})` : ""
+        }`;
+    }
+  });
   const count = (o: DestroyResult["outcome"]) => results.filter((r) => r.outcome === o).length;
+  const skipped = count("skipped") > 0 ? `, ${count("skipped")} skipped` : "";
   out.push(
     "",
     `Destroy: ${count("destroyed")} destroyed, ${count("unchanged")} unchanged, ${
       count("failed")
-    } failed.`,
+    } failed${skipped}.`,
   );
   return out.join("\n") + "\n";
 }

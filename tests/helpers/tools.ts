@@ -10,13 +10,14 @@
  * checks for it with the others.
  */
 
-export type Tool = "sshd" | "gpg" | "kubectl";
+export type Tool = "sshd" | "gpg" | "kubectl" | "tmux";
 
 /** Where to get each tool (Debian packages; kubectl comes with the machine image). */
 const HOW_TO_GET: Record<Tool, string> = {
   sshd: "install openssh-server (apt-get) and run the tests as root",
   gpg: "install gpg (apt-get)",
   kubectl: "install kubectl (the machine image comes with it)",
+  tmux: "install tmux (apt-get)",
 };
 
 /** CI=true (or 1), as .ci/run sets it. */

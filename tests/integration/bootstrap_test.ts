@@ -112,7 +112,7 @@ Deno.test("plan --output json: versioned document, no secret values", async () =
     assertNoCanary(r);
     const doc = JSON.parse(r.stdout);
     assert.deepEqual(outputSchemaErrors(doc), []);
-    assert.equal(doc.formatVersion, 1);
+    assert.equal(doc.formatVersion, 2);
     assert.equal(doc.kind, "fluxfleet.plan");
     assert.equal(doc.clusters[0].cluster, "c0");
     const kinds = doc.clusters[0].steps.map((s: { kind: string }) => s.kind);
@@ -172,7 +172,7 @@ Deno.test("Kustomization Ready=False: apply fails fast with the condition, re-ru
     assert.equal(again.code, 1);
     assert.match(
       again.stdout,
-      /\+ install Flux components \(\d+ objects, server-side apply\): Kustomization has never applied a revision/,
+      /\+ install Flux components \(\d+ objects, server-side apply\): Flux is installed but not in sync yet: Kustomization flux-system\/flux-system has never applied a revision/,
     );
     assert.match(
       again.stdout,

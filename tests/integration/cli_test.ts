@@ -12,10 +12,14 @@ async function run(args: string[]) {
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-Deno.test("validate: the example manifest is ok", async () => {
+Deno.test("validate: the example manifest is ok; it says it checked the file only", async () => {
   const r = await run(["validate", `${ROOT}fixtures/flux-bootstrap.example.yaml`]);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout, "ok: 2 clusters\n");
+  assert.equal(
+    r.stdout,
+    "ok: 2 clusters (checked the file only: schema and rules; `validate --full` also resolves " +
+      "secrets and kubeconfig contexts)\n",
+  );
   assert.equal(r.stderr, "", "no warnings on stderr");
 });
 
@@ -32,7 +36,7 @@ for (
   Deno.test(`validate: fixture ${fixture} is ok`, async () => {
     const r = await run(["validate", `${ROOT}fixtures/${fixture}`]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^ok: \d+ clusters?\n$/);
+    assert.match(r.stdout, /^ok: \d+ clusters? \(checked the file only/);
   });
 }
 
@@ -86,12 +90,166 @@ Deno.test("unknown cluster in --cluster is an error naming it", async () => {
   assert.match(r.stderr, /--cluster: no cluster named "nope"/);
 });
 
-Deno.test("--selector that matches nothing is an error, a bad selector too", async () => {
+Deno.test("--selector that matches nothing names the labels that exist; a bad one its position", async () => {
   const file = `${ROOT}fixtures/flux-bootstrap.example.yaml`;
   const none = await run(["plan", "--selector", "env=staging", file]);
   assert.equal(none.code, 1);
-  assert.match(none.stderr, /no cluster matches --cluster\/--selector/);
-  const bad = await run(["plan", "--selector", "env", file]);
+  assert.equal(
+    none.stderr,
+    `error: no cluster in ${file} matches --selector "env=staging"; ` +
+      "labels in use: env=dev (aks-dev), env=prod (aks-prod)\n",
+  );
+  const bad = await run(["plan", "-l", "env in (prod", file]);
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /--selector: "env" is not key=value/);
+  assert.equal(
+    bad.stderr,
+    `error: --selector: "env in (prod" at position 13: found "end of string", expected "," or ")"\n`,
+  );
+  const op = await run(["plan", "-l", "env=prod,region~eu", file]);
+  assert.equal(op.code, 1);
+  assert.match(op.stderr, /--selector: "env=prod,region~eu" at position 10: label key "region~eu"/);
+});
+
+Deno.test("a command-line typo: the error, a suggestion and one line pointing to --help", async () => {
+  const file = `${ROOT}fixtures/flux-bootstrap.example.yaml`;
+  const flag = await run(["plan", "--clustr", "dev", file]);
+  assert.equal(flag.code, 1);
+  assert.equal(
+    flag.stderr,
+    "error: unknown option '--clustr'\n(Did you mean --cluster?)\n" +
+      '(run "fluxfleet plan --help" for usage)\n',
+  );
+  assert.equal(flag.stdout, "", "no help text");
+  const command = await run(["plna", file]);
+  assert.equal(command.code, 1);
+  assert.equal(
+    command.stderr,
+    "error: unknown command 'plna'\n(Did you mean plan?)\n" +
+      '(run "fluxfleet --help" for usage)\n',
+  );
+  const missing = await run(["apply"]);
+  assert.equal(missing.code, 1);
+  assert.equal(
+    missing.stderr,
+    "error: missing required argument 'file'\n" + '(run "fluxfleet apply --help" for usage)\n',
+  );
+});
+
+Deno.test("--version prints the version of lib/version.ts", async () => {
+  const { VERSION } = await import("../../lib/version.ts");
+  for (const flag of ["--version", "-V"]) {
+    const r = await run([flag]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `fluxfleet ${VERSION}\n`);
+  }
+});
+
+/** A TCP listener on 127.0.0.1 that counts the connections it is offered (and drops them). */
+function connectionRecorder(): { port: number; connections: () => number; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let count = 0;
+  (async () => {
+    for await (const conn of listener) {
+      count++;
+      conn.close();
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    connections: () => count,
+    close: () => listener.close(),
+  };
+}
+
+Deno.test("validate --full resolves secrets and kubeconfig contexts, says what it checked, contacts nothing", async () => {
+  const { generateKeyPair } = await import("../../lib/keys/generate.ts");
+  const server = connectionRecorder();
+  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-validate-full-" });
+  const token = "canary-validate-full-token-4e2a";
+  try {
+    const at = `127.0.0.1:${server.port}`;
+    const key = await generateKeyPair({ algorithm: "ed25519" });
+    await Deno.writeTextFile(`${dir}/key`, key.privateKey, { mode: 0o600 });
+    await Deno.writeTextFile(
+      `${dir}/kubeconfig`,
+      `apiVersion: v1
+kind: Config
+clusters:
+  - name: k
+    cluster: { server: "https://${at}" }
+users:
+  - name: u
+    user: { token: kube-token }
+contexts:
+  - name: a
+    context: { cluster: k, user: u }
+  - name: b
+    context: { cluster: k, user: u }
+`,
+    );
+    // Every server of the manifest, the release download included, is the recorder.
+    const manifest = (contextB: string) =>
+      `defaults:
+  flux: { version: v2.4.0, manifests: "https://${at}/manifests.tar.gz" }
+  kube: { kubeconfig: ./kubeconfig }
+clusters:
+  - name: a
+    kube: { context: a }
+    path: clusters/a
+    git:
+      url: https://${at}/fleet.git
+      auth: { type: token, token: { env: FF_VALIDATE_TOKEN } }
+  - name: b
+    kube: { context: ${contextB} }
+    path: clusters/b
+    git:
+      url: ssh://git@${at}/fleet.git
+      auth: { type: ssh, privateKey: { file: ./key } }
+`;
+    const file = `${dir}/fleet.yaml`;
+    await Deno.writeTextFile(file, manifest("b"));
+    const full = (env: Record<string, string>) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", `${ROOT}main.ts`, "validate", "--full", file],
+        env: { NO_COLOR: "1", ...env },
+        stdin: "null",
+      }).output().then((o) => ({
+        code: o.code,
+        stdout: new TextDecoder().decode(o.stdout),
+        stderr: new TextDecoder().decode(o.stderr),
+      }));
+
+    const ok = await full({ FF_VALIDATE_TOKEN: token });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(
+      ok.stdout,
+      "ok: 2 clusters: the file, secrets and kubeconfig contexts checked; nothing was contacted " +
+        "(plan reaches the git servers and clusters)\n" +
+        `  a: git.auth.token ($FF_VALIDATE_TOKEN), kube context a in ${dir}/kubeconfig\n` +
+        `  b: git.auth.privateKey (file ./key), kube context b in ${dir}/kubeconfig\n`,
+    );
+
+    const noToken = await full({});
+    assert.equal(noToken.code, 1);
+    assert.equal(
+      noToken.stderr,
+      'error: cluster "a": git.auth.token: environment variable FF_VALIDATE_TOKEN is not set\n',
+    );
+
+    await Deno.writeTextFile(file, manifest("nope"));
+    const noContext = await full({ FF_VALIDATE_TOKEN: token });
+    assert.equal(noContext.code, 1);
+    assert.match(
+      noContext.stderr,
+      /cluster "b": kube.context: context "nope" is not in kubeconfig .*\(contexts: a, b\)/,
+    );
+
+    for (const r of [ok, noToken, noContext]) {
+      assert.ok(!(r.stdout + r.stderr).includes(token), "the token must not be printed");
+    }
+    assert.equal(server.connections(), 0, "validate --full must contact nothing");
+  } finally {
+    server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

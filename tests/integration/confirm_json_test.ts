@@ -2,6 +2,7 @@
  * `apply -o json` / `destroy -o json` on a terminal: the text plan is shown on stderr before the
  * question, and stdout holds only the JSON document (tested in a real terminal, tmux).
  */
+import { missing } from "../helpers/tools.ts";
 import assert from "node:assert/strict";
 import { manifestYaml, ROOT, tokenGit, withFleetEnv } from "../helpers/harness.ts";
 import { shellQuote, type Terminal, withTerminal } from "../helpers/tmux.ts";
@@ -20,7 +21,11 @@ async function waitFor(term: Terminal, text: string): Promise<string> {
   return (await term.history()).join("\n");
 }
 
-Deno.test("apply -o json and destroy -o json on a terminal show the text plan before asking; stdout stays JSON", async () => {
+Deno.test({
+  name:
+    "apply -o json and destroy -o json on a terminal show the text plan before asking; stdout stays JSON",
+  ignore: missing("tmux"),
+}, async () => {
   await withFleetEnv({
     prefix: "fluxfleet-confirm-",
     git: { users: { git: TOKEN } },

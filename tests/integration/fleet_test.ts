@@ -102,6 +102,14 @@ Deno.test("--cluster and --selector pick the right clusters", async () => {
       "c3",
     ]);
     assert.equal(f.kubes[0].requests.length, 0, "an unselected cluster is not contacted");
+    // kubectl's selector syntax: != and set-based requirements, comma = and.
+    const planned = async (selector: string) => {
+      const r = await cli(f, ["plan", "--output", "json", "-l", selector]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout).clusters.map((c: { cluster: string }) => c.cluster);
+    };
+    assert.deepEqual(await planned("repo!=r1"), ["c0", "c2"]);
+    assert.deepEqual(await planned("repo in (r0,r1),repo notin (r0)"), ["c1", "c3"]);
   });
 });
 

@@ -3,6 +3,7 @@
  * never grows past the screen, each cluster ends as one permanent ✓/✗ line with its duration,
  * the summary counts add up; without a terminal the same events are plain timestamped lines.
  */
+import { missing } from "../helpers/tools.ts";
 import assert from "node:assert/strict";
 import { contextNames, manifestYaml, ROOT, tokenGit, withFleetEnv } from "../helpers/harness.ts";
 import { shellQuote, withTerminal } from "../helpers/tmux.ts";
@@ -14,7 +15,11 @@ function fleetManifest(repoUrl: string, names: string[]): string {
   return manifestYaml({ git: tokenGit(repoUrl), clusters: names.map((name) => ({ name })) });
 }
 
-Deno.test("apply of 10 clusters in an 8-row terminal: the block fits, one ✓/✗ line per cluster, counts add up", async () => {
+Deno.test({
+  name:
+    "apply of 10 clusters in an 8-row terminal: the block fits, one ✓/✗ line per cluster, counts add up",
+  ignore: missing("tmux"),
+}, async () => {
   const names = contextNames(10);
   await withFleetEnv({
     prefix: "fluxfleet-tty-",

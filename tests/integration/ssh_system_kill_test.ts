@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import type { PushHold, SshdServer } from "../../sandbox/ssh/sshd.ts";
 import { missing } from "../helpers/tools.ts";
 import { SESSION_PREFIX } from "../../lib/git/session_dir.ts";
+import { RUN_DIR_PREFIX } from "../../lib/cli/lifecycle.ts";
+import { basename, join } from "node:path";
 import {
   type CommandResult,
   type FleetEnv,
@@ -27,9 +29,14 @@ import {
 const PASSPHRASE = "canary-passphrase-7d3a90";
 const GOTK_SYNC = "clusters/c0/flux-system/gotk-sync.yaml";
 
+/** System git's session dirs of the runs in env.tmp: in a run's own dir, or beside it. */
 function sessionDirs(env: FleetEnv): string[] {
-  return [...Deno.readDirSync(env.tmp)].map((e) => e.name)
-    .filter((n) => n.startsWith(SESSION_PREFIX));
+  const names = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name);
+  const runs = names(env.tmp).filter((n) => n.startsWith(RUN_DIR_PREFIX));
+  return [
+    ...names(env.tmp),
+    ...runs.flatMap((run) => names(join(env.tmp, run)).map((n) => join(run, n))),
+  ].filter((n) => basename(n).startsWith(SESSION_PREFIX));
 }
 
 function decode(out: Deno.CommandOutput): CommandResult {

@@ -1,0 +1,94 @@
+/**
+ * `deno task install [--root DIR] [--deno PATH]`: puts a `fluxfleet` command in DIR/bin (default
+ * ~/.local/bin). The command is a two-line shell wrapper that `exec`s Deno directly on this
+ * checkout's main.ts, so fluxfleet is the process the shell runs: Ctrl-C and other signals reach
+ * it, and nothing (npx, a shell) is left in between to die first and orphan it.
+ *
+ * Not `deno install -g`: its wrapper runs `deno` from the PATH, which someone running Deno through
+ * `npx deno` does not have; this one names the Deno binary that ran the task (`--deno` to pick
+ * another) and this checkout's deno.json (the import map and node_modules live there).
+ */
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { VERSION } from "../version.ts";
+
+/** The checkout's root: this file is lib/cli/install.ts. */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** A POSIX shell single-quoted word. */
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The wrapper's text. */
+export function wrapperScript(denoPath: string, repoRoot: string): string {
+  return [
+    "#!/bin/sh",
+    `# fluxfleet ${VERSION}, written by \`deno task install\` from ${repoRoot}.`,
+    "# Runs Deno directly (exec: no npx or shell in between), so signals reach fluxfleet.",
+    "# Run the task again after moving the checkout or removing that Deno.",
+    `exec ${shellQuote(denoPath)} run -A --config ${shellQuote(join(repoRoot, "deno.json"))} ${
+      shellQuote(join(repoRoot, "main.ts"))
+    } "$@"`,
+    "",
+  ].join("\n");
+}
+
+export interface InstallOptions {
+  /** The wrapper goes to `${root}/bin/fluxfleet`. */
+  root: string;
+  denoPath: string;
+  repoRoot: string;
+}
+
+/** Writes the wrapper (mode 0755, replaced atomically); returns its path. */
+export async function installWrapper(opts: InstallOptions): Promise<string> {
+  const bin = join(opts.root, "bin");
+  await Deno.mkdir(bin, { recursive: true });
+  const target = join(bin, "fluxfleet");
+  const temp = `${target}.${crypto.randomUUID()}.tmp`;
+  try {
+    await Deno.writeTextFile(temp, wrapperScript(opts.denoPath, opts.repoRoot), { mode: 0o755 });
+    await Deno.chmod(temp, 0o755);
+    await Deno.rename(temp, target);
+  } finally {
+    await Deno.remove(temp).catch(() => {});
+  }
+  return target;
+}
+
+function usage(): never {
+  console.error("usage: deno task install [--root DIR] [--deno PATH]");
+  Deno.exit(2);
+}
+
+/** Parses `--root DIR`, `--deno PATH` (also `--root=DIR`). */
+export function parseInstallArgs(args: string[], home: string | undefined): InstallOptions {
+  let root = home ? join(home, ".local") : undefined;
+  let denoPath = Deno.execPath();
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split(/=(.*)/s, 2);
+    const value = inline ?? args[++i];
+    if (value === undefined || (flag !== "--root" && flag !== "--deno")) usage();
+    if (flag === "--root") root = resolve(value);
+    else denoPath = resolve(value);
+  }
+  if (!root) throw new Error("HOME is not set: pass --root DIR");
+  return { root, denoPath, repoRoot: REPO_ROOT };
+}
+
+if (import.meta.main) {
+  const opts = parseInstallArgs(Deno.args, Deno.env.get("HOME"));
+  const target = await installWrapper(opts);
+  // Checks the command works (and fetches the npm dependencies once).
+  const out = await new Deno.Command(target, { args: ["--version"], stdin: "null" }).output();
+  const said = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) {
+    console.error(`installed ${target}, but \`fluxfleet --version\` failed:`);
+    console.error(new TextDecoder().decode(out.stderr));
+    Deno.exit(1);
+  }
+  console.log(`installed ${target} (${said}, Deno ${opts.denoPath})`);
+  const onPath = (Deno.env.get("PATH") ?? "").split(":").includes(dirname(target));
+  if (!onPath) console.log(`${dirname(target)} is not on your PATH: add it to run \`fluxfleet\``);
+}

@@ -1,0 +1,66 @@
+/**
+ * `validate` checks the file; `validate --full` also does everything plan does before it contacts
+ * anything (lib/apply/fleet.ts resolveLocal): secret references resolved, kubeconfig contexts
+ * found. It reaches no git server, cluster or release download. Both say what they checked.
+ */
+import type { ClusterConfig, Manifest, SecretRef } from "../config/types.ts";
+import type { SecretSource } from "../config/secrets.ts";
+import { resolveLocal } from "../apply/fleet.ts";
+import { plural } from "../util/words.ts";
+
+/** `validate` without --full. */
+export function fileReport(manifest: Manifest): string {
+  return `ok: ${plural(manifest.clusters.length, "cluster")} (checked the file only: schema and ` +
+    `rules; \`validate --full\` also resolves secrets and kubeconfig contexts)\n`;
+}
+
+function describeRef(ref: SecretRef): string {
+  if ("env" in ref) return `$${ref.env}`;
+  if ("file" in ref) return `file ${ref.file}`;
+  if ("stdin" in ref) return "standard input";
+  return "prompt";
+}
+
+/** The secret references of a cluster, by field. */
+export function secretFields(c: ClusterConfig): [string, SecretRef][] {
+  const out: [string, SecretRef][] = [];
+  const auth = c.git.auth;
+  if (auth.type === "token") out.push(["git.auth.token", auth.token]);
+  else {
+    out.push(["git.auth.privateKey", auth.privateKey]);
+    if (auth.passphrase) out.push(["git.auth.passphrase", auth.passphrase]);
+  }
+  const signing = c.git.signing;
+  if (signing && "gpg" in signing) {
+    out.push(["git.signing.gpg.keyRing", signing.gpg.keyRing]);
+    if (signing.gpg.passphrase) out.push(["git.signing.gpg.passphrase", signing.gpg.passphrase]);
+  } else if (signing) {
+    out.push(["git.signing.ssh.key", signing.ssh.key]);
+    if (signing.ssh.passphrase) out.push(["git.signing.ssh.passphrase", signing.ssh.passphrase]);
+  }
+  const registry = c.flux.registryCredentials;
+  if (registry) out.push(["flux.registryCredentials.password", registry.password]);
+  return out;
+}
+
+function describeKube(c: ClusterConfig): string {
+  const where = c.kube.kubeconfig ?? Deno.env.get("KUBECONFIG") ?? "~/.kube/config";
+  return c.kube.context
+    ? `kube context ${c.kube.context} in ${where}`
+    : `the current context of ${where}`;
+}
+
+/** `validate --full`: resolves locally (throws like plan would), then lists what was checked. */
+export async function fullReport(manifest: Manifest, secrets: SecretSource): Promise<string> {
+  await resolveLocal(manifest, manifest.clusters, secrets);
+  const lines = [
+    `ok: ${plural(manifest.clusters.length, "cluster")}: the file, secrets and kubeconfig ` +
+    `contexts checked; nothing was contacted (plan reaches the git servers and clusters)`,
+  ];
+  for (const c of manifest.clusters) {
+    const secretsRead = secretFields(c).map(([field, ref]) => `${field} (${describeRef(ref)})`);
+    const files = c.git.caFile && c.git.auth.type === "token" ? ["git.caFile"] : [];
+    lines.push(`  ${c.name}: ${[...secretsRead, ...files, describeKube(c)].join(", ")}`);
+  }
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,95 @@
+/**
+ * `deno task install`: a `fluxfleet` command that execs Deno directly, so Ctrl-C reaches
+ * fluxfleet itself (run through npx, Ctrl-C killed npx and left Deno running: issue 15 item 8).
+ */
+import assert from "node:assert/strict";
+import { ROOT } from "../helpers/harness.ts";
+import { VERSION } from "../../lib/version.ts";
+
+async function until(what: string, cond: () => Promise<boolean>, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+Deno.test("deno task install --root DIR: DIR/bin/fluxfleet runs Deno directly; Ctrl-C reaches it", async () => {
+  const root = await Deno.makeTempDir({ prefix: "fluxfleet-install-" });
+  try {
+    const task = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "--quiet", "install", "--root", root],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+    }).output();
+    const said = new TextDecoder().decode(task.stdout);
+    assert.equal(task.code, 0, said + new TextDecoder().decode(task.stderr));
+    const bin = `${root}/bin/fluxfleet`;
+    assert.match(said, new RegExp(`^installed ${bin} \\(fluxfleet ${VERSION}, Deno `));
+    assert.equal((await Deno.stat(bin)).mode! & 0o777, 0o755);
+
+    const version = await new Deno.Command(bin, { args: ["--version"], stdin: "null" }).output();
+    assert.equal(new TextDecoder().decode(version.stdout), `fluxfleet ${VERSION}\n`);
+
+    // A run that waits (a secret read from stdin, never written): the process the wrapper
+    // started must be Deno itself, and a Ctrl-C to it ends fluxfleet with 130.
+    const dir = `${root}/m`;
+    await Deno.mkdir(dir);
+    await Deno.writeTextFile(
+      `${dir}/fleet.yaml`,
+      `clusters:
+  - name: a
+    kube: { context: a }
+    path: clusters/a
+    git:
+      url: https://127.0.0.1:1/fleet.git
+      auth: { type: token, token: { stdin: true } }
+`,
+    );
+    const child = new Deno.Command(bin, {
+      args: ["validate", "--full", `${dir}/fleet.yaml`],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let stderr = "";
+    const reading = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({ write: (t) => void (stderr += t) }),
+    );
+    await until("the wrapper to exec Deno", async () => {
+      const exe = await Deno.readLink(`/proc/${child.pid}/exe`).catch(() => "");
+      return exe === Deno.realPathSync(Deno.execPath());
+    });
+    const cmdline = (await Deno.readTextFile(`/proc/${child.pid}/cmdline`)).split("\0");
+    assert.deepEqual(cmdline.slice(1, 6), [
+      "run",
+      "-A",
+      "--config",
+      `${ROOT}deno.json`,
+      `${ROOT}main.ts`,
+    ]);
+    // Once fluxfleet catches SIGINT (its listener is installed): Ctrl-C, which lets work in
+    // flight finish (reading stdin is such work), then Ctrl-C again to quit.
+    await until("fluxfleet to catch SIGINT", async () => {
+      const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+      const caught = BigInt("0x" + (status.match(/^SigCgt:\s*([0-9a-f]+)$/m)?.[1] ?? "0"));
+      return (caught & (1n << 1n)) !== 0n; // bit SIGINT - 1
+    });
+    child.kill("SIGINT");
+    await until(
+      "the first Ctrl-C to be seen",
+      () => Promise.resolve(stderr.includes("interrupted:")),
+    );
+    child.kill("SIGINT");
+    const status = await child.status;
+    await reading;
+    assert.equal(status.code, 130, stderr);
+    assert.match(stderr, /interrupted again: quitting now/);
+    assert.equal(status.signal, null, "fluxfleet handled the signal itself");
+    await child.stdin.close().catch(() => {});
+    await child.stdout.cancel();
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
