@@ -12,13 +12,16 @@ Deno.test({ name: "needs kubectl", ignore: missing("kubectl") }, () => {});
 Deno.test("needs nothing", () => {});
 `;
 
-async function runSample(ci: boolean) {
+/** Runs SAMPLE through tests/run.ts (the test command), or with plain `deno test`. */
+async function runSample(ci: boolean, via: "run.ts" | "deno test" = "run.ts") {
   const dir = await Deno.makeTempDir({ prefix: "fluxfleet-tools-" });
   try {
     await Deno.writeTextFile(`${dir}/sample_test.ts`, SAMPLE);
     await Deno.mkdir(`${dir}/bin`); // PATH: nothing at all, so no kubectl
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${ROOT}tests/run.ts`, `${dir}/sample_test.ts`],
+      args: via === "run.ts"
+        ? ["run", "-A", `${ROOT}tests/run.ts`, `${dir}/sample_test.ts`]
+        : ["test", "-A", `${dir}/sample_test.ts`],
       cwd: ROOT,
       clearEnv: true,
       env: {
@@ -46,11 +49,16 @@ Deno.test("a missing tool skips its tests locally, with the tool named", async (
 });
 
 Deno.test("under CI=true a missing tool fails the run, with the tool named", async () => {
+  // The test command checks the tools first and runs nothing without them.
   const r = await runSample(true);
   assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /^missing tool: kubectl \(.*\): install kubectl/m);
+  assert.match(r.stdout, /\n0 passed, 1 failed\n$/);
+  // Run directly, the test that needs it is replaced by one failing test naming it.
+  const direct = await runSample(true, "deno test");
+  assert.equal(direct.code, 1, direct.stdout + direct.stderr);
   assert.match(
-    r.stdout,
+    direct.stdout,
     /CI=true needs kubectl: the tests that use it cannot run => [\s\S]*kubectl is missing under CI=true: kubectl not found on PATH; install kubectl/,
   );
-  assert.match(r.stdout, /\n1 passed, 1 failed, 1 skipped\n$/);
 });

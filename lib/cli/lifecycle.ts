@@ -70,8 +70,11 @@ export function safeWriter(
   };
 }
 
-/** The run directories' name prefix (lib/util/owned_dirs.ts: the owner follows it). */
-export const RUN_DIR_PREFIX = "fluxfleet-run-";
+/**
+ * The run directories' name prefix, "fluxfleet run" (lib/util/owned_dirs.ts: the owner follows
+ * it): short, since system git's agent socket path inside it is bounded.
+ */
+export const RUN_DIR_PREFIX = "ffrun-";
 
 /**
  * Creates the run directory and points TMPDIR at it; returns a synchronous remover. The directory

@@ -89,6 +89,12 @@ export interface FleetEnvOptions {
   manifest?: (servers: { git: GitServer; kubes: KubeSandbox[] }) => string;
   /** Environment of every CLI run, besides NO_COLOR=1 and TMPDIR=`tmp`. */
   cliEnv?: Record<string, string>;
+  /**
+   * `tmp` right in /tmp, with a short name: system git's agent socket then stays in the run's own
+   * temp dir (lib/git/session_dir.ts: a socket path holds at most 107 bytes), for tests that look
+   * at that dir.
+   */
+  shortTmp?: boolean;
 }
 
 export interface FleetEnv {
@@ -126,6 +132,7 @@ export async function withFleetEnv(
   const dir = await Deno.makeTempDir({ prefix: opts.prefix });
   const kubes: KubeSandbox[] = [];
   let git: GitServer | undefined;
+  let tmp: string | undefined;
   try {
     git = await startGitServer(opts.git);
     while (kubes.length < contexts.length) {
@@ -136,17 +143,24 @@ export async function withFleetEnv(
       `${dir}/kubeconfig`,
       kubes.map((sandbox, i) => ({ context: contexts[i], sandbox })),
     );
-    const tmp = `${dir}/tmp`;
-    await Deno.mkdir(tmp);
+    const runTmp = opts.shortTmp
+      ? await Deno.makeTempDir({ dir: "/tmp", prefix: "t" })
+      : `${dir}/tmp`;
+    if (!opts.shortTmp) await Deno.mkdir(runTmp);
+    tmp = runTmp;
     const manifest = `${dir}/${opts.manifestName ?? "flux-bootstrap.yaml"}`;
     if (opts.manifest) await Deno.writeTextFile(manifest, opts.manifest({ git, kubes }));
-    const envOf = (env: Record<string, string> = {}) => ({ ...opts.cliEnv, TMPDIR: tmp, ...env });
+    const envOf = (env: Record<string, string> = {}) => ({
+      ...opts.cliEnv,
+      TMPDIR: runTmp,
+      ...env,
+    });
     await fn({
       git,
       kubes,
       kube: kubes[0],
       dir,
-      tmp,
+      tmp: runTmp,
       manifest,
       cli: (args, env) => runCli(args, envOf(env)),
       spawn: (args, o = {}) => spawnCli(args, envOf(o.env), o.output),
@@ -156,6 +170,7 @@ export async function withFleetEnv(
     for (const k of kubes) await k.close();
     await git?.close();
     await Deno.remove(dir, { recursive: true });
+    if (opts.shortTmp && tmp) await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 }
 

@@ -201,6 +201,7 @@ clusters:
       auth: { type: token, token: { env: FF_VALIDATE_TOKEN } }
   - name: b
     kube: { context: ${contextB} }
+    flux: { namespace: flux-b } # one API server: two installations need two namespaces
     path: clusters/b
     git:
       url: ssh://git@${at}/fleet.git
@@ -233,7 +234,7 @@ clusters:
     assert.equal(noToken.code, 1);
     assert.equal(
       noToken.stderr,
-      'error: cluster "a": git.auth.token: environment variable FF_VALIDATE_TOKEN is not set\n',
+      `error: ${file}:10:35: cluster "a": git.auth.token: environment variable FF_VALIDATE_TOKEN is not set\n`,
     );
 
     await Deno.writeTextFile(file, manifest("nope"));

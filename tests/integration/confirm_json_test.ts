@@ -67,7 +67,7 @@ Deno.test({
     await withTerminal(size, cli("destroy", "-o", "json"), vars, async (term) => {
       const shown = await waitFor(term, "Uninstall Flux as shown? Only 'yes' is accepted:");
       assert.match(shown, /cluster c0\n/);
-      assert.match(shown, /Destroy: \d+ steps in 1 clusters\.\n.*Uninstall Flux as shown\?/);
+      assert.match(shown, /Destroy: \d+ steps in 1 cluster\.\n.*Uninstall Flux as shown\?/);
       await term.type("no");
       assert.equal(await term.exitCode(30_000), 1);
     });

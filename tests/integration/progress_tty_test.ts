@@ -114,7 +114,7 @@ Deno.test("apply without a terminal: start, each phase, a retry, done and failed
         `${t} c0: done in \\d+\\.\\ds: 8 changes`,
         `${t} applying 3 clusters`,
         `${t} c0: pushing to http://127\\.0\\.0\\.1:\\d+/fleet\\.git \\(main\\)`,
-        `${t} c0: installing components \\(30 objects\\)`,
+        `${t} c0: installing Flux components \\(30 objects\\)`,
         `${t} c0: waiting for Flux to be Ready`,
         `${t} c0: done in \\d+\\.\\ds: changed \\(8 steps\\)`,
         `${t} c2: failed after \\d+\\.\\ds: Kustomization flux-system/flux-system failed`,

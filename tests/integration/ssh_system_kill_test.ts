@@ -89,7 +89,11 @@ Deno.test({
   ignore: missing("sshd"),
   async fn() {
     await withSshd((sshd) =>
-      withFleetEnv({ prefix: "fluxfleet-ssh-kill-", manifestName: "fleet.yaml" }, async (env) => {
+      withFleetEnv({
+        prefix: "fluxfleet-ssh-kill-",
+        manifestName: "fleet.yaml",
+        shortTmp: true,
+      }, async (env) => {
         await sshd.createRepo("fleet");
         const keyFile = `${env.dir}/id_enc`;
         const keygen = await runCommand("ssh-keygen", [
