@@ -7,6 +7,7 @@ import { clusterConfig, desired, desiredFor, INSTALL_YAML } from "./helpers/fixt
 import {
   FLUX_DEFAULT_OPTIONS,
   FLUX_KUSTOMIZATION,
+  FLUX_V29_OPTIONS,
   fluxArgsPatch,
   fluxWrittenSync,
 } from "./helpers/flux_written.ts";
@@ -15,8 +16,12 @@ import {
   eventsAddr,
   fluxOverlay,
   kustomizationYaml,
+  labelsYaml,
   nodeSelectorYaml,
 } from "../lib/manifests/overlay.ts";
+import { fluxCliOverlay } from "../lib/manifests/flux_cli.ts";
+import { parseManifest } from "../lib/config/load.ts";
+import { DEFAULT_FLUX_VERSION } from "../lib/config/load.ts";
 import type { InstallOptions } from "../lib/manifests/options.ts";
 import { safeEntryPath, TarError, untar } from "../lib/manifests/tar.ts";
 import { releaseFilesFor } from "../lib/manifests/release.ts";
@@ -371,8 +376,6 @@ patches:
 - path: node-selector.yaml
   target:
     kind: Deployment
-
-patchesJson6902:
 ${
       fluxArgsPatch("source-controller", [
         ...args,
@@ -446,6 +449,183 @@ Deno.test("release layout: an unknown component names the file it lacks", () => 
       }),
     /has no policies\.yaml/,
   );
+});
+
+// ---------------------------------------------------------------------------------------------
+// The flux CLI whose overlay is written follows flux.version (lib/manifests/flux_cli.ts): flux
+// bootstrap only takes a --version of its own minor release.
+
+const POD_TEMPLATE_LABELS = "  - kind: Deployment\n    path: spec/template/metadata/labels\n";
+
+Deno.test("overlay: the CLI of flux.version — v2.6 labels metadata only, v2.7.0 pod templates too, v2.7.2 on $(RUNTIME_NAMESPACE)", () => {
+  const at = (version: string) => ({ ...FLUX_DEFAULT_OPTIONS, version, namespace: "gitops" });
+  const cases: [string, boolean, string][] = [
+    ["v2.0.0", false, "gitops"],
+    ["v2.6.4", false, "gitops"],
+    ["v2.7.0-rc.1", false, "gitops"],
+    ["v2.7.0", true, "gitops"],
+    ["v2.7.1", true, "gitops"],
+    ["v2.7.2", true, "$(RUNTIME_NAMESPACE)"],
+    ["v2.8.0", true, "$(RUNTIME_NAMESPACE)"],
+    ["v2.9.4", true, "$(RUNTIME_NAMESPACE)"],
+    ["v2.10.0", true, "$(RUNTIME_NAMESPACE)"],
+  ];
+  for (const [version, podLabels, eventsNs] of cases) {
+    assert.equal(labelsYaml(at(version)).includes(POD_TEMPLATE_LABELS), podLabels, version);
+    const events = `--events-addr=http://notification-controller.${eventsNs}.svc.cluster.local./`;
+    assert.equal(eventsAddr(at(version)), events.slice("--events-addr=".length), version);
+    assert.ok(kustomizationYaml(at(version)).includes(`\n      value: ${events}\n`), version);
+  }
+  // labelsTmpl at v2.9.4, to the byte.
+  assert.equal(
+    labelsYaml(FLUX_V29_OPTIONS),
+    "---\napiVersion: builtin\nkind: LabelTransformer\nmetadata:\n  name: labels\nlabels:\n" +
+      '  app.kubernetes.io/instance: flux-system\n  app.kubernetes.io/version: "v2.9.4"\n' +
+      "  app.kubernetes.io/part-of: flux\nfieldSpecs:\n  - path: metadata/labels\n    create: true\n" +
+      POD_TEMPLATE_LABELS + "    create: true\n",
+  );
+  // Without flux.version, fluxfleet installs (and writes the overlay of) the newest CLI it knows.
+  const unset = parseManifest(
+    "clusters:\n  - name: dev\n    path: clusters/dev\n    git:\n      url: https://git.example.com/fleet.git\n" +
+      "      auth: { type: token, token: { env: GIT_PASSWORD } }\n",
+    "/m/flux-bootstrap.yaml",
+  ).clusters[0];
+  assert.equal(installOptions(unset).version, DEFAULT_FLUX_VERSION);
+  assert.deepEqual(fluxCliOverlay(DEFAULT_FLUX_VERSION), fluxCliOverlay("v2.9.4"));
+});
+
+Deno.test("overlay: source-watcher — its own patches and address, the feature gate patch last, its image", () => {
+  const y = kustomizationYaml({
+    ...FLUX_V29_OPTIONS,
+    components: ["source-controller", "kustomize-controller", "source-watcher"],
+    clusterDomain: "corp",
+    registry: "mirror.example.com/flux",
+  });
+  const events = "--events-addr=";
+  assert.ok(
+    y.endsWith(
+      "\n" + fluxArgsPatch("source-watcher", [
+        [0, events],
+        [1, "--watch-all-namespaces=true"],
+        [2, "--log-level=info"],
+        [6, "--storage-adv-addr=source-watcher.$(RUNTIME_NAMESPACE).svc.corp."],
+      ]) + `
+- target:
+    kind: Deployment
+    name: "(kustomize-controller|helm-controller)"
+  patch: |-
+    - op: add
+      path: /spec/template/spec/containers/0/args/-
+      value: --feature-gates=ExternalArtifact=true
+images:
+  - name: fluxcd/source-controller
+    newName: mirror.example.com/flux/source-controller
+  - name: fluxcd/kustomize-controller
+    newName: mirror.example.com/flux/kustomize-controller
+  - name: fluxcd/source-watcher
+    newName: mirror.example.com/flux/source-watcher
+`,
+    ),
+    y,
+  );
+  assert.match(y, /\n {2}- source-watcher\.yaml\n\npatches:\n/);
+  // Without source-watcher no feature gate is written.
+  assert.ok(!kustomizationYaml(FLUX_V29_OPTIONS).includes("feature-gates"));
+});
+
+Deno.test("source-watcher before flux v2.7.2 is refused: in the manifest (cluster, field) and by the overlay", () => {
+  for (
+    const [version, why] of [
+      ["v2.6.4", /flux v2\.6\.4 has no source-watcher/],
+      ["v2.7.1", /flux v2\.7\.1 points its --storage-adv-addr at source-controller/],
+    ] as const
+  ) {
+    assert.throws(
+      () =>
+        clusterConfig(
+          `    flux:\n      version: ${version}\n      componentsExtra: [source-watcher]\n`,
+        ),
+      (e: Error) => {
+        assert.match(e.message, /dev/);
+        assert.match(e.message, /flux\.componentsExtra/);
+        assert.match(e.message, /source-watcher needs flux\.version v2\.7\.2 or later/);
+        assert.match(e.message, why);
+        return true;
+      },
+    );
+    assert.throws(
+      () =>
+        kustomizationYaml({
+          ...FLUX_DEFAULT_OPTIONS,
+          version,
+          components: [...FLUX_DEFAULT_OPTIONS.components, "source-watcher"],
+        }),
+      /flux\.componentsExtra: source-watcher needs flux\.version v2\.7\.2 or later/,
+    );
+  }
+  const ok = clusterConfig(
+    "    flux:\n      version: v2.7.2\n      componentsExtra: [source-watcher]\n",
+  );
+  assert.deepEqual(ok.flux.componentsExtra, ["source-watcher"]);
+});
+
+Deno.test("TypeScript renderer: source-watcher as flux v2.9 writes it (bare --watch-all-namespaces, own address, feature gate, pod labels, node selector)", () => {
+  const opts = installOptions(clusterConfig(
+    "    flux:\n      version: v2.9.4\n      componentsExtra: [source-watcher]\n      watchAllNamespaces: false\n",
+  ));
+  const { objects } = componentsFor(INSTALL_YAML, opts);
+  type Pod = {
+    metadata: { labels: Record<string, string> };
+    spec: { nodeSelector: Record<string, string>; containers: { args: string[] }[] };
+  };
+  const pod = (name: string) =>
+    (objects.find((o) => o.kind === "Deployment" && o.metadata.name === name)!.spec as {
+      template: Pod;
+    }).template;
+  assert.deepEqual(pod("source-watcher").spec.containers[0].args, [
+    "--events-addr=http://notification-controller.$(RUNTIME_NAMESPACE).svc.cluster.local./",
+    "--watch-all-namespaces=false",
+    "--log-level=info",
+    "--log-encoding=json",
+    "--enable-leader-election",
+    "--storage-path=/data",
+    "--storage-adv-addr=source-watcher.$(RUNTIME_NAMESPACE).svc.cluster.local.",
+  ]);
+  assert.deepEqual(pod("source-watcher").spec.nodeSelector, { "kubernetes.io/os": "linux" });
+  assert.deepEqual(pod("source-watcher").metadata.labels, {
+    app: "source-watcher",
+    "app.kubernetes.io/component": "source-watcher",
+    "app.kubernetes.io/instance": "flux-system",
+    "app.kubernetes.io/part-of": "flux",
+    "app.kubernetes.io/version": "v2.9.4",
+  });
+  for (const name of ["kustomize-controller", "helm-controller"]) {
+    assert.equal(pod(name).spec.containers[0].args.at(-1), "--feature-gates=ExternalArtifact=true");
+  }
+  for (const name of ["source-controller", "notification-controller"]) {
+    assert.ok(!pod(name).spec.containers[0].args.some((a) => a.startsWith("--feature-gates")));
+  }
+  // flux v2.4: pod templates keep the release's labels.
+  const v24 = componentsFor(INSTALL_YAML, installOptions(clusterConfig())).objects
+    .find((o) => o.kind === "Deployment" && o.metadata.name === "source-controller")!;
+  assert.equal(
+    (v24.spec as { template: Pod }).template.metadata.labels["app.kubernetes.io/version"],
+    undefined,
+  );
+});
+
+Deno.test("TypeScript renderer: a component the install.yaml lacks is said, not left out", () => {
+  const withoutWatcher = INSTALL_YAML.split(/^---\n/m)
+    .filter((doc) => !doc.includes("app.kubernetes.io/component: source-watcher"))
+    .join("---\n");
+  const opts = installOptions(
+    clusterConfig("    flux:\n      version: v2.9.4\n      componentsExtra: [source-watcher]\n"),
+  );
+  assert.throws(
+    () => componentsFor(withoutWatcher, opts),
+    /flux\.manifests: the install manifest has no objects of component "source-watcher" \(label app\.kubernetes\.io\/component\), so it cannot be installed from it/,
+  );
+  assert.ok(componentsFor(INSTALL_YAML, opts).objects.length > 0);
 });
 
 // ---------------------------------------------------------------------------------------------

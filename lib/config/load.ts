@@ -16,6 +16,7 @@ import {
 import { schemaErrors } from "./schema.ts";
 import { parseDuration } from "./duration.ts";
 import { DEFAULT_REGISTRY } from "../manifests/options.ts";
+import { SOURCE_WATCHER, sourceWatcherProblem } from "../manifests/flux_cli.ts";
 import { nonNetworkUrlProblem, repositoryKey } from "../git/url.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { formatSize, MANIFEST_FILE_BYTES } from "../util/limits.ts";
@@ -411,6 +412,10 @@ function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProblem[] {
         const where = c.flux?.components ? ["flux", "components"] : ["name"];
         at(where, `must include ${required} (Flux cannot sync without it)`, "flux.components");
       }
+    }
+    if (flux.componentsExtra?.includes(SOURCE_WATCHER)) {
+      const problem = sourceWatcherProblem(flux.version ?? DEFAULT_FLUX_VERSION);
+      if (problem) atInherited("flux", "componentsExtra", problem);
     }
     if (flux.sparseCheckout !== undefined) {
       for (const problem of sparseCheckoutProblems(flux.sparseCheckout, c.path, pathProblem)) {

@@ -12,7 +12,19 @@ export type ComponentsOptions = InstallOptions;
 const COMPONENT_LABEL = "app.kubernetes.io/component";
 
 export function selectComponents(installYaml: string, opts: ComponentsOptions): KubeObject[] {
-  const selected = parseObjects(installYaml)
+  const objects = parseObjects(installYaml);
+  // As a release archive without `<component>.yaml` (release.ts): a component the manifest lacks
+  // (source-watcher in an install.yaml older than flux v2.7) is said, not silently left out.
+  const present = new Set(objects.map((o) => o.metadata?.labels?.[COMPONENT_LABEL]));
+  for (const c of opts.components) {
+    if (!present.has(c)) {
+      throw new Error(
+        `flux.manifests: the install manifest has no objects of component "${c}" ` +
+          `(label ${COMPONENT_LABEL}), so it cannot be installed from it`,
+      );
+    }
+  }
+  const selected = objects
     .filter((o) => {
       const c = o.metadata?.labels?.[COMPONENT_LABEL];
       return c === undefined || opts.components.includes(c);

@@ -1,10 +1,18 @@
 /**
- * Install options applied to the release manifest, as flux2 pkg/manifestgen/install does with
- * kustomize patches: image registry, image pull secret, network policies, watch-all-namespaces,
- * cluster domain, toleration keys, log level, and the flux labels on every object.
+ * Install options applied to the release manifest (install.yaml), as flux2 pkg/manifestgen/install
+ * does with its kustomize overlay (overlay.ts): image registry, node selector, image pull secret,
+ * network policies, watch-all-namespaces, cluster domain, toleration keys, log level, the flux
+ * labels, and source-watcher's feature gate — as the flux CLI of `flux.version` writes them
+ * (flux_cli.ts).
  */
 import type { KubeObject } from "./types.ts";
-import { eventsAddr } from "./overlay.ts";
+import {
+  eventsAddr,
+  EXTERNAL_ARTIFACT_CONSUMERS,
+  EXTERNAL_ARTIFACT_GATE,
+  storageAdvAddr,
+} from "./overlay.ts";
+import { fluxCliOverlay, SOURCE_WATCHER } from "./flux_cli.ts";
 
 export interface InstallOptions {
   version: string;
@@ -31,9 +39,15 @@ interface Container {
 
 interface PodSpec {
   containers?: Container[];
+  nodeSelector?: Record<string, string>;
   imagePullSecrets?: { name: string }[];
   tolerations?: { key: string; operator: string }[];
   [k: string]: unknown;
+}
+
+interface PodTemplate {
+  metadata?: { labels?: Record<string, string>; [k: string]: unknown };
+  spec?: PodSpec;
 }
 
 export function applyInstallOptions(objects: KubeObject[], opts: InstallOptions): KubeObject[] {
@@ -41,26 +55,50 @@ export function applyInstallOptions(objects: KubeObject[], opts: InstallOptions)
     .filter((o) => opts.networkPolicy || o.kind !== "NetworkPolicy")
     .map((o) => {
       const copy = structuredClone(o);
-      copy.metadata.labels = {
-        ...copy.metadata.labels,
-        "app.kubernetes.io/instance": opts.namespace,
-        "app.kubernetes.io/part-of": "flux",
-        "app.kubernetes.io/version": opts.version,
-      };
+      copy.metadata.labels = { ...copy.metadata.labels, ...fluxLabels(opts) };
       if (copy.kind === "Deployment") patchDeployment(copy, opts);
       return copy;
     });
 }
 
+/** labelsTmpl's labels. */
+function fluxLabels(opts: InstallOptions): Record<string, string> {
+  return {
+    "app.kubernetes.io/instance": opts.namespace,
+    "app.kubernetes.io/part-of": "flux",
+    "app.kubernetes.io/version": opts.version,
+  };
+}
+
 function patchDeployment(d: KubeObject, opts: InstallOptions) {
-  const spec = ((d.spec as { template?: { spec?: PodSpec } })?.template?.spec) ?? {};
-  for (const c of spec.containers ?? []) {
-    if (c.image) c.image = withRegistry(c.image, opts.registry);
-    if (c.args) c.args = c.args.map((a) => patchArg(a, opts));
+  const spec = d.spec as { template?: PodTemplate } | undefined;
+  const template = spec?.template ?? {};
+  const pod = template.spec ?? {};
+  if (fluxCliOverlay(opts.version).podTemplateLabels) {
+    template.metadata = {
+      ...template.metadata,
+      labels: { ...template.metadata?.labels, ...fluxLabels(opts) },
+    };
   }
-  if (opts.imagePullSecret) spec.imagePullSecrets = [{ name: opts.imagePullSecret }];
+  // nodeSelectorTmpl, a strategic merge patch: the map key is merged into what is there.
+  pod.nodeSelector = { ...pod.nodeSelector, "kubernetes.io/os": "linux" };
+  for (const c of pod.containers ?? []) {
+    if (c.image) c.image = withRegistry(c.image, opts.registry);
+  }
+  // templates.go patches the first container's arguments (each controller has one container).
+  const first = pod.containers?.[0];
+  if (first?.args) {
+    first.args = first.args.map((a) => patchArg(a, d.metadata.name, opts));
+    if (
+      opts.components.includes(SOURCE_WATCHER) &&
+      EXTERNAL_ARTIFACT_CONSUMERS.includes(d.metadata.name)
+    ) {
+      first.args.push(EXTERNAL_ARTIFACT_GATE);
+    }
+  }
+  if (opts.imagePullSecret) pod.imagePullSecrets = [{ name: opts.imagePullSecret }];
   if (opts.tolerationKeys.length > 0) {
-    spec.tolerations = opts.tolerationKeys.map((key) => ({ key, operator: "Exists" }));
+    pod.tolerations = opts.tolerationKeys.map((key) => ({ key, operator: "Exists" }));
   }
 }
 
@@ -71,19 +109,18 @@ function withRegistry(image: string, registry: string): string {
 }
 
 /**
- * The arguments flux's kustomization replaces (templates.go `patchesJson6902`), matched by name
- * rather than by position: `--events-addr` (notification-controller in the flux namespace, or
- * empty when it is not installed), `--watch-all-namespaces`, `--log-level` and source-controller's
- * `--storage-adv-addr`. Other arguments are left as the release has them, as flux does.
+ * The arguments flux's kustomization replaces (templates.go `patches`, by position in the first
+ * container), matched here by name: `--events-addr` (notification-controller, or empty when it is
+ * not installed), `--watch-all-namespaces` (source-watcher's release writes it without a value),
+ * `--log-level`, and the `--storage-adv-addr` of source-controller and source-watcher, each with
+ * its own name. Other arguments are left as the release has them, as flux does.
  */
-function patchArg(arg: string, opts: InstallOptions): string {
+function patchArg(arg: string, deployment: string, opts: InstallOptions): string {
   if (arg.startsWith("--events-addr=")) return `--events-addr=${eventsAddr(opts)}`;
-  if (arg.startsWith("--watch-all-namespaces=")) {
+  if (arg === "--watch-all-namespaces" || arg.startsWith("--watch-all-namespaces=")) {
     return `--watch-all-namespaces=${opts.watchAllNamespaces}`;
   }
   if (arg.startsWith("--log-level=")) return `--log-level=${opts.logLevel}`;
-  if (arg.startsWith("--storage-adv-addr=")) {
-    return `--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.${opts.clusterDomain}.`;
-  }
+  if (arg.startsWith("--storage-adv-addr=")) return storageAdvAddr(deployment, opts.clusterDomain);
   return arg;
 }

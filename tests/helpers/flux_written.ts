@@ -5,7 +5,7 @@
  */
 import type { InstallOptions } from "../../lib/manifests/options.ts";
 
-/** `flux bootstrap`'s install options when no flag is given (flux v2.4.0). */
+/** `flux bootstrap`'s install options when no flag is given, with `--version=v2.4.0`. */
 export const FLUX_DEFAULT_OPTIONS: InstallOptions = {
   version: "v2.4.0",
   namespace: "flux-system",
@@ -73,8 +73,9 @@ export const FLUX_KUSTOMIZATION =
   "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- gotk-components.yaml\n- gotk-sync.yaml\n";
 
 /**
- * One entry of the overlay's patchesJson6902 (flux2 pkg/manifestgen/install/templates.go): the
- * controller's container args replaced by index.
+ * One args entry of the overlay's `patches:` (flux2 pkg/manifestgen/install/templates.go
+ * kustomizationTmpl, every tag from v2.0.0 to v2.9.4): the controller's container args replaced by
+ * index.
  */
 export function fluxArgsPatch(component: string, ops: [number, string][]): string {
   return `- target:
@@ -90,4 +91,233 @@ ${
       value: ${v}`
     ).join("\n")
   }`;
+}
+
+/** `flux bootstrap`'s install options when no flag is given, flux CLI v2.9.4 (fluxfleet's default). */
+export const FLUX_V29_OPTIONS: InstallOptions = { ...FLUX_DEFAULT_OPTIONS, version: "v2.9.4" };
+
+// ---------------------------------------------------------------------------------------------
+// flux's install overlay: flux2 pkg/manifestgen/install/templates.go executed by manifests.go
+// `generate`, written out by hand from flux2's source for `flux bootstrap`'s defaults (namespace
+// flux-system, components source-, kustomize-, helm- and notification-controller, registry
+// ghcr.io/fluxcd, network policy on, watch all namespaces, cluster.local, log level info, no pull
+// secret, no tolerations). `{{-` trims the whitespace before it, so there is no empty line between
+// the patches nor before `images:`. With `--namespace=<ns>` the templates put the namespace
+// wherever these texts have flux-system.
+
+const WATCH = "--watch-all-namespaces=true";
+const LOG = "--log-level=info";
+
+const RESOURCES = `resources:
+  - namespace.yaml
+  - policies.yaml
+  - roles
+  - source-controller.yaml
+  - kustomize-controller.yaml
+  - helm-controller.yaml
+  - notification-controller.yaml`;
+
+const IMAGES = `images:
+  - name: fluxcd/source-controller
+    newName: ghcr.io/fluxcd/source-controller
+  - name: fluxcd/kustomize-controller
+    newName: ghcr.io/fluxcd/kustomize-controller
+  - name: fluxcd/helm-controller
+    newName: ghcr.io/fluxcd/helm-controller
+  - name: fluxcd/notification-controller
+    newName: ghcr.io/fluxcd/notification-controller`;
+
+function controllerPatches(events: string): string {
+  return `${
+    fluxArgsPatch("source-controller", [
+      [0, events],
+      [1, WATCH],
+      [2, LOG],
+      [6, "--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.cluster.local."],
+    ])
+  }
+${fluxArgsPatch("kustomize-controller", [[0, events], [1, WATCH], [2, LOG]])}
+${fluxArgsPatch("helm-controller", [[0, events], [1, WATCH], [2, LOG]])}
+${fluxArgsPatch("notification-controller", [[0, WATCH], [1, LOG]])}`;
+}
+
+const KUSTOMIZATION_HEAD = `---
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: flux-system
+
+transformers:
+  - labels.yaml
+
+`;
+
+const PATCHES_HEAD = `
+
+patches:
+- path: node-selector.yaml
+  target:
+    kind: Deployment
+`;
+
+const ROLES_KUSTOMIZATION = `---
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: flux-system
+resources:
+  - rbac.yaml
+nameSuffix: -flux-system
+`;
+
+// nodeSelectorTmpl with no pull secret and no tolerations leaves an empty line.
+const NODE_SELECTOR = `---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: all
+spec:
+  template:
+    spec:
+      nodeSelector:
+        kubernetes.io/os: linux
+
+`;
+
+const NAMESPACE = `---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: flux-system
+  labels:
+    pod-security.kubernetes.io/warn: restricted
+    pod-security.kubernetes.io/warn-version: latest
+`;
+
+/**
+ * The overlay of the flux CLI v2.0.0 to v2.6.4 (templates.go is the same text at every one of
+ * those tags), for `--version=v2.4.0`: `--events-addr` names the namespace (manifests.go
+ * `generate`: `http://%s.%s.svc.%s./` with options.Namespace), labels on metadata only.
+ */
+export const FLUX_V24_OVERLAY: Record<string, string> = {
+  "kustomization.yaml": KUSTOMIZATION_HEAD + RESOURCES + PATCHES_HEAD +
+    controllerPatches(
+      "--events-addr=http://notification-controller.flux-system.svc.cluster.local./",
+    ) + "\n" + IMAGES + "\n",
+  "roles/kustomization.yaml": ROLES_KUSTOMIZATION,
+  "node-selector.yaml": NODE_SELECTOR,
+  "labels.yaml": `---
+apiVersion: builtin
+kind: LabelTransformer
+metadata:
+  name: labels
+labels:
+  app.kubernetes.io/instance: flux-system
+  app.kubernetes.io/version: "v2.4.0"
+  app.kubernetes.io/part-of: flux
+fieldSpecs:
+  - path: metadata/labels
+    create: true
+`,
+  "namespace.yaml": NAMESPACE,
+};
+
+/** v2.9.4's `--events-addr` (manifests.go: `http://%s.$(RUNTIME_NAMESPACE).svc.%s./`). */
+const EVENTS_V29 =
+  "--events-addr=http://notification-controller.$(RUNTIME_NAMESPACE).svc.cluster.local./";
+
+/**
+ * The overlay of the flux CLI v2.9.4 (v2.9.4:pkg/manifestgen/install/templates.go and
+ * manifests.go): `--events-addr` with `$(RUNTIME_NAMESPACE)` whatever the namespace, and the
+ * labels also on the Deployments' pod templates.
+ */
+export const FLUX_V29_OVERLAY: Record<string, string> = {
+  "kustomization.yaml": KUSTOMIZATION_HEAD + RESOURCES + PATCHES_HEAD +
+    controllerPatches(EVENTS_V29) + "\n" + IMAGES + "\n",
+  "roles/kustomization.yaml": ROLES_KUSTOMIZATION,
+  "node-selector.yaml": NODE_SELECTOR,
+  "labels.yaml": `---
+apiVersion: builtin
+kind: LabelTransformer
+metadata:
+  name: labels
+labels:
+  app.kubernetes.io/instance: flux-system
+  app.kubernetes.io/version: "v2.9.4"
+  app.kubernetes.io/part-of: flux
+fieldSpecs:
+  - path: metadata/labels
+    create: true
+  - kind: Deployment
+    path: spec/template/metadata/labels
+    create: true
+`,
+  "namespace.yaml": NAMESPACE,
+};
+
+/**
+ * v2.9.4's kustomization.yaml for `--components-extra=source-watcher`: source-watcher gets
+ * source-controller's patches with its own `--storage-adv-addr`, and after every args patch one
+ * more adds the ExternalArtifact feature gate to kustomize- and helm-controller.
+ */
+export const FLUX_V29_SOURCE_WATCHER_KUSTOMIZATION = KUSTOMIZATION_HEAD + RESOURCES +
+  "\n  - source-watcher.yaml" + PATCHES_HEAD + controllerPatches(EVENTS_V29) + "\n" +
+  fluxArgsPatch("source-watcher", [
+    [0, EVENTS_V29],
+    [1, WATCH],
+    [2, LOG],
+    [6, "--storage-adv-addr=source-watcher.$(RUNTIME_NAMESPACE).svc.cluster.local."],
+  ]) + `
+- target:
+    kind: Deployment
+    name: "(kustomize-controller|helm-controller)"
+  patch: |-
+    - op: add
+      path: /spec/template/spec/containers/0/args/-
+      value: --feature-gates=ExternalArtifact=true
+` + IMAGES + `
+  - name: fluxcd/source-watcher
+    newName: ghcr.io/fluxcd/source-watcher
+`;
+
+/**
+ * gotk-components.yaml as `flux bootstrap` writes it: the release files (`releaseDir`, the
+ * untarred manifests.tar.gz) with flux's overlay next to them, the namespace put in place of
+ * flux-system in the overlay and in roles/rbac.yaml (`generate`'s ClusterRoleBinding workaround),
+ * a krusty build without reordering (`--reorder none`, see lib/manifests/release.ts), then
+ * install.go GetGenWarning + "\n" + the output.
+ */
+export async function fluxWrittenComponents(
+  releaseDir: string,
+  overlay: Record<string, string>,
+  header: { version: string; components: string[]; namespace?: string },
+): Promise<string> {
+  const namespace = header.namespace ?? "flux-system";
+  const ns = (text: string) => text.replaceAll("flux-system", namespace);
+  const dir = await Deno.makeTempDir({ prefix: "flux-overlay-" });
+  try {
+    for await (const e of Deno.readDir(releaseDir)) {
+      if (e.name.endsWith(".yaml")) {
+        await Deno.copyFile(`${releaseDir}/${e.name}`, `${dir}/${e.name}`);
+      }
+    }
+    await Deno.mkdir(`${dir}/roles`);
+    for (const [path, text] of Object.entries(overlay)) {
+      await Deno.writeTextFile(`${dir}/${path}`, ns(text));
+    }
+    await Deno.writeTextFile(
+      `${dir}/roles/rbac.yaml`,
+      ns(await Deno.readTextFile(`${dir}/rbac.yaml`)),
+    );
+    const out = await new Deno.Command("kubectl", {
+      args: ["kustomize", "--reorder", "none", dir],
+      stdin: "null",
+    }).output();
+    if (out.code !== 0) {
+      throw new Error(`kubectl kustomize: ${new TextDecoder().decode(out.stderr)}`);
+    }
+    return "---\n# This manifest was generated by flux. DO NOT EDIT.\n" +
+      `# Flux Version: ${header.version}\n# Components: ${header.components.join(",")}\n` +
+      new TextDecoder().decode(out.stdout);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }

@@ -4,17 +4,24 @@
  * - cross-check: two independent implementations of flux's install options — the kustomize build
  *   of the release layout (fixtures/flux-manifests, lib/manifests/release.ts + overlay.ts) and
  *   fluxfleet's TypeScript renderer over fixtures/flux-install.yaml (lib/manifests/options.ts) —
- *   must produce the same objects for every option;
+ *   must produce the same objects for every option, with the overlay of the flux CLI v2.4 and of
+ *   v2.9 (flux.version chooses it, lib/manifests/flux_cli.ts);
  * - byte fidelity: the file fluxfleet writes from the release layout is, byte for byte, the
- *   header + `kubectl kustomize` output of an overlay this test writes itself from flux's Go
- *   templates (flux2 pkg/manifestgen/install/templates.go, copied literally below as they
- *   execute for the default options);
+ *   header + `kubectl kustomize` output of an overlay written out in tests/helpers/flux_written.ts
+ *   from flux's Go templates (flux2 pkg/manifestgen/install/templates.go at v2.4.0 and v2.9.4);
  * - migration: a repository flux bootstrapped (files as flux writes them) shows no file change
  *   in `plan` once flux.manifests is the release layout.
  */
 import assert from "node:assert/strict";
 import { clusterConfig, INSTALL_YAML, ROOT } from "../helpers/fixtures.ts";
-import { FLUX_KUSTOMIZATION, fluxArgsPatch, fluxWrittenSync } from "../helpers/flux_written.ts";
+import {
+  FLUX_KUSTOMIZATION,
+  FLUX_V24_OVERLAY,
+  FLUX_V29_OVERLAY,
+  FLUX_V29_SOURCE_WATCHER_KUSTOMIZATION,
+  fluxWrittenComponents,
+  fluxWrittenSync,
+} from "../helpers/flux_written.ts";
 import { componentsFor, installOptions } from "../../lib/plan/desired.ts";
 import { buildReleaseComponents, type ReleaseFiles } from "../../lib/manifests/release.ts";
 import { loadManifests } from "../../lib/manifests/source.ts";
@@ -69,13 +76,39 @@ const MATRIX: [string, string][] = [
   ],
 ];
 
-for (const [name, flux] of MATRIX) {
+/** source-watcher exists from flux v2.7 on: only with the v2.9 overlay. */
+const SOURCE_WATCHER_MATRIX: [string, string][] = [
+  ["source-watcher", "componentsExtra: [source-watcher]"],
+  [
+    "source-watcher, every extra, not watching all namespaces, another namespace and domain",
+    "componentsExtra: [image-reflector-controller, image-automation-controller, source-watcher]\n" +
+    "      watchAllNamespaces: false\n      namespace: gitops\n      clusterDomain: corp.internal",
+  ],
+  [
+    "source-watcher without helm-controller and notification-controller",
+    "components: [source-controller, kustomize-controller]\n" +
+    "      componentsExtra: [source-watcher]\n      logLevel: debug",
+  ],
+];
+
+const CROSS_CHECKS: [string, string, string][] = [
+  ...MATRIX.map(([name, flux]): [string, string, string] => ["v2.4.0", name, flux]),
+  ...[...MATRIX, ...SOURCE_WATCHER_MATRIX].map((
+    [name, flux],
+  ): [string, string, string] => ["v2.9.4", name, flux]),
+];
+
+for (const [version, name, flux] of CROSS_CHECKS) {
   Deno.test({
-    name: `cross-check: kustomize build of the release = TypeScript renderer (${name})`,
+    name:
+      `cross-check: kustomize build of the release = TypeScript renderer (flux ${version}: ${name})`,
     ignore: missing("kubectl"),
   }, async () => {
-    const c = clusterConfig(flux ? `    flux:\n      ${flux}\n` : "");
+    const c = clusterConfig(
+      `    flux:\n      version: ${version}\n${flux ? `      ${flux}\n` : ""}`,
+    );
     const opts = installOptions(c);
+    assert.equal(opts.version, version);
     const built = await buildReleaseComponents(await release(), opts);
     const rendered = componentsFor(INSTALL_YAML, opts);
     // The header is shared; the objects must be the same, in whatever order each one lists them.
@@ -109,150 +142,44 @@ Deno.test({
 });
 
 // ---------------------------------------------------------------------------------------------
-// Byte fidelity. The overlay below is flux2 pkg/manifestgen/install/templates.go executed for
-// flux bootstrap's defaults (namespace flux-system, components source-, kustomize-, helm- and
-// notification-controller, registry ghcr.io/fluxcd, network policy on, watch all namespaces,
-// cluster.local, log level info, no pull secret, no tolerations), written out by hand here so
-// that a regression in lib/manifests/overlay.ts cannot hide behind a shared code path.
+// Byte fidelity: fluxfleet's build against flux's overlay as tests/helpers/flux_written.ts writes
+// it out from flux2's templates, for the CLI of the flux.version given.
 
-const EVENTS = "--events-addr=http://notification-controller.flux-system.svc.cluster.local./";
-const WATCH = "--watch-all-namespaces=true";
-const LOG = "--log-level=info";
+const DEFAULT_COMPONENTS = [
+  "source-controller",
+  "kustomize-controller",
+  "helm-controller",
+  "notification-controller",
+];
 
-const FLUX_DEFAULT_OVERLAY: Record<string, string> = {
-  "kustomization.yaml": `---
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-namespace: flux-system
+/** The release layout built by fluxfleet for a cluster with these `flux:` lines. */
+async function fluxfleetBuilt(fluxLines: string): Promise<string> {
+  const opts = installOptions(clusterConfig(`    flux:\n${fluxLines}`));
+  return (await buildReleaseComponents(await release(), opts)).content;
+}
 
-transformers:
-  - labels.yaml
+function deployment(text: string, name: string): KubeObject & { spec: DeploymentSpec } {
+  const d = parseObjects(text).find((o) => o.kind === "Deployment" && o.metadata.name === name);
+  assert.ok(d, `Deployment ${name}`);
+  return d as KubeObject & { spec: DeploymentSpec };
+}
 
-resources:
-  - namespace.yaml
-  - policies.yaml
-  - roles
-  - source-controller.yaml
-  - kustomize-controller.yaml
-  - helm-controller.yaml
-  - notification-controller.yaml
-
-patches:
-- path: node-selector.yaml
-  target:
-    kind: Deployment
-
-patchesJson6902:
-${
-    fluxArgsPatch("source-controller", [
-      [0, EVENTS],
-      [1, WATCH],
-      [2, LOG],
-      [6, "--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.cluster.local."],
-    ])
-  }
-${fluxArgsPatch("kustomize-controller", [[0, EVENTS], [1, WATCH], [2, LOG]])}
-${fluxArgsPatch("helm-controller", [[0, EVENTS], [1, WATCH], [2, LOG]])}
-${fluxArgsPatch("notification-controller", [[0, WATCH], [1, LOG]])}
-images:
-  - name: fluxcd/source-controller
-    newName: ghcr.io/fluxcd/source-controller
-  - name: fluxcd/kustomize-controller
-    newName: ghcr.io/fluxcd/kustomize-controller
-  - name: fluxcd/helm-controller
-    newName: ghcr.io/fluxcd/helm-controller
-  - name: fluxcd/notification-controller
-    newName: ghcr.io/fluxcd/notification-controller
-`,
-  "roles/kustomization.yaml": `---
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-namespace: flux-system
-resources:
-  - rbac.yaml
-nameSuffix: -flux-system
-`,
-  // nodeSelectorTmpl with no pull secret and no tolerations leaves an empty line.
-  "node-selector.yaml": `---
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: all
-spec:
-  template:
-    spec:
-      nodeSelector:
-        kubernetes.io/os: linux
-
-`,
-  "labels.yaml": `---
-apiVersion: builtin
-kind: LabelTransformer
-metadata:
-  name: labels
-labels:
-  app.kubernetes.io/instance: flux-system
-  app.kubernetes.io/version: "v2.4.0"
-  app.kubernetes.io/part-of: flux
-fieldSpecs:
-  - path: metadata/labels
-    create: true
-`,
-  "namespace.yaml": `---
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: flux-system
-  labels:
-    pod-security.kubernetes.io/warn: restricted
-    pod-security.kubernetes.io/warn-version: latest
-`,
-};
-
-const FLUX_HEADER =
-  "---\n# This manifest was generated by flux. DO NOT EDIT.\n# Flux Version: v2.4.0\n" +
-  "# Components: source-controller,kustomize-controller,helm-controller,notification-controller";
-
-/**
- * gotk-components.yaml as `flux bootstrap` would write it for the default options: the release
- * files untarred into a folder, flux's overlay written next to them, a krusty build without
- * reordering (`--reorder none`, see lib/manifests/release.ts), then GetGenWarning + "\n" + output.
- * With `--namespace=<ns>` the templates put the namespace wherever the defaults have flux-system,
- * and `generate` replaces flux-system in roles/rbac.yaml too (its ClusterRoleBinding workaround).
- */
-export async function fluxWrittenComponents(namespace = "flux-system"): Promise<string> {
-  const ns = (text: string) => text.replaceAll("flux-system", namespace);
-  const dir = await Deno.makeTempDir({ prefix: "flux-overlay-" });
-  try {
-    for await (const e of Deno.readDir(RELEASE_DIR)) {
-      if (e.name.endsWith(".yaml")) {
-        await Deno.copyFile(`${RELEASE_DIR}/${e.name}`, `${dir}/${e.name}`);
-      }
-    }
-    await Deno.mkdir(`${dir}/roles`);
-    for (const [path, text] of Object.entries(FLUX_DEFAULT_OVERLAY)) {
-      await Deno.writeTextFile(`${dir}/${path}`, ns(text));
-    }
-    await Deno.writeTextFile(
-      `${dir}/roles/rbac.yaml`,
-      ns(await Deno.readTextFile(`${dir}/rbac.yaml`)),
-    );
-    const out = await new Deno.Command("kubectl", {
-      args: ["kustomize", "--reorder", "none", dir],
-      stdin: "null",
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    return `${FLUX_HEADER}\n${new TextDecoder().decode(out.stdout)}`;
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+interface DeploymentSpec {
+  template: {
+    metadata: { labels: Record<string, string> };
+    spec: { containers: { args: string[] }[] };
+  };
 }
 
 Deno.test({
-  name: "byte fidelity: gotk-components.yaml from the release layout is what flux writes",
+  name:
+    "byte fidelity: flux v2.4.0 — gotk-components.yaml from the release layout is what the v2.4 CLI writes",
   ignore: missing("kubectl"),
 }, async () => {
-  const expected = await fluxWrittenComponents();
+  const expected = await fluxWrittenComponents(RELEASE_DIR, FLUX_V24_OVERLAY, {
+    version: "v2.4.0",
+    components: DEFAULT_COMPONENTS,
+  });
   const built = await buildReleaseComponents(await release(), installOptions(clusterConfig()));
   assert.equal(built.content, expected);
   // flux's build keeps the kustomization's order: Namespace, policies, RBAC, then controllers.
@@ -266,8 +193,97 @@ Deno.test({
       "ClusterRole/crd-controller-flux-system",
     ],
   );
+  // The v2.4 CLI labels metadata only and names the namespace in --events-addr.
+  const kc = deployment(expected, "kustomize-controller");
+  assert.equal(kc.spec.template.metadata.labels["app.kubernetes.io/version"], undefined);
+  assert.equal(
+    kc.spec.template.spec.containers[0].args[0],
+    "--events-addr=http://notification-controller.flux-system.svc.cluster.local./",
+  );
   // The TypeScript renderer (install.yaml) is the one that differs in formatting.
   assert.notEqual(componentsFor(INSTALL_YAML, installOptions(clusterConfig())).content, expected);
+});
+
+Deno.test({
+  name:
+    "byte fidelity: flux v2.9.4 — gotk-components.yaml is what the v2.9 CLI writes (pod template labels, $(RUNTIME_NAMESPACE))",
+  ignore: missing("kubectl"),
+}, async () => {
+  const expected = await fluxWrittenComponents(RELEASE_DIR, FLUX_V29_OVERLAY, {
+    version: "v2.9.4",
+    components: DEFAULT_COMPONENTS,
+  });
+  assert.equal(await fluxfleetBuilt("      version: v2.9.4\n"), expected);
+  // What changed since the v2.4 CLI, as a user sees it in the file.
+  for (const name of DEFAULT_COMPONENTS) {
+    const d = deployment(expected, name);
+    assert.equal(d.spec.template.metadata.labels["app.kubernetes.io/version"], "v2.9.4");
+    assert.equal(d.spec.template.metadata.labels["app.kubernetes.io/instance"], "flux-system");
+    assert.equal(d.spec.template.metadata.labels["app.kubernetes.io/part-of"], "flux");
+    assert.ok(
+      !d.spec.template.spec.containers[0].args.some((a) => a.startsWith("--feature-gates")),
+    );
+  }
+  assert.equal(
+    deployment(expected, "helm-controller").spec.template.spec.containers[0].args[0],
+    "--events-addr=http://notification-controller.$(RUNTIME_NAMESPACE).svc.cluster.local./",
+  );
+});
+
+Deno.test({
+  name:
+    "byte fidelity: flux v2.9.4 --components-extra=source-watcher — its own address, the feature gate on kustomize- and helm-controller",
+  ignore: missing("kubectl"),
+}, async () => {
+  const components = [...DEFAULT_COMPONENTS, "source-watcher"];
+  const expected = await fluxWrittenComponents(
+    RELEASE_DIR,
+    { ...FLUX_V29_OVERLAY, "kustomization.yaml": FLUX_V29_SOURCE_WATCHER_KUSTOMIZATION },
+    { version: "v2.9.4", components },
+  );
+  assert.equal(
+    await fluxfleetBuilt("      version: v2.9.4\n      componentsExtra: [source-watcher]\n"),
+    expected,
+  );
+  assert.deepEqual(deployment(expected, "source-watcher").spec.template.spec.containers[0].args, [
+    "--events-addr=http://notification-controller.$(RUNTIME_NAMESPACE).svc.cluster.local./",
+    "--watch-all-namespaces=true",
+    "--log-level=info",
+    "--log-encoding=json",
+    "--enable-leader-election",
+    "--storage-path=/data",
+    "--storage-adv-addr=source-watcher.$(RUNTIME_NAMESPACE).svc.cluster.local.",
+  ]);
+  for (const name of ["kustomize-controller", "helm-controller"]) {
+    assert.equal(
+      deployment(expected, name).spec.template.spec.containers[0].args.at(-1),
+      "--feature-gates=ExternalArtifact=true",
+    );
+  }
+  assert.ok(
+    !deployment(expected, "source-controller").spec.template.spec.containers[0].args
+      .some((a) => a.startsWith("--feature-gates")),
+  );
+  assert.match(expected, /\n {8}image: ghcr\.io\/fluxcd\/source-watcher:v2\.2\.1\n/);
+});
+
+Deno.test({
+  name:
+    "byte fidelity: flux v2.9.4 --namespace=gitops — --events-addr keeps $(RUNTIME_NAMESPACE), the rest names gitops",
+  ignore: missing("kubectl"),
+}, async () => {
+  const expected = await fluxWrittenComponents(RELEASE_DIR, FLUX_V29_OVERLAY, {
+    version: "v2.9.4",
+    components: DEFAULT_COMPONENTS,
+    namespace: "gitops",
+  });
+  assert.equal(await fluxfleetBuilt("      version: v2.9.4\n      namespace: gitops\n"), expected);
+  assert.equal(
+    deployment(expected, "kustomize-controller").spec.template.spec.containers[0].args[0],
+    "--events-addr=http://notification-controller.$(RUNTIME_NAMESPACE).svc.cluster.local./",
+  );
+  assert.ok(!expected.includes("flux-system"), "no flux-system left anywhere");
+  assert.match(expected, /\n {2}name: crd-controller-gitops\n/);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -275,26 +291,66 @@ Deno.test({
 
 const TOKEN = "canary-token-fidelity-5c1e";
 
-Deno.test({
-  name: "migration: a flux-bootstrapped repository shows no file change with the release layout",
-  ignore: missing("kubectl"),
-}, async () => {
+/** A repository as a flux CLI bootstrapped it, and the manifest's `flux:` saying the same. */
+const MIGRATIONS: {
+  name: string;
+  overlay: Record<string, string>;
+  version: string;
+  components: string[];
+  flux: string;
+}[] = [
+  {
+    name: "flux v2.4.0",
+    overlay: FLUX_V24_OVERLAY,
+    version: "v2.4.0",
+    components: DEFAULT_COMPONENTS,
+    flux: "{ version: v2.4.0 }",
+  },
+  {
+    name: "flux v2.9.4 --components-extra=source-watcher",
+    overlay: { ...FLUX_V29_OVERLAY, "kustomization.yaml": FLUX_V29_SOURCE_WATCHER_KUSTOMIZATION },
+    version: "v2.9.4",
+    components: [...DEFAULT_COMPONENTS, "source-watcher"],
+    flux: "{ version: v2.9.4, componentsExtra: [source-watcher] }",
+  },
+];
+
+for (const m of MIGRATIONS) {
+  Deno.test({
+    name:
+      `migration: a repository bootstrapped by ${m.name} shows no file change with the release layout`,
+    ignore: missing("kubectl"),
+  }, () => migrationShowsNoChange(m));
+}
+
+async function migrationShowsNoChange(m: (typeof MIGRATIONS)[number]): Promise<void> {
   await withFleetEnv({
     prefix: "fluxfleet-fidelity-",
     git: { users: { git: TOKEN } },
     cliEnv: { GIT_PASSWORD: TOKEN },
   }, async ({ git, dir, tmp, cli }) => {
     const flux = {
-      "clusters/c0/flux-system/gotk-components.yaml": await fluxWrittenComponents(),
+      "clusters/c0/flux-system/gotk-components.yaml": await fluxWrittenComponents(
+        RELEASE_DIR,
+        m.overlay,
+        m,
+      ),
       "clusters/c0/flux-system/gotk-sync.yaml": fluxWrittenSync(
         git.repoUrl("fleet"),
         "clusters/c0",
       ),
       "clusters/c0/flux-system/kustomization.yaml": FLUX_KUSTOMIZATION,
     };
-    await git.createRepo("fleet", { files: flux, message: "Add Flux v2.4.0 component manifests" });
+    await git.createRepo("fleet", {
+      files: flux,
+      message: `Add Flux ${m.version} component manifests`,
+    });
     const manifest = (manifests: string) =>
-      manifestYaml({ manifests, git: tokenGit(git.repoUrl("fleet")), clusters: [{ name: "c0" }] });
+      manifestYaml({
+        manifests,
+        git: tokenGit(git.repoUrl("fleet")),
+        clusters: [{ name: "c0", lines: [`flux: ${m.flux}`] }],
+      });
     const release = `${dir}/release.yaml`;
     const install = `${dir}/install.yaml`;
     await Deno.writeTextFile(release, manifest(RELEASE_DIR));
@@ -331,7 +387,7 @@ Deno.test({
     }
     await assertTempClean(tmp, "temporary files (the kustomize folder) left behind");
   });
-});
+}
 
 Deno.test("migration: flux bootstrap --namespace=flux — gotk-sync.yaml kept, its one secret flux-system reused, no second secret", async () => {
   await withFleetEnv({
@@ -341,7 +397,11 @@ Deno.test("migration: flux bootstrap --namespace=flux — gotk-sync.yaml kept, i
   }, async ({ git, dir, kube, tmp, cli }) => {
     // The repository as flux writes it: objects named flux in namespace flux, secretRef flux-system.
     const flux = {
-      "clusters/c0/flux/gotk-components.yaml": await fluxWrittenComponents("flux"),
+      "clusters/c0/flux/gotk-components.yaml": await fluxWrittenComponents(
+        RELEASE_DIR,
+        FLUX_V24_OVERLAY,
+        { version: "v2.4.0", components: DEFAULT_COMPONENTS, namespace: "flux" },
+      ),
       "clusters/c0/flux/gotk-sync.yaml": fluxWrittenSync(git.repoUrl("fleet"), "clusters/c0", [], {
         namespace: "flux",
       }),

@@ -344,6 +344,7 @@ Deno.test("fixture flux-install.yaml parses and has one Deployment per controlle
     "kustomize-controller",
     "notification-controller",
     "source-controller",
+    "source-watcher",
   ]);
 
   const crdKinds = objects.filter((o) => o.kind === "CustomResourceDefinition").map((o) =>
@@ -351,6 +352,7 @@ Deno.test("fixture flux-install.yaml parses and has one Deployment per controlle
   );
   assert.deepEqual(crdKinds.sort(), [
     "Alert",
+    "ArtifactGenerator",
     "Bucket",
     "GitRepository",
     "HelmChart",
