@@ -323,10 +323,25 @@ Deno.test("projects in a group and a subgroup: created by gitbeaker, found by en
     }
     const c = await clone(env.dir.path, apps.http_url_to_repo as string, basic("oauth2", ALICE));
     assert.equal((await commitAndPush(c.path, "trunk", basic("oauth2", ALICE))).code, 0);
-    assert.equal(
-      await headOf(env.gl.project("fleet/platform/apps")!.gitDir, "trunk"),
-      (await mustGit(["rev-parse", "HEAD"], c.path)).trim(),
+    const pushed = (await mustGit(["rev-parse", "HEAD"], c.path)).trim();
+    assert.equal(await headOf(env.gl.project("fleet/platform/apps")!.gitDir, "trunk"), pushed);
+    // Over HTTP the token's scopes cap the user's role: read_api and read_repository fetch
+    // only; a developer (bob, inherited from fleet) pushes; a non-member gets nothing.
+    for (const token of [ALICE_READ, ALICE_REPO]) {
+      const ro = await clone(env.dir.path, apps.http_url_to_repo as string, basic("alice", token));
+      assert.equal(ro.code, 0, ro.stderr);
+      const refused = await commitAndPush(ro.path, "trunk", basic("alice", token));
+      assert.notEqual(refused.code, 0, "a read-only scope cannot push");
+      assert.match(refused.stderr, /403/);
+    }
+    const dev = await clone(env.dir.path, apps.http_url_to_repo as string, basic("bob", BOB));
+    assert.equal((await commitAndPush(dev.path, "trunk", basic("bob", BOB))).code, 0);
+    const outsider = await clone(
+      env.dir.path,
+      apps.http_url_to_repo as string,
+      basic("carol", CAROL),
     );
+    assert.notEqual(outsider.code, 0);
 
     // In the group itself, without a README: an empty repository whose HEAD names the branch.
     const fleet = await api.Groups.show("fleet");
