@@ -18,8 +18,16 @@ import {
 
 /** Told about deploy keys as they change, so a real sshd can enforce them. */
 export interface AccessKeyHooks {
-  /** The key may log in; `readOnly`: fetch only (no deploy key holding it may push). */
-  authorize(publicKey: string, opts: { readOnly: boolean }): Promise<void>;
+  /**
+   * The key may log in, to the repositories of the projects holding it ("group/sub/app.git",
+   * relative to the git root), each read-only unless its deploy key may push (sshd.ts
+   * `authorize(key, { repos })`). `readOnly`: no project lets it push, for an sshd that knows
+   * keys but not repositories.
+   */
+  authorize(
+    publicKey: string,
+    opts: { readOnly: boolean; repos: { path: string; readOnly: boolean }[] },
+  ): Promise<void>;
   /** No project holds the key any more. */
   revoke(publicKey: string): Promise<void>;
 }

@@ -31,7 +31,12 @@ import {
 import { deployKeyJson, deployTokenJson } from "./json.ts";
 import { parsePublicKey } from "./keys.ts";
 import { paginate } from "./paging.ts";
-import { DEPLOY_TOKEN_SCOPES, type DeployKeyRecord, type ProjectRecord } from "./state.ts";
+import {
+  DEPLOY_TOKEN_SCOPES,
+  type DeployKeyRecord,
+  fullPathOf,
+  type ProjectRecord,
+} from "./state.ts";
 
 function adminProject(ctx: RouteContext, call: Call): ProjectRecord | Reply {
   const project = userProject(ctx, call);
@@ -50,16 +55,21 @@ function idParam(call: Call, name: string): number | Reply {
 }
 
 /**
- * Tells sshd what the key may do now: every project holding it counts, since sshd knows keys,
- * not projects. Called right after the state changed, before any other await, so concurrent
- * changes reach sshd in the order they were made.
+ * Tells sshd what the key may do now: the repository of every project holding it, read-only
+ * unless that project's deploy key may push. Called right after the state changed, before any
+ * other await, so concurrent changes reach sshd in the order they were made.
  */
 function syncKey(ctx: RouteContext, key: DeployKeyRecord): Promise<void> {
   const hooks = ctx.accessKeys;
   if (!hooks) return Promise.resolve();
-  const grants = ctx.state.projects.flatMap((p) => p.deployKeys.filter((d) => d.key === key));
-  if (grants.length === 0) return hooks.revoke(key.text);
-  return hooks.authorize(key.text, { readOnly: !grants.some((g) => g.canPush) });
+  const repos = ctx.state.projects.flatMap((p) =>
+    p.deployKeys.filter((d) => d.key === key).map((d) => ({
+      path: `${fullPathOf(p)}.git`,
+      readOnly: !d.canPush,
+    }))
+  );
+  if (repos.length === 0) return hooks.revoke(key.text);
+  return hooks.authorize(key.text, { readOnly: repos.every((r) => r.readOnly), repos });
 }
 
 export function listDeployKeys(ctx: RouteContext, call: Call): Reply {

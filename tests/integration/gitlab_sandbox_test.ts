@@ -94,7 +94,8 @@ async function startEnv(
       sshCloneBase: sshd ? `ssh://git@127.0.0.1:${sshd.port}` : undefined,
       accessKeys: sshd
         ? {
-          authorize: (key, o) => sshd.authorize(key, { readOnly: o.readOnly }),
+          // Scoped as GitLab deploy keys are: to their projects' repositories.
+          authorize: (key, o) => sshd.authorize(key, { repos: o.repos }),
           revoke: (key) => sshd.revoke(key),
         }
         : undefined,
@@ -609,7 +610,7 @@ function sshEnv(key: KeyPair, knownHosts: string): Record<string, string> {
 
 Deno.test({
   name:
-    "deploy keys enforced by the real sshd: read-only key clones and cannot push, read-write key pushes, a deleted key is locked out",
+    "deploy keys enforced by the real sshd: read-only key clones and cannot push, read-write key pushes, each key only to its projects' repositories, a deleted key is locked out",
   ignore: missing("sshd"),
   async fn() {
     await withEnv(async (env) => {
@@ -625,6 +626,12 @@ Deno.test({
       const knownHosts = join(env.dir.path, "known_hosts");
       await Deno.writeTextFile(knownHosts, env.sshd!.knownHosts());
       const gitDir = env.gl.project("fleet/platform/apps")!.gitDir;
+      const other = await api.Projects.create({
+        name: "other",
+        namespaceId: platform.id,
+        initializeWithReadme: true,
+      }) as Project;
+      const otherUrl = other.ssh_url_to_repo as string;
 
       // Read-only (can_push false, the default, as flux registers its key).
       const ro = await generateKey(env.dir.path, "flux-ro");
@@ -648,6 +655,10 @@ Deno.test({
         /this key is read-only: push \(git-receive-pack\) is not allowed/,
       );
       assert.equal(await headOf(gitDir, "main"), before, "nothing landed");
+      // A deploy key opens its own project's repository, not another one on the same server.
+      const elsewhere = await clone(env.dir.path, otherUrl, [], roEnv);
+      assert.notEqual(elsewhere.code, 0);
+      assert.match(elsewhere.stderr, /this key has no access to this repository/);
       // Adding the same key line again answers the existing key (lib/api/deploy_keys.rb).
       const again = await api.DeployKeys.create("fleet/platform/apps", "other title", ro.publicKey);
       assert.equal(again.id, added.id);
@@ -674,7 +685,17 @@ Deno.test({
         (await mustGit(["rev-parse", "HEAD"], c2.path)).trim(),
       );
 
-      // The listing and the single key; deleting locks the key out of sshd.
+      // The same key enabled on another project, read-only there: one key (same id), its
+      // mode per repository.
+      const joined = await api.DeployKeys.create("fleet/platform/other", "mirror", rw.publicKey);
+      assert.deepEqual([joined.id, joined.can_push], [rwKey.id, false]);
+      const c3 = await clone(env.dir.path, otherUrl, [], rwEnv);
+      assert.equal(c3.code, 0, c3.stderr);
+      assert.match((await commitAndPush(c3.path, "main", [], rwEnv)).stderr, /read-only/);
+      assert.equal((await commitAndPush(c2.path, "main", [], rwEnv)).code, 0, "still rw on apps");
+
+      // The listing and the single key; deleting takes the repository from the key, and the
+      // last deletion locks the key out of sshd.
       const listed = await api.DeployKeys.all({ projectId: "fleet/platform/apps" });
       assert.deepEqual(listed.map((k) => [k.title, k.can_push]), [
         ["flux-system-main", false],
@@ -693,7 +714,13 @@ Deno.test({
         status: 404,
         text: "404 Deploy key Not Found",
       });
-      const lockedOut = await clone(env.dir.path, sshUrl, [], rwEnv);
+      assert.match(
+        (await clone(env.dir.path, sshUrl, [], rwEnv)).stderr,
+        /this key has no access to this repository/,
+      );
+      assert.equal((await clone(env.dir.path, otherUrl, [], rwEnv)).code, 0, "still on other");
+      await api.DeployKeys.remove("fleet/platform/other", rwKey.id);
+      const lockedOut = await clone(env.dir.path, otherUrl, [], rwEnv);
       assert.notEqual(lockedOut.code, 0);
       assert.match(lockedOut.stderr, /Permission denied \(publickey\)/);
       assert.equal(
