@@ -900,6 +900,95 @@ Deno.test("sharing with a group: the access level seen in shared_with_groups, me
   });
 });
 
+Deno.test("the calls of flux bootstrap gitlab, as go-git-providers makes them through go-gitlab: lookups, create, deploy key, team share, deploy token", async () => {
+  await withEnv(async (env) => {
+    // go-gitlab: PRIVATE-TOKEN, url.PathEscape'd ids, JSON bodies of pointer fields.
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${env.gl.url}/api/v4/${path}`, {
+        method,
+        headers: {
+          "private-token": ALICE,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, json: text === "" ? null : JSON.parse(text) };
+    };
+    const key = await generateKey(env.dir.path, "flux");
+    // OrgRepositoriesClient.Get: GetGroupProject lower-cases the group part.
+    const project = "fleet%2Fplatform%2Ffleet-infra";
+    assert.deepEqual(await call("GET", `projects/${project}`), {
+      status: 404,
+      json: { message: "404 Project Not Found" },
+    });
+    // createProject: GetGroup(namespace name), then CreateProject with its defaults.
+    const group = await call("GET", "groups/fleet%2Fplatform");
+    const created = await call("POST", "projects", {
+      name: "fleet-infra",
+      default_branch: "main",
+      description: "",
+      visibility: "private",
+      namespace_id: group.json.id,
+    });
+    assert.equal(created.status, 201);
+    assert.equal(created.json.path_with_namespace, "fleet/platform/fleet-infra");
+    // DeployKeyClient.Reconcile: list (paged by X-Next-Page), then create.
+    assert.deepEqual((await call("GET", `projects/${project}/deploy_keys`)).json, []);
+    const dk = await call("POST", `projects/${project}/deploy_keys`, {
+      title: "flux-system-main-flux-system-./clusters/my-cluster",
+      key: key.publicKey,
+      can_push: false,
+    });
+    assert.deepEqual([dk.status, dk.json.can_push], [201, false]);
+    // TeamAccessClient.Create: GetGroup(team), then ShareProject(group_id, group_access).
+    const team = await call("GET", "groups/vault");
+    const share = await call("POST", `projects/${project}/share`, {
+      group_id: team.json.id,
+      group_access: 40,
+    });
+    assert.equal(share.status, 201);
+    // TeamAccessClient.Get: the project's shared_with_groups by group id.
+    const seen = await call("GET", `projects/${created.json.id}`);
+    assert.deepEqual(
+      seen.json.shared_with_groups.map((g: { group_id: number; group_access_level: number }) => [
+        g.group_id,
+        g.group_access_level,
+      ]),
+      [[team.json.id, 40]],
+    );
+    // DeployTokenClient.Reconcile (--deploy-token-auth): list, then CreateToken.
+    const dt = await call("POST", `projects/${project}/deploy_tokens`, {
+      name: "flux-system-main-flux-system-./clusters/my-cluster",
+      scopes: ["read_repository"],
+    });
+    assert.equal(dt.status, 201);
+    const listed = await call("GET", `projects/${project}/deploy_tokens`);
+    assert.deepEqual(
+      listed.json.map((t: { name: string; expired: boolean; revoked: boolean }) => [
+        t.name,
+        t.expired,
+        t.revoked,
+      ]),
+      [[dt.json.name, false, false]],
+    );
+    // UpdateProject (--reconcile): PUT by numeric id with name, description, visibility.
+    const updated = await call("PUT", `projects/${created.json.id}`, {
+      name: "fleet-infra",
+      description: "fleet",
+      visibility: "private",
+    });
+    assert.deepEqual([updated.status, updated.json.description], [200, "fleet"]);
+    // The secret flux writes then clones with the deploy token's user name.
+    const c = await clone(
+      env.dir.path,
+      created.json.http_url_to_repo,
+      basic(dt.json.username, dt.json.token),
+    );
+    assert.equal(c.code, 0, c.stderr);
+  });
+});
+
 Deno.test("paging across 3 pages of deploy keys: gitbeaker follows Link rel=next; X-Page, X-Next-Page, X-Total, X-Total-Pages as GitLab sends them", async () => {
   await withEnv(async (env) => {
     const api = env.api(ALICE);
