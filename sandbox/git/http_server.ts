@@ -17,6 +17,13 @@ export interface GitServerOptions {
   /** May fetch, get 403 on push (receive-pack). */
   readOnlyUsers?: Record<string, string>;
   /**
+   * Decides Basic credentials that `users` and `readOnlyUsers` do not know, per repository
+   * (`repo`: its directory under the root, e.g. "team/sub/fleet.git"): a hosting sandbox's
+   * tokens (sandbox/gitlab: any user name with a personal access token, a deploy token only
+   * with its own user name). null: unknown here (the client is challenged again).
+   */
+  authorize?: (user: string, password: string, repo: string) => Access | null;
+  /**
    * Serve HTTPS instead of plain http, with the sandbox CA's leaf certificate (the one the
    * sandbox Kubernetes API server uses: SAN IP:127.0.0.1, DNS:localhost). The CA is `caPem`.
    */
@@ -103,7 +110,7 @@ const REALM = "fluxfleet-sandbox";
 const MAX_CGI_HEADER_BYTES = 64 * 1024;
 const SERVICES = new Set(["git-upload-pack", "git-receive-pack"]);
 
-type Access = "write" | "read";
+export type Access = "write" | "read";
 
 interface Principal {
   user: string;
@@ -513,6 +520,7 @@ class SandboxGitServer implements GitServer {
     private readonly ownsRoot: boolean,
     private readonly users: Record<string, string>,
     private readonly readOnlyUsers: Record<string, string>,
+    private readonly authorizeHook?: GitServerOptions["authorize"],
   ) {}
 
   listen(tls?: SandboxTls): void {
@@ -697,7 +705,7 @@ class SandboxGitServer implements GitServer {
       req.headers.get("authorization"),
       this.users,
       this.readOnlyUsers,
-    );
+    ) ?? this.#authorizeByHook(req.headers.get("authorization"), route);
     if (!principal) {
       // isomorphic-git only calls onAuth after a 401, so every request must be challenged.
       return textResponse(401, "authentication required", {
@@ -720,6 +728,15 @@ class SandboxGitServer implements GitServer {
       return textResponse(403, "read-only user may not push");
     }
     return await this.#runCgi(req, url, route, principal, record);
+  }
+
+  /** Credentials the static maps do not know, asked of the `authorize` option per repository. */
+  #authorizeByHook(header: string | null, route: Route | string): Principal | null {
+    if (!this.authorizeHook || typeof route !== "object") return null;
+    const creds = parseBasic(header);
+    if (!creds) return null;
+    const access = this.authorizeHook(creds.user, creds.password, route.repo);
+    return access === null ? null : { user: creds.user, access };
   }
 
   async #runCgi(
@@ -783,6 +800,7 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
     ownsRoot,
     { ...opts.users },
     { ...opts.readOnlyUsers },
+    opts.authorize,
   );
   server.listen(tls);
   return server;

@@ -35,6 +35,12 @@ export interface SshdOptions {
   users?: string[];
 }
 
+/** A repository a scoped key may use: "team/fleet.git" (relative to the root). */
+export interface RepoGrant {
+  path: string;
+  readOnly: boolean;
+}
+
 export interface SshdHostKey {
   type: string;
   /** "type base64" */
@@ -60,7 +66,11 @@ export interface SshdServer {
     name: string,
     opts?: { files?: Record<string, string>; branch?: string },
   ): Promise<void>;
-  authorize(publicKey: string, opts?: { readOnly?: boolean }): Promise<void>;
+  /**
+   * Lets the key log in. `repos`: only these repositories (relative to the root, "team/fleet.git"),
+   * each read-only or not, as a hosting server's deploy key; without it, every repository.
+   */
+  authorize(publicKey: string, opts?: { readOnly?: boolean; repos?: RepoGrant[] }): Promise<void>;
   revoke(publicKey: string): Promise<void>;
   headSha(name: string, branch: string): Promise<string | null>;
   readFile(name: string, branch: string, path: string): Promise<string | null>;
@@ -109,10 +119,15 @@ function sshdConfig(dir: string, port: number, hostKeyFiles: string[], users: st
   ].join("\n");
 }
 
-/** Forced command for every key: $1 is "rw" or "ro". */
+/**
+ * Forced command for every key: $1 is "rw" or "ro"; a key scoped to repositories (a hosting
+ * sandbox's deploy key) has one more argument per repository, "rw:team/fleet.git" or
+ * "ro:team/other.git", and may use only those, each with its own mode.
+ */
 function wrapperScript(gitConfig: string, root: string): string {
   return `#!/bin/sh
-# fluxfleet ssh sandbox: forced command of every authorized key ($1 = rw | ro).
+# fluxfleet ssh sandbox: forced command of every authorized key ($1 = rw | ro, then for a key
+# scoped to repositories: rw:<repo> | ro:<repo> ..., repo relative to the root).
 # git-shell runs only git-upload-pack, git-receive-pack and git-upload-archive; read-only keys
 # get git-upload-pack alone.
 GIT_CONFIG_GLOBAL='${gitConfig}'
@@ -120,17 +135,6 @@ GIT_CONFIG_NOSYSTEM=1
 HOME=/
 export GIT_CONFIG_GLOBAL GIT_CONFIG_NOSYSTEM HOME
 umask 000
-if [ "$1" != rw ]; then
-  case "$SSH_ORIGINAL_COMMAND" in
-    git-upload-pack*|"git upload-pack"*) ;;
-    git-receive-pack*|"git receive-pack"*)
-      echo "fluxfleet ssh sandbox: this key is read-only: push (git-receive-pack) is not allowed" >&2
-      exit 1 ;;
-    *)
-      echo "fluxfleet ssh sandbox: this key is read-only: only git-upload-pack (fetch) is allowed" >&2
-      exit 1 ;;
-  esac
-fi
 # Like a hosted git server, "/team/fleet.git" names a repository under the sandbox root; an
 # absolute path inside the root works too.
 ROOT='${root}'
@@ -141,6 +145,33 @@ case "$path" in
   "$ROOT"/*) ;;
   *) path="$ROOT/\${path#/}" ;;
 esac
+mode="$1"
+shift
+if [ $# -gt 0 ]; then
+  # Only the named repositories, compared as strings (no "..", no other spelling).
+  mode=none
+  for grant in "$@"; do
+    repo="\${grant#*:}"
+    if [ "$path" = "$ROOT/$repo" ] || [ "$path" = "$ROOT/\${repo%.git}" ]; then
+      mode="\${grant%%:*}"
+    fi
+  done
+  if [ "$mode" = none ]; then
+    echo "fluxfleet ssh sandbox: this key has no access to this repository" >&2
+    exit 1
+  fi
+fi
+if [ "$mode" != rw ]; then
+  case "$SSH_ORIGINAL_COMMAND" in
+    git-upload-pack*|"git upload-pack"*) ;;
+    git-receive-pack*|"git receive-pack"*)
+      echo "fluxfleet ssh sandbox: this key is read-only: push (git-receive-pack) is not allowed" >&2
+      exit 1 ;;
+    *)
+      echo "fluxfleet ssh sandbox: this key is read-only: only git-upload-pack (fetch) is allowed" >&2
+      exit 1 ;;
+  esac
+fi
 exec git-shell -c "$cmd '$path'"
 `;
 }
@@ -257,14 +288,23 @@ class SandboxSshd implements SshdServer {
     await createBareRepo(this.#gitConfig, this.#repoDir(name), opts.branch ?? "main", opts.files);
   }
 
-  authorize(publicKey: string, opts: { readOnly?: boolean } = {}): Promise<void> {
+  authorize(
+    publicKey: string,
+    opts: { readOnly?: boolean; repos?: RepoGrant[] } = {},
+  ): Promise<void> {
     const key = findPublicKey(publicKey);
     if (!key) throw new Error("authorize: not an SSH public key line");
     const wrapper = join(this.dir, "git-wrapper");
     const mode = opts.readOnly ? "ro" : "rw";
+    // Grants become words of the forced command, which the login shell runs: plain path
+    // characters only (normalizeRepoName also refuses "." and ".." segments).
+    const grants = (opts.repos ?? []).map((g) => {
+      if (!/^[A-Za-z0-9_.+\/-]+$/.test(g.path)) throw new Error(`authorize: bad repo ${g.path}`);
+      return ` ${g.readOnly ? "ro" : "rw"}:${normalizeRepoName(g.path)}`;
+    }).join("");
     this.#keys.set(
       `${key.type} ${key.base64}`,
-      `restrict,command="${wrapper} ${mode}" ${key.type} ${key.base64}`,
+      `restrict,command="${wrapper} ${mode}${grants}" ${key.type} ${key.base64}`,
     );
     return this.#writeAuthorizedKeys();
   }
