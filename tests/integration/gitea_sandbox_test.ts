@@ -26,6 +26,7 @@ const TOKENS = {
   bob: "gitea_canary_bob_c41e07",
   carol: "gitea_canary_carol_8d2b66",
   aliceRepoOnly: "gitea_canary_alice_repo_5a70",
+  aliceReadOnly: "gitea_canary_alice_read_2c19",
 };
 
 type Api = ReturnType<typeof giteaApi>;
@@ -63,6 +64,12 @@ async function withGitea(fn: (env: Env) => Promise<void>, opts: { ssh?: boolean 
           user: "alice",
           name: "alice-repo",
           scopes: ["write:repository"],
+        },
+        {
+          token: TOKENS.aliceReadOnly,
+          user: "alice",
+          name: "alice-read",
+          scopes: ["read:repository", "read:user"],
         },
       ],
       gitRoot: sshd?.root,
@@ -160,6 +167,18 @@ Deno.test("gitea: version, the current user and an organization; 401 and missing
     const create = await failure(repoOnly.user.createCurrentUserRepo({ name: "x" }));
     assert.equal(create.status, 403);
     assert.match(String(create.error.message), /required=\[write:user write:repository\]/);
+
+    // read: does not cover write (a read-only token cannot add a deploy key).
+    const readOnly = env.api(TOKENS.aliceReadOnly);
+    assert.equal((await readOnly.user.userGetCurrent()).data.login, "alice");
+    const noWrite = await failure(
+      readOnly.repos.repoCreateKey("alice", "any", { title: "k", key: fakeKey("k") }),
+    );
+    assert.equal(noWrite.status, 403);
+    assert.equal(
+      noWrite.error.message,
+      "token does not have at least one of required scope(s), required=[write:repository], token scope=read:repository,read:user",
+    );
 
     const unknownRoute = await fetch(`${env.gt.url}/api/v1/no/such/route`);
     assert.equal(unknownRoute.status, 404);
@@ -488,6 +507,14 @@ Deno.test("gitea: PATCH visibility and default branch (ignored when it does not 
     const auth = basicAuth("alice", TOKENS.alice);
     await mustGit([...auth, "clone", "--quiet", repo.data.clone_url!, "c"], work);
     await mustGit([...auth, "push", "--quiet", "origin", "HEAD:refs/heads/trunk"], join(work, "c"));
+    // Readable without a token, but a push without one is challenged for credentials (401).
+    await mustGit(["ls-remote", repo.data.clone_url!], work);
+    const anonPush = await git(
+      ["push", repo.data.clone_url!, "HEAD:refs/heads/anon"],
+      join(work, "c"),
+    );
+    assert.notEqual(anonPush.code, 0);
+    assert.match(anonPush.stderr, /could not read Username|Authentication failed/);
     const moved = await alice.repos.repoEdit("fleet", "infra", { default_branch: "trunk" });
     assert.equal(moved.data.default_branch, "trunk");
     const head = await Deno.readTextFile(join(env.gt.repo("fleet", "infra")!.gitDir, "HEAD"));

@@ -527,6 +527,15 @@ Deno.test("github: team access: granted with a permission, listed, checked with 
     assert.equal(teams.data[0].permissions?.push, true);
     assert.equal(teams.data[0].permissions?.admin, false);
 
+    const ops = await alice.rest.teams.getByName({ org: "fleet", team_slug: "ops" });
+    assert.deepEqual([ops.data.name, ops.data.members_count, ops.data.repos_count], ["Ops", 1, 1]);
+    assert.equal(
+      (await failure(
+        env.octo(TOKENS.carol).rest.teams.getByName({ org: "fleet", team_slug: "ops" }),
+      )).status,
+      404,
+    );
+
     const plain = await alice.rest.teams.checkPermissionsForRepoInOrg(params);
     assert.equal(plain.status, 204);
     // The documented media type (go-github's), and octokit's spelling of it.
@@ -623,6 +632,14 @@ Deno.test("github: PATCH changes visibility and the default branch (HEAD of the 
     const auth = basicAuth("x-access-token", TOKENS.alice);
     await mustGit([...auth, "clone", "--quiet", repo.data.clone_url, "c"], work);
     await mustGit([...auth, "push", "--quiet", "origin", "HEAD:refs/heads/trunk"], join(work, "c"));
+    // Readable without a token, but a push without one is challenged for credentials (401).
+    await mustGit(["ls-remote", repo.data.clone_url], work);
+    const anonPush = await git(
+      ["push", repo.data.clone_url, "HEAD:refs/heads/anon"],
+      join(work, "c"),
+    );
+    assert.notEqual(anonPush.code, 0);
+    assert.match(anonPush.stderr, /could not read Username|Authentication failed/);
     const moved = await alice.rest.repos.update({
       owner: "alice",
       repo: "r",
@@ -687,4 +704,43 @@ Deno.test("github: rate limits: primary (remaining 0, reset) and secondary (retr
       assert.ok(!records.includes(t), "a token in the records");
     }
   });
+});
+
+Deno.test("github: served over HTTPS with the sandbox CA, as a GitHub Enterprise Server with a private CA", async () => {
+  const gh = await startGitHubSandbox({
+    users: ["alice"],
+    tokens: [{ token: TOKENS.alice, user: "alice" }],
+    tls: true,
+  });
+  const client = Deno.createHttpClient({ caCerts: [gh.caPem!] });
+  try {
+    assert.match(gh.enterpriseApiUrl, /^https:\/\/127\.0\.0\.1:\d+\/api\/v3$/);
+    const octo = new Octokit({
+      auth: TOKENS.alice,
+      baseUrl: gh.enterpriseApiUrl,
+      log: QUIET,
+      request: {
+        fetch: (input: Request | URL | string, init?: RequestInit) =>
+          fetch(input, { ...init, client }),
+      },
+    });
+    const repo = await octo.rest.repos.createForAuthenticatedUser({ name: "tls", auto_init: true });
+    assert.equal(repo.data.clone_url, `${gh.url}/alice/tls.git`);
+    const dir = await Deno.makeTempDir({ prefix: "fluxfleet-gh-tls-" });
+    try {
+      const ca = join(dir, "ca.pem");
+      await Deno.writeTextFile(ca, gh.caPem!);
+      const refs = await mustGit(
+        [...basicAuth("x-access-token", TOKENS.alice), "ls-remote", repo.data.clone_url],
+        dir,
+        { GIT_SSL_CAINFO: ca },
+      );
+      assert.match(refs, /\trefs\/heads\/main\n/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  } finally {
+    client.close();
+    await gh.close();
+  }
 });
