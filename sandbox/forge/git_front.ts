@@ -100,6 +100,6 @@ export function gitChallenge(realm: string, message: string): Response {
   });
 }
 
-export function gitRefusal(status: 403 | 404, message: string): Response {
+export function gitRefusal(status: 403 | 404 | 500, message: string): Response {
   return new Response(`${message}\n`, { status, headers: { "content-type": "text/plain" } });
 }

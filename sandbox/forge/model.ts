@@ -262,3 +262,29 @@ export class ForgeStore {
     return now();
   }
 }
+
+/** What a test reads of a repository (sandbox.repo(owner, name)). */
+export interface RepoView {
+  private: boolean;
+  defaultBranch: string;
+  description: string;
+  gitDir: string;
+  keys: { id: number; title: string; key: string; readOnly: boolean }[];
+  /** team (by `label`) -> permission granted, in the site's words */
+  teams: Record<string, string>;
+}
+
+export function describeRepo(r: RepoRecord, label: (t: TeamRecord) => string): RepoView {
+  const teams = r.owner.kind === "Organization" ? r.owner.teams : [];
+  return {
+    private: r.private,
+    defaultBranch: r.defaultBranch,
+    description: r.description,
+    gitDir: r.gitDir,
+    keys: r.keys.map((k) => ({ id: k.id, title: k.title, key: k.key, readOnly: k.readOnly })),
+    teams: Object.fromEntries([...r.teams].map(([id, permission]) => {
+      const team = teams.find((t) => t.id === id);
+      return [team ? label(team) : String(id), permission];
+    })),
+  };
+}

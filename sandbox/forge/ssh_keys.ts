@@ -73,8 +73,9 @@ export interface AccessKeyHooks {
 /**
  * One sshd entry per key material, however many repositories hold the key (Gitea lets one key be
  * a deploy key of several repositories): the entry is read-write when any of them grants write,
- * and goes away with the last one. The sandbox sshd does not confine a key to its repositories;
- * what it enforces is read-only versus read-write.
+ * and goes away with the last one. The sandbox sshd does not confine a key to its repositories
+ * (an authorized key reaches every repository under its root): what it enforces is read-only
+ * versus read-write. Tests of "this key on that repository only" need that first.
  */
 export class KeyGrants {
   readonly #grants = new Map<string, Map<number, boolean>>();

@@ -9,7 +9,7 @@
  * token did (tokens appear by the name the test gave them).
  */
 import { mkdir, realpath, rm } from "node:fs/promises";
-import { gitChallenge, GitFront, gitRefusal, type GitRoute, gitRoute } from "../forge/git_front.ts";
+import { GitFront, gitRefusal, type GitRoute, gitRoute } from "../forge/git_front.ts";
 import { jsonResponse, listen, pathSegments, readJson } from "../forge/http.ts";
 import {
   type ApiRequestRecord,
@@ -17,22 +17,15 @@ import {
   type RequestCounts,
   type SecondaryLimit,
 } from "../forge/ledger.ts";
-import { ForgeStore, type OrgSpec } from "../forge/model.ts";
+import { describeRepo, ForgeStore, type OrgSpec, type RepoView } from "../forge/model.ts";
 import { type AccessKeyHooks, KeyGrants } from "../forge/ssh_keys.ts";
-import { accessMode, atLeast } from "./access.ts";
 import type { Call, Ctx } from "./call.ts";
 import { apiError, type Urls } from "./json.ts";
+import { gitAccess } from "./git_access.ts";
 import { matchRoute } from "./routes.ts";
-import {
-  type GiteaTokenSpec,
-  requestToken,
-  requiredScopes,
-  scopeRefusal,
-  type TokenRecord,
-  tokenRecords,
-} from "./tokens.ts";
+import { type GiteaTokenSpec, requestToken, type TokenRecord, tokenRecords } from "./tokens.ts";
 
-export type { AccessKeyHooks, GiteaTokenSpec, OrgSpec, SecondaryLimit };
+export type { AccessKeyHooks, GiteaTokenSpec, OrgSpec, RepoView, SecondaryLimit };
 
 export interface GiteaSandboxOptions {
   users: string[];
@@ -52,16 +45,6 @@ export interface GiteaSandboxOptions {
   tls?: boolean;
 }
 
-export interface GiteaRepoView {
-  private: boolean;
-  defaultBranch: string;
-  description: string;
-  gitDir: string;
-  keys: { id: number; title: string; key: string; readOnly: boolean }[];
-  /** team name -> mode */
-  teams: Record<string, string>;
-}
-
 export interface GiteaSandbox {
   url: string;
   /** <url>/api/v1 */
@@ -71,7 +54,7 @@ export interface GiteaSandbox {
   requests: ApiRequestRecord[];
   counts(token: string): RequestCounts;
   mutatingRequests(): { method: string; path: string; status: number; token: string | null }[];
-  repo(owner: string, name: string): GiteaRepoView | undefined;
+  repo(owner: string, name: string): RepoView | undefined;
   /** The next requests (of one token name, or any) answer 429/403 with retry-after. */
   throttle(limit: SecondaryLimit): void;
   close(): Promise<void>;
@@ -126,7 +109,9 @@ export async function startGiteaSandbox(opts: GiteaSandboxOptions): Promise<Gite
     const url = new URL(req.url);
     const route = gitRoute(url);
     const res = route
-      ? await gitAnswer(req, url, route)
+      ? await gitAnswer(req, url, route).catch((e: unknown) =>
+        gitRefusal(500, `internal error: ${e instanceof Error ? e.message : String(e)}`)
+      )
       : await apiAnswer(req, url).catch((e: unknown) =>
         jsonResponse(500, apiError(e instanceof Error ? e.message : String(e), urls))
       );
@@ -185,26 +170,9 @@ export async function startGiteaSandbox(opts: GiteaSandboxOptions): Promise<Gite
   }
 
   async function gitAnswer(req: Request, url: URL, route: GitRoute): Promise<Response> {
-    const raw = requestToken(req.headers.get("authorization"));
-    const token = raw === undefined || raw === null ? undefined : tokens.get(raw);
-    if (raw !== undefined && !token) {
-      return gitChallenge(".", "invalid username, password or token");
-    }
-    const login = token?.user ?? null;
-    const repo = store.repo(route.owner, route.name);
-    const mode = repo ? accessMode(store, repo, login) : "none";
-    if (!repo || mode === "none") {
-      return login === null
-        ? gitChallenge(".", "Unauthorized")
-        : gitRefusal(404, "Repository not found");
-    }
-    if (route.write && login === null) return gitChallenge(".", "Unauthorized");
-    const scopes = token
-      ? scopeRefusal(token, requiredScopes(route.write ? "POST" : "GET", ["repository"]))
-      : undefined;
-    if (scopes || (route.write && !atLeast(mode, "write"))) {
-      return gitRefusal(403, "User permission denied");
-    }
+    const decision = gitAccess(store, tokens, req.headers.get("authorization"), route);
+    if (!decision.allowed) return decision.refusal;
+    const { repo } = decision;
     return await front.forward(req, url, route, repo.owner.login, repo.name);
   }
 
@@ -225,20 +193,7 @@ export async function startGiteaSandbox(opts: GiteaSandboxOptions): Promise<Gite
     mutatingRequests: () => ledger.mutatingRequests(),
     repo(owner, name) {
       const r = store.repo(owner, name);
-      if (!r) return undefined;
-      const org = r.owner.kind === "Organization" ? r.owner : undefined;
-      return {
-        private: r.private,
-        defaultBranch: r.defaultBranch,
-        description: r.description,
-        gitDir: r.gitDir,
-        keys: r.keys.map((k) => ({ id: k.id, title: k.title, key: k.key, readOnly: k.readOnly })),
-        teams: Object.fromEntries(
-          [...r.teams].map((
-            [id, m],
-          ) => [org?.teams.find((t) => t.id === id)?.name ?? String(id), m]),
-        ),
-      };
+      return r ? describeRepo(r, (t) => t.name) : undefined;
     },
     throttle: (l) => ledger.addSecondary(l),
     close() {

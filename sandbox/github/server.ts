@@ -13,7 +13,7 @@
  * token did with `counts` and `requests` (tokens appear by the name the test gave them).
  */
 import { mkdir, realpath, rm } from "node:fs/promises";
-import { gitChallenge, GitFront, gitRefusal, type GitRoute, gitRoute } from "../forge/git_front.ts";
+import { GitFront, gitRefusal, type GitRoute, gitRoute } from "../forge/git_front.ts";
 import { jsonResponse, listen, pathSegments, readJson } from "../forge/http.ts";
 import {
   type ApiRequestRecord,
@@ -22,23 +22,22 @@ import {
   type RequestCounts,
   type SecondaryLimit,
 } from "../forge/ledger.ts";
-import { ForgeStore, type OrgSpec } from "../forge/model.ts";
+import { describeRepo, ForgeStore, type OrgSpec, type RepoView } from "../forge/model.ts";
 import { type AccessKeyHooks, KeyGrants } from "../forge/ssh_keys.ts";
-import { atLeast, repoRole } from "./access.ts";
 import type { Call, Ctx, Reply } from "./call.ts";
 import { basicError, type Urls } from "./json.ts";
+import { gitAccess } from "./git_access.ts";
+import { primaryLimited, rateHeaders, secondaryLimited } from "./limits.ts";
 import { matchRoute } from "./routes.ts";
 import {
   apiToken,
   type GitHubTokenSpec,
-  gitToken,
-  tokenAllows,
   tokenHeaders,
   type TokenRecord,
   tokenRecords,
 } from "./tokens.ts";
 
-export type { AccessKeyHooks, GitHubTokenSpec, OrgSpec, SecondaryLimit };
+export type { AccessKeyHooks, GitHubTokenSpec, OrgSpec, RepoView, SecondaryLimit };
 
 export interface GitHubSandboxOptions {
   /** Logins of the users (the owners of tokens and organization members). */
@@ -61,16 +60,6 @@ export interface GitHubSandboxOptions {
   tls?: boolean;
 }
 
-export interface GitHubRepoView {
-  private: boolean;
-  defaultBranch: string;
-  description: string;
-  gitDir: string;
-  keys: { id: number; title: string; key: string; readOnly: boolean }[];
-  /** team slug -> permission */
-  teams: Record<string, string>;
-}
-
 export interface GitRequestView {
   method: string;
   path: string;
@@ -90,7 +79,7 @@ export interface GitHubSandbox {
   gitRequests: GitRequestView[];
   counts(token: string): RequestCounts;
   mutatingRequests(): { method: string; path: string; status: number; token: string | null }[];
-  repo(owner: string, name: string): GitHubRepoView | undefined;
+  repo(owner: string, name: string): RepoView | undefined;
   /** The user's primary limit runs out: 403 (or 429) with x-ratelimit-remaining: 0 until reset. */
   exhaustRateLimit(user: string, opts?: { resetInSeconds?: number; status?: 403 | 429 }): void;
   /** The next requests (of one token name, or any) are refused as a secondary rate limit. */
@@ -100,20 +89,9 @@ export interface GitHubSandbox {
 }
 
 const API_VERSION = "2022-11-28";
-const RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api";
 
 function requestId(): string {
   return crypto.randomUUID().replace(/-/g, "").slice(0, 20).toUpperCase();
-}
-
-function rateHeaders(s: PrimaryState): Record<string, string> {
-  return {
-    "x-ratelimit-limit": String(s.limit),
-    "x-ratelimit-remaining": String(s.remaining),
-    "x-ratelimit-reset": String(s.reset),
-    "x-ratelimit-used": String(s.used),
-    "x-ratelimit-resource": "core",
-  };
 }
 
 export async function startGitHubSandbox(opts: GitHubSandboxOptions): Promise<GitHubSandbox> {
@@ -200,20 +178,8 @@ export async function startGitHubSandbox(opts: GitHubSandboxOptions): Promise<Gi
     const login = token?.user ?? null;
     const secondary = ledger.takeSecondary(record.token);
     if (secondary) {
-      const headers = { ...base, ...rateHeaders(ledger.primary(login)) };
-      if (secondary.retryAfterSeconds !== undefined) {
-        headers["retry-after"] = String(secondary.retryAfterSeconds);
-      }
-      return jsonResponse(
-        secondary.status,
-        basicError(
-          "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. " +
-            `If you reach out to GitHub Support for help, please include the request ID ${rid}.`,
-          `${RATE_DOCS}#about-secondary-rate-limits`,
-          secondary.status,
-        ),
-        headers,
-      );
+      const a = secondaryLimited(secondary, ledger.primary(login), rid);
+      return jsonResponse(a.status, a.body, { ...base, ...a.headers });
     }
     let segs = pathSegments(path) ?? [];
     // /repositories/{id}/…: where GitHub's Link headers point.
@@ -225,16 +191,8 @@ export async function startGitHubSandbox(opts: GitHubSandboxOptions): Promise<Gi
     if (matched?.route.spends !== false && !ledger.spend(login)) {
       const status = primaryStatus.get(login?.toLowerCase() ?? "") ?? 403;
       const who = token ? `user ID ${store.user(login!)!.id}` : "127.0.0.1";
-      return jsonResponse(
-        status,
-        basicError(
-          `API rate limit exceeded for ${who}. If you reach out to GitHub Support for help, ` +
-            `please include the request ID ${rid} and timestamp ${new Date().toISOString()}.`,
-          RATE_DOCS,
-          status,
-        ),
-        { ...base, ...rateHeaders(ledger.primary(login)) },
-      );
+      const a = primaryLimited(status, who, ledger.primary(login), rid);
+      return jsonResponse(a.status, a.body, { ...base, ...a.headers });
     }
     const urls: Urls = { api, web: origin, ssh: opts.sshCloneBase?.replace(/\/+$/, "") };
     if (!matched) {
@@ -274,49 +232,17 @@ export async function startGitHubSandbox(opts: GitHubSandboxOptions): Promise<Gi
       write: route.write,
     };
     gitRequests.push(view);
-    const res = await gitAnswer(req, url, route, view).catch((e: unknown) =>
-      gitRefusal(404, `internal error: ${e instanceof Error ? e.message : String(e)}`)
-    );
+    const decision = gitAccess(store, tokens, req.headers.get("authorization"), route);
+    view.token = decision.token?.name ?? null;
+    const res = decision.allowed
+      ? await front.forward(req, url, route, decision.repo.owner.login, decision.repo.name)
+        .catch((e: unknown) =>
+          gitRefusal(500, `internal error: ${e instanceof Error ? e.message : String(e)}`)
+        )
+      : decision.refusal;
     if (req.body && !req.bodyUsed) await req.body.cancel().catch(() => {});
     view.status = res.status;
     return res;
-  }
-
-  async function gitAnswer(
-    req: Request,
-    url: URL,
-    route: GitRoute,
-    view: GitRequestView,
-  ): Promise<Response> {
-    const raw = gitToken(req.headers.get("authorization"));
-    const token = raw === undefined ? undefined : tokens.get(raw);
-    if (raw !== undefined && !token) {
-      return gitChallenge(
-        "GitHub",
-        "Invalid username or token. Password authentication is not supported for Git operations.",
-      );
-    }
-    view.token = token?.name ?? null;
-    const login = token?.user ?? null;
-    const repo = store.repo(route.owner, route.name);
-    const role = repo ? repoRole(repo, login) : undefined;
-    if (!repo || role === undefined) {
-      return login === null
-        ? gitChallenge("GitHub", "Authentication required.")
-        : gitRefusal(404, "Repository not found.");
-    }
-    if (route.write && login === null) return gitChallenge("GitHub", "Authentication required.");
-    const tokenOk = !token || tokenAllows(token, {
-      scopes: repo.private ? ["repo"] : route.write ? ["repo", "public_repo"] : undefined,
-      permission: ["contents", route.write ? "write" : "read"],
-    });
-    if (!tokenOk || (route.write && !atLeast(role, "push"))) {
-      return gitRefusal(
-        403,
-        `Permission to ${repo.owner.login}/${repo.name}.git denied to ${login}.`,
-      );
-    }
-    return await front.forward(req, url, route, repo.owner.login, repo.name);
   }
 
   const listener = await listen(handle, opts.tls === true);
@@ -333,20 +259,7 @@ export async function startGitHubSandbox(opts: GitHubSandboxOptions): Promise<Gi
     mutatingRequests: () => ledger.mutatingRequests(),
     repo(owner, name) {
       const r = store.repo(owner, name);
-      if (!r) return undefined;
-      const org = r.owner.kind === "Organization" ? r.owner : undefined;
-      return {
-        private: r.private,
-        defaultBranch: r.defaultBranch,
-        description: r.description,
-        gitDir: r.gitDir,
-        keys: r.keys.map((k) => ({ id: k.id, title: k.title, key: k.key, readOnly: k.readOnly })),
-        teams: Object.fromEntries(
-          [...r.teams].map((
-            [id, p],
-          ) => [org?.teams.find((t) => t.id === id)?.slug ?? String(id), p]),
-        ),
-      };
+      return r ? describeRepo(r, (t) => t.slug) : undefined;
     },
     exhaustRateLimit(user, o = {}) {
       ledger.exhaust(user, o.resetInSeconds ?? 60);
