@@ -680,6 +680,11 @@ Deno.test("github: rate limits: primary (remaining 0, reset) and secondary (retr
       403,
     );
     assert.equal((await bob.rest.users.getAuthenticated()).status, 200);
+    // GitHub may answer a primary limit with 429 too.
+    env.gh.exhaustRateLimit("carol", { status: 429 });
+    const carol = await failure(env.octo(TOKENS.carol).rest.users.getAuthenticated());
+    assert.equal(carol.status, 429);
+    assert.equal(carol.headers["x-ratelimit-remaining"], "0");
     // GET /rate_limit answers and spends nothing.
     const status = await alice.rest.rateLimit.get();
     assert.equal(status.data.resources.core.remaining, 0);
