@@ -3,7 +3,9 @@
  * @octokit/openapi-types carries it (components["schemas"]: "private-user", "simple-user",
  * "organization-full", "full-repository", "deploy-key", "team", "team-full", "team-repository",
  * "rate-limit-overview", "basic-error", "validation-error"): `deno check` fails when an answer
- * lacks a field the description requires or has one of the wrong type.
+ * lacks a field the description requires or has one of the wrong type. (@octokit/openapi-types
+ * 29.0.1: types only, generated from github/rest-api-description by the octokit organization;
+ * nothing of it runs.)
  *
  * URLs follow api.github.com (or https://HOST/api/v3 for GitHub Enterprise Server, the `servers`
  * entry of the GHES description) for the API, and the host itself for the web and git.

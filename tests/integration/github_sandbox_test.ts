@@ -4,6 +4,11 @@
  * on api.github.com's layout (/) and GitHub Enterprise Server's (/api/v3); the errors in GitHub's
  * words and shapes; deploy keys enforced by the real sshd; git over HTTPS with a token; paging by
  * Link headers; rate limits as octokit reports them; requests counted per token.
+ *
+ * @octokit/rest 22.0.1 (npm, Nov 2025, the octokit organization's maintained REST client) checked
+ * under Deno 2.9.6: its REST methods, `paginate` following Link headers, `baseUrl` for GitHub
+ * Enterprise Server, a custom `request.fetch`, and RequestError carrying status, response.headers
+ * and response.data. Its request log is silenced (`log`), it would print every failed call.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
