@@ -1,0 +1,113 @@
+/**
+ * Deploy keys as the forges take them (an OpenSSH public key line) and as the sandbox's real sshd
+ * enforces them. A key line is checked the way the sites do before storing it: a known type, and
+ * a base64 blob that decodes and names the same type inside (so "ssh-ed25519 <rsa blob>" and
+ * truncated pastes are refused). Lines are bounded: the API body is read with a limit anyway.
+ */
+/** The types GitHub lists in its "key is invalid" message, plus the FIDO ones both sites take. */
+export const KEY_TYPES = [
+  "ssh-ed25519",
+  "ssh-rsa",
+  "ssh-dss",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "sk-ssh-ed25519@openssh.com",
+  "sk-ecdsa-sha2-nistp256@openssh.com",
+];
+
+const MAX_KEY_LINE = 16 * 1024;
+
+export interface ParsedKey {
+  type: string;
+  /** "type base64", without the comment. */
+  key: string;
+  comment: string;
+  /** "SHA256:<unpadded base64>", as ssh-keygen -l prints it. */
+  fingerprint: string;
+}
+
+function encodeBase64(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes));
+}
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) return undefined;
+  try {
+    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first string field of an SSH wire-format key blob (its type), if well-formed. */
+function blobType(blob: Uint8Array): string | undefined {
+  if (blob.length < 4) return undefined;
+  const len = new DataView(blob.buffer, blob.byteOffset, blob.byteLength).getUint32(0);
+  if (len === 0 || len > 64 || 4 + len > blob.length) return undefined;
+  return new TextDecoder().decode(blob.subarray(4, 4 + len));
+}
+
+/** Parses one public key line; undefined when the sites would refuse it. */
+export async function parsePublicKey(line: string): Promise<ParsedKey | undefined> {
+  if (line.length > MAX_KEY_LINE) return undefined;
+  const m = /^(\S+)\s+(\S+)(?:\s+(.*))?$/.exec(line.trim());
+  if (!m || !KEY_TYPES.includes(m[1])) return undefined;
+  const blob = decodeBase64(m[2]);
+  if (!blob || blobType(blob) !== m[1]) return undefined;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", blob));
+  return {
+    type: m[1],
+    key: `${m[1]} ${m[2]}`,
+    comment: (m[3] ?? "").replace(/[\r\n]/g, " ").trim(),
+    fingerprint: `SHA256:${encodeBase64(digest).replace(/=+$/, "")}`,
+  };
+}
+
+/** What the sandbox sshd is told as keys come and go (sandbox/ssh/sshd.ts authorize/revoke). */
+export interface AccessKeyHooks {
+  authorize(publicKey: string, opts: { readOnly: boolean }): Promise<void>;
+  revoke(publicKey: string): Promise<void>;
+}
+
+/**
+ * One sshd entry per key material, however many repositories hold the key (Gitea lets one key be
+ * a deploy key of several repositories): the entry is read-write when any of them grants write,
+ * and goes away with the last one. The sandbox sshd does not confine a key to its repositories
+ * (an authorized key reaches every repository under its root): what it enforces is read-only
+ * versus read-write. Tests of "this key on that repository only" need that first.
+ */
+export class KeyGrants {
+  readonly #grants = new Map<string, Map<number, boolean>>();
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly hooks: AccessKeyHooks | undefined) {}
+
+  grant(key: string, repoId: number, readOnly: boolean): Promise<void> {
+    const repos = this.#grants.get(key) ?? new Map<number, boolean>();
+    repos.set(repoId, readOnly);
+    this.#grants.set(key, repos);
+    return this.#sync(key);
+  }
+
+  revoke(key: string, repoId: number): Promise<void> {
+    const repos = this.#grants.get(key);
+    if (!repos?.delete(repoId)) return Promise.resolve();
+    if (repos.size === 0) this.#grants.delete(key);
+    return this.#sync(key);
+  }
+
+  /** Serialized, so that sshd's view follows the order of the API calls. */
+  #sync(key: string): Promise<void> {
+    const hooks = this.hooks;
+    if (!hooks) return Promise.resolve();
+    const run = async () => {
+      const repos = this.#grants.get(key);
+      if (!repos) return await hooks.revoke(key);
+      await hooks.authorize(key, { readOnly: [...repos.values()].every((ro) => ro) });
+    };
+    const next = this.#queue.catch(() => {}).then(run);
+    this.#queue = next;
+    return next;
+  }
+}
