@@ -69,6 +69,10 @@ export interface KubeSandbox {
   /** POST/PUT/PATCH/DELETE only. */
   mutatingRequests(): RequestRecord[];
   resetRequests(): void;
+  /**
+   * "ready", "fail" (Ready=False BuildFailed with `message`) or "hang" (Kustomizations get no
+   * status until the next behaviour or outcome); replaces an outcome set through `flux`.
+   */
   setFluxBehaviour(b: FluxBehaviour, message?: string): void;
   /** Per-cluster Flux controls (outcomes, unavailable Deployments, stored versions). */
   flux: FluxControls;
