@@ -1,19 +1,29 @@
 /**
- * Stand-in for Flux's source-controller and kustomize-controller, just enough for bootstrap
- * flows: GitRepositories really resolve their ref with git; Kustomizations report success,
- * failure or nothing at all, as chosen by the test. Status writes are internal (not recorded
- * as requests) and bump resourceVersion but never generation. Deployments are rolled out
- * here too (see workloads.ts), so waiting for Flux's controllers succeeds.
+ * Stand-in for Flux's source-controller and kustomize-controller. GitRepositories really resolve
+ * their ref with git; Kustomizations report what the test chose (flux_controls.ts). Two modes:
+ *  - "status" (default, cheap): nothing is fetched or built; Kustomizations only report;
+ *  - "apply": each new source revision is fetched (shallow, with the secret's credentials) into
+ *    an artifact, and Kustomizations build `spec.path` with the real `kubectl kustomize` and
+ *    server-side apply the result into the sandbox (flux_kustomization.ts), so a commit really
+ *    changes the cluster.
+ * Status writes are internal (not recorded as requests) and bump resourceVersion but never
+ * generation. Deployments are rolled out here too (see workloads.ts), so waiting for Flux's
+ * controllers succeeds.
  */
 
-import { type GitAuth, type GitRef, type Resolution, resolveRef, resolveRefSsh } from "./git.ts";
-import { deepEqual, isObject } from "./json.ts";
-import { nowTimestamp } from "./kinds.ts";
+import { ArtifactStore } from "./artifacts.ts";
+import { FluxControlState } from "./flux_controls.ts";
+import { KustomizationController } from "./flux_kustomization.ts";
+import { SourceController } from "./flux_source.ts";
+import { type FluxMode, obj, observedCurrent } from "./flux_status.ts";
+import { deepEqual } from "./json.ts";
 import type { Objects } from "./objects.ts";
 import type { ResourceType } from "./registry.ts";
 import type { JsonObject } from "./status.ts";
 import { type ChangeEvent, meta } from "./store.ts";
-import { availableDeploymentStatus } from "./workloads.ts";
+import { availableDeploymentStatus, unavailableDeploymentStatus } from "./workloads.ts";
+
+export type { FluxMode } from "./flux_status.ts";
 
 export type FluxBehaviour = "ready" | "fail" | "hang";
 
@@ -34,97 +44,68 @@ export interface FluxOptions {
    * sandboxes use a slow poll or none, or the forks would distort every figure.
    */
   pollMs?: number;
-}
-
-function obj(v: unknown): JsonObject {
-  return isObject(v) ? v : {};
-}
-
-function decodeBase64(v: unknown): string | undefined {
-  if (typeof v !== "string") return undefined;
-  try {
-    const bin = atob(v);
-    return new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
-  } catch {
-    return undefined;
-  }
-}
-
-function generationOf(o: JsonObject): number {
-  const g = meta(o).generation;
-  return typeof g === "number" ? g : 0;
-}
-
-/** Has the controller already reported on the current spec? Only those are polled. */
-function observedCurrent(o: JsonObject): boolean {
-  const s = obj(o.status);
-  return typeof s.observedGeneration === "number" && s.observedGeneration === generationOf(o);
-}
-
-function readyCondition(o: JsonObject): JsonObject | undefined {
-  const conds = obj(o.status).conditions;
-  return Array.isArray(conds) ? conds.filter(isObject).find((c) => c.type === "Ready") : undefined;
-}
-
-/** A condition that keeps lastTransitionTime unless its status flips (Flux semantics). */
-function condition(
-  prev: JsonObject,
-  type: string,
-  status: "True" | "False",
-  reason: string,
-  message: string,
-): JsonObject {
-  const conds = obj(prev.status).conditions;
-  const old = Array.isArray(conds)
-    ? conds.filter(isObject).find((c) => c.type === type)
-    : undefined;
-  const since = old && old.status === status ? old.lastTransitionTime : nowTimestamp();
-  return {
-    type,
-    status,
-    observedGeneration: generationOf(prev),
-    lastTransitionTime: since,
-    reason,
-    message,
-  };
-}
-
-function gitRefOf(spec: JsonObject): GitRef {
-  const ref = obj(spec.ref);
-  if (typeof ref.commit === "string" && ref.commit) return { kind: "commit", sha: ref.commit };
-  if (typeof ref.tag === "string" && ref.tag) return { kind: "tag", name: ref.tag };
-  // source-controller's default when no ref is given.
-  return {
-    kind: "branch",
-    name: typeof ref.branch === "string" && ref.branch ? ref.branch : "master",
-  };
-}
-
-async function sha256Hex(s: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  /** "status" (default) or "apply"; see the module comment. */
+  mode?: FluxMode;
+  /** Where apply mode keeps artifacts and builds (default the system temp dir). */
+  tempDir?: string;
 }
 
 export class FluxStandIn {
   #objects: Objects;
-  #behaviour: FluxBehaviour;
-  #failMessage = DEFAULT_FAIL_MESSAGE;
+  #hang = false;
+  #mode: FluxMode;
   #delay: number;
   #pollMs: number;
   #abort = new AbortController();
   #stopped = false;
   #delayTimer: ReturnType<typeof setTimeout> | undefined;
   #pollTimer: ReturnType<typeof setInterval> | undefined;
+  #wakeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When #wakeTimer fires (Date.now() based). */
+  #wakeDue = Infinity;
   #running: Promise<void> | undefined;
   /** A pass requested while one runs: "full" wins over "poll". */
   #pending: "full" | "poll" | undefined;
   #unsubscribe: () => void = () => {};
+  #artifacts: ArtifactStore;
+  readonly controls: FluxControlState;
+  #sources: SourceController;
+  #kustomizations: KustomizationController;
 
   constructor(objects: Objects, opts: FluxOptions) {
     this.#objects = objects;
-    this.#behaviour = opts.behaviour;
     this.#delay = opts.reconcileDelayMs;
     this.#pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
+    this.#mode = opts.mode ?? "status";
+    this.#artifacts = new ArtifactStore(opts.tempDir);
+    this.controls = new FluxControlState(objects, (what) => {
+      // The newest instruction wins: an outcome ends a "hang".
+      if (what === "outcome") this.#hang = false;
+      this.#schedule();
+    });
+    this.#applyBehaviour(opts.behaviour, undefined);
+    this.#sources = new SourceController({
+      objects,
+      mode: this.#mode,
+      artifacts: this.#artifacts,
+      signal: this.#abort.signal,
+      stopped: () => this.#stopped,
+      writeStatus: (t, o, status) => this.#writeStatus(t, o, status),
+    });
+    this.#kustomizations = new KustomizationController({
+      objects,
+      controls: this.controls,
+      mode: this.#mode,
+      artifacts: this.#artifacts,
+      signal: this.#abort.signal,
+      stopped: () => this.#stopped,
+      writeStatus: (t, o, status) => this.#writeStatus(t, o, status),
+      wakeIn: (ms) => this.#wakeIn(ms),
+      applied: () => {
+        this.#reconcileDeployments();
+        this.#schedule();
+      },
+    });
   }
 
   start(): void {
@@ -132,20 +113,33 @@ export class FluxStandIn {
     if (this.#pollMs > 0) this.#pollTimer = setInterval(() => this.#run("poll"), this.#pollMs);
   }
 
+  /** The historical switch: "fail" is Ready=False BuildFailed (nothing applied), "hang" silence. */
   setBehaviour(b: FluxBehaviour, message?: string): void {
-    this.#behaviour = b;
-    this.#failMessage = message ?? DEFAULT_FAIL_MESSAGE;
+    this.#applyBehaviour(b, message);
     this.#schedule();
   }
 
-  /** Stops timers, kills a running git, and waits for the current pass to finish. */
+  #applyBehaviour(b: FluxBehaviour, message: string | undefined): void {
+    this.#hang = b === "hang";
+    if (b === "hang") return;
+    this.controls.useOutcome(
+      b === "fail"
+        ? { kind: "fail", reason: "BuildFailed", message: message ?? DEFAULT_FAIL_MESSAGE }
+        : { kind: "ready" },
+    );
+  }
+
+  /** Stops timers, kills a running git or kubectl, waits for the current pass, removes temp files. */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#unsubscribe();
+    this.controls.close();
     clearTimeout(this.#delayTimer);
     clearInterval(this.#pollTimer);
+    clearTimeout(this.#wakeTimer);
     this.#abort.abort();
     await this.#running;
+    await this.#artifacts.close();
   }
 
   #onChange(ev: ChangeEvent): void {
@@ -154,7 +148,9 @@ export class FluxStandIn {
     const relevant = (ev.group === SOURCE_GROUP && ev.kind === "GitRepository") ||
       (ev.group === "apps" && ev.kind === "Deployment") ||
       (ev.group === KUSTOMIZE_GROUP && ev.kind === "Kustomization") ||
-      (ev.group === "" && ev.kind === "Secret");
+      (ev.group === "" && ev.kind === "Secret") ||
+      // A storage migration lets a refused CRD update through on the next attempt.
+      (ev.group === "apiextensions.k8s.io" && ev.kind === "CustomResourceDefinition");
     if (relevant) this.#schedule();
   }
 
@@ -169,6 +165,21 @@ export class FluxStandIn {
       this.#delayTimer = undefined;
       this.#run("full");
     }, this.#delay);
+  }
+
+  /**
+   * A full pass in `ms` (a Kustomization whose Ready is due then). One timer, for the earliest
+   * due time: the pass it starts asks again for anything due later.
+   */
+  #wakeIn(ms: number): void {
+    const due = Date.now() + Math.ceil(ms);
+    if (this.#stopped || due >= this.#wakeDue) return;
+    clearTimeout(this.#wakeTimer);
+    this.#wakeDue = due;
+    this.#wakeTimer = setTimeout(() => {
+      this.#wakeDue = Infinity;
+      this.#run("full");
+    }, Math.ceil(ms));
   }
 
   #run(mode: "full" | "poll"): void {
@@ -204,30 +215,32 @@ export class FluxStandIn {
       for (const e of this.#objects.store.list(SOURCE_GROUP, "GitRepository", undefined)) {
         if (this.#stopped) return;
         if (onlyObserved && !observedCurrent(e.obj)) continue;
-        if (await this.#reconcileRepo(repoType, e.obj)) {
+        if (await this.#sources.reconcile(repoType, e.obj)) {
           changedSources.add(`${meta(e.obj).namespace}/${meta(e.obj).name}`);
         }
       }
     }
     const ksType = this.#type(KUSTOMIZE_GROUP, "Kustomization");
-    if (!ksType || this.#behaviour === "hang") return;
+    if (!ksType || this.#hang) return;
     for (const e of this.#objects.store.list(KUSTOMIZE_GROUP, "Kustomization", undefined)) {
       if (this.#stopped) return;
       const source = this.#sourceKey(e.obj);
       if (onlyObserved && !observedCurrent(e.obj) && !changedSources.has(source)) continue;
-      this.#reconcileKustomization(ksType, e.obj);
+      await this.#kustomizations.reconcile(ksType, e.obj, !onlyObserved);
     }
   }
 
-  /** Deployments roll out instantly whatever the Flux behaviour: they are not Flux's. */
+  /** Deployments roll out instantly whatever the Flux behaviour (they are not Flux's), unless kept unavailable. */
   #reconcileDeployments(): void {
     const t = this.#type("apps", "Deployment");
     if (!t) return;
     for (const e of this.#objects.store.list("apps", "Deployment", undefined)) {
       const m = meta(e.obj);
-      const status = availableDeploymentStatus(e.obj);
-      if (deepEqual(e.obj.status, status)) continue;
       const ns = m.namespace as string | undefined;
+      const status = this.controls.isUnavailable(ns, String(m.name))
+        ? unavailableDeploymentStatus(e.obj)
+        : availableDeploymentStatus(e.obj);
+      if (deepEqual(e.obj.status, status)) continue;
       this.#objects.setStatus(t, ns, String(m.name), status, "kube-controller-manager");
     }
   }
@@ -244,145 +257,5 @@ export class FluxStandIn {
     const manager = t.group === SOURCE_GROUP ? "source-controller" : "kustomize-controller";
     this.#objects.setStatus(t, m.namespace as string | undefined, String(m.name), status, manager);
     return true;
-  }
-
-  /** Returns true when the status changed. */
-  async #reconcileRepo(t: ResourceType, repo: JsonObject): Promise<boolean> {
-    const spec = obj(repo.spec);
-    if (spec.suspend === true) return false;
-    const result = await this.#resolve(repo);
-    if (this.#stopped) return false;
-    // Re-read: the object may have changed or vanished while git ran.
-    const m = meta(repo);
-    const current = this.#objects.entry(t, m.namespace as string | undefined, String(m.name));
-    if (!current) return false;
-    const status = result.ok
-      ? await this.#repoReady(current.obj, result.revision, result.sha)
-      : this.#repoFailed(current.obj, result.message);
-    return this.#writeStatus(t, current.obj, status);
-  }
-
-  async #resolve(repo: JsonObject): Promise<Resolution> {
-    const spec = obj(repo.spec);
-    const url = String(spec.url ?? "");
-    const ssh = /^ssh:\/\//.test(url) || /^[^/:]+@[^:]+:/.test(url);
-    if (!ssh && !/^(https?|file):\/\//.test(url)) {
-      return { ok: false, message: `unsupported URL scheme in '${url}'` };
-    }
-    let auth: GitAuth | undefined;
-    const secretName = obj(spec.secretRef).name;
-    if (typeof secretName === "string" && secretName) {
-      const ns = meta(repo).namespace as string | undefined;
-      const secret = this.#objects.store.get("", "Secret", ns, secretName);
-      if (!secret) {
-        return {
-          ok: false,
-          message: `failed to get secret '${ns}/${secretName}': secrets "${secretName}" not found`,
-        };
-      }
-      const data = obj(secret.obj.data);
-      if (ssh) {
-        const identity = decodeBase64(data.identity);
-        const knownHosts = decodeBase64(data.known_hosts);
-        if (!identity || !knownHosts) {
-          return {
-            ok: false,
-            message: `secret '${ns}/${secretName}' has no 'identity' or 'known_hosts'`,
-          };
-        }
-        const password = decodeBase64(data.password);
-        return await resolveRefSsh(
-          url,
-          gitRefOf(spec),
-          { identity, knownHosts, ...(password ? { password } : {}) },
-          this.#abort.signal,
-        );
-      }
-      auth = {
-        username: decodeBase64(data.username),
-        password: decodeBase64(data.password),
-        bearerToken: decodeBase64(data.bearerToken),
-        caPem: decodeBase64(data["ca.crt"]) ?? decodeBase64(data.caFile),
-      };
-    }
-    return await resolveRef(url, gitRefOf(spec), auth, this.#abort.signal);
-  }
-
-  async #repoReady(repo: JsonObject, revision: string, sha: string): Promise<JsonObject> {
-    const m = meta(repo);
-    const oldArtifact = obj(obj(repo.status).artifact);
-    const path = `gitrepository/${m.namespace}/${m.name}/${sha}.tar.gz`;
-    const artifact = oldArtifact.revision === revision ? oldArtifact : {
-      path,
-      url: `http://source-controller.flux-system.svc.cluster.local./${path}`,
-      revision,
-      digest: `sha256:${await sha256Hex(revision)}`,
-      lastUpdateTime: nowTimestamp(),
-      size: 0,
-    };
-    const message = `stored artifact for revision '${revision}'`;
-    return {
-      observedGeneration: generationOf(repo),
-      conditions: [
-        condition(repo, "Ready", "True", "Succeeded", message),
-        condition(repo, "ArtifactInStorage", "True", "Succeeded", message),
-      ],
-      artifact,
-    };
-  }
-
-  #repoFailed(repo: JsonObject, message: string): JsonObject {
-    const status: JsonObject = {
-      observedGeneration: generationOf(repo),
-      conditions: [
-        condition(repo, "Ready", "False", "GitOperationFailed", message),
-        condition(repo, "FetchFailed", "True", "GitOperationFailed", message),
-      ],
-    };
-    // Like source-controller, a failed fetch keeps serving the last good artifact.
-    const old = obj(repo.status).artifact;
-    if (isObject(old)) status.artifact = old;
-    return status;
-  }
-
-  #readySource(ks: JsonObject): { revision: string } | { message: string } {
-    const ref = obj(obj(ks.spec).sourceRef);
-    const ns = String(ref.namespace ?? meta(ks).namespace);
-    const kind = String(ref.kind ?? "GitRepository");
-    const source = kind === "GitRepository"
-      ? this.#objects.store.get(SOURCE_GROUP, "GitRepository", ns, String(ref.name))
-      : undefined;
-    if (!source) return { message: `Source '${kind}/${ns}/${ref.name}' not found` };
-    const ready = readyCondition(source.obj);
-    const revision = obj(obj(source.obj.status).artifact).revision;
-    if (ready?.status !== "True" || typeof revision !== "string") {
-      return { message: "Source artifact not found, retrying in 30s" };
-    }
-    return { revision };
-  }
-
-  #reconcileKustomization(t: ResourceType, ks: JsonObject): void {
-    if (obj(ks.spec).suspend === true) return;
-    const prev = obj(ks.status);
-    const source = this.#readySource(ks);
-    const status: JsonObject = { observedGeneration: generationOf(ks) };
-    if (typeof prev.lastAppliedRevision === "string") {
-      status.lastAppliedRevision = prev.lastAppliedRevision;
-    }
-    if (typeof prev.lastAttemptedRevision === "string") {
-      status.lastAttemptedRevision = prev.lastAttemptedRevision;
-    }
-    if ("message" in source) {
-      status.conditions = [condition(ks, "Ready", "False", "ArtifactFailed", source.message)];
-    } else if (this.#behaviour === "fail") {
-      status.lastAttemptedRevision = source.revision;
-      status.conditions = [condition(ks, "Ready", "False", "BuildFailed", this.#failMessage)];
-    } else {
-      status.lastAppliedRevision = source.revision;
-      status.lastAttemptedRevision = source.revision;
-      const message = `Applied revision: ${source.revision}`;
-      status.conditions = [condition(ks, "Ready", "True", "ReconciliationSucceeded", message)];
-    }
-    this.#writeStatus(t, ks, status);
   }
 }

@@ -1,17 +1,17 @@
 /**
- * Branch/tag resolution with the system git, as source-controller does before fetching.
- *
- * Credentials travel as an `Authorization` header injected through GIT_CONFIG_* environment
- * variables: never in the URL, and not in argv either (argv is visible to every local user).
+ * Branch/tag resolution with the system git (`git ls-remote`), as source-controller does before
+ * fetching. The environment and credentials come from git_env.ts.
  */
 
-export interface GitAuth {
-  username?: string;
-  password?: string;
-  bearerToken?: string;
-  /** The secret's `ca.crt` or `caFile`: the CA source-controller trusts for this repository. */
-  caPem?: string;
-}
+import {
+  type GitAuth,
+  type GitSession,
+  type SshGitAuth,
+  withHttpGit,
+  withSshGit,
+} from "./git_env.ts";
+
+export type { GitAuth, SshGitAuth } from "./git_env.ts";
 
 export type GitRef =
   | { kind: "branch"; name: string }
@@ -25,36 +25,6 @@ export type Resolution = { ok: true; revision: string; sha: string } | {
 
 /** How long one ls-remote may take before the stand-in reports a timeout. */
 const LS_REMOTE_TIMEOUT_MS = 15_000;
-
-function authHeader(auth: GitAuth | undefined): string | undefined {
-  if (auth?.bearerToken) return `Authorization: Bearer ${auth.bearerToken}`;
-  if (auth?.username !== undefined || auth?.password !== undefined) {
-    const raw = new TextEncoder().encode(`${auth.username ?? ""}:${auth.password ?? ""}`);
-    let bin = "";
-    for (const b of raw) bin += String.fromCharCode(b);
-    return `Authorization: Basic ${btoa(bin)}`;
-  }
-  return undefined;
-}
-
-/** Environment for a non-interactive git that ignores system/user credential helpers. */
-function gitEnv(header: string | undefined): Record<string, string> {
-  const env: Record<string, string> = {
-    GIT_TERMINAL_PROMPT: "0",
-    GIT_ASKPASS: "",
-    SSH_ASKPASS: "",
-    GIT_CONFIG_NOSYSTEM: "1",
-    GIT_CONFIG_COUNT: "1",
-    GIT_CONFIG_KEY_0: "credential.helper",
-    GIT_CONFIG_VALUE_0: "",
-  };
-  if (header) {
-    env.GIT_CONFIG_COUNT = "2";
-    env.GIT_CONFIG_KEY_1 = "http.extraHeader";
-    env.GIT_CONFIG_VALUE_1 = header;
-  }
-  return env;
-}
 
 function patternsFor(ref: GitRef): string[] {
   if (ref.kind === "branch") return [`refs/heads/${ref.name}`];
@@ -75,35 +45,23 @@ function revisionOf(ref: GitRef, sha: string): string {
   return ref.kind === "commit" ? `sha1:${sha}` : `${ref.name}@sha1:${sha}`;
 }
 
-function refName(ref: GitRef): string {
+/** The ref as git names it on the remote (a commit is its sha). */
+export function refName(ref: GitRef): string {
   if (ref.kind === "branch") return `refs/heads/${ref.name}`;
   if (ref.kind === "tag") return `refs/tags/${ref.name}`;
   return ref.sha;
-}
-
-/** git's wordings of an HTTP 401 once prompting is disabled. */
-const AUTH_FAILURE = /could not read (Username|Password)|Authentication failed|HTTP 401/;
-
-/** Strips the `fatal: ` noise and any credentials git may echo back. */
-function gitError(stderr: string, header: string | undefined): string {
-  // source-controller (go-git) reports every 401 this way; callers match on it.
-  if (AUTH_FAILURE.test(stderr)) return "authentication required";
-  let text = stderr.trim().split("\n").map((l) => l.replace(/^(fatal|error): /, "")).join("; ");
-  if (header) text = text.replaceAll(header, "Authorization: <redacted>");
-  return text || "git ls-remote failed";
 }
 
 function listPrefix(url: string): string {
   return `failed to checkout and determine revision: unable to list remote for '${url}'`;
 }
 
-/** Runs `git ls-remote` with `env`; `explain` words a failure from git's stderr. */
+/** Runs `git ls-remote` in `session`. */
 async function lsRemote(
   url: string,
   ref: GitRef,
-  env: Record<string, string>,
+  session: GitSession,
   signal: AbortSignal,
-  explain: (stderr: string) => string,
 ): Promise<Resolution> {
   const prefix = listPrefix(url);
   const timeout = AbortSignal.timeout(LS_REMOTE_TIMEOUT_MS);
@@ -111,7 +69,7 @@ async function lsRemote(
   try {
     out = await new Deno.Command("git", {
       args: ["ls-remote", url, ...patternsFor(ref)],
-      env,
+      env: session.env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -121,7 +79,9 @@ async function lsRemote(
     return { ok: false, message: `${prefix}: ${err instanceof Error ? err.message : String(err)}` };
   }
   if (!out.success) {
-    const why = timeout.aborted ? "timeout" : explain(new TextDecoder().decode(out.stderr));
+    const why = timeout.aborted
+      ? "timeout"
+      : session.explain(new TextDecoder().decode(out.stderr), "git ls-remote failed");
     return { ok: false, message: `${prefix}: ${why}` };
   }
   const sha = pickSha(new TextDecoder().decode(out.stdout), ref);
@@ -132,93 +92,26 @@ async function lsRemote(
 }
 
 /** `git ls-remote <url> <ref>`; url must already be checked to be http(s) or file. */
-export async function resolveRef(
+export function resolveRef(
   url: string,
   ref: GitRef,
   auth: GitAuth | undefined,
   signal: AbortSignal,
 ): Promise<Resolution> {
-  const header = url.startsWith("http") ? authHeader(auth) : undefined;
-  const env = gitEnv(header);
-  // As source-controller: the secret's CA is trusted for this fetch only (GIT_SSL_CAINFO names a
-  // file, which lives as long as the command).
-  const caFile = auth?.caPem && url.startsWith("https:")
-    ? await Deno.makeTempFile({ prefix: "standin-ca-" })
-    : undefined;
-  try {
-    if (caFile) {
-      await Deno.writeTextFile(caFile, auth!.caPem!);
-      env.GIT_SSL_CAINFO = caFile;
-    }
-    return await lsRemote(url, ref, env, signal, (stderr) => gitError(stderr, header));
-  } finally {
-    if (caFile) await Deno.remove(caFile).catch(() => {});
-  }
+  return withHttpGit(url, auth, (session) => lsRemote(url, ref, session, signal));
 }
 
-export interface SshGitAuth {
-  identity: string;
-  knownHosts: string;
-  password?: string;
-}
-
-/**
- * `git ls-remote` over SSH with the secret's identity and known_hosts, strictly checked, as
- * source-controller does with the `identity`, `known_hosts` and `password` keys. Key material
- * lives in a 0600 temp dir for the duration of the call only.
- */
+/** `git ls-remote` over SSH with the secret's identity and known_hosts, strictly checked. */
 export async function resolveRefSsh(
   url: string,
   ref: GitRef,
   auth: SshGitAuth,
   signal: AbortSignal,
 ): Promise<Resolution> {
-  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-standin-" });
   try {
-    await Deno.chmod(dir, 0o700);
-    const key = `${dir}/identity`;
-    const kh = `${dir}/known_hosts`;
-    await Deno.writeTextFile(
-      key,
-      auth.identity.endsWith("\n") ? auth.identity : auth.identity + "\n",
-      {
-        mode: 0o600,
-      },
-    );
-    await Deno.writeTextFile(kh, auth.knownHosts, { mode: 0o600 });
-    const env: Record<string, string> = {
-      ...gitEnv(undefined),
-      GIT_SSH_COMMAND:
-        `ssh -i ${key} -o IdentitiesOnly=yes -o UserKnownHostsFile=${kh} -o StrictHostKeyChecking=yes -o ConnectTimeout=10`,
-    };
-    if (auth.password) {
-      const askpass = `${dir}/askpass`;
-      await Deno.writeTextFile(askpass, '#!/bin/sh\nprintf "%s\\n" "$FLUXFLEET_STANDIN_PASS"\n', {
-        mode: 0o700,
-      });
-      Object.assign(env, {
-        SSH_ASKPASS: askpass,
-        SSH_ASKPASS_REQUIRE: "force",
-        DISPLAY: "none",
-        FLUXFLEET_STANDIN_PASS: auth.password,
-      });
-    }
-    return await lsRemote(
-      url,
-      ref,
-      env,
-      signal,
-      (stderr) =>
-        /Permission denied|publickey/.test(stderr)
-          ? "ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain"
-          : /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/.test(stderr)
-          ? "ssh: handshake failed: knownhosts: key mismatch"
-          : gitError(stderr, undefined),
-    );
+    return await withSshGit(auth, (session) => lsRemote(url, ref, session, signal));
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     return { ok: false, message: `${listPrefix(url)}: ${why}` };
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }

@@ -67,6 +67,40 @@ function crdProblems(obj: JsonObject): { field: string; message: string }[] {
   return problems;
 }
 
+/**
+ * The stored versions a write leaves: those of the written status (a client's write to the status
+ * subresource, e.g. a storage migration; a main-resource write carries the previous status),
+ * else the previous ones.
+ */
+function storedVersionsOf(obj: JsonObject, prevStatus: JsonObject): unknown[] {
+  const written = isObject(obj.status) ? obj.status.storedVersions : undefined;
+  if (Array.isArray(written) && written.length) return [...written];
+  return Array.isArray(prevStatus.storedVersions) ? [...prevStatus.storedVersions] : [];
+}
+
+/**
+ * apiextensions ValidateCustomResourceDefinitionStoredVersions: a version objects may still be
+ * stored in cannot leave spec.versions (the reason `flux migrate` exists).
+ */
+function checkStoredVersions(obj: JsonObject, stored: unknown[]): void {
+  const versions = ((obj.spec as JsonObject).versions as JsonObject[]).map((v) => v.name);
+  const causes = stored.flatMap((v, i) =>
+    versions.includes(v) ? [] : [{
+      reason: "FieldValueInvalid",
+      message: `Invalid value: ${JSON.stringify(v)}: must appear in spec.versions`,
+      field: `status.storedVersions[${i}]`,
+    }]
+  );
+  if (causes.length) {
+    throw invalid(
+      "CustomResourceDefinition",
+      "apiextensions.k8s.io",
+      String(meta(obj).name),
+      causes,
+    );
+  }
+}
+
 /** Validates a CRD and fills the status a real apiextensions-apiserver converges to. */
 function normalizeCrd(prev: Entry | undefined, obj: JsonObject): void {
   const problems = crdProblems(obj);
@@ -85,8 +119,9 @@ function normalizeCrd(prev: Entry | undefined, obj: JsonObject): void {
   const spec = obj.spec as JsonObject;
   const storage = (spec.versions as JsonObject[]).find((v) => v.storage === true);
   const prevStatus = isObject(prev?.obj.status) ? prev.obj.status : {};
-  const stored = Array.isArray(prevStatus.storedVersions) ? [...prevStatus.storedVersions] : [];
+  const stored = storedVersionsOf(obj, prevStatus);
   if (!stored.includes(storage?.name)) stored.push(storage?.name);
+  checkStoredVersions(obj, stored);
   const prevConds = Array.isArray(prevStatus.conditions)
     ? prevStatus.conditions.filter(isObject)
     : [];

@@ -381,7 +381,8 @@ export class Objects {
     setServerMetadata(t, prev, next, owners, updater);
     if (prev && isNoop(prev.obj, next, updater !== undefined)) return this.present(t, prev.obj);
     if (opts.dryRun) return this.present(t, next);
-    this.store.write({ obj: next, owners }, prev ? "MODIFIED" : "ADDED", !!opts.internal);
+    const type = prev ? "MODIFIED" : "ADDED";
+    this.store.write({ obj: next, owners }, type, !!opts.internal, opts.subresource);
     if (t === CRD_TYPE) this.registry.registerCrd(next);
     return this.present(t, next);
   }

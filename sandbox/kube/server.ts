@@ -4,7 +4,8 @@
  * apply, watches, and a Flux controller stand-in. No real kube-apiserver can run here.
  */
 
-import { type FluxBehaviour, FluxStandIn } from "./flux.ts";
+import { type FluxBehaviour, type FluxMode, FluxStandIn } from "./flux.ts";
+import type { FluxControls } from "./flux_controls.ts";
 import { handleRequest, type HttpContext, type RequestRecord } from "./http.ts";
 import { Faults, type KubeFault } from "./http.ts";
 import { Objects } from "./objects.ts";
@@ -13,7 +14,25 @@ import { clone, Store } from "./store.ts";
 import { sandboxTls } from "./tls.ts";
 import { Watches } from "./watch.ts";
 
-export type { FluxBehaviour } from "./flux.ts";
+export type { FluxBehaviour, FluxMode } from "./flux.ts";
+export type {
+  FluxControls,
+  KustomizationFailReason,
+  KustomizationOutcome,
+  StoredVersionsWrite,
+} from "./flux_controls.ts";
+
+/**
+ * The Flux stand-in's set-up: `mode` "status" (default) only reports Ready at the resolved
+ * revision; "apply" fetches each new revision and applies what `kubectl kustomize` builds of the
+ * Kustomization's path (see flux.ts). `behaviour` as the plain string form of the option.
+ */
+export interface FluxStandInOptions {
+  mode?: FluxMode;
+  behaviour?: FluxBehaviour;
+  /** Where "apply" keeps its artifacts and builds (default the system temp dir); emptied on close. */
+  tempDir?: string;
+}
 export type { KubeFault, RequestRecord } from "./http.ts";
 
 export interface KubeSandboxOptions {
@@ -21,8 +40,11 @@ export interface KubeSandboxOptions {
   token?: string;
   /** Optional second token that authenticates but gets 403 Forbidden on every resource. */
   forbiddenToken?: string;
-  /** Initial behaviour of the Flux controller stand-in (default "ready"). */
-  flux?: FluxBehaviour;
+  /**
+   * The Flux controller stand-in: its initial behaviour (default "ready"), or
+   * `{ mode: "apply" }` to have Kustomizations really build and apply their source's revision.
+   */
+  flux?: FluxBehaviour | FluxStandInOptions;
   /** Delay before the stand-in reconciles a change (default 50). */
   reconcileDelayMs?: number;
   /**
@@ -47,7 +69,13 @@ export interface KubeSandbox {
   /** POST/PUT/PATCH/DELETE only. */
   mutatingRequests(): RequestRecord[];
   resetRequests(): void;
+  /**
+   * "ready", "fail" (Ready=False BuildFailed with `message`) or "hang" (Kustomizations get no
+   * status until the next behaviour or outcome); replaces an outcome set through `flux`.
+   */
   setFluxBehaviour(b: FluxBehaviour, message?: string): void;
+  /** Per-cluster Flux controls (outcomes, unavailable Deployments, stored versions). */
+  flux: FluxControls;
   /** Direct peek at stored state, bypassing HTTP; undefined when absent. */
   getObject(
     apiVersion: string,
@@ -98,8 +126,11 @@ export async function startKubeSandbox(opts: KubeSandboxOptions = {}): Promise<K
   seed(objects);
   const watches = new Watches(objects);
   const requests: RequestRecord[] = [];
+  const fluxOpts = typeof opts.flux === "string" ? { behaviour: opts.flux } : opts.flux ?? {};
   const flux = new FluxStandIn(objects, {
-    behaviour: opts.flux ?? "ready",
+    behaviour: fluxOpts.behaviour ?? "ready",
+    mode: fluxOpts.mode ?? "status",
+    tempDir: fluxOpts.tempDir,
     reconcileDelayMs: opts.reconcileDelayMs ?? 50,
     pollMs: opts.sourcePollMs,
   });
@@ -137,6 +168,13 @@ export async function startKubeSandbox(opts: KubeSandboxOptions = {}): Promise<K
       requests.length = 0;
     },
     setFluxBehaviour: (b, message) => flux.setBehaviour(b, message),
+    flux: {
+      setKustomizationOutcome: (o) => flux.controls.setKustomizationOutcome(o),
+      setDeploymentUnavailable: (name, unavailable, namespace) =>
+        flux.controls.setDeploymentUnavailable(name, unavailable, namespace),
+      setStoredVersions: (crd, versions) => flux.controls.setStoredVersions(crd, versions),
+      storedVersionsWrites: () => flux.controls.storedVersionsWrites(),
+    },
     getObject(apiVersion, kind, namespace, name) {
       const { group } = splitApiVersion(apiVersion);
       const e = store.get(group, kind, namespace, name);

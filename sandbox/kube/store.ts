@@ -26,6 +26,8 @@ export interface ChangeEvent {
   resourceVersion: number;
   /** True for writes made by the sandbox itself (Flux stand-in status updates). */
   internal: boolean;
+  /** "status" for a client write to the status subresource. */
+  subresource?: string;
 }
 
 export type Listener = (ev: ChangeEvent) => void;
@@ -83,12 +85,17 @@ export class Store {
   }
 
   /** Stores obj (bumping resourceVersion) and notifies listeners. */
-  write(entry: Entry, type: "ADDED" | "MODIFIED", internal: boolean): JsonObject {
+  write(
+    entry: Entry,
+    type: "ADDED" | "MODIFIED",
+    internal: boolean,
+    subresource?: string,
+  ): JsonObject {
     this.#rv++;
     meta(entry.obj).resourceVersion = String(this.#rv);
     const { group, kind, namespace, name } = identity(entry.obj);
     this.#entries.set(objectKey(group, kind, namespace, name), entry);
-    this.#emit(type, entry.obj, internal);
+    this.#emit(type, entry.obj, internal, subresource);
     return entry.obj;
   }
 
@@ -116,7 +123,7 @@ export class Store {
     return this.#history.filter((e) => e.resourceVersion > since);
   }
 
-  #emit(type: EventType, obj: JsonObject, internal: boolean): void {
+  #emit(type: EventType, obj: JsonObject, internal: boolean, subresource?: string): void {
     const { group, kind, namespace, name } = identity(obj);
     const ev: ChangeEvent = {
       type,
@@ -128,6 +135,7 @@ export class Store {
       resourceVersion: this.#rv,
       internal,
     };
+    if (subresource) ev.subresource = subresource;
     this.#history.push(ev);
     if (this.#history.length > HISTORY_LIMIT) this.#history.shift();
     for (const fn of [...this.#listeners]) fn(ev);

@@ -1,7 +1,8 @@
 /**
- * Stand-in for the deployment controller + kubelet: every Deployment becomes fully available.
- * Flux's own install waits for its controller Deployments (kstatus / `kubectl rollout
- * status`), which only look at these status fields.
+ * Stand-in for the deployment controller + kubelet: every Deployment becomes fully available,
+ * unless a test keeps it unavailable (a rollout stuck on an image that never starts). Flux's own
+ * install waits for its controller Deployments (kstatus / `kubectl rollout status`), which only
+ * look at these status fields.
  */
 
 import { isObject } from "./json.ts";
@@ -47,4 +48,48 @@ export function availableDeploymentStatus(deploy: JsonObject): JsonObject {
     ),
   ];
   return status;
+}
+
+function falseCondition(
+  prev: JsonObject,
+  type: string,
+  reason: string,
+  message: string,
+): JsonObject {
+  const conds = isObject(prev.status) && Array.isArray(prev.status.conditions)
+    ? prev.status.conditions.filter(isObject)
+    : [];
+  const old = conds.find((c) => c.type === type && c.status === "False");
+  const at = typeof old?.lastTransitionTime === "string" ? old.lastTransitionTime : nowTimestamp();
+  return { type, status: "False", lastUpdateTime: at, lastTransitionTime: at, reason, message };
+}
+
+/**
+ * The status of a rollout whose pods never become ready: no replica available and the
+ * progress deadline exceeded, which `kubectl rollout status` and kstatus report as failed.
+ */
+export function unavailableDeploymentStatus(deploy: JsonObject): JsonObject {
+  const spec = isObject(deploy.spec) ? deploy.spec : {};
+  const replicas = typeof spec.replicas === "number" ? spec.replicas : 1;
+  const name = String(meta(deploy).name);
+  return {
+    observedGeneration: meta(deploy).generation ?? 1,
+    replicas,
+    updatedReplicas: replicas,
+    unavailableReplicas: replicas,
+    conditions: [
+      falseCondition(
+        deploy,
+        "Available",
+        "MinimumReplicasUnavailable",
+        "Deployment does not have minimum availability.",
+      ),
+      falseCondition(
+        deploy,
+        "Progressing",
+        "ProgressDeadlineExceeded",
+        `ReplicaSet "${name}" has timed out progressing.`,
+      ),
+    ],
+  };
 }
