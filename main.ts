@@ -12,7 +12,7 @@
 import "./lib/util/no_deprecation.ts";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { loadManifest } from "./lib/config/load.ts";
-import { ConfigError } from "./lib/config/errors.ts";
+import { ConfigError, formatProblem } from "./lib/config/errors.ts";
 import { manifestSchema } from "./lib/config/schema.ts";
 import { processSecretSource } from "./lib/config/secrets.ts";
 import type { Manifest } from "./lib/config/types.ts";
@@ -30,6 +30,7 @@ import {
   PLAN_FORMAT_VERSION,
   planDocument,
   planFileText,
+  planView,
 } from "./lib/report/json.ts";
 import { type SavedPlan, staleReasons } from "./lib/plan/stale.ts";
 import { errorMessage, redact, safeText } from "./lib/util/redact.ts";
@@ -240,6 +241,8 @@ subcommand("validate")
   )
   .action(async (file: string, opts: { full?: boolean }) => {
     const m = await loadManifest(file);
+    // Deprecated forms work; they are said on stderr, where they do not disturb the report.
+    for (const w of m.warnings ?? []) printErr(`warning: ${formatProblem(w)}\n`);
     print(opts.full ? await fullReport(m, processSecretSource()) : fileReport(m));
   });
 
@@ -324,7 +327,7 @@ function withCommon(cmd: Command): Command {
     )
     .option(
       "--timeout <duration>",
-      "time one request may take (git, Kubernetes API, SSH, Bitbucket); default 60s for git, 30s for the others",
+      "time one request may take (git, Kubernetes API, SSH, provider API); default 60s for git, 30s for the others",
       duration,
     )
     .option(
@@ -382,7 +385,11 @@ withCommon(subcommand("apply"))
       try {
         const plans = run.plans;
         if (saved) {
-          const reasons = staleReasons(saved, await fileDigest(manifest.file), plans);
+          const reasons = staleReasons(
+            saved,
+            await fileDigest(manifest.file),
+            plans.map(planView),
+          );
           if (reasons.length > 0) {
             throw new Error(
               `the saved plan ${opts.planFile} is stale: ${reasons.join("; ")}. Run plan again.`,

@@ -10,7 +10,7 @@ import { findPublicKey } from "../keys/fingerprint.ts";
 import { clusterRepoUrl, sshSecretData } from "../plan/desired.ts";
 import { generatedKeyKind, type KeyAcceptance } from "../plan/cluster_key.ts";
 import { registerSecret } from "../util/redact.ts";
-import { sshKeyAccepted } from "./credentials.ts";
+import { sshKeyAccepted } from "../git/remote.ts";
 import { checkInterrupted, type ClusterKey, type ClusterState } from "./state.ts";
 
 /**

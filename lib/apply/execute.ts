@@ -2,11 +2,9 @@
  * Carry out plans: one commit per repository (after provider steps), then each cluster's steps
  * and the health wait; --fail-fast and Ctrl-C stop new work.
  */
-import { openRemote } from "./credentials.ts";
 import { generateClusterKey, requireAcceptedKey } from "./cluster_key.ts";
 import type { ClusterPlan, Step } from "../plan/types.ts";
-import { ensureWorktree, setRemoteUrl } from "../git/repo.ts";
-import { applyAccessKey, applyRepositorySteps } from "./bitbucket.ts";
+import { ensureWorktree } from "../git/checkout.ts";
 import { applyClusterStep, waitForSync } from "../kube/apply.ts";
 import { kustomizeBuild } from "../manifests/kustomize.ts";
 import { mapLimit } from "../util/pool.ts";
@@ -20,7 +18,7 @@ import {
   type RepoGroup,
   type RunOptions,
 } from "./state.ts";
-import { completeBitbucket, remoteOptions, withUrl } from "./observe.ts";
+import { completeUrls, openGroupRemote } from "./observe.ts";
 import { type PhaseTracker, withDeadline } from "./deadline.ts";
 import { stepProgress } from "./step_progress.ts";
 
@@ -109,7 +107,7 @@ async function applyRepository(
   opts: RunOptions,
   tracker: PhaseTracker,
 ): Promise<void> {
-  if (g.bitbucket) await applyBitbucketRepository(g, members, states, signal, opts);
+  if (g.session) await applyProviderRepository(g, members, states, signal, opts);
   const changing = members.filter((p) => p.steps.some((s) => s.kind === "file"));
   if (changing.length === 0 || !g.checkout) return;
   const changes = changing.flatMap((p) => {
@@ -136,27 +134,32 @@ async function applyRepository(
  * its first cluster), then learn its real clone links, complete the clusters' desired state with
  * them and open the git remote for the push.
  */
-async function applyBitbucketRepository(
+async function applyProviderRepository(
   g: RepoGroup,
   members: ClusterPlan[],
   states: Map<string, ClusterState>,
   signal: AbortSignal,
   opts: RunOptions,
 ): Promise<void> {
-  const b = g.bitbucket!;
+  const session = g.session!;
   const steps = members.flatMap((p) =>
     p.steps.filter((st) => st.kind === "repository" || st.kind === "group")
   );
   if (steps.length === 0) return;
-  checkInterrupted(signal, `changing repository ${b.config.project}/${b.config.slug}`);
+  const name = g.owner.git.provider.name ?? g.url;
+  checkInterrupted(signal, `changing repository ${name}`);
   const first = g.clusters[0];
-  opts.onEvent?.(first, `reconciling repository ${b.config.project}/${b.config.slug}`);
-  await applyRepositorySteps(b, steps, (w) => opts.onEvent?.(first, `warning: ${w}`));
-  if (!g.remote && b.repo) {
-    g.url = b.repo.httpCloneUrl;
-    for (const name of g.clusters) completeBitbucket(states.get(name)!);
-    g.remote = await openRemote(withUrl(g.owner, g.url), g.creds, remoteOptions(g, opts));
-    await setRemoteUrl(g.checkout!, g.remote.remote!.url);
+  opts.onEvent?.(first, `reconciling repository ${name}`);
+  const warn = (w: string) => opts.onEvent?.(first, `warning: ${w}`);
+  for (const step of steps) {
+    const facts = await session.apply(step, { warn });
+    if (facts) g.facts = facts;
+  }
+  if (!g.remote && g.facts?.exists) {
+    if (g.facts.httpUrl) g.url = g.facts.httpUrl;
+    for (const c of g.clusters) completeUrls(states.get(c)!);
+    g.remote = await openGroupRemote(g, opts);
+    await g.remote.adopt(g.checkout!);
   }
 }
 
@@ -256,7 +259,10 @@ async function applySteps(
     }
     event(stepProgress(step));
     if (step.kind === "accessKey") {
-      await applyAccessKey(s.repo.bitbucket!, step, s.desired.secret.data["identity.pub"]);
+      await s.repo.session!.apply(step, {
+        publicKey: s.desired.secret.data["identity.pub"],
+        warn: (w) => event(`warning: ${w}`),
+      });
     } else if (step.kind === "components" && s.customKustomization) {
       // As flux: the folder's kustomization.yaml (with the user's patches) is what is installed.
       await ensureWorktree(s.repo.checkout!);

@@ -6,12 +6,12 @@
 import { dirname } from "node:path";
 import type { ClusterConfig, Manifest } from "../config/types.ts";
 import { type Components, componentsFor, desiredCluster, installOptions } from "../plan/desired.ts";
-import { type Credentials, openRemote, resolveCredentials } from "./credentials.ts";
+import { type Credentials, resolveCredentials } from "./credentials.ts";
 import type { ClusterPlan } from "../plan/types.ts";
 import { type DestroyOptions, type DestroyPlan, planDestroy } from "../plan/destroy.ts";
-import { emptyCheckout } from "../git/repo.ts";
+import { emptyCheckout } from "../git/checkout.ts";
 import type { CommitSigner } from "../git/sign.ts";
-import { bitbucketUrls, observeBitbucket } from "./bitbucket.ts";
+import { providerFor } from "../providers/registry.ts";
 import {
   assertExecPluginsAllowed,
   registerKubeSecrets,
@@ -32,7 +32,7 @@ import {
   type RepoGroup,
   type RunOptions,
 } from "./state.ts";
-import { observeAndPlan, remoteOptions, withUrl } from "./observe.ts";
+import { observeAndPlan, openGroupRemote } from "./observe.ts";
 import { withDeadline } from "./deadline.ts";
 import { applyFleet } from "./execute.ts";
 import { destroyFleet } from "./destroy.ts";
@@ -70,6 +70,21 @@ function withSourceWarning(plan: ClusterPlan, c: ClusterConfig, m: FluxManifests
       ...plan.warnings,
       `flux.manifests ${c.flux.manifests} was downloaded over plain http:// and is not pinned: check it, then pin it with ${pin}`,
     ],
+  };
+}
+
+/** Flat provider settings of older manifests: they work, and the plan says where they belong. */
+function withDeprecations(plan: ClusterPlan, c: ClusterConfig): ClusterPlan {
+  const flat = c.git.provider.deprecated ?? [];
+  const block = providerFor(c.git.provider.kind).block?.key;
+  if (flat.length === 0 || !block) return plan;
+  const list = flat.length === 1
+    ? flat[0]
+    : `${flat.slice(0, -1).join(", ")} and ${flat[flat.length - 1]}`;
+  const verb = flat.length === 1 ? "is deprecated: write it" : "are deprecated: write them";
+  return {
+    ...plan,
+    warnings: [...plan.warnings, `${list} ${verb} in git.${block} (they keep working for now)`],
   };
 }
 
@@ -193,7 +208,7 @@ export async function planFleet(
   const workspace = await Deno.makeTempDir({ prefix: "fluxfleet-" });
   const close = async () => {
     for (const s of states.values()) s.client?.close();
-    for (const g of groups.values()) g.bitbucket?.provider.close();
+    for (const g of groups.values()) g.session?.close();
     for (const g of groups.values()) await g.remote?.close().catch(() => {});
     await Deno.remove(workspace, { recursive: true }).catch(() => {});
   };
@@ -215,10 +230,13 @@ export async function planFleet(
       [...states.values()],
       opts.concurrency,
       async (s) => {
-        const plan = withSourceWarning(
-          withSigning(await observeAndPlan(s, opts), s.repo.creds.signer),
+        const plan = withDeprecations(
+          withSourceWarning(
+            withSigning(await observeAndPlan(s, opts), s.repo.creds.signer),
+            s.config,
+            await sourceCache.get(sourceKey(s.config))!,
+          ),
           s.config,
-          await sourceCache.get(sourceKey(s.config))!,
         );
         opts.onEnd?.(s.config.name, planEnd(plan));
         return plan;
@@ -250,24 +268,23 @@ function planEnd(plan: ClusterPlan): ClusterEnd {
   return { status: "done", summary: n === 0 ? "no changes" : `${n} change${n === 1 ? "" : "s"}` };
 }
 
-/** Bitbucket's side first (the repository may not exist yet), then the shallow fetch. */
+/** The provider's side first (the repository may not exist yet), then the shallow fetch. */
 async function fetchRepository(g: RepoGroup, dir: string, opts: RunOptions): Promise<void> {
-  if (g.owner.git.bitbucket && g.creds.kind === "token") {
-    g.bitbucket = await observeBitbucket(g.owner, g.creds.token, {
-      timeoutMs: opts.timeoutMs,
-      attempts: opts.retry?.attempts,
-    });
-    if (!g.bitbucket.repo) {
-      // Created by apply before the first push; until then it is an empty repository.
-      g.checkout = await emptyCheckout(
-        dir,
-        g.branch,
-        bitbucketUrls(g.bitbucket.config, undefined).http,
-      );
-      return;
-    }
-    g.url = g.bitbucket.repo.httpCloneUrl;
+  const provider = g.owner.git.provider;
+  g.session = providerFor(provider.kind).open(provider.settings, {
+    token: g.creds.kind === "token" ? g.creds.token : "",
+    allowInsecureHttp: g.owner.git.allowInsecureHttp,
+    timeoutMs: opts.timeoutMs,
+    attempts: opts.retry?.attempts,
+  });
+  g.facts = await g.session.observe();
+  g.providerPlan = g.session.planRepository();
+  if (!g.facts.exists) {
+    // Created by apply before the first push; until then it is an empty repository.
+    g.checkout = await emptyCheckout(dir, g.branch, g.facts.httpUrl ?? g.url);
+    return;
   }
-  g.remote = await openRemote(withUrl(g.owner, g.url), g.creds, remoteOptions(g, opts));
+  if (g.facts.httpUrl) g.url = g.facts.httpUrl;
+  g.remote = await openGroupRemote(g, opts);
   g.checkout = await g.remote.checkout(g.branch, dir);
 }

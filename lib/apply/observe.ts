@@ -4,23 +4,24 @@
  */
 import type { ClusterConfig } from "../config/types.ts";
 import { desiredCluster, sshSecretData, tokenSecretData } from "../plan/desired.ts";
-import { learnHostKeys } from "./credentials.ts";
+import { type KnownHosts, learnHostKeys } from "./host_keys.ts";
+import { openRemote, type RemoteAccess, type RepoRemote } from "../git/remote.ts";
+import type { Credentials } from "./credentials.ts";
 import { findHostKeys } from "../keys/known_hosts.ts";
 import { parseSshUrl } from "../git/ssh_url.ts";
 import { credentialPlugin } from "../kube/kubeconfig.ts";
 import { planCluster } from "../plan/plan.ts";
 import { observedDigest } from "../plan/digest.ts";
 import type { ClusterPlan, ObservedCluster, ObservedRepo } from "../plan/types.ts";
-import { forgetReadCache, readRepoFiles, type RepoCheckout } from "../git/repo.ts";
-import { bitbucketUrls } from "./bitbucket.ts";
-import { accessKeyLabel, planAccessKey } from "../plan/provider.ts";
-import { publicKeyMaterial } from "../providers/types.ts";
+import { forgetReadCache, readRepoFiles } from "../git/checkout.ts";
+import type { RepoCheckout } from "../git/types.ts";
 import { createKubeClient } from "../kube/client.ts";
 import { observeCluster } from "../kube/observe.ts";
 import { errorMessage } from "../util/redact.ts";
 import { type ClusterKey, type ClusterState, type RepoGroup, type RunOptions } from "./state.ts";
 import { checkClusterKey, readClusterKey } from "./cluster_key.ts";
 import {
+  accessKeyLabel,
   type ClusterKeyReport,
   describeClusterKey,
   generatedKeyKind,
@@ -28,10 +29,6 @@ import {
 } from "../plan/cluster_key.ts";
 import { observedRetry, withDeadline } from "./deadline.ts";
 import type { RetryPolicy } from "../util/retry.ts";
-
-export function withUrl(c: ClusterConfig, url: string): ClusterConfig {
-  return { ...c, git: { ...c.git, url } };
-}
 
 /**
  * How a repository's remote is opened: the run's per-request timeout, and its retries shown on
@@ -56,21 +53,62 @@ export function remoteOptions(
   };
 }
 
+/** The git-level access to a repository: its URL, the credentials, known hosts, transport, signer. */
+export function remoteAccess(
+  c: ClusterConfig,
+  creds: Credentials,
+  url: string,
+  knownHosts: string | undefined,
+): RemoteAccess {
+  return {
+    url,
+    credentials: creds.kind === "token"
+      ? {
+        kind: "token",
+        username: creds.username,
+        token: creds.token,
+        ...(creds.caPem ? { caPem: creds.caPem } : {}),
+      }
+      : { kind: "ssh", privateKey: creds.keyText, passphrase: creds.passphrase },
+    knownHosts,
+    hostKeyAlgorithms: c.git.hostKeyAlgorithms,
+    transport: c.git.transport,
+    allowInsecureHttp: c.git.allowInsecureHttp,
+    signer: creds.signer,
+  };
+}
+
+/**
+ * Opens the repository's git remote (its owner's credentials); over SSH the server's host key is
+ * learnt first, and kept: the cluster's known_hosts is the same.
+ */
+export async function openGroupRemote(g: RepoGroup, opts: RunOptions): Promise<RepoRemote> {
+  const options = remoteOptions(g, opts);
+  let known: KnownHosts | undefined;
+  if (g.creds.kind === "ssh") {
+    const target = parseSshUrl(g.url);
+    known = await learnHostKeys(g.owner.git, target.host, target.port, options.timeoutMs);
+    g.knownHosts = known;
+  }
+  return openRemote(remoteAccess(g.owner, g.creds, g.url, known?.text), options);
+}
+
 /** The cluster's own retries (Kubernetes API), shown on its line; none after its deadline. */
 function clusterRetry(s: ClusterState, opts: RunOptions): RetryPolicy {
   return observedRetry(opts.retry, (m) => opts.onEvent?.(s.config.name, m), () => s.deadline);
 }
 
 /**
- * Bitbucket: the URLs come from the API (or its conventions before the repository exists), so
- * the cluster's config and desired state are completed once the API was observed.
+ * A provider with an API says where the repository is (its links, or their convention before the
+ * repository exists): the cluster's config and desired state are completed with them.
  */
-export function completeBitbucket(s: ClusterState): void {
-  const b = s.repo.bitbucket;
-  if (!b) return;
-  const urls = bitbucketUrls(b.config, b.repo);
-  const git = { ...s.config.git, url: urls.http };
-  if (git.clusterSsh) git.clusterSsh = { ...git.clusterSsh, clusterUrl: urls.ssh };
+export function completeUrls(s: ClusterState): void {
+  const facts = s.repo.facts;
+  if (!facts?.httpUrl) return;
+  const git = { ...s.config.git, url: facts.httpUrl };
+  if (git.clusterSsh && facts.sshUrl && s.config.git.clusterSsh?.clusterUrl === undefined) {
+    git.clusterSsh = { ...git.clusterSsh, clusterUrl: facts.sshUrl };
+  }
   s.config = { ...s.config, git };
   const { data, generateAtApply } = s.desired.secret;
   const desired = desiredCluster(s.config, s.components, data, s.creds.registry);
@@ -84,26 +122,24 @@ export function completeBitbucket(s: ClusterState): void {
 
 /** Provider steps: the repository's own (on its first cluster), the cluster's access key. */
 function withProviderSteps(s: ClusterState, plan: ClusterPlan): ClusterPlan {
-  const b = s.repo.bitbucket;
-  if (!b) return plan;
+  const session = s.repo.session;
+  const repoPlan = s.repo.providerPlan;
+  if (!session || !repoPlan) return plan;
   const first = s.repo.clusters[0] === s.config.name;
-  const repoSteps = first ? b.plan.steps : [];
+  const repoSteps = first ? repoPlan.steps : [];
   const generated = s.desired.secret.generateAtApply;
-  const keySteps = b.config.tokenAuth ? [] : planAccessKey(
-    {
-      label: accessKeyLabel(s.config.name, s.config.path, s.config.flux.namespace),
-      // A key generated at apply is registered then: the plan cannot name it.
-      publicKey: generated ? null : s.desired.secret.data["identity.pub"],
-      permission: b.config.readWriteKey ? "REPO_WRITE" : "REPO_READ",
-      ...(generated ? { generatedKey: generated } : {}),
-    },
-    b.keys,
-  );
+  // A key generated at apply is registered then: the plan cannot name it.
+  const publicKey = generated ? null : s.desired.secret.data["identity.pub"];
+  const keySteps = publicKey === undefined ? [] : session.planClusterAccess({
+    label: accessKeyLabel(s.config.name, s.config.path, s.config.flux.namespace),
+    publicKey,
+    ...(generated ? { generatedKey: generated } : {}),
+  });
   // The key is registered after the secret holds it and before the cluster is pointed at it.
   const firstSync = plan.steps.findIndex((st) => st.kind === "sync");
   const at = firstSync < 0 ? plan.steps.length : firstSync;
   const steps = [...repoSteps, ...plan.steps.slice(0, at), ...keySteps, ...plan.steps.slice(at)];
-  return { ...plan, steps, warnings: [...(first ? b.plan.warnings : []), ...plan.warnings] };
+  return { ...plan, steps, warnings: [...(first ? repoPlan.warnings : []), ...plan.warnings] };
 }
 
 /** The kubeconfig was read before anything was contacted (planFleet): this cannot fail then. */
@@ -158,7 +194,7 @@ async function observeOnce(
   event: (message: string) => void,
 ): Promise<ClusterPlan> {
   event("observing");
-  completeBitbucket(s);
+  completeUrls(s);
   s.client = await createKubeClient(s.config.kube, {
     retry: clusterRetry(s, opts),
     timeoutMs: opts.timeoutMs,
@@ -212,7 +248,7 @@ async function observeOnce(
 /**
  * The cluster's generated key in the plan, and whether apply must check it: a key generated at
  * apply is unknown; a key in the secret is shown with what the repository says of it — an SSH
- * handshake, or on Bitbucket whether the API lists it as an access key.
+ * handshake, or whether the provider's API lists it as an access key.
  */
 async function withClusterKey(
   s: ClusterState,
@@ -220,7 +256,7 @@ async function withClusterKey(
   key: ClusterKey | undefined,
   timeoutMs: number | undefined,
 ): Promise<ClusterPlan> {
-  const registeredByApi = s.repo.bitbucket !== undefined;
+  const registeredByApi = s.repo.session?.registersKeys === true;
   let report: ClusterKeyReport;
   if (!key) {
     report = describeClusterKey({
@@ -228,9 +264,8 @@ async function withClusterKey(
       registeredByApi,
     });
   } else {
-    const material = publicKeyMaterial(key.publicKey);
     const acceptance: KeyAcceptance = registeredByApi
-      ? s.repo.bitbucket!.keys.some((k) => k.publicKey === material)
+      ? s.repo.session!.keyRegistered(key.publicKey)
         ? { accepted: true }
         : { accepted: false, reason: "not registered as a repository access key" }
       : await checkClusterKey(s, key, timeoutMs);
@@ -266,9 +301,9 @@ async function secretData(
   }
   const url = c.git.clusterSsh?.clusterUrl ?? c.git.url;
   const target = parseSshUrl(url);
-  const known = s.creds.kind === "ssh" && s.repo.remote?.knownHosts
-    ? s.repo.remote.knownHosts
-    : await learnHostKeys(c, target.host, target.port, opts.timeoutMs);
+  const known = s.creds.kind === "ssh" && s.repo.knownHosts
+    ? s.repo.knownHosts
+    : await learnHostKeys(c.git, target.host, target.port, opts.timeoutMs);
   if (known.scanned) {
     const { name, key } = known.scanned;
     // After the first bootstrap the cluster's known_hosts pins the key: a different one now is

@@ -2,11 +2,12 @@
 import type { ClusterConfig } from "../config/types.ts";
 import type { SecretSource } from "../config/secrets.ts";
 import { type Components } from "../plan/desired.ts";
-import { type Credentials, type RepoRemote } from "./credentials.ts";
-import type { DesiredCluster, ObservedCluster, ObservedRepo, Step } from "../plan/types.ts";
-import { type DestroyStep } from "../plan/destroy.ts";
-import { type RepoCheckout } from "../git/repo.ts";
-import { type BitbucketState } from "./bitbucket.ts";
+import { type Credentials } from "./credentials.ts";
+import type { RepoRemote } from "../git/remote.ts";
+import type { KnownHosts } from "./host_keys.ts";
+import type { DesiredCluster, ObservedCluster, ObservedRepo } from "../plan/types.ts";
+import type { RepoCheckout } from "../git/types.ts";
+import type { ProviderSession, ProviderStep, RepositoryFacts } from "../providers/types.ts";
 import { type KubeClient } from "../kube/client.ts";
 import type { RetryPolicy } from "../util/retry.ts";
 import type { Limits } from "../util/limits.ts";
@@ -23,7 +24,7 @@ export interface RunOptions {
   /** The cluster is finished in this stage; nothing more is done for it. */
   onEnd?(cluster: string, end: ClusterEnd): void;
   /**
-   * Per-request timeout of git (HTTPS and SSH), the Kubernetes API, host key scans and Bitbucket
+   * Per-request timeout of git (HTTPS and SSH), the Kubernetes API, host key scans and provider APIs
    * (`--timeout`); unset, each keeps its own default (git 60 s, the others 20-30 s).
    */
   timeoutMs?: number;
@@ -73,6 +74,8 @@ export interface RepoGroup {
   owner: ClusterConfig;
   creds: Credentials;
   remote?: RepoRemote;
+  /** SSH: the git server's host key, learnt when the remote was opened. */
+  knownHosts?: KnownHosts;
   author: { name: string; email: string };
   appendix?: string;
   version: string;
@@ -81,8 +84,12 @@ export interface RepoGroup {
   clusters: string[];
   /** How many of `clusters` have read their files from the checkout (its read cache goes after). */
   filesRead?: number;
-  /** provider: bitbucket-server: what the API showed, and the provider client. */
-  bitbucket?: BitbucketState;
+  /** The provider's session for the repository (lib/providers), once opened. */
+  session?: ProviderSession;
+  /** What the provider observed of the repository (its URLs; whether it exists). */
+  facts?: RepositoryFacts;
+  /** The repository's own provider steps and warnings (shown on its first cluster). */
+  providerPlan?: { steps: ProviderStep[]; warnings: string[] };
   /** Aborted when the repository's fetch or push ran out of time: no retry starts after it. */
   deadline?: AbortSignal;
 }
@@ -116,25 +123,4 @@ export interface ClusterKey {
   knownHosts: string;
 }
 
-export interface ClusterResult {
-  cluster: string;
-  /** skipped: never started (another cluster failed under --fail-fast, or Ctrl-C). */
-  outcome: "unchanged" | "changed" | "failed" | "skipped";
-  applied: Step[];
-  error?: string;
-  /** Why a skipped cluster was not started. */
-  reason?: string;
-  revision?: string;
-  /** Generated-key mode: the SSH key this apply generated (public half). */
-  generatedKey?: { publicKey: string; fingerprint: string };
-}
-
-export interface DestroyResult {
-  cluster: string;
-  /** skipped: never started (Ctrl-C). */
-  outcome: "destroyed" | "unchanged" | "failed" | "skipped";
-  done: DestroyStep[];
-  error?: string;
-  /** Why a skipped cluster was not started. */
-  reason?: string;
-}
+export type { ClusterResult, DestroyResult } from "../plan/results.ts";

@@ -4,7 +4,7 @@
  * components, source secret, sync objects.
  */
 import type { KubeObject } from "../manifests/types.ts";
-import { unifiedDiff } from "../report/diff.ts";
+import { unifiedDiff } from "./diff.ts";
 import { matchesDigest } from "./credentials_digest.ts";
 import { DOCKER_CONFIG_JSON_KEY, DOCKER_CONFIG_JSON_TYPE } from "./desired.ts";
 import type {

@@ -1,15 +1,15 @@
 /** Compares a saved plan with a fresh one: any difference makes the saved plan stale. */
-import type { ClusterPlan } from "./types.ts";
+import type { ClusterPlanView } from "./types.ts";
 
 export interface SavedPlan {
   manifestDigest?: string;
-  clusters: ClusterPlan[];
+  clusters: ClusterPlanView[];
 }
 
 export function staleReasons(
   saved: SavedPlan,
   manifestDigest: string,
-  fresh: ClusterPlan[],
+  fresh: ClusterPlanView[],
 ): string[] {
   const reasons: string[] = [];
   if (saved.manifestDigest !== manifestDigest) reasons.push("the manifest file changed");

@@ -129,18 +129,7 @@ export type Step =
     /** The existing secret has another type, which Kubernetes cannot change: delete, then create. */
     recreate?: boolean;
   }
-  | { kind: "repository"; action: "create" | "update"; name: string; private: boolean }
-  | { kind: "group"; action: "grant"; group: string; permission: string }
-  | {
-    kind: "accessKey";
-    action: "create" | "replace";
-    label: string;
-    permission: "REPO_READ" | "REPO_WRITE";
-    /** Ids of keys fluxfleet added before (same label, other key) or with the wrong permission. */
-    remove: number[];
-    /** The key registered is the one apply generates, of this kind ("ecdsa-p384"). */
-    generatedKey?: string;
-  }
+  | ProviderStep
   | {
     kind: "sync";
     action: "create" | "update";
@@ -150,6 +139,51 @@ export type Step =
     /** Spec fields that differ (update only). */
     fields: string[];
   };
+
+/** Permissions in neutral words; each provider names them its own way (lib/providers). */
+export type Permission = "read" | "write" | "admin";
+
+/** A step a provider carries out (lib/providers); `provider` is its kind (`git.provider`). */
+export type ProviderStep =
+  | {
+    kind: "repository";
+    provider: string;
+    action: "create" | "update";
+    name: string;
+    private: boolean;
+  }
+  | { kind: "group"; provider: string; action: "grant"; group: string; permission: Permission }
+  | {
+    kind: "accessKey";
+    provider: string;
+    action: "create" | "replace";
+    label: string;
+    permission: "read" | "write";
+    /** Ids of keys fluxfleet added before (same label, other key) or with the wrong permission. */
+    remove: number[];
+    /** The key registered is the one apply generates, of this kind ("ecdsa-p384"). */
+    generatedKey?: string;
+  };
+
+/**
+ * A step as plans show it (JSON output, plan files): a provider step without the provider's
+ * name, its permission in the provider's own words (REPO_WRITE, say).
+ */
+export type StepView =
+  | Exclude<Step, ProviderStep>
+  | { kind: "repository"; action: "create" | "update"; name: string; private: boolean }
+  | { kind: "group"; action: "grant"; group: string; permission: string }
+  | {
+    kind: "accessKey";
+    action: "create" | "replace";
+    label: string;
+    permission: string;
+    remove: number[];
+    generatedKey?: string;
+  };
+
+/** A plan as it is shown and saved (JSON output, plan files): its steps as StepViews. */
+export type ClusterPlanView = Omit<ClusterPlan, "steps"> & { steps: StepView[] };
 
 export interface StatusLine {
   object: "GitRepository" | "Kustomization";
@@ -173,7 +207,7 @@ export interface ClusterSshKey {
   /** "SHA256:…"; null while generatedAtApply. */
   fingerprint: string | null;
   /**
-   * Whether the repository accepts the key: an SSH handshake, or on Bitbucket the access keys the
+   * Whether the repository accepts the key: an SSH handshake, or the access keys a provider's
    * API lists. Absent while generatedAtApply.
    */
   accepted?: boolean;

@@ -10,8 +10,9 @@
  * gained `clusters` and `steps`, plan's `skipped`), apply's `plan` without its own envelope, and
  * `skipped` results carry `reason` instead of `error`.
  */
-import type { ClusterPlan, Step } from "../plan/types.ts";
-import type { ClusterResult, DestroyResult } from "../apply/fleet.ts";
+import type { ClusterPlan, ClusterPlanView, StepView } from "../plan/types.ts";
+import { stepView } from "../providers/registry.ts";
+import type { ClusterResult, DestroyResult } from "../plan/results.ts";
 import type { DestroyPlan, DestroyStep } from "../plan/destroy.ts";
 import { redact, safeText } from "../util/redact.ts";
 
@@ -36,7 +37,7 @@ export interface PlanDocument {
   manifest: string;
   /** sha256 of the manifest file the plan was made from (plan files only). */
   manifestDigest?: string;
-  clusters: ClusterPlan[];
+  clusters: ClusterPlanView[];
   summary: Summary;
 }
 
@@ -58,8 +59,8 @@ export interface ApplyDocument {
   formatVersion: number;
   kind: "fluxfleet.apply";
   manifest: string;
-  plan: { clusters: ClusterPlan[]; summary: Summary };
-  results: Result<Step>[];
+  plan: { clusters: ClusterPlanView[]; summary: Summary };
+  results: Result<StepView>[];
   summary: Summary;
 }
 
@@ -70,6 +71,11 @@ export interface DestroyDocument {
   plan: { clusters: DestroyPlan[]; summary: Summary };
   results: Result<DestroyStep>[];
   summary: Summary;
+}
+
+/** The plan as shown and saved: provider steps in the provider's words. */
+export function planView(plan: ClusterPlan): ClusterPlanView {
+  return { ...plan, steps: plan.steps.map(stepView) };
 }
 
 function planSummary(plans: { steps: unknown[]; error?: string }[]): Summary {
@@ -107,7 +113,7 @@ export function planDocument(
     kind: "fluxfleet.plan",
     manifest,
     ...(manifestDigest ? { manifestDigest } : {}),
-    clusters: plans,
+    clusters: plans.map(planView),
     summary: planSummary(plans),
   };
 }
@@ -117,12 +123,12 @@ export function applyDocument(
   plans: ClusterPlan[],
   results: ClusterResult[],
 ): ApplyDocument {
-  const out: Result<Step>[] = results.map((r) => ({ ...r }));
+  const out: Result<StepView>[] = results.map((r) => ({ ...r, applied: r.applied.map(stepView) }));
   return {
     formatVersion: FORMAT_VERSION,
     kind: "fluxfleet.apply",
     manifest,
-    plan: { clusters: plans, summary: planSummary(plans) },
+    plan: { clusters: plans.map(planView), summary: planSummary(plans) },
     results: out,
     summary: resultSummary(out),
   };

@@ -1,8 +1,9 @@
 /** Human-readable plan and apply reports (`+` add, `~` change, `=` in place, `!` warning, `x` error). */
 import type { ClusterPlan, Step } from "../plan/types.ts";
-import type { ClusterResult, DestroyResult } from "../apply/fleet.ts";
+import type { ClusterResult, DestroyResult } from "../plan/results.ts";
 import { describeDestroyStep, type DestroyPlan } from "../plan/destroy.ts";
 import { plural } from "../util/words.ts";
+import { permissionWord } from "../providers/registry.ts";
 
 export function describeStep(step: Step): string {
   switch (step.kind) {
@@ -36,13 +37,13 @@ export function describeStep(step: Step): string {
         ? `+ create repository ${step.name} (${step.private ? "private" : "public"})`
         : `~ make repository ${step.name} ${step.private ? "private" : "public"}`;
     case "group":
-      return `+ grant group ${step.group} ${step.permission} on the repository`;
+      return `+ grant group ${step.group} ${permissionWord(step)} on the repository`;
     case "accessKey":
       return `${
         step.action === "create" ? "+ register" : "~ replace"
-      } SSH access key ${step.label} (${
-        step.permission === "REPO_WRITE" ? "read-write" : "read-only"
-      })${step.generatedKey ? ` with the SSH key ${step.generatedKey} generated at apply` : ""}`;
+      } SSH access key ${step.label} (${step.permission === "write" ? "read-write" : "read-only"})${
+        step.generatedKey ? ` with the SSH key ${step.generatedKey} generated at apply` : ""
+      }`;
     case "sync":
       return step.action === "create"
         ? `+ create ${step.object} ${step.namespace}/${step.name}`

@@ -15,8 +15,13 @@ import {
   withFleetEnv,
 } from "../helpers/harness.ts";
 import { outputSchemaErrors } from "../helpers/output_schema.ts";
-import { makeGitHttp } from "../../lib/git/http.ts";
-import { checkoutRepo, commitAndPush, httpsRemote, readRepoFiles } from "../../lib/git/repo.ts";
+import { makeGitHttp } from "../../lib/git/transports/isomorphic/http.ts";
+import {
+  checkoutRepo,
+  commitAndPush,
+  httpsRemote,
+} from "../../lib/git/transports/isomorphic/mod.ts";
+import { readRepoFiles } from "../../lib/git/checkout.ts";
 import { missing } from "../helpers/tools.ts";
 
 const CANARY = "canary-token-d41d8cd98f00b204";

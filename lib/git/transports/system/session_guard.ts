@@ -16,7 +16,7 @@
  * goes at the next run's sweep (session_dir.ts).
  */
 import { join } from "node:path";
-import { GitError } from "./repo.ts";
+import { GitError } from "../../types.ts";
 import { MAX_SOCKET_PATH } from "./session_dir.ts";
 
 export const SOCKET_NAME = "agent";
