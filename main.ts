@@ -29,8 +29,9 @@ import {
   jsonText,
   PLAN_FORMAT_VERSION,
   planDocument,
+  planFileDocument,
   planFileText,
-  planView,
+  plannedViews,
 } from "./lib/report/json.ts";
 import { type SavedPlan, staleReasons } from "./lib/plan/stale.ts";
 import { errorMessage, redact, safeText } from "./lib/util/redact.ts";
@@ -357,7 +358,11 @@ withCommon(subcommand("plan"))
       try {
         const plans = run.plans;
         if (opts.out) {
-          const doc = planDocument(manifest.file, plans, await fileDigest(manifest.file));
+          const doc = planFileDocument(
+            manifest.file,
+            run.plan.clusters,
+            await fileDigest(manifest.file),
+          );
           await Deno.writeTextFile(opts.out, planFileText(doc), { mode: 0o600 });
         }
         print(
@@ -388,7 +393,7 @@ withCommon(subcommand("apply"))
           const reasons = staleReasons(
             saved,
             await fileDigest(manifest.file),
-            plans.map(planView),
+            plannedViews(run.plan.clusters),
           );
           if (reasons.length > 0) {
             throw new Error(

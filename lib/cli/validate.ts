@@ -5,7 +5,7 @@
  */
 import type { ClusterConfig, Manifest, SecretRef } from "../config/types.ts";
 import type { SecretSource } from "../config/secrets.ts";
-import { resolveLocal } from "../apply/fleet.ts";
+import { resolveLocal } from "../apply/local.ts";
 import { plural } from "../util/words.ts";
 
 /** `validate` without --full. */

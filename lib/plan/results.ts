@@ -2,10 +2,15 @@
 import type { Step } from "./types.ts";
 import type { DestroyStep } from "./destroy.ts";
 
+/**
+ * How a cluster's apply ended. Never started: `skipped` (another cluster failed, --fail-fast) or
+ * `interrupted` (Ctrl-C, SIGTERM…); both say why in `reason` and are reported as skipped.
+ */
+export type Outcome = "unchanged" | "changed" | "failed" | "skipped" | "interrupted";
+
 export interface ClusterResult {
   cluster: string;
-  /** skipped: never started (another cluster failed under --fail-fast, or Ctrl-C). */
-  outcome: "unchanged" | "changed" | "failed" | "skipped";
+  outcome: Outcome;
   applied: Step[];
   error?: string;
   /** Why a skipped cluster was not started. */
@@ -17,10 +22,15 @@ export interface ClusterResult {
 
 export interface DestroyResult {
   cluster: string;
-  /** skipped: never started (Ctrl-C). */
-  outcome: "destroyed" | "unchanged" | "failed" | "skipped";
+  /** interrupted: never started (Ctrl-C), reported as skipped. */
+  outcome: "destroyed" | "unchanged" | "failed" | "interrupted";
   done: DestroyStep[];
   error?: string;
   /** Why a skipped cluster was not started. */
   reason?: string;
+}
+
+/** The outcome as reports show it: a cluster never started is skipped, whatever stopped it. */
+export function shownOutcome<O extends string>(o: O): Exclude<O, "interrupted"> | "skipped" {
+  return o === "interrupted" ? "skipped" : o as Exclude<O, "interrupted">;
 }

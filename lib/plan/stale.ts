@@ -34,6 +34,11 @@ export function staleReasons(
       );
     } else if (JSON.stringify(old.steps) !== JSON.stringify(now.steps)) {
       reasons.push(`cluster "${old.cluster}" would now get different steps`);
+    } else if (old.payload !== undefined && old.payload !== now.payload) {
+      // Same steps, other contents: a download of flux.manifests that changed, say.
+      reasons.push(
+        `cluster "${old.cluster}": what apply would write differs from the saved plan (a file's content or an object changed)`,
+      );
     }
   }
   for (const p of fresh) {

@@ -10,9 +10,10 @@
  * gained `clusters` and `steps`, plan's `skipped`), apply's `plan` without its own envelope, and
  * `skipped` results carry `reason` instead of `error`.
  */
-import type { ClusterPlan, ClusterPlanView, StepView } from "../plan/types.ts";
+import type { ClusterPlan, ClusterPlanView, PlannedCluster, StepView } from "../plan/types.ts";
+import { payloadDigest } from "../plan/digest.ts";
 import { stepView } from "../providers/registry.ts";
-import type { ClusterResult, DestroyResult } from "../plan/results.ts";
+import { type ClusterResult, type DestroyResult, shownOutcome } from "../plan/results.ts";
 import type { DestroyPlan, DestroyStep } from "../plan/destroy.ts";
 import { redact, safeText } from "../util/redact.ts";
 
@@ -118,12 +119,42 @@ export function planDocument(
   };
 }
 
+/**
+ * A plan file (`plan --out`): the plan document with the manifest's digest and, per cluster, the
+ * digest of what its steps would write; `apply --plan-file` applies it only while both hold.
+ */
+export function planFileDocument(
+  manifest: string,
+  planned: PlannedCluster[],
+  manifestDigest: string,
+): PlanDocument {
+  return planDocument(
+    manifest,
+    planned.map((p) => ({ ...p.plan, ...withPayload(p) })),
+    manifestDigest,
+  );
+}
+
+/** The plans as a saved plan is compared with them (`apply --plan-file`). */
+export function plannedViews(planned: PlannedCluster[]): ClusterPlanView[] {
+  return planned.map((p) => ({ ...planView(p.plan), ...withPayload(p) }));
+}
+
+function withPayload(p: PlannedCluster): { payload?: string } {
+  const payload = payloadDigest(p);
+  return payload ? { payload } : {};
+}
+
 export function applyDocument(
   manifest: string,
   plans: ClusterPlan[],
   results: ClusterResult[],
 ): ApplyDocument {
-  const out: Result<StepView>[] = results.map((r) => ({ ...r, applied: r.applied.map(stepView) }));
+  const out: Result<StepView>[] = results.map((r) => ({
+    ...r,
+    outcome: shownOutcome(r.outcome),
+    applied: r.applied.map(stepView),
+  }));
   return {
     formatVersion: FORMAT_VERSION,
     kind: "fluxfleet.apply",
@@ -141,7 +172,7 @@ export function destroyDocument(
 ): DestroyDocument {
   const out = results.map((r): Result<DestroyStep> => ({
     cluster: r.cluster,
-    outcome: r.outcome === "destroyed" ? "changed" : r.outcome,
+    outcome: r.outcome === "destroyed" ? "changed" : shownOutcome(r.outcome),
     applied: r.done,
     ...(r.error !== undefined ? { error: r.error } : {}),
     ...(r.reason !== undefined ? { reason: r.reason } : {}),

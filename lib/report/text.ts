@@ -1,6 +1,6 @@
 /** Human-readable plan and apply reports (`+` add, `~` change, `=` in place, `!` warning, `x` error). */
 import type { ClusterPlan, Step } from "../plan/types.ts";
-import type { ClusterResult, DestroyResult } from "../plan/results.ts";
+import { type ClusterResult, type DestroyResult, shownOutcome } from "../plan/results.ts";
 import { describeDestroyStep, type DestroyPlan } from "../plan/destroy.ts";
 import { plural } from "../util/words.ts";
 import { permissionWord } from "../providers/registry.ts";
@@ -122,6 +122,7 @@ export function renderApplyText(results: ClusterResult[]): string {
           r.revision ? `, synced ${r.revision}` : ""
         }`;
       case "skipped":
+      case "interrupted":
         return `${r.cluster}: skipped (${r.reason ?? r.error})`;
       case "failed":
         return `${r.cluster}: failed: ${r.error}` +
@@ -130,7 +131,7 @@ export function renderApplyText(results: ClusterResult[]): string {
             : "");
     }
   });
-  const count = (o: ClusterResult["outcome"]) => results.filter((r) => r.outcome === o).length;
+  const count = (o: string) => results.filter((r) => shownOutcome(r.outcome) === o).length;
   const skipped = count("skipped") > 0 ? `, ${count("skipped")} skipped` : "";
   const summary = `Apply: ${count("changed")} changed, ${count("unchanged")} unchanged, ` +
     `${count("failed")} failed${skipped}.`;
@@ -165,7 +166,7 @@ export function renderDestroyText(results: DestroyResult[]): string {
         return `${r.cluster}: failed: ${r.error} (after ${
           plural(r.done.length, "step")
         }; re-run to finish)`;
-      case "skipped":
+      case "interrupted":
         return `${r.cluster}: skipped (${r.reason ?? r.error})`;
       default:
         return `${r.cluster}: ${r.outcome}${
@@ -173,7 +174,7 @@ export function renderDestroyText(results: DestroyResult[]): string {
         }`;
     }
   });
-  const count = (o: DestroyResult["outcome"]) => results.filter((r) => r.outcome === o).length;
+  const count = (o: string) => results.filter((r) => shownOutcome(r.outcome) === o).length;
   const skipped = count("skipped") > 0 ? `, ${count("skipped")} skipped` : "";
   out.push(
     "",
