@@ -6,7 +6,7 @@
  */
 import type { ClusterConfig } from "../config/types.ts";
 import { clusterTargets, desiredCluster, desiredFilePaths } from "../plan/desired.ts";
-import { planCluster as planDesired } from "../plan/plan.ts";
+import { planCluster as planDesired, type ProviderSteps } from "../plan/plan.ts";
 import { observedDigest } from "../plan/digest.ts";
 import { accessKeyLabel, describeClusterKey } from "../plan/cluster_key.ts";
 import type { ClusterPlan, DesiredCluster, PlannedCluster, RepositoryPlan } from "../plan/types.ts";
@@ -101,7 +101,7 @@ function fromObservation(
   const current = kfile ? obs.repo.files[kfile.path] : null;
   const customKustomization = current !== null && current !== undefined &&
     current !== kfile!.content;
-  let plan = withProviderSteps(s, desired, planDesired(desired, obs.repo, obs.cluster));
+  let plan = planDesired(desired, obs.repo, obs.cluster, providerSteps(s, desired));
   const generated = c.git.clusterSsh !== undefined;
   if (generated) {
     const registeredByApi = s.repo.provider?.registersKeys === true;
@@ -153,34 +153,21 @@ function fromObservation(
   };
 }
 
-/** Provider steps: the repository's own (on its first cluster), the cluster's access key. */
-function withProviderSteps(
-  s: ClusterSession,
-  desired: DesiredCluster,
-  plan: ClusterPlan,
-): ClusterPlan {
+/** What the repository's provider plans for this cluster: its repository's steps (on the first). */
+function providerSteps(s: ClusterSession, desired: DesiredCluster): ProviderSteps | undefined {
   const provider = s.repo.provider;
-  if (!provider) return plan;
+  if (!provider) return undefined;
   const first = s.repo.clusters[0] === s.config.name;
-  const repoPlan = first ? provider.planRepository() : { steps: [], warnings: [] };
+  const repo = first ? provider.planRepository() : { steps: [], warnings: [] };
   const generated = desired.secret.generateAtApply;
   // A key generated at apply is registered then: the plan cannot name it.
   const publicKey = generated ? null : desired.secret.data["identity.pub"];
-  const keySteps = publicKey === undefined ? [] : provider.planClusterAccess({
+  const access = publicKey === undefined ? [] : provider.planClusterAccess({
     label: accessKeyLabel(s.config.name, s.config.path, s.config.flux.namespace),
     publicKey,
     ...(generated ? { generatedKey: generated } : {}),
   });
-  // The key is registered after the secret holds it and before the cluster is pointed at it.
-  const firstSync = plan.steps.findIndex((st) => st.kind === "sync");
-  const at = firstSync < 0 ? plan.steps.length : firstSync;
-  const steps = [
-    ...repoPlan.steps,
-    ...plan.steps.slice(0, at),
-    ...keySteps,
-    ...plan.steps.slice(at),
-  ];
-  return { ...plan, steps, warnings: [...repoPlan.warnings, ...plan.warnings] };
+  return { repository: repo.steps, access, warnings: repo.warnings };
 }
 
 /** Each repository's part: its provider steps (on its first cluster) and one commit. */

@@ -5,9 +5,9 @@
 import type { Command } from "commander";
 import { staleReasons } from "../plan/stale.ts";
 import { renderApplyText, renderPlanText } from "../report/text.ts";
-import { applyDocument, jsonText, plannedViews } from "../report/json.ts";
+import { applyDocument, plannedViews } from "../report/json.ts";
 import type { Cli } from "./context.ts";
-import { exitWith, requireApproval } from "./confirm.ts";
+import { carryOut, requireApproval } from "./confirm.ts";
 import { type CommonOptions, withCommon } from "./options.ts";
 import { fileDigest, readPlanFile } from "./plan_file.ts";
 import { subcommand } from "./program.ts";
@@ -44,15 +44,16 @@ export function applyCommand(program: Command, cli: Cli): void {
             planText: () => renderPlanText(plans),
             question: "Apply these changes?",
           });
-          cli.progress?.stage("applying", plans.map((p) => p.cluster), { persist: true });
-          const results = await run.apply();
-          cli.progress?.done();
-          cli.print(
-            opts.output === "json"
-              ? jsonText(applyDocument(manifest.file, plans, results))
-              : "\n" + renderApplyText(results),
+          await carryOut(
+            cli,
+            { title: "applying", clusters: plans.map((p) => p.cluster) },
+            () => run.apply(),
+            {
+              json: opts.output === "json",
+              text: renderApplyText,
+              document: (results) => applyDocument(manifest.file, plans, results),
+            },
           );
-          exitWith(cli, results);
         } finally {
           await run.close();
         }

@@ -3,6 +3,7 @@
  * (README, "Exit codes").
  */
 import type { Cli } from "./context.ts";
+import { jsonText } from "../report/json.ts";
 
 async function confirm(cli: Cli, question: string): Promise<boolean> {
   cli.printErr(question);
@@ -41,10 +42,22 @@ export async function requireApproval(
 }
 
 /**
- * The exit code of apply and destroy: 1 when a cluster failed, else 0; an interruption
- * (Ctrl-C, SIGTERM, SIGHUP, a closed stdout) asks for its own code instead.
+ * Apply's and destroy's stage: carried out with its progress, reported as text or JSON, then
+ * the exit code: 1 when a cluster failed, else 0; an interruption (Ctrl-C, SIGTERM, SIGHUP, a
+ * closed stdout) asks for its own code instead.
  */
-export function exitWith(cli: Cli, results: { outcome: string }[]): void {
+export async function carryOut<R extends { outcome: string }>(
+  cli: Cli,
+  stage: { title: string; clusters: string[] },
+  run: () => Promise<R[]>,
+  report: { json: boolean; text(results: R[]): string; document(results: R[]): unknown },
+): Promise<void> {
+  cli.progress?.stage(stage.title, stage.clusters, { persist: true });
+  const results = await run();
+  cli.progress?.done();
+  cli.print(
+    report.json ? jsonText(report.document(results)) : "\n" + report.text(results),
+  );
   if (results.some((r) => r.outcome === "failed")) Deno.exitCode = 1;
   cli.exitIfInterrupted();
 }

@@ -1,9 +1,9 @@
 /** `fluxfleet destroy FILE`: uninstall Flux from the clusters, plan first (as `flux uninstall`). */
 import type { Command } from "commander";
 import { renderDestroyPlanText, renderDestroyText } from "../report/text.ts";
-import { destroyDocument, jsonText } from "../report/json.ts";
+import { destroyDocument } from "../report/json.ts";
 import type { Cli } from "./context.ts";
-import { exitWith, requireApproval } from "./confirm.ts";
+import { carryOut, requireApproval } from "./confirm.ts";
 import { type CommonOptions, withCommon } from "./options.ts";
 import { subcommand } from "./program.ts";
 
@@ -44,15 +44,16 @@ export function destroyCommand(program: Command, cli: Cli): void {
           planText: () => renderDestroyPlanText(plans),
           question: "Uninstall Flux as shown?",
         });
-        cli.progress?.stage("destroying", plans.map((p) => p.cluster), { persist: true });
-        const results = await run.destroy(plans);
-        cli.progress?.done();
-        cli.print(
-          opts.output === "json"
-            ? jsonText(destroyDocument(manifest.file, plans, results))
-            : "\n" + renderDestroyText(results),
+        await carryOut(
+          cli,
+          { title: "destroying", clusters: plans.map((p) => p.cluster) },
+          () => run.destroy(plans),
+          {
+            json: opts.output === "json",
+            text: renderDestroyText,
+            document: (results) => destroyDocument(manifest.file, plans, results),
+          },
         );
-        exitWith(cli, results);
       } finally {
         await run.close();
       }

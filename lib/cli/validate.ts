@@ -1,6 +1,6 @@
 /**
  * `validate` checks the file; `validate --full` also does everything plan does before it contacts
- * anything (lib/apply/fleet.ts resolveLocal): secret references resolved, kubeconfig contexts
+ * anything (lib/apply/local.ts resolveLocal): secret references resolved, kubeconfig contexts
  * found. It reaches no git server, cluster or release download. Both say what they checked.
  */
 import type { Command } from "commander";

@@ -4,9 +4,10 @@
  * written or built, and the checkout of a repository that does not exist yet.
  */
 import * as fs from "node:fs";
+import { dirname, join } from "node:path";
 import git from "isomorphic-git";
-import { repoPathError, treeEntryProblem } from "./repo_paths.ts";
-import type { RepoCheckout } from "./types.ts";
+import { assertPlainPath, checkedRepoPath, repoPathError, treeEntryProblem } from "./repo_paths.ts";
+import type { FileChange, RepoCheckout } from "./types.ts";
 
 /** A repository that does not exist yet (the provider creates it before the first push). */
 export async function emptyCheckout(
@@ -139,4 +140,30 @@ export async function assertPlainFiles(co: RepoCheckout, paths: string[]): Promi
   if (!co.head) return;
   const r = newTreeReader();
   for (const p of paths) await fileEntry(co, r, p);
+}
+
+/**
+ * Writes and deletes in the work tree what differs; each path is checked with lstat first (no
+ * link, submodule or file on the way), also after a rejected push brought in a new commit.
+ * Returns the changes made (paths as checked); the transport stages them.
+ */
+export async function writeChanges(dir: string, changes: FileChange[]): Promise<FileChange[]> {
+  const changed: FileChange[] = [];
+  for (const c of changes) {
+    const path = checkedRepoPath(c.path);
+    await assertPlainPath(dir, path, "file");
+    const full = join(dir, path);
+    let current: string | null = null;
+    try {
+      current = await Deno.readTextFile(full);
+    } catch { /* absent */ }
+    if (current === c.content) continue;
+    if (c.content === null) await Deno.remove(full);
+    else {
+      await Deno.mkdir(dirname(full), { recursive: true });
+      await Deno.writeTextFile(full, c.content);
+    }
+    changed.push({ path, content: c.content });
+  }
+  return changed;
 }

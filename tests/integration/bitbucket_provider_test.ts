@@ -12,10 +12,11 @@ import {
 } from "../../lib/providers/bitbucket-server/mod.ts";
 import { provider as bitbucketModule } from "../../lib/providers/bitbucket-server/mod.ts";
 import type { BitbucketSettings } from "../../lib/providers/bitbucket-server/settings.ts";
+import { bitbucketSettings } from "../helpers/bitbucket.ts";
+import { applyAll } from "../providers/contract.ts";
 import {
   ProviderError,
   type ProviderSession,
-  type ProviderStep,
   publicKeyMaterial,
 } from "../../lib/providers/types.ts";
 import {
@@ -94,16 +95,7 @@ async function startEnv(extra: Partial<BitbucketSandboxOptions> = {}): Promise<E
       return p;
     },
     session(b, token = ADMIN.token) {
-      const settings: BitbucketSettings = {
-        apiUrl: bb.url,
-        username: "admin",
-        private: true,
-        reconcileVisibility: false,
-        groups: [],
-        tokenAuth: false,
-        readWriteKey: false,
-        ...b,
-      };
+      const settings = bitbucketSettings(bb.url, b);
       const s = bitbucketModule.open(settings, { token, allowInsecureHttp: true, attempts: 3 });
       sessions.push(s);
       return s;
@@ -156,19 +148,6 @@ async function sysGit(args: string[], cwd: string): Promise<string> {
   const dec = new TextDecoder();
   if (out.code !== 0) throw new Error(`git ${args[0]} failed: ${dec.decode(out.stderr)}`);
   return dec.decode(out.stdout);
-}
-
-/** Carries out the steps as a run does; returns the warnings. */
-async function applyAll(
-  session: ProviderSession,
-  steps: ProviderStep[],
-  publicKey?: string,
-): Promise<string[]> {
-  const warnings: string[] = [];
-  for (const step of steps) {
-    await session.apply(step, { publicKey, warn: (w) => warnings.push(w) });
-  }
-  return warnings;
 }
 
 function basicAuth(user: string, password: string): string {

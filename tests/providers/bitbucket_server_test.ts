@@ -6,6 +6,7 @@ import type { Permission, ProviderSession } from "../../lib/providers/types.ts";
 import { startBitbucketSandbox } from "../../sandbox/bitbucket/server.ts";
 import { startGitServer } from "../../sandbox/git/http_server.ts";
 import { type ContractSandbox, providerContract } from "./contract.ts";
+import { bitbucketSettings } from "../helpers/bitbucket.ts";
 
 const ADMIN = { token: "contract-admin-token-61d0e2", admin: true };
 const USER = { token: "contract-user-token-0c9a47", admin: false };
@@ -29,18 +30,7 @@ async function start(): Promise<ContractSandbox> {
   const sessions: ProviderSession[] = [];
   const open = (settings: Partial<BitbucketSettings>, token = ADMIN.token) => {
     const s = provider.open(
-      {
-        apiUrl: bb.url,
-        project: "FLEET",
-        slug: "fleet",
-        username: "admin",
-        private: true,
-        reconcileVisibility: false,
-        groups: [],
-        tokenAuth: false,
-        readWriteKey: false,
-        ...settings,
-      } satisfies BitbucketSettings,
+      bitbucketSettings(bb.url, { project: "FLEET", slug: "fleet", ...settings }),
       { token, allowInsecureHttp: true, attempts: 1 },
     );
     sessions.push(s);

@@ -45,7 +45,8 @@ function fakePublicKey(): string {
 
 const LABEL = "fluxfleet-c0-clusters-c0-flux-system";
 
-async function applyAll(
+/** Carries out the steps as a run does; returns the warnings. */
+export async function applyAll(
   session: ProviderSession,
   steps: Parameters<ProviderSession["apply"]>[0][],
   publicKey?: string,

@@ -4,13 +4,11 @@
  * fetches the new head, re-applies the changes on it and pushes again.
  */
 import * as fs from "node:fs";
-import { dirname, join } from "node:path";
 import git from "isomorphic-git";
 import type { HttpClient } from "isomorphic-git";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../../../util/retry.ts";
 import type { CommitSigner } from "../../sign.ts";
-import { assertPlainPath, checkedRepoPath } from "../../repo_paths.ts";
-import { assertPlainFiles, ensureWorktree } from "../../checkout.ts";
+import { assertPlainFiles, ensureWorktree, writeChanges } from "../../checkout.ts";
 import {
   type Author,
   classifyGitError as classify,
@@ -32,32 +30,14 @@ function isPushRejected(e: unknown): boolean {
   return code === "PushRejectedError" || code === "GitPushError";
 }
 
-/**
- * Writes and deletes in the work tree; each path is checked with lstat first (no link, submodule
- * or file on the way), also after a rejected push brought in a new commit.
- */
-async function writeChanges(dir: string, changes: FileChange[]): Promise<string[]> {
-  const changed: string[] = [];
-  for (const c of changes) {
-    const path = checkedRepoPath(c.path);
-    await assertPlainPath(dir, path, "file");
-    const full = join(dir, path);
-    let current: string | null = null;
-    try {
-      current = await Deno.readTextFile(full);
-    } catch { /* absent */ }
-    if (current === c.content) continue;
-    if (c.content === null) {
-      await Deno.remove(full);
-      await git.remove({ fs, dir, filepath: path });
-    } else {
-      await Deno.mkdir(dirname(full), { recursive: true });
-      await Deno.writeTextFile(full, c.content);
-      await git.add({ fs, dir, filepath: path });
-    }
-    changed.push(path);
+/** The changes written in the work tree, staged one by one. */
+async function stageChanges(dir: string, changes: FileChange[]): Promise<string[]> {
+  const changed = await writeChanges(dir, changes);
+  for (const c of changed) {
+    if (c.content === null) await git.remove({ fs, dir, filepath: c.path });
+    else await git.add({ fs, dir, filepath: c.path });
   }
-  return changed;
+  return changed.map((c) => c.path);
 }
 
 /**
@@ -78,7 +58,7 @@ export async function commitAndPush(
   const dir = co.dir;
   await ensureWorktree(co);
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const changed = await writeChanges(dir, changes);
+    const changed = await stageChanges(dir, changes);
     if (changed.length === 0) return { head: co.head, pushed: false, attempts: attempt };
     const sign = signer ? { onSign: signer.onSign, signingKey: signer.signingKey } : {};
     const sha = await git.commit({ fs, dir, message, author, ...sign });

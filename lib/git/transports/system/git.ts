@@ -1,7 +1,6 @@
 /** The system transport's operations: checkout, remote head, commit and push, with the git binary. */
-import { dirname, join } from "node:path";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../../../util/retry.ts";
-import { assertPlainFiles } from "../../checkout.ts";
+import { assertPlainFiles, writeChanges } from "../../checkout.ts";
 import {
   type Author,
   type FileChange,
@@ -9,7 +8,6 @@ import {
   type PushResult,
   type RepoCheckout,
 } from "../../types.ts";
-import { assertPlainPath, checkedRepoPath } from "../../repo_paths.ts";
 import { type Session, type SystemSshAccess, withSession } from "./session.ts";
 import { classify, git, isMissingBranch, isNonFastForward, mustGit, netGit, runOf } from "./run.ts";
 
@@ -79,25 +77,9 @@ export function systemRemoteHead(access: SystemSshAccess, branch: string): Promi
   });
 }
 
-async function writeChanges(s: Session, dir: string, changes: FileChange[]): Promise<string[]> {
-  const changed: string[] = [];
-  for (const c of changes) {
-    const path = checkedRepoPath(c.path);
-    // No link, submodule or file on the way (also after a rejected push brought a new commit).
-    await assertPlainPath(dir, path, "file");
-    const full = join(dir, path);
-    let current: string | null = null;
-    try {
-      current = await Deno.readTextFile(full);
-    } catch { /* absent */ }
-    if (current === c.content) continue;
-    if (c.content === null) await Deno.remove(full);
-    else {
-      await Deno.mkdir(dirname(full), { recursive: true });
-      await Deno.writeTextFile(full, c.content);
-    }
-    changed.push(path);
-  }
+/** The changes written in the work tree, staged at once. */
+async function stageChanges(s: Session, dir: string, changes: FileChange[]): Promise<string[]> {
+  const changed = (await writeChanges(dir, changes)).map((c) => c.path);
   // -A stages deletions too; -f: no ignore rule may drop a file we were asked to write.
   if (changed.length > 0) await mustGit(s, ["add", "-A", "-f", "--", ...changed], dir);
   return changed;
@@ -120,7 +102,7 @@ export function systemCommitAndPush(
     const dir = co.dir;
     const identity = ["-c", `user.name=${author.name}`, "-c", `user.email=${author.email}`];
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const changed = await writeChanges(s, dir, changes);
+      const changed = await stageChanges(s, dir, changes);
       if (changed.length === 0) return { head: co.head, pushed: false, attempts: attempt };
       const staged = await git(s, ["diff", "--cached", "--quiet"], { cwd: dir });
       if (staged.code === 0) return { head: co.head, pushed: false, attempts: attempt };

@@ -6,6 +6,7 @@ import { GitError } from "../../types.ts";
 import { readHead } from "../../../util/bounded_read.ts";
 import { formatSize, MIB } from "../../../util/limits.ts";
 import { killGroup, type Session, watchChildren } from "./session.ts";
+import { spawnDetached } from "./spawn.ts";
 import {
   COMMAND_BUDGET,
   describeFailure,
@@ -37,29 +38,13 @@ export async function git(
   opts: { cwd?: string; network?: boolean } = {},
 ): Promise<GitRun> {
   if (s.interrupted) throw interruptedError(s);
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command("git", {
-      args: [...GIT_CONFIG_ARGS, ...args],
-      cwd: opts.cwd,
-      env: s.env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      // Own process group, no controlling terminal: ssh cannot prompt, and we can kill git and
-      // ssh together.
-      detached: true,
-    }).spawn();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new GitError(
-        "git.transport system needs the git binary on PATH: install git, or use the builtin transport",
-        false,
-      );
-    }
-    throw e;
-  }
+  // Own process group, no controlling terminal: ssh cannot prompt, and we can kill git and ssh
+  // together.
+  const child = spawnDetached(
+    "git",
+    { args: [...GIT_CONFIG_ARGS, ...args], cwd: opts.cwd, env: s.env, stdin: "null" },
+    "git.transport system needs the git binary on PATH: install git, or use the builtin transport",
+  );
   s.children.add(child);
   watchChildren(s);
   let timedOut = false;
