@@ -12,7 +12,7 @@ import { mapLimit } from "../util/pool.ts";
 import { errorMessage } from "../util/redact.ts";
 import { plural } from "../util/words.ts";
 import { checkInterrupted, type ClusterEnd, InterruptedError, type RunOptions } from "./options.ts";
-import { withProviderUrls } from "./observe.ts";
+import { keyTarget, withProviderUrls } from "./observe.ts";
 import {
   type ClusterSession,
   type FleetSession,
@@ -33,8 +33,7 @@ export async function applyPlan(
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
   if (opts.failFast && plan.clusters.some((p) => p.plan.error)) stop.abort();
-  // Each cluster's payloads; a repository created at apply may move its URLs.
-  const desired = new Map(plan.clusters.map((p) => [p.plan.cluster, p.desired]));
+  // Each cluster's part of the plan; a repository created at apply may move its URLs.
   const planned = new Map(plan.clusters.map((p) => [p.plan.cluster, p]));
   // Repository phase: the provider's steps, then one commit holding every cluster's files.
   const repoErrors = new Map<string, unknown>();
@@ -45,7 +44,7 @@ export async function applyPlan(
     try {
       await withDeadline(opts.clusterTimeoutMs, tracker, async (deadline) => {
         r.deadline = deadline;
-        const ctx = { signal: AbortSignal.any([signal, deadline]), tracker, desired, planned };
+        const ctx = { signal: AbortSignal.any([signal, deadline]), tracker, planned };
         await applyProviderSteps(rp, r, session, ctx, opts);
         await commit(rp, r, ctx, opts);
       });
@@ -59,7 +58,7 @@ export async function applyPlan(
   if (opts.failFast && repoErrors.size > 0) stop.abort();
   return await mapLimit(plan.clusters, opts.concurrency, async (p): Promise<ClusterResult> => {
     const s = session.clusters.get(p.plan.cluster)!;
-    const result = await applyCluster(p, desired.get(p.plan.cluster), s, repoErrors, signal, opts);
+    const result = await applyCluster(planned.get(p.plan.cluster)!, s, repoErrors, signal, opts);
     if (result.outcome === "failed" && opts.failFast) stop.abort();
     opts.onEnd?.(p.plan.cluster, resultEnd(result));
     return result;
@@ -69,7 +68,6 @@ export async function applyPlan(
 interface RepoContext {
   signal: AbortSignal;
   tracker: PhaseTracker;
-  desired: Map<string, DesiredCluster | undefined>;
   planned: Map<string, PlannedCluster>;
 }
 
@@ -98,10 +96,14 @@ async function applyProviderSteps(
   if (r.remote || !r.facts?.exists) return;
   if (r.facts.httpUrl) r.url = r.facts.httpUrl;
   for (const c of rp.clusters) {
-    const d = ctx.desired.get(c);
-    if (!d) continue;
+    const p = ctx.planned.get(c)!;
+    if (!p.desired) continue;
     const config = withProviderUrls(session.clusters.get(c)!.config, r.facts);
-    ctx.desired.set(c, withRepositoryUrl(d, config.git.url, clusterRepoUrl(config)));
+    ctx.planned.set(c, {
+      ...p,
+      desired: withRepositoryUrl(p.desired, config.git.url, clusterRepoUrl(config)),
+      ...(p.keyTarget ? { keyTarget: keyTarget(config) } : {}),
+    });
   }
   r.remote = await openRepoRemote(r, session.connect, opts);
   await r.remote.adopt(r.checkout!);
@@ -116,7 +118,7 @@ async function commit(
 ): Promise<void> {
   if (!rp.commit || !r.checkout) return;
   const changes = rp.commit.clusters.flatMap((c) => {
-    const files = ctx.desired.get(c)!.files;
+    const files = ctx.planned.get(c)!.desired!.files;
     return ctx.planned.get(c)!.plan.steps.flatMap((st) =>
       st.kind === "file"
         ? files.filter((f) => f.path === st.path).map(({ path, content }) => ({ path, content }))
@@ -163,7 +165,6 @@ function resultEnd(r: ClusterResult): ClusterEnd {
 
 async function applyCluster(
   planned: PlannedCluster,
-  desired: DesiredCluster | undefined,
   s: ClusterSession,
   repoErrors: Map<string, unknown>,
   signal: AbortSignal,
@@ -195,7 +196,7 @@ async function applyCluster(
     const done = await withDeadline(opts.clusterTimeoutMs, tracker, (deadline) => {
       s.deadline = deadline;
       const run = { signal: AbortSignal.any([signal, deadline]), event, applied, made };
-      return applySteps(planned, desired!, s, run, opts);
+      return applySteps(planned, planned.desired!, s, run, opts);
     });
     checkInterrupted(signal, "waiting for Flux to be Ready");
     event("waiting for Flux to be Ready");
