@@ -1,5 +1,5 @@
 /**
- * Time and peak RSS of the plan's unified diff (lib/report/diff.ts) on large files: each case of
+ * Time and peak RSS of the plan's unified diff (lib/plan/diff.ts) on large files: each case of
  * tests/helpers/diff_probe.ts run `--runs` times, each run in a fresh process, then the median
  * and the range (min–max) printed. Informs, never fails.
  *

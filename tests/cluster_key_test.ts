@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { planCluster } from "../lib/plan/plan.ts";
-import { planAccessKey } from "../lib/plan/provider.ts";
+import { planAccessKey } from "../lib/providers/bitbucket-server/plan.ts";
 import { describeClusterKey, generatedKeyKind } from "../lib/plan/cluster_key.ts";
 import { staleReasons } from "../lib/plan/stale.ts";
 import { describeStep } from "../lib/report/text.ts";
@@ -66,14 +66,14 @@ Deno.test("Bitbucket access key for a key generated at apply: registered then, r
   const want = {
     label: "fluxfleet-dev-clusters-dev-flux-system",
     publicKey: null,
-    permission: "REPO_READ" as const,
+    permission: "read" as const,
     generatedKey: "ecdsa-p384",
   };
   assert.deepEqual(planAccessKey(want, []).map(describeStep), [
     "+ register SSH access key fluxfleet-dev-clusters-dev-flux-system (read-only) with the SSH key ecdsa-p384 generated at apply",
   ]);
-  const old = { id: 7, label: want.label, publicKey: PUB, permission: "REPO_READ" as const };
-  const other = { id: 8, label: "someone-else", publicKey: PUB, permission: "REPO_READ" as const };
+  const old = { id: 7, label: want.label, publicKey: PUB, permission: "read" as const };
+  const other = { id: 8, label: "someone-else", publicKey: PUB, permission: "read" as const };
   const [step] = planAccessKey(want, [old, other]);
   assert.equal(step.kind === "accessKey" && step.action, "replace");
   assert.deepEqual(step.kind === "accessKey" && step.remove, [7]);

@@ -1,7 +1,7 @@
 /** Manifest validation: every bad input names file:line:column, cluster and field. */
 import assert from "node:assert/strict";
 import { DEFAULT_FLUX_VERSION, loadManifest, parseManifest } from "../lib/config/load.ts";
-import { ConfigError, describeField } from "../lib/config/errors.ts";
+import { ConfigError, describeField, formatProblem } from "../lib/config/errors.ts";
 import { resolveCredentials } from "../lib/apply/credentials.ts";
 import { manifestSchema } from "../lib/config/schema.ts";
 import { repositoryKey } from "../lib/git/url.ts";
@@ -587,7 +587,7 @@ Deno.test("flux.manifests defaults to the release archive of flux.version, as fl
     m.clusters[0].flux.manifests,
     "https://github.com/fluxcd/flux2/releases/download/v2.3.0/manifests.tar.gz",
   );
-  // The newest stable flux release verified (lib/config/load.ts DEFAULT_FLUX_VERSION).
+  // The newest stable flux release verified (lib/config/defaults.ts DEFAULT_FLUX_VERSION).
   assert.equal(m.clusters[1].flux.version, "v2.9.4");
   assert.equal(
     m.clusters[1].flux.manifests,
@@ -979,6 +979,11 @@ const SECRET_FIELDS: { field: string; cluster: string; defaults?: string; at?: s
       `git: { provider: bitbucket-server, hostname: bb.example.com, owner: me, personal: true, repository: fleet, token: REF }`,
   },
   {
+    field: "git.bitbucketServer.token",
+    cluster:
+      `git: { provider: bitbucket-server, bitbucketServer: { hostname: bb.example.com, owner: me, personal: true, repository: fleet, token: REF } }`,
+  },
+  {
     field: "git.signing.gpg.keyRing",
     cluster: `git: { url: "https://g/x.git", signing: { gpg: { keyRing: REF } } }`,
   },
@@ -1090,3 +1095,116 @@ Deno.test("secret field names: built-in defaults (GIT_PASSWORD, BITBUCKET_TOKEN)
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// ---------------------------------------------------------------------------------------------
+// Issue 16: a provider's settings in its own block (git.bitbucketServer); the older flat keys
+// still work and are reported as deprecated.
+
+const BB_FLAT =
+  `    git: { provider: bitbucket-server, hostname: bb.example.com, owner: PROJ, username: bot, repository: fleet, groups: [devs], tokenAuth: true }\n`;
+const BB_NESTED =
+  `    git: { provider: bitbucket-server, bitbucketServer: { hostname: bb.example.com, owner: PROJ, username: bot, repository: fleet, groups: [devs], tokenAuth: true } }\n`;
+
+Deno.test("git.bitbucketServer: the nested block resolves exactly as the flat keys did", () => {
+  const flat = parseManifest(HEAD + BB_FLAT, "fleet.yaml");
+  const nested = parseManifest(HEAD + BB_NESTED, "fleet.yaml");
+  const strip = (c: typeof flat.clusters[0]) => {
+    const { deprecated: _, ...provider } = c.git.provider;
+    const auth = c.git.auth.type === "token" ? { ...c.git.auth, field: "" } : c.git.auth;
+    return { ...c, git: { ...c.git, provider, auth } };
+  };
+  assert.deepEqual(strip(nested.clusters[0]), strip(flat.clusters[0]));
+  const c = nested.clusters[0];
+  assert.equal(c.git.url, "https://bb.example.com/scm/proj/fleet.git");
+  assert.equal(c.git.provider.kind, "bitbucket-server");
+  assert.equal(c.git.provider.name, "PROJ/fleet");
+  assert.deepEqual(c.git.auth, {
+    type: "token",
+    username: "bot",
+    token: { env: "BITBUCKET_TOKEN" },
+    field: "git.bitbucketServer.token",
+  });
+  // The flat form is named as written; the nested form has no deprecation.
+  assert.equal(
+    flat.clusters[0].git.auth.type === "token" && flat.clusters[0].git.auth.field,
+    "git.token",
+  );
+  assert.equal(nested.warnings, undefined);
+  assert.equal(nested.clusters[0].git.provider.deprecated, undefined);
+});
+
+Deno.test("git.bitbucketServer: defaults and a cluster's block merge key by key", () => {
+  const m = parseManifest(
+    `defaults:\n  flux: { version: v2.4.0, manifests: ./install.yaml }\n` +
+      `  git: { provider: bitbucket-server, bitbucketServer: { hostname: bb.example.com, owner: me, personal: true } }\n` +
+      `clusters:\n  - name: dev\n    path: clusters/dev\n    git: { bitbucketServer: { repository: fleet } }\n`,
+    "fleet.yaml",
+  );
+  assert.equal(m.clusters[0].git.url, "https://bb.example.com/scm/~me/fleet.git");
+  assert.equal(m.clusters[0].git.provider.name, "~me/fleet");
+});
+
+Deno.test("deprecated flat Bitbucket keys: accepted, each one reported where it is written", () => {
+  const m = parseManifest(HEAD + BB_FLAT, "fleet.yaml");
+  assert.deepEqual(
+    (m.warnings ?? []).map(formatProblem),
+    ["hostname", "owner", "username", "repository", "groups", "tokenAuth"].map((k) => {
+      const col = BB_FLAT.indexOf(`${k}:`) + 1 + k.length + 2;
+      return `fleet.yaml:6:${col}: cluster "dev": git.${k}: deprecated: write it as git.bitbucketServer.${k} (the flat form keeps working)`;
+    }),
+  );
+  assert.deepEqual(m.clusters[0].git.provider.deprecated, [
+    "git.hostname",
+    "git.owner",
+    "git.repository",
+    "git.username",
+    "git.groups",
+    "git.tokenAuth",
+  ]);
+});
+
+for (
+  const c of [
+    {
+      name: "a Bitbucket setting written both flat and in the block",
+      yaml: HEAD +
+        `    git: { provider: bitbucket-server, hostname: a.example.com, bitbucketServer: { hostname: bb.example.com, owner: me, personal: true, repository: fleet } }\n`,
+      error:
+        'fleet.yaml:6:50: cluster "dev": git.hostname: is also set as git.bitbucketServer.hostname: keep that one only',
+    },
+    {
+      name: "the Bitbucket block on the generic provider",
+      yaml: HEAD + `    git: { url: "https://g/x.git", bitbucketServer: { owner: me } }\n`,
+      error:
+        'fleet.yaml:6:53: cluster "dev": git.bitbucketServer: is only for provider: bitbucket-server',
+    },
+    {
+      name: "a nested Bitbucket problem is named as written",
+      yaml: HEAD +
+        `    git: { provider: bitbucket-server, bitbucketServer: { hostname: bitbucket.org, owner: me, personal: true, repository: fleet } }\n`,
+      error:
+        'fleet.yaml:6:69: cluster "dev": git.bitbucketServer.hostname: Bitbucket Cloud (bitbucket.org) is not Bitbucket Server',
+    },
+    {
+      name: "a missing nested Bitbucket setting is named in the block",
+      yaml: HEAD +
+        `    git: { provider: bitbucket-server, bitbucketServer: { hostname: bb.example.com, owner: me, personal: true } }\n`,
+      error:
+        'fleet.yaml:4:11: cluster "dev": git.bitbucketServer.repository: is required for provider: bitbucket-server',
+    },
+    {
+      name: "an unknown key in the Bitbucket block",
+      yaml: HEAD +
+        `    git: { provider: bitbucket-server, bitbucketServer: { hostname: bb.example.com, colour: blue } }\n`,
+      error: 'fleet.yaml:6:85: cluster "dev": git.bitbucketServer.colour: unknown key',
+    },
+  ]
+) {
+  Deno.test(`bad manifest: ${c.name}`, () => {
+    const errors = errorsOf(c.yaml);
+    assert.ok(
+      errors.some((e) => e.startsWith(c.error)),
+      `expected an error starting with\n  ${c.error}\ngot\n  ${errors.join("\n  ")}`,
+    );
+  });
+}

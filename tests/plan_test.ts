@@ -1,6 +1,6 @@
 /** The planner is pure: these tests need no servers. */
 import assert from "node:assert/strict";
-import { planCluster } from "../lib/plan/plan.ts";
+import { planCluster, type ProviderSteps } from "../lib/plan/plan.ts";
 import {
   clusterConfig,
   converged,
@@ -37,6 +37,57 @@ Deno.test("fresh cluster and empty repository: every step planned in flux's orde
     "+ create GitRepository flux-system/flux-system",
     "+ create Kustomization flux-system/flux-system",
   ]);
+});
+
+Deno.test("a provider's steps are planned with the cluster's: repository first, access key before the sync objects", () => {
+  const d = desired();
+  const provider: ProviderSteps = {
+    repository: [
+      {
+        kind: "repository",
+        provider: "bitbucket-server",
+        action: "create",
+        name: "P/f",
+        private: true,
+      },
+    ],
+    access: [{
+      kind: "accessKey",
+      provider: "bitbucket-server",
+      action: "create",
+      label: "fluxfleet-dev",
+      permission: "read",
+      remove: [],
+    }],
+    warnings: ["repository P/f is public"],
+  };
+  const plan = planCluster(d, EMPTY_REPO, EMPTY_CLUSTER, provider);
+  assert.deepEqual(plan.steps.map((s) => s.kind), [
+    "repository",
+    "file",
+    "file",
+    "file",
+    "namespace",
+    "components",
+    "secret",
+    "accessKey",
+    "sync",
+    "sync",
+  ]);
+  assert.deepEqual(plan.warnings, ["repository P/f is public"]);
+  // A converged cluster whose Kustomization is not ready says so, provider steps or not.
+  const c = converged(d);
+  const ks = {
+    ...c.cluster.kustomization!,
+    ready: { type: "Ready", status: "False", message: "boom" },
+  };
+  const stuck = planCluster(d, c.repo, { ...c.cluster, kustomization: ks }, {
+    repository: [],
+    access: provider.access,
+    warnings: [],
+  });
+  assert.deepEqual(stuck.steps.map((s) => s.kind), ["accessKey"]);
+  assert.deepEqual(stuck.warnings, ["Kustomization flux-system/flux-system is not ready: boom"]);
 });
 
 Deno.test("converged cluster: no steps, readiness reported", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { unifiedDiff } from "../lib/report/diff.ts";
+import { unifiedDiff } from "../lib/plan/diff.ts";
 import { createProgress } from "../lib/report/progress.ts";
 import { INSTALL_YAML, ROOT } from "./helpers/fixtures.ts";
 import type { DiffProbeResult } from "./helpers/diff_probe.ts";

@@ -14,14 +14,34 @@ const STEPS: Step[] = [
   { kind: "components", action: "install", objects: 1, reason: "Flux is not installed" },
   { kind: "secret", action: "update", namespace: "flux-system", name: "flux-system", keys: [] },
   { kind: "pullSecret", action: "create", namespace: "flux-system", name: "regcred", reason: "x" },
-  { kind: "repository", action: "create", name: "PROJ/fleet", private: true },
-  { kind: "repository", action: "update", name: "PROJ/fleet", private: false },
-  { kind: "group", action: "grant", group: "devs", permission: "REPO_WRITE" },
+  // Provider steps carry neutral permission words; progress says them as the provider does.
+  {
+    kind: "repository",
+    provider: "bitbucket-server",
+    action: "create",
+    name: "PROJ/fleet",
+    private: true,
+  },
+  {
+    kind: "repository",
+    provider: "bitbucket-server",
+    action: "update",
+    name: "PROJ/fleet",
+    private: false,
+  },
+  {
+    kind: "group",
+    provider: "bitbucket-server",
+    action: "grant",
+    group: "devs",
+    permission: "write",
+  },
   {
     kind: "accessKey",
+    provider: "bitbucket-server",
     action: "create",
     label: "fluxfleet-a",
-    permission: "REPO_READ",
+    permission: "read",
     remove: [],
   },
   {

@@ -5,13 +5,14 @@
  * repository accepts it (see lib/plan/cluster_key.ts for what the plan then says).
  */
 import { type ParsedPrivateKey, parsePrivateKey } from "../keys/parse.ts";
-import { generateKeyPair } from "../keys/generate.ts";
+import { generateKeyPair, type KeySpec } from "../keys/generate.ts";
 import { findPublicKey } from "../keys/fingerprint.ts";
-import { clusterRepoUrl, sshSecretData } from "../plan/desired.ts";
+import { sshSecretData } from "../plan/desired.ts";
 import { generatedKeyKind, type KeyAcceptance } from "../plan/cluster_key.ts";
 import { registerSecret } from "../util/redact.ts";
-import { sshKeyAccepted } from "./credentials.ts";
-import { checkInterrupted, type ClusterKey, type ClusterState } from "./state.ts";
+import { sshKeyAccepted } from "../git/remote.ts";
+import { checkInterrupted } from "./options.ts";
+import type { ClusterKey, DesiredCluster, KeyCheckTarget, PlannedCluster } from "../plan/types.ts";
 
 /**
  * The key in the secret's `identity`, its public half derived from it (what the cluster really
@@ -51,15 +52,15 @@ function printablePublicKey(line: string): string {
 
 /** Whether the repository accepts the key: an ls-remote over SSH, read-only. */
 export async function checkClusterKey(
-  s: ClusterState,
+  target: KeyCheckTarget,
   key: ClusterKey,
   timeoutMs?: number,
 ): Promise<KeyAcceptance> {
   const r = await sshKeyAccepted(
-    clusterRepoUrl(s.config),
+    target.url,
     key.identity,
     key.knownHosts,
-    s.config.git.hostKeyAlgorithms,
+    target.hostKeyAlgorithms,
     timeoutMs,
   );
   if (r.ok) return { accepted: true };
@@ -69,51 +70,55 @@ export async function checkClusterKey(
 }
 
 /**
- * Apply, before the secret step: generates the key the plan announced, puts it in the desired
- * secret, and keeps it to be checked before the cluster is pointed at it.
+ * Apply, right before the secret step: generates the key the plan announced and returns the
+ * desired state holding it, and the key, to be checked before the cluster is pointed at it.
  */
 export async function generateClusterKey(
-  s: ClusterState,
+  cluster: string,
+  spec: NonNullable<PlannedCluster["generateKey"]>,
+  desired: DesiredCluster,
   event?: (message: string) => void,
-): Promise<{ publicKey: string; fingerprint: string }> {
-  const c = s.config;
-  const spec = c.git.clusterSsh!.key;
+): Promise<{ desired: DesiredCluster; key: ClusterKey }> {
   // RSA 4096 takes seconds: generated without blocking, and said so.
   event?.(`generating an ${generatedKeyKind(spec)} SSH key`);
   const pair = await generateKeyPair(
-    { algorithm: spec.algorithm, ecdsaCurve: spec.ecdsaCurve, rsaBits: spec.rsaBits },
-    `fluxfleet-${c.name}`,
+    {
+      algorithm: spec.algorithm,
+      ecdsaCurve: spec.ecdsaCurve as KeySpec["ecdsaCurve"],
+      rsaBits: spec.rsaBits,
+    },
+    `fluxfleet-${cluster}`,
   );
   registerSecret(pair.privateKey.trim());
-  const knownHosts = s.desired.secret.data.known_hosts;
-  const { name, namespace } = s.desired.secret;
-  s.desired = {
-    ...s.desired,
-    secret: { name, namespace, data: sshSecretData(pair.privateKey, pair.publicKey, knownHosts) },
+  const knownHosts = desired.secret.data.known_hosts;
+  const { name, namespace } = desired.secret;
+  return {
+    desired: {
+      ...desired,
+      secret: { name, namespace, data: sshSecretData(pair.privateKey, pair.publicKey, knownHosts) },
+    },
+    key: {
+      identity: pair.privateKey,
+      publicKey: pair.publicKey,
+      fingerprint: pair.fingerprint,
+      knownHosts,
+    },
   };
-  s.keyCheck = {
-    identity: pair.privateKey,
-    publicKey: pair.publicKey,
-    fingerprint: pair.fingerprint,
-    knownHosts,
-  };
-  return { publicKey: pair.publicKey, fingerprint: pair.fingerprint };
 }
 
 /** Apply: the key must be accepted before the cluster reads with it; stops with what to add. */
 export async function requireAcceptedKey(
-  s: ClusterState,
+  target: KeyCheckTarget,
+  key: ClusterKey,
   signal: AbortSignal,
   timeoutMs?: number,
 ): Promise<void> {
-  const key = s.keyCheck!;
   checkInterrupted(signal, "checking the cluster's SSH key");
-  const r = await checkClusterKey(s, key, timeoutMs);
+  const r = await checkClusterKey(target, key, timeoutMs);
   if (!r.accepted) {
     throw new Error(
       `the repository does not accept the cluster's SSH key yet (${r.reason}); add this public key ` +
         `with read access (deploy key), then re-run: ${key.publicKey.trim()} (fingerprint ${key.fingerprint})`,
     );
   }
-  s.keyCheck = undefined;
 }

@@ -1,31 +1,11 @@
 /**
- * Credentials and remotes: resolves a cluster's secret references (before anything is contacted),
- * learns SSH host keys (pinned file/lines, or a scan shown in the plan), and builds the
- * isomorphic-git remote (HTTPS with a token header, or SSH through the ssh2 transport).
+ * Credentials: resolves a cluster's secret references before anything is contacted (the git
+ * token or SSH key, the commit signer, the registry login), and says which field of the manifest
+ * a bad one is.
  */
 import type { ClusterConfig, SecretRef } from "../config/types.ts";
 import { resolveSecret, type SecretSource } from "../config/secrets.ts";
 import { type ParsedPrivateKey, parsePrivateKey } from "../keys/parse.ts";
-import { findHostKeys, type HostKey, knownHostsLine, scanHostKey } from "../keys/known_hosts.ts";
-import { parseSshUrl } from "../git/ssh_url.ts";
-import { type SshAccess, sshGitTransport } from "../git/ssh.ts";
-import {
-  type Author,
-  checkoutRepo,
-  commitAndPush,
-  type FileChange,
-  type GitRemote,
-  httpsRemote,
-  type PushResult,
-  type RepoCheckout,
-} from "../git/repo.ts";
-import {
-  systemCheckoutRepo,
-  systemCommitAndPush,
-  systemRemoteHead,
-  type SystemSshAccess,
-} from "../git/system.ts";
-import { makeGitHttp } from "../git/http.ts";
 import {
   type CommitSigner,
   createCommitSigner,
@@ -34,8 +14,6 @@ import {
 } from "../git/sign.ts";
 import { createHash } from "node:crypto";
 import { registerSecret } from "../util/redact.ts";
-import git from "isomorphic-git";
-import { DEFAULT_RETRY, type RetryPolicy } from "../util/retry.ts";
 
 export type Credentials =
   & (
@@ -71,7 +49,7 @@ export type FieldNamer = (field: string) => string;
 
 /**
  * Reads and checks a cluster's credentials; errors name the cluster and the field as the manifest
- * spells it (a Bitbucket Server token is `git.token`, not the `git.auth.token` it becomes).
+ * spells it (a provider's API token is its own field, not the `git.auth.token` it becomes).
  */
 export async function resolveCredentials(
   c: ClusterConfig,
@@ -81,7 +59,9 @@ export async function resolveCredentials(
 ): Promise<Credentials> {
   const auth = c.git.auth;
   const at = (field: string) =>
-    name(c.git.bitbucket && field === "token" ? "git.token" : `git.auth.${field}`);
+    name(
+      auth.type === "token" && auth.field && field === "token" ? auth.field : `git.auth.${field}`,
+    );
   const signer = await resolveSigner(c, baseDir, secrets, name);
   const registry = await resolveRegistry(c, baseDir, secrets, name);
   const extra = { ...(signer ? { signer } : {}), ...(registry ? { registry } : {}) };
@@ -181,210 +161,5 @@ async function resolveSigner(
     // SigningKeyError messages are fixed sentences without key material.
     if (e instanceof SigningKeyError) throw new Error(`${at(e.field)}: ${e.message}`);
     throw e;
-  }
-}
-
-export interface KnownHosts {
-  /** known_hosts lines for the host (what the cluster stores). */
-  text: string;
-  /** Set when the key was scanned (trust on first use): shown in the plan. */
-  scanned?: { name: string; key: HostKey };
-}
-
-/** The host key of `host:port`: pinned in the manifest, or scanned like ssh-keyscan. */
-export async function learnHostKeys(
-  c: ClusterConfig,
-  host: string,
-  port: number,
-  timeoutMs = 30_000,
-): Promise<KnownHosts> {
-  const source = c.git.knownHosts;
-  const name = port === 22 ? host : `[${host}]:${port}`;
-  const algorithms = c.git.hostKeyAlgorithms;
-  if ("scan" in source) {
-    let key: HostKey;
-    try {
-      key = await scanHostKey(host, port, { algorithms, timeoutMs });
-    } catch (e) {
-      throw new Error(`cannot scan the SSH host key of ${name}: ${(e as Error).message}`);
-    }
-    return { text: knownHostsLine(host, port, key) + "\n", scanned: { name, key } };
-  }
-  let text: string;
-  if ("file" in source) {
-    try {
-      text = await Deno.readTextFile(source.file);
-    } catch (e) {
-      throw new Error(`git.knownHosts: cannot read ${source.file}: ${(e as Error).name}`);
-    }
-  } else text = source.lines;
-  const keys = findHostKeys(text, host, port);
-  if (keys.length === 0) {
-    throw new Error(`git.knownHosts has no entry for ${name}; add the server's host key line`);
-  }
-  // The system transport's OpenSSH enforces pinned keys itself, and may reach the host only
-  // through a jump host that a direct check would not pass.
-  if (c.git.transport === "system") {
-    return { text: keys.map((k) => knownHostsLine(host, port, k)).join("\n") + "\n" };
-  }
-  // A pinned key that the server does not present is a hard error, with both fingerprints.
-  const presented = await scanHostKey(host, port, {
-    algorithms: algorithms ?? keys.flatMap((k) => hostKeyAlgorithms(k.type)),
-    timeoutMs,
-  }).catch((e) => {
-    throw new Error(`cannot reach ${name} to check its host key: ${(e as Error).message}`);
-  });
-  if (!keys.some((k) => k.base64 === presented.base64)) {
-    throw new Error(
-      `host key mismatch for ${name}: known_hosts pins ${
-        keys.map((k) => k.fingerprint).join(", ")
-      }, ` +
-        `the server presents ${presented.type} ${presented.fingerprint}; possible man-in-the-middle, or the server's key changed`,
-    );
-  }
-  return { text: keys.map((k) => knownHostsLine(host, port, k)).join("\n") + "\n" };
-}
-
-function hostKeyAlgorithms(type: string): string[] {
-  return type === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [type];
-}
-
-/** The git side of one repository, whatever carries it (isomorphic-git or the git binary). */
-export interface RepoRemote {
-  /** isomorphic-git remote (HTTPS or ssh2); absent for the system-git transport. */
-  remote?: GitRemote;
-  knownHosts?: KnownHosts;
-  checkout(branch: string, dir: string): Promise<RepoCheckout>;
-  push(
-    co: RepoCheckout,
-    changes: FileChange[],
-    message: string,
-    author: Author,
-  ): Promise<PushResult>;
-  /** The branch's current head on the server. */
-  remoteHead(branch: string): Promise<string | null>;
-  close(): Promise<void>;
-}
-
-function isomorphicRemote(
-  remote: GitRemote,
-  close: () => Promise<void>,
-  retry: RetryPolicy,
-  knownHosts?: KnownHosts,
-  signer?: CommitSigner,
-): RepoRemote {
-  return {
-    remote,
-    knownHosts,
-    checkout: (branch, dir) => checkoutRepo(remote, branch, dir, retry),
-    push: (co, changes, message, author) =>
-      commitAndPush(co, remote, changes, message, author, 3, retry, signer),
-    async remoteHead(branch) {
-      const info = await git.getRemoteInfo2({
-        http: remote.http,
-        url: remote.url,
-        headers: remote.headers,
-        protocolVersion: 1,
-      });
-      return info.refs?.find((r) => r.ref === `refs/heads/${branch}`)?.oid ?? null;
-    },
-    close,
-  };
-}
-
-export async function openRemote(
-  c: ClusterConfig,
-  creds: Credentials,
-  opts: {
-    timeoutMs: number;
-    retry?: RetryPolicy;
-    deadline?: () => AbortSignal | undefined;
-    maxResponseBytes?: number;
-  },
-): Promise<RepoRemote> {
-  const retry = opts.retry ?? DEFAULT_RETRY;
-  if (creds.kind === "token") {
-    const http = makeGitHttp({
-      caPem: creds.caPem,
-      allowInsecureHttp: c.git.allowInsecureHttp,
-      timeoutMs: opts.timeoutMs,
-      deadline: opts.deadline,
-      maxResponseBytes: opts.maxResponseBytes,
-    });
-    const access = { url: c.git.url, username: creds.username, password: creds.token };
-    return isomorphicRemote(
-      httpsRemote(access, http, opts.timeoutMs),
-      () => Promise.resolve(http.close()),
-      retry,
-      undefined,
-      creds.signer,
-    );
-  }
-  const target = parseSshUrl(c.git.url);
-  const knownHosts = await learnHostKeys(c, target.host, target.port, opts.timeoutMs);
-  // The same key, known_hosts and limits, whichever transport carries them.
-  const access: SystemSshAccess & SshAccess = {
-    url: c.git.url,
-    privateKey: creds.keyText,
-    passphrase: creds.passphrase,
-    knownHosts: knownHosts.text,
-    hostKeyAlgorithms: c.git.hostKeyAlgorithms,
-    timeoutMs: opts.timeoutMs,
-    maxResponseBytes: opts.maxResponseBytes,
-  };
-  if (c.git.transport === "system") {
-    // The manifest validation refuses git.signing with this transport; never push unsigned.
-    if (creds.signer) throw new Error("git.signing is not supported with transport: system");
-    return {
-      knownHosts,
-      checkout: (branch, dir) => systemCheckoutRepo(access, branch, dir, retry),
-      push: (co, changes, message, author) =>
-        systemCommitAndPush(co, access, changes, message, author, 3, retry),
-      remoteHead: (branch) => systemRemoteHead(access, branch),
-      close: () => Promise.resolve(),
-    };
-  }
-  const transport = sshGitTransport(access);
-  return isomorphicRemote(
-    {
-      displayUrl: c.git.url,
-      url: transport.url,
-      headers: {},
-      http: transport.http,
-      timeoutMs: opts.timeoutMs,
-    },
-    () => transport.close(),
-    retry,
-    knownHosts,
-    creds.signer,
-  );
-}
-
-/**
- * Whether the repository accepts `privateKey` over SSH (an ls-remote through the ssh2 transport):
- * used for generated keys before the cluster is pointed at them.
- */
-export async function sshKeyAccepted(
-  url: string,
-  privateKey: string,
-  knownHosts: string,
-  hostKeyAlgorithms: string[] | undefined,
-  timeoutMs = 20_000,
-): Promise<{ ok: true } | { ok: false; reason: string }> {
-  const transport = sshGitTransport({
-    url,
-    privateKey,
-    knownHosts,
-    hostKeyAlgorithms,
-    timeoutMs,
-  });
-  try {
-    await git.getRemoteInfo2({ http: transport.http, url: transport.url, protocolVersion: 1 });
-    return { ok: true };
-  } catch (e) {
-    const data = (e as { data?: { statusMessage?: string } }).data;
-    return { ok: false, reason: data?.statusMessage ?? (e as Error).message };
-  } finally {
-    await transport.close();
   }
 }

@@ -1,31 +1,44 @@
-/** Carry out destroy plans: cluster first, then one commit per repository deleting the files. */
-import { type DestroyPlan, type DestroyStep } from "../plan/destroy.ts";
+/**
+ * Destroy: the uninstall plans, from the same observations as the plan (lib/plan/destroy.ts), and
+ * carrying them out — cluster first, then one commit per repository deleting the files.
+ */
+import {
+  type DestroyOptions,
+  type DestroyPlan,
+  type DestroyStep,
+  planDestroy,
+} from "../plan/destroy.ts";
 import { destroyClusterStep } from "../kube/destroy.ts";
 import { mapLimit } from "../util/pool.ts";
 import { destroyStepProgress } from "./step_progress.ts";
 import { errorMessage } from "../util/redact.ts";
-import {
-  checkInterrupted,
-  type ClusterEnd,
-  type ClusterState,
-  type DestroyResult,
-  InterruptedError,
-  type RepoGroup,
-  type RunOptions,
-} from "./state.ts";
+import type { DesiredCluster, PlannedCluster } from "../plan/types.ts";
+import type { DestroyResult } from "../plan/results.ts";
+import { checkInterrupted, type ClusterEnd, InterruptedError, type RunOptions } from "./options.ts";
+import type { FleetSession, RepoSession } from "./session.ts";
+
+/** The uninstall plan of every cluster, from what its plan observed. */
+export function destroyPlans(planned: PlannedCluster[], o: DestroyOptions): DestroyPlan[] {
+  return planned.map((p) =>
+    p.plan.error || !p.observed || !p.desired
+      ? { cluster: p.plan.cluster, steps: [], error: p.plan.error ?? "not observed" }
+      : planDestroy(p.desired, p.observed.repo, p.observed.cluster, o)
+  );
+}
 
 export async function destroyFleet(
   plans: DestroyPlan[],
-  states: Map<string, ClusterState>,
-  groups: Map<string, RepoGroup>,
+  planned: PlannedCluster[],
+  session: FleetSession,
   opts: RunOptions,
 ): Promise<DestroyResult[]> {
+  const desired = new Map(planned.map((p) => [p.plan.cluster, p.desired]));
   // Cluster first: with the sync objects gone, Flux cannot re-apply what git still holds.
   const hasFiles = (cluster: string) =>
     plans.find((p) => p.cluster === cluster)!.steps.some((st) => st.kind === "file") &&
-    [...groups.values()].some((g) => g.checkout && g.clusters.includes(cluster));
+    session.repos.some((g) => g.checkout && g.clusters.includes(cluster));
   const results = await mapLimit(plans, opts.concurrency, async (p): Promise<DestroyResult> => {
-    const r = await destroyCluster(p, states, opts);
+    const r = await destroyCluster(p, desired.get(p.cluster), session, opts);
     // A cluster whose files go in a commit ends with that commit; the others end here.
     if ((r.outcome === "destroyed" || r.outcome === "unchanged") && hasFiles(p.cluster)) {
       opts.onEvent?.(p.cluster, "waiting for the commit removing its files");
@@ -33,7 +46,7 @@ export async function destroyFleet(
     return r;
   });
   // Then one commit per repository deleting the files of the clusters that were uninstalled.
-  await mapLimit([...groups.values()], opts.concurrency, async (g) => {
+  await mapLimit(session.repos, opts.concurrency, async (g) => {
     const members = results.filter((r) =>
       (r.outcome === "destroyed" || r.outcome === "unchanged") && g.clusters.includes(r.cluster)
     );
@@ -49,19 +62,20 @@ export async function destroyFleet(
 
 function destroyEnd(r: DestroyResult): ClusterEnd {
   if (r.outcome === "failed") return { status: "failed", summary: `failed: ${r.error}` };
-  if (r.outcome === "skipped") return { status: "skipped", summary: `skipped: ${r.reason}` };
+  if (r.outcome === "interrupted") return { status: "skipped", summary: `skipped: ${r.reason}` };
   const steps = r.done.length ? ` (${r.done.length} step${r.done.length === 1 ? "" : "s"})` : "";
   return { status: "done", summary: `${r.outcome}${steps}` };
 }
 
 async function destroyCluster(
   p: DestroyPlan,
-  states: Map<string, ClusterState>,
+  desired: DesiredCluster | undefined,
+  session: FleetSession,
   opts: RunOptions,
 ): Promise<DestroyResult> {
   if (p.error) return { cluster: p.cluster, outcome: "failed", done: [], error: p.error };
   if (p.steps.length === 0) return { cluster: p.cluster, outcome: "unchanged", done: [] };
-  const s = states.get(p.cluster)!;
+  const s = session.clusters.get(p.cluster)!;
   const done: DestroyStep[] = [];
   try {
     checkInterrupted(opts.signal, "starting");
@@ -70,7 +84,7 @@ async function destroyCluster(
       const doing = destroyStepProgress(step);
       checkInterrupted(opts.signal, doing);
       opts.onEvent?.(p.cluster, doing);
-      await destroyClusterStep(s.client!, s.desired, step);
+      await destroyClusterStep(s.client!, desired!, step);
       done.push(step);
     }
     return { cluster: p.cluster, outcome: "destroyed", done };
@@ -79,7 +93,7 @@ async function destroyCluster(
     if (e instanceof InterruptedError && done.length === 0) {
       return {
         cluster: p.cluster,
-        outcome: "skipped",
+        outcome: "interrupted",
         done,
         reason: `interrupted before ${e.before}`,
       };
@@ -90,7 +104,7 @@ async function destroyCluster(
 
 /** One commit deleting the files of `members` (uninstalled clusters of the repository). */
 async function removeFiles(
-  g: RepoGroup,
+  g: RepoSession,
   members: DestroyResult[],
   plans: DestroyPlan[],
 ): Promise<void> {
@@ -101,7 +115,12 @@ async function removeFiles(
   );
   if (deletions.length === 0 || !g.checkout) return;
   const names = members.map((r) => r.cluster).join(", ");
-  await g.remote!.push(g.checkout, deletions, `Remove Flux manifests for ${names}`, g.author);
+  await g.remote!.push(
+    g.checkout,
+    deletions,
+    `Remove Flux manifests for ${names}`,
+    g.owner.git.author,
+  );
   for (const r of members) {
     r.done.push(
       ...plans.find((p) => p.cluster === r.cluster)!.steps.filter((st) => st.kind === "file"),

@@ -1,76 +1,139 @@
 /**
- * Carry out plans: one commit per repository (after provider steps), then each cluster's steps
- * and the health wait; --fail-fast and Ctrl-C stop new work.
+ * Carry out a plan as it is (lib/plan/types.ts FleetPlan): per repository its provider steps and
+ * one commit with every cluster's files, then each cluster's steps with their payloads and the
+ * health wait; --fail-fast and Ctrl-C stop new work. The session (lib/apply/session.ts) is what
+ * reaches the servers; nothing is observed or planned again here.
  */
-import { openRemote } from "./credentials.ts";
-import { generateClusterKey, requireAcceptedKey } from "./cluster_key.ts";
-import type { ClusterPlan, Step } from "../plan/types.ts";
-import { ensureWorktree, setRemoteUrl } from "../git/repo.ts";
-import { applyAccessKey, applyRepositorySteps } from "./bitbucket.ts";
+import type { DesiredCluster, PlannedCluster, RepositoryPlan, Step } from "../plan/types.ts";
+import type { ClusterResult } from "../plan/results.ts";
+import { clusterRepoUrl, withRepositoryUrl } from "../plan/desired.ts";
 import { applyClusterStep, waitForSync } from "../kube/apply.ts";
-import { kustomizeBuild } from "../manifests/kustomize.ts";
 import { mapLimit } from "../util/pool.ts";
 import { errorMessage } from "../util/redact.ts";
+import { plural } from "../util/words.ts";
+import { checkInterrupted, type ClusterEnd, InterruptedError, type RunOptions } from "./options.ts";
+import { keyTarget, withProviderUrls } from "./observe.ts";
 import {
-  checkInterrupted,
-  type ClusterEnd,
-  type ClusterResult,
-  type ClusterState,
-  InterruptedError,
-  type RepoGroup,
-  type RunOptions,
-} from "./state.ts";
-import { completeBitbucket, remoteOptions, withUrl } from "./observe.ts";
+  type ClusterSession,
+  type FleetSession,
+  openRepoRemote,
+  type RepoSession,
+} from "./session.ts";
 import { type PhaseTracker, withDeadline } from "./deadline.ts";
 import { stepProgress } from "./step_progress.ts";
+import { generateClusterKey, requireAcceptedKey } from "./cluster_key.ts";
+import { installFromKustomization } from "./custom_kustomization.ts";
 
-export async function applyFleet(
-  plans: ClusterPlan[],
-  states: Map<string, ClusterState>,
-  groups: Map<string, RepoGroup>,
+export async function applyPlan(
+  plan: { clusters: PlannedCluster[]; repositories: RepositoryPlan[] },
+  session: FleetSession,
   opts: RunOptions,
 ): Promise<ClusterResult[]> {
   // --fail-fast: the first failure stops new work everywhere; clusters not started are skipped.
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
-  if (opts.failFast && plans.some((p) => p.error)) stop.abort();
-  const byName = new Map(plans.map((p) => [p.cluster, p]));
-  // Repository phase: one commit per repository holding every cluster's file changes.
+  if (opts.failFast && plan.clusters.some((p) => p.plan.error)) stop.abort();
+  // Each cluster's part of the plan; a repository created at apply may move its URLs.
+  const planned = new Map(plan.clusters.map((p) => [p.plan.cluster, p]));
+  // Repository phase: the provider's steps, then one commit holding every cluster's files.
   const repoErrors = new Map<string, unknown>();
-  await mapLimit([...groups.values()], opts.concurrency, async (g) => {
-    const members = g.clusters.map((c) => byName.get(c)!).filter((p) => !p.error);
-    const tracker = { phase: `changing repository ${g.url}` };
+  await mapLimit(plan.repositories, opts.concurrency, async (rp) => {
+    const r = session.repos.find((x) => x.key === rp.key)!;
+    const members = rp.clusters.filter((c) => !planned.get(c)!.plan.error);
+    const tracker = { phase: `changing repository ${r.url}` };
     try {
       await withDeadline(opts.clusterTimeoutMs, tracker, async (deadline) => {
-        g.deadline = deadline;
-        await applyRepository(
-          g,
-          members,
-          states,
-          AbortSignal.any([signal, deadline]),
-          opts,
-          tracker,
-        );
+        r.deadline = deadline;
+        const ctx = { signal: AbortSignal.any([signal, deadline]), tracker, planned };
+        await applyProviderSteps(rp, r, session, ctx, opts);
+        await commit(rp, r, ctx, opts);
       });
     } catch (e) {
-      repoErrors.set(g.key, e);
+      repoErrors.set(rp.key, e);
     }
     // Their repository is done: the clusters wait for their turn in the cluster phase.
-    for (const p of members) opts.onQueued?.(p.cluster);
+    for (const c of members) opts.onQueued?.(c);
   });
 
   if (opts.failFast && repoErrors.size > 0) stop.abort();
-  return await mapLimit(plans, opts.concurrency, async (p): Promise<ClusterResult> => {
-    const result = await applyCluster(p, states.get(p.cluster)!, repoErrors, signal, opts);
+  return await mapLimit(plan.clusters, opts.concurrency, async (p): Promise<ClusterResult> => {
+    const s = session.clusters.get(p.plan.cluster)!;
+    const result = await applyCluster(planned.get(p.plan.cluster)!, s, repoErrors, signal, opts);
     if (result.outcome === "failed" && opts.failFast) stop.abort();
-    opts.onEnd?.(p.cluster, resultEnd(result));
+    opts.onEnd?.(p.plan.cluster, resultEnd(result));
     return result;
   });
 }
 
+interface RepoContext {
+  signal: AbortSignal;
+  tracker: PhaseTracker;
+  planned: Map<string, PlannedCluster>;
+}
+
 /**
- * A cluster stopped before any of its steps ran is skipped, not failed: by Ctrl-C (the reason
- * says where it stopped) or by --fail-fast.
+ * The provider's steps on the repository (create it, change visibility, grant groups); a
+ * repository created now gets its real clone links: the clusters' payloads take its URLs and
+ * the git remote is opened for the push.
+ */
+async function applyProviderSteps(
+  rp: RepositoryPlan,
+  r: RepoSession,
+  session: FleetSession,
+  ctx: RepoContext,
+  opts: RunOptions,
+): Promise<void> {
+  if (rp.providerSteps.length === 0 || !r.provider) return;
+  const name = rp.name ?? rp.url;
+  checkInterrupted(ctx.signal, `changing repository ${name}`);
+  const first = rp.clusters[0];
+  opts.onEvent?.(first, `reconciling repository ${name}`);
+  const warn = (w: string) => opts.onEvent?.(first, `warning: ${w}`);
+  for (const step of rp.providerSteps) {
+    const facts = await r.provider.apply(step, { warn });
+    if (facts) r.facts = facts;
+  }
+  if (r.remote || !r.facts?.exists) return;
+  if (r.facts.httpUrl) r.url = r.facts.httpUrl;
+  for (const c of rp.clusters) {
+    const p = ctx.planned.get(c)!;
+    if (!p.desired) continue;
+    const config = withProviderUrls(session.clusters.get(c)!.config, r.facts);
+    ctx.planned.set(c, {
+      ...p,
+      desired: withRepositoryUrl(p.desired, config.git.url, clusterRepoUrl(config)),
+      ...(p.keyTarget ? { keyTarget: keyTarget(config) } : {}),
+    });
+  }
+  r.remote = await openRepoRemote(r, session.connect, opts);
+  await r.remote.adopt(r.checkout!);
+}
+
+/** One commit with the files of every cluster of the repository that has file steps. */
+async function commit(
+  rp: RepositoryPlan,
+  r: RepoSession,
+  ctx: RepoContext,
+  opts: RunOptions,
+): Promise<void> {
+  if (!rp.commit || !r.checkout) return;
+  const changes = rp.commit.clusters.flatMap((c) => {
+    const files = ctx.planned.get(c)!.desired!.files;
+    return ctx.planned.get(c)!.plan.steps.flatMap((st) =>
+      st.kind === "file"
+        ? files.filter((f) => f.path === st.path).map(({ path, content }) => ({ path, content }))
+        : []
+    );
+  });
+  checkInterrupted(ctx.signal, `pushing to ${r.url}`);
+  ctx.tracker.phase = `pushing to ${r.url}`;
+  for (const c of rp.commit.clusters) opts.onEvent?.(c, `pushing to ${r.url} (${r.branch})`);
+  await r.remote!.push(r.checkout, changes, rp.commit.message, rp.commit.author);
+}
+
+/**
+ * A cluster stopped before any of its steps ran is not started, not failed: interrupted by
+ * Ctrl-C (the reason says where it stopped), or skipped by --fail-fast.
  */
 function notStarted(
   cluster: string,
@@ -79,94 +142,35 @@ function notStarted(
   opts: RunOptions,
 ): ClusterResult | undefined {
   if (!(e instanceof InterruptedError) || applied.length > 0) return undefined;
-  const reason = opts.signal?.aborted
-    ? `interrupted before ${e.before}`
-    : "another cluster failed (--fail-fast)";
-  return { cluster, outcome: "skipped", applied: [], reason };
+  return opts.signal?.aborted
+    ? { cluster, outcome: "interrupted", applied: [], reason: `interrupted before ${e.before}` }
+    : { cluster, outcome: "skipped", applied: [], reason: "another cluster failed (--fail-fast)" };
 }
 
 /** How a cluster's apply ends on the progress display (the words of the final report). */
 function resultEnd(r: ClusterResult): ClusterEnd {
-  const steps = `${r.applied.length} step${r.applied.length === 1 ? "" : "s"}`;
+  const steps = plural(r.applied.length, "step");
   switch (r.outcome) {
     case "changed":
       return { status: "done", summary: `changed (${steps})` };
     case "unchanged":
       return { status: "done", summary: "unchanged" };
     case "skipped":
+    case "interrupted":
       return { status: "skipped", summary: `skipped: ${r.reason}` };
     case "failed":
       return { status: "failed", summary: `failed: ${r.error}` };
   }
 }
 
-/** The repository phase of one repository: provider steps, then one commit with every file. */
-async function applyRepository(
-  g: RepoGroup,
-  members: ClusterPlan[],
-  states: Map<string, ClusterState>,
-  signal: AbortSignal,
-  opts: RunOptions,
-  tracker: PhaseTracker,
-): Promise<void> {
-  if (g.bitbucket) await applyBitbucketRepository(g, members, states, signal, opts);
-  const changing = members.filter((p) => p.steps.some((s) => s.kind === "file"));
-  if (changing.length === 0 || !g.checkout) return;
-  const changes = changing.flatMap((p) => {
-    const files = states.get(p.cluster)!.desired.files;
-    return p.steps.flatMap((s) =>
-      s.kind === "file"
-        ? files.filter((f) => f.path === s.path).map(({ path, content }) => ({ path, content }))
-        : []
-    );
-  });
-  const names = changing.map((p) => p.cluster);
-  let message = `Add Flux ${g.version} manifests for ${
-    names.length === 1 ? "cluster" : "clusters"
-  } ${names.join(", ")}`;
-  if (g.appendix) message += `\n\n${g.appendix}`;
-  checkInterrupted(signal, `pushing to ${g.url}`);
-  tracker.phase = `pushing to ${g.url}`;
-  for (const c of names) opts.onEvent?.(c, `pushing to ${g.url} (${g.branch})`);
-  await g.remote!.push(g.checkout, changes, message, g.author);
-}
-
-/**
- * Provider phase of one repository: create it / change visibility / grant groups (the steps sit on
- * its first cluster), then learn its real clone links, complete the clusters' desired state with
- * them and open the git remote for the push.
- */
-async function applyBitbucketRepository(
-  g: RepoGroup,
-  members: ClusterPlan[],
-  states: Map<string, ClusterState>,
-  signal: AbortSignal,
-  opts: RunOptions,
-): Promise<void> {
-  const b = g.bitbucket!;
-  const steps = members.flatMap((p) =>
-    p.steps.filter((st) => st.kind === "repository" || st.kind === "group")
-  );
-  if (steps.length === 0) return;
-  checkInterrupted(signal, `changing repository ${b.config.project}/${b.config.slug}`);
-  const first = g.clusters[0];
-  opts.onEvent?.(first, `reconciling repository ${b.config.project}/${b.config.slug}`);
-  await applyRepositorySteps(b, steps, (w) => opts.onEvent?.(first, `warning: ${w}`));
-  if (!g.remote && b.repo) {
-    g.url = b.repo.httpCloneUrl;
-    for (const name of g.clusters) completeBitbucket(states.get(name)!);
-    g.remote = await openRemote(withUrl(g.owner, g.url), g.creds, remoteOptions(g, opts));
-    await setRemoteUrl(g.checkout!, g.remote.remote!.url);
-  }
-}
-
 async function applyCluster(
-  p: ClusterPlan,
-  s: ClusterState,
+  planned: PlannedCluster,
+  s: ClusterSession,
   repoErrors: Map<string, unknown>,
   signal: AbortSignal,
   opts: RunOptions,
 ): Promise<ClusterResult> {
+  const p = planned.plan;
   if (p.error) return { cluster: p.cluster, outcome: "failed", applied: [], error: p.error };
   if (p.steps.length === 0) return { cluster: p.cluster, outcome: "unchanged", applied: [] };
   if (repoErrors.has(s.repo.key)) {
@@ -177,9 +181,9 @@ async function applyCluster(
   const applied: Step[] = [];
   const head = s.repo.checkout?.head;
   const revision = head ? `${s.repo.branch}@sha1:${head}` : undefined;
-  // What the cluster is doing now: shown, and named if its deadline passes.
   // The SSH key made at apply (when the plan said so): reported even if a later step fails.
   const made: { generatedKey?: ClusterResult["generatedKey"] } = {};
+  // What the cluster is doing now: shown, and named if its deadline passes.
   const tracker = { phase: "starting" };
   const event = (message: string) => {
     tracker.phase = message;
@@ -189,25 +193,20 @@ async function applyCluster(
     checkInterrupted(signal, "starting");
     applied.push(...p.steps.filter((st) => st.kind === "file"));
     // The deadline bounds the steps; the health wait has its own bound (flux.timeout).
-    await withDeadline(opts.clusterTimeoutMs, tracker, async (deadline) => {
+    const done = await withDeadline(opts.clusterTimeoutMs, tracker, (deadline) => {
       s.deadline = deadline;
-      await applySteps(p, s, AbortSignal.any([signal, deadline]), opts, event, applied, made);
+      const run = { signal: AbortSignal.any([signal, deadline]), event, applied, made };
+      return applySteps(planned, planned.desired!, s, run, opts);
     });
     checkInterrupted(signal, "waiting for Flux to be Ready");
     event("waiting for Flux to be Ready");
-    await waitForSync(s.client!, s.desired, {
+    await waitForSync(s.client!, done, {
       revision,
-      timeoutMs: s.desired.timeoutMs,
+      timeoutMs: done.timeoutMs,
       signal,
       laterRevision: (rev) => isCurrentRemoteHead(s.repo, rev, head),
     });
-    return {
-      cluster: p.cluster,
-      outcome: "changed",
-      applied,
-      revision,
-      ...made,
-    };
+    return { cluster: p.cluster, outcome: "changed", applied, revision, ...made };
   } catch (e) {
     const skipped = notStarted(p.cluster, e, applied, opts);
     if (skipped) return skipped;
@@ -223,65 +222,71 @@ async function applyCluster(
   }
 }
 
-/**
- * The cluster's steps in order; each done step is added to `applied`, and the SSH key made at
- * apply (if the plan said one would be) to `made`.
- */
+interface StepRun {
+  signal: AbortSignal;
+  event(message: string): void;
+  /** Each done step is added. */
+  applied: Step[];
+  /** The SSH key made at apply, if the plan said one would be. */
+  made: { generatedKey?: ClusterResult["generatedKey"] };
+}
+
+/** The cluster's steps in order, with their payloads; returns the desired state as applied. */
 async function applySteps(
-  p: ClusterPlan,
-  s: ClusterState,
-  signal: AbortSignal,
+  planned: PlannedCluster,
+  start: DesiredCluster,
+  s: ClusterSession,
+  run: StepRun,
   opts: RunOptions,
-  event: (message: string) => void,
-  applied: Step[],
-  made: { generatedKey?: ClusterResult["generatedKey"] },
-): Promise<void> {
-  for (const step of p.steps) {
+): Promise<DesiredCluster> {
+  let desired = start;
+  // A generated key not known to be accepted: checked before the cluster is pointed at it.
+  let keyCheck = planned.keyCheck;
+  const requireKey = async () => {
+    run.event("checking the cluster's SSH key");
+    await requireAcceptedKey(planned.keyTarget!, keyCheck!, run.signal, opts.timeoutMs);
+    keyCheck = undefined;
+  };
+  for (const step of planned.plan.steps) {
     if (step.kind === "file") continue;
     // Carried out (and shown) by the repository phase.
     if (step.kind === "repository" || step.kind === "group") {
-      applied.push(step);
+      run.applied.push(step);
       continue;
     }
-    // A generated key must be accepted before the cluster is pointed at it. The secret is
-    // written first, so the key survives to the re-run (it is never regenerated).
-    if (step.kind === "sync" && s.keyCheck) {
-      event("checking the cluster's SSH key");
-      await requireAcceptedKey(s, signal, opts.timeoutMs);
-    }
-    checkInterrupted(signal, stepProgress(step));
+    // The secret is written first, so the key survives to the re-run (it is never regenerated).
+    if (step.kind === "sync" && keyCheck) await requireKey();
+    checkInterrupted(run.signal, stepProgress(step));
     // The key the plan announced as "generated at apply" is made now, once, and stored.
-    if (step.kind === "secret" && s.desired.secret.generateAtApply) {
-      made.generatedKey = await generateClusterKey(s, event);
-    }
-    event(stepProgress(step));
-    if (step.kind === "accessKey") {
-      await applyAccessKey(s.repo.bitbucket!, step, s.desired.secret.data["identity.pub"]);
-    } else if (step.kind === "components" && s.customKustomization) {
-      // As flux: the folder's kustomization.yaml (with the user's patches) is what is installed.
-      await ensureWorktree(s.repo.checkout!);
-      const built = await kustomizeBuild(s.repo.checkout!.dir, s.desired.dir);
-      if (!built.some((o) => o.kind === "CustomResourceDefinition")) {
-        throw new Error(
-          `${s.desired.dir}/kustomization.yaml builds no Flux CRDs: its resources must include gotk-components.yaml and gotk-sync.yaml`,
-        );
-      }
-      const components = built.filter((o) =>
-        !(o.kind === "GitRepository" || o.kind === "Kustomization") ||
-        o.metadata.name !== s.desired.kustomization.metadata.name
+    if (step.kind === "secret" && planned.generateKey) {
+      const made = await generateClusterKey(
+        planned.plan.cluster,
+        planned.generateKey,
+        desired,
+        run.event,
       );
-      await applyClusterStep(s.client!, { ...s.desired, components }, step);
-    } else {
-      await applyClusterStep(s.client!, s.desired, step);
+      desired = made.desired;
+      keyCheck = made.key;
+      run.made.generatedKey = { publicKey: made.key.publicKey, fingerprint: made.key.fingerprint };
     }
-    applied.push(step);
+    run.event(stepProgress(step));
+    if (step.kind === "accessKey") {
+      await s.repo.provider!.apply(step, {
+        publicKey: desired.secret.data["identity.pub"],
+        warn: (w) => run.event(`warning: ${w}`),
+      });
+    } else if (step.kind === "components" && planned.customKustomization) {
+      // As flux: the folder's kustomization.yaml (with the user's patches) is what is installed.
+      await installFromKustomization(s, desired, step);
+    } else {
+      await applyClusterStep(s.client!, desired, step);
+    }
+    run.applied.push(step);
   }
   // No sync step (a rotated key): the cluster already reads with the key; say what to add
   // rather than wait for Flux to time out.
-  if (s.keyCheck) {
-    event("checking the cluster's SSH key");
-    await requireAcceptedKey(s, signal, opts.timeoutMs);
-  }
+  if (keyCheck) await requireKey();
+  return desired;
 }
 
 /**
@@ -289,14 +294,14 @@ async function applySteps(
  * is the remote's current head and that head is not our commit (branches only move forward).
  */
 async function isCurrentRemoteHead(
-  g: RepoGroup,
+  r: RepoSession,
   revision: string,
   ours: string | null | undefined,
 ): Promise<boolean> {
-  if (!g.remote || !ours) return false;
+  if (!r.remote || !ours) return false;
   try {
-    const head = await g.remote.remoteHead(g.branch);
-    return head !== null && head !== ours && revision === `${g.branch}@sha1:${head}`;
+    const head = await r.remote.remoteHead(r.branch);
+    return head !== null && head !== ours && revision === `${r.branch}@sha1:${head}`;
   } catch {
     return false;
   }

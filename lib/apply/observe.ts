@@ -1,274 +1,178 @@
 /**
- * Observe and plan one cluster: complete provider URLs, observe the cluster, compute the source
- * secret (host keys, generated keys), and run the pure planners.
+ * Observe, before anything is planned: each repository's provider side and its shallow fetch,
+ * then each cluster — its Flux objects, the source secret's data (host keys scanned or pinned, a
+ * generated key read from the secret and whether the repository accepts it) and the files in the
+ * repository. Everything a plan is made from; nothing is changed.
  */
 import type { ClusterConfig } from "../config/types.ts";
-import { desiredCluster, sshSecretData, tokenSecretData } from "../plan/desired.ts";
-import { learnHostKeys } from "./credentials.ts";
+import { clusterRepoUrl, sshSecretData, tokenSecretData } from "../plan/desired.ts";
 import { findHostKeys } from "../keys/known_hosts.ts";
 import { parseSshUrl } from "../git/ssh_url.ts";
-import { credentialPlugin } from "../kube/kubeconfig.ts";
-import { planCluster } from "../plan/plan.ts";
-import { observedDigest } from "../plan/digest.ts";
-import type { ClusterPlan, ObservedCluster, ObservedRepo } from "../plan/types.ts";
-import { forgetReadCache, readRepoFiles, type RepoCheckout } from "../git/repo.ts";
-import { bitbucketUrls } from "./bitbucket.ts";
-import { accessKeyLabel, planAccessKey } from "../plan/provider.ts";
-import { publicKeyMaterial } from "../providers/types.ts";
-import { createKubeClient } from "../kube/client.ts";
-import { observeCluster } from "../kube/observe.ts";
-import { errorMessage } from "../util/redact.ts";
-import { type ClusterKey, type ClusterState, type RepoGroup, type RunOptions } from "./state.ts";
+import { emptyCheckout, forgetReadCache, readRepoFiles } from "../git/checkout.ts";
+import type { RepoCheckout } from "../git/types.ts";
+import type {
+  ClusterKey,
+  ClusterTargets,
+  KeyCheckTarget,
+  ObservedCluster,
+  ObservedRepo,
+} from "../plan/types.ts";
+import { generatedKeyKind, type KeyAcceptance } from "../plan/cluster_key.ts";
+import type { RepositoryFacts } from "../providers/types.ts";
+import { observeCluster as observeKube } from "../kube/observe.ts";
+import { learnHostKeys } from "./host_keys.ts";
 import { checkClusterKey, readClusterKey } from "./cluster_key.ts";
+import type { RunOptions } from "./options.ts";
 import {
-  type ClusterKeyReport,
-  describeClusterKey,
-  generatedKeyKind,
-  type KeyAcceptance,
-} from "../plan/cluster_key.ts";
-import { observedRetry, withDeadline } from "./deadline.ts";
-import type { RetryPolicy } from "../util/retry.ts";
+  clusterRetry,
+  type ClusterSession,
+  type FleetSession,
+  openRepoRemote,
+  type RepoSession,
+} from "./session.ts";
 
-export function withUrl(c: ClusterConfig, url: string): ClusterConfig {
-  return { ...c, git: { ...c.git, url } };
-}
-
-/**
- * How a repository's remote is opened: the run's per-request timeout, and its retries shown on
- * the lines of every cluster using the repository (none starts after the repository's deadline).
- */
-export function remoteOptions(
-  g: RepoGroup,
+/** The provider's side first (the repository may not exist yet), then the shallow fetch. */
+export async function observeRepository(
+  r: RepoSession,
+  dir: string,
+  session: FleetSession,
   opts: RunOptions,
-): {
-  timeoutMs: number;
-  retry: RetryPolicy;
-  deadline: () => AbortSignal | undefined;
-  maxResponseBytes?: number;
-} {
-  return {
-    timeoutMs: opts.timeoutMs ?? 60_000,
-    maxResponseBytes: opts.limits?.gitPack,
-    deadline: () => g.deadline,
-    retry: observedRetry(opts.retry, (m) => {
-      for (const c of g.clusters) opts.onEvent?.(c, m);
-    }, () => g.deadline),
-  };
-}
-
-/** The cluster's own retries (Kubernetes API), shown on its line; none after its deadline. */
-function clusterRetry(s: ClusterState, opts: RunOptions): RetryPolicy {
-  return observedRetry(opts.retry, (m) => opts.onEvent?.(s.config.name, m), () => s.deadline);
+): Promise<void> {
+  r.provider = session.connect.openProvider(r.owner.git.provider, {
+    token: r.creds.kind === "token" ? r.creds.token : "",
+    allowInsecureHttp: r.owner.git.allowInsecureHttp,
+    timeoutMs: opts.timeoutMs,
+    attempts: opts.retry?.attempts,
+  });
+  r.facts = await r.provider.observe();
+  if (!r.facts.exists) {
+    // Created by apply before the first push; until then it is an empty repository.
+    r.checkout = await emptyCheckout(dir, r.branch, r.facts.httpUrl ?? r.url);
+    return;
+  }
+  if (r.facts.httpUrl) r.url = r.facts.httpUrl;
+  r.remote = await openRepoRemote(r, session.connect, opts);
+  r.checkout = await r.remote.checkout(r.branch, dir);
 }
 
 /**
- * Bitbucket: the URLs come from the API (or its conventions before the repository exists), so
- * the cluster's config and desired state are completed once the API was observed.
+ * The cluster's settings with the repository's URLs as its provider gave them (its links, or their
+ * convention before the repository exists); unchanged for a provider without an API.
  */
-export function completeBitbucket(s: ClusterState): void {
-  const b = s.repo.bitbucket;
-  if (!b) return;
-  const urls = bitbucketUrls(b.config, b.repo);
-  const git = { ...s.config.git, url: urls.http };
-  if (git.clusterSsh) git.clusterSsh = { ...git.clusterSsh, clusterUrl: urls.ssh };
-  s.config = { ...s.config, git };
-  const { data, generateAtApply } = s.desired.secret;
-  const desired = desiredCluster(s.config, s.components, data, s.creds.registry);
-  s.desired = {
-    ...desired,
-    secret: { ...desired.secret, ...(generateAtApply ? { generateAtApply } : {}) },
-    force: s.desired.force,
-    rotate: s.desired.rotate,
-  };
-}
-
-/** Provider steps: the repository's own (on its first cluster), the cluster's access key. */
-function withProviderSteps(s: ClusterState, plan: ClusterPlan): ClusterPlan {
-  const b = s.repo.bitbucket;
-  if (!b) return plan;
-  const first = s.repo.clusters[0] === s.config.name;
-  const repoSteps = first ? b.plan.steps : [];
-  const generated = s.desired.secret.generateAtApply;
-  const keySteps = b.config.tokenAuth ? [] : planAccessKey(
-    {
-      label: accessKeyLabel(s.config.name, s.config.path, s.config.flux.namespace),
-      // A key generated at apply is registered then: the plan cannot name it.
-      publicKey: generated ? null : s.desired.secret.data["identity.pub"],
-      permission: b.config.readWriteKey ? "REPO_WRITE" : "REPO_READ",
-      ...(generated ? { generatedKey: generated } : {}),
-    },
-    b.keys,
-  );
-  // The key is registered after the secret holds it and before the cluster is pointed at it.
-  const firstSync = plan.steps.findIndex((st) => st.kind === "sync");
-  const at = firstSync < 0 ? plan.steps.length : firstSync;
-  const steps = [...repoSteps, ...plan.steps.slice(0, at), ...keySteps, ...plan.steps.slice(at)];
-  return { ...plan, steps, warnings: [...(first ? b.plan.warnings : []), ...plan.warnings] };
-}
-
-/** The kubeconfig was read before anything was contacted (planFleet): this cannot fail then. */
-function kubeCredentials(s: ClusterState): Pick<ClusterPlan, "kubeCredentials"> {
-  try {
-    const plugin = credentialPlugin(s.config.kube);
-    return plugin ? { kubeCredentials: plugin } : {};
-  } catch {
-    return {};
+export function withProviderUrls(
+  c: ClusterConfig,
+  facts: RepositoryFacts | undefined,
+): ClusterConfig {
+  if (!facts?.httpUrl) return c;
+  const git = { ...c.git, url: facts.httpUrl };
+  if (git.clusterSsh && facts.sshUrl && git.clusterSsh.clusterUrl === undefined) {
+    git.clusterSsh = { ...git.clusterSsh, clusterUrl: facts.sshUrl };
   }
+  return { ...c, git };
 }
 
-export async function observeAndPlan(s: ClusterState, opts: RunOptions): Promise<ClusterPlan> {
-  const credentials = kubeCredentials(s);
-  const empty: ClusterPlan = {
-    cluster: s.config.name,
-    repository: { url: s.desired.repo.url, branch: s.desired.repo.branch, dir: s.desired.dir },
-    steps: [],
-    status: [],
-    warnings: [],
-    notes: [],
-    ...credentials,
-  };
-  if (s.repo.error) return { ...empty, error: s.repo.error };
-  // What the cluster is doing now: shown, and named if its deadline passes.
-  const tracker = { phase: "observing" };
-  const event = (message: string) => {
-    tracker.phase = message;
-    opts.onEvent?.(s.config.name, message);
-  };
-  try {
-    const plan = await withDeadline(opts.clusterTimeoutMs, tracker, (deadline) => {
-      s.deadline = deadline;
-      return observeOnce(s, opts, event);
-    });
-    return { ...plan, ...credentials };
-  } catch (e) {
-    return { ...empty, error: errorMessage(e) };
-  }
+/** Where the repository is asked whether it accepts the cluster's generated key. */
+export function keyTarget(c: ClusterConfig): KeyCheckTarget {
+  return { url: clusterRepoUrl(c), hostKeyAlgorithms: c.git.hostKeyAlgorithms };
+}
+
+/** What observing one cluster showed: everything its plan is made from. */
+export interface ClusterObservation {
+  /** Its settings with the repository's URLs from the provider. */
+  config: ClusterConfig;
+  cluster: ObservedCluster;
+  repo: ObservedRepo;
+  /** The source secret's data for the cluster's auth mode (flux2 pkg/manifestgen/sourcesecret). */
+  secretData: Record<string, string>;
+  /** Generated-key mode: the key the secret holds; absent when apply generates one. */
+  key?: ClusterKey;
+  /** Generated-key mode without a key (or rotated): apply generates one of this kind. */
+  generateAtApply?: string;
+  /** Whether the repository accepts `key` (an SSH handshake, or the provider's key list). */
+  acceptance?: KeyAcceptance;
+  /** known_hosts learnt by a scan (trust on first use), said when the secret is written. */
+  scanNote?: string;
+  /** A branch that does not exist yet: where apply starts it. */
+  branchNote?: string;
 }
 
 /** Where a branch that does not exist yet will start, as the plan says it. */
-function newBranchNote(co: RepoCheckout): string {
+function newBranchNote(co: RepoCheckout): string | undefined {
+  if (co.branchExists || co.startsFrom === undefined) return undefined;
   return co.startsFrom === null
     ? `branch ${co.branch} does not exist, and the remote's HEAD names no existing branch: apply starts it without history`
     : `branch ${co.branch} does not exist yet: apply creates it from ${co.startsFrom}`;
 }
 
-async function observeOnce(
-  s: ClusterState,
+export async function observeCluster(
+  s: ClusterSession,
+  targets: ClusterTargets,
+  files: string[],
+  rotate: boolean,
+  connect: FleetSession["connect"],
   opts: RunOptions,
-  event: (message: string) => void,
-): Promise<ClusterPlan> {
-  event("observing");
-  completeBitbucket(s);
-  s.client = await createKubeClient(s.config.kube, {
+): Promise<ClusterObservation> {
+  const config = withProviderUrls(s.config, s.repo.facts);
+  s.client = await connect.kubeClient(config.kube, {
     retry: clusterRetry(s, opts),
     timeoutMs: opts.timeoutMs,
     deadline: () => s.deadline,
     maxResponseBytes: opts.limits?.kubeResponse,
   });
-  const observedCluster = await observeCluster(s.client, s.desired);
-  const notes: string[] = [];
-  const source = await secretData(s, observedCluster, notes, opts);
-  s.desired.secret.data = source.data;
+  const cluster = await observeKube(s.client, targets);
+  const secret = await secretData(s, config, cluster, targets, rotate, opts);
   const co = s.repo.checkout!;
-  const observedRepo: ObservedRepo = {
+  const repo: ObservedRepo = {
     branchExists: co.branchExists,
     head: co.head,
-    files: await readRepoFiles(co, s.desired.files.map((f) => f.path)),
+    files: await readRepoFiles(co, files),
   };
-  s.repo.filesRead = (s.repo.filesRead ?? 0) + 1;
+  s.repo.filesRead++;
   if (s.repo.filesRead === s.repo.clusters.length) forgetReadCache(co);
-  if (!co.branchExists && co.startsFrom !== undefined) notes.push(newBranchNote(co));
-  const kfile = s.desired.files.find((f) => f.onlyIfAbsent);
-  const current = kfile ? observedRepo.files[kfile.path] : null;
-  s.customKustomization = current !== null && current !== undefined && current !== kfile!.content;
-  const planned = withProviderSteps(s, planCluster(s.desired, observedRepo, observedCluster));
-  const plan = s.config.git.clusterSsh
-    ? await withClusterKey(s, planned, source.key, opts.timeoutMs)
-    : planned;
-  if (s.customKustomization && plan.steps.some((st) => st.kind === "components")) {
-    notes.push(
-      "the repository has its own kustomization.yaml: the components are installed from its kubectl kustomize build (your patches apply)",
-    );
-  }
-  const secretChanges = plan.steps.some((st) => st.kind === "secret");
-  const digest = observedDigest(observedRepo, observedCluster);
-  // After planning only the files' presence matters (destroy); dropping their contents keeps a
-  // fleet plan from holding a copy of every cluster's gotk-components.yaml.
-  const presence = Object.fromEntries(
-    Object.entries(observedRepo.files).map(([path, text]) => [path, text === null ? null : ""]),
-  );
-  s.observed = { repo: { ...observedRepo, files: presence }, cluster: observedCluster };
-  return {
-    ...plan,
-    // Host keys learnt by a scan are shown whenever they are about to be stored.
-    notes: [
-      ...(secretChanges ? notes : notes.filter((n) => !n.startsWith("known_hosts"))),
-      ...(plan.notes ?? []),
-    ],
-    observed: digest,
-  };
-}
-
-/**
- * The cluster's generated key in the plan, and whether apply must check it: a key generated at
- * apply is unknown; a key in the secret is shown with what the repository says of it — an SSH
- * handshake, or on Bitbucket whether the API lists it as an access key.
- */
-async function withClusterKey(
-  s: ClusterState,
-  plan: ClusterPlan,
-  key: ClusterKey | undefined,
-  timeoutMs: number | undefined,
-): Promise<ClusterPlan> {
-  const registeredByApi = s.repo.bitbucket !== undefined;
-  let report: ClusterKeyReport;
-  if (!key) {
-    report = describeClusterKey({
-      generateAtApply: s.desired.secret.generateAtApply!,
-      registeredByApi,
-    });
-  } else {
-    const material = publicKeyMaterial(key.publicKey);
-    const acceptance: KeyAcceptance = registeredByApi
-      ? s.repo.bitbucket!.keys.some((k) => k.publicKey === material)
+  const branchNote = newBranchNote(co);
+  let acceptance: KeyAcceptance | undefined;
+  if (secret.key) {
+    const provider = s.repo.provider;
+    acceptance = provider?.registersKeys
+      ? provider.keyRegistered(secret.key.publicKey)
         ? { accepted: true }
         : { accepted: false, reason: "not registered as a repository access key" }
-      : await checkClusterKey(s, key, timeoutMs);
-    // Apply checks again (the key may be added meanwhile) before pointing the cluster at it.
-    if (!acceptance.accepted) s.keyCheck = key;
-    report = describeClusterKey({
-      existing: { publicKey: key.publicKey, fingerprint: key.fingerprint, acceptance },
-      registeredByApi,
-    });
+      : await checkClusterKey(keyTarget(config), secret.key, opts.timeoutMs);
   }
   return {
-    ...plan,
-    sshKey: report.sshKey,
-    warnings: [...plan.warnings, ...report.warnings],
-    notes: [...(plan.notes ?? []), ...report.notes],
+    config,
+    cluster,
+    repo,
+    ...secret,
+    ...(acceptance ? { acceptance } : {}),
+    ...(branchNote ? { branchNote } : {}),
   };
 }
 
 /**
  * The source secret's data for the cluster's auth mode (flux2 pkg/manifestgen/sourcesecret). In
- * generated-key mode, `key` is the key the secret holds; without one, the desired secret says the
- * key is generated at apply.
+ * generated-key mode, `key` is the key the secret holds; without one (or on rotation) apply
+ * generates one, of the kind `generateAtApply`.
  */
 async function secretData(
-  s: ClusterState,
+  s: ClusterSession,
+  c: ClusterConfig,
   observed: ObservedCluster,
-  notes: string[],
+  targets: ClusterTargets,
+  rotate: boolean,
   opts: RunOptions,
-): Promise<{ data: Record<string, string>; key?: ClusterKey }> {
-  const c = s.config;
+): Promise<
+  Pick<ClusterObservation, "secretData" | "key" | "generateAtApply" | "scanNote">
+> {
   if (s.creds.kind === "token" && !c.git.clusterSsh) {
-    return { data: tokenSecretData(s.creds.username, s.creds.token, s.creds.caPem) };
+    return { secretData: tokenSecretData(s.creds.username, s.creds.token, s.creds.caPem) };
   }
   const url = c.git.clusterSsh?.clusterUrl ?? c.git.url;
   const target = parseSshUrl(url);
-  const known = s.creds.kind === "ssh" && s.repo.remote?.knownHosts
-    ? s.repo.remote.knownHosts
-    : await learnHostKeys(c, target.host, target.port, opts.timeoutMs);
+  const known = s.creds.kind === "ssh" && s.repo.knownHosts
+    ? s.repo.knownHosts
+    : await learnHostKeys(c.git, target.host, target.port, opts.timeoutMs);
+  let scanNote: string | undefined;
   if (known.scanned) {
     const { name, key } = known.scanned;
     // After the first bootstrap the cluster's known_hosts pins the key: a different one now is
@@ -284,31 +188,35 @@ async function secretData(
           `the server now presents ${key.type} ${key.fingerprint}; if this is expected, pin the new key with git.knownHosts`,
       );
     }
-    notes.push(
+    scanNote =
       `known_hosts for ${name} from a scan (trust on first use): ${key.type} ${key.fingerprint}; ` +
-        "compare it with the server's published fingerprint, or pin it with git.knownHosts",
-    );
+      "compare it with the server's published fingerprint, or pin it with git.knownHosts";
   }
+  const note = scanNote ? { scanNote } : {};
   if (s.creds.kind === "ssh") {
     return {
-      data: sshSecretData(
+      secretData: sshSecretData(
         s.creds.keyText,
         s.creds.parsed.publicKey,
         known.text,
         s.creds.passphrase,
       ),
+      ...note,
     };
   }
   // Generated-key mode: the key is made once, by apply, and kept in the cluster; `rotate`
   // replaces it. A plan never makes one: a key that does not exist is not shown.
   const identity = observed.secret?.identity;
-  if (!identity || s.desired.rotate) {
-    s.desired.secret.generateAtApply = generatedKeyKind(c.git.clusterSsh!.key);
-    return { data: { known_hosts: known.text } };
+  if (!identity || rotate) {
+    return {
+      secretData: { known_hosts: known.text },
+      generateAtApply: generatedKeyKind(c.git.clusterSsh!.key),
+      ...note,
+    };
   }
-  const { namespace, name } = s.desired.secret;
+  const { namespace, name } = targets.secret;
   const key = readClusterKey(identity, known.text, `${namespace}/${name}`);
   // identity.pub is informational (flux stores it): kept as the secret has it when present.
   const publicKey = observed.secret?.["identity.pub"] ?? key.publicKey;
-  return { data: sshSecretData(identity, publicKey, known.text), key };
+  return { secretData: sshSecretData(identity, publicKey, known.text), key, ...note };
 }

@@ -5,6 +5,7 @@
 import type { Step } from "../plan/types.ts";
 import type { DestroyStep } from "../plan/destroy.ts";
 import { plural } from "../util/words.ts";
+import { permissionWord } from "../providers/registry.ts";
 
 export function stepProgress(step: Step): string {
   switch (step.kind) {
@@ -27,7 +28,7 @@ export function stepProgress(step: Step): string {
         ? `creating repository ${step.name}`
         : `making repository ${step.name} ${step.private ? "private" : "public"}`;
     case "group":
-      return `granting group ${step.group} ${step.permission} on the repository`;
+      return `granting group ${step.group} ${permissionWord(step)} on the repository`;
     case "accessKey":
       return `${
         step.action === "create" ? "registering" : "replacing"

@@ -1,12 +1,37 @@
 /**
  * `validate` checks the file; `validate --full` also does everything plan does before it contacts
- * anything (lib/apply/fleet.ts resolveLocal): secret references resolved, kubeconfig contexts
+ * anything (lib/apply/local.ts resolveLocal): secret references resolved, kubeconfig contexts
  * found. It reaches no git server, cluster or release download. Both say what they checked.
  */
+import type { Command } from "commander";
 import type { ClusterConfig, Manifest, SecretRef } from "../config/types.ts";
-import type { SecretSource } from "../config/secrets.ts";
-import { resolveLocal } from "../apply/fleet.ts";
+import { processSecretSource, type SecretSource } from "../config/secrets.ts";
+import { formatProblem } from "../config/errors.ts";
+import { loadManifest } from "../config/load.ts";
+import { resolveLocal } from "../apply/local.ts";
 import { plural } from "../util/words.ts";
+import type { Cli } from "./context.ts";
+import { subcommand } from "./program.ts";
+
+export function validateCommand(program: Command, cli: Cli): void {
+  subcommand(program, "validate")
+    .description(
+      "check a manifest against the schema and the rules (the file only); with --full also " +
+        "resolve secrets and kubeconfig contexts. Contacts nothing.",
+    )
+    .argument("<file>", "flux-bootstrap.yaml")
+    .option(
+      "--full",
+      "also resolve every secret reference (environment variables, files, stdin, prompts) and " +
+        "kubeconfig context, as plan does before contacting anything",
+    )
+    .action(async (file: string, opts: { full?: boolean }) => {
+      const m = await loadManifest(file);
+      // Deprecated forms work; they are said on stderr, where they do not disturb the report.
+      for (const w of m.warnings ?? []) cli.printErr(`warning: ${formatProblem(w)}\n`);
+      cli.print(opts.full ? await fullReport(m, processSecretSource()) : fileReport(m));
+    });
+}
 
 /** `validate` without --full. */
 export function fileReport(manifest: Manifest): string {

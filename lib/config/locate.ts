@@ -49,3 +49,33 @@ export function jsonPointerToPath(pointer: string): PathSegment[] {
     return /^\d+$/.test(seg) ? Number(seg) : seg;
   });
 }
+
+function valueAt(o: unknown, path: string[]): unknown {
+  let v = o;
+  for (const k of path) {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  return v;
+}
+
+/**
+ * Where a cluster's setting is written: in the cluster, or in `defaults` when the cluster inherits
+ * it; the nearest enclosing entry when the value is a built-in default. `mergeDepth` is how deep
+ * a cluster's values replace those of `defaults` (2: a cluster's own `git.auth` replaces all of
+ * `defaults.git.auth`; 3 in a provider's block, merged key by key).
+ */
+export function locateSetting(
+  map: SourceMap,
+  raw: { clusters: unknown[]; defaults?: unknown },
+  i: number,
+  field: string,
+  mergeDepth = 2,
+): Location | undefined {
+  const path = field.split(".");
+  const merged = path.slice(0, mergeDepth);
+  const own = valueAt(raw.clusters[i], merged) !== undefined;
+  const inherited = !own && valueAt(raw.defaults, merged) !== undefined;
+  // An own value, or none anywhere (a built-in default): the cluster's entry, as near as it goes.
+  return locate(map, inherited ? ["defaults", ...path] : ["clusters", i, ...path]);
+}

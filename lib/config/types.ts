@@ -1,5 +1,5 @@
 /** Types of the manifest as written (`Raw*`) and as resolved per cluster (`ClusterConfig`). */
-import type { Location } from "./errors.ts";
+import type { ConfigProblem, Location } from "./errors.ts";
 
 export type SecretRef =
   | { env: string }
@@ -79,20 +79,13 @@ export interface RegistryCredentials {
   password: SecretRef;
 }
 
+/**
+ * `git` as written. A provider's own settings sit in its block (`git.<block>`), or flat
+ * in older manifests; lib/config/provider_settings.ts reads them, lib/providers checks them.
+ */
 export interface RawGit {
-  provider?: "generic" | "bitbucket-server";
-  hostname?: string;
-  apiUrl?: string;
-  owner?: string;
-  repository?: string;
-  personal?: boolean;
-  username?: string;
-  private?: boolean;
-  reconcileVisibility?: boolean;
-  groups?: string[];
-  token?: SecretRef;
-  tokenAuth?: boolean;
-  readWriteKey?: boolean;
+  /** A kind of the provider registry (lib/providers/registry.ts); default generic. */
+  provider?: string;
   url?: string;
   branch?: string;
   author?: Author;
@@ -121,13 +114,13 @@ export interface RawCluster {
   labels?: Record<string, string>;
   kube?: RawKube;
   path: string;
-  git?: RawGit;
+  git?: RawGit & Record<string, unknown>;
   flux?: RawFlux;
   rotate?: boolean;
 }
 
 export interface RawManifest {
-  defaults?: { flux?: RawFlux; git?: RawGit; kube?: RawKube };
+  defaults?: { flux?: RawFlux; git?: RawGit & Record<string, unknown>; kube?: RawKube };
   clusters: RawCluster[];
 }
 
@@ -145,16 +138,21 @@ export interface ClusterConfig {
   /** Repository folder for this cluster, normalised, no leading "./" or trailing "/". */
   path: string;
   git: {
-    provider: "generic" | "bitbucket-server";
-    /** Generic: the clone URL. Bitbucket: the API's HTTP clone link, known after observing. */
+    provider: ProviderConfig;
+    /** The clone URL; for a hosting API, its convention until the repository is observed. */
     url: string;
-    bitbucket?: BitbucketConfig;
     branch: string;
     author: Author;
     /** Unset: commits are not signed. Secret references, resolved with the credentials. */
     signing?: CommitSigning;
     auth:
-      | { type: "token"; username: string; token: SecretRef }
+      | {
+        type: "token";
+        username: string;
+        token: SecretRef;
+        /** The token's field as the manifest spells it, when not git.auth.token (a provider's). */
+        field?: string;
+      }
       | { type: "ssh"; privateKey: SecretRef; passphrase?: SecretRef };
     allowInsecureHttp: boolean;
     caFile?: string;
@@ -169,7 +167,8 @@ export interface ClusterConfig {
      * cluster reads over SSH from `clusterUrl` with a key fluxfleet generates once.
      */
     clusterSsh?: {
-      clusterUrl: string;
+      /** Unset when the provider says it once the repository is observed. */
+      clusterUrl?: string;
       key: {
         algorithm: "ed25519" | "ecdsa" | "rsa";
         ecdsaCurve: "p256" | "p384" | "p521";
@@ -220,22 +219,17 @@ export interface Manifest {
    * errors about values read after validation (secrets, kubeconfig contexts).
    */
   locate?: (cluster: string, field: string) => Location | undefined;
+  /** What the manifest writes in a deprecated form (still accepted), where it writes it. */
+  warnings?: ConfigProblem[];
 }
 
-/** flux bootstrap bitbucket-server, resolved. */
-export interface BitbucketConfig {
-  apiUrl: string;
-  /** Project key, or "~owner" for a personal repository. */
-  project: string;
-  slug: string;
-  /** The token's owner (HTTPS user for git and for token auth in the cluster). */
-  username: string;
-  token: SecretRef;
-  private: boolean;
-  reconcileVisibility: boolean;
-  groups: { group: string; permission: "REPO_READ" | "REPO_WRITE" | "REPO_ADMIN" }[];
-  tokenAuth: boolean;
-  readWriteKey: boolean;
-  /** host[:port] the cluster's SSH URL uses; default from the API's ssh clone link. */
-  sshHostname?: string;
+/** `git.provider` with its settings, resolved by the provider (lib/providers). */
+export interface ProviderConfig {
+  kind: string;
+  /** The provider's own settings (opaque here). */
+  settings: unknown;
+  /** The repository as the provider names it ("PROJ/fleet"). */
+  name?: string;
+  /** Deprecated flat settings the cluster uses (`git.hostname`), for the plan's warning. */
+  deprecated?: string[];
 }

@@ -3,7 +3,7 @@
  * submodules (gitlinks, mode 160000) where fluxfleet reads and writes `<path>/flux-system/`. A link
  * checked out into the clone would be followed by every read, write and delete that goes through
  * the file system — onto files outside the clone. So paths are checked on both sides: in the
- * commit's tree before anything is read (repo.ts), and with `lstat` on every component inside the
+ * commit's tree before anything is read (checkout.ts), and with `lstat` on every component inside the
  * clone right before each write or delete (both transports). A link, a submodule, a file where a
  * folder belongs or a folder where a file belongs is an error naming the repository path.
  */

@@ -1,7 +1,7 @@
 /** Observes what a cluster already has of Flux: namespace, source secret, sync objects. */
 import type {
+  ClusterTargets,
   Condition,
-  DesiredCluster,
   ObservedCluster,
   ObservedFluxObject,
 } from "../plan/types.ts";
@@ -11,7 +11,7 @@ import type { KubeObject } from "../manifests/types.ts";
 
 export async function observeCluster(
   client: KubeClient,
-  desired: DesiredCluster,
+  desired: ClusterTargets,
 ): Promise<ObservedCluster> {
   const { name, namespace } = desired.secret;
   const pull = desired.pullSecret;

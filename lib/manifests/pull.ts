@@ -6,7 +6,7 @@
  * use it are returned: `flux.manifests` and `flux.manifestsSha256`, which pins exactly these bytes.
  */
 import { basename, join, resolve } from "node:path";
-import { releaseManifestsUrl } from "../config/load.ts";
+import { releaseManifestsUrl } from "../config/defaults.ts";
 import { download, type DownloadOptions } from "./download.ts";
 import { readTarGz } from "./tar.ts";
 import { DEFAULT_LIMITS } from "../util/limits.ts";

@@ -35,7 +35,7 @@ export type ClusterKeyFacts =
     | { existing: { publicKey: string; fingerprint: string; acceptance: KeyAcceptance } }
   )
   & {
-    /** Bitbucket: apply registers the key as an access key; otherwise the user adds it by hand. */
+    /** A provider registers the key as an access key; otherwise the user adds it by hand. */
     registeredByApi: boolean;
   };
 
@@ -63,7 +63,7 @@ export function describeClusterKey(facts: ClusterKeyFacts): ClusterKeyReport {
         publicKey: null,
         fingerprint: null,
       },
-      // Bitbucket: the access-key step says it is registered with the key generated at apply.
+      // A provider's access-key step says it is registered with the key generated at apply.
       notes: facts.registeredByApi ? [] : [
         "after apply, add the cluster's public key to the repository as a read-only deploy key (shown then)",
       ],
@@ -99,4 +99,9 @@ export function describeClusterKey(facts: ClusterKeyFacts): ClusterKeyReport {
       })`,
     ],
   };
+}
+
+/** Access key labels unique per cluster, repository path and namespace (flux users hit collisions). */
+export function accessKeyLabel(cluster: string, path: string, namespace: string): string {
+  return `fluxfleet-${cluster}-${path.replaceAll("/", "-")}-${namespace}`.slice(0, 100);
 }

@@ -2,13 +2,13 @@
  * Desired state of one cluster, from its config, the selected components and the source-secret
  * data. Pure. Components are computed once per (release manifest, install options) and shared:
  * from an install.yaml here (componentsFor), from a release manifests archive by a kustomize
- * build before planning (lib/manifests/release.ts, called from lib/apply/fleet.ts).
+ * build before planning (lib/manifests/release.ts, called from lib/apply/components.ts).
  */
 import type { ClusterConfig } from "../config/types.ts";
 import { type Components, renderComponents, selectComponents } from "../manifests/components.ts";
 import type { InstallOptions } from "../manifests/options.ts";
 import { renderKustomizationFile, renderSync, syncObjects } from "../manifests/sync.ts";
-import type { DesiredCluster } from "./types.ts";
+import type { ClusterTargets, DesiredCluster } from "./types.ts";
 
 export type { Components };
 
@@ -39,6 +39,68 @@ export function clusterRepoUrl(c: ClusterConfig): string {
   return c.git.clusterSsh?.clusterUrl ?? c.git.url;
 }
 
+/** The GitRepository and Kustomization of the cluster (flux2 pkg/manifestgen/sync). */
+function syncFor(c: ClusterConfig) {
+  const ns = c.flux.namespace;
+  return syncObjects({
+    name: ns,
+    namespace: ns,
+    url: clusterRepoUrl(c),
+    branch: c.git.branch,
+    secretName: c.flux.secretName,
+    interval: c.flux.interval,
+    path: c.path,
+    recurseSubmodules: c.flux.recurseSubmodules,
+    ...(c.flux.sourceProvider ? { provider: c.flux.sourceProvider } : {}),
+    ...(c.flux.sparseCheckout ? { sparseCheckout: c.flux.sparseCheckout } : {}),
+  });
+}
+
+/** What observing the cluster looks at: the objects it would get, by name. */
+export function clusterTargets(c: ClusterConfig): ClusterTargets {
+  const ns = c.flux.namespace;
+  const { gitRepository, kustomization } = syncFor(c);
+  const pull = c.flux.registryCredentials && c.flux.imagePullSecret;
+  return {
+    namespace: ns,
+    secret: { name: c.flux.secretName, namespace: ns },
+    ...(pull ? { pullSecret: { name: pull, namespace: ns } } : {}),
+    gitRepository,
+    kustomization,
+  };
+}
+
+/** The files fluxfleet writes under `<path>/<namespace>/`, by path. */
+export function desiredFilePaths(c: ClusterConfig): string[] {
+  const dir = `${c.path}/${c.flux.namespace}`;
+  return [FILE_COMPONENTS, FILE_SYNC, FILE_KUSTOMIZATION].map((f) => `${dir}/${f}`);
+}
+
+const FILE_COMPONENTS = "gotk-components.yaml";
+const FILE_SYNC = "gotk-sync.yaml";
+const FILE_KUSTOMIZATION = "kustomization.yaml";
+
+/**
+ * The desired state once the repository's real URLs are known (a repository its provider
+ * created at apply, whose links differ from their convention): the URLs are all that change.
+ */
+export function withRepositoryUrl(
+  desired: DesiredCluster,
+  url: string,
+  readUrl: string,
+): DesiredCluster {
+  const spec = desired.gitRepository.spec as Record<string, unknown>;
+  if (desired.repo.url === url && spec.url === readUrl) return desired;
+  const gitRepository = { ...desired.gitRepository, spec: { ...spec, url: readUrl } };
+  const sync = renderSync({ gitRepository, kustomization: desired.kustomization });
+  return {
+    ...desired,
+    repo: { ...desired.repo, url },
+    gitRepository,
+    files: desired.files.map((f) => f.path.endsWith(`/${FILE_SYNC}`) ? { ...f, content: sync } : f),
+  };
+}
+
 /** flux.registryCredentials with the password read (lib/apply/credentials.ts). */
 export interface RegistryLogin {
   username: string;
@@ -57,18 +119,7 @@ export function desiredCluster(
 ): DesiredCluster {
   const ns = c.flux.namespace;
   const dir = `${c.path}/${ns}`;
-  const sync = syncObjects({
-    name: ns,
-    namespace: ns,
-    url: clusterRepoUrl(c),
-    branch: c.git.branch,
-    secretName: c.flux.secretName,
-    interval: c.flux.interval,
-    path: c.path,
-    recurseSubmodules: c.flux.recurseSubmodules,
-    ...(c.flux.sourceProvider ? { provider: c.flux.sourceProvider } : {}),
-    ...(c.flux.sparseCheckout ? { sparseCheckout: c.flux.sparseCheckout } : {}),
-  });
+  const sync = syncFor(c);
   let pullSecret: DesiredCluster["pullSecret"];
   if (c.flux.registryCredentials && c.flux.imagePullSecret) {
     if (!registry) {
@@ -93,11 +144,11 @@ export function desiredCluster(
     dir,
     syncPath: `./${c.path}`,
     files: [
-      { path: `${dir}/gotk-components.yaml`, content: components.content, onlyIfAbsent: false },
-      { path: `${dir}/gotk-sync.yaml`, content: renderSync(sync), onlyIfAbsent: false },
+      { path: `${dir}/${FILE_COMPONENTS}`, content: components.content, onlyIfAbsent: false },
+      { path: `${dir}/${FILE_SYNC}`, content: renderSync(sync), onlyIfAbsent: false },
       {
-        path: `${dir}/kustomization.yaml`,
-        content: renderKustomizationFile(["gotk-components.yaml", "gotk-sync.yaml"]),
+        path: `${dir}/${FILE_KUSTOMIZATION}`,
+        content: renderKustomizationFile([FILE_COMPONENTS, FILE_SYNC]),
         onlyIfAbsent: true,
       },
     ],

@@ -1,9 +1,10 @@
 /**
- * A digest of what was observed for one cluster, saved with a plan so that `apply --plan-file`
- * can refuse a stale plan (like Terraform). Secret values never enter it: only key names.
+ * Digests saved with a plan so that `apply --plan-file` can refuse a stale plan (like Terraform):
+ * of what was observed for one cluster, and of what its steps would write. Secret values never
+ * enter them: only key names.
  */
 import { createHash } from "node:crypto";
-import type { ObservedCluster, ObservedFluxObject, ObservedRepo } from "./types.ts";
+import type { ObservedCluster, ObservedFluxObject, ObservedRepo, PlannedCluster } from "./types.ts";
 
 function fluxPart(o: ObservedFluxObject | undefined) {
   return o ? { spec: o.spec, generation: o.generation, revision: o.revision ?? null } : null;
@@ -36,4 +37,51 @@ export function observedDigest(repo: ObservedRepo, cluster: ObservedCluster): st
     },
   };
   return "sha256:" + createHash("sha256").update(stable(state)).digest("hex");
+}
+
+const textDigests = new Map<string, string>();
+const objectDigests = new WeakMap<object, string>();
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** A file's content or a list of objects, hashed once however many clusters share them. */
+function digestOf(v: string | object): string {
+  if (typeof v === "string") {
+    let d = textDigests.get(v);
+    if (!d) textDigests.set(v, d = sha256(v));
+    return d;
+  }
+  let d = objectDigests.get(v);
+  if (!d) objectDigests.set(v, d = sha256(stable(v)));
+  return d;
+}
+
+/**
+ * A digest of what a cluster's steps would write, as a saved plan pins it (`apply --plan-file`
+ * refuses a plan whose payloads changed): file contents, the components and sync objects, the
+ * pull secret's registry. Secret values never enter it — a secret step counts by its key names.
+ */
+export function payloadDigest(planned: PlannedCluster): string | undefined {
+  const d = planned.desired;
+  if (!d) return undefined;
+  const parts = planned.plan.steps.map((s) => {
+    switch (s.kind) {
+      case "file":
+        return [s.path, digestOf(d.files.find((f) => f.path === s.path)?.content ?? "")];
+      case "components":
+        return [
+          s.kind,
+          planned.customKustomization ? "kustomization.yaml" : digestOf(d.components),
+        ];
+      case "sync":
+        return [s.kind, digestOf(s.object === "GitRepository" ? d.gitRepository : d.kustomization)];
+      case "pullSecret":
+        return [s.kind, d.pullSecret?.registry ?? null];
+      default:
+        return [s.kind];
+    }
+  });
+  return "sha256:" + sha256(stable(parts));
 }

@@ -4,7 +4,7 @@
  * components, source secret, sync objects.
  */
 import type { KubeObject } from "../manifests/types.ts";
-import { unifiedDiff } from "../report/diff.ts";
+import { unifiedDiff } from "./diff.ts";
 import { matchesDigest } from "./credentials_digest.ts";
 import { DOCKER_CONFIG_JSON_KEY, DOCKER_CONFIG_JSON_TYPE } from "./desired.ts";
 import type {
@@ -13,21 +13,37 @@ import type {
   ObservedCluster,
   ObservedFluxObject,
   ObservedRepo,
+  ProviderStep,
   StatusLine,
   Step,
 } from "./types.ts";
+
+/**
+ * What the repository's provider plans (lib/providers), placed among the cluster's own steps:
+ * the repository's steps first (on the repository's first cluster), the cluster's access key
+ * after its secret holds the key and before the cluster is pointed at it.
+ */
+export interface ProviderSteps {
+  repository: ProviderStep[];
+  access: ProviderStep[];
+  warnings: string[];
+}
+
+const NO_PROVIDER_STEPS: ProviderSteps = { repository: [], access: [], warnings: [] };
 
 export function planCluster(
   desired: DesiredCluster,
   repo: ObservedRepo,
   cluster: ObservedCluster,
+  provider: ProviderSteps = NO_PROVIDER_STEPS,
 ): ClusterPlan {
   const base: ClusterPlan = {
     cluster: desired.name,
     repository: { url: desired.repo.url, branch: desired.repo.branch, dir: desired.dir },
-    steps: [],
+    // A cluster that cannot be planned still shows what its provider would do.
+    steps: [...provider.repository, ...provider.access],
     status: [],
-    warnings: [],
+    warnings: [...provider.warnings],
   };
   // flux2 refuses to re-point an existing Kustomization to another path; so do we.
   const existingPath = cluster.kustomization?.spec.path;
@@ -47,20 +63,23 @@ export function planCluster(
         `gitrepositories.source.toolkit.fluxcd.io); installing would take them over: re-run with --force to do so`,
     };
   }
-  const steps: Step[] = [
+  const before: Step[] = [
     ...planFiles(desired, repo),
     ...planNamespace(desired, cluster),
     ...planComponents(desired, cluster),
     ...planPullSecret(desired, cluster),
     ...planSecret(desired, cluster),
+  ];
+  const sync = [
     ...planSync(desired.gitRepository, cluster.gitRepository),
     ...planSync(desired.kustomization, cluster.kustomization),
   ];
+  const own = before.length + sync.length;
   const status = [
     statusLine(desired.gitRepository, cluster.gitRepository),
     statusLine(desired.kustomization, cluster.kustomization),
   ].filter((s): s is StatusLine => s !== undefined);
-  const warnings = status.filter((s) => !s.ready && steps.length === 0)
+  const warnings = status.filter((s) => !s.ready && own === 0)
     .map((s) => `${s.object} ${s.namespace}/${s.name} is not ready: ${s.message}`);
   const drifted = secretChangedInCluster(desired, cluster);
   if (drifted.length > 0) {
@@ -78,7 +97,12 @@ export function planCluster(
         "the manifest's registry credentials did not change, so it is left as it is (set rotate: true to overwrite it)",
     );
   }
-  return { ...base, steps, status, warnings };
+  return {
+    ...base,
+    steps: [...provider.repository, ...before, ...provider.access, ...sync],
+    status,
+    warnings: [...provider.warnings, ...warnings],
+  };
 }
 
 function trimDot(p: string): string {

@@ -1,15 +1,15 @@
 /** Compares a saved plan with a fresh one: any difference makes the saved plan stale. */
-import type { ClusterPlan } from "./types.ts";
+import type { ClusterPlanView } from "./types.ts";
 
 export interface SavedPlan {
   manifestDigest?: string;
-  clusters: ClusterPlan[];
+  clusters: ClusterPlanView[];
 }
 
 export function staleReasons(
   saved: SavedPlan,
   manifestDigest: string,
-  fresh: ClusterPlan[],
+  fresh: ClusterPlanView[],
 ): string[] {
   const reasons: string[] = [];
   if (saved.manifestDigest !== manifestDigest) reasons.push("the manifest file changed");
@@ -34,6 +34,11 @@ export function staleReasons(
       );
     } else if (JSON.stringify(old.steps) !== JSON.stringify(now.steps)) {
       reasons.push(`cluster "${old.cluster}" would now get different steps`);
+    } else if (old.payload !== undefined && old.payload !== now.payload) {
+      // Same steps, other contents: a download of flux.manifests that changed, say.
+      reasons.push(
+        `cluster "${old.cluster}": what apply would write differs from the saved plan (a file's content or an object changed)`,
+      );
     }
   }
   for (const p of fresh) {

@@ -129,18 +129,7 @@ export type Step =
     /** The existing secret has another type, which Kubernetes cannot change: delete, then create. */
     recreate?: boolean;
   }
-  | { kind: "repository"; action: "create" | "update"; name: string; private: boolean }
-  | { kind: "group"; action: "grant"; group: string; permission: string }
-  | {
-    kind: "accessKey";
-    action: "create" | "replace";
-    label: string;
-    permission: "REPO_READ" | "REPO_WRITE";
-    /** Ids of keys fluxfleet added before (same label, other key) or with the wrong permission. */
-    remove: number[];
-    /** The key registered is the one apply generates, of this kind ("ecdsa-p384"). */
-    generatedKey?: string;
-  }
+  | ProviderStep
   | {
     kind: "sync";
     action: "create" | "update";
@@ -150,6 +139,51 @@ export type Step =
     /** Spec fields that differ (update only). */
     fields: string[];
   };
+
+/** Permissions in neutral words; each provider names them its own way (lib/providers). */
+export type Permission = "read" | "write" | "admin";
+
+/** A step a provider carries out (lib/providers); `provider` is its kind (`git.provider`). */
+export type ProviderStep =
+  | {
+    kind: "repository";
+    provider: string;
+    action: "create" | "update";
+    name: string;
+    private: boolean;
+  }
+  | { kind: "group"; provider: string; action: "grant"; group: string; permission: Permission }
+  | {
+    kind: "accessKey";
+    provider: string;
+    action: "create" | "replace";
+    label: string;
+    permission: "read" | "write";
+    /** Ids of keys fluxfleet added before (same label, other key) or with the wrong permission. */
+    remove: number[];
+    /** The key registered is the one apply generates, of this kind ("ecdsa-p384"). */
+    generatedKey?: string;
+  };
+
+/**
+ * A step as plans show it (JSON output, plan files): a provider step without the provider's
+ * name, its permission in the provider's own words (REPO_WRITE, say).
+ */
+export type StepView =
+  | Exclude<Step, ProviderStep>
+  | { kind: "repository"; action: "create" | "update"; name: string; private: boolean }
+  | { kind: "group"; action: "grant"; group: string; permission: string }
+  | {
+    kind: "accessKey";
+    action: "create" | "replace";
+    label: string;
+    permission: string;
+    remove: number[];
+    generatedKey?: string;
+  };
+
+/** A plan as it is shown and saved (JSON output, plan files): its steps as StepViews. */
+export type ClusterPlanView = Omit<ClusterPlan, "steps"> & { steps: StepView[] };
 
 export interface StatusLine {
   object: "GitRepository" | "Kustomization";
@@ -173,7 +207,7 @@ export interface ClusterSshKey {
   /** "SHA256:…"; null while generatedAtApply. */
   fingerprint: string | null;
   /**
-   * Whether the repository accepts the key: an SSH handshake, or on Bitbucket the access keys the
+   * Whether the repository accepts the key: an SSH handshake, or the access keys a provider's
    * API lists. Absent while generatedAtApply.
    */
   accepted?: boolean;
@@ -204,4 +238,81 @@ export interface ClusterPlan {
   error?: string;
   /** Digest of the observed state the plan was made from (see digest.ts); for stale-plan checks. */
   observed?: string;
+  /** Plan files only: digest of what its steps would write (digest.ts payloadDigest). */
+  payload?: string;
+}
+
+/** The objects fluxfleet manages in a cluster, by name: what observing it looks at. */
+export interface ClusterTargets {
+  namespace: string;
+  secret: { name: string; namespace: string };
+  pullSecret?: { name: string; namespace: string };
+  gitRepository: KubeObject;
+  kustomization: KubeObject;
+}
+
+/** The cluster's generated SSH key, once it exists (the private half never leaves memory). */
+export interface ClusterKey {
+  identity: string;
+  /** authorized_keys line, as shown to the user. */
+  publicKey: string;
+  fingerprint: string;
+  /** known_hosts of the cluster's SSH host, for the check. */
+  knownHosts: string;
+}
+
+/** How apply checks that the repository accepts the cluster's generated key (an SSH handshake). */
+export interface KeyCheckTarget {
+  /** The URL the cluster reads from. */
+  url: string;
+  hostKeyAlgorithms?: string[];
+}
+
+/**
+ * One cluster's part of a fleet plan: the plan as shown, and every payload apply needs. Plain
+ * data built once from what was observed; apply carries it out as it is.
+ */
+export interface PlannedCluster {
+  plan: ClusterPlan;
+  /** The repository it commits to (RepositoryPlan.key). */
+  repository: string;
+  /**
+   * The desired state: the payload of every step (file contents, objects, the secret's values —
+   * which never leave memory). Absent when the cluster could not be planned.
+   */
+  desired?: DesiredCluster;
+  /** Digest of the payloads that are not secret (what a saved plan file pins). */
+  payload?: string;
+  /** apply generates the cluster's SSH key of this spec, right before the secret step. */
+  generateKey?: { algorithm: "ed25519" | "ecdsa" | "rsa"; ecdsaCurve: string; rsaBits: number };
+  /** A generated key not known to be accepted yet: checked before the cluster reads with it. */
+  keyCheck?: ClusterKey;
+  keyTarget?: KeyCheckTarget;
+  /** The repository has its own kustomization.yaml: the components are built from it. */
+  customKustomization: boolean;
+  /** What was observed, for destroy (which files exist, not their contents). */
+  observed?: { repo: ObservedRepo; cluster: ObservedCluster };
+}
+
+/** One repository's part of a fleet plan: the provider's steps, then one commit. */
+export interface RepositoryPlan {
+  key: string;
+  /** Where it is fetched and pushed (the provider's link once observed). */
+  url: string;
+  branch: string;
+  /** Its clusters; the first one's credentials fetch and push. */
+  clusters: string[];
+  /** The repository as its provider names it, for messages. */
+  name?: string;
+  /** The provider's steps on the repository (create, visibility, grants), before the commit. */
+  providerSteps: ProviderStep[];
+  /** The commit holding its clusters' file steps (their contents are the clusters' payloads). */
+  commit?: { message: string; author: { name: string; email: string }; clusters: string[] };
+  /** It could not be fetched: its clusters are not planned. */
+  error?: string;
+}
+
+export interface FleetPlan {
+  clusters: PlannedCluster[];
+  repositories: RepositoryPlan[];
 }

@@ -1,67 +1,142 @@
 /**
- * The small provider interface fluxfleet needs from a Git hosting API, in the spirit of
- * flux2's pkg/bootstrap split between "plain git" and "provider" bootstrappers: a provider
- * only manages the repository itself, its access (deploy) keys and group grants; all file
- * content goes through plain git.
+ * The provider boundary: what fluxfleet needs from a Git hosting API, in the spirit of flux2's
+ * pkg/bootstrap split between "plain git" and "provider" bootstrappers. A provider manages the
+ * repository itself, the grants on it and the cluster's access (deploy) key; all file content goes
+ * through plain git. Each provider is a folder exporting a ProviderModule (its manifest block,
+ * validation, resolution) whose sessions observe, plan and apply its own steps. The words here are
+ * neutral (read / write / admin); a provider maps them to its API's.
  */
+import type { SecretRef } from "../config/types.ts";
+import type { Permission, ProviderStep } from "../plan/types.ts";
 import { stripControls } from "../util/strip_controls.ts";
 
-/** A repository as the provider reports it. */
-export interface ProviderRepo {
-  /** Project key as the server spells it (Bitbucket: "FLEET", or "~ALICE" for personal ones). */
-  project: string;
-  slug: string;
-  private: boolean;
-  httpCloneUrl: string;
-  sshCloneUrl?: string;
-  defaultBranch?: string;
+export type { Permission, ProviderStep };
+
+/** The cluster's settings of one provider, as the manifest holds them (cluster over defaults). */
+export interface ProviderInput {
+  /** A setting of the provider's block (`git.<block>.<key>`, or its deprecated flat form). */
+  get(key: string): unknown;
+  /** A core setting of `git` (url, auth, sshHostname, sshKey, allowInsecureHttp, …). */
+  git(key: string): unknown;
+  /** How the manifest spells a setting of the block: `git.<block>.token` or the older flat `git.token`. */
+  field(key: string): string;
 }
 
-export type AccessKeyPermission = "REPO_READ" | "REPO_WRITE";
+/** A problem with a cluster's settings; `key` is a setting of the block or a core `git` setting. */
+export interface ProviderProblem {
+  key: string;
+  message: string;
+  /**
+   * The setting is missing: the problem points at the cluster's `git` block ("git", else its
+   * name) or at the cluster's name ("cluster"); nothing else about the provider's settings is
+   * checked then.
+   */
+  missing?: "git" | "cluster";
+}
 
-/** A repository access (deploy) key. */
-export interface AccessKey {
-  id: number;
+/** What the core needs from a provider's settings once they are valid. */
+export interface ResolvedProvider {
+  /** The provider's own settings, resolved; plain data, handed back to `open`. */
+  settings: unknown;
+  /** The repository's HTTP clone URL until it is observed (the provider's convention). */
+  url: string;
+  /** The repository as users name it ("PROJ/fleet"); also what tells repositories apart. */
+  name?: string;
+  /** fluxfleet pushes with this token (the provider's API token), instead of `git.auth`. */
+  auth?: {
+    username: string;
+    token: SecretRef;
+    /** The token's field, as the manifest spells it (for errors about it). */
+    field: string;
+  };
+  /**
+   * The cluster reads over SSH with a key fluxfleet generates and the provider registers; its
+   * SSH URL is known once the repository is observed.
+   */
+  generatedKey?: boolean;
+  /** The cluster reads over SSH from this URL with a key fluxfleet generates (known already). */
+  clusterUrl?: string;
+}
+
+/** How a session reaches the provider's API. */
+export interface SessionAccess {
+  /** The resolved API token (`auth.token` of ResolvedProvider). */
+  token: string;
+  allowInsecureHttp: boolean;
+  /** Per-request timeout; unset: the provider's default. */
+  timeoutMs?: number;
+  /** Attempts for transient faults; unset: the provider's default. */
+  attempts?: number;
+}
+
+/** What observing the repository showed, as the core uses it. */
+export interface RepositoryFacts {
+  /** The repository exists (else the provider's repository step creates it before the push). */
+  exists: boolean;
+  /**
+   * HTTP clone URL: the API's link, or its convention while the repository does not exist.
+   * Absent when the provider has no API (the cluster's own `git.url` is used).
+   */
+  httpUrl?: string;
+  /** SSH clone URL the cluster reads from in generated-key mode. */
+  sshUrl?: string;
+}
+
+/** The cluster's read access to the repository, as the plan knows it. */
+export interface ClusterAccess {
+  /** Unique per cluster, path and namespace. */
   label: string;
-  /** "<type> <base64>" without the comment, so keys compare by their material. */
-  publicKey: string;
-  permission: AccessKeyPermission;
+  /** The cluster's public key; null when apply generates it (of the kind `generatedKey`). */
+  publicKey: string | null;
+  generatedKey?: string;
 }
 
-export type GroupPermission = "REPO_READ" | "REPO_WRITE" | "REPO_ADMIN";
-
-export interface GroupGrant {
-  group: string;
-  permission: GroupPermission;
+/** One repository as a provider sees it: observed once, planned from that, then applied. */
+export interface ProviderSession {
+  /** Checks the token's rights first (401/403 in words), then observes the repository. */
+  observe(): Promise<RepositoryFacts>;
+  /** The repository's own steps (create, visibility, grants) and warnings. Pure, after observe. */
+  planRepository(): { steps: ProviderStep[]; warnings: string[] };
+  /** Whether the provider registers the cluster's key (an access key) itself. */
+  readonly registersKeys: boolean;
+  /** The cluster's access key steps (none when it does not register keys). Pure, after observe. */
+  planClusterAccess(want: ClusterAccess): ProviderStep[];
+  /** Whether the provider already lists this public key for the repository. */
+  keyRegistered(publicKey: string): boolean;
+  /**
+   * Carries out one of its steps; an access key step needs the public key (generated at apply
+   * when the plan said so). A failed grant is reported through `warn`, as flux does. Returns the
+   * repository's facts when the step changed them (a repository created).
+   */
+  apply(
+    step: ProviderStep,
+    ctx: { publicKey?: string; warn(message: string): void },
+  ): Promise<RepositoryFacts | undefined>;
+  close(): void;
 }
 
-export interface CreateRepositoryOptions {
-  private: boolean;
-  defaultBranch?: string;
-}
-
-export interface NewAccessKey {
-  label: string;
-  publicKey: string;
-  permission: AccessKeyPermission;
-}
-
-export interface GitProvider {
-  /** e.g. "bitbucket-server" */
+/** A provider: one folder under lib/providers, one entry in the registry. */
+export interface ProviderModule {
+  /** The value of `git.provider`. */
   kind: string;
-  /** undefined when the repository (or its project) does not exist. */
-  getRepository(): Promise<ProviderRepo | undefined>;
-  createRepository(opts: CreateRepositoryOptions): Promise<ProviderRepo>;
-  setVisibility(isPrivate: boolean): Promise<void>;
-  /** Every key, across all pages. */
-  listAccessKeys(): Promise<AccessKey[]>;
-  addAccessKey(key: NewAccessKey): Promise<AccessKey>;
-  deleteAccessKey(id: number): Promise<void>;
-  /** Every group grant, across all pages. */
-  listGroupGrants(): Promise<GroupGrant[]>;
-  grantGroup(grant: GroupGrant): Promise<void>;
-  /** Early check that the token may create repositories / manage keys; throws ProviderError in words. */
-  checkAccess(): Promise<void>;
+  /** One line for the schema's description of `git.provider`. */
+  summary: string;
+  /** Its block under `git` (`git.<block>`); none for a provider without settings. */
+  block?: {
+    key: string;
+    /** JSON Schema of the block; the manifest's schema is composed from these. */
+    schema: Record<string, unknown>;
+    /** Settings older manifests wrote flat under `git`: accepted, reported as deprecated. */
+    deprecatedFlatKeys: readonly string[];
+  };
+  /** Problems with a cluster's settings, before anything is read or contacted. */
+  validate(input: ProviderInput): ProviderProblem[];
+  /** The settings resolved (called only when validate found nothing). */
+  resolve(input: ProviderInput): ResolvedProvider;
+  /** A session for one repository (the settings of its first cluster). */
+  open(settings: unknown, access: SessionAccess): ProviderSession;
+  /** The provider's word for a permission (REPO_WRITE, say), as plans show it. */
+  permissionWord(p: Permission): string;
 }
 
 /**

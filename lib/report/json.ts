@@ -10,8 +10,10 @@
  * gained `clusters` and `steps`, plan's `skipped`), apply's `plan` without its own envelope, and
  * `skipped` results carry `reason` instead of `error`.
  */
-import type { ClusterPlan, Step } from "../plan/types.ts";
-import type { ClusterResult, DestroyResult } from "../apply/fleet.ts";
+import type { ClusterPlan, ClusterPlanView, PlannedCluster, StepView } from "../plan/types.ts";
+import { payloadDigest } from "../plan/digest.ts";
+import { stepView } from "../providers/registry.ts";
+import { type ClusterResult, type DestroyResult, shownOutcome } from "../plan/results.ts";
 import type { DestroyPlan, DestroyStep } from "../plan/destroy.ts";
 import { redact, safeText } from "../util/redact.ts";
 
@@ -36,7 +38,7 @@ export interface PlanDocument {
   manifest: string;
   /** sha256 of the manifest file the plan was made from (plan files only). */
   manifestDigest?: string;
-  clusters: ClusterPlan[];
+  clusters: ClusterPlanView[];
   summary: Summary;
 }
 
@@ -58,8 +60,8 @@ export interface ApplyDocument {
   formatVersion: number;
   kind: "fluxfleet.apply";
   manifest: string;
-  plan: { clusters: ClusterPlan[]; summary: Summary };
-  results: Result<Step>[];
+  plan: { clusters: ClusterPlanView[]; summary: Summary };
+  results: Result<StepView>[];
   summary: Summary;
 }
 
@@ -70,6 +72,11 @@ export interface DestroyDocument {
   plan: { clusters: DestroyPlan[]; summary: Summary };
   results: Result<DestroyStep>[];
   summary: Summary;
+}
+
+/** The plan as shown and saved: provider steps in the provider's words. */
+export function planView(plan: ClusterPlan): ClusterPlanView {
+  return { ...plan, steps: plan.steps.map(stepView) };
 }
 
 function planSummary(plans: { steps: unknown[]; error?: string }[]): Summary {
@@ -107,9 +114,35 @@ export function planDocument(
     kind: "fluxfleet.plan",
     manifest,
     ...(manifestDigest ? { manifestDigest } : {}),
-    clusters: plans,
+    clusters: plans.map(planView),
     summary: planSummary(plans),
   };
+}
+
+/**
+ * A plan file (`plan --out`): the plan document with the manifest's digest and, per cluster, the
+ * digest of what its steps would write; `apply --plan-file` applies it only while both hold.
+ */
+export function planFileDocument(
+  manifest: string,
+  planned: PlannedCluster[],
+  manifestDigest: string,
+): PlanDocument {
+  return planDocument(
+    manifest,
+    planned.map((p) => ({ ...p.plan, ...withPayload(p) })),
+    manifestDigest,
+  );
+}
+
+/** The plans as a saved plan is compared with them (`apply --plan-file`). */
+export function plannedViews(planned: PlannedCluster[]): ClusterPlanView[] {
+  return planned.map((p) => ({ ...planView(p.plan), ...withPayload(p) }));
+}
+
+function withPayload(p: PlannedCluster): { payload?: string } {
+  const payload = payloadDigest(p);
+  return payload ? { payload } : {};
 }
 
 export function applyDocument(
@@ -117,12 +150,16 @@ export function applyDocument(
   plans: ClusterPlan[],
   results: ClusterResult[],
 ): ApplyDocument {
-  const out: Result<Step>[] = results.map((r) => ({ ...r }));
+  const out: Result<StepView>[] = results.map((r) => ({
+    ...r,
+    outcome: shownOutcome(r.outcome),
+    applied: r.applied.map(stepView),
+  }));
   return {
     formatVersion: FORMAT_VERSION,
     kind: "fluxfleet.apply",
     manifest,
-    plan: { clusters: plans, summary: planSummary(plans) },
+    plan: { clusters: plans.map(planView), summary: planSummary(plans) },
     results: out,
     summary: resultSummary(out),
   };
@@ -135,7 +172,7 @@ export function destroyDocument(
 ): DestroyDocument {
   const out = results.map((r): Result<DestroyStep> => ({
     cluster: r.cluster,
-    outcome: r.outcome === "destroyed" ? "changed" : r.outcome,
+    outcome: r.outcome === "destroyed" ? "changed" : shownOutcome(r.outcome),
     applied: r.done,
     ...(r.error !== undefined ? { error: r.error } : {}),
     ...(r.reason !== undefined ? { reason: r.reason } : {}),

@@ -17,7 +17,7 @@ import { createLogUpdate } from "log-update";
 import cliTruncate from "cli-truncate";
 import { stripControls } from "../util/strip_controls.ts";
 
-/** How a cluster ended a stage (the same shape as lib/apply/state.ts ClusterEnd). */
+/** How a cluster ended a stage (the same shape as lib/apply/options.ts ClusterEnd). */
 export interface ProgressEnd {
   status: "done" | "failed" | "skipped";
   summary: string;

@@ -1,8 +1,9 @@
 /** Human-readable plan and apply reports (`+` add, `~` change, `=` in place, `!` warning, `x` error). */
 import type { ClusterPlan, Step } from "../plan/types.ts";
-import type { ClusterResult, DestroyResult } from "../apply/fleet.ts";
+import { type ClusterResult, type DestroyResult, shownOutcome } from "../plan/results.ts";
 import { describeDestroyStep, type DestroyPlan } from "../plan/destroy.ts";
 import { plural } from "../util/words.ts";
+import { permissionWord } from "../providers/registry.ts";
 
 export function describeStep(step: Step): string {
   switch (step.kind) {
@@ -36,13 +37,13 @@ export function describeStep(step: Step): string {
         ? `+ create repository ${step.name} (${step.private ? "private" : "public"})`
         : `~ make repository ${step.name} ${step.private ? "private" : "public"}`;
     case "group":
-      return `+ grant group ${step.group} ${step.permission} on the repository`;
+      return `+ grant group ${step.group} ${permissionWord(step)} on the repository`;
     case "accessKey":
       return `${
         step.action === "create" ? "+ register" : "~ replace"
-      } SSH access key ${step.label} (${
-        step.permission === "REPO_WRITE" ? "read-write" : "read-only"
-      })${step.generatedKey ? ` with the SSH key ${step.generatedKey} generated at apply` : ""}`;
+      } SSH access key ${step.label} (${step.permission === "write" ? "read-write" : "read-only"})${
+        step.generatedKey ? ` with the SSH key ${step.generatedKey} generated at apply` : ""
+      }`;
     case "sync":
       return step.action === "create"
         ? `+ create ${step.object} ${step.namespace}/${step.name}`
@@ -121,6 +122,7 @@ export function renderApplyText(results: ClusterResult[]): string {
           r.revision ? `, synced ${r.revision}` : ""
         }`;
       case "skipped":
+      case "interrupted":
         return `${r.cluster}: skipped (${r.reason ?? r.error})`;
       case "failed":
         return `${r.cluster}: failed: ${r.error}` +
@@ -129,7 +131,7 @@ export function renderApplyText(results: ClusterResult[]): string {
             : "");
     }
   });
-  const count = (o: ClusterResult["outcome"]) => results.filter((r) => r.outcome === o).length;
+  const count = (o: string) => results.filter((r) => shownOutcome(r.outcome) === o).length;
   const skipped = count("skipped") > 0 ? `, ${count("skipped")} skipped` : "";
   const summary = `Apply: ${count("changed")} changed, ${count("unchanged")} unchanged, ` +
     `${count("failed")} failed${skipped}.`;
@@ -164,7 +166,7 @@ export function renderDestroyText(results: DestroyResult[]): string {
         return `${r.cluster}: failed: ${r.error} (after ${
           plural(r.done.length, "step")
         }; re-run to finish)`;
-      case "skipped":
+      case "interrupted":
         return `${r.cluster}: skipped (${r.reason ?? r.error})`;
       default:
         return `${r.cluster}: ${r.outcome}${
@@ -172,7 +174,7 @@ export function renderDestroyText(results: DestroyResult[]): string {
         }`;
     }
   });
-  const count = (o: DestroyResult["outcome"]) => results.filter((r) => r.outcome === o).length;
+  const count = (o: string) => results.filter((r) => shownOutcome(r.outcome) === o).length;
   const skipped = count("skipped") > 0 ? `, ${count("skipped")} skipped` : "";
   out.push(
     "",

@@ -20,7 +20,7 @@
  *   `flux.manifests` file or folder, and a release archive once decompressed. A Flux release's
  *   archive and install.yaml are a few MiB at most.
  *
- * Fixed, since nobody needs more: a Bitbucket API answer (16 MiB: pages are requested with a
+ * Fixed, since nobody needs more: a provider API answer (16 MiB: pages are requested with a
  * small `limit`) and the manifest file `flux-bootstrap.yaml` itself (16 MiB).
  */
 
@@ -50,7 +50,7 @@ export const LIMIT_NAMES: Record<string, keyof Limits> = {
   "manifests": "manifests",
 };
 
-/** One Bitbucket Server API answer (a page of at most a few hundred entries). */
+/** One provider API answer (a page of at most a few hundred entries). */
 export const PROVIDER_RESPONSE_BYTES = 16 * MIB;
 
 /** The manifest file (flux-bootstrap.yaml): a 500-cluster fleet is ~100 KiB. */

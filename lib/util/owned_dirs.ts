@@ -3,7 +3,7 @@
  * abandoned by a killed run (its process is gone) from a live one of a concurrent run, and clean
  * the abandoned ones up: it kills what still runs for them (an agent, ssh, git) and removes them.
  * Used for a run's temp dir (lib/cli/lifecycle.ts) and system git's key sessions
- * (lib/git/session_dir.ts).
+ * (lib/git/transports/system/session_dir.ts).
  *
  * Name: `<prefix><pidns>.<pid>.<starttime>.<random>` (numbers in base 36). The pid namespace and
  * the start time (clock ticks since boot, /proc/<pid>/stat field 22) make the owner unambiguous

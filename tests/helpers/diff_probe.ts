@@ -9,7 +9,7 @@
  * - every-10th: one line in ten changed (an upgrade touching many objects);
  * - every-line: every line changed, the worst case of a Myers diff.
  */
-import { unifiedDiff } from "../../lib/report/diff.ts";
+import { unifiedDiff } from "../../lib/plan/diff.ts";
 
 export type DiffProbeCase = "ends" | "every-10th" | "every-line";
 

@@ -91,7 +91,7 @@ export interface FleetEnvOptions {
   cliEnv?: Record<string, string>;
   /**
    * `tmp` right in /tmp, with a short name: system git's agent socket then stays in the run's own
-   * temp dir (lib/git/session_dir.ts: a socket path holds at most 107 bytes), for tests that look
+   * temp dir (lib/git/transports/system/session_dir.ts: a socket path holds at most 107 bytes), for tests that look
    * at that dir.
    */
   shortTmp?: boolean;

@@ -16,11 +16,11 @@ import {
 } from "../helpers/harness.ts";
 import { missing } from "../helpers/tools.ts";
 import { bitbucketServerProvider } from "../../lib/providers/bitbucket-server/mod.ts";
-import { sshGitTransport } from "../../lib/git/ssh.ts";
-import { checkoutRepo, commitAndPush } from "../../lib/git/repo.ts";
+import { sshGitTransport } from "../../lib/git/transports/isomorphic/ssh.ts";
+import { checkoutRepo, commitAndPush } from "../../lib/git/transports/isomorphic/mod.ts";
 import { outputSchemaErrors } from "../helpers/output_schema.ts";
 import { publicKeyFingerprint } from "../../lib/keys/parse.ts";
-import type { ClusterResult } from "../../lib/apply/fleet.ts";
+import type { ClusterResult } from "../../lib/plan/results.ts";
 
 const ALICE = "canary-bitbucket-token-alice-4f1e";
 const BOB = "canary-bitbucket-token-bob-77c0";

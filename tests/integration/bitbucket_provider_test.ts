@@ -1,6 +1,7 @@
 /**
  * The Bitbucket Server provider against the Bitbucket REST sandbox over real HTTP, with the
- * real git HTTP sandbox serving the repositories it creates.
+ * real git HTTP sandbox serving the repositories it creates: its REST client, and its session
+ * (observe → plan → apply), the code a run uses, for what is created, granted and registered.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -9,12 +10,15 @@ import {
   bitbucketServerProvider,
   type BitbucketTarget,
 } from "../../lib/providers/bitbucket-server/mod.ts";
+import { provider as bitbucketModule } from "../../lib/providers/bitbucket-server/mod.ts";
+import type { BitbucketSettings } from "../../lib/providers/bitbucket-server/settings.ts";
+import { bitbucketSettings } from "../helpers/bitbucket.ts";
+import { applyAll } from "../providers/contract.ts";
 import {
-  ensureAccessKey,
-  ensureGroupGrants,
-  ensureRepository,
-} from "../../lib/providers/reconcile.ts";
-import { ProviderError, publicKeyMaterial } from "../../lib/providers/types.ts";
+  ProviderError,
+  type ProviderSession,
+  publicKeyMaterial,
+} from "../../lib/providers/types.ts";
 import {
   type BitbucketSandbox,
   type BitbucketSandboxOptions,
@@ -39,6 +43,11 @@ interface Env {
   provider(
     t: Partial<BitbucketTarget> & { project: string; repository: string },
   ): BitbucketServerProvider;
+  /** The provider's session for one repository, as a run opens it. */
+  session(
+    b: Partial<BitbucketSettings> & { project: string; slug: string },
+    token?: string,
+  ): ProviderSession;
   close(): Promise<void>;
 }
 
@@ -67,6 +76,7 @@ async function startEnv(extra: Partial<BitbucketSandboxOptions> = {}): Promise<E
     ...extra,
   });
   const providers: BitbucketServerProvider[] = [];
+  const sessions: ProviderSession[] = [];
   return {
     git,
     bb,
@@ -84,8 +94,15 @@ async function startEnv(extra: Partial<BitbucketSandboxOptions> = {}): Promise<E
       providers.push(p);
       return p;
     },
+    session(b, token = ADMIN.token) {
+      const settings = bitbucketSettings(bb.url, b);
+      const s = bitbucketModule.open(settings, { token, allowInsecureHttp: true, attempts: 3 });
+      sessions.push(s);
+      return s;
+    },
     async close() {
       for (const p of providers) p.close();
+      for (const s of sessions) s.close();
       await bb.close();
       await git.close();
       await dir.remove();
@@ -148,8 +165,28 @@ Deno.test("a personal repository ~alice/fleet is created private, has clone link
     ]);
     assert.equal(await p.getRepository(), undefined);
 
-    const { repo, created } = await ensureRepository(p, { private: true });
-    assert.equal(created, true);
+    // The session plans the repository only because it is missing, and creates it private.
+    const session = env.session({ project: "~alice", slug: "fleet" }, ALICE.token);
+    assert.deepEqual(await session.observe(), {
+      exists: false,
+      httpUrl: `${env.bb.url}/scm/~alice/fleet.git`,
+      sshUrl: `ssh://git@127.0.0.1/~alice/fleet.git`,
+    });
+    const { steps } = session.planRepository();
+    assert.deepEqual(steps, [{
+      kind: "repository",
+      provider: "bitbucket-server",
+      action: "create",
+      name: "~alice/fleet",
+      private: true,
+    }]);
+    const facts = await session.apply(steps[0], { warn: () => {} });
+    assert.deepEqual(facts, {
+      exists: true,
+      httpUrl: `${env.git.url}/~alice/fleet.git`,
+      sshUrl: `${SSH_BASE}/~alice/fleet.git`,
+    });
+    const repo = (await p.getRepository())!;
     assert.deepEqual(repo, {
       project: "~ALICE",
       slug: "fleet",
@@ -157,7 +194,6 @@ Deno.test("a personal repository ~alice/fleet is created private, has clone link
       httpCloneUrl: `${env.git.url}/~alice/fleet.git`,
       sshCloneUrl: `${SSH_BASE}/~alice/fleet.git`,
     });
-    assert.deepEqual(await p.getRepository(), repo);
     assert.equal(env.bb.repo("~alice", "fleet")?.public, false);
     assert.deepEqual(env.bb.mutatingRequests(), [
       { method: "POST", path: "/rest/api/1.0/projects/~alice/repos", status: 201 },
@@ -216,18 +252,25 @@ Deno.test("project repositories get the requested visibility and default branch"
 Deno.test("an existing repository is left untouched: no create, no visibility change", async () => {
   const env = await startEnv();
   try {
-    const first = await ensureRepository(env.provider({ project: "FLEET", repository: "apps" }), {
-      private: true,
-    });
-    assert.equal(first.created, true);
-
-    const again = env.provider({ project: "FLEET", repository: "apps" });
-    const second = await ensureRepository(again, { private: false });
-    assert.equal(second.created, false);
-    assert.equal(second.repo.private, true);
-    assert.deepEqual(again.requests.map((r) => r.method), ["GET"]);
+    const first = env.session({ project: "FLEET", slug: "apps" });
+    await first.observe();
+    await applyAll(first, first.planRepository().steps);
     assert.equal(env.bb.mutatingRequests().length, 1);
 
+    // Another run that wants it public: the existing repository is only observed (its
+    // visibility drift is shown, not changed).
+    const seen = env.bb.requests.length;
+    const second = env.session({ project: "FLEET", slug: "apps", private: false });
+    assert.equal((await second.observe()).exists, true);
+    const plan = second.planRepository();
+    assert.deepEqual(plan.steps, []);
+    assert.deepEqual(plan.warnings, [
+      "repository FLEET/apps is private, the manifest says public; left as it is (set reconcileVisibility: true to change it)",
+    ]);
+    assert.ok(env.bb.requests.slice(seen).every((r) => r.method === "GET"));
+    assert.equal(env.bb.mutatingRequests().length, 1);
+
+    const again = env.provider({ project: "FLEET", repository: "apps" });
     // Creating it anyway is a 409 in words.
     const err = await expectProviderError(again.createRepository({ private: true }));
     assert.equal(err.status, 409);
@@ -255,28 +298,39 @@ Deno.test("an access key is added once and found again by its key text across pa
       })),
     );
     const pub = fakePublicKey("flux@prod");
-    const want = {
-      label: "flux-system-main-flux-system-./clusters/prod",
-      publicKey: pub,
-      permission: "REPO_READ" as const,
-    };
-    const keyPages = () => p.requests.filter((r) => r.method === "GET" && r.path.includes("/ssh?"));
+    const want = { label: "flux-system-main-flux-system-./clusters/prod", publicKey: pub };
+    const keyPages = () =>
+      env.bb.requests.filter((r) => r.method === "GET" && r.path.includes("/ssh?"));
 
-    const added = await ensureAccessKey(p, want);
-    assert.equal(added.action, "created");
-    assert.equal(added.key.publicKey, publicKeyMaterial(pub));
+    const first = env.session({ project: "FLEET", slug: "apps" });
+    await first.observe();
     // 5 keys, the server caps pages at 2: starts 0, 2, 4.
     assert.deepEqual(keyPages().map((r) => new URL(r.path, "http://x").searchParams.get("start")), [
       "0",
       "2",
       "4",
     ]);
+    const steps = first.planClusterAccess(want);
+    assert.deepEqual(steps, [{
+      kind: "accessKey",
+      provider: "bitbucket-server",
+      label: want.label,
+      permission: "read",
+      action: "create",
+      remove: [],
+    }]);
+    await applyAll(first, steps, pub);
+    const added = (await p.listAccessKeys()).find((k) => k.label === want.label)!;
+    assert.equal(added.publicKey, publicKeyMaterial(pub));
+    assert.equal(added.permission, "REPO_READ");
     assert.deepEqual(env.authorized, [{ key: pub, readOnly: true }]);
 
-    const again = await ensureAccessKey(p, { ...want, publicKey: publicKeyMaterial(pub) });
-    assert.equal(again.action, "unchanged");
-    assert.equal(again.key.id, added.key.id);
-    assert.equal(keyPages().length, 6);
+    // The next run finds it by its text (whatever its comment) across the pages: no step.
+    const again = env.session({ project: "FLEET", slug: "apps" });
+    await again.observe();
+    assert.deepEqual(again.planClusterAccess({ ...want, publicKey: publicKeyMaterial(pub) }), []);
+    assert.equal(again.keyRegistered(pub), true);
+    assert.equal(keyPages().length, 9);
     assert.equal((await p.listAccessKeys()).length, 6);
 
     assert.deepEqual(env.bb.mutatingRequests().slice(1), [
@@ -295,9 +349,17 @@ Deno.test("a key whose permission changed is replaced; deleteAccessKey removes i
     await p.createRepository({ private: true });
     const pub = fakePublicKey();
     const label = "flux-system-main-flux-system-./clusters/dev";
-    const ro = await ensureAccessKey(p, { label, publicKey: pub, permission: "REPO_READ" });
-    const rw = await ensureAccessKey(p, { label, publicKey: pub, permission: "REPO_WRITE" });
-    assert.equal(rw.action, "replaced");
+    const run = async (readWriteKey: boolean) => {
+      const session = env.session({ project: "~alice", slug: "fleet", readWriteKey }, ALICE.token);
+      await session.observe();
+      const steps = session.planClusterAccess({ label, publicKey: pub });
+      await applyAll(session, steps, pub);
+      return { steps, key: (await p.listAccessKeys()).find((k) => k.label === label)! };
+    };
+    const ro = await run(false);
+    const rw = await run(true);
+    assert.equal(rw.steps[0].kind === "accessKey" && rw.steps[0].action, "replace");
+    assert.deepEqual(rw.steps[0].kind === "accessKey" && rw.steps[0].remove, [ro.key.id]);
     assert.notEqual(rw.key.id, ro.key.id);
     assert.deepEqual(env.bb.repo("~alice", "fleet")?.keys.map((k) => k.permission), ["REPO_WRITE"]);
 
@@ -335,19 +397,31 @@ Deno.test("group grants are listed across pages and granted only when missing", 
     ]);
     assert.equal(p.requests.length - before, 2);
 
-    const outcome = await ensureGroupGrants(p, [
-      { group: "g1", permission: "REPO_WRITE" },
-      { group: "g2", permission: "REPO_ADMIN" },
-      { group: "g4", permission: "REPO_WRITE" },
-    ]);
-    assert.deepEqual(outcome.granted, [{ group: "g4", permission: "REPO_WRITE" }]);
-    assert.deepEqual(outcome.skipped.map((g) => g.group), ["g1", "g2"]);
-    assert.deepEqual(outcome.failed, []);
-
-    const reconciled = await ensureGroupGrants(p, [{ group: "g2", permission: "REPO_ADMIN" }], {
-      reconcile: true,
+    // A run grants only the groups without a grant, whatever permission the others have.
+    const session = env.session({
+      project: "FLEET",
+      slug: "apps",
+      groups: [
+        { group: "g1", permission: "write" },
+        { group: "g2", permission: "admin" },
+        { group: "g4", permission: "write" },
+      ],
     });
-    assert.deepEqual(reconciled.granted, [{ group: "g2", permission: "REPO_ADMIN" }]);
+    await session.observe();
+    const { steps } = session.planRepository();
+    assert.deepEqual(steps, [
+      {
+        kind: "group",
+        provider: "bitbucket-server",
+        action: "grant",
+        group: "g4",
+        permission: "write",
+      },
+    ]);
+    assert.deepEqual(await applyAll(session, steps), []);
+
+    // Another permission for a group is the client's PUT.
+    await p.grantGroup({ group: "g2", permission: "REPO_ADMIN" });
     assert.deepEqual(env.bb.repo("FLEET", "apps")?.groups, {
       g1: "REPO_WRITE",
       g2: "REPO_ADMIN",
@@ -444,8 +518,16 @@ Deno.test("unknown groups and projects fail with 404 in words", async () => {
     assert.equal(err.status, 404);
     assert.match(err.message, /grant REPO_WRITE on FLEET\/apps to group "nobody": group "nobody"/);
     assert.match(err.message, /\(404\) \(Bitbucket says: No such group nobody\.\)/);
-    const outcome = await ensureGroupGrants(p, [{ group: "nobody", permission: "REPO_READ" }]);
-    assert.equal(outcome.failed.length, 1);
+    // In a run, a failed grant is a warning, as in flux.
+    const session = env.session({
+      project: "FLEET",
+      slug: "apps",
+      groups: [{ group: "nobody", permission: "read" }],
+    });
+    await session.observe();
+    const warnings = await applyAll(session, session.planRepository().steps);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /^could not grant group nobody: .*\(404\)/);
 
     const missing = env.provider({ project: "NOPE", repository: "apps" });
     const gone = await expectProviderError(missing.checkAccess());

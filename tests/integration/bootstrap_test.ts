@@ -9,14 +9,20 @@ import {
   contextNames,
   type FleetEnv,
   fluxObject,
+  INSTALL_MANIFEST,
   manifestYaml,
   sourceSecret,
   tokenGit,
   withFleetEnv,
 } from "../helpers/harness.ts";
 import { outputSchemaErrors } from "../helpers/output_schema.ts";
-import { makeGitHttp } from "../../lib/git/http.ts";
-import { checkoutRepo, commitAndPush, httpsRemote, readRepoFiles } from "../../lib/git/repo.ts";
+import { makeGitHttp } from "../../lib/git/transports/isomorphic/http.ts";
+import {
+  checkoutRepo,
+  commitAndPush,
+  httpsRemote,
+} from "../../lib/git/transports/isomorphic/mod.ts";
+import { readRepoFiles } from "../../lib/git/checkout.ts";
 import { missing } from "../helpers/tools.ts";
 
 const CANARY = "canary-token-d41d8cd98f00b204";
@@ -378,6 +384,40 @@ Deno.test({
       await env.git.readFile("fleet", "main", "clusters/c0/flux-system/kustomization.yaml"),
       own,
     );
+  });
+});
+
+Deno.test({
+  name:
+    "apply --plan-file: a saved plan is applied only as it was, not with Flux manifests that changed since (same steps, other contents)",
+  ignore: missing("kubectl"),
+}, async () => {
+  await withEnv({}, async (env) => {
+    // flux.manifests is a local install.yaml, not pinned: what it holds may change after the plan.
+    const install = `${env.dir}/install.yaml`;
+    await Deno.copyFile(INSTALL_MANIFEST, install);
+    const text = await Deno.readTextFile(env.manifest);
+    await Deno.writeTextFile(env.manifest, text.replace(INSTALL_MANIFEST, install));
+    const planFile = `${env.dir}/plan.json`;
+    assert.equal((await cli(env, ["plan", "--out", planFile, env.manifest])).code, 0);
+    const saved = JSON.parse(await Deno.readTextFile(planFile));
+    assert.deepEqual(outputSchemaErrors(saved), []);
+    assert.match(saved.clusters[0].payload, /^sha256:[0-9a-f]{64}$/);
+    // Another helm-controller: the plan still says "+ commit …gotk-components.yaml", but the
+    // file it would commit is not the one the saved plan showed.
+    const release = await Deno.readTextFile(install);
+    await Deno.writeTextFile(
+      install,
+      release.replace("helm-controller:v1.1.0", "helm-controller:v9.9.9"),
+    );
+    const stale = await cli(env, ["apply", "--plan-file", planFile, env.manifest]);
+    assert.equal(stale.code, 1, stale.stdout + stale.stderr);
+    assert.match(
+      stale.stderr,
+      /the saved plan .* is stale: cluster "c0": what apply would write differs from the saved plan/,
+    );
+    assert.equal(env.git.pushCount(), 0);
+    assert.equal(env.kubes[0].mutatingRequests().length, 0);
   });
 });
 

@@ -40,6 +40,27 @@ for (
   });
 }
 
+Deno.test("validate: the older flat Bitbucket keys are ok, each named as deprecated on stderr", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(
+    file,
+    "clusters:\n  - name: dev\n    path: clusters/dev\n    git:\n" +
+      "      provider: bitbucket-server\n      hostname: bb.example.com\n      owner: me\n" +
+      "      personal: true\n      repository: fleet\n",
+  );
+  const r = await run(["validate", file]).finally(() => Deno.remove(file));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^ok: 1 cluster \(checked the file only/);
+  const where = [[6, 17, "hostname"], [7, 14, "owner"], [8, 17, "personal"], [9, 19, "repository"]];
+  assert.deepEqual(
+    r.stderr.trim().split("\n"),
+    where.map(([line, col, key]) =>
+      `warning: ${file}:${line}:${col}: cluster "dev": git.${key}: deprecated: write it as ` +
+      `git.bitbucketServer.${key} (the flat form keeps working)`
+    ),
+  );
+});
+
 Deno.test("validate: every problem printed with file:line:column, cluster and field; exit 1", async () => {
   const dir = await Deno.makeTempDir();
   try {

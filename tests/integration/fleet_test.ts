@@ -10,8 +10,12 @@ import {
   mergeCommits,
   withFleetEnv,
 } from "../helpers/harness.ts";
-import { makeGitHttp } from "../../lib/git/http.ts";
-import { checkoutRepo, commitAndPush, httpsRemote } from "../../lib/git/repo.ts";
+import { makeGitHttp } from "../../lib/git/transports/isomorphic/http.ts";
+import {
+  checkoutRepo,
+  commitAndPush,
+  httpsRemote,
+} from "../../lib/git/transports/isomorphic/mod.ts";
 
 const TOKEN = "canary-fleet-token-31d9";
 const OTHER = "canary-fleet-other-token-8a8a";

@@ -1,8 +1,13 @@
 /** Git faults injected into the real git server at the right moment: retried when transient, named when not. */
 import assert from "node:assert/strict";
 import { type GitFault, type GitServer, startGitServer } from "../../sandbox/git/http_server.ts";
-import { checkoutRepo, commitAndPush, type GitRemote, httpsRemote } from "../../lib/git/repo.ts";
-import { type GitHttp, makeGitHttp } from "../../lib/git/http.ts";
+import {
+  checkoutRepo,
+  commitAndPush,
+  type GitRemote,
+  httpsRemote,
+} from "../../lib/git/transports/isomorphic/mod.ts";
+import { type GitHttp, makeGitHttp } from "../../lib/git/transports/isomorphic/http.ts";
 import type { RetryPolicy } from "../../lib/util/retry.ts";
 
 const TOKEN = "canary-git-fault-token";

@@ -1,8 +1,13 @@
 /** lib/git against the real git http-backend server: empty repos, new branches, wrong tokens, races. */
 import assert from "node:assert/strict";
 import { startGitServer } from "../../sandbox/git/http_server.ts";
-import { checkoutRepo, commitAndPush, httpsRemote, readRepoFiles } from "../../lib/git/repo.ts";
-import { makeGitHttp } from "../../lib/git/http.ts";
+import {
+  checkoutRepo,
+  commitAndPush,
+  httpsRemote,
+} from "../../lib/git/transports/isomorphic/mod.ts";
+import { readRepoFiles } from "../../lib/git/checkout.ts";
+import { makeGitHttp } from "../../lib/git/transports/isomorphic/http.ts";
 
 const TOKEN = "canary-git-token-7f3a9c";
 const author = { name: "fluxfleet", email: "fluxfleet@example.com" };

@@ -11,8 +11,12 @@ import {
   manifestYaml,
   withFleetEnv,
 } from "../helpers/harness.ts";
-import { makeGitHttp } from "../../lib/git/http.ts";
-import { checkoutRepo, commitAndPush, httpsRemote } from "../../lib/git/repo.ts";
+import { makeGitHttp } from "../../lib/git/transports/isomorphic/http.ts";
+import {
+  checkoutRepo,
+  commitAndPush,
+  httpsRemote,
+} from "../../lib/git/transports/isomorphic/mod.ts";
 
 const CANARY = "canary-tls-token-5b1e0c97a2";
 const author = { name: "fluxfleet-test", email: "test@example.com" };

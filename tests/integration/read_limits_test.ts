@@ -16,9 +16,9 @@ import {
 } from "../helpers/harness.ts";
 import { startGitServer } from "../../sandbox/git/http_server.ts";
 import { createKubeClient, type KubeClient } from "../../lib/kube/client.ts";
-import { makeGitHttp } from "../../lib/git/http.ts";
-import { sshGitTransport } from "../../lib/git/ssh.ts";
-import { checkoutRepo, httpsRemote } from "../../lib/git/repo.ts";
+import { makeGitHttp } from "../../lib/git/transports/isomorphic/http.ts";
+import { sshGitTransport } from "../../lib/git/transports/isomorphic/ssh.ts";
+import { checkoutRepo, httpsRemote } from "../../lib/git/transports/isomorphic/mod.ts";
 import { generateKeyPair } from "../../lib/keys/generate.ts";
 import { loadManifests } from "../../lib/manifests/source.ts";
 import { readHead } from "../../lib/util/bounded_read.ts";

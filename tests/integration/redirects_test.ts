@@ -10,8 +10,12 @@ import { manifestYaml, tokenGit, withFleetEnv } from "../helpers/harness.ts";
 import { type Recorder, startRecorder } from "../helpers/recorder.ts";
 import { startGitServer } from "../../sandbox/git/http_server.ts";
 import { sandboxTls } from "../../sandbox/kube/tls.ts";
-import { makeGitHttp } from "../../lib/git/http.ts";
-import { checkoutRepo, commitAndPush, httpsRemote } from "../../lib/git/repo.ts";
+import { makeGitHttp } from "../../lib/git/transports/isomorphic/http.ts";
+import {
+  checkoutRepo,
+  commitAndPush,
+  httpsRemote,
+} from "../../lib/git/transports/isomorphic/mod.ts";
 import { bitbucketServerProvider } from "../../lib/providers/bitbucket-server/mod.ts";
 import { ProviderError } from "../../lib/providers/types.ts";
 import { runCli } from "../helpers/harness.ts";

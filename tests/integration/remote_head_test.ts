@@ -10,19 +10,17 @@ import assert from "node:assert/strict";
 import { startGitServer } from "../../sandbox/git/http_server.ts";
 import { openUp } from "../../sandbox/ssh/repos.ts";
 import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
-import { makeGitHttp } from "../../lib/git/http.ts";
-import { sshGitTransport } from "../../lib/git/ssh.ts";
+import { makeGitHttp } from "../../lib/git/transports/isomorphic/http.ts";
+import { sshGitTransport } from "../../lib/git/transports/isomorphic/ssh.ts";
 import {
   checkoutRepo,
   commitAndPush,
-  type FileChange,
   type GitRemote,
   httpsRemote,
-  type PushResult,
-  readRepoFiles,
-  type RepoCheckout,
-} from "../../lib/git/repo.ts";
-import { systemCheckoutRepo, systemCommitAndPush } from "../../lib/git/system.ts";
+} from "../../lib/git/transports/isomorphic/mod.ts";
+import { type FileChange, type PushResult, type RepoCheckout } from "../../lib/git/types.ts";
+import { readRepoFiles } from "../../lib/git/checkout.ts";
+import { systemCheckoutRepo, systemCommitAndPush } from "../../lib/git/transports/system/mod.ts";
 import { generateKeyPair } from "../../lib/keys/generate.ts";
 import { commitsOf, pushTree, refCommit, setHead } from "../helpers/repo_tree.ts";
 import {

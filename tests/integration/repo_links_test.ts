@@ -21,9 +21,14 @@ import {
 import { generateKeyPair } from "../../lib/keys/generate.ts";
 import { pushTree, refCommit } from "../helpers/repo_tree.ts";
 import { startGitServer } from "../../sandbox/git/http_server.ts";
-import { makeGitHttp } from "../../lib/git/http.ts";
-import { checkoutRepo, commitAndPush, httpsRemote, readRepoFiles } from "../../lib/git/repo.ts";
-import { systemCheckoutRepo, systemCommitAndPush } from "../../lib/git/system.ts";
+import { makeGitHttp } from "../../lib/git/transports/isomorphic/http.ts";
+import {
+  checkoutRepo,
+  commitAndPush,
+  httpsRemote,
+} from "../../lib/git/transports/isomorphic/mod.ts";
+import { readRepoFiles } from "../../lib/git/checkout.ts";
+import { systemCheckoutRepo, systemCommitAndPush } from "../../lib/git/transports/system/mod.ts";
 
 const TOKEN = "canary-links-token-41c7";
 

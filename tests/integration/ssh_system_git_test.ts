@@ -1,5 +1,5 @@
 /**
- * `git.transport: system` (lib/git/system.ts) against a real OpenSSH server (sandbox/ssh/sshd.ts):
+ * `git.transport: system` (lib/git/transports/system/) against a real OpenSSH server (sandbox/ssh/sshd.ts):
  * clone + commit + push, empty repositories, new branches, passphrase-protected and PEM keys,
  * ssh-agent, host key refusal, refused / unknown keys, read-only keys, missing repositories,
  * refused and silent servers, a non-fast-forward race, cleanup on SIGINT, on exit and after
@@ -14,22 +14,22 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { generateKeyPair, type SshKeyPair } from "../../lib/keys/generate.ts";
 import { knownHostsLine } from "../../lib/keys/known_hosts.ts";
-import { sshGitTransport } from "../../lib/git/ssh.ts";
+import { sshGitTransport } from "../../lib/git/transports/isomorphic/ssh.ts";
 import {
   checkoutRepo,
   commitAndPush,
   type GitRemote,
   httpsRemote,
-  readRepoFiles,
-  type RepoCheckout,
-} from "../../lib/git/repo.ts";
-import { makeGitHttp } from "../../lib/git/http.ts";
+} from "../../lib/git/transports/isomorphic/mod.ts";
+import { readRepoFiles } from "../../lib/git/checkout.ts";
+import { type RepoCheckout } from "../../lib/git/types.ts";
+import { makeGitHttp } from "../../lib/git/transports/isomorphic/http.ts";
 import {
   systemCheckoutRepo,
   systemCommitAndPush,
   systemRemoteHead,
   type SystemSshAccess,
-} from "../../lib/git/system.ts";
+} from "../../lib/git/transports/system/mod.ts";
 import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
 import { freePort, isAlive } from "../../sandbox/ssh/process.ts";
 import {
@@ -42,14 +42,17 @@ import {
 } from "../helpers/leftovers.ts";
 import { startGitServer } from "../../sandbox/git/http_server.ts";
 import { missing } from "../helpers/tools.ts";
-import { SESSION_PREFIX, sweepStaleSessionDirs } from "../../lib/git/session_dir.ts";
+import {
+  SESSION_PREFIX,
+  sweepStaleSessionDirs,
+} from "../../lib/git/transports/system/session_dir.ts";
 
 const AUTHOR = { name: "Fleet Bot", email: "bot@example.com" };
 const PASSPHRASE = "canary-passphrase-5b1e7d";
 const FAST = { attempts: 1, initialDelayMs: 1, maxDelayMs: 1 };
 const WORK_PREFIX = "fluxfleet-systest-";
 
-/** The session dirs of lib/git/system.ts in this test's TMPDIR. */
+/** The session dirs of the system transport (lib/git/transports/system/) in this test's TMPDIR. */
 function sessionDirs(): string[] {
   return [...Deno.readDirSync(tmpdir())].map((e) => e.name)
     .filter((n) => n.startsWith(SESSION_PREFIX));
@@ -159,7 +162,7 @@ type Interruption = "sigint" | "exit" | "kill" | "kill-guard";
 
 const CHILD_SCRIPT = (mode: Interruption) => `
 import { systemCheckoutRepo } from ${
-  JSON.stringify(new URL("../../lib/git/system.ts", import.meta.url).href)
+  JSON.stringify(new URL("../../lib/git/transports/system/mod.ts", import.meta.url).href)
 };
 const input = JSON.parse(await new Response(Deno.stdin.readable).text());
 const op = systemCheckoutRepo(input.access, "main", input.dir, { attempts: 1, initialDelayMs: 1, maxDelayMs: 1 });

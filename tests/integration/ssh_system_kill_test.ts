@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { PushHold, SshdServer } from "../../sandbox/ssh/sshd.ts";
 import { missing } from "../helpers/tools.ts";
-import { SESSION_PREFIX } from "../../lib/git/session_dir.ts";
+import { SESSION_PREFIX } from "../../lib/git/transports/system/session_dir.ts";
 import { RUN_DIR_PREFIX } from "../../lib/cli/lifecycle.ts";
 import { basename, join } from "node:path";
 import {

@@ -10,7 +10,11 @@ import git from "isomorphic-git";
 import { generateKeyPair, type SshKeyPair } from "../../lib/keys/generate.ts";
 import { knownHostsLine, scanHostKey } from "../../lib/keys/known_hosts.ts";
 import { ssh2CanSign } from "../../lib/keys/ssh2.ts";
-import { parseSshUrl, type SshAccess, sshGitTransport } from "../../lib/git/ssh.ts";
+import {
+  parseSshUrl,
+  type SshAccess,
+  sshGitTransport,
+} from "../../lib/git/transports/isomorphic/ssh.ts";
 import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
 import { freePort, isAlive } from "../../sandbox/ssh/process.ts";
 import { withOwnTmpdir } from "../helpers/leftovers.ts";

@@ -5,12 +5,8 @@
  * contract fluxcd/go-git-providers' stash client uses: an access key is
  * {key: {id, text, label}, permission: REPO_READ|REPO_WRITE, repository}.
  */
-import {
-  type AccessKey,
-  type AccessKeyPermission,
-  type NewAccessKey,
-  publicKeyMaterial,
-} from "../types.ts";
+import { publicKeyMaterial } from "../types.ts";
+import type { AccessKey, AccessKeyPermission, NewAccessKey } from "./types.ts";
 import { unexpectedShape } from "./errors.ts";
 import type { Transport } from "./http.ts";
 import { reader } from "./json.ts";

@@ -9,7 +9,7 @@
  *    caller's own permission; 404 no repository (or, as fluxcd/go-git-providers meets it, no such group).
  *  GET /rest/api/1.0/projects/{projectKey}/permissions/groups — paged; needs PROJECT_ADMIN.
  */
-import { type GroupGrant, type GroupPermission } from "../types.ts";
+import type { GroupGrant, GroupPermission } from "./types.ts";
 import { failureFromResponse, serverErrors, unexpectedShape } from "./errors.ts";
 import type { Transport } from "./http.ts";
 import { reader } from "./json.ts";

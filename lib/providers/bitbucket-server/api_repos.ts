@@ -3,7 +3,7 @@
  * Shapes per the Bitbucket Data Center REST reference (OpenAPI "Bitbucket Data Center" 9.x,
  * tags Project/Repository; RestRepository, RestProject).
  */
-import type { ProviderRepo } from "../types.ts";
+import type { ProviderRepo } from "./types.ts";
 import { unexpectedShape } from "./errors.ts";
 import type { Transport } from "./http.ts";
 import { type Json, reader } from "./json.ts";

@@ -11,9 +11,9 @@
  * is followed, as git does (at most MAX_REDIRECTS; a 301/302/303 only for GET).
  */
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from "isomorphic-git";
-import { debug } from "../util/debug.ts";
-import { boundedChunks } from "../util/bounded_read.ts";
-import { DEFAULT_LIMITS, formatSize, LimitExceededError, raiseHint } from "../util/limits.ts";
+import { debug } from "../../../util/debug.ts";
+import { boundedChunks } from "../../../util/bounded_read.ts";
+import { DEFAULT_LIMITS, formatSize, LimitExceededError, raiseHint } from "../../../util/limits.ts";
 
 export interface GitHttpOptions {
   caPem?: string;

@@ -12,7 +12,7 @@
  * with a HEAD, without that branch, or not in the v1 format is passed on untouched.
  */
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from "isomorphic-git";
-import { concatBytes } from "../util/bytes.ts";
+import { concatBytes } from "../../../util/bytes.ts";
 import { pktLine } from "./ssh_channel.ts";
 
 const FLUSH = "0000";

@@ -1,9 +1,10 @@
 /**
- * GitProvider for Bitbucket Server / Data Center, the counterpart of `flux bootstrap
+ * The REST client for Bitbucket Server / Data Center, the counterpart of `flux bootstrap
  * bitbucket-server` (fluxcd/go-git-providers' stash client): one repository, its access keys
  * and group grants, reached with an HTTP access token.
  */
-import { type GitProvider, ProviderError } from "../types.ts";
+import { ProviderError } from "../types.ts";
+import type { BitbucketApi } from "./types.ts";
 import { addRepoAccessKey, deleteRepoAccessKey, listRepoAccessKeys } from "./api_keys.ts";
 import {
   listRepoGroupPermissions,
@@ -16,7 +17,7 @@ import { permissionMessage } from "./errors.ts";
 import { createTransport, type RequestRecord } from "./http.ts";
 import { type BitbucketTarget, repoName, resolveTarget } from "./target.ts";
 
-export type BitbucketServerProvider = GitProvider & {
+export type BitbucketServerProvider = BitbucketApi & {
   /** Every HTTP request made, in order (retries included). */
   requests: RequestRecord[];
   /** Releases the HTTP client (needed when a CA was given). */
@@ -52,7 +53,6 @@ export function bitbucketServerProvider(target: BitbucketTarget): BitbucketServe
   }
 
   return {
-    kind: "bitbucket-server",
     requests: tr.requests,
     close: tr.close,
     checkAccess,

@@ -16,8 +16,9 @@
  * goes at the next run's sweep (session_dir.ts).
  */
 import { join } from "node:path";
-import { GitError } from "./repo.ts";
+import { GitError } from "../../types.ts";
 import { MAX_SOCKET_PATH } from "./session_dir.ts";
+import { spawnDetached } from "./spawn.ts";
 
 export const SOCKET_NAME = "agent";
 
@@ -65,28 +66,17 @@ export async function startSessionGuard(dir: string, withAgent: boolean): Promis
     );
   }
   const guardArgs = ["-c", GUARD_SCRIPT, "fluxfleet-ssh-guard", dir];
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(socket ? "ssh-agent" : "sh", {
+  // Own session: a Ctrl-C at the terminal reaches fluxfleet, which decides what to stop.
+  const child = spawnDetached(
+    socket ? "ssh-agent" : "sh",
+    {
       args: socket ? ["-a", socket, "sh", ...guardArgs] : guardArgs,
-      clearEnv: true,
       env: { PATH: path() },
       stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      // Own session: a Ctrl-C at the terminal reaches fluxfleet, which decides what to stop.
-      detached: true,
-    }).spawn();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new GitError(
-        "git.transport system needs OpenSSH's ssh-agent and ssh-add on PATH (the key is only " +
-          "ever held by a private ssh-agent): install the OpenSSH client",
-        false,
-      );
-    }
-    throw e;
-  }
+    },
+    "git.transport system needs OpenSSH's ssh-agent and ssh-add on PATH (the key is only " +
+      "ever held by a private ssh-agent): install the OpenSSH client",
+  );
   // The first line says the guard runs (and the agent listens): the agent's pid, 0 without one.
   let out = "";
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();

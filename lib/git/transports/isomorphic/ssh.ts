@@ -14,9 +14,9 @@
  * One transport serves one repository and one git operation at a time.
  */
 import type { GitHttpRequest, GitHttpResponse } from "isomorphic-git";
-import type { Ssh2Client } from "../keys/ssh2.ts";
+import type { Ssh2Client } from "../../../keys/ssh2.ts";
 import { connectSsh } from "./ssh_connect.ts";
-import { concatBytes } from "../util/bytes.ts";
+import { concatBytes } from "../../../util/bytes.ts";
 import {
   type ExecChannel,
   FLUSH_PKT,
@@ -25,10 +25,10 @@ import {
   pktLine,
   readAdvertisement,
 } from "./ssh_channel.ts";
-import { hostPort, parseSshUrl, shellQuote, type SshUrl } from "./ssh_url.ts";
-import { DEFAULT_LIMITS, formatSize, LimitExceededError, raiseHint } from "../util/limits.ts";
+import { hostPort, parseSshUrl, shellQuote, type SshUrl } from "../../ssh_url.ts";
+import { DEFAULT_LIMITS, formatSize, LimitExceededError, raiseHint } from "../../../util/limits.ts";
 
-export { parseSshUrl, type SshUrl } from "./ssh_url.ts";
+export { parseSshUrl, type SshUrl } from "../../ssh_url.ts";
 
 export interface SshAccess {
   /** ssh://user@host[:port]/path, or scp-like user@host:path */

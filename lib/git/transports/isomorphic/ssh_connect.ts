@@ -4,14 +4,14 @@
  * says what to do. Nothing derived from the private key except its public fingerprint is ever
  * put in a message.
  */
-import { blobKeyType, encodeBase64, sha256Fingerprint } from "../keys/fingerprint.ts";
+import { blobKeyType, encodeBase64, sha256Fingerprint } from "../../../keys/fingerprint.ts";
 import {
   findHostKeys,
   findRevokedHostKeys,
   type HostKey,
   knownHostsName,
-} from "../keys/known_hosts.ts";
-import { parsePrivateKey } from "../keys/parse.ts";
+} from "../../../keys/known_hosts.ts";
+import { parsePrivateKey } from "../../../keys/parse.ts";
 import {
   describeNetworkError,
   hostKeyAlgorithmsFor,
@@ -19,8 +19,8 @@ import {
   ssh2CanSign,
   type Ssh2Client,
   type Ssh2Error,
-} from "../keys/ssh2.ts";
-import { hostPort } from "./ssh_url.ts";
+} from "../../../keys/ssh2.ts";
+import { hostPort } from "../../ssh_url.ts";
 
 export interface ConnectTarget {
   user: string;

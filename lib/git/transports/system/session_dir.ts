@@ -6,7 +6,7 @@
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { longestOwnedName, makeOwnedDir, sweepStaleOwnedDirs } from "../util/owned_dirs.ts";
+import { longestOwnedName, makeOwnedDir, sweepStaleOwnedDirs } from "../../../util/owned_dirs.ts";
 
 /** "fluxfleet ssh session", short: the agent's socket path is bounded (MAX_SOCKET_PATH). */
 export const SESSION_PREFIX = "ffssh-";

@@ -3,8 +3,8 @@
  * reader with backpressure and an idle timeout, its stderr collected for error messages, and the
  * pkt-line framing needed to find the end of the ref advertisement.
  */
-import type { Ssh2Channel, Ssh2Client } from "../keys/ssh2.ts";
-import { concatBytes } from "../util/bytes.ts";
+import type { Ssh2Channel, Ssh2Client } from "../../../keys/ssh2.ts";
+import { concatBytes } from "../../../util/bytes.ts";
 
 /** Pause the channel when this much unread stdout piles up. */
 const HIGH_WATER = 1 << 20;

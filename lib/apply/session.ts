@@ -1,0 +1,167 @@
+/**
+ * The live side of a run, kept from observe to apply: each repository's clone, git remote and
+ * provider session, each cluster's Kubernetes client. The plan is data; this is what carries it
+ * out. Closing it closes every connection and removes the clones.
+ */
+import type { ClusterConfig } from "../config/types.ts";
+import type { RemoteAccess, RepoRemote } from "../git/remote.ts";
+import type { RepoCheckout } from "../git/types.ts";
+import { parseSshUrl } from "../git/ssh_url.ts";
+import { repositoryKey } from "../git/url.ts";
+import type { KubeClient } from "../kube/client.ts";
+import type { ProviderSession, RepositoryFacts } from "../providers/types.ts";
+import type { RetryPolicy } from "../util/retry.ts";
+import type { Credentials } from "./credentials.ts";
+import { observedRetry } from "./deadline.ts";
+import { type KnownHosts, learnHostKeys } from "./host_keys.ts";
+import { type Connectors, connectors, type RunOptions } from "./options.ts";
+
+/** One repository (and branch) of the run, shared by the clusters that use it. */
+export interface RepoSession {
+  key: string;
+  /** Where it is fetched and pushed: the first cluster's URL, or the provider's link. */
+  url: string;
+  branch: string;
+  /** The first cluster using the repository: its credentials fetch and push. */
+  owner: ClusterConfig;
+  creds: Credentials;
+  clusters: string[];
+  provider?: ProviderSession;
+  /** What the provider observed (its links; whether the repository exists). */
+  facts?: RepositoryFacts;
+  remote?: RepoRemote;
+  /** SSH: the git server's host key, learnt when the remote was opened. */
+  knownHosts?: KnownHosts;
+  checkout?: RepoCheckout;
+  /** It could not be observed: its clusters are not planned. */
+  error?: string;
+  /** Aborted when the repository's fetch or push ran out of time: no retry starts after it. */
+  deadline?: AbortSignal;
+  /** How many of `clusters` have read their files from the checkout (its cache goes after). */
+  filesRead: number;
+}
+
+/** One cluster of the run. */
+export interface ClusterSession {
+  config: ClusterConfig;
+  creds: Credentials;
+  repo: RepoSession;
+  client?: KubeClient;
+  /** Aborted when the cluster ran out of time in this stage: no retry starts after it. */
+  deadline?: AbortSignal;
+}
+
+export interface FleetSession {
+  repos: RepoSession[];
+  clusters: Map<string, ClusterSession>;
+  /** Where the repositories are cloned (removed by close). */
+  workspace: string;
+  connect: Connectors;
+  close(): Promise<void>;
+}
+
+/** One session per repository however its clusters spell its URL (lib/git/url.ts) and branch. */
+export async function openSession(
+  clusters: ClusterConfig[],
+  creds: Map<string, Credentials>,
+  opts: RunOptions,
+): Promise<FleetSession> {
+  const repos = new Map<string, RepoSession>();
+  const sessions = new Map<string, ClusterSession>();
+  for (const c of clusters) {
+    const key = `${repositoryKey(c.git.url)}#${c.git.branch}`;
+    let repo = repos.get(key);
+    if (!repo) {
+      repo = {
+        key,
+        url: c.git.url,
+        branch: c.git.branch,
+        owner: c,
+        creds: creds.get(c.name)!,
+        clusters: [],
+        filesRead: 0,
+      };
+      repos.set(key, repo);
+    }
+    repo.clusters.push(c.name);
+    sessions.set(c.name, { config: c, creds: creds.get(c.name)!, repo });
+  }
+  const workspace = await Deno.makeTempDir({ prefix: "fluxfleet-" });
+  return {
+    repos: [...repos.values()],
+    clusters: sessions,
+    workspace,
+    connect: connectors(opts),
+    async close() {
+      for (const s of sessions.values()) s.client?.close();
+      for (const r of repos.values()) r.provider?.close();
+      for (const r of repos.values()) await r.remote?.close().catch(() => {});
+      await Deno.remove(workspace, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** The git-level access to a repository: its URL, the credentials, known hosts, transport, signer. */
+export function remoteAccess(
+  c: ClusterConfig,
+  creds: Credentials,
+  url: string,
+  knownHosts: string | undefined,
+): RemoteAccess {
+  return {
+    url,
+    credentials: creds.kind === "token"
+      ? {
+        kind: "token",
+        username: creds.username,
+        token: creds.token,
+        ...(creds.caPem ? { caPem: creds.caPem } : {}),
+      }
+      : { kind: "ssh", privateKey: creds.keyText, passphrase: creds.passphrase },
+    knownHosts,
+    hostKeyAlgorithms: c.git.hostKeyAlgorithms,
+    transport: c.git.transport,
+    allowInsecureHttp: c.git.allowInsecureHttp,
+    signer: creds.signer,
+  };
+}
+
+/**
+ * How a repository's remote is opened: the run's per-request timeout, and its retries shown on
+ * the lines of every cluster using the repository (none starts after the repository's deadline).
+ */
+function remoteOptions(r: RepoSession, opts: RunOptions) {
+  return {
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    maxResponseBytes: opts.limits?.gitPack,
+    deadline: () => r.deadline,
+    retry: observedRetry(opts.retry, (m) => {
+      for (const c of r.clusters) opts.onEvent?.(c, m);
+    }, () => r.deadline),
+  };
+}
+
+/**
+ * Opens the repository's git remote (its owner's credentials); over SSH the server's host key is
+ * learnt first, and kept: the cluster's known_hosts is the same.
+ */
+export async function openRepoRemote(
+  r: RepoSession,
+  connect: Connectors,
+  opts: RunOptions,
+): Promise<RepoRemote> {
+  const options = remoteOptions(r, opts);
+  if (r.creds.kind === "ssh") {
+    const target = parseSshUrl(r.url);
+    r.knownHosts = await learnHostKeys(r.owner.git, target.host, target.port, options.timeoutMs);
+  }
+  return connect.openRemote(
+    remoteAccess(r.owner, r.creds, r.url, r.knownHosts?.text),
+    options,
+  );
+}
+
+/** The cluster's own retries (Kubernetes API), shown on its line; none after its deadline. */
+export function clusterRetry(s: ClusterSession, opts: RunOptions): RetryPolicy {
+  return observedRetry(opts.retry, (m) => opts.onEvent?.(s.config.name, m), () => s.deadline);
+}

@@ -1,0 +1,42 @@
+/** `fluxfleet plan FILE`: observe and show what apply would change; `--out` saves it. */
+import type { Command } from "commander";
+import { renderPlanText } from "../report/text.ts";
+import { jsonText, planDocument, planFileDocument, planFileText } from "../report/json.ts";
+import type { Cli } from "./context.ts";
+import { type CommonOptions, withCommon } from "./options.ts";
+import { fileDigest } from "./plan_file.ts";
+import { subcommand } from "./program.ts";
+
+export function planCommand(program: Command, cli: Cli): void {
+  withCommon(subcommand(program, "plan"))
+    .description("observe every cluster and repository and show what apply would change")
+    .option(
+      "--detailed-exitcode",
+      "exit 0 when nothing changes, 2 when changes are planned, 1 on error",
+    )
+    .option("--out <plan-file>", "also save the plan (mode 0600), for `apply --plan-file`")
+    .action(
+      async (file: string, opts: CommonOptions & { detailedExitcode?: boolean; out?: string }) => {
+        const { manifest, run } = await cli.startRun(file, opts);
+        try {
+          const plans = run.plans;
+          if (opts.out) {
+            const digest = await fileDigest(manifest.file);
+            const doc = planFileDocument(manifest.file, run.plan.clusters, digest);
+            await Deno.writeTextFile(opts.out, planFileText(doc), { mode: 0o600 });
+          }
+          cli.print(
+            opts.output === "json"
+              ? jsonText(planDocument(manifest.file, plans))
+              : renderPlanText(plans),
+          );
+          if (plans.some((p) => p.error)) Deno.exitCode = 1;
+          else if (opts.detailedExitcode && plans.some((p) => p.steps.length > 0)) {
+            Deno.exitCode = 2;
+          }
+        } finally {
+          await run.close();
+        }
+      },
+    );
+}
