@@ -68,6 +68,10 @@ async function main(opts: Options): Promise<Results> {
   const m = results.machine;
   log(`machine: ${m.cpus} CPUs, ${m.memGiB} GiB; deno ${m.deno}; ${m.git}; kubectl ${m.kubectl}`);
   log(`fluxfleet measured: ${ROOT} (${results.tree}); ${results.rssSource}`);
+  if (opts.compare) {
+    log(`compared with the fluxfleet tree in ${opts.compare} ${opts.compareFlags.join(" ")}`);
+  }
+  if (opts.fluxfleetFlags.length > 0) log(`fluxfleet runs with ${opts.fluxfleetFlags.join(" ")}`);
   log(
     `sizes ${opts.sizes.map((s) => `${s.clusters}/${s.repos}×${s.rounds}`).join(", ")}; ` +
       `--concurrency ${opts.concurrency} (setup ${opts.setupConcurrency}); Flux stand-in poll ${
@@ -80,7 +84,8 @@ async function main(opts: Options): Promise<Results> {
   await Deno.mkdir(`${work}/tmp`);
   if (opts.profile) await Deno.mkdir(opts.profile, { recursive: true });
   const git = await startGitServer({ users: { git: token } });
-  const world = new World(git, { token, work }, opts.perRepo, opts.sourcePollMs);
+  const env = { token, work, denoFlags: opts.fluxfleetFlags };
+  const world = new World(git, env, opts.perRepo, opts.sourcePollMs);
   try {
     const largest = opts.sizes.at(-1)!;
     const smallest = opts.sizes[0];
@@ -133,6 +138,8 @@ async function main(opts: Options): Promise<Results> {
           concurrency: opts.concurrency,
           capture,
           profileDir: opts.profile,
+          compareRoot: opts.compare,
+          compareFlags: opts.compareFlags,
         }),
       );
     }

@@ -7,8 +7,9 @@
  *   deno run -A bench/startup_profile.ts OUT <fluxfleet args…>
  *
  * Writes OUT (a .cpuprofile) and OUT.txt (bench/cpuprofile.ts's summary), and prints one JSON
- * line to stderr: {"firstFetchMs": …} from the profiler's start. The CLI then runs on to its
- * normal end.
+ * line to stderr: {"firstFetchMs": …, "memory": …} — the time from the profiler's start, and
+ * Deno.memoryUsage() at that moment; run with `--v8-flags=--expose-gc` and `memoryAfterGc` says
+ * what of the heap is still live after a full GC there. The CLI then runs on to its normal end.
  */
 import { Session } from "node:inspector";
 import { type CpuProfile, formatSummary, summarize } from "./cpuprofile.ts";
@@ -43,10 +44,14 @@ const realFetch = globalThis.fetch;
 globalThis.fetch = (...args: Parameters<typeof fetch>) => {
   written ??= (async () => {
     const firstFetchMs = performance.now() - started;
+    const memory = Deno.memoryUsage();
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    const memoryAfterGc = gc ? Deno.memoryUsage() : undefined;
     const { profile } = await post<{ profile: CpuProfile }>("Profiler.stop");
     await Deno.writeTextFile(out, JSON.stringify(profile));
     await Deno.writeTextFile(`${out}.txt`, formatSummary(summarize(profile, 25)) + "\n");
-    console.error(JSON.stringify({ firstFetchMs }));
+    console.error(JSON.stringify({ firstFetchMs, memory, memoryAfterGc }));
   })();
   return realFetch(...args);
 };

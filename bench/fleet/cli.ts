@@ -15,16 +15,26 @@ export function childEnv(env: Env): Record<string, string> {
 export function cli(
   env: Env,
   args: string[],
-  opts: { profileOut?: string; heap?: boolean } = {},
+  opts: {
+    profileOut?: string;
+    heap?: boolean;
+    traceRss?: boolean;
+    /** Another fluxfleet tree to run (its main.ts), e.g. an export with a change to compare. */
+    root?: string;
+    /** More `deno run` flags for this run. */
+    flags?: string[];
+  } = {},
 ): Promise<MeasuredRun> {
+  const root = opts.root ?? ROOT;
   const entry = opts.profileOut
     ? [`${ROOT}bench/profile.ts`, ...(opts.heap ? ["--heap"] : []), opts.profileOut]
-    : [`${ROOT}main.ts`];
-  return measuredDeno(["run", "-A", ...entry, ...args], {
+    : [`${root}main.ts`];
+  return measuredDeno(["run", "-A", ...env.denoFlags, ...(opts.flags ?? []), ...entry, ...args], {
     env: childEnv(env),
     scratch: env.work,
-    cwd: ROOT,
+    cwd: root,
     timeoutMs: TIMEOUT_MS,
+    traceRss: opts.traceRss,
   });
 }
 
@@ -33,7 +43,7 @@ export function cli(
  * stamp is as close to the process's start as the bench can take it.
  */
 export function cliDirect(env: Env, args: string[]): Promise<ProcResult> {
-  return run(Deno.execPath(), ["run", "-A", `${ROOT}main.ts`, ...args], {
+  return run(Deno.execPath(), ["run", "-A", ...env.denoFlags, `${ROOT}main.ts`, ...args], {
     env: childEnv(env),
     cwd: ROOT,
     timeoutMs: TIMEOUT_MS,

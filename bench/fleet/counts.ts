@@ -79,7 +79,8 @@ export function planCounts(world: World, f: Fleet, gitRecords: GitRequestRecord[
 
 /**
  * Phases of a no-op plan in seconds from spawn: start-up (to the first request), git
- * observation (first to last git request), cluster observation (first to last API request),
+ * observation (first to last git request: the last pack is still read and unpacked after it),
+ * cluster observation (first to last API request),
  * then the planning of the last clusters (last request → first output byte) and printing and
  * exit (first output byte → exit). Requests are stamped when they arrive at the servers.
  */
@@ -92,20 +93,32 @@ export interface PlanTimeline {
   /** First byte of the plan's text on stdout (NaN: none). */
   output: number;
   exit: number;
+  /** VmRSS (MiB) sampled at those moments, and the highest sample with its time (s). */
+  rss?: { firstRequest: number; gitLast: number; apiLast: number; peak: number; peakAt: number };
+}
+
+/** The last sample at or before `t` seconds, in MiB. */
+function rssAt(trace: [number, number][], t: number): number {
+  let kb = NaN;
+  for (const [ms, v] of trace) {
+    if (ms / 1000 > t) break;
+    kb = v;
+  }
+  return kb / 1024;
 }
 
 export function planTimeline(
   world: World,
   f: Fleet,
   gitRecords: GitRequestRecord[],
-  r: ProcResult,
+  r: ProcResult & { rssTrace?: [number, number][] },
 ): PlanTimeline {
   const at = (rec: object) => world.at(rec, r.spawnedAt) / 1000;
   const apiTimes = f.members.flatMap((i) => world.sandboxes[i].requests.map(at));
   const gitTimes = gitRecords.map(at);
   const gitFirst = Math.min(...gitTimes);
   const apiFirst = Math.min(...apiTimes);
-  return {
+  const t: PlanTimeline = {
     firstRequest: Math.min(gitFirst, apiFirst),
     gitFirst,
     gitLast: Math.max(...gitTimes),
@@ -114,15 +127,34 @@ export function planTimeline(
     output: (r.firstStdoutMs ?? NaN) / 1000,
     exit: r.ms / 1000,
   };
+  const trace = r.rssTrace;
+  if (trace && trace.length > 0) {
+    const peak = trace.reduce((a, b) => (b[1] > a[1] ? b : a));
+    t.rss = {
+      firstRequest: rssAt(trace, t.firstRequest),
+      gitLast: rssAt(trace, t.gitLast),
+      apiLast: rssAt(trace, t.apiLast),
+      peak: peak[1] / 1024,
+      peakAt: peak[0] / 1000,
+    };
+  }
+  return t;
 }
 
 export function describePlanTimeline(t: PlanTimeline): string {
   const f = (x: number) => x.toFixed(2);
-  return `start-up ${f(0)}–${f(t.firstRequest)} s; git observation ${f(t.gitFirst)}–${
+  const rss = t.rss
+    ? `; VmRSS ${t.rss.firstRequest.toFixed(0)} MiB at the first request, ${
+      t.rss.gitLast.toFixed(0)
+    } at the last git request, ${t.rss.apiLast.toFixed(0)} at the last API request, highest ${
+      t.rss.peak.toFixed(0)
+    } at ${f(t.rss.peakAt)} s`
+    : "";
+  return `start-up ${f(0)}–${f(t.firstRequest)} s; git requests ${f(t.gitFirst)}–${
     f(t.gitLast)
-  } s; cluster observation ${f(t.apiFirst)}–${f(t.apiLast)} s; planning of the last clusters ${
+  } s; cluster requests ${f(t.apiFirst)}–${f(t.apiLast)} s; planning of the last clusters ${
     f(Math.max(t.gitLast, t.apiLast))
-  }–${f(t.output)} s; printing and exit ${f(t.output)}–${f(t.exit)} s`;
+  }–${f(t.output)} s; printing and exit ${f(t.output)}–${f(t.exit)} s${rss}`;
 }
 
 /** What a first apply sent, per cluster (median) and per repository: where its time goes. */

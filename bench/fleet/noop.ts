@@ -34,6 +34,20 @@ export interface FloorFigures {
   ratio: number;
 }
 
+/** No-op plans of another fluxfleet tree (--compare), run in the same rounds. */
+export interface CompareFigures {
+  root: string;
+  flags: string[];
+  runs: RunFigures[];
+  wall: Spread;
+  rss: Spread;
+  cpu: Spread;
+  timelines: PlanTimeline[];
+  /** Its median wall time ÷ the measured tree's. */
+  wallRatio: number;
+  sameCountsEveryRun: boolean;
+}
+
 export interface SizeFigures {
   clusters: number;
   repos: number;
@@ -41,6 +55,7 @@ export interface SizeFigures {
   wall: Spread;
   rss: Spread;
   cpu: Spread;
+  compare?: CompareFigures;
   /** Requests of the last timed run, and whether every timed run sent the same numbers. */
   counts: PlanCounts;
   sameCountsEveryRun: boolean;
@@ -70,6 +85,9 @@ export async function noopPlans(
     /** undefined: no floor runs. */
     capture?: CapturedFetch;
     profileDir?: string;
+    /** Another fluxfleet tree, run in each round right after this one. */
+    compareRoot?: string;
+    compareFlags?: string[];
   },
 ): Promise<SizeFigures> {
   const args = planArgs(f, opts.concurrency);
@@ -101,13 +119,21 @@ export async function noopPlans(
   const runs: RunFigures[] = [];
   const timelines: PlanTimeline[] = [];
   const floorRuns: Record<FloorMode, RunFigures[]> = { overlap: [], phases: [] };
+  const compareRuns: RunFigures[] = [];
+  const compareTimelines: PlanTimeline[] = [];
+  let compareSame = true;
   let counts = warmCounts;
   let sameCountsEveryRun = true;
+  if (opts.compareRoot) {
+    // Its own warm-up: Deno's code cache for that tree.
+    const compared = { root: opts.compareRoot, flags: opts.compareFlags };
+    requireOk(await cli(world.env, args, compared), "compared tree's plan");
+  }
   for (let k = 0; k < opts.rounds; k++) {
     const load = await loadAverage();
     world.resetRequests(f);
     before = world.git.requests.length;
-    const r = await cli(world.env, args);
+    const r = await cli(world.env, args, { traceRss: true });
     requireOk(r, `no-op plan of ${f.label}`);
     const gitRecords = world.git.requests.slice(before);
     counts = planCounts(world, f, gitRecords);
@@ -118,6 +144,22 @@ export async function noopPlans(
     let line = `  round ${k + 1}/${opts.rounds} (load ${load}): fluxfleet ${secs(r.ms)}, ${
       ((r.maxRssKb ?? 0) / 1024).toFixed(0)
     } MiB`;
+    if (opts.compareRoot) {
+      const cl = await loadAverage();
+      world.resetRequests(f);
+      const cb = world.git.requests.length;
+      const c = await cli(world.env, args, {
+        traceRss: true,
+        root: opts.compareRoot,
+        flags: opts.compareFlags,
+      });
+      requireOk(c, `no-op plan of ${f.label} by ${opts.compareRoot}`);
+      const cg = world.git.requests.slice(cb);
+      if (countsKey(planCounts(world, f, cg)) !== countsKey(warmCounts)) compareSame = false;
+      compareTimelines.push(planTimeline(world, f, cg, c));
+      compareRuns.push(figures(c, cl));
+      line += `; compared tree ${secs(c.ms)}, ${((c.maxRssKb ?? 0) / 1024).toFixed(0)} MiB`;
+    }
     if (floorFile) {
       for (const mode of ["overlap", "phases"] as const) {
         const fl = await loadAverage();
@@ -144,6 +186,20 @@ export async function noopPlans(
     floorRequests,
     floorFile,
   };
+  if (opts.compareRoot) {
+    const cw = spread(compareRuns.map((r) => r.ms));
+    out.compare = {
+      root: opts.compareRoot,
+      flags: opts.compareFlags ?? [],
+      runs: compareRuns,
+      wall: cw,
+      rss: spread(compareRuns.map((r) => r.maxRssKb)),
+      cpu: spread(compareRuns.map((r) => r.cpuS)),
+      timelines: compareTimelines,
+      wallRatio: cw.median / wall.median,
+      sameCountsEveryRun: compareSame,
+    };
+  }
   if (floorFile) {
     const floor = (mode: FloorMode): FloorFigures => {
       const fw = spread(floorRuns[mode].map((r) => r.ms));

@@ -17,6 +17,11 @@ export const USAGE = `usage: deno run -A bench/fleet.ts [options]
   --json FILE            also write every figure as JSON
   --profile DIR          one CPU- and one heap-profiled plan per size, the apply profiled too;
                          keeps DIR/*.cpuprofile, *.heapprofile (the start-up profile goes there too)
+  --compare DIR          another fluxfleet tree (e.g. a git archive export with a lib/ change):
+                         its no-op plans run in the same rounds, right after this tree's
+  --compare-flags=STR    deno flags for the compared tree only (without --compare: this tree again,
+                         with these flags), e.g. --v8-flags=--max-semi-space-size=1
+  --fluxfleet-flags=STR  deno flags for every fluxfleet run (write the = when STR starts with -)
   --help`;
 
 export interface Size {
@@ -37,6 +42,11 @@ export interface Options {
   sourcePollMs: number;
   json?: string;
   profile?: string;
+  compare?: string;
+  /** Extra `deno run` flags of the compared tree's runs (split on spaces). */
+  compareFlags: string[];
+  /** Extra `deno run` flags for every fluxfleet child (split on spaces). */
+  fluxfleetFlags: string[];
   /** Clusters per repository, the same for every size. */
   perRepo: number;
 }
@@ -46,6 +56,10 @@ function int(name: string, raw: string | undefined, def: number, min: number): n
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: whole number ≥ ${min}`);
   return n;
+}
+
+function words(raw: string | undefined): string[] {
+  return (raw ?? "").split(" ").filter((x) => x !== "");
 }
 
 function parseSizes(raw: string, runsRaw: string): Size[] {
@@ -85,6 +99,9 @@ export function parseOptions(argv: string[]): Options {
       "source-poll-ms": str,
       json: str,
       profile: str,
+      compare: str,
+      "compare-flags": str,
+      "fluxfleet-flags": str,
       help: { type: "boolean" },
     },
     strict: true,
@@ -111,6 +128,13 @@ export function parseOptions(argv: string[]): Options {
     sourcePollMs: int("source-poll-ms", values["source-poll-ms"], 0, 0),
     json: values.json,
     profile: values.profile,
+    compare: values.compare !== undefined
+      ? new URL(values.compare.replace(/\/?$/, "/"), `file://${Deno.cwd()}/`).pathname
+      : values["compare-flags"] !== undefined
+      ? new URL("../../", import.meta.url).pathname
+      : undefined,
+    compareFlags: words(values["compare-flags"]),
+    fluxfleetFlags: words(values["fluxfleet-flags"]),
     perRepo,
   };
   if (o.applyClusters > sizes[0].clusters) {

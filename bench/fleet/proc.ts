@@ -107,6 +107,48 @@ export interface MeasuredRun extends ProcResult {
   maxRssKb?: number;
   userS?: number;
   sysS?: number;
+  /** With `traceRss`: [ms since spawn, VmRSS KiB] of the deno process, every ~20 ms. */
+  rssTrace?: [number, number][];
+}
+
+/** A field of /proc/<pid>/status in KiB (VmRSS, VmHWM); undefined once the process is gone. */
+function statusKb(pid: number, name: string): number | undefined {
+  try {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(
+      Deno.readTextFileSync(`/proc/${pid}/status`),
+    );
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid of `pid`'s only child (deno under /usr/bin/time), once it has one. */
+function childPid(pid: number): number | undefined {
+  try {
+    const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/);
+    return kids[0] ? Number(kids[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Samples VmRSS of the deno process every 20 ms: `wrapped` when `pid` is /usr/bin/time, whose
+ * child it is. Returns a stop function giving the samples ([performance.now(), KiB]).
+ */
+function traceRss(pid: number, wrapped: boolean): () => [number, number][] {
+  const samples: [number, number][] = [];
+  let target = wrapped ? undefined : pid;
+  const timer = setInterval(() => {
+    target ??= childPid(pid);
+    const kb = target === undefined ? undefined : statusKb(target, "VmRSS");
+    if (kb !== undefined) samples.push([performance.now(), kb]);
+  }, 20);
+  return () => {
+    clearInterval(timer);
+    return samples;
+  };
 }
 
 let useTimeBin: boolean | undefined;
@@ -135,31 +177,35 @@ function field(text: string, label: string): number | undefined {
   return Number.isFinite(v) ? v : undefined;
 }
 
-/** VmHWM (peak RSS) of a live process, in KiB; undefined once it has exited. */
-function vmHwm(pid: number): number | undefined {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * `deno <args>` with its peak RSS and CPU time: under `/usr/bin/time -v` when it works (the
  * report goes to a file in `scratch`), else with VmHWM polled every 20 ms.
  */
 export async function measuredDeno(
   args: string[],
-  opts: { env: Record<string, string>; scratch: string; cwd?: string; timeoutMs: number },
+  opts: {
+    env: Record<string, string>;
+    scratch: string;
+    cwd?: string;
+    timeoutMs: number;
+    traceRss?: boolean;
+  },
 ): Promise<MeasuredRun> {
   if (await timeBinWorks()) {
     const report = `${opts.scratch}/time-${crypto.randomUUID()}.txt`;
-    const r = await run(TIME_BIN, ["-v", "-o", report, Deno.execPath(), ...args], opts);
+    let stopTrace: (() => [number, number][]) | undefined;
+    const r = await run(TIME_BIN, ["-v", "-o", report, Deno.execPath(), ...args], {
+      ...opts,
+      onPid: (pid) => {
+        if (opts.traceRss) stopTrace = traceRss(pid, true);
+      },
+    });
+    const rssTrace = stopTrace?.().map(([t, kb]): [number, number] => [t - r.spawnedAt, kb]);
     const text = await Deno.readTextFile(report).catch(() => "");
     await Deno.remove(report).catch(() => {});
     return {
       ...r,
+      ...(rssTrace ? { rssTrace } : {}),
       maxRssKb: field(text, "Maximum resident set size (kbytes)"),
       userS: field(text, "User time (seconds)"),
       sysS: field(text, "System time (seconds)"),
@@ -173,7 +219,7 @@ export async function measuredDeno(
       ...opts,
       onPid: (pid) => {
         timer = setInterval(() => {
-          peak = Math.max(peak, vmHwm(pid) ?? 0);
+          peak = Math.max(peak, statusKb(pid, "VmHWM") ?? 0);
         }, 20);
       },
     });

@@ -2,7 +2,7 @@
 import { describeApplyCounts, describeApplyTimeline, describePlanTimeline } from "./counts.ts";
 import { medianTimeline, type SizeFigures } from "./noop.ts";
 import type { Results } from "./results.ts";
-import { mibSpread, msSpread, secs, secsSpread, spread, verdict } from "./stats.ts";
+import { mibSpread, msSpread, secs, secsSpread, type Spread, spread, verdict } from "./stats.ts";
 import { clusterName } from "./world.ts";
 
 const MB = 1e6;
@@ -29,6 +29,17 @@ function sizeLines(s: SizeFigures): string[] {
     }`,
     `   e.g. ${clusterName(0)}: ${c.apiSample.join("; ")}`,
   );
+  if (s.compare) {
+    const k = s.compare;
+    out.push(
+      `   compared tree ${k.root} ${k.flags.join(" ")}: wall ${secsSpread(k.wall)} = ${
+        k.wallRatio.toFixed(2)
+      }× this tree's; peak RSS ${mibSpread(k.rss)}; CPU ${k.cpu.median.toFixed(2)} s; ${
+        k.sameCountsEveryRun ? "the same requests" : "OTHER requests than this tree"
+      }`,
+    );
+    for (const t of k.timelines) out.push(`     ${describePlanTimeline(t)}`);
+  }
   if (s.floor) {
     for (const mode of ["overlap", "phases"] as const) {
       const f = s.floor[mode];
@@ -51,24 +62,34 @@ function sizeLines(s: SizeFigures): string[] {
   return out;
 }
 
-function growthTable(sizes: SizeFigures[]): string[] {
-  const base = sizes[0];
-  const rows = [
-    "| clusters / repos | wall (median, range)   | × smallest | peak RSS MiB (median, range) | × smallest | CPU s | floor (overlap) | × floor |",
-    "| ---------------- | ---------------------- | ---------- | ---------------------------- | ---------- | ----- | --------------- | ------- |",
+interface GrowthRow {
+  clusters: number;
+  repos: number;
+  wall: Spread;
+  rss: Spread;
+  cpu: Spread;
+  /** Median wall time of the floor (git and clusters at once). */
+  floorMs?: number;
+}
+
+function growthTable(rows: GrowthRow[]): string[] {
+  const base = rows[0];
+  const out = [
+    "| clusters / repos | wall, median (range)   | × smallest | peak RSS MiB, median (range) | × smallest | CPU s | floor  | × floor |",
+    "| ---------------- | ---------------------- | ---------- | ---------------------------- | ---------- | ----- | ------ | ------- |",
   ];
-  for (const s of sizes) {
-    rows.push(
+  for (const s of rows) {
+    out.push(
       `| ${s.clusters} / ${s.repos} | ${secsSpread(s.wall)} | ${
         (s.wall.median / base.wall.median).toFixed(2)
       }× | ${(s.rss.median / 1024).toFixed(0)} (${(s.rss.min / 1024).toFixed(0)}–${
         (s.rss.max / 1024).toFixed(0)
       }) | ${(s.rss.median / base.rss.median).toFixed(2)}× | ${s.cpu.median.toFixed(2)} | ${
-        s.floor ? secs(s.floor.overlap.wall.median) : "–"
-      } | ${s.floor ? s.floor.overlap.ratio.toFixed(2) + "×" : "–"} |`,
+        s.floorMs ? secs(s.floorMs) : "–"
+      } | ${s.floorMs ? (s.wall.median / s.floorMs).toFixed(2) + "×" : "–"} |`,
     );
   }
-  return rows;
+  return out;
 }
 
 interface Target {
@@ -158,7 +179,21 @@ export function report(r: Results): string {
     "",
   );
   for (const s of r.sizes) lines.push(...sizeLines(s), "");
-  if (r.sizes.length > 1) lines.push("growth:", ...growthTable(r.sizes), "");
+  const floorMs = (s: SizeFigures) => s.floor?.overlap.wall.median;
+  if (r.sizes.length > 1) {
+    lines.push(
+      "growth:",
+      ...growthTable(r.sizes.map((s) => ({ ...s, floorMs: floorMs(s) }))),
+      "",
+    );
+    if (r.sizes.every((s) => s.compare)) {
+      lines.push(
+        `growth of the compared tree (${r.sizes[0].compare!.root}):`,
+        ...growthTable(r.sizes.map((s) => ({ ...s, ...s.compare!, floorMs: floorMs(s) }))),
+        "",
+      );
+    }
+  }
   const big = r.sizes.find((s) => s.clusters === 500) ?? r.sizes.at(-1);
   if (big) {
     lines.push(
@@ -173,7 +208,9 @@ export function report(r: Results): string {
     lines.push(
       `start-up (${loads(st.loads)}):`,
       `   empty deno script, spawn → exit:            ${msSpread(st.emptyDeno)}`,
-      `   fluxfleet --version, spawn → exit:          ${msSpread(st.version)}`,
+      `   fluxfleet --version, spawn → exit:          ${msSpread(st.version)}, peak RSS ${
+        mibSpread(st.versionRss)
+      }`,
       `   fluxfleet plan (${st.clusters}), spawn → first request: ${msSpread(st.firstRequest)}`,
     );
     if (st.floorFirstRequest) {
@@ -181,19 +218,45 @@ export function report(r: Results): string {
         `   floor client, spawn → first request:        ${msSpread(st.floorFirstRequest)}`,
       );
     }
-    if (st.imports.length > 0) {
+    if (st.imports.length > 0 && st.allImports) {
       lines.push(
-        `   static npm imports of main.ts, each alone in a fresh process (empty script: ${
+        `   static npm imports of main.ts, in fresh processes (an empty script: ${
           (st.emptyImportRssKb / 1024).toFixed(0)
-        } MiB RSS):`,
+        } MiB RSS); all of them together: ${msSpread(st.allImports.ms)}, RSS after ${
+          (st.allImports.rssKb / 1024).toFixed(0)
+        } MiB; per package, what leaving it out of all saves, and its import alone:`,
       );
       for (const i of st.imports) {
         lines.push(
-          `     ${i.specifier.padEnd(24)} ${msSpread(i.ms)}, RSS after ${
-            (i.rssKb / 1024).toFixed(0)
-          } MiB`,
+          `     ${i.specifier.padEnd(22)} saves ${i.marginalMs.toFixed(0).padStart(3)} ms, ${
+            (i.marginalRssKb / 1024).toFixed(0).padStart(2)
+          } MiB; alone ${msSpread(i.ms)}, RSS after ${(i.rssKb / 1024).toFixed(0)} MiB`,
         );
       }
+    }
+    if (st.schemaCompile) {
+      lines.push(
+        `   the manifest schema compiled by ajv when lib/config/schema.ts is imported: ${
+          st.schemaCompile.ms.toFixed(0)
+        } ms, ${
+          (st.schemaCompile.rssKb / 1024).toFixed(0)
+        } MiB RSS (import of the module minus ajv's imports)`,
+      );
+    }
+    const m = st.profile?.memory;
+    const g = st.profile?.memoryAfterGc;
+    if (m) {
+      const mb = (x: number) => (x / 1048576).toFixed(0);
+      lines.push(
+        `   memory at the first request (in-process, under the profiler): rss ${mb(m.rss)} MiB, ` +
+          `heap total ${mb(m.heapTotal)}, heap used ${mb(m.heapUsed)}, external ${mb(m.external)}${
+            g
+              ? `; after a full GC then: rss ${mb(g.rss)}, heap total ${
+                mb(g.heapTotal)
+              }, heap used ${mb(g.heapUsed)}`
+              : ""
+          }`,
+      );
     }
     if (st.profile) {
       lines.push(

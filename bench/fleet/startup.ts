@@ -4,16 +4,20 @@
  * floor client's first request; then what each npm package of the static module graph costs to
  * import, and a CPU profile of the start cut at the first request (bench/startup_profile.ts).
  */
-import { childEnv, cliDirect, planArgs } from "./cli.ts";
+import { childEnv, cli, cliDirect, planArgs } from "./cli.ts";
 import { log } from "./log.ts";
 import { loadAverage, type ProcResult, requireOk, run } from "./proc.ts";
-import { msSpread, type Spread, spread } from "./stats.ts";
+import { median, msSpread, type Spread, spread } from "./stats.ts";
 import { type Fleet, ROOT, type World } from "./world.ts";
 
 export interface ImportCost {
   specifier: string;
+  /** Imported alone in a fresh process. */
   ms: Spread;
   rssKb: number;
+  /** What leaving it out of all the static npm imports saves (median time, RSS). */
+  marginalMs: number;
+  marginalRssKb: number;
 }
 
 export interface StartupFigures {
@@ -22,6 +26,8 @@ export interface StartupFigures {
   emptyDeno: Spread;
   /** spawn → exit of `fluxfleet --version`: the static module graph loaded and evaluated. */
   version: Spread;
+  /** Peak RSS of `fluxfleet --version` (under /usr/bin/time): the module graph's memory. */
+  versionRss: Spread;
   /** spawn → first request of `fluxfleet plan` (the target). */
   firstRequest: Spread;
   /** spawn → first request of the floor client (bench/floor_client.ts) on the same fleet. */
@@ -30,7 +36,18 @@ export interface StartupFigures {
   /** npm packages main.ts loads before it runs (static imports), each alone in a fresh process. */
   imports: ImportCost[];
   emptyImportRssKb: number;
-  profile?: { file: string; firstFetchMs: number; summary: string };
+  /** All static npm imports in one process. */
+  allImports?: { ms: Spread; rssKb: number };
+  /** lib/config/schema.ts (ajv + the manifest schema compiled at import) minus ajv's imports. */
+  schemaCompile?: { ms: number; rssKb: number };
+  profile?: {
+    file: string;
+    firstFetchMs: number;
+    summary: string;
+    /** Deno.memoryUsage() at the first fetch, and after a full GC right then (bytes). */
+    memory?: Deno.MemoryUsage;
+    memoryAfterGc?: Deno.MemoryUsage;
+  };
 }
 
 function firstRequestMs(world: World, f: Fleet, gitBefore: number, r: ProcResult): number {
@@ -75,14 +92,30 @@ export async function staticNpmImports(): Promise<string[]> {
   return [...npm].sort();
 }
 
-async function importCost(specifier: string | undefined): Promise<{ ms: number; rssKb: number }> {
+interface Cost {
+  ms: number;
+  rssKb: number;
+}
+
+async function importCost(specifiers: string[]): Promise<Cost> {
   const r = await run(
     Deno.execPath(),
-    ["run", "-A", `${ROOT}bench/import_cost.ts`, ...(specifier ? [specifier] : [])],
-    { cwd: ROOT, timeoutMs: 60_000 },
+    ["run", "-A", `${ROOT}bench/import_cost.ts`, ...specifiers],
+    {
+      cwd: ROOT,
+      timeoutMs: 60_000,
+    },
   );
-  requireOk(r, `import of ${specifier ?? "nothing"}`);
+  requireOk(r, `import of ${specifiers.join(" ") || "nothing"}`);
   return JSON.parse(r.stdout);
+}
+
+/** Median time and RSS of `runs` fresh-process imports of `specifiers`. */
+async function medianCost(specifiers: string[], runs: number): Promise<Cost & { spread: Spread }> {
+  const samples: Cost[] = [];
+  for (let k = 0; k < runs; k++) samples.push(await importCost(specifiers));
+  const ms = spread(samples.map((s) => s.ms));
+  return { ms: ms.median, rssKb: median(samples.map((s) => s.rssKb)), spread: ms };
 }
 
 export async function startup(
@@ -100,6 +133,7 @@ export async function startup(
   await Deno.writeTextFile(empty, "");
   const emptyMs: number[] = [];
   const versionMs: number[] = [];
+  const versionRss: number[] = [];
   const firstMs: number[] = [];
   const floorMs: number[] = [];
   const loads: number[] = [];
@@ -112,6 +146,9 @@ export async function startup(
     const v = await cliDirect(world.env, ["--version"]);
     requireOk(v, "fluxfleet --version");
     versionMs.push(v.ms);
+    const vr = await cli(world.env, ["--version"]);
+    requireOk(vr, "fluxfleet --version");
+    versionRss.push(vr.maxRssKb ?? NaN);
     world.resetRequests(f);
     let before = world.git.requests.length;
     const p = await cliDirect(world.env, planArgs(f, opts.concurrency));
@@ -139,47 +176,74 @@ export async function startup(
 
   const imports: ImportCost[] = [];
   let emptyImportRssKb = 0;
+  let allImports: StartupFigures["allImports"];
+  let schemaCompile: StartupFigures["schemaCompile"];
   if (opts.importRuns > 0) {
     const specs = await staticNpmImports();
     log(`  static npm imports of main.ts: ${specs.join(", ")}`);
-    emptyImportRssKb = (await importCost(undefined)).rssKb;
+    emptyImportRssKb = (await medianCost([], opts.importRuns)).rssKb;
+    const all = await medianCost(specs, opts.importRuns);
+    allImports = { ms: all.spread, rssKb: all.rssKb };
+    log(`  import of all of them: ${msSpread(all.spread)}`);
     for (const specifier of specs) {
-      const samples: { ms: number; rssKb: number }[] = [];
-      for (let k = 0; k < opts.importRuns; k++) samples.push(await importCost(specifier));
+      const alone = await medianCost([specifier], opts.importRuns);
+      const without = await medianCost(specs.filter((x) => x !== specifier), opts.importRuns);
       imports.push({
         specifier,
-        ms: spread(samples.map((s) => s.ms)),
-        rssKb: Math.max(...samples.map((s) => s.rssKb)),
+        ms: alone.spread,
+        rssKb: alone.rssKb,
+        marginalMs: all.ms - without.ms,
+        marginalRssKb: all.rssKb - without.rssKb,
       });
-      log(`  import ${specifier}: ${msSpread(imports.at(-1)!.ms)}`);
+      log(
+        `  import ${specifier}: alone ${msSpread(alone.spread)}; leaving it out saves ${
+          (all.ms - without.ms).toFixed(0)
+        } ms`,
+      );
     }
-    imports.sort((a, b) => b.ms.median - a.ms.median);
+    imports.sort((a, b) => b.marginalMs - a.marginalMs);
+    const ajvOnly = await medianCost(["ajv/dist/2020", "ajv-formats"], opts.importRuns);
+    const schema = await medianCost(["./lib/config/schema.ts"], opts.importRuns);
+    schemaCompile = { ms: schema.ms - ajvOnly.ms, rssKb: schema.rssKb - ajvOnly.rssKb };
   }
 
   const out: StartupFigures = {
     clusters: f.members.length,
     emptyDeno: spread(emptyMs),
     version: spread(versionMs),
+    versionRss: spread(versionRss),
     firstRequest: spread(firstMs),
     ...(floorMs.length > 0 ? { floorFirstRequest: spread(floorMs) } : {}),
     loads,
     imports,
     emptyImportRssKb,
+    allImports,
+    schemaCompile,
   };
   {
     // Always: it is one run, and the summary names what start-up spends its time on.
     const file = `${opts.profileDir ?? world.env.work}/startup-${f.label}.cpuprofile`;
     const r = await run(
       Deno.execPath(),
-      ["run", "-A", `${ROOT}bench/startup_profile.ts`, file, ...planArgs(f, opts.concurrency)],
+      [
+        "run",
+        "-A",
+        "--v8-flags=--expose-gc",
+        `${ROOT}bench/startup_profile.ts`,
+        file,
+        ...planArgs(f, opts.concurrency),
+      ],
       { env: childEnv(world.env), cwd: ROOT, timeoutMs: 10 * 60_000 },
     );
     requireOk(r, "start-up profile");
     const line = r.stderr.split("\n").find((l) => l.startsWith('{"firstFetchMs"'));
+    const seen = line ? JSON.parse(line) : {};
     out.profile = {
       file,
-      firstFetchMs: line ? JSON.parse(line).firstFetchMs : NaN,
+      firstFetchMs: seen.firstFetchMs ?? NaN,
       summary: await Deno.readTextFile(`${file}.txt`),
+      memory: seen.memory,
+      memoryAfterGc: seen.memoryAfterGc,
     };
     log(
       `  start-up CPU profile (to the first fetch, ${

@@ -21,6 +21,8 @@ export function repoName(r: number): string {
 export interface Env {
   token: string;
   work: string;
+  /** Extra `deno run` flags for every fluxfleet child (--fluxfleet-flags). */
+  denoFlags: string[];
 }
 
 export interface Fleet {
