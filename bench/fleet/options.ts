@@ -8,7 +8,7 @@ export const USAGE = `usage: deno run -A bench/fleet.ts [options]
                          fluxfleet, then the floor overlapped, then the floor in phases
   --no-floor             skip the floor runs (and its capture run)
   --startup-runs N       start-up rounds on the smallest fleet (10; 0 skips)
-  --import-runs N        fresh-process imports per static npm package (3; 0 skips)
+  --import-runs N        fresh-process imports per static npm package (5; 0 skips)
   --apply-clusters N     fresh clusters in the timed first apply (20; 0 skips)
   --baseline-runs N      git clone + kubectl baseline runs on the smallest fleet (1; 0 skips)
   --concurrency N        fluxfleet --concurrency of every timed run, and the floor's (8)
@@ -120,7 +120,7 @@ export function parseOptions(argv: string[]): Options {
     sizes,
     floor: !values["no-floor"],
     startupRuns: int("startup-runs", values["startup-runs"], 10, 0),
-    importRuns: int("import-runs", values["import-runs"], 3, 0),
+    importRuns: int("import-runs", values["import-runs"], 5, 0),
     applyClusters: int("apply-clusters", values["apply-clusters"], 20, 0),
     baselineRuns: int("baseline-runs", values["baseline-runs"], 1, 0),
     concurrency: int("concurrency", values.concurrency, 8, 1),

@@ -46,7 +46,9 @@ function sizeLines(s: SizeFigures): string[] {
       out.push(
         `   floor (${mode === "overlap" ? "git and clusters at once" : "git, then clusters"}): ${
           secsSpread(f.wall)
-        }, RSS ${mibSpread(f.rss)} → fluxfleet = ${f.ratio.toFixed(2)}× the floor`,
+        }, RSS ${mibSpread(f.rss)}, CPU ${
+          spread(f.runs.map((r) => r.cpuS)).median.toFixed(2)
+        } s → fluxfleet = ${f.ratio.toFixed(2)}× the floor`,
       );
     }
     out.push(

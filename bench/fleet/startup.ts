@@ -58,6 +58,12 @@ function firstRequestMs(world: World, f: Fleet, gitBefore: number, r: ProcResult
   return Math.min(...stamps);
 }
 
+/**
+ * Packages only some runs need, which one lazy import would leave out together: SSH (keys, ssh://
+ * remotes) and the live progress display (a terminal without --quiet).
+ */
+const LAZY_GROUPS = [["ssh2", "sshpk"], ["log-update", "cli-truncate"]];
+
 interface GraphModule {
   specifier: string;
   dependencies?: {
@@ -185,18 +191,23 @@ export async function startup(
     const all = await medianCost(specs, opts.importRuns);
     allImports = { ms: all.spread, rssKb: all.rssKb };
     log(`  import of all of them: ${msSpread(all.spread)}`);
-    for (const specifier of specs) {
-      const alone = await medianCost([specifier], opts.importRuns);
-      const without = await medianCost(specs.filter((x) => x !== specifier), opts.importRuns);
+    // Each package, and the groups a lazy import would leave out together.
+    const groups = [
+      ...specs.map((x) => [x]),
+      ...LAZY_GROUPS.map((g) => g.filter((x) => specs.includes(x))).filter((g) => g.length > 1),
+    ];
+    for (const group of groups) {
+      const alone = await medianCost(group, opts.importRuns);
+      const without = await medianCost(specs.filter((x) => !group.includes(x)), opts.importRuns);
       imports.push({
-        specifier,
+        specifier: group.join(" + "),
         ms: alone.spread,
         rssKb: alone.rssKb,
         marginalMs: all.ms - without.ms,
         marginalRssKb: all.rssKb - without.rssKb,
       });
       log(
-        `  import ${specifier}: alone ${msSpread(alone.spread)}; leaving it out saves ${
+        `  import ${group.join(" + ")}: alone ${msSpread(alone.spread)}; leaving it out saves ${
           (all.ms - without.ms).toFixed(0)
         } ms`,
       );
