@@ -34,12 +34,16 @@ export interface ProfileSummary {
   byInclusive: Hot[];
 }
 
+const PROJECT_ROOT = new URL("../", import.meta.url).href;
+
 /** "yaml", "@kubernetes/client-node", "lib/plan/desired.ts", "(garbage collector)", … */
 export function areaOf(url: string, functionName: string): string {
   if (!url) return functionName.startsWith("(") ? functionName : "(native)";
   const pkg = /node_modules\/\.deno\/[^/]+\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url) ??
     /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
   if (pkg) return pkg[1];
+  // The project's own files by their path from its root (the root's own name may be "bench").
+  if (url.startsWith(PROJECT_ROOT)) return url.slice(PROJECT_ROOT.length);
   const own = /\/((?:lib|sandbox|bench)\/.+|main\.ts)$/.exec(url);
   if (own) return own[1];
   if (/^(ext|node):/.test(url)) return "(deno runtime)";

@@ -103,6 +103,7 @@ try {
       await Deno.writeTextFile(out, JSON.stringify(peak.profile));
       const m = peak.mem;
       const when = `at ${(peak.atMs / 1000).toFixed(1)} s (rss ${(m.rss / MiB).toFixed(0)} MiB, ` +
+        `heapTotal ${(m.heapTotal / MiB).toFixed(0)} MiB, ` +
         `heapUsed ${(m.heapUsed / MiB).toFixed(0)} MiB, external ${
           (m.external / MiB).toFixed(0)
         } MiB; highest rss seen ${(maxRss / MiB).toFixed(0)} MiB)`;
