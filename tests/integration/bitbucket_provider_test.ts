@@ -13,6 +13,7 @@ import {
 import { provider as bitbucketModule } from "../../lib/providers/bitbucket-server/mod.ts";
 import type { BitbucketSettings } from "../../lib/providers/bitbucket-server/settings.ts";
 import { bitbucketSettings } from "../helpers/bitbucket.ts";
+import { mustGit } from "../helpers/forge_git.ts";
 import { applyAll } from "../providers/contract.ts";
 import {
   ProviderError,
@@ -125,31 +126,6 @@ function fakePublicKey(comment = ""): string {
   return `ssh-ed25519 ${blob}${comment ? ` ${comment}` : ""}`;
 }
 
-/** The system git, with a config isolated from the developer's machine. */
-async function sysGit(args: string[], cwd: string): Promise<string> {
-  const out = await new Deno.Command("git", {
-    args,
-    cwd,
-    clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: cwd,
-      GIT_CONFIG_NOSYSTEM: "1",
-      GIT_CONFIG_GLOBAL: "/dev/null",
-      GIT_TERMINAL_PROMPT: "0",
-      GIT_AUTHOR_NAME: "Fleet Bot",
-      GIT_AUTHOR_EMAIL: "bot@example.com",
-      GIT_COMMITTER_NAME: "Fleet Bot",
-      GIT_COMMITTER_EMAIL: "bot@example.com",
-    },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  if (out.code !== 0) throw new Error(`git ${args[0]} failed: ${dec.decode(out.stderr)}`);
-  return dec.decode(out.stdout);
-}
-
 function basicAuth(user: string, password: string): string {
   return `http.extraHeader=Authorization: Basic ${btoa(`${user}:${password}`)}`;
 }
@@ -203,13 +179,13 @@ Deno.test("a personal repository ~alice/fleet is created private, has clone link
     const work = join(env.dir.path, "work");
     await Deno.mkdir(work);
     const auth = basicAuth(ALICE.user, ALICE.token);
-    await sysGit(["-c", auth, "clone", "--quiet", repo.httpCloneUrl, "clone"], work);
+    await mustGit(["-c", auth, "clone", "--quiet", repo.httpCloneUrl, "clone"], work);
     const clone = join(work, "clone");
     await Deno.writeTextFile(join(clone, "README.md"), "# fleet\n");
-    await sysGit(["add", "README.md"], clone);
-    await sysGit(["commit", "--quiet", "-m", "first"], clone);
-    await sysGit(["-c", auth, "push", "--quiet", "origin", "HEAD:refs/heads/main"], clone);
-    const local = (await sysGit(["rev-parse", "HEAD"], clone)).trim();
+    await mustGit(["add", "README.md"], clone);
+    await mustGit(["commit", "--quiet", "-m", "first"], clone);
+    await mustGit(["-c", auth, "push", "--quiet", "origin", "HEAD:refs/heads/main"], clone);
+    const local = (await mustGit(["rev-parse", "HEAD"], clone)).trim();
     assert.equal(await env.git.headSha("~alice/fleet", "main"), local);
   } finally {
     await env.close();
