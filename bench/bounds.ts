@@ -92,7 +92,9 @@ async function child(scenario: string, arg: string): Promise<void> {
     await Deno.remove(dir, { recursive: true });
   } else {
     const { makeGitHttp } = await lib("git/transports/isomorphic/http.ts") as GitHttpModule;
-    const { httpsRemote, checkoutRepo } = await lib("git/transports/isomorphic/fetch.ts") as RepoModule;
+    const { httpsRemote, checkoutRepo } = await lib(
+      "git/transports/isomorphic/fetch.ts",
+    ) as RepoModule;
     const dir = await Deno.makeTempDir({ prefix: "fluxfleet-bounds-pack-" });
     const http = makeGitHttp({ allowInsecureHttp: true, timeoutMs: 600_000 });
     const remote = httpsRemote({ url: arg, username: "git", password: "bench" }, http);
