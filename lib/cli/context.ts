@@ -25,8 +25,15 @@ export interface Cli {
   printErr(text: string): void;
   /** The live display of the current stage, once a run started. */
   progress?: Progress;
-  /** Loads the manifest, selects clusters, observes and plans them (the progress shows it). */
-  startRun(file: string, opts: CommonOptions): Promise<{ manifest: Manifest; run: FleetRun }>;
+  /**
+   * Loads the manifest, selects clusters, observes and plans them (the progress shows it).
+   * `planOnly`: nothing is carried out from this run (RunOptions.planOnly).
+   */
+  startRun(
+    file: string,
+    opts: CommonOptions,
+    run?: { planOnly?: boolean },
+  ): Promise<{ manifest: Manifest; run: FleetRun }>;
   /** Interrupted (Ctrl-C, SIGTERM, SIGHUP, stdout closed): the exit code it asks for. */
   exitIfInterrupted(): void;
 }
@@ -49,7 +56,7 @@ export function startCli(): Cli {
       const code = life.interruptedCode();
       if (code !== undefined) Deno.exitCode = code;
     },
-    async startRun(file, opts) {
+    async startRun(file, opts, how = {}) {
       if (opts.debug) setDebugSink(life.err);
       const manifest = await loadManifest(file);
       const clusters = selectClusters(manifest, opts.cluster, opts.selector);
@@ -70,6 +77,7 @@ export function startCli(): Cli {
         rotate: opts.rotate,
         retry: { ...DEFAULT_RETRY, attempts: opts.retries },
         limits: opts.limit,
+        planOnly: how.planOnly,
       });
       cli.progress?.done();
       if (life.signal.aborted) {
