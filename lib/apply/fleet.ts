@@ -50,13 +50,12 @@ export async function planFleet(
   // The local checks passed: from here on servers are contacted (progress starts showing).
   opts.onChecked?.();
   const source = componentsSource(opts);
-  for (const c of clusters) await source.components(c);
   const session = await openSession(clusters, creds, opts);
   try {
     // One shallow fetch per repository, shared by every cluster that uses it, at the same time
     // as the clusters' API reads: a cluster waits for its repository only to read its files.
     const fetching = observeRepositories(session, opts);
-    const planned = await mapLimit([...session.clusters.values()], opts.concurrency, async (s) => {
+    const planning = mapLimit([...session.clusters.values()], opts.concurrency, async (s) => {
       const p = withDeprecations(
         withSourceWarning(
           withSigning(await planCluster(s, session, source, opts), s),
@@ -75,7 +74,14 @@ export async function planFleet(
       opts.onEnd?.(s.config.name, planEnd(p.plan));
       return p;
     });
+    // The components (parsing and rendering the release, CPU only) are made once the first
+    // requests are out, not before: they are needed only when the first cluster is planned. A
+    // source that cannot be read still fails the whole run with one error.
+    const components = Promise.all(clusters.map((c) => source.components(c)));
+    components.catch(() => {});
+    const planned = await planning;
     await fetching;
+    await components;
     const plan: FleetPlan = { clusters: planned, repositories: planRepositories(session, planned) };
     return {
       plan,
