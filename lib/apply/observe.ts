@@ -259,7 +259,7 @@ async function secretData(
     };
   }
   const { namespace, name } = targets.secret;
-  const key = readClusterKey(identity, known.text, `${namespace}/${name}`);
+  const key = await readClusterKey(identity, known.text, `${namespace}/${name}`);
   // identity.pub is informational (flux stores it): kept as the secret has it when present.
   const publicKey = observed.secret?.["identity.pub"] ?? key.publicKey;
   return { secretData: sshSecretData(identity, publicKey, known.text), key, ...note };
