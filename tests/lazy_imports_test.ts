@@ -47,3 +47,10 @@ Deno.test("start-up loads no SSH library: ssh2 and sshpk are imported when a key
     assert.equal(npm.has(lazy), false, `${lazy} is imported statically by main.ts`);
   }
 });
+
+Deno.test("start-up loads no live-display library: log-update and cli-truncate are imported only for a terminal without --quiet", async () => {
+  const npm = await staticNpmImports();
+  for (const lazy of ["log-update", "cli-truncate"]) {
+    assert.equal(npm.has(lazy), false, `${lazy} is imported statically by main.ts`);
+  }
+});

@@ -11,7 +11,7 @@ import { loadManifest } from "../config/load.ts";
 import { processSecretSource } from "../config/secrets.ts";
 import type { Manifest } from "../config/types.ts";
 import { type FleetRun, planFleet } from "../apply/fleet.ts";
-import { createProgress, type Progress } from "../report/progress.ts";
+import { createProgress, loadLiveDisplay, type Progress } from "../report/progress.ts";
 import { setDebugSink } from "../util/debug.ts";
 import { DEFAULT_RETRY } from "../util/retry.ts";
 import { redact, safeText } from "../util/redact.ts";
@@ -60,7 +60,7 @@ export function startCli(): Cli {
       if (opts.debug) setDebugSink(life.err);
       const manifest = await loadManifest(file);
       const clusters = selectClusters(manifest, opts.cluster, opts.selector);
-      const shown = startProgress(cli, opts.quiet === true || opts.output === "json");
+      const shown = await startProgress(cli, opts.quiet === true || opts.output === "json");
       const run = await planFleet(manifest, clusters, {
         // Errors found before any contact are printed alone, without a progress stage before them.
         onChecked: () => shown.stage("planning", clusters.map((c) => c.name)),
@@ -90,8 +90,9 @@ export function startCli(): Cli {
   return cli;
 }
 
-function startProgress(cli: Cli, quiet: boolean): Progress {
+async function startProgress(cli: Cli, quiet: boolean): Promise<Progress> {
   const tty = Deno.stderr.isTerminal();
+  if (tty && !quiet) await loadLiveDisplay();
   const progress = createProgress({
     quiet,
     tty,
