@@ -77,9 +77,9 @@ function assertNoSecrets(message: string, keyText: string, passphrase?: string):
   if (passphrase) assert.ok(!message.includes(passphrase), "error message quotes the passphrase");
 }
 
-function errorOf(fn: () => unknown): Error {
+async function errorOf(fn: () => Promise<unknown>): Promise<Error> {
   try {
-    fn();
+    await fn();
   } catch (e) {
     assert.ok(e instanceof Error);
     return e;
@@ -113,7 +113,7 @@ for (const { name, spec, type } of SPECS) {
       assert.equal(listed.split(" ")[1], pair.fingerprint);
     });
     // Round trip through our own parser gives the same identity.
-    const parsed = parsePrivateKey(pair.privateKey);
+    const parsed = await parsePrivateKey(pair.privateKey);
     assert.equal(parsed.fingerprint, pair.fingerprint);
     assert.equal(parsed.type, type);
     assert.equal(parsed.encrypted, false);
@@ -135,7 +135,7 @@ Deno.test("generateKeyPair defaults: ECDSA P-384, RSA 2048; refuses odd sizes", 
 Deno.test("parsePrivateKey: encrypted OpenSSH key", async () => {
   await withTempDir(async (dir) => {
     const key = await sshKeygen(dir, "id", ["-t", "ed25519", "-N", PASSPHRASE]);
-    const parsed = parsePrivateKey(key.privateKey, PASSPHRASE);
+    const parsed = await parsePrivateKey(key.privateKey, PASSPHRASE);
     assert.equal(parsed.encrypted, true);
     assert.equal(parsed.fingerprint, key.fingerprint);
     assert.equal(typeAndBase64(parsed.publicKey), typeAndBase64(key.publicKey));
@@ -147,10 +147,10 @@ Deno.test("parsePrivateKey: encrypted OpenSSH key", async () => {
       typeAndBase64(key.publicKey),
     );
 
-    const wrong = errorOf(() => parsePrivateKey(key.privateKey, "not the passphrase"));
+    const wrong = await errorOf(() => parsePrivateKey(key.privateKey, "not the passphrase"));
     assert.equal(wrong.message, WRONG_PASSPHRASE);
     assertNoSecrets(wrong.message, key.privateKey, PASSPHRASE);
-    const missing = errorOf(() => parsePrivateKey(key.privateKey));
+    const missing = await errorOf(() => parsePrivateKey(key.privateKey));
     assert.equal(missing.message, NEEDS_PASSPHRASE);
   });
 });
@@ -160,14 +160,17 @@ Deno.test("parsePrivateKey: legacy encrypted PEM (Proc-Type: 4,ENCRYPTED), RSA a
     for (const args of [["-t", "rsa", "-b", "2048"], ["-t", "ecdsa", "-b", "256"]]) {
       const key = await sshKeygen(dir, `pem-${args[1]}`, [...args, "-m", "PEM", "-N", PASSPHRASE]);
       assert.match(key.privateKey, /Proc-Type: 4,ENCRYPTED/);
-      const parsed = parsePrivateKey(key.privateKey, PASSPHRASE);
+      const parsed = await parsePrivateKey(key.privateKey, PASSPHRASE);
       assert.equal(parsed.encrypted, true);
       assert.equal(parsed.fingerprint, key.fingerprint);
       assert.match(parsed.openssh, /^-----BEGIN OPENSSH PRIVATE KEY-----/);
-      const wrong = errorOf(() => parsePrivateKey(key.privateKey, "not the passphrase"));
+      const wrong = await errorOf(() => parsePrivateKey(key.privateKey, "not the passphrase"));
       assert.equal(wrong.message, WRONG_PASSPHRASE);
       assertNoSecrets(wrong.message, key.privateKey, PASSPHRASE);
-      assert.equal(errorOf(() => parsePrivateKey(key.privateKey)).message, NEEDS_PASSPHRASE);
+      assert.equal(
+        (await errorOf(() => parsePrivateKey(key.privateKey))).message,
+        NEEDS_PASSPHRASE,
+      );
     }
     // sshpk would throw "bad decrypt" from a stream event, i.e. uncaught, a tick later: the
     // process must still be alive and well after a turn of the event loop.
@@ -208,7 +211,7 @@ Deno.test("parsePrivateKey: PKCS#8 (plain and encrypted), PKCS#1 and SEC1 become
     for (const c of cases) {
       const key = await sshKeygen(dir, c.name, c.args);
       assert.match(key.privateKey, c.begin, c.name);
-      const parsed = parsePrivateKey(key.privateKey, c.pass);
+      const parsed = await parsePrivateKey(key.privateKey, c.pass);
       assert.equal(parsed.fingerprint, key.fingerprint, c.name);
       assert.equal(parsed.encrypted, c.pass !== undefined, c.name);
       const file = await writeKey(dir, `${c.name}-openssh`, parsed.openssh);
@@ -218,7 +221,7 @@ Deno.test("parsePrivateKey: PKCS#8 (plain and encrypted), PKCS#1 and SEC1 become
         c.name,
       );
       if (c.pass) {
-        const wrong = errorOf(() => parsePrivateKey(key.privateKey, "nope-nope"));
+        const wrong = await errorOf(() => parsePrivateKey(key.privateKey, "nope-nope"));
         assert.equal(wrong.message, WRONG_PASSPHRASE);
       }
     }
@@ -228,14 +231,17 @@ Deno.test("parsePrivateKey: PKCS#8 (plain and encrypted), PKCS#1 and SEC1 become
 
 Deno.test("parsePrivateKey: public keys and garbage get plain-words errors", async () => {
   const pair = await generateKeyPair({ algorithm: "ed25519" });
-  assert.match(errorOf(() => parsePrivateKey(pair.publicKey)).message, /this is a public key/);
+  assert.match(
+    (await errorOf(() => parsePrivateKey(pair.publicKey))).message,
+    /this is a public key/,
+  );
   const broken = pair.privateKey.replace(/\n[A-Za-z0-9+/]{20}/, "\nAAAAAAAAAAAAAAAAAAAA");
-  const err = errorOf(() => parsePrivateKey(broken));
+  const err = await errorOf(() => parsePrivateKey(broken));
   assert.match(err.message, /could not be read/);
   assertNoSecrets(err.message, pair.privateKey);
   // CRLF line ends (keys pasted on Windows) are fine.
   assert.equal(
-    parsePrivateKey(pair.privateKey.replaceAll("\n", "\r\n")).fingerprint,
+    (await parsePrivateKey(pair.privateKey.replaceAll("\n", "\r\n"))).fingerprint,
     pair.fingerprint,
   );
 });
@@ -310,9 +316,9 @@ Deno.test("ECDSA keys: the form handed to ssh2 signs, also when d has its top bi
     let opensshFails = 0;
     for (let i = 0; i < 16; i++) {
       const pair = await generateKeyPair({ algorithm: "ecdsa", ecdsaCurve: curve });
-      const parsed = parsePrivateKey(pair.privateKey);
-      assert.ok(ssh2CanSign(parsed.ssh2Key), `${curve} key ${i} cannot sign with ssh2`);
-      if (!ssh2CanSign(parsed.openssh)) opensshFails++;
+      const parsed = await parsePrivateKey(pair.privateKey);
+      assert.ok(await ssh2CanSign(parsed.ssh2Key), `${curve} key ${i} cannot sign with ssh2`);
+      if (!await ssh2CanSign(parsed.openssh)) opensshFails++;
     }
     // Informational: how often ssh2 fails on the plain OpenSSH form on this runtime.
     console.log(
@@ -324,7 +330,7 @@ Deno.test("ECDSA keys: the form handed to ssh2 signs, also when d has its top bi
   ) {
     await withTempDir(async (dir) => {
       const key = await sshKeygen(dir, "id", [...args, "-N", ""]);
-      assert.ok(ssh2CanSign(parsePrivateKey(key.privateKey).ssh2Key), args.join(" "));
+      assert.ok(await ssh2CanSign((await parsePrivateKey(key.privateKey)).ssh2Key), args.join(" "));
     });
   }
 });

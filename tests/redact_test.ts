@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { redact, registerSecret, safeText, serverText } from "../lib/util/redact.ts";
 import { stripControls } from "../lib/util/strip_controls.ts";
-import { createProgress } from "../lib/report/progress.ts";
+import { createProgress, loadLiveDisplay } from "../lib/report/progress.ts";
 import { jsonText } from "../lib/report/json.ts";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -96,6 +96,7 @@ Deno.test("serverText: redacts a secret before cutting the text, so no part of i
 });
 
 Deno.test("progress on a terminal: its own escapes are kept, a message's are removed", async () => {
+  await loadLiveDisplay();
   const out: string[] = [];
   const p = createProgress({ quiet: false, tty: true, color: true, write: (t) => out.push(t) });
   p.event("dev", "waiting: \x1b]0;pwned\x07not ready\x1b[2J\rok");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { unifiedDiff } from "../lib/plan/diff.ts";
-import { createProgress } from "../lib/report/progress.ts";
+import { createProgress, loadLiveDisplay } from "../lib/report/progress.ts";
 import { INSTALL_YAML, ROOT } from "./helpers/fixtures.ts";
 import type { DiffProbeResult } from "./helpers/diff_probe.ts";
 
@@ -158,7 +158,8 @@ Deno.test("progress without a terminal: plain timestamped lines for start, each 
 // deno-lint-ignore no-control-regex -- the escape sequences are what is removed
 const CSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
-Deno.test("progress on a terminal: the block fits the screen, finished clusters leave one line each", () => {
+Deno.test("progress on a terminal: the block fits the screen, finished clusters leave one line each", async () => {
+  await loadLiveDisplay();
   const writes: string[] = [];
   let t = 0;
   let size = { columns: 72, rows: 8 };

@@ -18,15 +18,15 @@ import type { ClusterKey, DesiredCluster, KeyCheckTarget, PlannedCluster } from 
  * The key in the secret's `identity`, its public half derived from it (what the cluster really
  * presents, whatever `identity.pub` says). Errors name the secret, never key material.
  */
-export function readClusterKey(
+export async function readClusterKey(
   identity: string,
   knownHosts: string,
   secret: string,
-): ClusterKey {
+): Promise<ClusterKey> {
   registerSecret(identity.trim());
   let parsed: ParsedPrivateKey;
   try {
-    parsed = parsePrivateKey(identity);
+    parsed = await parsePrivateKey(identity);
   } catch (e) {
     // parsePrivateKey's messages are fixed sentences without key material.
     throw new Error(

@@ -82,7 +82,7 @@ export async function resolveCredentials(
     : undefined;
   let parsed: ParsedPrivateKey;
   try {
-    parsed = parsePrivateKey(keyText, passphrase);
+    parsed = await parsePrivateKey(keyText, passphrase);
   } catch (e) {
     // parsePrivateKey's messages are fixed sentences without key material.
     throw new Error(`${at("privateKey")}: ${(e as Error).message}`);

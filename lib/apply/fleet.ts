@@ -8,12 +8,11 @@ import type { ClusterPlan, FleetPlan } from "../plan/types.ts";
 import type { DestroyOptions, DestroyPlan } from "../plan/destroy.ts";
 import type { ClusterResult, DestroyResult } from "../plan/results.ts";
 import { mapLimit } from "../util/pool.ts";
-import { errorMessage } from "../util/redact.ts";
 import type { RunOptions } from "./options.ts";
 import { resolveLocal } from "./local.ts";
 import { componentsSource } from "./components.ts";
-import { openSession } from "./session.ts";
-import { observeRepository } from "./observe.ts";
+import { openSession, releaseRepository } from "./session.ts";
+import { observeRepositories } from "./observe.ts";
 import {
   planCluster,
   planEnd,
@@ -22,7 +21,6 @@ import {
   withSigning,
   withSourceWarning,
 } from "./planning.ts";
-import { withDeadline } from "./deadline.ts";
 import { applyPlan } from "./execute.ts";
 import { destroyFleet, destroyPlans } from "./destroy.ts";
 
@@ -52,23 +50,12 @@ export async function planFleet(
   // The local checks passed: from here on servers are contacted (progress starts showing).
   opts.onChecked?.();
   const source = componentsSource(opts);
-  for (const c of clusters) await source.components(c);
   const session = await openSession(clusters, creds, opts);
   try {
-    // One shallow fetch per repository, shared by every cluster that uses it.
-    await mapLimit(session.repos, opts.concurrency, async (r, i) => {
-      const tracker = { phase: `fetching ${r.url}` };
-      for (const c of r.clusters) opts.onEvent?.(c, `fetching ${r.url} (${r.branch})`);
-      try {
-        await withDeadline(opts.clusterTimeoutMs, tracker, async (deadline) => {
-          r.deadline = deadline;
-          await observeRepository(r, `${session.workspace}/repo-${i}`, session, opts);
-        });
-      } catch (e) {
-        r.error = errorMessage(e);
-      }
-    });
-    const planned = await mapLimit([...session.clusters.values()], opts.concurrency, async (s) => {
+    // One shallow fetch per repository, shared by every cluster that uses it, at the same time
+    // as the clusters' API reads: a cluster waits for its repository only to read its files.
+    const fetching = observeRepositories(session, opts);
+    const planning = mapLimit([...session.clusters.values()], opts.concurrency, async (s) => {
       const p = withDeprecations(
         withSourceWarning(
           withSigning(await planCluster(s, session, source, opts), s),
@@ -77,20 +64,41 @@ export async function planFleet(
         ),
         s.config,
       );
+      if (opts.planOnly) {
+        s.client?.close();
+        s.client = undefined;
+      }
+      if (++s.repo.planned === s.repo.clusters.length) {
+        await releaseRepository(s.repo, opts.planOnly === true);
+      }
       opts.onEnd?.(s.config.name, planEnd(p.plan));
       return p;
     });
+    // The components (parsing and rendering the release, CPU only) are made once the first
+    // requests are out, not before: they are needed only when the first cluster is planned. A
+    // source that cannot be read still fails the whole run with one error.
+    const components = Promise.all(clusters.map((c) => source.components(c)));
+    components.catch(() => {});
+    const planned = await planning;
+    await fetching;
+    await components;
     const plan: FleetPlan = { clusters: planned, repositories: planRepositories(session, planned) };
     return {
       plan,
       plans: planned.map((p) => p.plan),
       close: () => session.close(),
-      apply: () => applyPlan(plan, session, opts),
+      apply: async () => await applyPlan(plan, session, onlyPlanned(opts)),
       destroyPlans: (o) => destroyPlans(planned, o),
-      destroy: (d) => destroyFleet(d, planned, session, opts),
+      destroy: async (d) => await destroyFleet(d, planned, session, onlyPlanned(opts)),
     };
   } catch (e) {
     await session.close();
     throw e;
   }
+}
+
+/** A run that only plans has released its checkouts and clients: it cannot carry anything out. */
+function onlyPlanned(opts: RunOptions): RunOptions {
+  if (opts.planOnly) throw new Error("this run only plans (planOnly): it cannot apply or destroy");
+  return opts;
 }

@@ -1,14 +1,15 @@
 /**
- * Observe, before anything is planned: each repository's provider side and its shallow fetch,
- * then each cluster — its Flux objects, the source secret's data (host keys scanned or pinned, a
- * generated key read from the secret and whether the repository accepts it) and the files in the
+ * Observe, before anything is planned: each repository's provider side and its shallow fetch, and
+ * at the same time each cluster — its Flux objects first (they need nothing from git), then, once
+ * its repository is fetched, the source secret's data (host keys scanned or pinned, a generated
+ * key read from the secret and whether the repository accepts it) and the files in the
  * repository. Everything a plan is made from; nothing is changed.
  */
 import type { ClusterConfig } from "../config/types.ts";
 import { clusterRepoUrl, sshSecretData, tokenSecretData } from "../plan/desired.ts";
 import { findHostKeys } from "../keys/known_hosts.ts";
 import { parseSshUrl } from "../git/ssh_url.ts";
-import { emptyCheckout, forgetReadCache, readRepoFiles } from "../git/checkout.ts";
+import { emptyCheckout, readRepoFiles } from "../git/checkout.ts";
 import type { RepoCheckout } from "../git/types.ts";
 import type {
   ClusterKey,
@@ -20,6 +21,9 @@ import type {
 import { generatedKeyKind, type KeyAcceptance } from "../plan/cluster_key.ts";
 import type { RepositoryFacts } from "../providers/types.ts";
 import { observeCluster as observeKube } from "../kube/observe.ts";
+import { mapLimit } from "../util/pool.ts";
+import { errorMessage } from "../util/redact.ts";
+import { withDeadline } from "./deadline.ts";
 import { learnHostKeys } from "./host_keys.ts";
 import { checkClusterKey, readClusterKey } from "./cluster_key.ts";
 import type { RunOptions } from "./options.ts";
@@ -30,6 +34,32 @@ import {
   openRepoRemote,
   type RepoSession,
 } from "./session.ts";
+
+/**
+ * Observes every repository, `concurrency` at a time, in the order of their first clusters; each
+ * one's `observed` settles when it is done. A repository that cannot be observed keeps its error
+ * (`error`): its clusters are not planned. The returned promise never rejects.
+ */
+export function observeRepositories(session: FleetSession, opts: RunOptions): Promise<void> {
+  const settle = new Map<RepoSession, () => void>();
+  for (const r of session.repos) {
+    r.observed = new Promise((resolve) => settle.set(r, resolve));
+  }
+  return mapLimit(session.repos, opts.concurrency, async (r, i) => {
+    const tracker = { phase: `fetching ${r.url}` };
+    for (const c of r.clusters) opts.onEvent?.(c, `fetching ${r.url} (${r.branch})`);
+    try {
+      await withDeadline(opts.clusterTimeoutMs, tracker, async (deadline) => {
+        r.deadline = deadline;
+        await observeRepository(r, `${session.workspace}/repo-${i}`, session, opts);
+      });
+    } catch (e) {
+      r.error = errorMessage(e);
+    } finally {
+      settle.get(r)!();
+    }
+  }).then(() => {});
+}
 
 /** The provider's side first (the repository may not exist yet), then the shallow fetch. */
 export async function observeRepository(
@@ -104,22 +134,38 @@ function newBranchNote(co: RepoCheckout): string | undefined {
     : `branch ${co.branch} does not exist yet: apply creates it from ${co.startsFrom}`;
 }
 
-export async function observeCluster(
+/**
+ * The cluster's own side: its Kubernetes client and what it has of Flux. It needs nothing from
+ * git, so it runs while the cluster's repository is still being fetched.
+ */
+export async function observeClusterApi(
   s: ClusterSession,
   targets: ClusterTargets,
-  files: string[],
-  rotate: boolean,
   connect: FleetSession["connect"],
   opts: RunOptions,
-): Promise<ClusterObservation> {
-  const config = withProviderUrls(s.config, s.repo.facts);
-  s.client = await connect.kubeClient(config.kube, {
+): Promise<ObservedCluster> {
+  s.client = await connect.kubeClient(s.config.kube, {
     retry: clusterRetry(s, opts),
     timeoutMs: opts.timeoutMs,
     deadline: () => s.deadline,
     maxResponseBytes: opts.limits?.kubeResponse,
   });
-  const cluster = await observeKube(s.client, targets);
+  return await observeKube(s.client, targets);
+}
+
+/**
+ * The rest, once the cluster's repository is observed: the source secret's data (host keys, a
+ * generated key and whether the repository accepts it) and the cluster's files in the repository.
+ */
+export async function observeClusterRepo(
+  s: ClusterSession,
+  cluster: ObservedCluster,
+  targets: ClusterTargets,
+  files: string[],
+  rotate: boolean,
+  opts: RunOptions,
+): Promise<ClusterObservation> {
+  const config = withProviderUrls(s.config, s.repo.facts);
   const secret = await secretData(s, config, cluster, targets, rotate, opts);
   const co = s.repo.checkout!;
   const repo: ObservedRepo = {
@@ -127,8 +173,6 @@ export async function observeCluster(
     head: co.head,
     files: await readRepoFiles(co, files),
   };
-  s.repo.filesRead++;
-  if (s.repo.filesRead === s.repo.clusters.length) forgetReadCache(co);
   const branchNote = newBranchNote(co);
   let acceptance: KeyAcceptance | undefined;
   if (secret.key) {
@@ -215,7 +259,7 @@ async function secretData(
     };
   }
   const { namespace, name } = targets.secret;
-  const key = readClusterKey(identity, known.text, `${namespace}/${name}`);
+  const key = await readClusterKey(identity, known.text, `${namespace}/${name}`);
   // identity.pub is informational (flux stores it): kept as the secret has it when present.
   const publicKey = observed.secret?.["identity.pub"] ?? key.publicKey;
   return { secretData: sshSecretData(identity, publicKey, known.text), key, ...note };

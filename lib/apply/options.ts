@@ -46,6 +46,12 @@ export interface RunOptions {
   rotate?: string[];
   /** Retries of transient faults (git and Kubernetes API). */
   retry?: RetryPolicy;
+  /**
+   * The run only plans (`fluxfleet plan`): nothing is applied or destroyed from it, so each
+   * repository's checkout and connections, and each cluster's client, are released as soon as
+   * they are planned (memory stays bounded by what is in flight, not by the fleet).
+   */
+  planOnly?: boolean;
   /** How much is read from servers and archives (`--limit`); default DEFAULT_LIMITS. */
   limits?: Limits;
   /**

@@ -9,7 +9,13 @@ import { clusterTargets, desiredCluster, desiredFilePaths } from "../plan/desire
 import { planCluster as planDesired, type ProviderSteps } from "../plan/plan.ts";
 import { observedDigest } from "../plan/digest.ts";
 import { accessKeyLabel, describeClusterKey } from "../plan/cluster_key.ts";
-import type { ClusterPlan, DesiredCluster, PlannedCluster, RepositoryPlan } from "../plan/types.ts";
+import type {
+  ClusterPlan,
+  DesiredCluster,
+  ObservedCluster,
+  PlannedCluster,
+  RepositoryPlan,
+} from "../plan/types.ts";
 import type { FluxManifests } from "../manifests/source.ts";
 import { credentialPlugin } from "../kube/kubeconfig.ts";
 import { providerFor } from "../providers/registry.ts";
@@ -18,7 +24,12 @@ import { plural } from "../util/words.ts";
 import type { ComponentsSource } from "./components.ts";
 import { withDeadline } from "./deadline.ts";
 import type { RunOptions } from "./options.ts";
-import { type ClusterObservation, keyTarget, observeCluster } from "./observe.ts";
+import {
+  type ClusterObservation,
+  keyTarget,
+  observeClusterApi,
+  observeClusterRepo,
+} from "./observe.ts";
 import type { ClusterSession, FleetSession } from "./session.ts";
 
 /** The kubeconfig was read before anything was contacted (resolveLocal): this cannot fail then. */
@@ -59,17 +70,35 @@ export async function planCluster(
   const tracker = { phase: "observing" };
   opts.onEvent?.(c.name, "observing");
   const rotate = c.rotate || (opts.rotate ?? []).includes(c.name);
+  const targets = clusterTargets(c);
+  // Its API first, while its repository is still being fetched (nothing there needs git).
+  const started = performance.now();
+  let cluster: ObservedCluster | undefined;
+  let clusterError: string | undefined;
   try {
-    const planned = await withDeadline(opts.clusterTimeoutMs, tracker, async (deadline) => {
+    cluster = await withDeadline(opts.clusterTimeoutMs, tracker, (deadline) => {
       s.deadline = deadline;
-      const obs = await observeCluster(
-        s,
-        clusterTargets(c),
-        desiredFilePaths(c),
-        rotate,
-        session.connect,
-        opts,
-      );
+      return observeClusterApi(s, targets, session.connect, opts);
+    });
+  } catch (e) {
+    clusterError = errorMessage(e);
+  }
+  // The wait for the repository is the repository's time (it has its own deadline), not the
+  // cluster's: the cluster's deadline covers its own work only.
+  const spent = performance.now() - started;
+  if (!s.repo.checkout && !s.repo.error) opts.onEvent?.(c.name, `waiting for ${s.repo.url}`);
+  await s.repo.observed;
+  // A repository that cannot be observed fails its clusters whatever their APIs answered, so
+  // the plan does not depend on which side finished first.
+  if (s.repo.error) return failed(s.repo.error);
+  if (clusterError !== undefined) return failed(clusterError);
+  const remaining = opts.clusterTimeoutMs === undefined
+    ? undefined
+    : Math.max(1, opts.clusterTimeoutMs - spent);
+  try {
+    const planned = await withDeadline(remaining, tracker, async (deadline) => {
+      s.deadline = deadline;
+      const obs = await observeClusterRepo(s, cluster!, targets, desiredFilePaths(c), rotate, opts);
       return fromObservation(s, obs, await components.components(c), rotate, opts);
     });
     return { ...planned, plan: { ...planned.plan, ...credentials } };

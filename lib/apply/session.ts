@@ -6,6 +6,7 @@
 import type { ClusterConfig } from "../config/types.ts";
 import type { RemoteAccess, RepoRemote } from "../git/remote.ts";
 import type { RepoCheckout } from "../git/types.ts";
+import { forgetReadCache } from "../git/checkout.ts";
 import { parseSshUrl } from "../git/ssh_url.ts";
 import { repositoryKey } from "../git/url.ts";
 import type { KubeClient } from "../kube/client.ts";
@@ -37,8 +38,10 @@ export interface RepoSession {
   error?: string;
   /** Aborted when the repository's fetch or push ran out of time: no retry starts after it. */
   deadline?: AbortSignal;
-  /** How many of `clusters` have read their files from the checkout (its cache goes after). */
-  filesRead: number;
+  /** Settles when the repository is observed (or could not be): its clusters' files wait for it. */
+  observed?: Promise<void>;
+  /** How many of `clusters` are planned: after the last, what only planning needed is released. */
+  planned: number;
 }
 
 /** One cluster of the run. */
@@ -79,7 +82,7 @@ export async function openSession(
         owner: c,
         creds: creds.get(c.name)!,
         clusters: [],
-        filesRead: 0,
+        planned: 0,
       };
       repos.set(key, repo);
     }
@@ -99,6 +102,25 @@ export async function openSession(
       await Deno.remove(workspace, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/**
+ * Once the last of the repository's clusters is planned: the objects read from its commit are
+ * dropped, and when the run only plans (`RunOptions.planOnly`) its checkout is removed and its
+ * connections closed at once, rather than held until the whole fleet is planned.
+ */
+export async function releaseRepository(r: RepoSession, planOnly: boolean): Promise<void> {
+  if (r.checkout) forgetReadCache(r.checkout);
+  if (!planOnly) return;
+  const co = r.checkout;
+  const remote = r.remote;
+  const provider = r.provider;
+  r.checkout = undefined;
+  r.remote = undefined;
+  r.provider = undefined;
+  provider?.close();
+  await remote?.close().catch(() => {});
+  if (co) await Deno.remove(co.dir, { recursive: true }).catch(() => {});
 }
 
 /** The git-level access to a repository: its URL, the credentials, known hosts, transport, signer. */

@@ -11,7 +11,7 @@ import { loadManifest } from "../config/load.ts";
 import { processSecretSource } from "../config/secrets.ts";
 import type { Manifest } from "../config/types.ts";
 import { type FleetRun, planFleet } from "../apply/fleet.ts";
-import { createProgress, type Progress } from "../report/progress.ts";
+import { createProgress, loadLiveDisplay, type Progress } from "../report/progress.ts";
 import { setDebugSink } from "../util/debug.ts";
 import { DEFAULT_RETRY } from "../util/retry.ts";
 import { redact, safeText } from "../util/redact.ts";
@@ -25,8 +25,15 @@ export interface Cli {
   printErr(text: string): void;
   /** The live display of the current stage, once a run started. */
   progress?: Progress;
-  /** Loads the manifest, selects clusters, observes and plans them (the progress shows it). */
-  startRun(file: string, opts: CommonOptions): Promise<{ manifest: Manifest; run: FleetRun }>;
+  /**
+   * Loads the manifest, selects clusters, observes and plans them (the progress shows it).
+   * `planOnly`: nothing is carried out from this run (RunOptions.planOnly).
+   */
+  startRun(
+    file: string,
+    opts: CommonOptions,
+    run?: { planOnly?: boolean },
+  ): Promise<{ manifest: Manifest; run: FleetRun }>;
   /** Interrupted (Ctrl-C, SIGTERM, SIGHUP, stdout closed): the exit code it asks for. */
   exitIfInterrupted(): void;
 }
@@ -49,11 +56,11 @@ export function startCli(): Cli {
       const code = life.interruptedCode();
       if (code !== undefined) Deno.exitCode = code;
     },
-    async startRun(file, opts) {
+    async startRun(file, opts, how = {}) {
       if (opts.debug) setDebugSink(life.err);
       const manifest = await loadManifest(file);
       const clusters = selectClusters(manifest, opts.cluster, opts.selector);
-      const shown = startProgress(cli, opts.quiet === true || opts.output === "json");
+      const shown = await startProgress(cli, opts.quiet === true || opts.output === "json");
       const run = await planFleet(manifest, clusters, {
         // Errors found before any contact are printed alone, without a progress stage before them.
         onChecked: () => shown.stage("planning", clusters.map((c) => c.name)),
@@ -70,6 +77,7 @@ export function startCli(): Cli {
         rotate: opts.rotate,
         retry: { ...DEFAULT_RETRY, attempts: opts.retries },
         limits: opts.limit,
+        planOnly: how.planOnly,
       });
       cli.progress?.done();
       if (life.signal.aborted) {
@@ -82,8 +90,9 @@ export function startCli(): Cli {
   return cli;
 }
 
-function startProgress(cli: Cli, quiet: boolean): Progress {
+async function startProgress(cli: Cli, quiet: boolean): Promise<Progress> {
   const tty = Deno.stderr.isTerminal();
+  if (tty && !quiet) await loadLiveDisplay();
   const progress = createProgress({
     quiet,
     tty,

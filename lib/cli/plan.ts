@@ -17,7 +17,7 @@ export function planCommand(program: Command, cli: Cli): void {
     .option("--out <plan-file>", "also save the plan (mode 0600), for `apply --plan-file`")
     .action(
       async (file: string, opts: CommonOptions & { detailedExitcode?: boolean; out?: string }) => {
-        const { manifest, run } = await cli.startRun(file, opts);
+        const { manifest, run } = await cli.startRun(file, opts, { planOnly: true });
         try {
           const plans = run.plans;
           if (opts.out) {

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import { dirname, join } from "node:path";
-import git from "isomorphic-git";
+import git, { type PromiseFsClient } from "isomorphic-git";
 import { assertPlainPath, checkedRepoPath, repoPathError, treeEntryProblem } from "./repo_paths.ts";
 import type { FileChange, RepoCheckout } from "./types.ts";
 
@@ -43,8 +43,53 @@ type TreeEntries = Map<string, { oid: string; mode: string }>;
  */
 interface TreeReader {
   cache: object;
+  /** node:fs for isomorphic-git's object reads, without its failing probes (see objectReadFs). */
+  fs: PromiseFsClient;
   folders: Map<string, Promise<TreeEntries | null>>;
   blobs: Map<string, Promise<string>>;
+}
+
+const LOOSE_OBJECT = /\/objects\/([0-9a-f]{2})\/[0-9a-f]{38}$/;
+
+/**
+ * node:fs as isomorphic-git reads objects with it, minus two costs paid on every object read: it
+ * first tries the loose object file (a checkout fetched as a pack has few or none: each miss was
+ * an ENOENT built by Deno's Node layer, ~0.3 ms), then lists objects/pack. Here the folders of
+ * loose objects and the pack list are read once per reader (nothing is written to the checkout
+ * while its clusters read it), and a loose object whose folder does not exist is a miss at once.
+ * A loose object that exists is read from disk as before.
+ */
+function objectReadFs(): PromiseFsClient {
+  const p = fs.promises;
+  const listed = new Map<string, Promise<Set<string>>>();
+  const list = (dir: string) => {
+    let found = listed.get(dir);
+    if (!found) {
+      found = p.readdir(dir).then((names) => new Set(names), () => new Set<string>());
+      listed.set(dir, found);
+    }
+    return found;
+  };
+  const missing = () => Object.assign(new Error("no such loose object"), { code: "ENOENT" });
+  return {
+    promises: {
+      ...p,
+      async readFile(path: string, options?: unknown) {
+        const loose = typeof path === "string" ? LOOSE_OBJECT.exec(path) : null;
+        if (loose) {
+          const objects = path.slice(0, loose.index + "/objects".length);
+          if (!(await list(objects)).has(loose[1])) throw missing();
+        }
+        return await p.readFile(path, options as never);
+      },
+      async readdir(path: string, options?: unknown) {
+        if (typeof path === "string" && path.endsWith("/objects/pack") && options === undefined) {
+          return [...await list(path)];
+        }
+        return await p.readdir(path, options as never);
+      },
+    },
+  };
 }
 
 const treeReaders = new WeakMap<RepoCheckout, TreeReader>();
@@ -72,7 +117,7 @@ function folderEntries(co: RepoCheckout, r: TreeReader, folder: string) {
         if (problem) throw repoPathError(folder, problem);
         oid = entry.oid;
       }
-      const { tree } = await git.readTree({ fs, dir: co.dir, oid, cache: r.cache });
+      const { tree } = await git.readTree({ fs: r.fs, dir: co.dir, oid, cache: r.cache });
       return new Map(tree.map((e) => [e.path, { oid: e.oid, mode: e.mode }]));
     })();
     // Clusters that share the folder share its error too; nobody may be left to await it.
@@ -85,7 +130,7 @@ function folderEntries(co: RepoCheckout, r: TreeReader, folder: string) {
 function blobText(co: RepoCheckout, r: TreeReader, oid: string): Promise<string> {
   let text = r.blobs.get(oid);
   if (!text) {
-    text = git.readBlob({ fs, dir: co.dir, oid, cache: r.cache })
+    text = git.readBlob({ fs: r.fs, dir: co.dir, oid, cache: r.cache })
       .then(({ blob }) => new TextDecoder().decode(blob));
     r.blobs.set(oid, text);
   }
@@ -118,7 +163,7 @@ export async function readRepoFiles(
 }
 
 function newTreeReader(): TreeReader {
-  return { cache: {}, folders: new Map(), blobs: new Map() };
+  return { cache: {}, fs: objectReadFs(), folders: new Map(), blobs: new Map() };
 }
 
 /** The blob at `path` in the commit, null when absent; anything but a plain file is an error. */

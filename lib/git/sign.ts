@@ -14,7 +14,7 @@ import type * as openpgp from "openpgp";
 import type { SignCallback } from "isomorphic-git";
 import { parsePrivateKey } from "../keys/parse.ts";
 import { findPublicKey } from "../keys/fingerprint.ts";
-import { sshpk } from "../keys/sshpk.ts";
+import { loadSshpk } from "../keys/sshpk.ts";
 import { registerSecret } from "../util/redact.ts";
 import { concatBytes } from "../util/bytes.ts";
 
@@ -48,7 +48,7 @@ export class SigningKeyError extends Error {
 /** Every failure is a rejection (a SigningKeyError for an unusable key), never a throw. */
 export async function createCommitSigner(keys: SigningKeys): Promise<CommitSigner> {
   return keys.format === "ssh"
-    ? sshSigner(keys.privateKey, keys.passphrase)
+    ? await sshSigner(keys.privateKey, keys.passphrase)
     : await openpgpSigner(keys);
 }
 
@@ -219,8 +219,8 @@ interface SshKey {
 const BROKEN = "the private key does not match its public key";
 
 /** node:crypto key from the OpenSSH key's parts (JWK: exact sizes, no format quirks). */
-function sshKeyFrom(openssh: string, blob: Uint8Array): SshKey {
-  const key = sshpk.parsePrivateKey(openssh, "openssh");
+async function sshKeyFrom(openssh: string, blob: Uint8Array): Promise<SshKey> {
+  const key = (await loadSshpk()).parsePrivateKey(openssh, "openssh");
   const part = (name: string) => {
     const p = key.part[name]?.data;
     if (!p) throw new SigningKeyError("key", BROKEN);
@@ -320,10 +320,10 @@ function sshsigArmor(key: SshKey, message: Uint8Array): string {
   return `-----BEGIN SSH SIGNATURE-----\n${body}-----END SSH SIGNATURE-----\n`;
 }
 
-function sshSigner(privateKey: string, passphrase?: string): CommitSigner {
+async function sshSigner(privateKey: string, passphrase?: string): Promise<CommitSigner> {
   let parsed;
   try {
-    parsed = parsePrivateKey(privateKey, passphrase);
+    parsed = await parsePrivateKey(privateKey, passphrase);
   } catch (e) {
     // parsePrivateKey's messages are fixed sentences without key material.
     const msg = (e as Error).message;
@@ -334,7 +334,7 @@ function sshSigner(privateKey: string, passphrase?: string): CommitSigner {
   if (!pub) throw new SigningKeyError("key", BROKEN);
   let key: SshKey;
   try {
-    key = sshKeyFrom(parsed.openssh, pub.blob);
+    key = await sshKeyFrom(parsed.openssh, pub.blob);
   } catch (e) {
     if (e instanceof SigningKeyError) throw e;
     throw new SigningKeyError("key", "the private key cannot be used for signing");

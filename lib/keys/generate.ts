@@ -6,7 +6,7 @@
  */
 import { generateKeyPair as nodeGenerateKeyPair } from "node:crypto";
 import { sha256Fingerprint } from "./fingerprint.ts";
-import { sshpk } from "./sshpk.ts";
+import { loadSshpk } from "./sshpk.ts";
 
 export type KeyAlgorithm = "ed25519" | "ecdsa" | "rsa";
 export type EcdsaCurve = "p256" | "p384" | "p521";
@@ -93,7 +93,7 @@ function generatePkcs8(req: NodeKeyRequest): Promise<string> {
 export async function generateKeyPair(spec: KeySpec, comment = ""): Promise<SshKeyPair> {
   if (/[\r\n]/.test(comment)) throw new Error("the key comment must be a single line");
   const pkcs8 = await generatePkcs8(nodeRequest(spec));
-  const key = sshpk.parsePrivateKey(pkcs8, "pkcs8");
+  const key = (await loadSshpk()).parsePrivateKey(pkcs8, "pkcs8");
   key.comment = comment;
   const pub = key.toPublic();
   return {

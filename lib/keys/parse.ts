@@ -10,7 +10,7 @@ import { createPrivateKey } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { findPublicKey, sha256Fingerprint } from "./fingerprint.ts";
 import { ecSec1Pem, needsSec1 } from "./sec1.ts";
-import { sshpk, type SshpkPrivateKey } from "./sshpk.ts";
+import { loadSshpk, type SshpkApi, type SshpkPrivateKey } from "./sshpk.ts";
 
 export interface ParsedPrivateKey {
   /** Unencrypted OpenSSH form ("-----BEGIN OPENSSH PRIVATE KEY-----"): store this (Flux secret). */
@@ -72,7 +72,7 @@ function looksLikePublicKey(text: string): boolean {
  * Encrypted PEM goes through node:crypto: sshpk decrypts it with a stream whose "bad decrypt"
  * error is thrown from an event handler, i.e. as an uncaught exception that kills the process.
  */
-function decryptPem(text: string, passphrase: string): SshpkPrivateKey {
+function decryptPem(sshpk: SshpkApi, text: string, passphrase: string): SshpkPrivateKey {
   let pkcs8: string;
   try {
     const key = createPrivateKey({ key: text, format: "pem", passphrase });
@@ -81,10 +81,11 @@ function decryptPem(text: string, passphrase: string): SshpkPrivateKey {
     // A wrong passphrase shows as "bad decrypt" or, when the padding happens to fit, as garbage.
     throw new Error(WRONG_PASSPHRASE);
   }
-  return readWithSshpk(pkcs8, "pkcs8");
+  return readWithSshpk(sshpk, pkcs8, "pkcs8");
 }
 
 function readWithSshpk(
+  sshpk: SshpkApi,
   text: string,
   format: "auto" | "pkcs8" | "openssh",
   passphrase?: string,
@@ -97,7 +98,11 @@ function readWithSshpk(
 }
 
 /** Parses a private key; `passphrase` is needed only for encrypted keys. */
-export function parsePrivateKey(text: string, passphrase?: string): ParsedPrivateKey {
+export async function parsePrivateKey(
+  text: string,
+  passphrase?: string,
+): Promise<ParsedPrivateKey> {
+  const sshpk = await loadSshpk();
   // Keys pasted on Windows or into YAML often carry CRLF or stray indentation.
   const clean = text.replace(/\r\n?/g, "\n").split("\n").map((l) => l.trim()).join("\n").trim() +
     "\n";
@@ -108,7 +113,7 @@ export function parsePrivateKey(text: string, passphrase?: string): ParsedPrivat
   const encrypted = kind === "encrypted-pem" || (kind === "openssh" && opensshIsEncrypted(clean));
   if (encrypted && !passphrase) throw new Error(NEEDS_PASSPHRASE);
   let key: SshpkPrivateKey;
-  if (kind === "encrypted-pem") key = decryptPem(clean, passphrase ?? "");
+  if (kind === "encrypted-pem") key = decryptPem(sshpk, clean, passphrase ?? "");
   else if (encrypted) {
     try {
       // OpenSSH keys decrypt with padding off, so sshpk reports a wrong passphrase synchronously.
@@ -117,7 +122,7 @@ export function parsePrivateKey(text: string, passphrase?: string): ParsedPrivat
       const wrong = e instanceof Error && e.message.includes("Incorrect passphrase");
       throw new Error(wrong ? WRONG_PASSPHRASE : UNREADABLE);
     }
-  } else key = readWithSshpk(clean, kind === "openssh" ? "openssh" : "auto");
+  } else key = readWithSshpk(sshpk, clean, kind === "openssh" ? "openssh" : "auto");
   if (key.type === "dsa") {
     throw new Error(
       "DSA keys are not supported (OpenSSH disabled them): use ed25519, ECDSA or RSA",

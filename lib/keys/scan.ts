@@ -19,11 +19,15 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const SCAN_USER = "fluxfleet-keyscan";
 
 /** The one host key the server presents for the negotiated algorithm. */
-export function scanHostKey(host: string, port: number, opts: ScanOptions = {}): Promise<HostKey> {
+export async function scanHostKey(
+  host: string,
+  port: number,
+  opts: ScanOptions = {},
+): Promise<HostKey> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const where = `${host}:${port}`;
-  return new Promise<HostKey>((resolve, reject) => {
-    const client = newSsh2Client();
+  const client = await newSsh2Client();
+  return await new Promise<HostKey>((resolve, reject) => {
     let blob: Uint8Array | undefined;
     let failure: Ssh2Error | undefined;
     client.on("error", (err) => {

@@ -1,8 +1,8 @@
 /**
  * Typed view of the ssh2 client (the package ships no types), plus the translation of its
  * connection-level errors into sentences. Shared by the host key scan and the git transport.
+ * ssh2 is imported on first use: only SSH remotes and host key scans need it.
  */
-import ssh2Module from "ssh2";
 
 /** What ssh2 attaches to its errors: `level` says which stage failed. */
 export interface Ssh2Error extends Error {
@@ -69,10 +69,16 @@ interface Ssh2Module {
   utils: { parseKey(data: string, passphrase?: string): Ssh2ParsedKey | Ssh2ParsedKey[] | Error };
 }
 
-// The default export of an untyped npm package is `any`; this is the single place we narrow it.
-const ssh2: Ssh2Module = ssh2Module as Ssh2Module;
+let loaded: Promise<Ssh2Module> | undefined;
 
-export function newSsh2Client(): Ssh2Client {
+function loadSsh2(): Promise<Ssh2Module> {
+  // The default export of an untyped npm package is `any`; this is the single place we narrow it.
+  loaded ??= import("ssh2").then((m) => m.default as Ssh2Module);
+  return loaded;
+}
+
+export async function newSsh2Client(): Promise<Ssh2Client> {
+  const ssh2 = await loadSsh2();
   return new ssh2.Client();
 }
 
@@ -80,7 +86,8 @@ export function newSsh2Client(): Ssh2Client {
  * Whether ssh2, on this runtime, can produce a signature with the key that verifies: catches
  * runtime crypto gaps (see sec1.ts) before they surface as a misleading "authentication failed".
  */
-export function ssh2CanSign(privateKeyText: string): boolean {
+export async function ssh2CanSign(privateKeyText: string): Promise<boolean> {
+  const ssh2 = await loadSsh2();
   try {
     const parsed = ssh2.utils.parseKey(privateKeyText);
     const key = Array.isArray(parsed) ? parsed[0] : parsed;

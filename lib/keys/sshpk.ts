@@ -1,8 +1,9 @@
 /**
  * Typed view of the parts of sshpk we use. sshpk ships no TypeScript types; keeping the surface
- * here means the rest of the code never touches an untyped value.
+ * here means the rest of the code never touches an untyped value. It is imported on first use:
+ * only SSH keys need it, and a run with tokens only would pay its import at start-up (bench/fleet.ts
+ * measures it with ssh2: ~0.1 s and ~25 MiB together).
  */
-import sshpkModule from "sshpk";
 
 export interface SshpkPublicKey {
   type: string;
@@ -23,7 +24,7 @@ export interface SshpkPrivateKey {
   toPublic(): SshpkPublicKey;
 }
 
-interface SshpkApi {
+export interface SshpkApi {
   parsePrivateKey(
     data: string,
     format: "auto" | "pem" | "pkcs8" | "openssh",
@@ -31,5 +32,11 @@ interface SshpkApi {
   ): SshpkPrivateKey;
 }
 
-// The default export of an untyped npm package is `any`; this is the single place we narrow it.
-export const sshpk: SshpkApi = sshpkModule as SshpkApi;
+let loaded: Promise<SshpkApi> | undefined;
+
+/** sshpk, imported once on first use. */
+export function loadSshpk(): Promise<SshpkApi> {
+  // The default export of an untyped npm package is `any`; this is the single place we narrow it.
+  loaded ??= import("sshpk").then((m) => m.default as SshpkApi);
+  return loaded;
+}

@@ -13,9 +13,21 @@
  * stream with write/columns/rows, and with showCursor it never hooks process signals) and
  * cli-truncate (same author) cuts lines by display width, wide characters and colours included.
  */
-import { createLogUpdate } from "log-update";
-import cliTruncate from "cli-truncate";
+import type { createLogUpdate } from "log-update";
+import type cliTruncate from "cli-truncate";
 import { stripControls } from "../util/strip_controls.ts";
+
+let live: { createLogUpdate: typeof createLogUpdate; cliTruncate: typeof cliTruncate } | undefined;
+
+/**
+ * Imports the live display's libraries: only a terminal without --quiet draws it, so other runs
+ * (CI, pipes, --quiet, JSON) never load them at start-up. Call before `createProgress` with tty.
+ */
+export async function loadLiveDisplay(): Promise<void> {
+  if (live) return;
+  const [logUpdate, truncate] = await Promise.all([import("log-update"), import("cli-truncate")]);
+  live = { createLogUpdate: logUpdate.createLogUpdate, cliTruncate: truncate.default };
+}
 
 /** How a cluster ended a stage (the same shape as lib/apply/options.ts ClusterEnd). */
 export interface ProgressEnd {
@@ -169,6 +181,8 @@ export function createProgress(opts: ProgressOptions): Progress {
       return true;
     },
   };
+  if (!live) throw new Error("the live display is not loaded: await loadLiveDisplay() first");
+  const { createLogUpdate, cliTruncate } = live;
   // showCursor: log-update would otherwise hide it and hook process signals to show it again.
   const screen = createLogUpdate(stream as unknown as NodeJS.WriteStream, { showCursor: true });
   let frame = 0;

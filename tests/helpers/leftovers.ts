@@ -6,7 +6,11 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import { sshpk } from "../../lib/keys/sshpk.ts";
+import sshpkModule from "sshpk";
+import type { SshpkApi } from "../../lib/keys/sshpk.ts";
+
+// lib/keys/sshpk.ts imports sshpk lazily (async); this helper stays synchronous.
+const sshpk = sshpkModule as SshpkApi;
 
 export interface Needle {
   /** Said in a failure instead of the secret itself. */

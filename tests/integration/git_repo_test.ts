@@ -255,3 +255,57 @@ Deno.test("readRepoFiles without a work tree: files from the commit for clusters
     }
   });
 });
+
+Deno.test("readRepoFiles: objects in a pack and loose objects next to it (as system git leaves a small fetch) read alike", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-loose-" });
+  const git = async (...args: string[]) => {
+    const out = await new Deno.Command("git", {
+      args: ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    return new TextDecoder().decode(out.stdout).trim();
+  };
+  try {
+    await git("init", "-q", "-b", "main");
+    await Deno.mkdir(`${dir}/clusters/a/flux-system`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/clusters/a/flux-system/gotk-sync.yaml`, "sync: a\n");
+    await git("add", "-A");
+    await git("commit", "-q", "-m", "a");
+    // The first commit's objects go into a pack; the second commit's stay loose.
+    await git("repack", "-a", "-d", "-q");
+    await Deno.mkdir(`${dir}/clusters/b/flux-system`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/clusters/b/flux-system/gotk-sync.yaml`, "sync: b\n");
+    await git("add", "-A");
+    await git("commit", "-q", "-m", "b");
+    const head = await git("rev-parse", "HEAD");
+    const loose = [...Deno.readDirSync(`${dir}/.git/objects`)].filter((e) =>
+      /^[0-9a-f]{2}$/.test(e.name)
+    );
+    assert.ok(loose.length > 0, "the second commit left loose objects");
+    assert.ok(
+      [...Deno.readDirSync(`${dir}/.git/objects/pack`)].some((e) => e.name.endsWith(".pack")),
+    );
+    await Deno.remove(`${dir}/clusters`, { recursive: true });
+    const co = {
+      dir,
+      url: "file://" + dir,
+      branch: "main",
+      branchExists: true,
+      head,
+      worktree: false,
+    };
+    const paths = (
+      c: string,
+    ) => [`clusters/${c}/flux-system/gotk-sync.yaml`, `clusters/${c}/x.yaml`];
+    assert.deepEqual(await readRepoFiles(co, [...paths("a"), ...paths("b")]), {
+      "clusters/a/flux-system/gotk-sync.yaml": "sync: a\n",
+      "clusters/a/x.yaml": null,
+      "clusters/b/flux-system/gotk-sync.yaml": "sync: b\n",
+      "clusters/b/x.yaml": null,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -89,3 +89,60 @@ current-context: s
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("kubeconfig YAML: block scalars, anchors and quoting read as kubectl reads them; an error names the line, never a tag, alias or value from it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/kubeconfig`,
+      `apiVersion: v1
+kind: Config
+clusters:
+- name: one
+  cluster: &c
+    server: 'https://one.example:6443'
+    certificate-authority-data: >-
+      ${btoa("CA-ONE")}
+- name: two
+  cluster: *c
+users:
+- name: u
+  user:
+    token: "tok-one"
+contexts:
+- {name: one, context: {cluster: one, user: u}}
+- {name: two, context: {cluster: two, user: u}}
+current-context: one
+`,
+    );
+    const one = simpleConnection({ kubeconfig: `${dir}/kubeconfig` })!;
+    assert.equal(one.server, "https://one.example:6443");
+    assert.equal(one.ca, "CA-ONE");
+    assert.equal(one.headers.Authorization, "Bearer tok-one");
+    const two = simpleConnection({ kubeconfig: `${dir}/kubeconfig`, context: "two" })!;
+    assert.equal(two.server, "https://one.example:6443");
+
+    for (
+      const [name, line] of [
+        ["tag", "    token: !<canary-tag-71c> x"],
+        ["alias", "    token: *canary-alias-71c"],
+        ["value", "    token: canary-value-71c: {"],
+      ]
+    ) {
+      const file = `${dir}/bad-${name}`;
+      await Deno.writeTextFile(file, `users:\n- name: u\n  user:\n${line}\n`);
+      const err = (() => {
+        try {
+          resolveKubeContext({ kubeconfig: file, context: "x" });
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return "";
+      })();
+      assert.match(err, new RegExp(`${file} is not valid YAML at line 4, column \\d+`), name);
+      assert.ok(!err.includes("canary"), err);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -207,7 +207,7 @@ async function sshTransportSteps(t: Deno.TestContext): Promise<void> {
           let key: SshKeyPair | undefined;
           for (let i = 0; i < 64 && !key; i++) {
             const k = await generateKeyPair({ algorithm: "ecdsa", ecdsaCurve: curve });
-            if (!ssh2CanSign(k.privateKey)) key = k;
+            if (!await ssh2CanSign(k.privateKey)) key = k;
           }
           if (!key) {
             console.log(`  ${curve}: runtime signs every OpenSSH ECDSA key; testing a random one`);

@@ -68,9 +68,9 @@ function hostKeyOf(blob: Uint8Array): HostKey {
 }
 
 /** Connects and authenticates; the returned client is ready for exec. */
-export function connectSsh(t: ConnectTarget): Promise<Ssh2Client> {
-  // Synchronous and clean: wrong or missing passphrase, unreadable key.
-  const key = parsePrivateKey(t.privateKey, t.passphrase);
+export async function connectSsh(t: ConnectTarget): Promise<Ssh2Client> {
+  // Before any connection: wrong or missing passphrase, unreadable key.
+  const key = await parsePrivateKey(t.privateKey, t.passphrase);
   const name = knownHostsName(t.host, t.port);
   const where = hostPort(t.host, t.port);
   const trusted = findHostKeys(t.knownHosts, t.host, t.port);
@@ -81,7 +81,7 @@ export function connectSsh(t: ConnectTarget): Promise<Ssh2Client> {
         `with the server's operator)`,
     );
   }
-  if (!ssh2CanSign(key.ssh2Key)) {
+  if (!await ssh2CanSign(key.ssh2Key)) {
     throw new Error(
       `the SSH client cannot sign with this ${key.type} key (${key.fingerprint}) on this ` +
         `runtime: use an ed25519 key instead`,
@@ -93,8 +93,8 @@ export function connectSsh(t: ConnectTarget): Promise<Ssh2Client> {
   const algorithms = t.hostKeyAlgorithms ??
     [...new Set(trusted.flatMap((k) => hostKeyAlgorithmsFor(k.type)))];
 
-  return new Promise<Ssh2Client>((resolve, reject) => {
-    const client = newSsh2Client();
+  const client = await newSsh2Client();
+  return await new Promise<Ssh2Client>((resolve, reject) => {
     let verdict: HostKeyVerdict | undefined;
     let failure: Ssh2Error | undefined;
     let ready = false;

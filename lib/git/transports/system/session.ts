@@ -125,9 +125,9 @@ function untrack(s: Session): void {
 }
 
 /** The key for the private agent; null when ssh should find its own (agent, config). */
-function identityFor(
+async function identityFor(
   access: SystemSshAccess,
-): { text: string; publicKey: string; fingerprint: string; type: string } | null {
+): Promise<{ text: string; publicKey: string; fingerprint: string; type: string } | null> {
   if (access.privateKey === undefined || access.privateKey.trim() === "") {
     if (access.useAgent) return null;
     throw new GitError(
@@ -135,10 +135,10 @@ function identityFor(
       false,
     );
   }
-  let parsed: ReturnType<typeof parsePrivateKey>;
+  let parsed: Awaited<ReturnType<typeof parsePrivateKey>>;
   try {
     // Checks the passphrase up front: ssh would only say "Permission denied" after asking.
-    parsed = parsePrivateKey(access.privateKey, access.passphrase);
+    parsed = await parsePrivateKey(access.privateKey, access.passphrase);
   } catch (e) {
     // Fixed sentences without key material (see parse.ts).
     throw new GitError((e as Error).message, false);
@@ -215,7 +215,7 @@ async function openSession(access: SystemSshAccess, op: string): Promise<Session
     throw new GitError((e as Error).message, false);
   }
   const timeoutMs = access.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const identity = identityFor(access);
+  const identity = await identityFor(access);
   const roots = sessionRoots(SOCKET_NAME);
   // Once per process: what runs killed before this one left behind.
   if (!swept) {
