@@ -18,6 +18,7 @@ import { redact, safeText } from "../util/redact.ts";
 import { type Lifecycle, startLifecycle } from "./lifecycle.ts";
 import { selectClusters } from "./select.ts";
 import type { CommonOptions } from "./options.ts";
+import { clustersOfShard, describeShard, resolveShard, type ShardInfo } from "./shard.ts";
 
 export interface Cli {
   life: Lifecycle;
@@ -26,7 +27,10 @@ export interface Cli {
   /** The live display of the current stage, once a run started. */
   progress?: Progress;
   /** Loads the manifest, selects clusters, observes and plans them (the progress shows it). */
-  startRun(file: string, opts: CommonOptions): Promise<{ manifest: Manifest; run: FleetRun }>;
+  startRun(
+    file: string,
+    opts: CommonOptions,
+  ): Promise<{ manifest: Manifest; run: FleetRun; shard?: ShardInfo }>;
   /** Interrupted (Ctrl-C, SIGTERM, SIGHUP, stdout closed): the exit code it asks for. */
   exitIfInterrupted(): void;
 }
@@ -52,8 +56,13 @@ export function startCli(): Cli {
     async startRun(file, opts) {
       if (opts.debug) setDebugSink(life.err);
       const manifest = await loadManifest(file);
-      const clusters = selectClusters(manifest, opts.cluster, opts.selector);
-      const shown = startProgress(cli, opts.quiet === true || opts.output === "json");
+      const selected = selectClusters(manifest, opts.cluster, opts.selector);
+      const wanted = resolveShard(opts, (name) => Deno.env.get(name));
+      const shard = wanted && { ...wanted, selected: selected.length };
+      const clusters = wanted ? clustersOfShard(selected, wanted) : selected;
+      const quiet = opts.quiet === true || opts.output !== "text";
+      if (shard && !quiet) cli.printErr(`${describeShard(shard, clusters.length)}\n`);
+      const shown = startProgress(cli, quiet);
       const run = await planFleet(manifest, clusters, {
         // Errors found before any contact are printed alone, without a progress stage before them.
         onChecked: () => shown.stage("planning", clusters.map((c) => c.name)),
@@ -76,7 +85,7 @@ export function startCli(): Cli {
         await run.close();
         life.exit(life.interruptedCode() ?? 130);
       }
-      return { manifest, run };
+      return { manifest, run, ...(shard ? { shard } : {}) };
     },
   };
   return cli;
