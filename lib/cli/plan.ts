@@ -2,7 +2,14 @@
 import type { Command } from "commander";
 import { renderPlanText } from "../report/text.ts";
 import { renderPlanMarkdown } from "../report/markdown.ts";
-import { jsonText, planDocument, planFileDocument, planFileText } from "../report/json.ts";
+import {
+  jsonText,
+  type PlanDocument,
+  planDocument,
+  planFileDocument,
+  planFileText,
+} from "../report/json.ts";
+import { VERSION } from "../version.ts";
 import type { Cli } from "./context.ts";
 import { type CommonOptions, withCommon } from "./options.ts";
 import { fileDigest } from "./plan_file.ts";
@@ -27,15 +34,16 @@ export function planCommand(program: Command, cli: Cli): void {
             await Deno.writeTextFile(opts.out, planFileText(doc), { mode: 0o600 });
           }
           // The manifest's digest and the shard let merge-plans check that documents belong together.
-          const document = () => ({
+          const document = (): PlanDocument => ({
             ...planDocument(manifest.file, plans, digest),
+            fluxfleetVersion: VERSION,
             ...(shard ? { shard } : {}),
           });
           cli.print(
             opts.output === "json"
               ? jsonText(document())
               : opts.output === "markdown"
-              ? renderPlanMarkdown(plans, { manifest: manifest.file, shard })
+              ? renderPlanMarkdown(document())
               : renderPlanText(plans),
           );
           if (plans.some((p) => p.error)) Deno.exitCode = 1;

@@ -12,15 +12,11 @@
  * Secrets are redacted before the encoding (and once more by the CLI's output filter, which also
  * removes control characters, as for every output).
  */
-import type { ClusterPlan } from "../plan/types.ts";
+import type { ClusterPlanView, Step, StepView } from "../plan/types.ts";
 import { plural } from "../util/words.ts";
 import { redact, safeText } from "../util/redact.ts";
+import type { PlanDocument } from "./json.ts";
 import { credentialsNote, describeStep, planSummary } from "./text.ts";
-
-export interface MarkdownContext {
-  manifest: string;
-  shard?: { index: number; count: number; selected: number };
-}
 
 /** A diff longer than this is cut in the comment (GitHub refuses comments over 65,536 chars). */
 export const MAX_DIFF_LINES = 120;
@@ -51,14 +47,34 @@ function cappedDiff(diff: string): string {
   ].join("\n");
 }
 
-function stepLines(p: ClusterPlan): string[] {
+/** As the text plan says it; a provider's permission in the provider's words (as in JSON). */
+function describeStepView(step: StepView): string {
+  switch (step.kind) {
+    case "group":
+      return `+ grant group ${step.group} ${step.permission} on the repository`;
+    case "accessKey":
+      return `${
+        step.action === "create" ? "+ register" : "~ replace"
+      } SSH access key ${step.label} (${step.permission})${
+        step.generatedKey ? ` with the SSH key ${step.generatedKey} generated at apply` : ""
+      }`;
+    case "repository":
+      return step.action === "create"
+        ? `+ create repository ${step.name} (${step.private ? "private" : "public"})`
+        : `~ make repository ${step.name} ${step.private ? "private" : "public"}`;
+    default:
+      return describeStep(step as Step);
+  }
+}
+
+function stepLines(p: ClusterPlanView): string[] {
   if (p.error) {
     return [
       `x cannot plan: ${p.error}`,
       ...(p.kubeCredentials ? [`> ${credentialsNote(p.kubeCredentials)}`] : []),
     ];
   }
-  const out = p.steps.map(describeStep);
+  const out = p.steps.map(describeStepView);
   if (p.repository.signing && p.steps.some((s) => s.kind === "file")) {
     out.push(`> the commit is ${p.repository.signing}`);
   }
@@ -73,11 +89,11 @@ function stepLines(p: ClusterPlan): string[] {
   return out;
 }
 
-function what(p: ClusterPlan): string {
+function what(p: ClusterPlanView): string {
   return p.error ? "cannot plan" : plural(p.steps.length, "change");
 }
 
-function clusterDetails(p: ClusterPlan): string {
+function clusterDetails(p: ClusterPlanView): string {
   const parts = [
     `<details><summary><b>${inlineText(p.cluster)}</b>: ${what(p)}</summary>`,
     "",
@@ -91,14 +107,16 @@ function clusterDetails(p: ClusterPlan): string {
   return parts.join("\n");
 }
 
-export function renderPlanMarkdown(plans: ClusterPlan[], ctx: MarkdownContext): string {
-  const shard = ctx.shard
-    ? ` (shard ${ctx.shard.index}/${ctx.shard.count} of ${
-      plural(ctx.shard.selected, "selected cluster")
+/** A plan document (`plan`, or `merge-plans` of several shards) as a pull-request comment. */
+export function renderPlanMarkdown(doc: PlanDocument): string {
+  const plans = doc.clusters;
+  const shard = doc.shard
+    ? ` (shard ${doc.shard.index}/${doc.shard.count} of ${
+      plural(doc.shard.selected, "selected cluster")
     })`
     : "";
   const out = [
-    `### fluxfleet plan: ${inlineText(ctx.manifest)}${shard}`,
+    `### fluxfleet plan: ${inlineText(doc.manifest)}${shard}`,
     "",
     `**${inlineText(planSummary(plans))}**`,
   ];

@@ -111,6 +111,39 @@ Deno.test("40 clusters on 8 repositories: 4 shards in 4 processes end as one run
       assert.equal(holding.length, 1, `fleet-${r} in ${holding.length} shards`);
     }
 
+    // One document again: merge-plans, as JSON (valid under the schema) and for a comment.
+    const files = await Promise.all(plans.map(async (p, i) => {
+      await Deno.writeTextFile(`${f.dir}/plan-${i + 1}.json`, p.stdout);
+      return `${f.dir}/plan-${i + 1}.json`;
+    }));
+    const merged = await f.cli(["merge-plans", ...[...files].reverse()]);
+    assert.equal(merged.code, 0, merged.stderr);
+    const whole = JSON.parse(merged.stdout);
+    assert.deepEqual(outputSchemaErrors(whole), []);
+    assert.equal(whole.clusters.length, CLUSTERS);
+    assert.deepEqual(whole.summary, {
+      clusters: 40,
+      changed: 40,
+      unchanged: 0,
+      failed: 0,
+      skipped: 0,
+      steps: 320,
+    });
+    const comment = await f.cli(["merge-plans", "--output", "markdown", ...files]);
+    // Punctuation is written as character references (lib/report/markdown.ts): "Plan: …, … ."
+    assert.match(
+      comment.stdout,
+      /^### fluxfleet plan: .*\n\n\*\*Plan&#58; 320 changes in 40 clusters&#44; 0 unchanged&#46;\*\*\n/,
+    );
+    assert.equal(comment.stdout.match(/<details>/g)?.length, 40);
+    const partial = await f.cli(["merge-plans", ...files.slice(1)]);
+    assert.equal(partial.code, 1);
+    assert.equal(
+      partial.stderr,
+      "error: shard 1/4 missing: merge the plans of all 4 shards (a partial merge would " +
+        "understate the plan)\n",
+    );
+
     // The same shards applied by 4 processes at once.
     const applied = await Promise.all(
       shards.map((s) =>
