@@ -6,6 +6,7 @@
  *   fluxfleet apply FILE [--auto-approve] [--output text|json] [--cluster NAME]...
  *   fluxfleet destroy FILE [--auto-approve] [--output text|json] [--cluster NAME]...
  *   fluxfleet merge-plans A.json B.json… [--output json|markdown]
+ *   fluxfleet completion bash|zsh
  *   fluxfleet schema
  *   fluxfleet manifests pull VERSION DIR [--url URL] [--sha256 HEX]
  *   fluxfleet --version
@@ -20,6 +21,7 @@ import { planCommand } from "./lib/cli/plan.ts";
 import { applyCommand } from "./lib/cli/apply.ts";
 import { destroyCommand } from "./lib/cli/destroy.ts";
 import { mergePlansCommand } from "./lib/cli/merge_plans.ts";
+import { completionCommand } from "./lib/cli/completion.ts";
 
 // Signals, safe output and the run's temporary files first (lib/cli/lifecycle.ts).
 const cli = startCli();
@@ -33,6 +35,7 @@ for (
     applyCommand,
     destroyCommand,
     mergePlansCommand,
+    completionCommand,
   ]
 ) {
   command(program, cli);
