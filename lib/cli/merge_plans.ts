@@ -198,7 +198,7 @@ function mergedFormat(value: string): "json" | "markdown" {
 }
 
 export function mergePlansCommand(program: Command, cli: Cli): void {
-  const output = new Option("-o, --output <format>", "json or markdown").argParser(mergedFormat)
+  const output = new Option("-o, --output <format>", "output format").argParser(mergedFormat)
     .default("json");
   output.argChoices = ["json", "markdown"];
   subcommand(program, "merge-plans")

@@ -77,8 +77,9 @@ function outputFormat(formats: OutputFormat[]): (value: string) => OutputFormat 
 
 /** `-o, --output`; its formats are also kept as the option's choices (shell completion). */
 function outputOption(formats: OutputFormat[]): Option {
-  const words = `${formats.slice(0, -1).join(", ")} or ${formats[formats.length - 1]}`;
-  const option = new Option("-o, --output <format>", words).argParser(outputFormat(formats))
+  // Help lists the choices itself: "output format (choices: "text", "json", default: "text")".
+  const option = new Option("-o, --output <format>", "output format")
+    .argParser(outputFormat(formats))
     .default("text");
   option.argChoices = formats;
   return option;

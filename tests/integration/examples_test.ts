@@ -145,10 +145,18 @@ Deno.test("examples: the Indexed Job and its ConfigMap are valid Kubernetes obje
   }
 });
 
-/** The branch this checkout is on: the examples clone it as their fluxfleet source. */
-async function checkoutRef(): Promise<string> {
-  const r = await runCommand("git", ["-C", ROOT, "rev-parse", "--abbrev-ref", "HEAD"]);
-  return r.stdout.trim();
+/**
+ * fluxfleet's source as the examples clone it: this checkout's HEAD commit (what a clean clone
+ * holds; not uncommitted changes) pushed to branch main of a bare repository of the test's.
+ */
+async function sourceRepo(dir: string): Promise<{ FLUXFLEET_REPO: string; FLUXFLEET_REF: string }> {
+  const bare = `${dir}/fluxfleet-source.git`;
+  const init = await runCommand("git", ["init", "-q", "--bare", bare]);
+  assert.equal(init.code, 0, init.stderr);
+  // HEAD may be detached (a CI checkout): push the commit, whatever names it.
+  const push = await runCommand("git", ["-C", ROOT, "push", "-q", bare, "HEAD:refs/heads/main"]);
+  assert.equal(push.code, 0, push.stderr);
+  return { FLUXFLEET_REPO: `file://${bare}`, FLUXFLEET_REF: "main" };
 }
 
 /**
@@ -163,6 +171,8 @@ function caches(): Record<string, string> {
       `${Deno.env.get("XDG_CACHE_HOME") ?? `${home}/.cache`}/deno`,
   };
 }
+
+type Source = Awaited<ReturnType<typeof sourceRepo>>;
 
 /** A runner's own folder: a workspace holding the manifest, a temp dir, an npm prefix. */
 async function runner(f: FleetEnv, name: string) {
@@ -205,6 +215,7 @@ function expand(text: string, shard: number, total: number, secrets: Record<stri
 /** One job of the workflow on one matrix value: its `run` steps in order (`uses` ones are done by the test). */
 async function runGithubJob(
   f: FleetEnv,
+  source: Source,
   workflow: Workflow,
   job: string,
   shard: number,
@@ -221,8 +232,7 @@ async function runGithubJob(
     if (!step.run || (step.id && skip.includes(step.id))) continue;
     const env: Record<string, string> = {
       ...workflow.env,
-      FLUXFLEET_REPO: `file://${ROOT}`,
-      FLUXFLEET_REF: await checkoutRef(),
+      ...source,
       RUNNER_TEMP: where.temp,
       npm_config_prefix: where.prefix,
       PATH: where.path,
@@ -238,6 +248,7 @@ async function runGithubJob(
 /** One GitLab job (one of `parallel`): default.before_script, then its script, as bash -e. */
 async function runGitlabJob(
   f: FleetEnv,
+  source: Source,
   pipeline: Pipeline,
   job: string,
   node: number | undefined,
@@ -246,8 +257,7 @@ async function runGitlabJob(
   const spec = pipeline[job] as GitlabJob;
   const env: Record<string, string> = {
     ...pipeline.variables,
-    FLUXFLEET_REPO: `file://${ROOT}`,
-    FLUXFLEET_REF: await checkoutRef(),
+    ...source,
     FLUXFLEET_DIR: `${where.base}/fluxfleet`,
     npm_config_prefix: where.prefix,
     PATH: where.path,
@@ -266,14 +276,14 @@ async function runGitlabJob(
 /** One pod of the Indexed Job: the container's command with its env, as Kubernetes runs it. */
 async function runJobPod(
   f: FleetEnv,
+  source: Source,
   job: JobObject,
   index: number,
   where: Awaited<ReturnType<typeof runner>>,
 ): Promise<CommandResult> {
   const container = job.spec.template.spec.containers[0];
   const local: Record<string, string> = {
-    FLUXFLEET_REPO: `file://${ROOT}`,
-    FLUXFLEET_REF: await checkoutRef(),
+    ...source,
     HOME: where.base,
     npm_config_prefix: where.prefix,
     PATH: where.path,
@@ -302,6 +312,8 @@ Deno.test("examples run here: GitHub matrix and GitLab parallel plans merged, th
     manifest: ({ git }) =>
       manifestYaml({
         kubeconfig: null,
+        // Four installs and applies at once on a busy machine: the health wait gets room.
+        timeout: "90s",
         git: ["allowInsecureHttp: true", "author: { name: fleet, email: fleet@example.com }"],
         clusters: contextNames(CLUSTERS).map((name, i) => ({
           name,
@@ -312,6 +324,7 @@ Deno.test("examples run here: GitHub matrix and GitLab parallel plans merged, th
         })),
       }),
   }, async (f) => {
+    const source = await sourceRepo(f.dir);
     const ok = (r: CommandResult, what: string) =>
       assert.equal(r.code, 0, `${what}: ${r.stdout}${r.stderr}`);
 
@@ -321,7 +334,7 @@ Deno.test("examples run here: GitHub matrix and GitLab parallel plans merged, th
     await Deno.mkdir(`${comment.workspace}/plans`);
     await Promise.all(shards.map(async (shard) => {
       const where = await runner(f, `github-plan-${shard}`);
-      ok(await runGithubJob(f, workflow, "plan", shard, where), `github plan ${shard}`);
+      ok(await runGithubJob(f, source, workflow, "plan", shard, where), `github plan ${shard}`);
       // upload-artifact, then download-artifact with merge-multiple.
       await Deno.copyFile(
         `${where.workspace}/plans/plan-${shard}.json`,
@@ -332,7 +345,10 @@ Deno.test("examples run here: GitHub matrix and GitLab parallel plans merged, th
       );
       await assert.rejects(Deno.stat(`${where.temp}/kubeconfig`), "the kubeconfig is removed");
     }));
-    ok(await runGithubJob(f, workflow, "comment", 1, comment, ["comment"]), "github comment");
+    ok(
+      await runGithubJob(f, source, workflow, "comment", 1, comment, ["comment"]),
+      "github comment",
+    );
     const markdown = await Deno.readTextFile(`${comment.workspace}/plan.md`);
     assert.match(markdown, /^\*\*Plan&#58; 64 changes in 8 clusters&#44; 0 unchanged&#46;\*\*$/m);
     assert.equal(markdown.match(/<details><summary><b>/g)?.length, CLUSTERS);
@@ -342,13 +358,16 @@ Deno.test("examples run here: GitHub matrix and GitLab parallel plans merged, th
     const parallel = (pipeline.plan as GitlabJob).parallel!;
     await Promise.all(Array.from({ length: parallel }, async (_, i) => {
       const where = await runner(f, `gitlab-plan-${i + 1}`);
-      ok(await runGitlabJob(f, pipeline, "plan", i + 1, where), `gitlab plan ${i + 1}`);
+      ok(await runGitlabJob(f, source, pipeline, "plan", i + 1, where), `gitlab plan ${i + 1}`);
       await Deno.copyFile(
         `${where.workspace}/plan-${i + 1}.json`,
         `${report.workspace}/plan-${i + 1}.json`,
       );
     }));
-    ok(await runGitlabJob(f, pipeline, "plan-report", undefined, report), "gitlab plan-report");
+    ok(
+      await runGitlabJob(f, source, pipeline, "plan-report", undefined, report),
+      "gitlab plan-report",
+    );
     const merged = JSON.parse(await Deno.readTextFile(`${report.workspace}/plan.json`));
     assert.equal(merged.clusters.length, CLUSTERS);
     assert.equal(merged.summary.steps, 64);
@@ -357,7 +376,7 @@ Deno.test("examples run here: GitHub matrix and GitLab parallel plans merged, th
     const pods = await Promise.all(
       Array.from(
         { length: job.spec.completions },
-        async (_, i) => runJobPod(f, job, i, await runner(f, `pod-${i}`)),
+        async (_, i) => runJobPod(f, source, job, i, await runner(f, `pod-${i}`)),
       ),
     );
     pods.forEach((p, i) => ok(p, `pod ${i}`));
@@ -373,6 +392,7 @@ Deno.test("examples run here: GitHub matrix and GitLab parallel plans merged, th
     await Promise.all(shards.map(async (shard) => {
       const r = await runGithubJob(
         f,
+        source,
         workflow,
         "apply",
         shard,
@@ -385,6 +405,7 @@ Deno.test("examples run here: GitHub matrix and GitLab parallel plans merged, th
       Array.from({ length: (pipeline.apply as GitlabJob).parallel! }, async (_, i) => {
         const r = await runGitlabJob(
           f,
+          source,
           pipeline,
           "apply",
           i + 1,

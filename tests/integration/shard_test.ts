@@ -166,6 +166,8 @@ Deno.test("--shard-count takes the index a Kubernetes Indexed Job or GitLab sets
   await withShardFleet(async (f) => {
     const plan = (args: string[], env: Record<string, string> = {}) =>
       f.cli(["plan", "--output", "json", ...args, f.manifest], env);
+    const apply = (args: string[], env: Record<string, string> = {}) =>
+      f.cli(["apply", "--auto-approve", ...args, f.manifest], env);
     const byOption = JSON.parse((await plan(["--shard", "3/4"])).stdout) as PlanDoc;
     const job = await plan(["--shard-count", "4"], { JOB_COMPLETION_INDEX: "2" });
     assert.equal(job.code, 0, job.stderr);
@@ -194,9 +196,36 @@ Deno.test("--shard-count takes the index a Kubernetes Indexed Job or GitLab sets
         "--shard INDEX/COUNT\n",
       ],
     ];
+    // The markdown plan of one shard says which.
+    const markdown = await plan(["--shard", "3/4", "--output", "markdown"]);
+    assert.equal(markdown.code, 0, markdown.stderr);
+    assert.match(
+      markdown.stdout,
+      /^### fluxfleet plan: .* \(shard 3\/4 of 40 selected clusters\)\n/,
+    );
+    assert.equal(
+      markdown.stdout.match(/<details><summary><b>/g)?.length,
+      byOption.clusters.length,
+    );
+
     const requests = f.kubes.map((k) => k.requests.length);
+    refused.push(
+      [
+        ["--output", "markdown"],
+        {},
+        "error: option '-o, --output <format>' argument 'markdown' is invalid. must be text or json\n",
+      ],
+      [
+        ["--plan-file", `${f.dir}/none.json`, "--shard", "1/4"],
+        {},
+        "error: --plan-file: a saved plan holds its shard's clusters already; drop --shard/--shard-count\n",
+      ],
+    );
     for (const [args, env, message] of refused) {
-      const r = await plan(args, env);
+      const r = await (args.includes("--plan-file") || args.includes("markdown") ? apply : plan)(
+        args,
+        env,
+      );
       assert.equal(r.code, 1);
       assert.equal(r.stdout, "");
       assert.equal(r.stderr.split('(run "')[0], message);
