@@ -5,6 +5,8 @@
  *   fluxfleet plan FILE [--output text|json] [--detailed-exitcode] [--cluster NAME]...
  *   fluxfleet apply FILE [--auto-approve] [--output text|json] [--cluster NAME]...
  *   fluxfleet destroy FILE [--auto-approve] [--output text|json] [--cluster NAME]...
+ *   fluxfleet merge-plans A.json B.json… [--output json|markdown]
+ *   fluxfleet completion bash|zsh
  *   fluxfleet schema
  *   fluxfleet manifests pull VERSION DIR [--url URL] [--sha256 HEX]
  *   fluxfleet --version
@@ -18,6 +20,8 @@ import { manifestsCommand } from "./lib/cli/manifests.ts";
 import { planCommand } from "./lib/cli/plan.ts";
 import { applyCommand } from "./lib/cli/apply.ts";
 import { destroyCommand } from "./lib/cli/destroy.ts";
+import { mergePlansCommand } from "./lib/cli/merge_plans.ts";
+import { completionCommand } from "./lib/cli/completion.ts";
 
 // Signals, safe output and the run's temporary files first (lib/cli/lifecycle.ts).
 const cli = startCli();
@@ -30,6 +34,8 @@ for (
     planCommand,
     applyCommand,
     destroyCommand,
+    mergePlansCommand,
+    completionCommand,
   ]
 ) {
   command(program, cli);

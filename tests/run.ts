@@ -26,6 +26,7 @@ const TEST_TOOLS: { tool: string; install: string; why: string; dirs?: string[] 
   },
   { tool: "gpg", install: "the Debian package gpg", why: "checking signed commits" },
   { tool: "tmux", install: "the Debian package tmux", why: "the live display's terminal tests" },
+  { tool: "zsh", install: "the Debian package zsh", why: "the zsh completion test" },
   {
     tool: "kubectl",
     install: "kubectl 1.32 or later (Debian's kubernetes-client is too old)",

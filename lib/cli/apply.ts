@@ -19,6 +19,12 @@ export function applyCommand(program: Command, cli: Cli): void {
     .option("--plan-file <file>", "apply a plan saved by `plan --out`; refused when it is stale")
     .action(
       async (file: string, opts: CommonOptions & { autoApprove?: boolean; planFile?: string }) => {
+        if (opts.planFile && (opts.shard || opts.shardCount !== undefined)) {
+          // Sharding the saved plan's clusters again would split them once more.
+          throw new Error(
+            "--plan-file: a saved plan holds its shard's clusters already; drop --shard/--shard-count",
+          );
+        }
         const saved = opts.planFile ? await readPlanFile(opts.planFile) : undefined;
         if (saved) opts.cluster = saved.clusters.map((c) => c.cluster);
         const { manifest, run } = await cli.startRun(file, opts);

@@ -3,6 +3,7 @@
  * (README, "Exit codes").
  */
 import type { Cli } from "./context.ts";
+import type { OutputFormat } from "./options.ts";
 import { jsonText } from "../report/json.ts";
 
 async function confirm(cli: Cli, question: string): Promise<boolean> {
@@ -22,7 +23,7 @@ export async function requireApproval(
   opts: {
     changes: boolean;
     approved: boolean;
-    output: "text" | "json";
+    output: OutputFormat;
     /** "apply", "destroy" */
     verb: string;
     planText: () => string;

@@ -18,6 +18,7 @@ import { redact, safeText } from "../util/redact.ts";
 import { type Lifecycle, startLifecycle } from "./lifecycle.ts";
 import { selectClusters } from "./select.ts";
 import type { CommonOptions } from "./options.ts";
+import { clustersOfShard, describeShard, resolveShard, type ShardInfo } from "./shard.ts";
 
 export interface Cli {
   life: Lifecycle;
@@ -26,14 +27,15 @@ export interface Cli {
   /** The live display of the current stage, once a run started. */
   progress?: Progress;
   /**
-   * Loads the manifest, selects clusters, observes and plans them (the progress shows it).
-   * `planOnly`: nothing is carried out from this run (RunOptions.planOnly).
+   * Loads the manifest, selects clusters (and this run's shard of them), observes and plans them
+   * (the progress shows it). `planOnly`: nothing is carried out from this run
+   * (RunOptions.planOnly).
    */
   startRun(
     file: string,
     opts: CommonOptions,
     run?: { planOnly?: boolean },
-  ): Promise<{ manifest: Manifest; run: FleetRun }>;
+  ): Promise<{ manifest: Manifest; run: FleetRun; shard?: ShardInfo }>;
   /** Interrupted (Ctrl-C, SIGTERM, SIGHUP, stdout closed): the exit code it asks for. */
   exitIfInterrupted(): void;
 }
@@ -59,8 +61,13 @@ export function startCli(): Cli {
     async startRun(file, opts, how = {}) {
       if (opts.debug) setDebugSink(life.err);
       const manifest = await loadManifest(file);
-      const clusters = selectClusters(manifest, opts.cluster, opts.selector);
-      const shown = await startProgress(cli, opts.quiet === true || opts.output === "json");
+      const selected = selectClusters(manifest, opts.cluster, opts.selector);
+      const wanted = resolveShard(opts, (name) => Deno.env.get(name));
+      const shard = wanted && { ...wanted, selected: selected.length };
+      const clusters = wanted ? clustersOfShard(selected, wanted) : selected;
+      const quiet = opts.quiet === true || opts.output !== "text";
+      if (shard && !quiet) cli.printErr(`${describeShard(shard, clusters.length)}\n`);
+      const shown = await startProgress(cli, quiet);
       const run = await planFleet(manifest, clusters, {
         // Errors found before any contact are printed alone, without a progress stage before them.
         onChecked: () => shown.stage("planning", clusters.map((c) => c.name)),
@@ -84,7 +91,7 @@ export function startCli(): Cli {
         await run.close();
         life.exit(life.interruptedCode() ?? 130);
       }
-      return { manifest, run };
+      return { manifest, run, ...(shard ? { shard } : {}) };
     },
   };
   return cli;

@@ -1,6 +1,8 @@
 /**
- * `deno task install [--root DIR] [--deno PATH]`: puts a `fluxfleet` command in DIR/bin (default
- * ~/.local/bin). The command is a two-line shell wrapper that `exec`s Deno directly on this
+ * `deno task install [--root DIR] [--deno PATH]`: puts a `fluxfleet` command in DIR/bin. Without
+ * `--root`, run through npx (`npx -y deno@2.9.6 task install`, the README's command), DIR is npm's
+ * global prefix — where `npm install -g` puts commands, so on the PATH of anyone who has npm;
+ * otherwise ~/.local. The command is a two-line shell wrapper that `exec`s Deno directly on this
  * checkout's main.ts, so fluxfleet is the process the shell runs: Ctrl-C and other signals reach
  * it, and nothing (npx, a shell) is left in between to die first and orphan it.
  *
@@ -27,7 +29,14 @@ export function wrapperScript(denoPath: string, repoRoot: string): string {
     `# fluxfleet ${VERSION}, written by \`deno task install\` from ${repoRoot}.`,
     "# Runs Deno directly (exec: no npx or shell in between), so signals reach fluxfleet.",
     "# Run the task again after moving the checkout or removing that Deno.",
-    `exec ${shellQuote(denoPath)} run -A --config ${shellQuote(join(repoRoot, "deno.json"))} ${
+    `deno=${shellQuote(denoPath)}`,
+    `[ -x "$deno" ] || { printf '%s\\n' ${
+      shellQuote(
+        `fluxfleet: ${denoPath} is gone (npm's cache cleared?): ` +
+          `run \`npx -y deno@2.9.6 task install\` in ${repoRoot} again`,
+      )
+    } >&2; exit 127; }`,
+    `exec "$deno" run -A --config ${shellQuote(join(repoRoot, "deno.json"))} ${
       shellQuote(join(repoRoot, "main.ts"))
     } "$@"`,
     "",
@@ -62,9 +71,16 @@ function usage(): never {
   Deno.exit(2);
 }
 
-/** Parses `--root DIR`, `--deno PATH` (also `--root=DIR`). */
-export function parseInstallArgs(args: string[], home: string | undefined): InstallOptions {
-  let root = home ? join(home, ".local") : undefined;
+/**
+ * Parses `--root DIR`, `--deno PATH` (also `--root=DIR`). The default root: npm's global prefix
+ * when run through npm (npx sets npm_config_global_prefix), else `home`/.local.
+ */
+export function parseInstallArgs(
+  args: string[],
+  home: string | undefined,
+  npmGlobalPrefix?: string,
+): InstallOptions {
+  let root = npmGlobalPrefix || (home ? join(home, ".local") : undefined);
   let denoPath = Deno.execPath();
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].split(/=(.*)/s, 2);
@@ -78,8 +94,22 @@ export function parseInstallArgs(args: string[], home: string | undefined): Inst
 }
 
 if (import.meta.main) {
-  const opts = parseInstallArgs(Deno.args, Deno.env.get("HOME"));
-  const target = await installWrapper(opts);
+  const opts = parseInstallArgs(
+    Deno.args,
+    Deno.env.get("HOME"),
+    Deno.env.get("npm_config_global_prefix"),
+  );
+  let target: string;
+  try {
+    target = await installWrapper(opts);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
+    console.error(
+      `cannot write ${join(opts.root, "bin", "fluxfleet")}: permission denied; ` +
+        "pass --root DIR for a directory of yours (e.g. --root ~/.local, then add ~/.local/bin to PATH)",
+    );
+    Deno.exit(1);
+  }
   // Checks the command works (and fetches the npm dependencies once).
   const out = await new Deno.Command(target, { args: ["--version"], stdin: "null" }).output();
   const said = new TextDecoder().decode(out.stdout).trim();

@@ -3,9 +3,12 @@ import { InvalidArgumentError, Option } from "commander";
 import type { Command } from "commander";
 import { parseDuration } from "../config/duration.ts";
 import { DEFAULT_LIMITS, describeLimits, type Limits, withLimitOption } from "../util/limits.ts";
+import { parseShardOption, type Shard } from "./shard.ts";
+
+export type OutputFormat = "text" | "json" | "markdown";
 
 export interface CommonOptions {
-  output: "text" | "json";
+  output: OutputFormat;
   cluster: string[];
   selector: string[];
   concurrency: number;
@@ -18,6 +21,10 @@ export interface CommonOptions {
   clusterTimeout: number;
   debug?: boolean;
   limit: Limits;
+  /** `--shard i/n` (lib/cli/shard.ts). */
+  shard?: Shard;
+  /** `--shard-count n`: the index comes from the engine's environment. */
+  shardCount?: number;
 }
 
 export function collect(value: string, previous: string[]): string[] {
@@ -56,15 +63,35 @@ export function limitsOption(description: string): Option {
     .default(DEFAULT_LIMITS, describeLimits(DEFAULT_LIMITS));
 }
 
-function outputFormat(value: string): "text" | "json" {
-  if (value !== "text" && value !== "json") throw new InvalidArgumentError("must be text or json");
-  return value;
+function outputFormat(formats: OutputFormat[]): (value: string) => OutputFormat {
+  return (value) => {
+    const found = formats.find((f) => f === value);
+    if (!found) {
+      throw new InvalidArgumentError(
+        `must be ${formats.slice(0, -1).join(", ")} or ${formats[formats.length - 1]}`,
+      );
+    }
+    return found;
+  };
 }
 
-export function withCommon(cmd: Command): Command {
+/** `-o, --output`; its formats are also kept as the option's choices (shell completion). */
+function outputOption(formats: OutputFormat[]): Option {
+  // Help lists the choices itself: "output format (choices: "text", "json", default: "text")".
+  const option = new Option("-o, --output <format>", "output format")
+    .argParser(outputFormat(formats))
+    .default("text");
+  option.argChoices = formats;
+  return option;
+}
+
+export function withCommon(
+  cmd: Command,
+  outputs: OutputFormat[] = ["text", "json"],
+): Command {
   return cmd
     .argument("<file>", "flux-bootstrap.yaml")
-    .option("-o, --output <format>", "text or json", outputFormat, "text")
+    .addOption(outputOption(outputs))
     .option("-c, --cluster <name>", "only this cluster (repeatable)", collect, [])
     .option(
       "-l, --selector <selector>",
@@ -108,5 +135,15 @@ export function withCommon(cmd: Command): Command {
       limitsOption(
         'change a read limit (repeatable; see README, "Failure behaviour and security")',
       ),
+    )
+    .option(
+      "--shard <index/count>",
+      "work on one shard of the selected clusters, e.g. 2/4 (a repository's clusters stay together)",
+      parseShardOption,
+    )
+    .option(
+      "--shard-count <n>",
+      "shard count; the index comes from JOB_COMPLETION_INDEX (Kubernetes) or CI_NODE_INDEX (GitLab)",
+      positiveInt,
     );
 }

@@ -1,14 +1,22 @@
 /** `fluxfleet plan FILE`: observe and show what apply would change; `--out` saves it. */
 import type { Command } from "commander";
 import { renderPlanText } from "../report/text.ts";
-import { jsonText, planDocument, planFileDocument, planFileText } from "../report/json.ts";
+import { renderPlanMarkdown } from "../report/markdown.ts";
+import {
+  jsonText,
+  type PlanDocument,
+  planDocument,
+  planFileDocument,
+  planFileText,
+} from "../report/json.ts";
+import { VERSION } from "../version.ts";
 import type { Cli } from "./context.ts";
 import { type CommonOptions, withCommon } from "./options.ts";
 import { fileDigest } from "./plan_file.ts";
 import { subcommand } from "./program.ts";
 
 export function planCommand(program: Command, cli: Cli): void {
-  withCommon(subcommand(program, "plan"))
+  withCommon(subcommand(program, "plan"), ["text", "json", "markdown"])
     .description("observe every cluster and repository and show what apply would change")
     .option(
       "--detailed-exitcode",
@@ -17,17 +25,25 @@ export function planCommand(program: Command, cli: Cli): void {
     .option("--out <plan-file>", "also save the plan (mode 0600), for `apply --plan-file`")
     .action(
       async (file: string, opts: CommonOptions & { detailedExitcode?: boolean; out?: string }) => {
-        const { manifest, run } = await cli.startRun(file, opts, { planOnly: true });
+        const { manifest, run, shard } = await cli.startRun(file, opts, { planOnly: true });
         try {
           const plans = run.plans;
+          const digest = await fileDigest(manifest.file);
           if (opts.out) {
-            const digest = await fileDigest(manifest.file);
             const doc = planFileDocument(manifest.file, run.plan.clusters, digest);
             await Deno.writeTextFile(opts.out, planFileText(doc), { mode: 0o600 });
           }
+          // The manifest's digest and the shard let merge-plans check that documents belong together.
+          const document = (): PlanDocument => ({
+            ...planDocument(manifest.file, plans, digest),
+            fluxfleetVersion: VERSION,
+            ...(shard ? { shard } : {}),
+          });
           cli.print(
             opts.output === "json"
-              ? jsonText(planDocument(manifest.file, plans))
+              ? jsonText(document())
+              : opts.output === "markdown"
+              ? renderPlanMarkdown(document())
               : renderPlanText(plans),
           );
           if (plans.some((p) => p.error)) Deno.exitCode = 1;

@@ -3,13 +3,21 @@ import { Command } from "commander";
 import { ConfigError } from "../config/errors.ts";
 import { errorMessage } from "../util/redact.ts";
 import { VERSION } from "../version.ts";
+import { DEFAULT_FLUX_VERSION } from "../config/defaults.ts";
+
+/** `fluxfleet --version`: this version, and the Flux release a manifest without flux.version gets. */
+export const VERSION_TEXT = `fluxfleet ${VERSION}, Flux ${DEFAULT_FLUX_VERSION} by default`;
 import type { Cli } from "./context.ts";
 
 export function newProgram(cli: Cli): Command {
   return new Command()
     .name("fluxfleet")
     .description("Bootstrap Flux CD onto a fleet of Kubernetes clusters from one manifest.")
-    .version(`fluxfleet ${VERSION}`, "-V, --version", "print the version")
+    .version(
+      VERSION_TEXT,
+      "-V, --version",
+      "print the version and the Flux version it installs by default",
+    )
     // A typo gets the error, a "did you mean" and one line pointing to --help, not the whole help.
     .showHelpAfterError('(run "fluxfleet --help" for usage)')
     .showSuggestionAfterError()

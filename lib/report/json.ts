@@ -36,8 +36,12 @@ export interface PlanDocument {
   formatVersion: number;
   kind: "fluxfleet.plan";
   manifest: string;
-  /** sha256 of the manifest file the plan was made from (plan files only). */
+  /** sha256 of the manifest file the plan was made from (plan files; plan --output json). */
   manifestDigest?: string;
+  /** The fluxfleet that made it (plan --output json): merge-plans refuses mixed versions. */
+  fluxfleetVersion?: string;
+  /** One shard's plan (`--shard`): merge-plans checks that the shards add up. */
+  shard?: { index: number; count: number; selected: number };
   clusters: ClusterPlanView[];
   summary: Summary;
 }

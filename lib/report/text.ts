@@ -99,7 +99,7 @@ export function renderPlanText(plans: ClusterPlan[]): string {
   return out.join("\n") + "\n";
 }
 
-export function planSummary(plans: ClusterPlan[]): string {
+export function planSummary(plans: { error?: string; steps: unknown[] }[]): string {
   const failed = plans.filter((p) => p.error).length;
   const changing = plans.filter((p) => !p.error && p.steps.length > 0);
   const steps = changing.reduce((n, p) => n + p.steps.length, 0);

@@ -11,6 +11,8 @@ export interface Terminal {
   history(): Promise<string[]>;
   /** Types text followed by Enter. */
   type(text: string): Promise<void>;
+  /** Types text as it is, control characters included (Tab, Ctrl-U), without Enter. */
+  keys(text: string): Promise<void>;
   /** The command's exit code once it ended (polls; undefined if it did not end in time). */
   exitCode(timeoutMs: number): Promise<number | undefined>;
 }
@@ -69,6 +71,9 @@ export async function withTerminal(
       type: async (text) => {
         await tmux("send-keys", "-t", "t", "-l", text);
         await tmux("send-keys", "-t", "t", "Enter");
+      },
+      keys: async (text) => {
+        await tmux("send-keys", "-t", "t", "-l", text);
       },
       exitCode: async (timeoutMs) => {
         const end = Date.now() + timeoutMs;

@@ -10,7 +10,7 @@
  * checks for it with the others.
  */
 
-export type Tool = "sshd" | "gpg" | "kubectl" | "tmux";
+export type Tool = "sshd" | "gpg" | "kubectl" | "tmux" | "zsh";
 
 /** Where to get each tool (Debian packages; kubectl comes with the machine image). */
 const HOW_TO_GET: Record<Tool, string> = {
@@ -18,6 +18,7 @@ const HOW_TO_GET: Record<Tool, string> = {
   gpg: "install gpg (apt-get)",
   kubectl: "install kubectl (the machine image comes with it)",
   tmux: "install tmux (apt-get)",
+  zsh: "install zsh (apt-get)",
 };
 
 /** CI=true (or 1), as .ci/run sets it. */

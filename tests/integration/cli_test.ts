@@ -156,12 +156,13 @@ Deno.test("a command-line typo: the error, a suggestion and one line pointing to
   );
 });
 
-Deno.test("--version prints the version of lib/version.ts", async () => {
+Deno.test("--version prints the version of lib/version.ts and the default Flux version", async () => {
   const { VERSION } = await import("../../lib/version.ts");
+  const { DEFAULT_FLUX_VERSION } = await import("../../lib/config/defaults.ts");
   for (const flag of ["--version", "-V"]) {
     const r = await run([flag]);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `fluxfleet ${VERSION}\n`);
+    assert.equal(r.stdout, `fluxfleet ${VERSION}, Flux ${DEFAULT_FLUX_VERSION} by default\n`);
   }
 });
 

@@ -26,11 +26,17 @@ Deno.test("deno task install --root DIR: DIR/bin/fluxfleet runs Deno directly; C
     const said = new TextDecoder().decode(task.stdout);
     assert.equal(task.code, 0, said + new TextDecoder().decode(task.stderr));
     const bin = `${root}/bin/fluxfleet`;
-    assert.match(said, new RegExp(`^installed ${bin} \\(fluxfleet ${VERSION}, Deno `));
+    assert.match(
+      said,
+      new RegExp(`^installed ${bin} \\(fluxfleet ${VERSION}, Flux v[0-9.]+ by default, Deno `),
+    );
     assert.equal((await Deno.stat(bin)).mode! & 0o777, 0o755);
 
     const version = await new Deno.Command(bin, { args: ["--version"], stdin: "null" }).output();
-    assert.equal(new TextDecoder().decode(version.stdout), `fluxfleet ${VERSION}\n`);
+    assert.match(
+      new TextDecoder().decode(version.stdout),
+      new RegExp(`^fluxfleet ${VERSION}, Flux v`),
+    );
 
     // A run that waits (a secret read from stdin, never written): the process the wrapper
     // started must be Deno itself, and a Ctrl-C to it ends fluxfleet with 130.
@@ -91,5 +97,50 @@ Deno.test("deno task install --root DIR: DIR/bin/fluxfleet runs Deno directly; C
     await child.stdout.cancel();
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("the README's install command: without --root, the wrapper goes where npm puts commands", async () => {
+  const prefix = await Deno.makeTempDir({ prefix: "fluxfleet-npm-prefix-" });
+  try {
+    // npx passes npm's global prefix on as npm_config_global_prefix (npm_config_prefix sets it).
+    const task = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "--quiet", "install"],
+      cwd: ROOT,
+      env: {
+        NO_COLOR: "1",
+        npm_config_global_prefix: prefix,
+        PATH: `${prefix}/bin:/usr/bin:/bin`,
+        // Never the real ~/.local, whatever the task does.
+        HOME: `${prefix}/home`,
+      },
+      stdin: "null",
+    }).output();
+    const said = new TextDecoder().decode(task.stdout);
+    assert.equal(task.code, 0, said + new TextDecoder().decode(task.stderr));
+    assert.match(said, new RegExp(`^installed ${prefix}/bin/fluxfleet \\(fluxfleet ${VERSION}, `));
+    assert.ok(!said.includes("not on your PATH"), said);
+
+    // The Deno it names gone (npm's cache cleared): a message saying what to run, exit 127.
+    const script = await Deno.readTextFile(`${prefix}/bin/fluxfleet`);
+    await Deno.writeTextFile(
+      `${prefix}/bin/fluxfleet`,
+      script.replace(/^deno=.*$/m, `deno='${prefix}/gone/deno'`).replaceAll(
+        Deno.execPath(),
+        `${prefix}/gone/deno`,
+      ),
+    );
+    const gone = await new Deno.Command(`${prefix}/bin/fluxfleet`, {
+      args: ["--version"],
+      stdin: "null",
+    }).output();
+    assert.equal(gone.code, 127);
+    assert.equal(
+      new TextDecoder().decode(gone.stderr),
+      `fluxfleet: ${prefix}/gone/deno is gone (npm's cache cleared?): run ` +
+        `\`npx -y deno@2.9.6 task install\` in ${ROOT.replace(/\/$/, "")} again\n`,
+    );
+  } finally {
+    await Deno.remove(prefix, { recursive: true });
   }
 });
