@@ -200,12 +200,15 @@ async function applyCluster(
     });
     checkInterrupted(signal, "waiting for Flux to be Ready");
     event("waiting for Flux to be Ready");
-    await waitForSync(s.client!, done, {
-      revision,
-      timeoutMs: done.timeoutMs,
-      signal,
-      laterRevision: (rev) => isCurrentRemoteHead(s.repo, rev, head),
-    });
+    if (opts.waitHealthy) await opts.waitHealthy(p.cluster, s.client!, done, revision, signal);
+    else {
+      await waitForSync(s.client!, done, {
+        revision,
+        timeoutMs: done.timeoutMs,
+        signal,
+        laterRevision: (rev) => isCurrentRemoteHead(s.repo, rev, head),
+      });
+    }
     return { cluster: p.cluster, outcome: "changed", applied, revision, ...made };
   } catch (e) {
     const skipped = notStarted(p.cluster, e, applied, opts);

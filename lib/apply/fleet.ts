@@ -12,7 +12,7 @@ import { errorMessage } from "../util/redact.ts";
 import type { RunOptions } from "./options.ts";
 import { resolveLocal } from "./local.ts";
 import { componentsSource } from "./components.ts";
-import { openSession } from "./session.ts";
+import { type FleetSession, openSession } from "./session.ts";
 import { observeRepository } from "./observe.ts";
 import {
   planCluster,
@@ -41,6 +41,9 @@ export interface FleetRun {
   destroy(plans: DestroyPlan[]): Promise<DestroyResult[]>;
   /** Closes connections and removes the temporary clones. */
   close(): Promise<void>;
+  /** The live side of the run and its options, for a rollout in waves (lib/rollout). */
+  session: FleetSession;
+  options: RunOptions;
 }
 
 export async function planFleet(
@@ -84,6 +87,8 @@ export async function planFleet(
     return {
       plan,
       plans: planned.map((p) => p.plan),
+      session,
+      options: opts,
       close: () => session.close(),
       apply: () => applyPlan(plan, session, opts),
       destroyPlans: (o) => destroyPlans(planned, o),

@@ -6,9 +6,11 @@ import type { Cli } from "./context.ts";
 import { type CommonOptions, withCommon } from "./options.ts";
 import { fileDigest } from "./plan_file.ts";
 import { subcommand } from "./program.ts";
+import { type RolloutFlags, rolloutWaves, withWaveOption } from "./rollout.ts";
+import { renderRolloutPlanText, rolloutPlanView } from "../report/rollout.ts";
 
 export function planCommand(program: Command, cli: Cli): void {
-  withCommon(subcommand(program, "plan"))
+  withWaveOption(withCommon(subcommand(program, "plan")))
     .description("observe every cluster and repository and show what apply would change")
     .option(
       "--detailed-exitcode",
@@ -16,10 +18,14 @@ export function planCommand(program: Command, cli: Cli): void {
     )
     .option("--out <plan-file>", "also save the plan (mode 0600), for `apply --plan-file`")
     .action(
-      async (file: string, opts: CommonOptions & { detailedExitcode?: boolean; out?: string }) => {
+      async (
+        file: string,
+        opts: CommonOptions & RolloutFlags & { detailedExitcode?: boolean; out?: string },
+      ) => {
         const { manifest, run } = await cli.startRun(file, opts);
         try {
           const plans = run.plans;
+          const waves = rolloutWaves(manifest, opts);
           if (opts.out) {
             const digest = await fileDigest(manifest.file);
             const doc = planFileDocument(manifest.file, run.plan.clusters, digest);
@@ -27,8 +33,11 @@ export function planCommand(program: Command, cli: Cli): void {
           }
           cli.print(
             opts.output === "json"
-              ? jsonText(planDocument(manifest.file, plans))
-              : renderPlanText(plans),
+              ? jsonText({
+                ...planDocument(manifest.file, plans),
+                ...(waves ? { rollout: rolloutPlanView(waves, plans) } : {}),
+              })
+              : renderPlanText(plans) + (waves ? `\n${renderRolloutPlanText(waves, plans)}` : ""),
           );
           if (plans.some((p) => p.error)) Deno.exitCode = 1;
           else if (opts.detailedExitcode && plans.some((p) => p.steps.length > 0)) {
