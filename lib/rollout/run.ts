@@ -4,9 +4,9 @@
  * starts. More failures in a wave than maxFailures stop the rollout: later waves are untouched.
  *
  * Resume needs no state file: the waves come from the manifest alone, and a wave whose clusters
- * plan no change and pass their gates now is already rolled out. The run resumes with the wave
- * before the first one that is not (the stop may have cut its bake short: it is gated and baked
- * again, nothing is written), then carries on as usual.
+ * plan no change and pass their gates now is already rolled out. The run resumes at the first
+ * wave that is not, or at the one before it when that one's bake may have been cut short (see
+ * resumeWave); nothing already pushed or applied is done again.
  */
 import type { FleetRun } from "../apply/fleet.ts";
 import { applyPlan } from "../apply/execute.ts";
@@ -214,9 +214,10 @@ export async function applyInWaves(
 }
 
 /**
- * Where a run starts: the wave before the first one not rolled out yet (its bake may have been
- * cut short by the stop: it is gated and baked again, nothing is written), or that first one
- * when it is wave 1. Waves before it are done. Past the last wave when all are rolled out.
+ * Where a run starts: the first wave not rolled out yet when some of its clusters were pushed
+ * already (the rollout reached it, so the wave before finished its bake); else the wave before
+ * it (a stop may have cut its bake short: it is gated and baked again, nothing is written).
+ * Waves before are done. Past the last wave when all are rolled out.
  */
 async function resumeWave(
   waves: Wave[],
@@ -225,7 +226,10 @@ async function resumeWave(
 ): Promise<number> {
   for (const wave of waves) {
     const members = wave.clusters.filter((c) => byName.has(c)).map((c) => byName.get(c)!);
-    if (!(await alreadyRolledOut(members, target, wave))) return Math.max(1, wave.index - 1);
+    if (await alreadyRolledOut(members, target, wave)) continue;
+    // Some of its clusters were pushed: it started, so the wave before had finished its bake.
+    const started = members.some((p) => !p.plan.error && p.plan.steps.length === 0);
+    return started ? wave.index : Math.max(1, wave.index - 1);
   }
   return waves.length + 1;
 }

@@ -4,7 +4,7 @@
  * images in the cluster as real Flux does, and a gate fails the way kustomize-controller fails.
  */
 import assert from "node:assert/strict";
-import { withRolloutFleet } from "../helpers/rollout_fleet.ts";
+import { type RolloutFleet, withRolloutFleet } from "../helpers/rollout_fleet.ts";
 
 const OLD_IMAGE = "ghcr.io/fluxcd/source-controller:v1.4.1";
 const NEW_IMAGE = "ghcr.io/fluxcd/source-controller:v1.5.0";
@@ -81,5 +81,113 @@ Deno.test("rollout: a wave-2 cluster failing its gate stops the rollout before w
     for (let i = 0; i < 8; i++) {
       assert.equal(env.kubes[i].mutatingRequests().length, writesMid[i], `c${i}: nothing re-done`);
     }
+  });
+});
+
+/** The subject of every commit on the fleet repository's main branch, oldest first. */
+async function subjects(f: RolloutFleet): Promise<string[]> {
+  const out = await new Deno.Command("git", {
+    args: ["--git-dir", `${f.env.git.root}/fleet.git`, "log", "--reverse", "--format=%s", "main"],
+  }).output();
+  return new TextDecoder().decode(out.stdout).trim().split("\n");
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 90_000) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+Deno.test("rollout: SIGKILL during wave 2; the re-run resumes at wave 2 and pushes nothing twice", async () => {
+  await withRolloutFleet(6, (i) => ({ ring: i < 2 ? "canary" : "main" }), async (f) => {
+    const { env } = f;
+    const waves =
+      `rollout:\n  bake: 1s\n  waves:\n    - selector: { ring: canary }\n    - percent: 50\n    - rest: true\n`;
+    await f.writeManifest("v2.4.0", waves);
+    const boot = await f.apply("--wave", "rest", "-q");
+    assert.equal(boot.code, 0, boot.stderr + boot.stdout);
+    await f.writeManifest("v2.5.1", waves);
+    // c2 (wave 2) stays Progressing long after its upgrade is pushed: the kill lands in wave 2.
+    env.kubes[2].flux.setKustomizationOutcome({ kind: "ready", delayMs: 120_000 });
+    const child = env.spawn(["apply", env.manifest, "--auto-approve", "-q"], { output: "null" });
+    await until("the wave 2 commit", async () => (await subjects(f)).at(-1)!.endsWith("c2, c3"));
+    await until("c2 upgraded", () => f.image(env.kubes[2]) === NEW_IMAGE);
+    child.kill("SIGKILL");
+    assert.equal((await child.status).signal, "SIGKILL");
+    for (const i of [4, 5]) assert.equal(f.image(env.kubes[i]), OLD_IMAGE, `c${i}: wave 3`);
+
+    // c2 is still settling when the re-run looks: wave 2 started but is not finished.
+    env.kubes[2].flux.setKustomizationOutcome({ kind: "ready", delayMs: 6000 });
+    const writes = env.kubes.map((k) => k.mutatingRequests().length);
+    const again = await f.apply();
+    assert.equal(again.code, 0, again.stderr + again.stdout);
+    const summary = again.stdout.slice(again.stdout.lastIndexOf("Rollout:"));
+    assert.match(
+      summary,
+      /wave 1 \(ring=canary\): already rolled out \(nothing done\) — c0, c1/,
+      summary,
+    );
+    assert.match(summary, /wave 2 \(50%\): healthy — c2, c3/, summary);
+    assert.match(summary, /wave 3 \(rest\): healthy — c4, c5/, summary);
+    for (const k of env.kubes) assert.equal(f.image(k), NEW_IMAGE);
+    for (let i = 0; i < 4; i++) {
+      assert.equal(env.kubes[i].mutatingRequests().length, writes[i], `c${i}: nothing re-done`);
+    }
+    assert.deepEqual((await subjects(f)).slice(-3), [
+      "Add Flux v2.5.1 manifests for clusters c0, c1",
+      "Add Flux v2.5.1 manifests for clusters c2, c3",
+      "Add Flux v2.5.1 manifests for clusters c4, c5",
+    ]);
+  });
+});
+
+Deno.test("rollout: a cluster turning unhealthy during the bake stops the rollout (JSON names the gate)", async () => {
+  await withRolloutFleet(3, (i) => ({ ring: i === 0 ? "canary" : "main" }), async (f) => {
+    const { env } = f;
+    const waves =
+      `rollout:\n  waves:\n    - { selector: { ring: canary }, bake: 12s }\n    - rest: true\n`;
+    await f.writeManifest("v2.4.0", waves);
+    const boot = await f.apply("--wave", "rest", "-q");
+    assert.equal(boot.code, 0, boot.stderr + boot.stdout);
+    await f.writeManifest("v2.5.1", waves);
+    const child = env.spawn(["apply", env.manifest, "--auto-approve", "-o", "json"]);
+    const output = child.output();
+    const c0 = env.kubes[0];
+    await until("c0 upgraded and Ready", () => {
+      const ks = c0.getObject(
+        "kustomize.toolkit.fluxcd.io/v1",
+        "Kustomization",
+        "flux-system",
+        "flux-system",
+      ) as { status?: { conditions?: { type: string; status: string }[] } } | undefined;
+      return f.image(c0) === NEW_IMAGE &&
+        ks?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+    });
+    // The gates pass within a poll (1s) of this; then the bake runs for 12s.
+    await new Promise((r) => setTimeout(r, 4000));
+    c0.flux.setDeploymentUnavailable("kustomize-controller");
+    const out = await output;
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 1, new TextDecoder().decode(out.stderr) + stdout);
+    const doc = JSON.parse(stdout);
+    assert.equal(doc.rollout.waves[0].state, "failed");
+    assert.equal(doc.rollout.waves[0].failures.length, 1);
+    const failure = doc.rollout.waves[0].failures[0];
+    assert.equal(failure.cluster, "c0");
+    assert.equal(failure.gate, "Deployment flux-system/kustomize-controller");
+    assert.match(
+      failure.message,
+      /^during the bake: Available=False \(MinimumReplicasUnavailable\)/,
+    );
+    assert.equal(doc.rollout.waves[1].state, "skipped");
+    assert.equal(doc.rollout.stoppedAt, 1);
+    for (const k of env.kubes.slice(1)) assert.equal(f.image(k), OLD_IMAGE);
+    assert.deepEqual(doc.results.map((r: { outcome: string }) => r.outcome), [
+      "failed",
+      "skipped",
+      "skipped",
+    ]);
   });
 });
