@@ -24,6 +24,7 @@ import {
 } from "./planning.ts";
 import { withDeadline } from "./deadline.ts";
 import { applyPlan } from "./execute.ts";
+import { withPreflight } from "./preflight.ts";
 import { destroyFleet, destroyPlans } from "./destroy.ts";
 
 export type { ClusterResult, DestroyResult, RunOptions };
@@ -80,8 +81,9 @@ export async function planFleet(
         ),
         s.config,
       );
-      opts.onEnd?.(s.config.name, planEnd(p.plan));
-      return p;
+      const checked = await withPreflight(p, s);
+      opts.onEnd?.(s.config.name, planEnd(checked.plan));
+      return checked;
     });
     const plan: FleetPlan = { clusters: planned, repositories: planRepositories(session, planned) };
     return {
