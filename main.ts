@@ -5,6 +5,7 @@
  *   fluxfleet plan FILE [--output text|json] [--detailed-exitcode] [--cluster NAME]...
  *   fluxfleet apply FILE [--auto-approve] [--output text|json] [--cluster NAME]...
  *   fluxfleet destroy FILE [--auto-approve] [--output text|json] [--cluster NAME]...
+ *   fluxfleet status FILE [--output text|json] [--selector S]... [--watch]
  *   fluxfleet schema
  *   fluxfleet manifests pull VERSION DIR [--url URL] [--sha256 HEX]
  *   fluxfleet --version
@@ -18,6 +19,7 @@ import { manifestsCommand } from "./lib/cli/manifests.ts";
 import { planCommand } from "./lib/cli/plan.ts";
 import { applyCommand } from "./lib/cli/apply.ts";
 import { destroyCommand } from "./lib/cli/destroy.ts";
+import { statusCommand } from "./lib/cli/status.ts";
 
 // Signals, safe output and the run's temporary files first (lib/cli/lifecycle.ts).
 const cli = startCli();
@@ -30,6 +32,7 @@ for (
     planCommand,
     applyCommand,
     destroyCommand,
+    statusCommand,
   ]
 ) {
   command(program, cli);
