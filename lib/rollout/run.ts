@@ -25,6 +25,8 @@ export interface RolloutOptions {
   continueOnFailure?: boolean;
   /** Between gate polls (default 1s). */
   intervalMs?: number;
+  /** A wave begins its work (after the waves already rolled out); for measurements. */
+  onWaveStart?(wave: Wave): void;
 }
 
 /** The plan restricted to `names`: their steps, and per repository one commit of their files. */
@@ -120,6 +122,7 @@ export async function applyInWaves(
       }
       continue;
     }
+    ropts.onWaveStart?.(wave);
     const gateErrors = new Map<string, GateError>();
     for (const batch of chunks(members, wave.maxParallel)) {
       const names = new Set(batch.map((p) => p.plan.cluster));
