@@ -191,3 +191,29 @@ Deno.test("rollout: a cluster turning unhealthy during the bake stops the rollou
     ]);
   });
 });
+
+Deno.test("rollout: --continue-on-failure goes past a failed wave; maxParallel commits a wave in batches", async () => {
+  await withRolloutFleet(3, (i) => ({ ring: i === 0 ? "canary" : "main" }), async (f) => {
+    const { env } = f;
+    const waves =
+      `rollout:\n  waves:\n    - selector: { ring: canary }\n    - { rest: true, maxParallel: 1 }\n`;
+    await f.writeManifest("v2.4.0", waves);
+    const boot = await f.apply("--wave", "rest", "-q");
+    assert.equal(boot.code, 0, boot.stderr + boot.stdout);
+    await f.writeManifest("v2.5.1", waves);
+    const message = "health check failed after 1m0s: timeout waiting for: [HelmRelease/apps/x]";
+    env.kubes[0].flux.setKustomizationOutcome({ kind: "fail", message });
+    const r = await f.apply("--continue-on-failure", "-q");
+    assert.equal(r.code, 1, r.stderr + r.stdout);
+    const summary = r.stdout.slice(r.stdout.lastIndexOf("Rollout:"));
+    assert.match(summary, /wave 1 \(ring=canary\): failed — c0\n {4}✗ c0: gate Kustomization/);
+    assert.match(summary, /wave 2 \(rest\): healthy — c1, c2/);
+    assert.ok(!summary.includes("Stopped after"), summary);
+    for (const k of env.kubes) assert.equal(f.image(k), NEW_IMAGE);
+    assert.deepEqual((await subjects(f)).slice(-3), [
+      "Add Flux v2.5.1 manifests for cluster c0",
+      "Add Flux v2.5.1 manifests for cluster c1",
+      "Add Flux v2.5.1 manifests for cluster c2",
+    ]);
+  });
+});
