@@ -5,6 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { withRolloutFleet } from "../helpers/rollout_fleet.ts";
+import { ROOT } from "../helpers/harness.ts";
+import { shellQuote, withTerminal } from "../helpers/tmux.ts";
+import { missing } from "../helpers/tools.ts";
 
 const WAVES =
   `rollout:\n  waves:\n    - { name: canary, selector: { ring: canary } }\n    - rest: true\n`;
@@ -113,5 +116,40 @@ Deno.test("status: a mixed fleet in one table, failing first; JSON; --selector; 
     const watch = await env.cli(["status", env.manifest, "--watch"]);
     assert.equal(watch.code, 1);
     assert.match(watch.stderr, /--watch redraws a table on a terminal/);
+  });
+});
+
+Deno.test({
+  name: "status --watch: the table is redrawn in place on a terminal as the cluster changes",
+  ignore: missing("tmux"),
+}, async () => {
+  await withRolloutFleet(1, () => ({}), async (f) => {
+    const { env } = f;
+    await f.writeManifest("v2.4.0", "");
+    const boot = await f.apply("-q");
+    assert.equal(boot.code, 0, boot.stderr + boot.stdout);
+    const command = [Deno.execPath(), "run", "-A", `${ROOT}main.ts`, "status", env.manifest]
+      .concat(["--watch", "--interval", "1"]).map(shellQuote).join(" ");
+    const vars = { TMPDIR: env.tmp, TERM: "xterm-256color", NO_COLOR: "1" };
+    await withTerminal({ columns: 200, rows: 12 }, command, vars, async (term) => {
+      const row = async () => (await term.screen()).find((l) => l.startsWith("c0 ")) ?? "";
+      const seen = async (what: RegExp) => {
+        const end = Date.now() + 60_000;
+        while (!what.test(await row())) {
+          if (Date.now() > end) assert.fail(`no ${what} on the screen: ${await term.screen()}`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      };
+      await seen(/\bReady\b/);
+      env.kube.flux.setKustomizationOutcome({
+        kind: "fail",
+        reason: "BuildFailed",
+        message: "bad",
+      });
+      await seen(/Kustomization BuildFailed: bad/);
+      const screen = await term.screen();
+      assert.equal(screen.filter((l) => l.startsWith("CLUSTER")).length, 1, "one table on screen");
+      assert.match(screen[0], /^\d{4}-\d\d-\d\dT.*\(every 1s; Ctrl-C to stop\)$/);
+    });
   });
 });
