@@ -125,6 +125,20 @@ export async function applyInWaves(
     ropts.onWaveStart?.(wave);
     const gateErrors = new Map<string, GateError>();
     for (const batch of chunks(members, wave.maxParallel)) {
+      // Too many failures in the wave's first batches: its later batches are not started.
+      const failedSoFar = outcome.clusters.filter((c) => results.get(c)?.outcome === "failed");
+      if (failedSoFar.length > wave.maxFailures && !ropts.continueOnFailure) {
+        for (const p of batch) {
+          const reason = `wave ${wave.index} stopped after ${failedSoFar.length} failed`;
+          results.set(p.plan.cluster, {
+            cluster: p.plan.cluster,
+            outcome: "skipped",
+            applied: [],
+            reason,
+          });
+        }
+        continue;
+      }
       const names = new Set(batch.map((p) => p.plan.cluster));
       // Clusters with nothing to change (their wave was pushed before a stop) are only gated.
       const quiet = batch.filter((p) => !p.plan.error && p.plan.steps.length === 0);
