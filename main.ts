@@ -7,6 +7,7 @@
  *   fluxfleet destroy FILE [--auto-approve] [--output text|json] [--cluster NAME]...
  *   fluxfleet merge-plans A.json B.json… [--output json|markdown]
  *   fluxfleet completion bash|zsh
+ *   fluxfleet status FILE [--output text|json] [--selector S]... [--watch]
  *   fluxfleet schema
  *   fluxfleet manifests pull VERSION DIR [--url URL] [--sha256 HEX]
  *   fluxfleet --version
@@ -22,6 +23,7 @@ import { applyCommand } from "./lib/cli/apply.ts";
 import { destroyCommand } from "./lib/cli/destroy.ts";
 import { mergePlansCommand } from "./lib/cli/merge_plans.ts";
 import { completionCommand } from "./lib/cli/completion.ts";
+import { statusCommand } from "./lib/cli/status.ts";
 
 // Signals, safe output and the run's temporary files first (lib/cli/lifecycle.ts).
 const cli = startCli();
@@ -36,6 +38,7 @@ for (
     destroyCommand,
     mergePlansCommand,
     completionCommand,
+    statusCommand,
   ]
 ) {
   command(program, cli);

@@ -23,6 +23,7 @@ import { type PhaseTracker, withDeadline } from "./deadline.ts";
 import { stepProgress } from "./step_progress.ts";
 import { generateClusterKey, requireAcceptedKey } from "./cluster_key.ts";
 import { installFromKustomization } from "./custom_kustomization.ts";
+import { migrateBeforePush } from "./preflight.ts";
 
 export async function applyPlan(
   plan: { clusters: PlannedCluster[]; repositories: RepositoryPlan[] },
@@ -35,6 +36,9 @@ export async function applyPlan(
   if (opts.failFast && plan.clusters.some((p) => p.plan.error)) stop.abort();
   // Each cluster's part of the plan; a repository created at apply may move its URLs.
   const planned = new Map(plan.clusters.map((p) => [p.plan.cluster, p]));
+  // Storage migrations first: the release pushed next may drop a version still stored. A
+  // cluster whose migration failed gets none of its files pushed.
+  const unmigrated = await migrateBeforePush(plan.clusters, session, opts);
   // Repository phase: the provider's steps, then one commit holding every cluster's files.
   const repoErrors = new Map<string, unknown>();
   await mapLimit(plan.repositories, opts.concurrency, async (rp) => {
@@ -44,7 +48,12 @@ export async function applyPlan(
     try {
       await withDeadline(opts.clusterTimeoutMs, tracker, async (deadline) => {
         r.deadline = deadline;
-        const ctx = { signal: AbortSignal.any([signal, deadline]), tracker, planned };
+        const ctx = {
+          signal: AbortSignal.any([signal, deadline]),
+          tracker,
+          planned,
+          unmigrated,
+        };
         await applyProviderSteps(rp, r, session, ctx, opts);
         await commit(rp, r, ctx, opts);
       });
@@ -58,7 +67,10 @@ export async function applyPlan(
   if (opts.failFast && repoErrors.size > 0) stop.abort();
   return await mapLimit(plan.clusters, opts.concurrency, async (p): Promise<ClusterResult> => {
     const s = session.clusters.get(p.plan.cluster)!;
-    const result = await applyCluster(planned.get(p.plan.cluster)!, s, repoErrors, signal, opts);
+    const failedMigration = unmigrated.get(p.plan.cluster);
+    const result = failedMigration
+      ? { cluster: p.plan.cluster, outcome: "failed" as const, applied: [], error: failedMigration }
+      : await applyCluster(planned.get(p.plan.cluster)!, s, repoErrors, signal, opts);
     if (result.outcome === "failed" && opts.failFast) stop.abort();
     opts.onEnd?.(p.plan.cluster, resultEnd(result));
     return result;
@@ -69,6 +81,8 @@ interface RepoContext {
   signal: AbortSignal;
   tracker: PhaseTracker;
   planned: Map<string, PlannedCluster>;
+  /** Clusters whose storage migration failed: their files stay out of the commit. */
+  unmigrated: Map<string, string>;
 }
 
 /**
@@ -116,8 +130,9 @@ async function commit(
   ctx: RepoContext,
   opts: RunOptions,
 ): Promise<void> {
-  if (!rp.commit || !r.checkout) return;
-  const changes = rp.commit.clusters.flatMap((c) => {
+  const clusters = rp.commit?.clusters.filter((c) => !ctx.unmigrated.has(c)) ?? [];
+  if (!rp.commit || !r.checkout || clusters.length === 0) return;
+  const changes = clusters.flatMap((c) => {
     const files = ctx.planned.get(c)!.desired!.files;
     return ctx.planned.get(c)!.plan.steps.flatMap((st) =>
       st.kind === "file"
@@ -127,7 +142,7 @@ async function commit(
   });
   checkInterrupted(ctx.signal, `pushing to ${r.url}`);
   ctx.tracker.phase = `pushing to ${r.url}`;
-  for (const c of rp.commit.clusters) opts.onEvent?.(c, `pushing to ${r.url} (${r.branch})`);
+  for (const c of clusters) opts.onEvent?.(c, `pushing to ${r.url} (${r.branch})`);
   await r.remote!.push(r.checkout, changes, rp.commit.message, rp.commit.author);
 }
 
@@ -191,7 +206,7 @@ async function applyCluster(
   };
   try {
     checkInterrupted(signal, "starting");
-    applied.push(...p.steps.filter((st) => st.kind === "file"));
+    applied.push(...p.steps.filter((st) => st.kind === "file" || st.kind === "migrate"));
     // The deadline bounds the steps; the health wait has its own bound (flux.timeout).
     const done = await withDeadline(opts.clusterTimeoutMs, tracker, (deadline) => {
       s.deadline = deadline;
@@ -200,12 +215,15 @@ async function applyCluster(
     });
     checkInterrupted(signal, "waiting for Flux to be Ready");
     event("waiting for Flux to be Ready");
-    await waitForSync(s.client!, done, {
-      revision,
-      timeoutMs: done.timeoutMs,
-      signal,
-      laterRevision: (rev) => isCurrentRemoteHead(s.repo, rev, head),
-    });
+    if (opts.waitHealthy) await opts.waitHealthy(p.cluster, s.client!, done, revision, signal);
+    else {
+      await waitForSync(s.client!, done, {
+        revision,
+        timeoutMs: done.timeoutMs,
+        signal,
+        laterRevision: (rev) => isCurrentRemoteHead(s.repo, rev, head),
+      });
+    }
     return { cluster: p.cluster, outcome: "changed", applied, revision, ...made };
   } catch (e) {
     const skipped = notStarted(p.cluster, e, applied, opts);
@@ -248,7 +266,7 @@ async function applySteps(
     keyCheck = undefined;
   };
   for (const step of planned.plan.steps) {
-    if (step.kind === "file") continue;
+    if (step.kind === "file" || step.kind === "migrate") continue;
     // Carried out (and shown) by the repository phase.
     if (step.kind === "repository" || step.kind === "group") {
       run.applied.push(step);

@@ -11,7 +11,7 @@ import { mapLimit } from "../util/pool.ts";
 import type { RunOptions } from "./options.ts";
 import { resolveLocal } from "./local.ts";
 import { componentsSource } from "./components.ts";
-import { openSession, releaseRepository } from "./session.ts";
+import { type FleetSession, openSession, releaseRepository } from "./session.ts";
 import { observeRepositories } from "./observe.ts";
 import {
   planCluster,
@@ -22,6 +22,7 @@ import {
   withSourceWarning,
 } from "./planning.ts";
 import { applyPlan } from "./execute.ts";
+import { withPreflight } from "./preflight.ts";
 import { destroyFleet, destroyPlans } from "./destroy.ts";
 
 export type { ClusterResult, DestroyResult, RunOptions };
@@ -39,6 +40,9 @@ export interface FleetRun {
   destroy(plans: DestroyPlan[]): Promise<DestroyResult[]>;
   /** Closes connections and removes the temporary clones. */
   close(): Promise<void>;
+  /** The live side of the run and its options, for a rollout in waves (lib/rollout). */
+  session: FleetSession;
+  options: RunOptions;
 }
 
 export async function planFleet(
@@ -64,6 +68,8 @@ export async function planFleet(
         ),
         s.config,
       );
+      // Pre-flight reads the cluster (its version, stored CRD versions): before its client closes.
+      const checked = await withPreflight(p, s);
       if (opts.planOnly) {
         s.client?.close();
         s.client = undefined;
@@ -71,8 +77,8 @@ export async function planFleet(
       if (++s.repo.planned === s.repo.clusters.length) {
         await releaseRepository(s.repo, opts.planOnly === true);
       }
-      opts.onEnd?.(s.config.name, planEnd(p.plan));
-      return p;
+      opts.onEnd?.(s.config.name, planEnd(checked.plan));
+      return checked;
     });
     // The components (parsing and rendering the release, CPU only) are made once the first
     // requests are out, not before: they are needed only when the first cluster is planned. A
@@ -86,6 +92,8 @@ export async function planFleet(
     return {
       plan,
       plans: planned.map((p) => p.plan),
+      session,
+      options: opts,
       close: () => session.close(),
       apply: async () => await applyPlan(plan, session, onlyPlanned(opts)),
       destroyPlans: (o) => destroyPlans(planned, o),

@@ -13,6 +13,7 @@ import { providerFor } from "../providers/registry.ts";
 import type { ProviderSession, SessionAccess } from "../providers/types.ts";
 import type { RetryPolicy } from "../util/retry.ts";
 import type { Limits } from "../util/limits.ts";
+import type { DesiredCluster } from "../plan/types.ts";
 
 export interface RunOptions {
   concurrency: number;
@@ -54,6 +55,17 @@ export interface RunOptions {
   planOnly?: boolean;
   /** How much is read from servers and archives (`--limit`); default DEFAULT_LIMITS. */
   limits?: Limits;
+  /**
+   * Replaces the health wait after a cluster's steps (a rollout's gates, lib/rollout/run.ts);
+   * throws when the cluster does not become healthy.
+   */
+  waitHealthy?(
+    cluster: string,
+    client: KubeClient,
+    desired: DesiredCluster,
+    revision: string | undefined,
+    signal: AbortSignal,
+  ): Promise<void>;
   /**
    * What reaches clusters, repositories and providers; the real ones by default. Tests give
    * their own (a client that records, a session of another sandbox) to run observe and apply in

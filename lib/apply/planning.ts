@@ -199,6 +199,16 @@ function providerSteps(s: ClusterSession, desired: DesiredCluster): ProviderStep
   return { repository: repo.steps, access, warnings: repo.warnings };
 }
 
+/** The message of the commit holding these clusters' files (a rollout commits each wave alone). */
+export function commitMessage(owner: ClusterConfig, clusters: string[]): string {
+  const message = `Add Flux ${owner.flux.version} manifests for ${
+    clusters.length === 1 ? "cluster" : "clusters"
+  } ${clusters.join(", ")}`;
+  return owner.git.commitMessageAppendix
+    ? `${message}\n\n${owner.git.commitMessageAppendix}`
+    : message;
+}
+
 /** Each repository's part: its provider steps (on its first cluster) and one commit. */
 export function planRepositories(
   session: FleetSession,
@@ -210,10 +220,7 @@ export function planRepositories(
     const changing = members.filter((p) => p.plan.steps.some((st) => st.kind === "file"))
       .map((p) => p.plan.cluster);
     const owner = r.owner;
-    let message = `Add Flux ${owner.flux.version} manifests for ${
-      changing.length === 1 ? "cluster" : "clusters"
-    } ${changing.join(", ")}`;
-    if (owner.git.commitMessageAppendix) message += `\n\n${owner.git.commitMessageAppendix}`;
+    const message = commitMessage(owner, changing);
     return {
       key: r.key,
       url: r.url,

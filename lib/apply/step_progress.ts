@@ -33,6 +33,8 @@ export function stepProgress(step: Step): string {
       return `${
         step.action === "create" ? "registering" : "replacing"
       } SSH access key ${step.label}`;
+    case "migrate":
+      return `migrating ${step.crd} to ${step.version}`;
     case "sync":
       return `applying ${step.object} ${step.namespace}/${step.name}`;
   }

@@ -14,9 +14,11 @@ import type { Cli } from "./context.ts";
 import { type CommonOptions, withCommon } from "./options.ts";
 import { fileDigest } from "./plan_file.ts";
 import { subcommand } from "./program.ts";
+import { type RolloutFlags, rolloutWaves, withWaveOption } from "./rollout.ts";
+import { renderRolloutPlanText, rolloutPlanView } from "../report/rollout.ts";
 
 export function planCommand(program: Command, cli: Cli): void {
-  withCommon(subcommand(program, "plan"), ["text", "json", "markdown"])
+  withWaveOption(withCommon(subcommand(program, "plan"), ["text", "json", "markdown"]))
     .description("observe every cluster and repository and show what apply would change")
     .option(
       "--detailed-exitcode",
@@ -24,11 +26,15 @@ export function planCommand(program: Command, cli: Cli): void {
     )
     .option("--out <plan-file>", "also save the plan (mode 0600), for `apply --plan-file`")
     .action(
-      async (file: string, opts: CommonOptions & { detailedExitcode?: boolean; out?: string }) => {
+      async (
+        file: string,
+        opts: CommonOptions & RolloutFlags & { detailedExitcode?: boolean; out?: string },
+      ) => {
         const { manifest, run, shard } = await cli.startRun(file, opts, { planOnly: true });
         try {
           const plans = run.plans;
           const digest = await fileDigest(manifest.file);
+          const waves = rolloutWaves(manifest, opts);
           if (opts.out) {
             const doc = planFileDocument(manifest.file, run.plan.clusters, digest);
             await Deno.writeTextFile(opts.out, planFileText(doc), { mode: 0o600 });
@@ -38,13 +44,14 @@ export function planCommand(program: Command, cli: Cli): void {
             ...planDocument(manifest.file, plans, digest),
             fluxfleetVersion: VERSION,
             ...(shard ? { shard } : {}),
+            ...(waves ? { rollout: rolloutPlanView(waves, plans) } : {}),
           });
           cli.print(
             opts.output === "json"
               ? jsonText(document())
               : opts.output === "markdown"
               ? renderPlanMarkdown(document())
-              : renderPlanText(plans),
+              : renderPlanText(plans) + (waves ? `\n${renderRolloutPlanText(waves, plans)}` : ""),
           );
           if (plans.some((p) => p.error)) Deno.exitCode = 1;
           else if (opts.detailedExitcode && plans.some((p) => p.steps.length > 0)) {

@@ -8,6 +8,7 @@ import { ConfigError, type ConfigProblem } from "./errors.ts";
 import { locate, locateSetting, type SourceMap } from "./locate.ts";
 import { schemaProblems } from "./schema_problems.ts";
 import { semanticProblems } from "./rules.ts";
+import { rolloutProblems } from "./rollout.ts";
 import { resolveCluster } from "./resolve.ts";
 import { deprecations, isProviderBlock, twiceWritten } from "./provider_settings.ts";
 import { concatBytes } from "../util/bytes.ts";
@@ -91,13 +92,18 @@ export function parseManifest(text: string, file: string): Manifest {
   const problems = schemaProblems(map, data);
   if (problems.length > 0) throw new ConfigError(withFile(problems, file));
   const raw = data as RawManifest;
-  const semantic = [...twiceWritten(map, raw), ...semanticProblems(map, raw)];
+  const semantic = [
+    ...twiceWritten(map, raw),
+    ...semanticProblems(map, raw),
+    ...rolloutProblems(map, raw),
+  ];
   if (semantic.length > 0) throw new ConfigError(withFile(semantic, file));
   const warnings = deprecations(map, raw);
   return {
     file,
     clusters: raw.clusters.map((_, i) => resolveCluster(raw, i, dirname(file))),
     ...(warnings.length > 0 ? { warnings } : {}),
+    ...(raw.rollout ? { rollout: raw.rollout } : {}),
     locate: (cluster, field) => {
       const i = raw.clusters.findIndex((c) => c.name === cluster);
       const depth = isProviderBlock(field.split(".")[1]) ? 3 : 2;

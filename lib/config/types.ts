@@ -122,6 +122,35 @@ export interface RawCluster {
 export interface RawManifest {
   defaults?: { flux?: RawFlux; git?: RawGit & Record<string, unknown>; kube?: RawKube };
   clusters: RawCluster[];
+  rollout?: RawRollout;
+}
+
+/** `rollout:` as written: ordered waves with their health gates (lib/rollout). */
+export interface RawRollout {
+  waves: RawWave[];
+  maxParallel?: number;
+  bake?: string;
+  maxFailures?: number;
+  gates?: RawGate[];
+}
+
+/** One wave: exactly one of selector (labels to match), percent (of the rest) or rest. */
+export interface RawWave {
+  name?: string;
+  selector?: Record<string, string>;
+  percent?: number;
+  rest?: true;
+  maxParallel?: number;
+  bake?: string;
+  maxFailures?: number;
+  gates?: RawGate[];
+}
+
+/** An extra health gate: a Flux object that must be Ready (default namespace flux-system). */
+export interface RawGate {
+  kind: string;
+  name: string;
+  namespace?: string;
 }
 
 /** Everything one cluster needs, defaults applied, paths absolute. Secrets stay references. */
@@ -221,6 +250,8 @@ export interface Manifest {
   locate?: (cluster: string, field: string) => Location | undefined;
   /** What the manifest writes in a deprecated form (still accepted), where it writes it. */
   warnings?: ConfigProblem[];
+  /** `rollout:` as written (validated); lib/rollout/waves.ts assigns the clusters. */
+  rollout?: RawRollout;
 }
 
 /** `git.provider` with its settings, resolved by the provider (lib/providers). */

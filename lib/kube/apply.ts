@@ -1,6 +1,7 @@
 /** Executes the cluster steps of a plan with server-side apply, then waits for Flux to be Ready. */
 import type { KubeObject } from "../manifests/types.ts";
 import type { DesiredCluster, Step } from "../plan/types.ts";
+import { migrateCrd } from "./migrate.ts";
 import type { KubeClient } from "./client.ts";
 import { credentialsDigest, DIGEST_ANNOTATION } from "../plan/credentials_digest.ts";
 import { getFluxObject } from "./observe.ts";
@@ -49,6 +50,9 @@ export async function applyClusterStep(
       await client.apply(
         step.object === "GitRepository" ? desired.gitRepository : desired.kustomization,
       );
+      return;
+    case "migrate":
+      await migrateCrd(client, step.crd, step.version);
       return;
   }
 }

@@ -131,6 +131,17 @@ export type Step =
   }
   | ProviderStep
   | {
+    /**
+     * A storage migration before the release is pushed (lib/plan/preflight.ts): every object of
+     * the CRD written again in `version`, then status.storedVersions set to [version].
+     */
+    kind: "migrate";
+    crd: string;
+    /** status.storedVersions now. */
+    storedVersions: string[];
+    version: string;
+  }
+  | {
     kind: "sync";
     action: "create" | "update";
     object: "GitRepository" | "Kustomization";

@@ -44,6 +44,10 @@ export function describeStep(step: Step): string {
       } SSH access key ${step.label} (${step.permission === "write" ? "read-write" : "read-only"})${
         step.generatedKey ? ` with the SSH key ${step.generatedKey} generated at apply` : ""
       }`;
+    case "migrate":
+      return `~ migrate CRD ${step.crd} storage: storedVersions [${
+        step.storedVersions.join(", ")
+      }] → [${step.version}] (every object written again in ${step.version}, as flux migrate; before the push)`;
     case "sync":
       return step.action === "create"
         ? `+ create ${step.object} ${step.namespace}/${step.name}`
