@@ -43,6 +43,9 @@ export async function observeRepository(
     allowInsecureHttp: r.owner.git.allowInsecureHttp,
     timeoutMs: opts.timeoutMs,
     attempts: opts.retry?.attempts,
+    onWait: (message) => {
+      for (const c of r.clusters) opts.onEvent?.(c, message);
+    },
   });
   r.facts = await r.provider.observe();
   if (!r.facts.exists) {

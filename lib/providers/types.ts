@@ -67,6 +67,8 @@ export interface SessionAccess {
   timeoutMs?: number;
   /** Attempts for transient faults; unset: the provider's default. */
   attempts?: number;
+  /** Told when a request waits for the API's rate limit (the progress line shows it). */
+  onWait?(message: string): void;
 }
 
 /** What observing the repository showed, as the core uses it. */

@@ -24,6 +24,7 @@ export function openSession(b: BitbucketSettings, access: SessionAccess): Provid
     allowInsecureHttp: access.allowInsecureHttp,
     timeoutMs: access.timeoutMs,
     retry: access.attempts === undefined ? undefined : { attempts: access.attempts },
+    onWait: access.onWait,
   });
   let repo: ProviderRepo | undefined;
   let groups: GroupGrant[] = [];
