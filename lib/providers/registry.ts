@@ -6,8 +6,10 @@ import type { Step, StepView } from "../plan/types.ts";
 import type { ProviderModule } from "./types.ts";
 import { provider as generic } from "./generic/mod.ts";
 import { provider as bitbucketServer } from "./bitbucket-server/mod.ts";
+import { provider as github } from "./github/mod.ts";
+import { provider as gitea } from "./gitea/mod.ts";
 
-export const PROVIDERS: readonly ProviderModule[] = [generic, bitbucketServer];
+export const PROVIDERS: readonly ProviderModule[] = [generic, bitbucketServer, github, gitea];
 
 /** The provider of `git.provider: <kind>`; unknown kinds are refused by the schema before. */
 export function providerFor(kind: string): ProviderModule {

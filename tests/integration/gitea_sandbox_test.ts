@@ -20,6 +20,7 @@ import {
   bareHead,
   basicAuth,
   commitFile,
+  fakeKey,
   git,
   mustGit,
   newSshKey,
@@ -125,17 +126,6 @@ async function failure(p: Promise<unknown>): Promise<Failure> {
     };
   }
   assert.fail("expected the call to fail");
-}
-
-function fakeKey(comment: string): string {
-  const type = new TextEncoder().encode("ssh-ed25519");
-  const blob = new Uint8Array(4 + type.length + 4 + 32);
-  const view = new DataView(blob.buffer);
-  view.setUint32(0, type.length);
-  blob.set(type, 4);
-  view.setUint32(4 + type.length, 32);
-  blob.set(crypto.getRandomValues(new Uint8Array(32)), 8 + type.length);
-  return `ssh-ed25519 ${btoa(String.fromCharCode(...blob))} ${comment}`;
 }
 
 Deno.test("gitea: version, the current user and an organization; 401 and missing scopes in Gitea's words", async () => {

@@ -20,6 +20,7 @@ import {
   bareHead,
   basicAuth,
   commitFile,
+  fakeKey,
   git,
   mustGit,
   newSshKey,
@@ -123,18 +124,6 @@ async function failure(p: Promise<unknown>): Promise<HttpFailure> {
     };
   }
   assert.fail("expected the call to fail");
-}
-
-function fakeKey(comment: string): string {
-  // A well-formed ssh-ed25519 blob: string "ssh-ed25519", string of 32 random bytes.
-  const type = new TextEncoder().encode("ssh-ed25519");
-  const blob = new Uint8Array(4 + type.length + 4 + 32);
-  const view = new DataView(blob.buffer);
-  view.setUint32(0, type.length);
-  blob.set(type, 4);
-  view.setUint32(4 + type.length, 32);
-  blob.set(crypto.getRandomValues(new Uint8Array(32)), 8 + type.length);
-  return `ssh-ed25519 ${btoa(String.fromCharCode(...blob))} ${comment}`;
 }
 
 Deno.test("github: the authenticated user and an organization, on api.github.com's and GHES's layouts", async () => {

@@ -62,3 +62,48 @@ export async function collectLinkPages(
     res = await client.sendUrl(url, { method: "GET", action: req.action, subject: req.subject });
   }
 }
+
+export interface NumberedPagedRequest extends Omit<ApiRequest, "method" | "body"> {
+  maxPages: number;
+  /** The page size asked for (the server may cap it lower). */
+  size: number;
+  /** The query parameter of the page size ("limit", "per_page"). */
+  sizeParam: string;
+}
+
+/**
+ * Every item of a listing paged by number (`page` = 1, 2, …) that names its length in
+ * X-Total-Count instead of linking the next page (some forges' deploy keys). A Link rel=next,
+ * when a server sends one, is followed instead. Without either, a page shorter than asked for
+ * is the last.
+ */
+export async function collectNumberedPages(
+  client: JsonClient,
+  req: NumberedPagedRequest,
+): Promise<unknown[]> {
+  const values: unknown[] = [];
+  for (let page = 1; page <= req.maxPages; page++) {
+    const res = await client.send({
+      ...req,
+      method: "GET",
+      query: { ...req.query, page, [req.sizeParam]: req.size },
+    });
+    if (!Array.isArray(res.json)) {
+      throw unexpectedShape(client.ref, req.action, "a page is not a list");
+    }
+    values.push(...res.json);
+    const totalHeader = res.headers.get("x-total-count");
+    const total = totalHeader !== null && /^\d+$/.test(totalHeader.trim())
+      ? Number(totalHeader)
+      : undefined;
+    const linked = linkTarget(res.headers.get("link"), "next") !== undefined;
+    const more = res.json.length > 0 &&
+      (total !== undefined ? values.length < total : linked || res.json.length >= req.size);
+    if (!more) return values;
+  }
+  throw unexpectedShape(
+    client.ref,
+    req.action,
+    `more than ${req.maxPages} pages; refusing to follow further`,
+  );
+}
