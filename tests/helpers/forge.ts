@@ -64,7 +64,13 @@ export function blockInput(
 
 export async function startForge(
   kind: ForgeKind,
-  opts: { perPage?: number; sshd?: SshdServer; rateLimit?: number } = {},
+  opts: {
+    perPage?: number;
+    sshd?: SshdServer;
+    rateLimit?: number;
+    /** More tokens, in the sandbox's own spec (GitHub: kind, scopes, permissions; Gitea: scopes). */
+    tokens?: Record<string, unknown>[];
+  } = {},
 ): Promise<ForgeEnv> {
   const users = ["alice", "bob", "carol"];
   const orgs = [{
@@ -80,6 +86,7 @@ export async function startForge(
     { token: FORGE_TOKENS.alice, user: "alice" },
     { token: FORGE_TOKENS.bob, user: "bob" },
     { token: FORGE_TOKENS.carol, user: "carol" },
+    ...(opts.tokens ?? []) as { token: string; user: string }[],
   ];
   const sshd = opts.sshd;
   const common = {
