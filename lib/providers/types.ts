@@ -106,6 +106,13 @@ export interface ProviderSession {
   /** Whether the provider already lists this public key for the repository. */
   keyRegistered(publicKey: string): boolean;
   /**
+   * The ids of the access keys fluxfleet added for a cluster (titled with its label), for
+   * destroy; none from a provider that does not register keys. Pure, after observe.
+   */
+  clusterKeys?(label: string): number[];
+  /** Removes access keys (destroy); one already gone is not an error. */
+  removeKeys?(ids: number[]): Promise<void>;
+  /**
    * Carries out one of its steps; an access key step needs the public key (generated at apply
    * when the plan said so). A failed grant is reported through `warn`, as flux does. Returns the
    * repository's facts when the step changed them (a repository created).

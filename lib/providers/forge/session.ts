@@ -116,6 +116,12 @@ export function openForgeSession(
         held(),
       ),
     keyRegistered: (publicKey) => keys.some((k) => k.publicKey === publicKeyMaterial(publicKey)),
+    clusterKeys: (label) =>
+      s.tokenAuth ? [] : keys.filter((k) => k.title === label).map((k) => k.id),
+    async removeKeys(ids) {
+      for (const id of ids) await rest.deleteKey(http, s, id);
+      keys = keys.filter((k) => !ids.includes(k.id));
+    },
     async apply(step, ctx) {
       switch (step.kind) {
         case "repository":
