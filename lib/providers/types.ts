@@ -69,6 +69,8 @@ export interface SessionAccess {
   attempts?: number;
   /** Told when a request waits for the API's rate limit (the progress line shows it). */
   onWait?(message: string): void;
+  /** git.caFile's PEM, trusted for the API too (a server behind a private CA). */
+  caPem?: string;
 }
 
 /** What observing the repository showed, as the core uses it. */

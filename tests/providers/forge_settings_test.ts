@@ -96,3 +96,40 @@ Deno.test("GitHub Enterprise Server's layout: the API under /api/v3, clone links
     await gh.close();
   }
 });
+
+Deno.test("GitHub Enterprise Server behind a private CA: refused in words until git.caFile's CA is given", async () => {
+  const gh = await startGitHubSandbox({
+    users: ["alice"],
+    orgs: [{ login: "acme", owners: ["alice"] }],
+    tokens: [{ token: FORGE_TOKENS.alice, user: "alice" }],
+    tls: true,
+  });
+  try {
+    const settings = github.resolve(
+      blockInput({ apiUrl: gh.enterpriseApiUrl, owner: "acme", repository: "fleet" }),
+    ).settings;
+    const untrusted = github.open(settings, {
+      token: FORGE_TOKENS.alice,
+      allowInsecureHttp: false,
+      attempts: 1,
+    });
+    const trusted = github.open(settings, {
+      token: FORGE_TOKENS.alice,
+      allowInsecureHttp: false,
+      caPem: gh.caPem,
+    });
+    try {
+      const err = await untrusted.observe().then(() => assert.fail("accepted"), (e: Error) => e);
+      assert.match(
+        err.message,
+        /^read repository acme\/fleet: TLS with 127\.0\.0\.1:\d+ failed .*private CA/,
+      );
+      assert.equal((await trusted.observe()).exists, false);
+    } finally {
+      untrusted.close();
+      trusted.close();
+    }
+  } finally {
+    await gh.close();
+  }
+});
