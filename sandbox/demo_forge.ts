@@ -5,11 +5,10 @@
  * not exist yet, so the first apply creates it, adds one read-only deploy key per cluster and
  * pushes.
  */
-import { startGitHubSandbox } from "./github/server.ts";
-import { startGiteaSandbox } from "./gitea/server.ts";
+import { type ForgeKind, startHostedForge } from "./forges.ts";
 import { startSshd } from "./ssh/sshd.ts";
 
-export type DemoForgeKind = "github" | "gitea";
+export type DemoForgeKind = ForgeKind;
 
 export interface DemoForge {
   /** `git:` lines of the manifest's defaults, indented by the caller. */
@@ -26,23 +25,12 @@ export interface DemoForge {
 export async function startDemoForge(kind: DemoForgeKind): Promise<DemoForge> {
   const token = `demo_${crypto.randomUUID().replaceAll("-", "")}`;
   const sshd = await startSshd();
-  const common = {
+  const forge = await startHostedForge(kind, {
     users: ["demo"],
     orgs: [{ login: "acme", owners: ["demo"], teams: [{ slug: "platform" }] }],
     tokens: [{ token, user: "demo" }],
-    gitRoot: sshd.root,
-    sshCloneBase: `ssh://git@127.0.0.1:${sshd.port}`,
-    accessKeys: {
-      authorize: (
-        key: string,
-        o: { readOnly: boolean; repos: { path: string; readOnly: boolean }[] },
-      ) => sshd.authorize(key, o),
-      revoke: (key: string) => sshd.revoke(key),
-    },
-  };
-  const forge = kind === "github"
-    ? await startGitHubSandbox(common).then((s) => ({ api: s.url, s }))
-    : await startGiteaSandbox(common).then((s) => ({ api: s.apiUrl, s }));
+    sshd,
+  });
   const tokenEnv = kind === "github" ? "GITHUB_TOKEN" : "GITEA_TOKEN";
   return {
     gitLines: [
@@ -51,7 +39,7 @@ export async function startDemoForge(kind: DemoForgeKind): Promise<DemoForge> {
       // Before the repository exists its SSH address is not known: flux's --ssh-hostname.
       `sshHostname: 127.0.0.1:${sshd.port}`,
       `${kind}:`,
-      `  apiUrl: ${forge.api}`,
+      `  apiUrl: ${forge.apiUrl}`,
       "  owner: acme",
       "  repository: fleet-infra",
       "  teams: [platform]",
@@ -59,8 +47,8 @@ export async function startDemoForge(kind: DemoForgeKind): Promise<DemoForge> {
     ],
     env: { [tokenEnv]: token },
     calls: () => ({
-      all: forge.s.requests.length,
-      changed: forge.s.mutatingRequests().length,
+      all: forge.requests.length,
+      changed: forge.mutatingRequests().length,
     }),
     async log() {
       const out = await new Deno.Command("git", {
@@ -77,7 +65,7 @@ export async function startDemoForge(kind: DemoForgeKind): Promise<DemoForge> {
       return new TextDecoder().decode(out.stdout).trim().split("\n").filter((l) => l !== "");
     },
     async close() {
-      await forge.s.close();
+      await forge.close();
       await sshd.stop();
     },
   };

@@ -12,12 +12,11 @@ import type {
   ProviderSession,
   SessionAccess,
 } from "../../lib/providers/types.ts";
-import { startGitHubSandbox } from "../../sandbox/github/server.ts";
-import { startGiteaSandbox } from "../../sandbox/gitea/server.ts";
+import { type ForgeKind, type HostedForge, startHostedForge } from "../../sandbox/forges.ts";
 import type { RepoView } from "../../sandbox/forge/model.ts";
 import type { SshdServer } from "../../sandbox/ssh/sshd.ts";
 
-export type ForgeKind = "github" | "gitea";
+export type { ForgeKind };
 
 export const FORGE_TOKENS = {
   alice: "forge_canary_alice_3f9a1c7e",
@@ -67,124 +66,80 @@ export async function startForge(
   opts: {
     perPage?: number;
     sshd?: SshdServer;
-    rateLimit?: number;
     /** More tokens, in the sandbox's own spec (GitHub: kind, scopes, permissions; Gitea: scopes). */
     tokens?: Record<string, unknown>[];
   } = {},
 ): Promise<ForgeEnv> {
-  const users = ["alice", "bob", "carol"];
-  const orgs = [{
-    login: "fleet",
-    owners: ["alice"],
-    members: ["bob"],
-    teams: [
-      { slug: "ops", permission: "push", members: ["bob"] },
-      { slug: "devs", permission: "pull" },
-    ],
-  }];
-  const tokens = [
-    { token: FORGE_TOKENS.alice, user: "alice" },
-    { token: FORGE_TOKENS.bob, user: "bob" },
-    { token: FORGE_TOKENS.carol, user: "carol" },
-    ...(opts.tokens ?? []) as { token: string; user: string }[],
-  ];
-  const sshd = opts.sshd;
-  const common = {
-    users,
-    tokens,
-    gitRoot: sshd?.root,
-    sshCloneBase: sshd ? `ssh://git@127.0.0.1:${sshd.port}` : undefined,
-    accessKeys: sshd
-      ? {
-        authorize: (
-          key: string,
-          o: { readOnly: boolean; repos: { path: string; readOnly: boolean }[] },
-        ) => sshd.authorize(key, o),
-        revoke: (key: string) => sshd.revoke(key),
-      }
-      : undefined,
-  };
-  const sessions: ProviderSession[] = [];
-  if (kind === "github") {
-    const gh = await startGitHubSandbox({
-      ...common,
-      orgs,
-      perPage: opts.perPage ? { default: opts.perPage, max: opts.perPage } : undefined,
-      rateLimit: opts.rateLimit,
-    });
-    return env(
-      kind,
-      github,
-      gh.url,
-      gh,
-      (user, reset) => gh.exhaustRateLimit(user, { resetInSeconds: reset }),
-    );
-  }
-  const gt = await startGiteaSandbox({
-    ...common,
-    orgs: orgs.map((o) => ({
-      ...o,
+  // The same teams on both sites, in each site's words (GitHub roles, Gitea modes).
+  const words = kind === "github"
+    ? { write: "push", read: "pull" }
+    : { write: "write", read: "read" };
+  const sb = await startHostedForge(kind, {
+    users: ["alice", "bob", "carol"],
+    orgs: [{
+      login: "fleet",
+      owners: ["alice"],
+      members: ["bob"],
       teams: [
-        { slug: "ops", permission: "write", members: ["bob"] },
-        { slug: "devs", permission: "read" },
+        { slug: "ops", permission: words.write, members: ["bob"] },
+        { slug: "devs", permission: words.read },
       ],
-    })),
-    paging: opts.perPage ? { default: opts.perPage, max: opts.perPage } : undefined,
+    }],
+    tokens: [
+      { token: FORGE_TOKENS.alice, user: "alice" },
+      { token: FORGE_TOKENS.bob, user: "bob" },
+      { token: FORGE_TOKENS.carol, user: "carol" },
+      ...(opts.tokens ?? []) as { token: string; user: string }[],
+    ],
+    sshd: opts.sshd,
+    perPage: opts.perPage,
   });
-  return env(
+  const module = kind === "github" ? github : gitea;
+  const sessions: ProviderSession[] = [];
+  const settings = (block: Record<string, unknown> = {}, git: Record<string, unknown> = {}) =>
+    module.resolve(
+      blockInput(
+        { apiUrl: sb.apiUrl, owner: "fleet", repository: "fleet", ...block },
+        { allowInsecureHttp: true, ...git },
+        kind,
+      ),
+    ).settings as ForgeSettings;
+  return {
     kind,
-    gitea,
-    gt.apiUrl,
-    gt,
-    (_user, reset, count) =>
-      gt.throttle({ status: 429, times: count ?? 1, retryAfterSeconds: reset }),
-  );
-
-  function env(
-    k: ForgeKind,
-    module: ProviderModule,
-    apiUrl: string,
-    sb: {
-      url: string;
-      repo(o: string, n: string): RepoView | undefined;
-      mutatingRequests(): { method: string; path: string; status: number }[];
-      requests: { method: string; path: string; status: number }[];
-      close(): Promise<void>;
+    module,
+    apiUrl: sb.apiUrl,
+    host: new URL(sb.url).host,
+    settings,
+    open(block = {}, token = FORGE_TOKENS.alice, access = {}) {
+      const s = module.open(settings(block), {
+        token,
+        allowInsecureHttp: true,
+        attempts: 1,
+        ...access,
+      });
+      sessions.push(s);
+      return s;
     },
-    limit: ForgeEnv["limit"],
-  ): ForgeEnv {
-    const settings = (block: Record<string, unknown> = {}, git: Record<string, unknown> = {}) =>
-      module.resolve(
-        blockInput(
-          { apiUrl, owner: "fleet", repository: "fleet", ...block },
-          { allowInsecureHttp: true, ...git },
-          k,
-        ),
-      ).settings as ForgeSettings;
-    return {
-      kind: k,
-      module,
-      apiUrl,
-      host: new URL(sb.url).host,
-      settings,
-      open(block = {}, token = FORGE_TOKENS.alice, access = {}) {
-        const s = module.open(settings(block), {
-          token,
-          allowInsecureHttp: true,
-          attempts: 1,
-          ...access,
-        });
-        sessions.push(s);
-        return s;
-      },
-      repo: (o, n) => sb.repo(o, n),
-      mutations: () => sb.mutatingRequests(),
-      requests: () => sb.requests.map(({ method, path, status }) => ({ method, path, status })),
-      limit,
-      async close() {
-        for (const s of sessions) s.close();
-        await sb.close();
-      },
-    };
-  }
+    repo: (o, n) => sb.repo(o, n),
+    mutations: () => sb.mutatingRequests(),
+    requests: () => sb.requests.map(({ method, path, status }) => ({ method, path, status })),
+    limit(user, reset, count) {
+      if (sb.github) sb.github.exhaustRateLimit(user, { resetInSeconds: reset });
+      else sb.gitea!.throttle({ status: 429, times: count ?? 1, retryAfterSeconds: reset });
+    },
+    async close() {
+      for (const s of sessions) s.close();
+      await sb.close();
+    },
+  };
+}
+
+/** One user, alice, owner of the organization acme, with `token`: the end-to-end tests' forge. */
+export function acmeForge(kind: ForgeKind, token: string, sshd?: SshdServer): Promise<HostedForge> {
+  return startHostedForge(kind, {
+    users: ["alice"],
+    orgs: [{ login: "acme", owners: ["alice"] }],
+    tokens: [{ token, user: "alice" }],
+    sshd,
+  });
 }

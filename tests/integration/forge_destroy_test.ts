@@ -11,7 +11,7 @@ import { loadManifest } from "../../lib/config/load.ts";
 import { planFleet } from "../../lib/apply/fleet.ts";
 import { describeDestroyStep } from "../../lib/plan/destroy.ts";
 import { destroyDocument } from "../../lib/report/json.ts";
-import { startGitHubSandbox } from "../../sandbox/github/server.ts";
+import { acmeForge } from "../helpers/forge.ts";
 
 const TOKEN = "forge_canary_destroy_51c7e3a0";
 
@@ -21,17 +21,7 @@ Deno.test({
   async fn() {
     await withSshd((sshd) =>
       withFleetEnv({ prefix: "fluxfleet-gh-destroy-", contexts: contextNames(2) }, async (env) => {
-        const gh = await startGitHubSandbox({
-          users: ["alice"],
-          orgs: [{ login: "acme", owners: ["alice"] }],
-          tokens: [{ token: TOKEN, user: "alice" }],
-          gitRoot: sshd.root,
-          sshCloneBase: `ssh://git@127.0.0.1:${sshd.port}`,
-          accessKeys: {
-            authorize: (key, o) => sshd.authorize(key, o),
-            revoke: (key) => sshd.revoke(key),
-          },
-        });
+        const gh = await acmeForge("github", TOKEN, sshd);
         try {
           await Deno.writeTextFile(
             env.manifest,

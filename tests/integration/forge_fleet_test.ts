@@ -16,8 +16,7 @@ import { missing } from "../helpers/tools.ts";
 import { loadManifest } from "../../lib/config/load.ts";
 import { type FleetRun, planFleet } from "../../lib/apply/fleet.ts";
 import type { ClusterResult } from "../../lib/plan/results.ts";
-import { startGitHubSandbox } from "../../sandbox/github/server.ts";
-import { startGiteaSandbox } from "../../sandbox/gitea/server.ts";
+import { acmeForge } from "../helpers/forge.ts";
 
 const TOKEN = "forge_canary_fleet_0d6e2a91";
 const CLUSTERS = 12;
@@ -41,23 +40,7 @@ for (const kind of ["github", "gitea"] as const) {
         withFleetEnv(
           { prefix: `fluxfleet-${kind}-fleet-`, contexts: contextNames(CLUSTERS) },
           async (env) => {
-            const common = {
-              users: ["alice"],
-              orgs: [{ login: "acme", owners: ["alice"] }],
-              tokens: [{ token: TOKEN, user: "alice" }],
-              gitRoot: sshd.root,
-              sshCloneBase: `ssh://git@127.0.0.1:${sshd.port}`,
-              accessKeys: {
-                authorize: (
-                  key: string,
-                  o: { readOnly: boolean; repos: { path: string; readOnly: boolean }[] },
-                ) => sshd.authorize(key, o),
-                revoke: (key: string) => sshd.revoke(key),
-              },
-            };
-            const forge = kind === "github"
-              ? await startGitHubSandbox(common).then((s) => ({ api: s.url, s }))
-              : await startGiteaSandbox(common).then((s) => ({ api: s.apiUrl, s }));
+            const forge = await acmeForge(kind, TOKEN, sshd);
             try {
               await Deno.writeTextFile(
                 env.manifest,
@@ -66,7 +49,7 @@ for (const kind of ["github", "gitea"] as const) {
                     `provider: ${kind}`,
                     "allowInsecureHttp: true",
                     `sshHostname: 127.0.0.1:${sshd.port}`,
-                    `${kind}: { apiUrl: ${forge.api}, owner: acme, token: { env: FORGE_TOKEN } }`,
+                    `${kind}: { apiUrl: ${forge.apiUrl}, owner: acme, token: { env: FORGE_TOKEN } }`,
                   ],
                   clusters: contextNames(CLUSTERS).map((name, i) => ({
                     name,
@@ -92,7 +75,7 @@ for (const kind of ["github", "gitea"] as const) {
                 contextNames(CLUSTERS).map((c) => [c, "changed", undefined]),
               );
               for (const repo of REPOS) {
-                const held = forge.s.repo("acme", repo)!;
+                const held = forge.repo("acme", repo)!;
                 assert.equal(held.private, true, repo);
                 assert.equal(held.keys.length, 4, repo);
                 assert.ok(held.keys.every((k) => k.readOnly), repo);
@@ -113,21 +96,21 @@ for (const kind of ["github", "gitea"] as const) {
                 );
               }
 
-              const mutations = forge.s.mutatingRequests().length;
-              const before = forge.s.requests.length;
+              const mutations = forge.mutatingRequests().length;
+              const before = forge.requests.length;
               const second = await run();
               assert.deepEqual(second.plans.map((p) => p.steps), Array(CLUSTERS).fill([]));
-              const asked = forge.s.requests.slice(before).map((r) => `${r.method} ${r.path}`);
+              const asked = forge.requests.slice(before).map((r) => `${r.method} ${r.path}`);
               assert.equal(asked.length, 2 * REPOS.length, asked.join("\n"));
               const again = await applied(second);
               assert.deepEqual(again.map((r) => r.outcome), Array(CLUSTERS).fill("unchanged"));
               assert.equal(
-                forge.s.mutatingRequests().length,
+                forge.mutatingRequests().length,
                 mutations,
                 "the second run changed something",
               );
             } finally {
-              await forge.s.close();
+              await forge.close();
             }
           },
         )

@@ -4,17 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { manifestYaml, withFleetEnv } from "../helpers/harness.ts";
-import { startGitHubSandbox } from "../../sandbox/github/server.ts";
+import { acmeForge } from "../helpers/forge.ts";
 
 const TOKEN = "forge_canary_ratelimit_8e2c04f9";
 
 Deno.test("github: a rate-limited plan waits for the reset and shows the wait on the progress line", async () => {
   await withFleetEnv({ prefix: "fluxfleet-gh-limit-" }, async (env) => {
-    const gh = await startGitHubSandbox({
-      users: ["alice"],
-      orgs: [{ login: "acme", owners: ["alice"] }],
-      tokens: [{ token: TOKEN, user: "alice" }],
-    });
+    const gh = await acmeForge("github", TOKEN);
     try {
       await Deno.writeTextFile(
         env.manifest,
@@ -27,7 +23,7 @@ Deno.test("github: a rate-limited plan waits for the reset and shows the wait on
           clusters: [{ name: "c0" }],
         }),
       );
-      gh.exhaustRateLimit("alice", { resetInSeconds: 2 });
+      gh.github!.exhaustRateLimit("alice", { resetInSeconds: 2 });
       const r = await env.cli(["plan", env.manifest], { GITHUB_TOKEN: TOKEN });
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(
