@@ -26,6 +26,13 @@ export function permissionWord(step: Extract<Step, { kind: "group" | "accessKey"
   return providerFor(step.provider).permissionWord(step.permission);
 }
 
+/** What a step's provider calls a group and the cluster's key ("team", "deploy key"). */
+export function providerWords(
+  step: Extract<Step, { kind: "group" | "accessKey" }>,
+): { group: string; key: string } {
+  return providerFor(step.provider).words ?? { group: "group", key: "SSH access key" };
+}
+
 /**
  * A step as plans show it (text, JSON, progress): a provider step's permission in the provider's
  * words, without the provider's name; the keys in the order the JSON output has always had.

@@ -148,6 +148,11 @@ export interface ProviderModule {
   open(settings: unknown, access: SessionAccess): ProviderSession;
   /** The provider's word for a permission (REPO_WRITE, say), as plans show it. */
   permissionWord(p: Permission): string;
+  /**
+   * What the provider calls a group and the cluster's key, as plans show them; default "group"
+   * and "SSH access key".
+   */
+  words?: { group: string; key: string };
 }
 
 /**

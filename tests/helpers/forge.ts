@@ -44,8 +44,13 @@ export interface ForgeEnv {
   /** Requests that changed something, so far. */
   mutations(): { method: string; path: string; status: number }[];
   requests(): { method: string; path: string; status: number }[];
-  /** Rate limit: the token's user is refused until `resetInSeconds` (GitHub primary, Gitea 429). */
-  limit(user: string, resetInSeconds: number, count?: number): void;
+  /**
+   * Rate limit: the next `count` requests are refused with retry-after `seconds` (GitHub's
+   * secondary limit, 403; Gitea's throttling, 429). `user` names whose (GitHub: any token's).
+   */
+  limit(user: string, seconds: number, count?: number): void;
+  /** The sandbox itself, for what only one kind does. */
+  sandbox: HostedForge;
   close(): Promise<void>;
 }
 
@@ -124,9 +129,12 @@ export async function startForge(
     mutations: () => sb.mutatingRequests(),
     requests: () => sb.requests.map(({ method, path, status }) => ({ method, path, status })),
     limit(user, reset, count) {
-      if (sb.github) sb.github.exhaustRateLimit(user, { resetInSeconds: reset });
-      else sb.gitea!.throttle({ status: 429, times: count ?? 1, retryAfterSeconds: reset });
+      // Refused whenever the requests come (a secondary limit): no race with a reset time.
+      if (sb.github) {
+        sb.github.secondaryRateLimit({ status: 403, retryAfterSeconds: reset, times: count ?? 1 });
+      } else sb.gitea!.throttle({ status: 429, times: count ?? 1, retryAfterSeconds: reset });
     },
+    sandbox: sb,
     async close() {
       for (const s of sessions) s.close();
       await sb.close();

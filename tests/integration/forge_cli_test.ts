@@ -1,6 +1,6 @@
 /**
- * The GitHub provider through the CLI: a rate limit (403, x-ratelimit-remaining 0 until the reset)
- * waited for and shown on the cluster's progress line; the JSON plan's provider steps.
+ * The GitHub provider through the CLI: a rate limit (403 with retry-after, GitHub's secondary
+ * limit) waited for and shown on the cluster's progress line; the plan's provider steps.
  */
 import assert from "node:assert/strict";
 import { manifestYaml, withFleetEnv, withSshd } from "../helpers/harness.ts";
@@ -25,12 +25,13 @@ Deno.test("github: a rate-limited plan waits for the reset and shows the wait on
           clusters: [{ name: "c0" }],
         }),
       );
-      gh.github!.exhaustRateLimit("alice", { resetInSeconds: 2 });
+      // The next request is refused, whenever it comes: a secondary limit with retry-after.
+      gh.github!.secondaryRateLimit({ status: 403, retryAfterSeconds: 1 });
       const r = await env.cli(["plan", env.manifest], { GITHUB_TOKEN: TOKEN });
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(
         r.stderr,
-        /c0: waiting \d+ s for GitHub's rate limit on 127\.0\.0\.1:\d+ \(x-ratelimit-reset\)/,
+        /c0: waiting 1 s for GitHub's rate limit on 127\.0\.0\.1:\d+ \(retry-after\)/,
       );
       assert.match(r.stdout, /\+ create repository acme\/fleet \(private\)/);
       assert.ok(!(r.stdout + r.stderr).includes(TOKEN));
@@ -46,7 +47,7 @@ Deno.test("github: a rate-limited plan waits for the reset and shows the wait on
 
 Deno.test({
   name:
-    "github: plan -o json names the repository, team and deploy key steps in GitHub's words, and matches the output schema",
+    "github: the plan names the repository, team and deploy key steps in GitHub's words; its JSON matches the output schema",
   ignore: missing("sshd"),
   async fn() {
     await withSshd((sshd) =>
@@ -64,6 +65,13 @@ Deno.test({
               ],
               clusters: [{ name: "c0" }],
             }),
+          );
+          const text = await env.cli(["plan", env.manifest], { GITHUB_TOKEN: TOKEN });
+          assert.equal(text.code, 0, text.stdout + text.stderr);
+          assert.match(text.stdout, /\n {2}\+ grant team ops maintain on the repository\n/);
+          assert.match(
+            text.stdout,
+            /\n {2}\+ register deploy key fluxfleet-c0-clusters-c0-flux-system \(read-only\) with the SSH key ecdsa-p384 generated at apply\n/,
           );
           const r = await env.cli(["plan", "-o", "json", env.manifest], { GITHUB_TOKEN: TOKEN });
           assert.equal(r.code, 0, r.stdout + r.stderr);

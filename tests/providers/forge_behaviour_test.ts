@@ -169,8 +169,10 @@ for (const kind of KINDS) {
       const b = env.open({ repository: "limited-b" }, FORGE_TOKENS.alice, {
         onWait: (m) => waitsB.push(m),
       });
-      const first = a.observe();
-      while (!told) await new Promise((r) => setTimeout(r, 5));
+      let settled = false;
+      const first = a.observe().finally(() => settled = true);
+      while (!told && !settled) await new Promise((r) => setTimeout(r, 5));
+      assert.ok(told, "the first session was told of the wait");
       const [factsA, factsB] = await Promise.all([first, b.observe()]);
       assert.equal(factsA.exists, true);
       assert.equal(factsB.exists, true);
@@ -271,7 +273,14 @@ Deno.test("a rate limit beyond the wait bound fails in words, naming when it res
     assert.equal(err.status, 403);
     assert.match(
       err.message,
-      /^read repository fleet\/late: GitHub's rate limit for this token on 127\.0\.0\.1:\d+ is used up until \d\d:\d\d:\d\d UTC \(403, x-ratelimit-reset\): re-run after that, or use another token$/,
+      /^read repository fleet\/late: GitHub's rate limit for this token on 127\.0\.0\.1:\d+ is used up until \d\d:\d\d:\d\d UTC \(403, retry-after\): re-run after that, or use another token$/,
+    );
+    // The primary limit: remaining 0 until x-ratelimit-reset, an hour away.
+    env.sandbox.github!.exhaustRateLimit("alice", { resetInSeconds: 3600 });
+    const primary = await failure(env.open({ repository: "late" }).observe());
+    assert.match(
+      primary.message,
+      /GitHub's rate limit for this token on 127\.0\.0\.1:\d+ is used up until \d\d:\d\d:\d\d UTC \(403, x-ratelimit-reset\)/,
     );
   } finally {
     await env.close();

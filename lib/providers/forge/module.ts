@@ -22,5 +22,6 @@ export function forgeModule(
     resolve: (input) => resolveForge(site, input),
     open: (settings, access) => openForgeSession(dialect, settings as ForgeSettings, access),
     permissionWord: (p) => TEAM_WORDS[p],
+    words: { group: "team", key: "deploy key" },
   };
 }
