@@ -16,14 +16,35 @@ import type { DesiredCluster, PlannedCluster } from "../plan/types.ts";
 import type { DestroyResult } from "../plan/results.ts";
 import { checkInterrupted, type ClusterEnd, InterruptedError, type RunOptions } from "./options.ts";
 import type { FleetSession, RepoSession } from "./session.ts";
+import { accessKeyLabel } from "../plan/cluster_key.ts";
 
-/** The uninstall plan of every cluster, from what its plan observed. */
-export function destroyPlans(planned: PlannedCluster[], o: DestroyOptions): DestroyPlan[] {
-  return planned.map((p) =>
-    p.plan.error || !p.observed || !p.desired
-      ? { cluster: p.plan.cluster, steps: [], error: p.plan.error ?? "not observed" }
-      : planDestroy(p.desired, p.observed.repo, p.observed.cluster, o)
-  );
+/**
+ * The uninstall plan of every cluster, from what its plan observed; with the session, also the
+ * access keys the repository's provider holds for it.
+ */
+export function destroyPlans(
+  planned: PlannedCluster[],
+  o: DestroyOptions,
+  session?: FleetSession,
+): DestroyPlan[] {
+  return planned.map((p) => {
+    if (p.plan.error || !p.observed || !p.desired) {
+      return { cluster: p.plan.cluster, steps: [], error: p.plan.error ?? "not observed" };
+    }
+    return planDestroy(p.desired, p.observed.repo, p.observed.cluster, o, clusterKeys(p, session));
+  });
+}
+
+/** The cluster's access keys, as its repository's provider listed them when observed. */
+function clusterKeys(
+  p: PlannedCluster,
+  session: FleetSession | undefined,
+): { label: string; ids: number[] } | undefined {
+  const s = session?.clusters.get(p.plan.cluster);
+  const provider = s?.repo.provider;
+  if (!s || !provider?.clusterKeys) return undefined;
+  const label = accessKeyLabel(s.config.name, s.config.path, s.config.flux.namespace);
+  return { label, ids: provider.clusterKeys(label) };
 }
 
 export async function destroyFleet(
@@ -84,7 +105,8 @@ async function destroyCluster(
       const doing = destroyStepProgress(step);
       checkInterrupted(opts.signal, doing);
       opts.onEvent?.(p.cluster, doing);
-      await destroyClusterStep(s.client!, desired!, step);
+      if (step.kind === "accessKey") await s.repo.provider!.removeKeys!(step.ids);
+      else await destroyClusterStep(s.client!, desired!, step);
       done.push(step);
     }
     return { cluster: p.cluster, outcome: "destroyed", done };

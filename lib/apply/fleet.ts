@@ -96,7 +96,7 @@ export async function planFleet(
       options: opts,
       close: () => session.close(),
       apply: async () => await applyPlan(plan, session, onlyPlanned(opts)),
-      destroyPlans: (o) => destroyPlans(planned, o),
+      destroyPlans: (o) => destroyPlans(planned, o, session),
       destroy: async (d) => await destroyFleet(d, planned, session, onlyPlanned(opts)),
     };
   } catch (e) {

@@ -73,6 +73,10 @@ export async function observeRepository(
     allowInsecureHttp: r.owner.git.allowInsecureHttp,
     timeoutMs: opts.timeoutMs,
     attempts: opts.retry?.attempts,
+    ...(r.creds.kind === "token" && r.creds.caPem ? { caPem: r.creds.caPem } : {}),
+    onWait: (message) => {
+      for (const c of r.clusters) opts.onEvent?.(c, message);
+    },
   });
   r.facts = await r.provider.observe();
   if (!r.facts.exists) {

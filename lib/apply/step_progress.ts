@@ -5,7 +5,7 @@
 import type { Step } from "../plan/types.ts";
 import type { DestroyStep } from "../plan/destroy.ts";
 import { plural } from "../util/words.ts";
-import { permissionWord } from "../providers/registry.ts";
+import { permissionWord, providerWords } from "../providers/registry.ts";
 
 export function stepProgress(step: Step): string {
   switch (step.kind) {
@@ -28,11 +28,13 @@ export function stepProgress(step: Step): string {
         ? `creating repository ${step.name}`
         : `making repository ${step.name} ${step.private ? "private" : "public"}`;
     case "group":
-      return `granting group ${step.group} ${permissionWord(step)} on the repository`;
+      return `granting ${providerWords(step).group} ${step.group} ${
+        permissionWord(step)
+      } on the repository`;
     case "accessKey":
-      return `${
-        step.action === "create" ? "registering" : "replacing"
-      } SSH access key ${step.label}`;
+      return `${step.action === "create" ? "registering" : "replacing"} ${
+        providerWords(step).key
+      } ${step.label}`;
     case "migrate":
       return `migrating ${step.crd} to ${step.version}`;
     case "sync":
@@ -58,5 +60,7 @@ export function destroyStepProgress(step: DestroyStep): string {
       return `deleting image pull secret ${step.namespace}/${step.name}`;
     case "file":
       return `deleting ${step.path} in git`;
+    case "accessKey":
+      return `removing deploy key ${step.label}`;
   }
 }

@@ -151,8 +151,12 @@ export type Step =
     fields: string[];
   };
 
-/** Permissions in neutral words; each provider names them its own way (lib/providers). */
-export type Permission = "read" | "write" | "admin";
+/**
+ * Permissions in neutral words, from least to most; each provider names them its own way
+ * (lib/providers). "triage" and "maintain" are levels between read, write and admin that some
+ * forges' roles have; a provider without them never plans them.
+ */
+export type Permission = "read" | "triage" | "write" | "maintain" | "admin";
 
 /** A step a provider carries out (lib/providers); `provider` is its kind (`git.provider`). */
 export type ProviderStep =

@@ -6,8 +6,10 @@ import type { Step, StepView } from "../plan/types.ts";
 import type { ProviderModule } from "./types.ts";
 import { provider as generic } from "./generic/mod.ts";
 import { provider as bitbucketServer } from "./bitbucket-server/mod.ts";
+import { provider as github } from "./github/mod.ts";
+import { provider as gitea } from "./gitea/mod.ts";
 
-export const PROVIDERS: readonly ProviderModule[] = [generic, bitbucketServer];
+export const PROVIDERS: readonly ProviderModule[] = [generic, bitbucketServer, github, gitea];
 
 /** The provider of `git.provider: <kind>`; unknown kinds are refused by the schema before. */
 export function providerFor(kind: string): ProviderModule {
@@ -22,6 +24,13 @@ export const DEFAULT_PROVIDER = generic.kind;
 /** A provider step's permission as its provider names it (REPO_WRITE, say). */
 export function permissionWord(step: Extract<Step, { kind: "group" | "accessKey" }>): string {
   return providerFor(step.provider).permissionWord(step.permission);
+}
+
+/** What a step's provider calls a group and the cluster's key ("team", "deploy key"). */
+export function providerWords(
+  step: Extract<Step, { kind: "group" | "accessKey" }>,
+): { group: string; key: string } {
+  return providerFor(step.provider).words ?? { group: "group", key: "SSH access key" };
 }
 
 /**

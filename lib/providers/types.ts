@@ -67,6 +67,10 @@ export interface SessionAccess {
   timeoutMs?: number;
   /** Attempts for transient faults; unset: the provider's default. */
   attempts?: number;
+  /** Told when a request waits for the API's rate limit (the progress line shows it). */
+  onWait?(message: string): void;
+  /** git.caFile's PEM, trusted for the API too (a server behind a private CA). */
+  caPem?: string;
 }
 
 /** What observing the repository showed, as the core uses it. */
@@ -104,6 +108,13 @@ export interface ProviderSession {
   /** Whether the provider already lists this public key for the repository. */
   keyRegistered(publicKey: string): boolean;
   /**
+   * The ids of the access keys fluxfleet added for a cluster (titled with its label), for
+   * destroy; none from a provider that does not register keys. Pure, after observe.
+   */
+  clusterKeys?(label: string): number[];
+  /** Removes access keys (destroy); one already gone is not an error. */
+  removeKeys?(ids: number[]): Promise<void>;
+  /**
    * Carries out one of its steps; an access key step needs the public key (generated at apply
    * when the plan said so). A failed grant is reported through `warn`, as flux does. Returns the
    * repository's facts when the step changed them (a repository created).
@@ -137,6 +148,11 @@ export interface ProviderModule {
   open(settings: unknown, access: SessionAccess): ProviderSession;
   /** The provider's word for a permission (REPO_WRITE, say), as plans show it. */
   permissionWord(p: Permission): string;
+  /**
+   * What the provider calls a group and the cluster's key, as plans show them; default "group"
+   * and "SSH access key".
+   */
+  words?: { group: string; key: string };
 }
 
 /**

@@ -3,7 +3,7 @@ import type { ClusterPlan, Step } from "../plan/types.ts";
 import { type ClusterResult, type DestroyResult, shownOutcome } from "../plan/results.ts";
 import { describeDestroyStep, type DestroyPlan } from "../plan/destroy.ts";
 import { plural } from "../util/words.ts";
-import { permissionWord } from "../providers/registry.ts";
+import { permissionWord, providerWords } from "../providers/registry.ts";
 
 export function describeStep(step: Step): string {
   switch (step.kind) {
@@ -37,11 +37,13 @@ export function describeStep(step: Step): string {
         ? `+ create repository ${step.name} (${step.private ? "private" : "public"})`
         : `~ make repository ${step.name} ${step.private ? "private" : "public"}`;
     case "group":
-      return `+ grant group ${step.group} ${permissionWord(step)} on the repository`;
+      return `+ grant ${providerWords(step).group} ${step.group} ${
+        permissionWord(step)
+      } on the repository`;
     case "accessKey":
-      return `${
-        step.action === "create" ? "+ register" : "~ replace"
-      } SSH access key ${step.label} (${step.permission === "write" ? "read-write" : "read-only"})${
+      return `${step.action === "create" ? "+ register" : "~ replace"} ${
+        providerWords(step).key
+      } ${step.label} (${step.permission === "write" ? "read-write" : "read-only"})${
         step.generatedKey ? ` with the SSH key ${step.generatedKey} generated at apply` : ""
       }`;
     case "migrate":

@@ -64,28 +64,35 @@ export async function parsePublicKey(line: string): Promise<ParsedKey | undefine
   };
 }
 
+/** A repository a deploy key reaches, relative to the git root: "acme/fleet.git". */
+export interface KeyRepoGrant {
+  path: string;
+  readOnly: boolean;
+}
+
 /** What the sandbox sshd is told as keys come and go (sandbox/ssh/sshd.ts authorize/revoke). */
 export interface AccessKeyHooks {
-  authorize(publicKey: string, opts: { readOnly: boolean }): Promise<void>;
+  /** `repos`: the only repositories the key may reach, each read-only or not. */
+  authorize(publicKey: string, opts: { readOnly: boolean; repos: KeyRepoGrant[] }): Promise<void>;
   revoke(publicKey: string): Promise<void>;
 }
 
 /**
  * One sshd entry per key material, however many repositories hold the key (Gitea lets one key be
- * a deploy key of several repositories): the entry is read-write when any of them grants write,
- * and goes away with the last one. The sandbox sshd does not confine a key to its repositories
- * (an authorized key reaches every repository under its root): what it enforces is read-only
- * versus read-write. Tests of "this key on that repository only" need that first.
+ * a deploy key of several repositories): the entry names each repository the key is a deploy key
+ * of, read-only or read-write there, and goes away with the last one — so a deploy key reaches
+ * only its own repositories, and pushes only where it was added with write access.
  */
 export class KeyGrants {
-  readonly #grants = new Map<string, Map<number, boolean>>();
+  readonly #grants = new Map<string, Map<number, KeyRepoGrant>>();
   #queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly hooks: AccessKeyHooks | undefined) {}
 
-  grant(key: string, repoId: number, readOnly: boolean): Promise<void> {
-    const repos = this.#grants.get(key) ?? new Map<number, boolean>();
-    repos.set(repoId, readOnly);
+  /** `path`: the repository relative to the git root ("acme/fleet.git"). */
+  grant(key: string, repoId: number, readOnly: boolean, path: string): Promise<void> {
+    const repos = this.#grants.get(key) ?? new Map<number, KeyRepoGrant>();
+    repos.set(repoId, { path, readOnly });
     this.#grants.set(key, repos);
     return this.#sync(key);
   }
@@ -104,7 +111,11 @@ export class KeyGrants {
     const run = async () => {
       const repos = this.#grants.get(key);
       if (!repos) return await hooks.revoke(key);
-      await hooks.authorize(key, { readOnly: [...repos.values()].every((ro) => ro) });
+      const grants = [...repos.values()];
+      await hooks.authorize(key, {
+        readOnly: grants.every((g) => g.readOnly),
+        repos: grants,
+      });
     };
     const next = this.#queue.catch(() => {}).then(run);
     this.#queue = next;

@@ -90,7 +90,12 @@ export async function addKey(ctx: Ctx, call: Call, owner: string, name: string):
   // Held before sshd is told, so that a concurrent add of the same key gets "already in use".
   repo.keys.push(record);
   try {
-    await ctx.keys.grant(record.key, repo.id, record.readOnly);
+    await ctx.keys.grant(
+      record.key,
+      repo.id,
+      record.readOnly,
+      `${repo.owner.login}/${repo.name}.git`,
+    );
   } catch (e) {
     repo.keys.splice(repo.keys.indexOf(record), 1);
     throw e;

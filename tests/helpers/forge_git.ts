@@ -132,3 +132,16 @@ export async function bareHead(gitDir: string, branch: string): Promise<string |
   );
   return r.code === 0 ? r.stdout.trim() : null;
 }
+
+/** A well-formed public key line nobody holds the private half of (servers parse key blobs). */
+export function fakeKey(comment: string): string {
+  // A well-formed ssh-ed25519 blob: string "ssh-ed25519", string of 32 random bytes.
+  const type = new TextEncoder().encode("ssh-ed25519");
+  const blob = new Uint8Array(4 + type.length + 4 + 32);
+  const view = new DataView(blob.buffer);
+  view.setUint32(0, type.length);
+  blob.set(type, 4);
+  view.setUint32(4 + type.length, 32);
+  blob.set(crypto.getRandomValues(new Uint8Array(32)), 8 + type.length);
+  return `ssh-ed25519 ${btoa(String.fromCharCode(...blob))} ${comment}`;
+}

@@ -31,6 +31,12 @@ for (
     "bitbucket-ssh-no-token.yaml",
     "codecommit-ssh.yaml",
     "azure-devops-ssh.yaml",
+    "github-org-teams.yaml",
+    "github-personal-public.yaml",
+    "github-enterprise-token-auth.yaml",
+    "github-read-write-key.yaml",
+    "gitea-org-teams.yaml",
+    "gitea-personal-token-auth.yaml",
   ]
 ) {
   Deno.test(`validate: fixture ${fixture} is ok`, async () => {

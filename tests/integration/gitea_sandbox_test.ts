@@ -20,6 +20,7 @@ import {
   bareHead,
   basicAuth,
   commitFile,
+  fakeKey,
   git,
   mustGit,
   newSshKey,
@@ -81,7 +82,7 @@ async function withGitea(fn: (env: Env) => Promise<void>, opts: { ssh?: boolean 
       sshCloneBase: sshd ? `ssh://git@127.0.0.1:${sshd.port}` : undefined,
       accessKeys: sshd
         ? {
-          authorize: (key, o) => sshd.authorize(key, { readOnly: o.readOnly }),
+          authorize: (key, o) => sshd.authorize(key, o),
           revoke: (key) => sshd.revoke(key),
         }
         : undefined,
@@ -125,17 +126,6 @@ async function failure(p: Promise<unknown>): Promise<Failure> {
     };
   }
   assert.fail("expected the call to fail");
-}
-
-function fakeKey(comment: string): string {
-  const type = new TextEncoder().encode("ssh-ed25519");
-  const blob = new Uint8Array(4 + type.length + 4 + 32);
-  const view = new DataView(blob.buffer);
-  view.setUint32(0, type.length);
-  blob.set(type, 4);
-  view.setUint32(4 + type.length, 32);
-  blob.set(crypto.getRandomValues(new Uint8Array(32)), 8 + type.length);
-  return `ssh-ed25519 ${btoa(String.fromCharCode(...blob))} ${comment}`;
 }
 
 Deno.test("gitea: version, the current user and an organization; 401 and missing scopes in Gitea's words", async () => {
@@ -297,7 +287,7 @@ Deno.test("gitea: 403 in Gitea's words: deploy keys without admin, an outsider c
 
 Deno.test({
   name:
-    "gitea: deploy keys are enforced by sshd: read-only clones but cannot push, read-write pushes, a deleted key is refused",
+    "gitea: deploy keys are enforced by sshd: read-only clones but cannot push, read-write pushes, each key reaches only its repositories, a deleted key is refused",
   ignore: missing("sshd"),
   async fn() {
     await withGitea(async (env) => {
@@ -367,12 +357,21 @@ Deno.test({
       await mustGit(["push", "--quiet", "origin", "HEAD:main"], rwClone, rwEnv);
       assert.equal(await bareHead(env.gt.repo("fleet", "fleet-infra")!.gitDir, "main"), sha);
 
+      // The read-write key reaches its own repository only; the shared key reaches both.
+      const otherUrl = url.replace("fleet-infra", "other");
+      const elsewhere = await git(["clone", "--quiet", otherUrl, "rw-other"], env.dir, rwEnv);
+      assert.notEqual(elsewhere.code, 0);
+      assert.match(elsewhere.stderr, /this key has no access to this repository/);
+      await mustGit(["clone", "--quiet", otherUrl, "ro-other"], env.dir, roEnv);
+
       // The read-only key stays usable while another repository still holds it.
       assert.equal(
         (await alice.repos.repoDeleteKey("fleet", "other", shared.data.id!)).status,
         204,
       );
       await mustGit(["fetch", "--quiet", "origin"], roClone, roEnv);
+      const dropped = await git(["clone", "--quiet", otherUrl, "ro-other-again"], env.dir, roEnv);
+      assert.notEqual(dropped.code, 0);
 
       assert.equal(
         (await alice.repos.repoDeleteKey("fleet", "fleet-infra", rwKey.data.id!)).status,

@@ -20,6 +20,7 @@ import {
   bareHead,
   basicAuth,
   commitFile,
+  fakeKey,
   git,
   mustGit,
   newSshKey,
@@ -77,7 +78,7 @@ async function withGitHub(fn: (env: Env) => Promise<void>, opts: { ssh?: boolean
       sshCloneBase: sshd ? `ssh://git@127.0.0.1:${sshd.port}` : undefined,
       accessKeys: sshd
         ? {
-          authorize: (key, o) => sshd.authorize(key, { readOnly: o.readOnly }),
+          authorize: (key, o) => sshd.authorize(key, o),
           revoke: (key) => sshd.revoke(key),
         }
         : undefined,
@@ -123,18 +124,6 @@ async function failure(p: Promise<unknown>): Promise<HttpFailure> {
     };
   }
   assert.fail("expected the call to fail");
-}
-
-function fakeKey(comment: string): string {
-  // A well-formed ssh-ed25519 blob: string "ssh-ed25519", string of 32 random bytes.
-  const type = new TextEncoder().encode("ssh-ed25519");
-  const blob = new Uint8Array(4 + type.length + 4 + 32);
-  const view = new DataView(blob.buffer);
-  view.setUint32(0, type.length);
-  blob.set(type, 4);
-  view.setUint32(4 + type.length, 32);
-  blob.set(crypto.getRandomValues(new Uint8Array(32)), 8 + type.length);
-  return `ssh-ed25519 ${btoa(String.fromCharCode(...blob))} ${comment}`;
 }
 
 Deno.test("github: the authenticated user and an organization, on api.github.com's and GHES's layouts", async () => {
@@ -335,7 +324,7 @@ Deno.test("github: a fine-grained token is refused with x-accepted-github-permis
 
 Deno.test({
   name:
-    "github: deploy keys are enforced by sshd: read-only clones but cannot push, read-write pushes, a deleted key is refused",
+    "github: deploy keys are enforced by sshd: read-only clones but cannot push, read-write pushes, neither reaches another repository, a deleted key is refused",
   ignore: missing("sshd"),
   async fn() {
     await withGitHub(async (env) => {
@@ -400,6 +389,14 @@ Deno.test({
       const roEnv = sshEnv(ro, env.knownHosts!);
       await mustGit(["clone", "--quiet", url, "ro"], env.dir, roEnv);
       const roClone = join(env.dir, "ro");
+      // A deploy key reaches its own repository only.
+      const elsewhere = await git(
+        ["clone", "--quiet", url.replace("fleet-infra", "other")],
+        env.dir,
+        roEnv,
+      );
+      assert.notEqual(elsewhere.code, 0);
+      assert.match(elsewhere.stderr, /this key has no access to this repository/);
       await commitFile(roClone, "ro.txt", "ro\n", "from the read-only key");
       const refused = await git(["push", "origin", "HEAD:main"], roClone, roEnv);
       assert.notEqual(refused.code, 0);

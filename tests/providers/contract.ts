@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import type { Permission, ProviderModule, ProviderSession } from "../../lib/providers/types.ts";
 import { publicKeyMaterial } from "../../lib/providers/types.ts";
+import { fakeKey } from "../helpers/forge_git.ts";
 
 export interface Held {
   keys: { key: string; permission: "read" | "write" }[];
@@ -39,8 +40,7 @@ export interface ContractSandbox {
 }
 
 function fakePublicKey(): string {
-  const blob = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(51))));
-  return `ssh-ed25519 ${blob} flux`;
+  return fakeKey("flux");
 }
 
 const LABEL = "fluxfleet-c0-clusters-c0-flux-system";

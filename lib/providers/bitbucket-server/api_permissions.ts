@@ -92,13 +92,13 @@ async function probe(
     (e.exceptionName ?? "").endsWith("AuthorisationException")
   );
   if (notAllowed && tr.user() !== null) return "denied";
-  throw failureFromResponse({
-    target: t,
+  throw failureFromResponse(t, {
     action,
     subject,
     status: 401,
     body: res.json,
-    user: null,
+    // Without a user behind it, the 401 is a token Bitbucket did not accept.
+    headers: new Headers(),
   });
 }
 

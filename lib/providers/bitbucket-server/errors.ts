@@ -1,10 +1,17 @@
 /**
- * Turns Bitbucket's error answers into ProviderErrors a user can act on. Bitbucket's REST
- * API answers errors as {"errors":[{"context":…,"message":…,"exceptionName":…}]}
- * (RestErrors / RestErrorMessage in the Bitbucket Data Center OpenAPI document); the
- * server's own messages are kept, the token never is.
+ * Bitbucket's words for failed answers. Bitbucket's REST API answers errors as
+ * {"errors":[{"context":…,"message":…,"exceptionName":…}]} (RestErrors / RestErrorMessage in the
+ * Bitbucket Data Center OpenAPI document); the server's own messages are kept, the token never
+ * is. What every forge says alike (no answer, redirects, shapes) is in ../http/errors.ts.
  */
 import { ProviderError } from "../types.ts";
+import {
+  type FailureContext,
+  failureError,
+  type ServiceRef,
+  statusWords,
+  unexpectedShape as sharedUnexpectedShape,
+} from "../http/errors.ts";
 import { projectName, type ResolvedTarget } from "./target.ts";
 import { serverText } from "../../util/redact.ts";
 
@@ -13,24 +20,13 @@ export interface ServerError {
   exceptionName: string | null;
 }
 
-export interface FailureContext {
-  target: ResolvedTarget;
-  /** What the request was for, e.g. "create repository FLEET/apps". */
-  action: string;
-  /** What a 404 or 409 refers to, e.g. `repository FLEET/apps`. */
-  subject: string;
-  status: number;
-  body: unknown;
-  /** X-AUSERNAME of the response: the user the token belongs to, when Bitbucket knew it. */
-  user: string | null;
-  retryAfterMs?: number;
-  /** Location header of a redirect. */
-  location?: string | null;
-  /** The URL asked for (named with a redirect). */
-  url?: string;
-}
-
 const MAX_SERVER_TEXT = 300;
+
+export const SERVICE = "Bitbucket";
+
+export function serviceRef(t: ResolvedTarget): ServiceRef {
+  return { service: SERVICE, host: t.host, token: t.token, timeoutMs: t.timeoutMs };
+}
 
 export function serverErrors(body: unknown): ServerError[] {
   if (typeof body !== "object" || body === null) return [];
@@ -42,11 +38,6 @@ export function serverErrors(body: unknown): ServerError[] {
     if (typeof message !== "string" || message === "") return [];
     return [{ message, exceptionName: typeof exceptionName === "string" ? exceptionName : null }];
   });
-}
-
-/** Replaces the token wherever it appears: a server may echo what it was sent. */
-export function scrub(text: string, token: string): string {
-  return token.length > 0 ? text.replaceAll(token, "***") : text;
 }
 
 function saying(errors: ServerError[]): string {
@@ -79,81 +70,25 @@ export function permissionMessage(
     "it needs project admin / repository admin rights to create repositories and add access keys";
 }
 
-function describe(ctx: FailureContext, errors: ServerError[]): string {
-  const { action, subject, status, target } = ctx;
-  if (isPermissionDenied(status, errors, ctx.user)) {
-    return permissionMessage(target, action, status, ctx.user);
-  }
-  if (status === 401) {
-    return `${action}: the Bitbucket token was rejected (401): check BITBUCKET_TOKEN`;
-  }
-  if (status >= 300 && status < 400) {
-    const asked = ctx.url ? ` ${ctx.url}` : "";
-    let to = "";
-    if (ctx.location) {
-      try {
-        to = ` to ${new URL(ctx.location, ctx.url).href}`;
-      } catch {
-        to = ` to ${ctx.location}`;
-      }
-    }
-    // Never followed: the token (and a request's body) would go along to wherever it points.
-    return `${action}: Bitbucket answered${asked} with a redirect (${status})${to}: not followed (the token would go along); set the Bitbucket URL to the server's actual address`;
-  }
-  if (status === 404) return `${action}: ${subject} was not found on ${target.host} (404)`;
-  if (status === 409) return `${action}: ${subject} already exists (409)`;
-  if (status === 400) return `${action}: Bitbucket refused the request as invalid (400)`;
-  if (status === 429) {
-    return `${action}: Bitbucket is rate limiting this token (429): wait a little, or lower the fleet's concurrency`;
-  }
-  if (status >= 500) {
-    return `${action}: Bitbucket on ${target.host} failed (${status}); this is usually temporary`;
-  }
-  return `${action}: unexpected answer from Bitbucket (${status})`;
-}
-
-export function failureFromResponse(ctx: FailureContext): ProviderError {
+/** The words for a failed answer of Bitbucket (the client's `describe`). */
+export function describeFailure(target: ResolvedTarget, ctx: FailureContext): string {
   const errors = serverErrors(ctx.body);
-  const message = scrub(describe(ctx, errors) + saying(errors), ctx.target.token);
-  return new ProviderError(message, {
-    status: ctx.status,
-    transient: ctx.status === 429 || ctx.status >= 500,
-    retryAfterMs: ctx.retryAfterMs,
-  });
+  const user = ctx.headers.get("x-ausername");
+  const words = isPermissionDenied(ctx.status, errors, user)
+    ? permissionMessage(target, ctx.action, ctx.status, user)
+    : ctx.status === 404
+    ? `${ctx.action}: ${ctx.subject} was not found on ${target.host} (404)`
+    : statusWords(ctx, "check BITBUCKET_TOKEN");
+  return words + saying(errors);
 }
 
-/**
- * fetch reports "fetch failed" and keeps the reason (refused, DNS, certificate) in `cause`;
- * the innermost message is the one a user can act on.
- */
-function describeCause(err: unknown): string {
-  let current: unknown = err;
-  let detail = String(err);
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    detail = current.message;
-    current = current.cause;
-  }
-  return detail;
-}
-
-/** No answer at all: refused connection, DNS, TLS, timeout. */
-export function failureFromNetwork(
+/** A 401 the caller accepted and found to be a rejected token. */
+export function failureFromResponse(
   target: ResolvedTarget,
-  action: string,
-  err: unknown,
+  ctx: Omit<FailureContext, "ref">,
 ): ProviderError {
-  const name = err instanceof Error ? err.name : "";
-  const detail = describeCause(err);
-  let message: string;
-  if (name === "TimeoutError") {
-    message = `${action}: Bitbucket on ${target.host} did not answer within ${target.timeoutMs} ms`;
-  } else if (/certificate|tls|ssl/i.test(detail)) {
-    message =
-      `${action}: TLS with ${target.host} failed (${detail}): if it uses a private CA, configure its CA certificate`;
-  } else {
-    message = `${action}: could not reach Bitbucket at ${target.host}: ${detail}`;
-  }
-  return new ProviderError(scrub(message, target.token), { status: 0, transient: true });
+  const full = { ...ctx, ref: serviceRef(target) };
+  return failureError(full, describeFailure(target, full));
 }
 
 /** The server answered 2xx with something that is not the documented shape. */
@@ -162,20 +97,5 @@ export function unexpectedShape(
   action: string,
   detail: string,
 ): ProviderError {
-  return new ProviderError(
-    scrub(`${action}: unexpected answer from Bitbucket: ${detail}`, target.token),
-    {
-      status: 0,
-      transient: false,
-    },
-  );
-}
-
-/** Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
-  if (value === null || value.trim() === "") return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  return sharedUnexpectedShape(serviceRef(target), action, detail);
 }

@@ -1,48 +1,10 @@
-/**
- * Reading Bitbucket's JSON without trusting it: each reader returns the documented field or
- * throws an "unexpected answer" error naming what was missing.
- */
-import { unexpectedShape } from "./errors.ts";
+/** Bitbucket's JSON, read by the forge reader (../http/json.ts) with Bitbucket's name in errors. */
+import { jsonReader, type Reader } from "../http/json.ts";
+import { serviceRef } from "./errors.ts";
 import type { ResolvedTarget } from "./target.ts";
 
-export type Json = Record<string, unknown>;
-
-export interface Reader {
-  object(v: unknown, what: string): Json;
-  string(o: Json, key: string, what: string): string;
-  number(o: Json, key: string, what: string): number;
-  optionalString(o: Json, key: string): string | undefined;
-  boolean(o: Json, key: string, fallback: boolean): boolean;
-}
+export type { Json, Reader } from "../http/json.ts";
 
 export function reader(target: ResolvedTarget, action: string): Reader {
-  const fail = (detail: string) => unexpectedShape(target, action, detail);
-  return {
-    object(v, what) {
-      if (typeof v !== "object" || v === null || Array.isArray(v)) {
-        throw fail(`${what} is not an object`);
-      }
-      return v as Json;
-    },
-    string(o, key, what) {
-      const v = o[key];
-      if (typeof v !== "string") throw fail(`${what} has no "${key}"`);
-      return v;
-    },
-    number(o, key, what) {
-      const v = o[key];
-      if (typeof v !== "number" || !Number.isFinite(v)) {
-        throw fail(`${what} has no numeric "${key}"`);
-      }
-      return v;
-    },
-    optionalString(o, key) {
-      const v = o[key];
-      return typeof v === "string" ? v : undefined;
-    },
-    boolean(o, key, fallback) {
-      const v = o[key];
-      return typeof v === "boolean" ? v : fallback;
-    },
-  };
+  return jsonReader(serviceRef(target), action);
 }

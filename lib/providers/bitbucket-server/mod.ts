@@ -12,7 +12,7 @@ export const provider: ProviderModule = {
   validate,
   resolve,
   open: (settings, access) => openSession(settings as BitbucketSettings, access),
-  permissionWord: (p) => PERMISSION_WORDS[p],
+  permissionWord: (p) => PERMISSION_WORDS[p] ?? p,
 };
 
 // The REST client, for tests that drive the API itself.

@@ -24,6 +24,8 @@ export function openSession(b: BitbucketSettings, access: SessionAccess): Provid
     allowInsecureHttp: access.allowInsecureHttp,
     timeoutMs: access.timeoutMs,
     retry: access.attempts === undefined ? undefined : { attempts: access.attempts },
+    onWait: access.onWait,
+    caPem: access.caPem,
   });
   let repo: ProviderRepo | undefined;
   let groups: GroupGrant[] = [];

@@ -33,7 +33,8 @@ export interface BitbucketSettings {
 }
 
 /** The manifest's permission words (Bitbucket's) and the neutral ones. */
-export const PERMISSION_WORDS: Record<Permission, string> = {
+/** Bitbucket has no triage or maintain level: its schema never lets them in. */
+export const PERMISSION_WORDS: Partial<Record<Permission, string>> = {
   read: "REPO_READ",
   write: "REPO_WRITE",
   admin: "REPO_ADMIN",

@@ -3,6 +3,7 @@
  * checked once up front so every later request can trust it.
  */
 import { ProviderError } from "../types.ts";
+import { checkBaseUrl } from "../http/base_url.ts";
 
 export interface RetryOptions {
   /** Total attempts, including the first. */
@@ -32,6 +33,8 @@ export interface BitbucketTarget {
   retry?: Partial<RetryOptions>;
   /** Upper bound on pages followed for one listing; default 1000. */
   maxPages?: number;
+  /** Told when a request waits for the rate limit. */
+  onWait?(message: string): void;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -57,36 +60,11 @@ export interface ResolvedTarget {
   pageSize: number;
   maxPages: number;
   retry: RetryOptions;
+  onWait?(message: string): void;
 }
 
 function invalid(message: string): ProviderError {
   return new ProviderError(message, { status: 0, transient: false });
-}
-
-function checkBaseUrl(raw: string, allowInsecureHttp: boolean): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw invalid(
-      `Bitbucket URL "${raw}" is not a valid URL (expected e.g. https://bitbucket.example.com)`,
-    );
-  }
-  if (url.username || url.password) {
-    // Credentials in the URL would end up in logs; the token goes in a header instead.
-    throw invalid(
-      `Bitbucket URL for host ${url.host} must not contain credentials; pass the token separately`,
-    );
-  }
-  if (url.protocol === "http:" && !allowInsecureHttp) {
-    throw invalid(
-      `refusing to send the Bitbucket token over plain http:// to ${url.host}: use https:// or allow insecure http explicitly`,
-    );
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw invalid(`Bitbucket URL must be https:// (got ${url.protocol}//${url.host})`);
-  }
-  return url;
 }
 
 function checkName(kind: string, value: string): void {
@@ -101,7 +79,7 @@ function positive(value: number | undefined, fallback: number): number {
 }
 
 export function resolveTarget(t: BitbucketTarget): ResolvedTarget {
-  const url = checkBaseUrl(t.baseUrl, t.allowInsecureHttp === true);
+  const url = checkBaseUrl("Bitbucket", t.baseUrl, t.allowInsecureHttp === true);
   if (!t.token) throw invalid("no Bitbucket token given: set BITBUCKET_TOKEN");
   checkName("project key", t.project);
   checkName("repository slug", t.repository);
@@ -117,6 +95,7 @@ export function resolveTarget(t: BitbucketTarget): ResolvedTarget {
     projectSegment: encodeURIComponent(t.project),
     slugSegment: encodeURIComponent(t.repository),
     caPem: t.caPem,
+    onWait: t.onWait,
     timeoutMs: positive(t.timeoutMs, DEFAULT_TIMEOUT_MS),
     pageSize: positive(t.pageSize, DEFAULT_PAGE_SIZE),
     maxPages: positive(t.maxPages, DEFAULT_MAX_PAGES),
