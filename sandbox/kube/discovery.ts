@@ -10,10 +10,16 @@
 import { ALL_VERBS, apiVersionOf, type Registry, type ResourceType } from "./registry.ts";
 import type { JsonObject } from "./status.ts";
 
-export const SERVER_VERSION = {
+/**
+ * The Kubernetes version the sandbox reports by default: one the default Flux release supports
+ * (flux v2.8+ `flux check --pre` wants >= 1.33), within kubectl 1.32's skew of one minor version.
+ */
+export const DEFAULT_KUBERNETES_VERSION = "v1.33.0";
+
+const SERVER_VERSION = {
   major: "1",
-  minor: "32",
-  gitVersion: "v1.32.0-fluxfleet-sandbox",
+  minor: "33",
+  gitVersion: `${DEFAULT_KUBERNETES_VERSION}-fluxfleet-sandbox`,
   gitCommit: "0000000000000000000000000000000000000000",
   gitTreeState: "clean",
   buildDate: "2025-01-01T00:00:00Z",
@@ -21,6 +27,18 @@ export const SERVER_VERSION = {
   compiler: "gc",
   platform: "linux/amd64",
 };
+
+/** GET /version for a sandbox of `version` ("v1.33.0"). */
+export function serverVersion(version: string): JsonObject {
+  const m = /^v(\d+)\.(\d+)\./.exec(version);
+  if (!m) throw new Error(`sandbox kubernetesVersion ${version}: expected vMAJOR.MINOR.PATCH`);
+  return {
+    ...SERVER_VERSION,
+    major: m[1],
+    minor: m[2],
+    gitVersion: `${version}-fluxfleet-sandbox`,
+  };
+}
 
 export function apiVersions(serverAddress: string): JsonObject {
   return {

@@ -15,7 +15,7 @@ import {
   apiVersions,
   openApiGroupVersion,
   openApiIndex,
-  SERVER_VERSION,
+  serverVersion,
 } from "./discovery.ts";
 import type { Objects, PatchKind } from "./objects.ts";
 import { decodeProtobufObject, PROTOBUF_TYPE } from "./protobuf.ts";
@@ -153,6 +153,8 @@ export interface HttpContext {
   forbiddenToken: string | undefined;
   /** host:port, for APIVersions.serverAddressByClientCIDRs. */
   serverAddress: string;
+  /** What GET /version reports ("v1.33.0"). */
+  kubernetesVersion: string;
   record(r: RequestRecord): void;
   /** Injected faults (none when absent). */
   faults?: Faults;
@@ -318,7 +320,7 @@ function route(ctx: HttpContext, req: Request, url: URL): Promise<Response> | Re
   const caller = authenticate(ctx, req);
   const segs = url.pathname.split("/").filter((s) => s !== "");
   const path = "/" + segs.join("/");
-  if (path === "/version") return json(200, SERVER_VERSION);
+  if (path === "/version") return json(200, serverVersion(ctx.kubernetesVersion));
   if (["/healthz", "/livez", "/readyz"].includes(path)) {
     return new Response("ok", { headers: { "content-type": "text/plain" } });
   }

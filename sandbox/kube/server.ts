@@ -13,6 +13,7 @@ import { NAMESPACE_TYPE, Registry, splitApiVersion } from "./registry.ts";
 import { clone, Store } from "./store.ts";
 import { sandboxTls } from "./tls.ts";
 import { Watches } from "./watch.ts";
+import { DEFAULT_KUBERNETES_VERSION } from "./discovery.ts";
 
 export type { FluxBehaviour, FluxMode } from "./flux.ts";
 export type {
@@ -56,6 +57,8 @@ export interface KubeSandboxOptions {
   sourcePollMs?: number;
   /** Keep request bodies in `requests` (off by default), e.g. to scan them for secrets. */
   recordBodies?: boolean;
+  /** The version GET /version reports (default DEFAULT_KUBERNETES_VERSION, v1.33.0). */
+  kubernetesVersion?: string;
 }
 
 export interface KubeSandbox {
@@ -141,6 +144,7 @@ export async function startKubeSandbox(opts: KubeSandboxOptions = {}): Promise<K
     token,
     forbiddenToken: opts.forbiddenToken,
     serverAddress: "127.0.0.1:0", // the real port is known once listening, set below
+    kubernetesVersion: opts.kubernetesVersion ?? DEFAULT_KUBERNETES_VERSION,
     record: (r) => requests.push(r),
     faults: new Faults(),
     recordBodies: opts.recordBodies,

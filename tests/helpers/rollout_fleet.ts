@@ -40,13 +40,14 @@ export function withRolloutFleet(
   n: number,
   labels: (i: number) => Record<string, string>,
   fn: (f: RolloutFleet) => Promise<void>,
+  kube: { kubernetesVersion?: string } = {},
 ): Promise<void> {
   return withFleetEnv({
     prefix: "fluxfleet-rollout-",
     git: { users: { git: ROLLOUT_TOKEN } },
     repos: ["fleet"],
     contexts: contextNames(n),
-    kube: { reconcileDelayMs: 20, flux: { mode: "apply" } },
+    kube: { reconcileDelayMs: 20, flux: { mode: "apply" }, ...kube },
     cliEnv: { GIT_PASSWORD: ROLLOUT_TOKEN },
   }, async (env) => {
     const upgraded = `${env.dir}/install-v2.5.1.yaml`;

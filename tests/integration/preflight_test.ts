@@ -144,5 +144,5 @@ Deno.test("pre-flight: a cluster older than the release's minimum Kubernetes is 
     assert.equal(applied.code, 1);
     assert.equal(env.kube.mutatingRequests().length, writes, "nothing written");
     assert.match(await f.repoFile("clusters/c0/flux-system/gotk-components.yaml"), /v2\.4\.0/);
-  });
+  }, { kubernetesVersion: "v1.32.0" });
 });
