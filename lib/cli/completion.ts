@@ -120,33 +120,41 @@ export function bashCompletion(program: Command): string {
       } ;;`
     )
   );
+  const valueOptions = all.flatMap(({ path, spec }) =>
+    spec.options.filter((o) => o.value).flatMap((o) => o.flags.map((f) => `"${state(path)}:${f}"`))
+  );
   const wordCases = all.map(({ path, spec }) => {
     const options = words(spec.options.flatMap((o) => o.flags));
-    const subs = spec.subcommands.length > 0 ? words(spec.subcommands.map((s) => s.name)) : "";
-    const first = spec.args[0];
-    const positional = subs !== ""
-      ? `COMPREPLY=($(compgen -W ${subs} -- "$cur"))`
-      : first
-      ? bashCompgen(first.expects).replace(/; return$|^return$/, "")
-      : "COMPREPLY=()";
+    const complete = (kind: ValueKind) => bashCompgen(kind).replace(/; return$|^return$/, "");
+    // The n-th word that is neither an option nor an option's value: the n-th argument.
+    const byPosition = spec.subcommands.length > 0
+      ? [`0) COMPREPLY=($(compgen -W ${words(spec.subcommands.map((c) => c.name))} -- "$cur")) ;;`]
+      : spec.args.map((a, i) => `${a.variadic ? "*" : i}) ${complete(a.expects)} ;;`);
     return [
       `    "${state(path)}")`,
       `      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W ${options} -- "$cur")); return; fi`,
-      `      ${positional || ":"} ;;`,
+      `      case $n in`,
+      ...byPosition.map((c) => `        ${c}`),
+      ...(spec.args.some((a) => a.variadic) ? [] : [`        *) COMPREPLY=() ;;`]),
+      `      esac ;;`,
     ].join("\n");
   });
   return `# fluxfleet completion for bash: source <(fluxfleet completion bash),
 # or save it as /etc/bash_completion.d/fluxfleet. Made from fluxfleet's own command definitions.
 _fluxfleet() {
   # Words split on newlines only: file names may hold spaces.
-  local IFS=$'\\n' cur="\${COMP_WORDS[COMP_CWORD]}" prev="" state="" word i
+  local IFS=$'\\n' cur="\${COMP_WORDS[COMP_CWORD]}" prev="" state="" word i n=0 value=""
   ((COMP_CWORD > 0)) && prev="\${COMP_WORDS[COMP_CWORD-1]}"
-  # The command path so far (manifests/pull): the words before the cursor that name commands.
+  # Before the cursor: the command path (manifests/pull), then how many arguments it has (n),
+  # options and their values left out.
   for ((i = 1; i < COMP_CWORD; i++)); do
     word="\${COMP_WORDS[i]}"
+    if [[ -n $value ]]; then value=""; continue; fi
     case "$state:$word" in
-      ${transitions.join("|")}) state="\${state:+$state/}$word" ;;
+      ${transitions.join("|")}) state="\${state:+$state/}$word"; n=0; continue ;;
+      ${valueOptions.join("|")}) value=1; continue ;;
     esac
+    [[ $word == -* ]] || n=$((n + 1))
   done
   case "$state:$prev" in
 ${valueCases.join("\n")}

@@ -2,7 +2,7 @@
  * `deno task install [--root DIR] [--deno PATH]`: puts a `fluxfleet` command in DIR/bin. Without
  * `--root`, run through npx (`npx -y deno@2.9.6 task install`, the README's command), DIR is npm's
  * global prefix — where `npm install -g` puts commands, so on the PATH of anyone who has npm;
- * otherwise ~/.local. The command is a two-line shell wrapper that `exec`s Deno directly on this
+ * otherwise ~/.local. The command is a small shell wrapper that `exec`s Deno directly on this
  * checkout's main.ts, so fluxfleet is the process the shell runs: Ctrl-C and other signals reach
  * it, and nothing (npx, a shell) is left in between to die first and orphan it.
  *

@@ -76,6 +76,12 @@ Deno.test("completion bash: complete -p registers it; commands, options, output 
     assert.deepEqual(await offer("apply", "--plan-file", "pl"), ["plan-1.json"]);
     assert.deepEqual(await offer("plan", "--shard", ""), []);
     assert.deepEqual(await offer("plan", "--concurrency", ""), []);
+    // The n-th argument: a folder after a version; more plan files; nothing after the manifest.
+    assert.deepEqual(await offer("manifests", "pull", "--retries", "3", "v2.4.0", "s"), ["sub"]);
+    assert.deepEqual(await offer("merge-plans", "-o", "json", "plan-1.json", "pl"), [
+      "plan-1.json",
+    ]);
+    assert.deepEqual(await offer("plan", "fleet.yaml", ""), []);
     // Options given before the file do not hide the command.
     assert.deepEqual(await offer("plan", "-o", "json", "--sel"), ["--selector"]);
   });

@@ -81,7 +81,7 @@ interface PlanDoc {
   clusters: { cluster: string; repository: { url: string } }[];
 }
 
-Deno.test("40 clusters on 8 repositories: 4 shards in 4 processes end as one run does", async () => {
+Deno.test("40 clusters on 8 repositories: 4 shards in 4 processes end as one run does; destroy too", async () => {
   let single: unknown;
   await withShardFleet(async (f) => {
     const r = await f.cli(["apply", "--auto-approve", "--concurrency", "8", f.manifest]);
@@ -159,6 +159,36 @@ Deno.test("40 clusters on 8 repositories: 4 shards in 4 processes end as one run
     for (let r = 0; r < REPOS; r++) assert.equal((await f.git.log(`fleet-${r}`, "main")).length, 1);
     const again = await f.cli(["plan", "--detailed-exitcode", f.manifest]);
     assert.equal(again.code, 0, again.stdout + again.stderr);
+
+    // destroy in the same 4 shards at once: every cluster uninstalled, one commit per repository.
+    const destroyed = await Promise.all(shards.map((s) =>
+      f.cli([
+        "destroy",
+        "--auto-approve",
+        "--delete-git-manifests",
+        "--shard",
+        s,
+        "--concurrency",
+        "4",
+        f.manifest,
+      ])
+    ));
+    let count = 0;
+    destroyed.forEach((d, i) => {
+      assert.equal(d.code, 0, `shard ${shards[i]}: ${d.stdout}${d.stderr}`);
+      count += Number(/Destroy: (\d+) destroyed, 0 unchanged, 0 failed\./.exec(d.stdout)?.[1]);
+    });
+    assert.equal(count, CLUSTERS);
+    for (const k of f.kubes) {
+      assert.equal(k.getObject("v1", "Namespace", undefined, "flux-system"), undefined);
+    }
+    for (let r = 0; r < REPOS; r++) {
+      assert.equal((await f.git.log(`fleet-${r}`, "main")).length, 2, `fleet-${r}`);
+      assert.equal(
+        await f.git.readFile(`fleet-${r}`, "main", `clusters/c${r}/flux-system/gotk-sync.yaml`),
+        null,
+      );
+    }
   });
 });
 
