@@ -89,7 +89,7 @@ export function withCommon(
   cmd: Command,
   outputs: OutputFormat[] = ["text", "json"],
 ): Command {
-  return cmd
+  cmd
     .argument("<file>", "flux-bootstrap.yaml")
     .addOption(outputOption(outputs))
     .option("-c, --cluster <name>", "only this cluster (repeatable)", collect, [])
@@ -135,7 +135,13 @@ export function withCommon(
       limitsOption(
         'change a read limit (repeatable; see README, "Failure behaviour and security")',
       ),
-    )
+    );
+  return withShardOptions(cmd);
+}
+
+/** `--shard i/n` and `--shard-count n` (lib/cli/shard.ts), for every command that takes clusters. */
+export function withShardOptions(cmd: Command): Command {
+  return cmd
     .option(
       "--shard <index/count>",
       "work on one shard of the selected clusters, e.g. 2/4 (a repository's clusters stay together)",

@@ -14,7 +14,8 @@ import { mapLimit } from "../util/pool.ts";
 import { errorMessage } from "../util/redact.ts";
 import { DEFAULT_RETRY } from "../util/retry.ts";
 import type { Cli } from "./context.ts";
-import { collect, positiveInt } from "./options.ts";
+import { collect, positiveInt, withShardOptions } from "./options.ts";
+import { clustersOfShard, describeShard, resolveShard, type Shard } from "./shard.ts";
 import { subcommand } from "./program.ts";
 import { rolloutWaves } from "./rollout.ts";
 import { selectClusters } from "./select.ts";
@@ -26,6 +27,8 @@ interface StatusOptions {
   concurrency: number;
   watch?: boolean;
   interval: number;
+  shard?: Shard;
+  shardCount?: number;
 }
 
 async function readStatus(c: ClusterConfig, timeoutMs: number): Promise<ClusterStatus> {
@@ -50,7 +53,7 @@ async function readStatus(c: ClusterConfig, timeoutMs: number): Promise<ClusterS
 }
 
 export function statusCommand(program: Command, cli: Cli): void {
-  subcommand(program, "status")
+  withShardOptions(subcommand(program, "status"))
     .description(
       "show every cluster's Flux: versions, sync revision, readiness, credentials (reads only)",
     )
@@ -71,7 +74,15 @@ export function statusCommand(program: Command, cli: Cli): void {
     .option("--interval <seconds>", "seconds between redraws with --watch", positiveInt, 5)
     .action(async (file: string, opts: StatusOptions) => {
       const manifest = await loadManifest(file);
-      const clusters = selectClusters(manifest, opts.cluster, opts.selector);
+      const selected = selectClusters(manifest, opts.cluster, opts.selector);
+      // The same shards as plan and apply: a shard's job reports the clusters it rolls out.
+      const shard = resolveShard(opts, (name) => Deno.env.get(name));
+      const clusters = shard ? clustersOfShard(selected, shard) : selected;
+      if (shard && opts.output === "text") {
+        cli.printErr(
+          `${describeShard({ ...shard, selected: selected.length }, clusters.length)}\n`,
+        );
+      }
       const waves = new Map<string, string>();
       for (const w of rolloutWaves(manifest, { wave: [] }) ?? []) {
         for (const c of w.clusters) waves.set(c, `${w.index} (${w.label})`);

@@ -60,6 +60,7 @@ Deno.test("completion bash: complete -p registers it; commands, options, output 
       "merge-plans",
       "plan",
       "schema",
+      "status",
       "validate",
     ]);
     assert.deepEqual(await offer("me"), ["merge-plans"]);

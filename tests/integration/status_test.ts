@@ -113,6 +113,24 @@ Deno.test("status: a mixed fleet in one table, failing first; JSON; --selector; 
       ["c1", "c0"],
     );
 
+    // Shards as plan and apply make them: one repository here, so one shard holds every cluster.
+    const shards = await Promise.all(
+      [1, 2].map((i) => env.cli(["status", env.manifest, "--shard", `${i}/2`, "-o", "json"])),
+    );
+    const byShard = shards.map((r) =>
+      (JSON.parse(r.stdout).clusters as { cluster: string }[]).map((c) => c.cluster).sort()
+    );
+    assert.deepEqual(byShard.flat().sort(), ["c0", "c1", "c2", "c3"], "the shards cover the fleet");
+    assert.ok(byShard.some((names) => names.length === 0), `one repository, one shard: ${byShard}`);
+    const byIndex = await env.cli(["status", env.manifest, "--shard-count", "2", "-o", "json"], {
+      JOB_COMPLETION_INDEX: "1",
+    });
+    assert.deepEqual(
+      (JSON.parse(byIndex.stdout).clusters as { cluster: string }[]).map((c) => c.cluster).sort(),
+      byShard[1],
+      "JOB_COMPLETION_INDEX=1 is shard 2/2",
+    );
+
     const watch = await env.cli(["status", env.manifest, "--watch"]);
     assert.equal(watch.code, 1);
     assert.match(watch.stderr, /--watch redraws a table on a terminal/);
