@@ -151,6 +151,8 @@ export type ProviderStep =
     action: "create" | "update";
     name: string;
     private: boolean;
+    /** The provider's visibility when it is neither private nor public ("internal", say). */
+    visibility?: string;
   }
   | { kind: "group"; provider: string; action: "grant"; group: string; permission: Permission }
   | {
@@ -171,7 +173,13 @@ export type ProviderStep =
  */
 export type StepView =
   | Exclude<Step, ProviderStep>
-  | { kind: "repository"; action: "create" | "update"; name: string; private: boolean }
+  | {
+    kind: "repository";
+    action: "create" | "update";
+    name: string;
+    private: boolean;
+    visibility?: string;
+  }
   | { kind: "group"; action: "grant"; group: string; permission: string }
   | {
     kind: "accessKey";

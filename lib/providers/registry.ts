@@ -6,8 +6,9 @@ import type { Step, StepView } from "../plan/types.ts";
 import type { ProviderModule } from "./types.ts";
 import { provider as generic } from "./generic/mod.ts";
 import { provider as bitbucketServer } from "./bitbucket-server/mod.ts";
+import { provider as gitlab } from "./gitlab/mod.ts";
 
-export const PROVIDERS: readonly ProviderModule[] = [generic, bitbucketServer];
+export const PROVIDERS: readonly ProviderModule[] = [generic, bitbucketServer, gitlab];
 
 /** The provider of `git.provider: <kind>`; unknown kinds are refused by the schema before. */
 export function providerFor(kind: string): ProviderModule {
@@ -31,7 +32,13 @@ export function permissionWord(step: Extract<Step, { kind: "group" | "accessKey"
 export function stepView(step: Step): StepView {
   switch (step.kind) {
     case "repository":
-      return { kind: step.kind, action: step.action, name: step.name, private: step.private };
+      return {
+        kind: step.kind,
+        action: step.action,
+        name: step.name,
+        private: step.private,
+        ...(step.visibility ? { visibility: step.visibility } : {}),
+      };
     case "group":
       return {
         kind: step.kind,

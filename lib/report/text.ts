@@ -34,8 +34,8 @@ export function describeStep(step: Step): string {
       } image pull secret ${step.namespace}/${step.name} (${step.reason})`;
     case "repository":
       return step.action === "create"
-        ? `+ create repository ${step.name} (${step.private ? "private" : "public"})`
-        : `~ make repository ${step.name} ${step.private ? "private" : "public"}`;
+        ? `+ create repository ${step.name} (${visibilityWord(step)})`
+        : `~ make repository ${step.name} ${visibilityWord(step)}`;
     case "group":
       return `+ grant group ${step.group} ${permissionWord(step)} on the repository`;
     case "accessKey":
@@ -51,6 +51,11 @@ export function describeStep(step: Step): string {
           step.fields.join(", ")
         } changed)`;
   }
+}
+
+/** "private", "public", or the provider's own word ("internal", say). */
+export function visibilityWord(step: { private: boolean; visibility?: string }): string {
+  return step.visibility ?? (step.private ? "private" : "public");
 }
 
 /** "credentials from exec plugin: aws": what runs to get the cluster's credentials. */

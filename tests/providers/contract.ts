@@ -38,9 +38,16 @@ export interface ContractSandbox {
   close(): Promise<void>;
 }
 
+/** A well-formed ed25519 public key line (servers that parse keys accept it), never used to log in. */
 function fakePublicKey(): string {
-  const blob = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(51))));
-  return `ssh-ed25519 ${blob} flux`;
+  const type = new TextEncoder().encode("ssh-ed25519");
+  const wire = new Uint8Array(4 + type.length + 4 + 32);
+  const view = new DataView(wire.buffer);
+  view.setUint32(0, type.length);
+  wire.set(type, 4);
+  view.setUint32(4 + type.length, 32);
+  wire.set(crypto.getRandomValues(new Uint8Array(32)), 8 + type.length);
+  return `ssh-ed25519 ${btoa(String.fromCharCode(...wire))} flux`;
 }
 
 const LABEL = "fluxfleet-c0-clusters-c0-flux-system";
