@@ -31,6 +31,12 @@ for (
     "bitbucket-ssh-no-token.yaml",
     "codecommit-ssh.yaml",
     "azure-devops-ssh.yaml",
+    "gitlab-personal.yaml",
+    "gitlab-group-teams.yaml",
+    "gitlab-subgroup-public.yaml",
+    "gitlab-self-managed-token-auth.yaml",
+    "gitlab-deploy-token.yaml",
+    "gitlab-ssh-hostname.yaml",
   ]
 ) {
   Deno.test(`validate: fixture ${fixture} is ok`, async () => {

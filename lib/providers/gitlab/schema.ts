@@ -60,7 +60,8 @@ export const BLOCK_SCHEMA: Record<string, unknown> = {
     teams: {
       type: "array",
       uniqueItems: true,
-      items: { type: "string", pattern: `^[^:]+(:(${TEAM_LEVEL_WORDS.join("|")}))?$` },
+      // The role word is checked by validate(), which can say which words there are.
+      items: { type: "string", pattern: "^[^:]+(:[A-Za-z]+)?$" },
       description:
         "Groups the project is shared with (group/path or group/path:role, default maintainer). --team",
     },

@@ -6,6 +6,7 @@
  */
 import type { SecretRef } from "../../config/types.ts";
 import type { Permission, ProviderInput, ProviderProblem, ResolvedProvider } from "../types.ts";
+import { TEAM_LEVEL_WORDS } from "./schema.ts";
 
 export const KIND = "gitlab";
 export const DEFAULT_HOSTNAME = "gitlab.com";
@@ -107,6 +108,17 @@ export function validate(input: ProviderInput): ProviderProblem[] {
       message:
         `contradicts visibility: ${visibility} (private is deprecated: keep visibility only)`,
     });
+  }
+  const teams = get("teams");
+  for (const t of Array.isArray(teams) ? teams : []) {
+    const word = typeof t === "string" && t.includes(":") ? t.slice(t.lastIndexOf(":") + 1) : "";
+    if (word !== "" && !(word in WORD_TO_PERMISSION)) {
+      out.push({
+        key: "teams",
+        message: `"${t}": unknown role "${word}": use ${TEAM_LEVEL_WORDS.join(", ")} ` +
+          "(a guest cannot read a private project's code; sharing a project as owner is not offered)",
+      });
+    }
   }
   if (get("tokenAuth") === true && get("deployTokenAuth") === true) {
     out.push({
