@@ -31,6 +31,11 @@ export interface DesiredCluster {
      * key that does not exist is never shown (as Terraform's "known after apply").
      */
     generateAtApply?: string;
+    /**
+     * `username` and `password` are credentials the repository's provider issues at apply (of
+     * this kind, "a project deploy token"): the cluster holds none that are valid yet.
+     */
+    issueAtApply?: string;
   };
   components: KubeObject[];
   gitRepository: KubeObject;
@@ -118,6 +123,8 @@ export type Step =
     keys: string[];
     /** identity and identity.pub hold an SSH key of this kind ("ecdsa-p384") made by apply. */
     generatedKey?: string;
+    /** username and password hold credentials the provider issues at apply (in words). */
+    issuedCredentials?: string;
   }
   | {
     kind: "pullSecret";

@@ -21,6 +21,8 @@ export function describeStep(step: Step): string {
       // A key made by apply is named by its kind, never shown: it does not exist yet.
       const generated = step.generatedKey
         ? `; SSH key ${step.generatedKey} generated at apply`
+        : step.issuedCredentials
+        ? `; ${step.issuedCredentials} issued at apply`
         : "";
       return step.action === "create"
         ? `+ create secret ${step.namespace}/${step.name} (${step.keys.join(", ")}${generated})`

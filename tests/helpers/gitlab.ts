@@ -32,8 +32,8 @@ export const GL_USERS: GitLabSandboxOptions["users"] = [
 ];
 
 export const GL_GROUPS: GitLabSandboxOptions["groups"] = [
-  { path: "fleet", visibility: "private", members: { alice: 50, bob: 30 } },
-  { path: "fleet/platform", visibility: "private" },
+  { path: "fleet", visibility: "internal", members: { alice: 50, bob: 30 } },
+  { path: "fleet/platform", visibility: "internal" },
   { path: "devs", visibility: "private", members: { alice: 30 } },
   { path: "ops", visibility: "private", members: { alice: 30 } },
 ];

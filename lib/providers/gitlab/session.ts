@@ -8,14 +8,18 @@ import type { ClusterAccess, ProviderSession, RepositoryFacts, SessionAccess } f
 import { ProviderError, publicKeyMaterial } from "../types.ts";
 import {
   addDeployKey,
+  createDeployToken,
   createProject,
   deleteDeployKey,
+  deleteDeployToken,
   getGroup,
   getProject,
   type GlDeployKey,
+  type GlDeployToken,
   type GlGroup,
   type GlProject,
   listDeployKeys,
+  listDeployTokens,
   setVisibility,
   shareProject,
   unshareProject,
@@ -59,6 +63,7 @@ export function openSession(s: GitLabSettings, access: SessionAccess): ProviderS
   /** The group a missing project is created in (undefined: the user's namespace). */
   let home: GlGroup | undefined;
   let keys: GlDeployKey[] = [];
+  let tokens: GlDeployToken[] = [];
 
   async function share(group: string, level: number): Promise<void> {
     const g = await getGroup(client, group);
@@ -84,6 +89,7 @@ export function openSession(s: GitLabSettings, access: SessionAccess): ProviderS
       if (project) await checkProjectRole(client, access.token, s, project);
       else home = await checkCanCreate(client, access.token, s, token);
       keys = project && registersKeys ? await listDeployKeys(client, path) : [];
+      tokens = project && s.deployTokenAuth ? await listDeployTokens(client, path) : [];
       return repositoryFacts(s, project);
     },
     planRepository: () =>
@@ -104,6 +110,19 @@ export function openSession(s: GitLabSettings, access: SessionAccess): ProviderS
         )
         : [],
     keyRegistered: (publicKey) => keys.some((k) => k.publicKey === publicKeyMaterial(publicKey)),
+    credentialsValid: (username) =>
+      tokens.some((t) =>
+        t.username === username && t.active && t.scopes.includes("read_repository")
+      ),
+    async issueCredentials(label) {
+      // As flux (reconcileDeployToken, named per cluster here): the tokens made for this cluster
+      // before go first, then a new one with read_repository, whose value GitLab shows only now.
+      for (const t of tokens.filter((t) => t.name === label)) {
+        await deleteDeployToken(client, path, t.id);
+      }
+      const made = await createDeployToken(client, path, label);
+      return { username: made.username, password: made.token };
+    },
     async apply(step, ctx) {
       switch (step.kind) {
         case "repository":

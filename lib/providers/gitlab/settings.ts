@@ -196,6 +196,8 @@ export function resolve(input: ProviderInput): ResolvedProvider {
     // flux writes for --token-auth.
     auth: { username: "git", token, field: input.field("token") },
     generatedKey: !settings.tokenAuth && !settings.deployTokenAuth,
+    // flux --deploy-token-auth: the cluster reads with a project deploy token, not the token.
+    ...(settings.deployTokenAuth ? { issuesCredentials: "a project deploy token" } : {}),
   };
 }
 
