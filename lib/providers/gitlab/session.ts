@@ -56,7 +56,11 @@ export function repositoryFacts(
 }
 
 export function openSession(s: GitLabSettings, access: SessionAccess): ProviderSession {
-  const client = gitlabClient({ apiUrl: s.apiUrl, access });
+  const client = gitlabClient({
+    apiUrl: s.apiUrl,
+    access,
+    ...(access.onWait ? { onWait: access.onWait } : {}),
+  });
   const path = projectPath(s);
   const registersKeys = !s.tokenAuth && !s.deployTokenAuth;
   let project: GlProject | undefined;
