@@ -16,14 +16,31 @@ import type { DesiredCluster, PlannedCluster } from "../plan/types.ts";
 import type { DestroyResult } from "../plan/results.ts";
 import { checkInterrupted, type ClusterEnd, InterruptedError, type RunOptions } from "./options.ts";
 import type { FleetSession, RepoSession } from "./session.ts";
+import { accessKeyLabel } from "../plan/cluster_key.ts";
 
-/** The uninstall plan of every cluster, from what its plan observed. */
-export function destroyPlans(planned: PlannedCluster[], o: DestroyOptions): DestroyPlan[] {
-  return planned.map((p) =>
-    p.plan.error || !p.observed || !p.desired
-      ? { cluster: p.plan.cluster, steps: [], error: p.plan.error ?? "not observed" }
-      : planDestroy(p.desired, p.observed.repo, p.observed.cluster, o)
-  );
+/**
+ * The uninstall plan of every cluster, from what its plan observed; with a session, what the
+ * repository's provider holds for the cluster (its deploy key, say) goes last.
+ */
+export function destroyPlans(
+  planned: PlannedCluster[],
+  o: DestroyOptions,
+  session?: FleetSession,
+): DestroyPlan[] {
+  return planned.map((p) => {
+    if (p.plan.error || !p.observed || !p.desired) {
+      return { cluster: p.plan.cluster, steps: [], error: p.plan.error ?? "not observed" };
+    }
+    const plan = planDestroy(p.desired, p.observed.repo, p.observed.cluster, o);
+    const s = session?.clusters.get(p.plan.cluster);
+    const held = s?.repo.provider?.accessHeld;
+    if (!s || !held) return plan;
+    const label = accessKeyLabel(s.config.name, s.config.path, s.config.flux.namespace);
+    const what = held(label);
+    if (what.length === 0) return plan;
+    const access: DestroyStep = { kind: "access", action: "delete", label, what: what.join(", ") };
+    return { ...plan, steps: [...plan.steps, access] };
+  });
 }
 
 export async function destroyFleet(
@@ -84,7 +101,8 @@ async function destroyCluster(
       const doing = destroyStepProgress(step);
       checkInterrupted(opts.signal, doing);
       opts.onEvent?.(p.cluster, doing);
-      await destroyClusterStep(s.client!, desired!, step);
+      if (step.kind === "access") await s.repo.provider!.removeAccess!(step.label);
+      else await destroyClusterStep(s.client!, desired!, step);
       done.push(step);
     }
     return { cluster: p.cluster, outcome: "destroyed", done };

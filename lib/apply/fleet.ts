@@ -86,7 +86,7 @@ export async function planFleet(
       plans: planned.map((p) => p.plan),
       close: () => session.close(),
       apply: () => applyPlan(plan, session, opts),
-      destroyPlans: (o) => destroyPlans(planned, o),
+      destroyPlans: (o) => destroyPlans(planned, o, session),
       destroy: (d) => destroyFleet(d, planned, session, opts),
     };
   } catch (e) {

@@ -49,7 +49,8 @@ export async function destroyClusterStep(
       await client.delete(`/api/v1/namespaces/${step.namespace}/secrets/${step.name}`);
       return;
     case "file":
-      return; // done by the repository phase
+    case "access":
+      return; // done by the repository phase, or by the repository's provider
   }
 }
 

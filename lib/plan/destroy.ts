@@ -26,7 +26,9 @@ export type DestroyStep =
   | { kind: "namespace"; action: "delete"; name: string }
   | { kind: "secret"; action: "delete"; namespace: string; name: string }
   | { kind: "pullSecret"; action: "delete"; namespace: string; name: string }
-  | { kind: "file"; action: "delete"; path: string };
+  | { kind: "file"; action: "delete"; path: string }
+  /** What the repository's provider holds for the cluster (its deploy key, say), in words. */
+  | { kind: "access"; action: "delete"; label: string; what: string };
 
 export interface DestroyPlan {
   cluster: string;
@@ -119,5 +121,7 @@ export function describeDestroyStep(step: DestroyStep): string {
       return `- delete image pull secret ${step.namespace}/${step.name} (namespace kept)`;
     case "file":
       return `- commit: delete ${step.path}`;
+    case "access":
+      return `- delete ${step.what} of the repository`;
   }
 }

@@ -121,6 +121,12 @@ export interface ProviderSession {
    */
   issueCredentials?(label: string): Promise<{ username: string; password: string }>;
   /**
+   * What the provider holds for the cluster whose access is named `label` (its deploy keys or
+   * deploy tokens), in words; destroy removes them with `removeAccess`. Pure, after observe.
+   */
+  accessHeld?(label: string): string[];
+  removeAccess?(label: string): Promise<void>;
+  /**
    * Carries out one of its steps; an access key step needs the public key (generated at apply
    * when the plan said so). A failed grant is reported through `warn`, as flux does. Returns the
    * repository's facts when the step changed them (a repository created).

@@ -123,6 +123,15 @@ Deno.test("gitlab deploy-token auth: an internal project in a subgroup created, 
     assert.equal(now.length, 1);
     assert.notEqual(now[0].id, token.id);
     assert.equal(sourceSecret(env.kube).username, now[0].username);
+
+    // destroy removes the cluster's deploy token with the rest.
+    const destroy = await cli(env, ["destroy", "--auto-approve"]);
+    assert.equal(destroy.code, 0, destroy.stdout + destroy.stderr);
+    assert.match(
+      destroy.stdout,
+      /- delete deploy token fluxfleet-c0-clusters-c0-flux-system \(user gitlab\+deploy-token-\d+\) of the repository/,
+    );
+    assert.deepEqual(env.gl.project("fleet/platform/apps")!.deployTokens, []);
   });
 });
 

@@ -153,6 +153,33 @@ Deno.test({
       );
       assert.deepEqual(perProject, PROJECTS.map(() => 2), JSON.stringify(calls.map((c) => c.path)));
       assert.equal(calls.length, 2 * PROJECTS.length + 1, JSON.stringify(calls.map((c) => c.path)));
+
+      // destroy of one cluster removes its deploy key only; the others of its project stay.
+      const manifest = await loadManifest(env.manifest);
+      forgetTokens();
+      const one = await planFleet(manifest, manifest.clusters.filter((c) => c.name === "c0"), {
+        concurrency: 1,
+        secrets: {
+          readStdin: () => Promise.resolve(""),
+          env: (n) => ({ GITLAB_TOKEN: GL_ADMIN })[n],
+        },
+      });
+      try {
+        const plans = one.destroyPlans({ keepNamespace: false, deleteGitManifests: false });
+        const access = plans[0].steps.filter((st) => st.kind === "access");
+        assert.deepEqual(access.map((st) => st.kind === "access" && st.label), [
+          "fluxfleet-c0-clusters-c0-flux-system",
+        ]);
+        const destroyed = await one.destroy(plans);
+        assert.equal(destroyed[0].outcome, "destroyed", destroyed[0].error);
+      } finally {
+        await one.close();
+      }
+      const left = env.gl.project(PROJECTS[0])!.deployKeys.map((k) => k.title).sort();
+      assert.deepEqual(
+        left,
+        ["c3", "c6", "c9"].map((c) => `fluxfleet-${c}-clusters-${c}-flux-system`),
+      );
     });
   },
 });

@@ -118,6 +118,21 @@ export function openSession(s: GitLabSettings, access: SessionAccess): ProviderS
       tokens.some((t) =>
         t.username === username && t.active && t.scopes.includes("read_repository")
       ),
+    accessHeld: (label) => [
+      ...keys.filter((k) => k.title === label).map((k) => `deploy key ${k.title} (id ${k.id})`),
+      ...tokens.filter((t) => t.name === label).map((t) =>
+        `deploy token ${t.name} (user ${t.username})`
+      ),
+    ],
+    async removeAccess(label) {
+      // The cluster's own (by title or name): keys of other clusters or of people stay.
+      for (const k of keys.filter((k) => k.title === label)) {
+        await deleteDeployKey(client, path, k.id);
+      }
+      for (const t of tokens.filter((t) => t.name === label)) {
+        await deleteDeployToken(client, path, t.id);
+      }
+    },
     async issueCredentials(label) {
       // As flux (reconcileDeployToken, named per cluster here): the tokens made for this cluster
       // before go first, then a new one with read_repository, whose value GitLab shows only now.
