@@ -19,8 +19,8 @@ import type { FleetSession, RepoSession } from "./session.ts";
 import { accessKeyLabel } from "../plan/cluster_key.ts";
 
 /**
- * The uninstall plan of every cluster, from what its plan observed; with a session, what the
- * repository's provider holds for the cluster (its deploy key, say) goes last.
+ * The uninstall plan of every cluster, from what its plan observed; with the session, also the
+ * access keys the repository's provider holds for it.
  */
 export function destroyPlans(
   planned: PlannedCluster[],
@@ -31,16 +31,20 @@ export function destroyPlans(
     if (p.plan.error || !p.observed || !p.desired) {
       return { cluster: p.plan.cluster, steps: [], error: p.plan.error ?? "not observed" };
     }
-    const plan = planDestroy(p.desired, p.observed.repo, p.observed.cluster, o);
-    const s = session?.clusters.get(p.plan.cluster);
-    const held = s?.repo.provider?.accessHeld;
-    if (!s || !held) return plan;
-    const label = accessKeyLabel(s.config.name, s.config.path, s.config.flux.namespace);
-    const what = held(label);
-    if (what.length === 0) return plan;
-    const access: DestroyStep = { kind: "access", action: "delete", label, what: what.join(", ") };
-    return { ...plan, steps: [...plan.steps, access] };
+    return planDestroy(p.desired, p.observed.repo, p.observed.cluster, o, clusterKeys(p, session));
   });
+}
+
+/** The cluster's access keys, as its repository's provider listed them when observed. */
+function clusterKeys(
+  p: PlannedCluster,
+  session: FleetSession | undefined,
+): { label: string; ids: number[] } | undefined {
+  const s = session?.clusters.get(p.plan.cluster);
+  const provider = s?.repo.provider;
+  if (!s || !provider?.clusterKeys) return undefined;
+  const label = accessKeyLabel(s.config.name, s.config.path, s.config.flux.namespace);
+  return { label, ids: provider.clusterKeys(label) };
 }
 
 export async function destroyFleet(
@@ -101,7 +105,7 @@ async function destroyCluster(
       const doing = destroyStepProgress(step);
       checkInterrupted(opts.signal, doing);
       opts.onEvent?.(p.cluster, doing);
-      if (step.kind === "access") await s.repo.provider!.removeAccess!(step.label);
+      if (step.kind === "accessKey") await s.repo.provider!.removeKeys!(step.ids);
       else await destroyClusterStep(s.client!, desired!, step);
       done.push(step);
     }

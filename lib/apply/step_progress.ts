@@ -58,7 +58,7 @@ export function destroyStepProgress(step: DestroyStep): string {
       return `deleting image pull secret ${step.namespace}/${step.name}`;
     case "file":
       return `deleting ${step.path} in git`;
-    case "access":
-      return `deleting ${step.what}`;
+    case "accessKey":
+      return `removing deploy key ${step.label}`;
   }
 }

@@ -49,8 +49,8 @@ export async function destroyClusterStep(
       await client.delete(`/api/v1/namespaces/${step.namespace}/secrets/${step.name}`);
       return;
     case "file":
-    case "access":
-      return; // done by the repository phase, or by the repository's provider
+    case "accessKey":
+      return; // done by the repository phase / the repository's provider
   }
 }
 

@@ -27,8 +27,8 @@ export type DestroyStep =
   | { kind: "secret"; action: "delete"; namespace: string; name: string }
   | { kind: "pullSecret"; action: "delete"; namespace: string; name: string }
   | { kind: "file"; action: "delete"; path: string }
-  /** What the repository's provider holds for the cluster (its deploy key, say), in words. */
-  | { kind: "access"; action: "delete"; label: string; what: string };
+  /** The access (deploy) keys fluxfleet added for the cluster, by their title; after the cluster. */
+  | { kind: "accessKey"; action: "delete"; label: string; ids: number[] };
 
 export interface DestroyPlan {
   cluster: string;
@@ -41,6 +41,8 @@ export function planDestroy(
   repo: ObservedRepo,
   cluster: ObservedCluster,
   opts: DestroyOptions,
+  /** The cluster's access keys the repository's provider holds (its label, their ids). */
+  accessKeys?: { label: string; ids: number[] },
 ): DestroyPlan {
   const steps: DestroyStep[] = [];
   const installed = cluster.namespace || cluster.gitRepository !== undefined ||
@@ -91,6 +93,14 @@ export function planDestroy(
       }
     }
   }
+  if (accessKeys && accessKeys.ids.length > 0) {
+    steps.push({
+      kind: "accessKey",
+      action: "delete",
+      label: accessKeys.label,
+      ids: accessKeys.ids,
+    });
+  }
   if (opts.deleteGitManifests) {
     for (const f of desired.files) {
       if (repo.files[f.path] !== null && repo.files[f.path] !== undefined) {
@@ -121,7 +131,7 @@ export function describeDestroyStep(step: DestroyStep): string {
       return `- delete image pull secret ${step.namespace}/${step.name} (namespace kept)`;
     case "file":
       return `- commit: delete ${step.path}`;
-    case "access":
-      return `- delete ${step.what} of the repository`;
+    case "accessKey":
+      return `- remove deploy key ${step.label} from the repository`;
   }
 }

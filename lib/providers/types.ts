@@ -111,6 +111,13 @@ export interface ProviderSession {
   /** Whether the provider already lists this public key for the repository. */
   keyRegistered(publicKey: string): boolean;
   /**
+   * The ids of the access keys fluxfleet added for a cluster (titled with its label), for
+   * destroy; none from a provider that does not register keys. Pure, after observe.
+   */
+  clusterKeys?(label: string): number[];
+  /** Removes access keys (destroy); one already gone is not an error. */
+  removeKeys?(ids: number[]): Promise<void>;
+  /**
    * With `issuesCredentials`: whether the credentials the cluster's secret holds (their user
    * name) are still valid for the repository, as observed.
    */
@@ -120,12 +127,6 @@ export interface ProviderSession {
    * revokes those it issued before under the same label.
    */
   issueCredentials?(label: string): Promise<{ username: string; password: string }>;
-  /**
-   * What the provider holds for the cluster whose access is named `label` (its deploy keys or
-   * deploy tokens), in words; destroy removes them with `removeAccess`. Pure, after observe.
-   */
-  accessHeld?(label: string): string[];
-  removeAccess?(label: string): Promise<void>;
   /**
    * Carries out one of its steps; an access key step needs the public key (generated at apply
    * when the plan said so). A failed grant is reported through `warn`, as flux does. Returns the

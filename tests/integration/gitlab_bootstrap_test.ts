@@ -129,7 +129,7 @@ Deno.test("gitlab deploy-token auth: an internal project in a subgroup created, 
     assert.equal(destroy.code, 0, destroy.stdout + destroy.stderr);
     assert.match(
       destroy.stdout,
-      /- delete deploy token fluxfleet-c0-clusters-c0-flux-system \(user gitlab\+deploy-token-\d+\) of the repository/,
+      /- remove deploy key fluxfleet-c0-clusters-c0-flux-system from the repository/,
     );
     assert.deepEqual(env.gl.project("fleet/platform/apps")!.deployTokens, []);
   });

@@ -166,8 +166,8 @@ Deno.test({
       });
       try {
         const plans = one.destroyPlans({ keepNamespace: false, deleteGitManifests: false });
-        const access = plans[0].steps.filter((st) => st.kind === "access");
-        assert.deepEqual(access.map((st) => st.kind === "access" && st.label), [
+        const access = plans[0].steps.filter((st) => st.kind === "accessKey");
+        assert.deepEqual(access.map((st) => st.kind === "accessKey" && st.label), [
           "fluxfleet-c0-clusters-c0-flux-system",
         ]);
         const destroyed = await one.destroy(plans);

@@ -274,3 +274,28 @@ Deno.test("gitlab: the token is checked once for all projects of a run; each unc
     assert.equal(paths.length, 1 + 3 * 2, paths.join("\n"));
   });
 });
+
+Deno.test("gitlab: a clone link on another host than the API is refused before the token goes there", async () => {
+  const env = await startGitLabEnv({ extra: { httpCloneBase: "https://elsewhere.example" } });
+  try {
+    const made = await fetch(`${env.gl.url}/api/v4/projects`, {
+      method: "POST",
+      headers: { "private-token": GL_ADMIN, "content-type": "application/json" },
+      body: JSON.stringify({ name: "apps", path: "apps" }),
+    });
+    assert.equal(made.status, 201);
+    await made.body?.cancel();
+    const s = provider.open(
+      gitlabSettings(env.gl.url, { namespace: "alice", personal: true, project: "apps" }),
+      { token: GL_ADMIN, allowInsecureHttp: true, attempts: 1 },
+    );
+    const e = await failure(s.observe());
+    s.close();
+    assert.match(
+      e.message,
+      /GitLab names https:\/\/elsewhere\.example as the clone URL of project alice\/apps, not http:\/\/127\.0\.0\.1 where its API is: the token is not sent there/,
+    );
+  } finally {
+    await env.close();
+  }
+});

@@ -301,12 +301,19 @@ export async function addDeployKey(
 }
 
 /** DELETE /projects/:id/deploy_keys/:key_id — doc/api/deploy_keys.md "Delete deploy key". */
-export async function deleteDeployKey(client: JsonClient, path: string, id: number): Promise<void> {
+export async function deleteDeployKey(
+  client: JsonClient,
+  path: string,
+  id: number,
+  opts: { gone?: boolean } = {},
+): Promise<void> {
   await client.send({
     method: "DELETE",
     path: `/projects/${encodePath(path)}/deploy_keys/${id}`,
     action: `delete deploy key ${id} of ${path}`,
     subject: `deploy key ${id} of ${path}`,
+    // `gone`: a key already deleted is what was wanted.
+    ...(opts.gone ? { accept: [404] } : {}),
   });
 }
 
@@ -361,12 +368,14 @@ export async function deleteDeployToken(
   client: JsonClient,
   path: string,
   id: number,
+  opts: { gone?: boolean } = {},
 ): Promise<void> {
   await client.send({
     method: "DELETE",
     path: `/projects/${encodePath(path)}/deploy_tokens/${id}`,
     action: `delete deploy token ${id} of ${path}`,
     subject: `deploy token ${id} of ${path}`,
+    ...(opts.gone ? { accept: [404] } : {}),
   });
 }
 

@@ -13,7 +13,7 @@ export const provider: ProviderModule = {
   validate,
   resolve,
   open: (settings, access) => openSession(settings as GitLabSettings, access),
-  permissionWord: (p) => ROLE_NAMES[p],
+  permissionWord: (p) => ROLE_NAMES[p] ?? p,
 };
 
 export type { GitLabSettings } from "./settings.ts";

@@ -55,6 +55,37 @@ export function repositoryFacts(
   };
 }
 
+/**
+ * fluxfleet pushes to the API's http_url_to_repo with the token: a link to another host (a
+ * misconfigured or hostile server) or from https:// down to http:// would carry the token there.
+ */
+export function checkCloneLink(
+  s: GitLabSettings,
+  project: GlProject,
+  allowInsecureHttp: boolean,
+): GlProject {
+  const api = new URL(s.apiUrl);
+  let link: URL;
+  try {
+    link = new URL(project.httpUrl);
+  } catch {
+    throw new ProviderError(
+      `GitLab's clone URL for project ${projectPath(s)} is not a URL; nothing is pushed`,
+      { status: 0, transient: false },
+    );
+  }
+  const downgrade = link.protocol === "http:" && !allowInsecureHttp;
+  if (link.hostname !== api.hostname || downgrade || !/^https?:$/.test(link.protocol)) {
+    throw new ProviderError(
+      `GitLab names ${link.protocol}//${link.host} as the clone URL of project ${
+        projectPath(s)
+      }, not ${api.protocol}//${api.hostname} where its API is: the token is not sent there (check the server's external URL, or set git.gitlab.apiUrl)`,
+      { status: 0, transient: false },
+    );
+  }
+  return project;
+}
+
 export function openSession(s: GitLabSettings, access: SessionAccess): ProviderSession {
   const client = gitlabClient({
     apiUrl: s.apiUrl,
@@ -90,6 +121,7 @@ export function openSession(s: GitLabSettings, access: SessionAccess): ProviderS
       // Permissions first: a token that cannot do the work fails here, before anything is pushed.
       const token = await checkScopes(client, access.token);
       project = await getProject(client, path);
+      if (project) checkCloneLink(s, project, access.allowInsecureHttp);
       if (project) await checkProjectRole(client, access.token, s, project);
       else home = await checkCanCreate(client, access.token, s, token);
       keys = project && registersKeys ? await listDeployKeys(client, path) : [];
@@ -118,19 +150,16 @@ export function openSession(s: GitLabSettings, access: SessionAccess): ProviderS
       tokens.some((t) =>
         t.username === username && t.active && t.scopes.includes("read_repository")
       ),
-    accessHeld: (label) => [
-      ...keys.filter((k) => k.title === label).map((k) => `deploy key ${k.title} (id ${k.id})`),
-      ...tokens.filter((t) => t.name === label).map((t) =>
-        `deploy token ${t.name} (user ${t.username})`
-      ),
-    ],
-    async removeAccess(label) {
-      // The cluster's own (by title or name): keys of other clusters or of people stay.
-      for (const k of keys.filter((k) => k.title === label)) {
-        await deleteDeployKey(client, path, k.id);
-      }
-      for (const t of tokens.filter((t) => t.name === label)) {
-        await deleteDeployToken(client, path, t.id);
+    // Destroy: the cluster's own deploy keys (by title), or in deploy-token mode its deploy
+    // tokens (by name); other clusters' and people's stay.
+    clusterKeys: (label) =>
+      s.deployTokenAuth
+        ? tokens.filter((t) => t.name === label).map((t) => t.id)
+        : keys.filter((k) => k.title === label).map((k) => k.id),
+    async removeKeys(ids) {
+      for (const id of ids) {
+        if (s.deployTokenAuth) await deleteDeployToken(client, path, id, { gone: true });
+        else await deleteDeployKey(client, path, id, { gone: true });
       }
     },
     async issueCredentials(label) {
@@ -146,12 +175,16 @@ export function openSession(s: GitLabSettings, access: SessionAccess): ProviderS
       switch (step.kind) {
         case "repository":
           if (step.action === "create") {
-            project = await createProject(client, {
-              path,
-              name: s.project,
-              ...(home ? { namespaceId: home.id } : {}),
-              visibility: s.visibility,
-            });
+            project = checkCloneLink(
+              s,
+              await createProject(client, {
+                path,
+                name: s.project,
+                ...(home ? { namespaceId: home.id } : {}),
+                visibility: s.visibility,
+              }),
+              access.allowInsecureHttp,
+            );
             return repositoryFacts(s, project);
           }
           await setVisibility(client, path, s.visibility);

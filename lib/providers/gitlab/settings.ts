@@ -38,8 +38,9 @@ export interface GitLabSettings {
  * flux's default "maintain"). go-git-providers maps flux's --team words the same way
  * (gitlab/resource_teamaccess.go permissionPriority: triage 20, push 30, maintain 40).
  */
-export const ACCESS_LEVELS: Record<Permission, number> = { read: 20, write: 30, admin: 40 };
-export const ROLE_NAMES: Record<Permission, string> = {
+// Keyed by the neutral words GitLab plans (never others), so a wider Permission type still fits.
+export const ACCESS_LEVELS: Readonly<Record<string, number>> = { read: 20, write: 30, admin: 40 };
+export const ROLE_NAMES: Readonly<Record<string, string>> = {
   read: "reporter",
   write: "developer",
   admin: "maintainer",
