@@ -118,6 +118,15 @@ export interface ProviderSession {
   /** Removes access keys (destroy); one already gone is not an error. */
   removeKeys?(ids: number[]): Promise<void>;
   /**
+   * Carries out one of its steps; an access key step needs the public key (generated at apply
+   * when the plan said so). A failed grant is reported through `warn`, as flux does. Returns the
+   * repository's facts when the step changed them (a repository created).
+   */
+  apply(
+    step: ProviderStep,
+    ctx: { publicKey?: string; warn(message: string): void },
+  ): Promise<RepositoryFacts | undefined>;
+  /**
    * With `issuesCredentials`: whether the credentials the cluster's secret holds (their user
    * name) are still valid for the repository, as observed.
    */
@@ -127,15 +136,6 @@ export interface ProviderSession {
    * revokes those it issued before under the same label.
    */
   issueCredentials?(label: string): Promise<{ username: string; password: string }>;
-  /**
-   * Carries out one of its steps; an access key step needs the public key (generated at apply
-   * when the plan said so). A failed grant is reported through `warn`, as flux does. Returns the
-   * repository's facts when the step changed them (a repository created).
-   */
-  apply(
-    step: ProviderStep,
-    ctx: { publicKey?: string; warn(message: string): void },
-  ): Promise<RepositoryFacts | undefined>;
   close(): void;
 }
 
