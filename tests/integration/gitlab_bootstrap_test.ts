@@ -14,6 +14,7 @@ import {
 } from "../helpers/harness.ts";
 import { type GitLabSandbox, startGitLabSandbox } from "../../sandbox/gitlab/server.ts";
 import { GL_ADMIN, GL_GROUPS, GL_USERS } from "../helpers/gitlab.ts";
+import { outputSchemaErrors } from "../helpers/output_schema.ts";
 
 type Env = FleetEnv & { gl: GitLabSandbox };
 
@@ -71,6 +72,22 @@ Deno.test("gitlab deploy-token auth: an internal project in a subgroup created, 
     const plan = await cli(env, ["plan"]);
     assert.equal(plan.code, 0, plan.stdout + plan.stderr);
     assert.match(plan.stdout, /\+ create repository fleet\/platform\/apps \(internal\)/);
+    // The JSON plan says the same, in the published output schema.
+    const json = await cli(env, ["plan", "-o", "json"]);
+    const doc = JSON.parse(json.stdout);
+    assert.deepEqual(outputSchemaErrors(doc), []);
+    const steps = doc.clusters[0].steps as Record<string, unknown>[];
+    assert.deepEqual(steps.find((st) => st.kind === "repository"), {
+      kind: "repository",
+      action: "create",
+      name: "fleet/platform/apps",
+      private: true,
+      visibility: "internal",
+    });
+    assert.equal(
+      steps.find((st) => st.kind === "secret")?.issuedCredentials,
+      "a project deploy token",
+    );
     assert.match(
       plan.stdout,
       /\+ create secret flux-system\/flux-system \(password, username; a project deploy token issued at apply\)/,
