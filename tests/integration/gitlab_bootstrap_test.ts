@@ -105,6 +105,10 @@ Deno.test("gitlab deploy-token auth: an internal project in a subgroup created, 
     assert.equal(secret.username, token.username);
     assert.notEqual(secret.password, GL_ADMIN, "the cluster must not hold the personal token");
     assert.match(secret.password, /^gldt-/);
+    assert.ok(
+      !(apply.stdout + apply.stderr).includes(secret.password),
+      "the deploy token leaked into the output",
+    );
     // The deploy token reads the project (and only reads it).
     assert.equal(
       env.gl.gitAccess(secret.username, secret.password, "fleet/platform/apps.git"),
