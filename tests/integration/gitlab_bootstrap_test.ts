@@ -12,13 +12,20 @@ import {
   sourceSecret,
   withFleetEnv,
 } from "../helpers/harness.ts";
-import { type GitLabSandbox, startGitLabSandbox } from "../../sandbox/gitlab/server.ts";
+import {
+  type GitLabSandbox,
+  type GitLabSandboxOptions,
+  startGitLabSandbox,
+} from "../../sandbox/gitlab/server.ts";
 import { GL_ADMIN, GL_GROUPS, GL_USERS } from "../helpers/gitlab.ts";
 import { outputSchemaErrors } from "../helpers/output_schema.ts";
 
 type Env = FleetEnv & { gl: GitLabSandbox };
 
-async function withEnv(fn: (env: Env) => Promise<void>): Promise<void> {
+async function withEnv(
+  fn: (env: Env) => Promise<void>,
+  extra: Partial<GitLabSandboxOptions> = {},
+): Promise<void> {
   let gl: GitLabSandbox | undefined;
   await withFleetEnv({
     prefix: "fluxfleet-gl-e2e-",
@@ -30,6 +37,7 @@ async function withEnv(fn: (env: Env) => Promise<void>): Promise<void> {
       groups: GL_GROUPS,
       gitRoot: env.git.root,
       httpCloneBase: env.git.url,
+      ...extra,
     });
     try {
       await fn({ ...env, gl });
@@ -184,4 +192,19 @@ Deno.test("gitlab token auth: a personal project, the cluster reads over HTTPS w
     assert.deepEqual([secret.username, secret.password], ["git", GL_ADMIN]);
     assert.deepEqual(env.gl.project("alice/fleet")!.deployKeys, []);
   });
+});
+
+Deno.test("gitlab: a throttled plan waits as GitLab's 429 says and shows the wait on the cluster's progress line", async () => {
+  await withEnv(async (env) => {
+    await writeManifest(env, "owner: fleet, repository: apps, tokenAuth: true");
+    // Fewer requests a period than the plan makes: GitLab answers 429 with Retry-After.
+    const r = await cli(env, ["plan"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /\+ create repository fleet\/apps \(private\)/);
+    assert.match(
+      r.stderr,
+      /c0: waiting \d+ s for GitLab's rate limit on 127\.0\.0\.1:\d+ \(retry-after\)/,
+    );
+    assert.ok(env.gl.requests.some((q) => q.status === 429));
+  }, { rateLimit: { limit: 2, periodSeconds: 2 } });
 });
