@@ -30,15 +30,6 @@ export interface GlDeployKey {
   canPush: boolean;
 }
 
-export interface GlDeployToken {
-  id: number;
-  name: string;
-  username: string;
-  scopes: string[];
-  /** Neither revoked nor expired. */
-  active: boolean;
-}
-
 export interface GlGroup {
   id: number;
   fullPath: string;
@@ -57,14 +48,14 @@ export function encodePath(fullPath: string): string {
   return encodeURIComponent(fullPath);
 }
 
-function obj(client: JsonClient, action: string, v: unknown, what: string): Obj {
+export function obj(client: JsonClient, action: string, v: unknown, what: string): Obj {
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
     throw unexpectedShape(client.ref, action, `${what} is not an object`);
   }
   return v as Obj;
 }
 
-function num(client: JsonClient, action: string, o: Obj, key: string, what: string): number {
+export function num(client: JsonClient, action: string, o: Obj, key: string, what: string): number {
   const v = o[key];
   if (typeof v !== "number" || !Number.isFinite(v)) {
     throw unexpectedShape(client.ref, action, `${what}.${key} is not a number`);
@@ -72,7 +63,7 @@ function num(client: JsonClient, action: string, o: Obj, key: string, what: stri
   return v;
 }
 
-function str(client: JsonClient, action: string, o: Obj, key: string, what: string): string {
+export function str(client: JsonClient, action: string, o: Obj, key: string, what: string): string {
   const v = o[key];
   if (typeof v !== "string") {
     throw unexpectedShape(client.ref, action, `${what}.${key} is not a string`);
@@ -313,68 +304,6 @@ export async function deleteDeployKey(
     action: `delete deploy key ${id} of ${path}`,
     subject: `deploy key ${id} of ${path}`,
     // `gone`: a key already deleted is what was wanted.
-    ...(opts.gone ? { accept: [404] } : {}),
-  });
-}
-
-/** GET /projects/:id/deploy_tokens — doc/api/deploy_tokens.md "List project deploy tokens". */
-export async function listDeployTokens(client: JsonClient, path: string): Promise<GlDeployToken[]> {
-  const action = `list deploy tokens of ${path}`;
-  const items = await listAll(client, {
-    path: `/projects/${encodePath(path)}/deploy_tokens`,
-    action,
-    subject: `project ${path}`,
-  });
-  return items.map((v) => {
-    const o = obj(client, action, v, "deploy token");
-    return {
-      id: num(client, action, o, "id", "deploy token"),
-      name: typeof o.name === "string" ? o.name : "",
-      username: str(client, action, o, "username", "deploy token"),
-      scopes: Array.isArray(o.scopes) ? o.scopes.filter((s) => typeof s === "string") : [],
-      active: o.revoked !== true && o.expired !== true,
-    };
-  });
-}
-
-/**
- * POST /projects/:id/deploy_tokens — doc/api/deploy_tokens.md "Create a project deploy token":
- * name, scopes [read_repository] (as go-git-providers). The token's value is in this answer
- * only.
- */
-export async function createDeployToken(
-  client: JsonClient,
-  path: string,
-  name: string,
-): Promise<{ id: number; username: string; token: string }> {
-  const action = `create deploy token "${name}" on ${path}`;
-  const res = await client.send({
-    method: "POST",
-    path: `/projects/${encodePath(path)}/deploy_tokens`,
-    body: { name, scopes: ["read_repository"] },
-    action,
-    subject: `project ${path}`,
-  });
-  const o = obj(client, action, res.json, "deploy token");
-  return {
-    id: num(client, action, o, "id", "deploy token"),
-    username: str(client, action, o, "username", "deploy token"),
-    token: str(client, action, o, "token", "deploy token"),
-  };
-}
-
-/** DELETE /projects/:id/deploy_tokens/:token_id — doc/api/deploy_tokens.md "Delete a project deploy token". */
-export async function deleteDeployToken(
-  client: JsonClient,
-  path: string,
-  id: number,
-  opts: { gone?: boolean } = {},
-): Promise<void> {
-  await client.send({
-    method: "DELETE",
-    path: `/projects/${encodePath(path)}/deploy_tokens/${id}`,
-    action: `delete deploy token ${id} of ${path}`,
-    subject: `deploy token ${id} of ${path}`,
     ...(opts.gone ? { accept: [404] } : {}),
   });
 }

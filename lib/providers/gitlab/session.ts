@@ -8,22 +8,24 @@ import type { ClusterAccess, ProviderSession, RepositoryFacts, SessionAccess } f
 import { ProviderError, publicKeyMaterial } from "../types.ts";
 import {
   addDeployKey,
-  createDeployToken,
   createProject,
   deleteDeployKey,
-  deleteDeployToken,
   getGroup,
   getProject,
   type GlDeployKey,
-  type GlDeployToken,
   type GlGroup,
   type GlProject,
   listDeployKeys,
-  listDeployTokens,
   setVisibility,
   shareProject,
   unshareProject,
 } from "./api.ts";
+import {
+  createDeployToken,
+  deleteDeployToken,
+  type GlDeployToken,
+  listDeployTokens,
+} from "./api_tokens.ts";
 import { checkCanCreate, checkProjectRole, checkScopes } from "./access.ts";
 import { gitlabClient } from "./client.ts";
 import { planDeployKey, planProject } from "./plan.ts";
