@@ -24,6 +24,7 @@ import { stepProgress } from "./step_progress.ts";
 import { generateClusterKey, requireAcceptedKey } from "./cluster_key.ts";
 import { installFromKustomization } from "./custom_kustomization.ts";
 import { migrateBeforePush } from "./preflight.ts";
+import { accessKeyLabel } from "../plan/cluster_key.ts";
 
 export async function applyPlan(
   plan: { clusters: PlannedCluster[]; repositories: RepositoryPlan[] },
@@ -287,6 +288,10 @@ async function applySteps(
       keyCheck = made.key;
       run.made.generatedKey = { publicKey: made.key.publicKey, fingerprint: made.key.fingerprint };
     }
+    // Credentials the provider issues are made now, once, right before the secret holds them.
+    if (step.kind === "secret" && desired.secret.issueAtApply) {
+      desired = await issueCredentials(planned, desired, s, run);
+    }
     run.event(stepProgress(step));
     if (step.kind === "accessKey") {
       await s.repo.provider!.apply(step, {
@@ -305,6 +310,31 @@ async function applySteps(
   // rather than wait for Flux to time out.
   if (keyCheck) await requireKey();
   return desired;
+}
+
+/** The provider issues the cluster's credentials; the secret about to be written holds them. */
+async function issueCredentials(
+  planned: PlannedCluster,
+  desired: DesiredCluster,
+  s: ClusterSession,
+  run: StepRun,
+): Promise<DesiredCluster> {
+  const provider = s.repo.provider;
+  if (!provider?.issueCredentials) {
+    throw new Error(`the repository's provider cannot issue ${desired.secret.issueAtApply}`);
+  }
+  run.event(`issuing ${desired.secret.issueAtApply}`);
+  const c = s.config;
+  const issued = await provider.issueCredentials(
+    accessKeyLabel(planned.plan.cluster, c.path, c.flux.namespace),
+  );
+  return {
+    ...desired,
+    secret: {
+      ...desired.secret,
+      data: { ...desired.secret.data, username: issued.username, password: issued.password },
+    },
+  };
 }
 
 /**

@@ -122,6 +122,8 @@ export interface ClusterObservation {
   key?: ClusterKey;
   /** Generated-key mode without a key (or rotated): apply generates one of this kind. */
   generateAtApply?: string;
+  /** The provider issues the cluster's credentials at apply (none valid held, or rotated). */
+  issueAtApply?: string;
   /** Whether the repository accepts `key` (an SSH handshake, or the provider's key list). */
   acceptance?: KeyAcceptance;
   /** known_hosts learnt by a scan (trust on first use), said when the secret is written. */
@@ -210,8 +212,19 @@ async function secretData(
   rotate: boolean,
   opts: RunOptions,
 ): Promise<
-  Pick<ClusterObservation, "secretData" | "key" | "generateAtApply" | "scanNote">
+  Pick<ClusterObservation, "secretData" | "key" | "generateAtApply" | "issueAtApply" | "scanNote">
 > {
+  if (s.creds.kind === "token" && c.git.issuedCredentials) {
+    // The provider's credentials, never the push token: kept while the provider still lists
+    // them, issued anew at apply otherwise (or on rotation).
+    const held = observed.secret;
+    const valid = !rotate && held?.username && held.password &&
+      s.repo.provider?.credentialsValid?.(held.username) === true;
+    return valid ? { secretData: tokenSecretData(held.username, held.password, s.creds.caPem) } : {
+      secretData: s.creds.caPem ? { caFile: s.creds.caPem } : {},
+      issueAtApply: c.git.issuedCredentials,
+    };
+  }
   if (s.creds.kind === "token" && !c.git.clusterSsh) {
     return { secretData: tokenSecretData(s.creds.username, s.creds.token, s.creds.caPem) };
   }

@@ -122,6 +122,7 @@ function fromObservation(
     secret: {
       ...built.secret,
       ...(obs.generateAtApply ? { generateAtApply: obs.generateAtApply } : {}),
+      ...(obs.issueAtApply ? { issueAtApply: obs.issueAtApply } : {}),
     },
     force: opts.force,
     rotate,

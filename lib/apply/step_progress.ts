@@ -26,7 +26,9 @@ export function stepProgress(step: Step): string {
     case "repository":
       return step.action === "create"
         ? `creating repository ${step.name}`
-        : `making repository ${step.name} ${step.private ? "private" : "public"}`;
+        : `making repository ${step.name} ${
+          step.visibility ?? (step.private ? "private" : "public")
+        }`;
     case "group":
       return `granting ${providerWords(step).group} ${step.group} ${
         permissionWord(step)

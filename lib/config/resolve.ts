@@ -82,6 +82,7 @@ export function resolveCluster(raw: RawManifest, i: number, baseDir: string): Cl
       transport: git.transport ?? "builtin",
       ...(git.hostKeyAlgorithms ? { hostKeyAlgorithms: git.hostKeyAlgorithms } : {}),
       ...(clusterSsh ? { clusterSsh } : {}),
+      ...(provider.issuesCredentials ? { issuedCredentials: provider.issuesCredentials } : {}),
       allowInsecureHttp: git.allowInsecureHttp ?? false,
       caFile: rel(git.caFile),
       commitMessageAppendix: git.commitMessageAppendix,

@@ -195,6 +195,11 @@ export interface ClusterConfig {
      * Generated-key mode (flux --ssh-hostname): fluxfleet pushes over HTTPS with the token, the
      * cluster reads over SSH from `clusterUrl` with a key fluxfleet generates once.
      */
+    /**
+     * The cluster reads with credentials the provider issues at apply (what they are, in
+     * words), not with `auth`'s token.
+     */
+    issuedCredentials?: string;
     clusterSsh?: {
       /** Unset when the provider says it once the repository is observed. */
       clusterUrl?: string;

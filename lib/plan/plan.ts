@@ -157,8 +157,22 @@ function componentsReason(desired: DesiredCluster, cluster: ObservedCluster): st
 /** The keys of a generated SSH key: new values whatever the secret holds. */
 const GENERATED_KEYS = ["identity", "identity.pub"];
 
+/** The keys of credentials a provider issues: new values whatever the secret holds. */
+const ISSUED_KEYS = ["password", "username"];
+
 function planSecret(desired: DesiredCluster, cluster: ObservedCluster): Step[] {
-  const { name, namespace, data, generateAtApply } = desired.secret;
+  const { name, namespace, data, generateAtApply, issueAtApply } = desired.secret;
+  if (issueAtApply) {
+    const others = cluster.secret ? changedKeys(data, cluster.secret) : Object.keys(data);
+    return [{
+      kind: "secret",
+      action: cluster.secret ? "update" : "create",
+      namespace,
+      name,
+      keys: [...new Set([...ISSUED_KEYS, ...others])].sort(),
+      issuedCredentials: issueAtApply,
+    }];
+  }
   if (generateAtApply) {
     // The key is made by apply: written whatever the secret holds, its values unknown until then.
     const others = cluster.secret ? changedKeys(data, cluster.secret) : Object.keys(data);
@@ -203,7 +217,7 @@ export function secretChangedInCluster(
   desired: DesiredCluster,
   cluster: ObservedCluster,
 ): string[] {
-  if (!cluster.secret || desired.secret.generateAtApply) return [];
+  if (!cluster.secret || desired.secret.generateAtApply || desired.secret.issueAtApply) return [];
   const data = desired.secret.data;
   const changed = changedKeys(data, cluster.secret);
   return changed.length > 0 && writtenFromTheManifest(data, cluster.secretDigest, desired.rotate)

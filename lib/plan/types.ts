@@ -31,6 +31,11 @@ export interface DesiredCluster {
      * key that does not exist is never shown (as Terraform's "known after apply").
      */
     generateAtApply?: string;
+    /**
+     * `username` and `password` are credentials the repository's provider issues at apply (of
+     * this kind, "a project deploy token"): the cluster holds none that are valid yet.
+     */
+    issueAtApply?: string;
   };
   components: KubeObject[];
   gitRepository: KubeObject;
@@ -118,6 +123,8 @@ export type Step =
     keys: string[];
     /** identity and identity.pub hold an SSH key of this kind ("ecdsa-p384") made by apply. */
     generatedKey?: string;
+    /** username and password hold credentials the provider issues at apply (in words). */
+    issuedCredentials?: string;
   }
   | {
     kind: "pullSecret";
@@ -166,6 +173,8 @@ export type ProviderStep =
     action: "create" | "update";
     name: string;
     private: boolean;
+    /** The provider's visibility when it is neither private nor public ("internal", say). */
+    visibility?: string;
   }
   | { kind: "group"; provider: string; action: "grant"; group: string; permission: Permission }
   | {
@@ -186,7 +195,13 @@ export type ProviderStep =
  */
 export type StepView =
   | Exclude<Step, ProviderStep>
-  | { kind: "repository"; action: "create" | "update"; name: string; private: boolean }
+  | {
+    kind: "repository";
+    action: "create" | "update";
+    name: string;
+    private: boolean;
+    visibility?: string;
+  }
   | { kind: "group"; action: "grant"; group: string; permission: string }
   | {
     kind: "accessKey";

@@ -8,8 +8,15 @@ import { provider as generic } from "./generic/mod.ts";
 import { provider as bitbucketServer } from "./bitbucket-server/mod.ts";
 import { provider as github } from "./github/mod.ts";
 import { provider as gitea } from "./gitea/mod.ts";
+import { provider as gitlab } from "./gitlab/mod.ts";
 
-export const PROVIDERS: readonly ProviderModule[] = [generic, bitbucketServer, github, gitea];
+export const PROVIDERS: readonly ProviderModule[] = [
+  generic,
+  bitbucketServer,
+  github,
+  gitea,
+  gitlab,
+];
 
 /** The provider of `git.provider: <kind>`; unknown kinds are refused by the schema before. */
 export function providerFor(kind: string): ProviderModule {
@@ -40,7 +47,13 @@ export function providerWords(
 export function stepView(step: Step): StepView {
   switch (step.kind) {
     case "repository":
-      return { kind: step.kind, action: step.action, name: step.name, private: step.private };
+      return {
+        kind: step.kind,
+        action: step.action,
+        name: step.name,
+        private: step.private,
+        ...(step.visibility ? { visibility: step.visibility } : {}),
+      };
     case "group":
       return {
         kind: step.kind,

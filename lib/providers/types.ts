@@ -56,6 +56,11 @@ export interface ResolvedProvider {
   generatedKey?: boolean;
   /** The cluster reads over SSH from this URL with a key fluxfleet generates (known already). */
   clusterUrl?: string;
+  /**
+   * The cluster reads over HTTPS with credentials the provider issues for it at apply (a
+   * project deploy token, say), never with the push token; the words say what they are.
+   */
+  issuesCredentials?: string;
 }
 
 /** How a session reaches the provider's API. */
@@ -123,6 +128,16 @@ export interface ProviderSession {
     step: ProviderStep,
     ctx: { publicKey?: string; warn(message: string): void },
   ): Promise<RepositoryFacts | undefined>;
+  /**
+   * With `issuesCredentials`: whether the credentials the cluster's secret holds (their user
+   * name) are still valid for the repository, as observed.
+   */
+  credentialsValid?(username: string): boolean;
+  /**
+   * With `issuesCredentials`: issues new credentials for the cluster (`label` names them) and
+   * revokes those it issued before under the same label.
+   */
+  issueCredentials?(label: string): Promise<{ username: string; password: string }>;
   close(): void;
 }
 

@@ -21,6 +21,8 @@ export function describeStep(step: Step): string {
       // A key made by apply is named by its kind, never shown: it does not exist yet.
       const generated = step.generatedKey
         ? `; SSH key ${step.generatedKey} generated at apply`
+        : step.issuedCredentials
+        ? `; ${step.issuedCredentials} issued at apply`
         : "";
       return step.action === "create"
         ? `+ create secret ${step.namespace}/${step.name} (${step.keys.join(", ")}${generated})`
@@ -34,8 +36,8 @@ export function describeStep(step: Step): string {
       } image pull secret ${step.namespace}/${step.name} (${step.reason})`;
     case "repository":
       return step.action === "create"
-        ? `+ create repository ${step.name} (${step.private ? "private" : "public"})`
-        : `~ make repository ${step.name} ${step.private ? "private" : "public"}`;
+        ? `+ create repository ${step.name} (${visibilityWord(step)})`
+        : `~ make repository ${step.name} ${visibilityWord(step)}`;
     case "group":
       return `+ grant ${providerWords(step).group} ${step.group} ${
         permissionWord(step)
@@ -57,6 +59,11 @@ export function describeStep(step: Step): string {
           step.fields.join(", ")
         } changed)`;
   }
+}
+
+/** "private", "public", or the provider's own word ("internal", say). */
+export function visibilityWord(step: { private: boolean; visibility?: string }): string {
+  return step.visibility ?? (step.private ? "private" : "public");
 }
 
 /** "credentials from exec plugin: aws": what runs to get the cluster's credentials. */

@@ -37,6 +37,12 @@ for (
     "github-read-write-key.yaml",
     "gitea-org-teams.yaml",
     "gitea-personal-token-auth.yaml",
+    "gitlab-personal.yaml",
+    "gitlab-group-teams.yaml",
+    "gitlab-subgroup-public.yaml",
+    "gitlab-self-managed-token-auth.yaml",
+    "gitlab-deploy-token.yaml",
+    "gitlab-ssh-hostname.yaml",
   ]
 ) {
   Deno.test(`validate: fixture ${fixture} is ok`, async () => {

@@ -39,6 +39,7 @@ export interface ContractSandbox {
   close(): Promise<void>;
 }
 
+/** A well-formed ed25519 public key line (servers that parse keys accept it), never used to log in. */
 function fakePublicKey(): string {
   return fakeKey("flux");
 }

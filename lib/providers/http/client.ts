@@ -214,6 +214,19 @@ export function createJsonClient(opts: ClientOptions): JsonClient {
     let url = first;
     let redirects = 0;
     for (let refusals = 0;;) {
+      // Another session learnt that the limit is used up for longer than a run waits.
+      const blocked = limiter.remainingMs();
+      if (blocked > maxRateWait) {
+        throw new ProviderError(
+          scrub(
+            `${req.action}: ${opts.service}'s rate limit for this token on ${base.host} is used up until ${
+              clock(blocked)
+            }: re-run after that, or use another token`,
+            opts.token,
+          ),
+          { status: 429, transient: false },
+        );
+      }
       await limiter.ready(tellWait);
       const { res, text } = await exchange(url, req);
       opts.onAnswer?.(res.headers);
@@ -246,11 +259,15 @@ export function createJsonClient(opts: ClientOptions): JsonClient {
       const refusal = refusalWait(res.status, res.headers, text);
       if (refusal) {
         if (refusal.ms > maxRateWait || ++refusals > MAX_RATE_WAITS) {
-          throw failureError(
-            ctx,
-            `${req.action}: ${opts.service}'s rate limit for this token on ${base.host} is used up until ${
-              clock(refusal.ms)
-            } (${res.status}, ${refusal.source}): re-run after that, or use another token`,
+          // Not transient: a retry would only wait in the limiter until the limit's end.
+          throw new ProviderError(
+            failureError(
+              ctx,
+              `${req.action}: ${opts.service}'s rate limit for this token on ${base.host} is used up until ${
+                clock(refusal.ms)
+              } (${res.status}, ${refusal.source}): re-run after that, or use another token`,
+            ).message,
+            { status: res.status, transient: false },
           );
         }
         limiter.block(refusal);
