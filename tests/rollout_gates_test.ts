@@ -66,6 +66,10 @@ Deno.test("gate: a controller passes only with the release's image, rolled out a
     message:
       "runs ghcr.io/fluxcd/source-controller:v1.4.1, not ghcr.io/fluxcd/source-controller:v1.5.0",
   });
+  // The repository's own kustomization.yaml may patch the images (a mirror): not compared then.
+  const mirrored = deployment("mirror.example/fluxcd/source-controller:v1.5.0", "True");
+  assert.equal(deploymentGate(want, mirrored, true).state, "pass");
+  assert.equal(deploymentGate(want, mirrored).state, "pending");
   const down = deploymentGate(
     want,
     deployment("ghcr.io/fluxcd/source-controller:v1.5.0", "False", "False"),

@@ -84,13 +84,20 @@ function images(o: Obj | undefined): string[] {
   return (spec.template?.spec?.containers ?? []).map((c) => String(c.image ?? "")).sort();
 }
 
-/** A controller Deployment rolled out, Available, with the images of the target release. */
-export function deploymentGate(desired: KubeObject, live: Obj | undefined): GateState {
+/**
+ * A controller Deployment rolled out, Available, with the images of the target release (unless
+ * `ownImages`: the repository's own kustomization.yaml may patch them, e.g. to a mirror).
+ */
+export function deploymentGate(
+  desired: KubeObject,
+  live: Obj | undefined,
+  ownImages = false,
+): GateState {
   const gate = `Deployment ${desired.metadata.namespace}/${desired.metadata.name}`;
   if (!live) return { state: "pending", gate, message: "not found" };
   const want = images(desired as unknown as Obj);
   const have = images(live);
-  if (want.join(" ") !== have.join(" ")) {
+  if (!ownImages && want.join(" ") !== have.join(" ")) {
     return { state: "pending", gate, message: `runs ${have.join(", ")}, not ${want.join(", ")}` };
   }
   const available = conditions(live).find((c) => c.type === "Available");
@@ -114,6 +121,7 @@ export async function checkGates(
   desired: DesiredCluster,
   revision: string | undefined,
   extra: Gate[],
+  ownImages = false,
 ): Promise<GateState[]> {
   const sync = [desired.gitRepository, desired.kustomization];
   const deployments = desired.components.filter((o) => o.kind === "Deployment");
@@ -152,7 +160,11 @@ export async function checkGates(
       )
     ),
     ...deployments.map((d) =>
-      deploymentGate(d, live.get(`${d.metadata.namespace ?? "default"}/${d.metadata.name}`))
+      deploymentGate(
+        d,
+        live.get(`${d.metadata.namespace ?? "default"}/${d.metadata.name}`),
+        ownImages,
+      )
     ),
     ...extra.map((g, i) => fluxObjectGate(`${g.kind} ${g.namespace}/${g.name}`, extras[i])),
   ];

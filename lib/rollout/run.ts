@@ -83,6 +83,7 @@ export async function applyInWaves(
       client: s.client,
       desired: p.desired,
       revision: head ? `${s.repo.branch}@sha1:${head}` : undefined,
+      ownImages: p.customKustomization,
     };
   };
 
@@ -152,7 +153,11 @@ export async function applyInWaves(
           waitHealthy: async (cluster, client, desired, revision, signal) => {
             opts.onEvent?.(cluster, `wave ${wave.index}: waiting for the gates`);
             try {
-              await waitForGates({ cluster, client, desired, revision }, { ...gateOpts, signal });
+              const ownImages = byName.get(cluster)?.customKustomization;
+              await waitForGates({ cluster, client, desired, revision, ownImages }, {
+                ...gateOpts,
+                signal,
+              });
             } catch (e) {
               if (e instanceof GateError) gateErrors.set(cluster, e);
               throw e;
@@ -263,7 +268,9 @@ async function alreadyRolledOut(
     if (!t) return false;
     try {
       // At any revision: the repository may have moved on since (a later wave's commit).
-      return worstGate(await checkGates(t.client, t.desired, undefined, wave.gates)) ===
+      return worstGate(
+        await checkGates(t.client, t.desired, undefined, wave.gates, t.ownImages),
+      ) ===
         undefined;
     } catch {
       // Not reachable now: not known to be rolled out.

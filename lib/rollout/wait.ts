@@ -21,6 +21,8 @@ export interface GateTarget {
   client: KubeClient;
   desired: DesiredCluster;
   revision: string | undefined;
+  /** The repository builds the components from its own kustomization.yaml: images not compared. */
+  ownImages?: boolean;
 }
 
 /**
@@ -56,7 +58,9 @@ export async function waitForGates(t: GateTarget, opts: WaitOptions): Promise<vo
   // wave waits for its slowest cluster, and each poll late is time the whole rollout loses.
   let interval = Math.min(200, opts.intervalMs ?? DEFAULT_INTERVAL_MS);
   while (true) {
-    const worst = worstGate(await checkGates(t.client, t.desired, t.revision, opts.gates));
+    const worst = worstGate(
+      await checkGates(t.client, t.desired, t.revision, opts.gates, t.ownImages),
+    );
     if (!worst) return;
     if (worst.state === "fail") {
       if (failedBefore === worst.gate) throw new GateError(worst.gate, worst.message);
@@ -96,7 +100,7 @@ export async function holdHealthy(
       targets.filter((t) => !failed.has(t.cluster)).map(async (t) => {
         let states: GateState[];
         try {
-          states = await checkGates(t.client, t.desired, t.revision, opts.gates);
+          states = await checkGates(t.client, t.desired, t.revision, opts.gates, t.ownImages);
         } catch (e) {
           failed.set(t.cluster, new GateError("the cluster's API", (e as Error).message));
           return;

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { type RolloutFleet, withRolloutFleet } from "../helpers/rollout_fleet.ts";
+import { outputSchemaErrors } from "../helpers/output_schema.ts";
 
 const OLD_IMAGE = "ghcr.io/fluxcd/source-controller:v1.4.1";
 const NEW_IMAGE = "ghcr.io/fluxcd/source-controller:v1.5.0";
@@ -40,6 +41,18 @@ Deno.test("rollout: a wave-2 cluster failing its gate stops the rollout before w
     );
     assert.match(plan.stdout, /wave 2 \(50%\): c4, c5, c6, c7\n/);
     assert.match(plan.stdout, /wave 3 \(rest\): c8, c9, c10, c11\n/);
+    const planJson = JSON.parse((await env.cli(["plan", env.manifest, "-q", "-o", "json"])).stdout);
+    assert.deepEqual(outputSchemaErrors(planJson), []);
+    assert.deepEqual(
+      planJson.rollout.waves.map((
+        w: { label: string; changing: string[] },
+      ) => [w.label, w.changing]),
+      [
+        ["canary", ["c0", "c1", "c2", "c3"]],
+        ["50%", ["c4", "c5", "c6", "c7"]],
+        ["rest", ["c8", "c9", "c10", "c11"]],
+      ],
+    );
 
     const message =
       "health check failed after 5m0s: timeout waiting for: [HelmRelease/apps/podinfo status: 'Failed']";
@@ -172,6 +185,7 @@ Deno.test("rollout: a cluster turning unhealthy during the bake stops the rollou
     const stdout = new TextDecoder().decode(out.stdout);
     assert.equal(out.code, 1, new TextDecoder().decode(out.stderr) + stdout);
     const doc = JSON.parse(stdout);
+    assert.deepEqual(outputSchemaErrors(doc), [], "apply's JSON with its rollout fits the schema");
     assert.equal(doc.rollout.waves[0].state, "failed");
     assert.equal(doc.rollout.waves[0].failures.length, 1);
     const failure = doc.rollout.waves[0].failures[0];
