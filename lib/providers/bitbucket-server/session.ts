@@ -61,6 +61,12 @@ export function openSession(b: BitbucketSettings, access: SessionAccess): Provid
         neutralKeys(),
       ),
     keyRegistered: (publicKey) => keys.some((k) => k.publicKey === publicKeyMaterial(publicKey)),
+    clusterKeys: (label) =>
+      b.tokenAuth ? [] : keys.filter((k) => k.label === label).map((k) => k.id),
+    async removeKeys(ids) {
+      for (const id of ids) await client.deleteAccessKey(id);
+      keys = keys.filter((k) => !ids.includes(k.id));
+    },
     async apply(step, ctx) {
       switch (step.kind) {
         case "repository":
