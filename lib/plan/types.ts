@@ -167,6 +167,16 @@ export type ProviderStep =
     name: string;
     private: boolean;
   }
+  | {
+    /** The repository's default branch set to the branch its clusters sync (reconcile). */
+    kind: "repository";
+    provider: string;
+    action: "defaultBranch";
+    name: string;
+    branch: string;
+    /** The default branch the API reported. */
+    from: string;
+  }
   | { kind: "group"; provider: string; action: "grant"; group: string; permission: Permission }
   | {
     kind: "accessKey";
@@ -187,6 +197,7 @@ export type ProviderStep =
 export type StepView =
   | Exclude<Step, ProviderStep>
   | { kind: "repository"; action: "create" | "update"; name: string; private: boolean }
+  | { kind: "repository"; action: "defaultBranch"; name: string; branch: string; from: string }
   | { kind: "group"; action: "grant"; group: string; permission: string }
   | {
     kind: "accessKey";

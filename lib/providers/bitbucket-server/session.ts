@@ -74,6 +74,8 @@ export function openSession(b: BitbucketSettings, access: SessionAccess): Provid
             repo = await client.createRepository({ private: step.private });
             return repositoryFacts(b, repo);
           }
+          // Bitbucket's planner never reconciles the default branch.
+          if (step.action === "defaultBranch") throw new Error("not a Bitbucket Server step");
           await client.setVisibility(step.private);
           return undefined;
         case "group":

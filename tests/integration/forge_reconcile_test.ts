@@ -1,0 +1,114 @@
+/**
+ * `reconcile` on an existing GitHub / Gitea repository re-applies its default branch (flux
+ * bootstrap --reconcile): without it the drift is only reported; with it the plan shows the step
+ * (text and JSON, valid against the output schema) and apply sets it through the API, after the
+ * push; the next plan is clean. Through the CLI, against each sandbox and the real sshd.
+ */
+import assert from "node:assert/strict";
+import { manifestYaml, withFleetEnv, withSshd } from "../helpers/harness.ts";
+import { missing } from "../helpers/tools.ts";
+import { outputSchemaErrors } from "../helpers/output_schema.ts";
+import { mustGit } from "../helpers/forge_git.ts";
+import { acmeForge, type ForgeKind } from "../helpers/forge.ts";
+import type { HostedForge } from "../../sandbox/forges.ts";
+
+const TOKEN = "forge_canary_reconcile_7d21c9e4";
+const ENV: Record<ForgeKind, string> = { github: "GITHUB_TOKEN", gitea: "GITEA_TOKEN" };
+
+/** What a user does by hand: a branch `legacy` made the repository's default (REST PATCH). */
+async function defaultToLegacy(kind: ForgeKind, forge: HostedForge): Promise<void> {
+  const repo = forge.repo("acme", "fleet")!;
+  await mustGit(["--git-dir", repo.gitDir, "branch", "legacy", "main"], "/");
+  const res = await fetch(`${forge.apiUrl}/repos/acme/fleet`, {
+    method: "PATCH",
+    headers: {
+      authorization: kind === "github" ? `Bearer ${TOKEN}` : `token ${TOKEN}`,
+      "content-type": "application/json",
+    },
+    body: JSON.stringify({ default_branch: "legacy" }),
+  });
+  await res.body?.cancel();
+  assert.equal(res.status, 200);
+  assert.equal(forge.repo("acme", "fleet")!.defaultBranch, "legacy");
+}
+
+for (const kind of ["github", "gitea"] as ForgeKind[]) {
+  Deno.test({
+    name:
+      `${kind}: reconcile sets the default branch of an existing repository back to the clusters' branch; without it the drift is a warning`,
+    ignore: missing("sshd"),
+    async fn() {
+      await withSshd((sshd) =>
+        withFleetEnv({ prefix: `fluxfleet-${kind}-reconcile-` }, async (env) => {
+          const forge = await acmeForge(kind, TOKEN, sshd);
+          const write = (reconcile: boolean) =>
+            Deno.writeTextFile(
+              env.manifest,
+              manifestYaml({
+                git: [
+                  `provider: ${kind}`,
+                  "allowInsecureHttp: true",
+                  `sshHostname: 127.0.0.1:${sshd.port}`,
+                  `${kind}: { apiUrl: ${forge.apiUrl}, owner: acme, repository: fleet, reconcile: ${reconcile} }`,
+                ],
+                clusters: [{ name: "c0" }],
+              }),
+            );
+          const cli = (args: string[]) => env.cli([...args, env.manifest], { [ENV[kind]]: TOKEN });
+          try {
+            await write(false);
+            const first = await cli(["apply", "--auto-approve"]);
+            assert.equal(first.code, 0, first.stdout + first.stderr);
+            assert.equal(forge.repo("acme", "fleet")!.defaultBranch, "main");
+            await defaultToLegacy(kind, forge);
+
+            const drift = await cli(["plan", "--detailed-exitcode"]);
+            assert.equal(drift.code, 0, drift.stdout + drift.stderr);
+            assert.ok(
+              drift.stdout.includes(
+                "repository acme/fleet has default branch legacy, the manifest's clusters sync main; left as it is (set reconcile: true to change it)",
+              ),
+              drift.stdout,
+            );
+            assert.doesNotMatch(drift.stdout, /set default branch/);
+
+            await write(true);
+            const plan = await cli(["plan"]);
+            assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+            assert.match(
+              plan.stdout,
+              /\n {2}~ set default branch of repository acme\/fleet to main \(was legacy\)\n/,
+            );
+            const json = await cli(["plan", "-o", "json"]);
+            const doc = JSON.parse(json.stdout);
+            assert.deepEqual(outputSchemaErrors(doc), []);
+            assert.deepEqual(
+              doc.clusters[0].steps.filter((s: { kind: string }) => s.kind === "repository"),
+              [{
+                kind: "repository",
+                action: "defaultBranch",
+                name: "acme/fleet",
+                branch: "main",
+                from: "legacy",
+              }],
+            );
+
+            const before = forge.mutatingRequests().length;
+            const apply = await cli(["apply", "--auto-approve"]);
+            assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+            assert.equal(forge.repo("acme", "fleet")!.defaultBranch, "main");
+            const changed = forge.mutatingRequests().slice(before);
+            assert.deepEqual(changed.map((r) => r.method), ["PATCH"]);
+            assert.equal(changed[0].status, 200);
+
+            const clean = await cli(["plan", "--detailed-exitcode"]);
+            assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+            assert.doesNotMatch(clean.stdout, /default branch/);
+          } finally {
+            await forge.close();
+          }
+        })
+      );
+    },
+  });
+}
