@@ -9,7 +9,6 @@ import type { ClusterConfig } from "../config/types.ts";
 import { clusterRepoUrl, sshSecretData, tokenSecretData } from "../plan/desired.ts";
 import { findHostKeys } from "../keys/known_hosts.ts";
 import { parseSshUrl } from "../git/ssh_url.ts";
-import { repositoryKey } from "../git/url.ts";
 import { emptyCheckout, readRepoFiles } from "../git/checkout.ts";
 import type { RepoCheckout } from "../git/types.ts";
 import type {
@@ -75,9 +74,7 @@ export async function observeRepository(
     timeoutMs: opts.timeoutMs,
     attempts: opts.retry?.attempts,
     ...(r.creds.kind === "token" && r.creds.caPem ? { caPem: r.creds.caPem } : {}),
-    branches: session.repos.filter((x) =>
-      repositoryKey(x.owner.git.url) === repositoryKey(r.owner.git.url)
-    ).map((x) => x.branch),
+    branches: r.branches,
     onWait: (message) => {
       for (const c of r.clusters) opts.onEvent?.(c, message);
     },

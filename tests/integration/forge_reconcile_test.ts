@@ -5,7 +5,7 @@
  * push; the next plan is clean. Through the CLI, against each sandbox and the real sshd.
  */
 import assert from "node:assert/strict";
-import { manifestYaml, withFleetEnv, withSshd } from "../helpers/harness.ts";
+import { contextNames, manifestYaml, withFleetEnv, withSshd } from "../helpers/harness.ts";
 import { missing } from "../helpers/tools.ts";
 import { outputSchemaErrors } from "../helpers/output_schema.ts";
 import { mustGit } from "../helpers/forge_git.ts";
@@ -112,3 +112,56 @@ for (const kind of ["github", "gitea"] as ForgeKind[]) {
     },
   });
 }
+
+Deno.test({
+  name:
+    "github: clusters syncing two branches of one repository leave its default branch, also when a run selects only one of them",
+  ignore: missing("sshd"),
+  async fn() {
+    await withSshd((sshd) =>
+      withFleetEnv(
+        { prefix: "fluxfleet-github-branches-", contexts: contextNames(2) },
+        async (env) => {
+          const forge = await acmeForge("github", TOKEN, sshd);
+          const write = (reconcile: boolean) =>
+            Deno.writeTextFile(
+              env.manifest,
+              manifestYaml({
+                git: [
+                  "provider: github",
+                  "allowInsecureHttp: true",
+                  `sshHostname: 127.0.0.1:${sshd.port}`,
+                  `github: { apiUrl: ${forge.apiUrl}, owner: acme, repository: fleet, reconcile: ${reconcile} }`,
+                ],
+                clusters: [{ name: "c0" }, { name: "c1", git: ["branch: staging"] }],
+              }),
+            );
+          const cli = (args: string[]) => env.cli([...args, env.manifest], { GITHUB_TOKEN: TOKEN });
+          try {
+            await write(false);
+            // One at a time: two sessions of a missing repository would each create it.
+            for (const cluster of ["c0", "c1"]) {
+              const first = await cli(["apply", "--auto-approve", "--cluster", cluster]);
+              assert.equal(first.code, 0, first.stdout + first.stderr);
+            }
+            await defaultToLegacy("github", forge);
+            await write(true);
+            for (const args of [["plan"], ["plan", "--cluster", "c0"]]) {
+              const plan = await cli(args);
+              assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+              assert.ok(
+                plan.stdout.includes(
+                  "the clusters of repository acme/fleet sync branches main, staging: its default branch legacy is left as it is",
+                ),
+                plan.stdout,
+              );
+              assert.doesNotMatch(plan.stdout, /set default branch/);
+            }
+          } finally {
+            await forge.close();
+          }
+        },
+      )
+    );
+  },
+});
