@@ -6,12 +6,12 @@
  */
 import { chmod, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import { seedCommit } from "../git/seed.ts";
 import { openUp } from "../ssh/repos.ts";
 import {
   branchHead,
   type GitResult,
   type GitRunOptions,
+  initBareRepository,
   mustGit as mustRunGit,
   runGit,
   SAFE_DIRECTORY_ENV,
@@ -37,16 +37,12 @@ export async function initBareRepo(
 ): Promise<void> {
   await mkdir(dirname(gitDir), { recursive: true, mode: 0o777 });
   await chmod(dirname(gitDir), 0o777);
-  await mustGit([
-    "init",
-    "--bare",
-    "--quiet",
-    "--shared=0666",
-    `--initial-branch=${branch}`,
-    gitDir,
-  ]);
-  await mustGit(["--git-dir", gitDir, "config", "http.receivepack", "true"]);
-  if (files) await seedCommit(mustGit, gitDir, branch, files, "Initial commit");
+  await initBareRepository(gitDir, branch, {
+    shared: true,
+    receivePack: true,
+    files,
+    git: { env: SAFE_DIRECTORY_ENV },
+  });
   await openUp(gitDir);
 }
 

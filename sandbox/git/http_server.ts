@@ -5,8 +5,7 @@
  */
 import { mkdir, mkdtemp, realpath, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { seedCommit } from "./seed.ts";
-import { branchHead, isolatedGitEnv, mustGit, readBlob } from "./system_git.ts";
+import { branchHead, initBareRepository, isolatedGitEnv, mustGit, readBlob } from "./system_git.ts";
 import { dirname, join, resolve, sep } from "node:path";
 import { type SandboxTls, sandboxTls } from "../kube/tls.ts";
 
@@ -549,10 +548,11 @@ class SandboxGitServer implements GitServer {
     if (await isBareRepo(dir)) throw new Error(`repo already exists: ${name}`);
     const branch = opts.branch ?? "main";
     await mkdir(dirname(dir), { recursive: true });
-    // --initial-branch makes HEAD point at the branch even while it is unborn.
-    await mustGit(["init", "--bare", "--quiet", `--initial-branch=${branch}`, dir]);
-    await mustGit(["--git-dir", dir, "config", "http.receivepack", "true"]);
-    if (opts.files) await seedCommit(mustGit, dir, branch, opts.files, opts.message);
+    await initBareRepository(dir, branch, {
+      receivePack: true,
+      files: opts.files,
+      message: opts.message,
+    });
   }
 
   readFile(name: string, branch: string, path: string): Promise<string | null> {

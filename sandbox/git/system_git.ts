@@ -5,6 +5,7 @@
  * repositories, the forge sandboxes' bare repositories and tests/helpers/forge_git.ts.
  */
 import { tmpdir } from "node:os";
+import { seedCommit } from "./seed.ts";
 
 export interface GitResult {
   code: number;
@@ -91,4 +92,34 @@ export async function readBlob(
     opts,
   );
   return res.code === 0 ? res.stdout : null;
+}
+
+/**
+ * A bare repository at `dir` whose HEAD names `branch` (--initial-branch: even while it is unborn),
+ * with a first commit of `files` when given. `shared`: files 0666 (pushes arrive as other users);
+ * `receivePack`: git http-backend takes pushes. The parent directory must exist.
+ */
+export async function initBareRepository(
+  dir: string,
+  branch: string,
+  opts: {
+    shared?: boolean;
+    receivePack?: boolean;
+    files?: Record<string, string>;
+    message?: string;
+    git?: GitRunOptions;
+  } = {},
+): Promise<void> {
+  const git = (args: string[], o: GitRunOptions = {}) =>
+    mustGit(args, { ...opts.git, ...o, env: { ...opts.git?.env, ...o.env } });
+  await git([
+    "init",
+    "--bare",
+    "--quiet",
+    ...(opts.shared ? ["--shared=0666"] : []),
+    `--initial-branch=${branch}`,
+    dir,
+  ]);
+  if (opts.receivePack) await git(["--git-dir", dir, "config", "http.receivepack", "true"]);
+  if (opts.files) await seedCommit(git, dir, branch, opts.files, opts.message);
 }

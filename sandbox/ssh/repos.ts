@@ -5,11 +5,10 @@
  */
 import { chmod, mkdir, readdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { seedCommit } from "../git/seed.ts";
 import {
   branchHead,
   type GitResult,
-  mustGit,
+  initBareRepository,
   readBlob as readSystemBlob,
   runGit as runSystemGit,
 } from "../git/system_git.ts";
@@ -63,23 +62,11 @@ export async function createBareRepo(
 ): Promise<void> {
   if (await isBareRepo(dir)) throw new Error(`repo already exists: ${dir}`);
   await mkdir(dirname(dir), { recursive: true, mode: 0o755 });
-  // --initial-branch makes HEAD name the branch even while it is unborn.
-  await mustGit([
-    "init",
-    "--bare",
-    "--quiet",
-    "--shared=0666",
-    `--initial-branch=${branch}`,
-    dir,
-  ], { globalConfig: gitConfig });
-  if (files) {
-    await seedCommit(
-      (args, o) => mustGit(args, { ...o, globalConfig: gitConfig }),
-      dir,
-      branch,
-      files,
-    );
-  }
+  await initBareRepository(dir, branch, {
+    shared: true,
+    files,
+    git: { globalConfig: gitConfig },
+  });
   await openUp(dir);
 }
 
