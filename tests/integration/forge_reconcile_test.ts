@@ -5,11 +5,18 @@
  * push; the next plan is clean. Through the CLI, against each sandbox and the real sshd.
  */
 import assert from "node:assert/strict";
-import { contextNames, manifestYaml, withFleetEnv, withSshd } from "../helpers/harness.ts";
+import {
+  type ClusterSpec,
+  contextNames,
+  type FleetEnv,
+  manifestYaml,
+  withFleetEnv,
+  withSshd,
+} from "../helpers/harness.ts";
 import { missing } from "../helpers/tools.ts";
 import { outputSchemaErrors } from "../helpers/output_schema.ts";
 import { mustGit } from "../helpers/forge_git.ts";
-import { acmeForge, type ForgeKind } from "../helpers/forge.ts";
+import { acmeForge, forgeGitLines, type ForgeKind } from "../helpers/forge.ts";
 import type { HostedForge } from "../../sandbox/forges.ts";
 
 const TOKEN = "forge_canary_reconcile_7d21c9e4";
@@ -32,6 +39,32 @@ async function defaultToLegacy(kind: ForgeKind, forge: HostedForge): Promise<voi
   assert.equal(forge.repo("acme", "fleet")!.defaultBranch, "legacy");
 }
 
+/** The manifest: these clusters on acme/fleet of the sandbox, `reconcile` as given. */
+function writeManifest(
+  env: FleetEnv,
+  forge: HostedForge,
+  sshdPort: number,
+  reconcile: boolean,
+  clusters: ClusterSpec[],
+): Promise<void> {
+  return Deno.writeTextFile(
+    env.manifest,
+    manifestYaml({
+      git: forgeGitLines(
+        forge,
+        sshdPort,
+        `owner: acme, repository: fleet, reconcile: ${reconcile}`,
+      ),
+      clusters,
+    }),
+  );
+}
+
+/** The CLI on the manifest, with the forge's token in its usual variable. */
+function runCli(env: FleetEnv, kind: ForgeKind) {
+  return (args: string[]) => env.cli([...args, env.manifest], { [ENV[kind]]: TOKEN });
+}
+
 for (const kind of ["github", "gitea"] as ForgeKind[]) {
   Deno.test({
     name:
@@ -42,19 +75,8 @@ for (const kind of ["github", "gitea"] as ForgeKind[]) {
         withFleetEnv({ prefix: `fluxfleet-${kind}-reconcile-` }, async (env) => {
           const forge = await acmeForge(kind, TOKEN, sshd);
           const write = (reconcile: boolean) =>
-            Deno.writeTextFile(
-              env.manifest,
-              manifestYaml({
-                git: [
-                  `provider: ${kind}`,
-                  "allowInsecureHttp: true",
-                  `sshHostname: 127.0.0.1:${sshd.port}`,
-                  `${kind}: { apiUrl: ${forge.apiUrl}, owner: acme, repository: fleet, reconcile: ${reconcile} }`,
-                ],
-                clusters: [{ name: "c0" }],
-              }),
-            );
-          const cli = (args: string[]) => env.cli([...args, env.manifest], { [ENV[kind]]: TOKEN });
+            writeManifest(env, forge, sshd.port, reconcile, [{ name: "c0" }]);
+          const cli = runCli(env, kind);
           try {
             await write(false);
             const first = await cli(["apply", "--auto-approve"]);
@@ -124,19 +146,11 @@ Deno.test({
         async (env) => {
           const forge = await acmeForge("github", TOKEN, sshd);
           const write = (reconcile: boolean) =>
-            Deno.writeTextFile(
-              env.manifest,
-              manifestYaml({
-                git: [
-                  "provider: github",
-                  "allowInsecureHttp: true",
-                  `sshHostname: 127.0.0.1:${sshd.port}`,
-                  `github: { apiUrl: ${forge.apiUrl}, owner: acme, repository: fleet, reconcile: ${reconcile} }`,
-                ],
-                clusters: [{ name: "c0" }, { name: "c1", git: ["branch: staging"] }],
-              }),
-            );
-          const cli = (args: string[]) => env.cli([...args, env.manifest], { GITHUB_TOKEN: TOKEN });
+            writeManifest(env, forge, sshd.port, reconcile, [
+              { name: "c0" },
+              { name: "c1", git: ["branch: staging"] },
+            ]);
+          const cli = runCli(env, "github");
           try {
             await write(false);
             // One at a time: two sessions of a missing repository would each create it.
