@@ -8,6 +8,7 @@ import type { OrgSpec, RepoView } from "./forge/model.ts";
 import { type GitHubSandbox, type GitHubTokenSpec, startGitHubSandbox } from "./github/server.ts";
 import { type GiteaSandbox, type GiteaTokenSpec, startGiteaSandbox } from "./gitea/server.ts";
 import type { SshdServer } from "./ssh/sshd.ts";
+import type { AccessKeyHooks } from "./forge/ssh_keys.ts";
 
 export type ForgeKind = "github" | "gitea";
 
@@ -43,23 +44,12 @@ export async function startHostedForge(
   kind: ForgeKind,
   opts: HostedForgeOptions,
 ): Promise<HostedForge> {
-  const sshd = opts.sshd;
   const common = {
     users: opts.users,
     orgs: opts.orgs,
     tokens: opts.tokens,
     tls: opts.tls,
-    gitRoot: sshd?.root,
-    sshCloneBase: sshd ? `ssh://git@127.0.0.1:${sshd.port}` : undefined,
-    accessKeys: sshd
-      ? {
-        authorize: (
-          key: string,
-          o: { readOnly: boolean; repos: { path: string; readOnly: boolean }[] },
-        ) => sshd.authorize(key, o),
-        revoke: (key: string) => sshd.revoke(key),
-      }
-      : undefined,
+    ...servedBySshd(opts.sshd),
   };
   const paging = opts.perPage ? { default: opts.perPage, max: opts.perPage } : undefined;
   if (kind === "github") {
@@ -68,6 +58,26 @@ export async function startHostedForge(
   }
   const gt = await startGiteaSandbox({ ...common, paging });
   return { kind, apiUrl: gt.apiUrl, ...view(gt), gitea: gt };
+}
+
+/**
+ * A forge sandbox's options that serve its repositories through the sandbox sshd (its root, its
+ * SSH clone links, each deploy key told to it); none without one.
+ */
+export function servedBySshd(sshd: SshdServer | undefined): {
+  gitRoot?: string;
+  sshCloneBase?: string;
+  accessKeys?: AccessKeyHooks;
+} {
+  if (!sshd) return {};
+  return {
+    gitRoot: sshd.root,
+    sshCloneBase: `ssh://git@127.0.0.1:${sshd.port}`,
+    accessKeys: {
+      authorize: (key, o) => sshd.authorize(key, o),
+      revoke: (key) => sshd.revoke(key),
+    },
+  };
 }
 
 function view(s: GitHubSandbox | GiteaSandbox) {

@@ -57,6 +57,7 @@ export async function applyPlan(
         };
         await applyProviderSteps(rp, r, session, ctx, opts);
         await commit(rp, r, ctx, opts);
+        await applyDefaultBranch(rp, r, ctx, opts);
       });
     } catch (e) {
       repoErrors.set(rp.key, e);
@@ -98,13 +99,14 @@ async function applyProviderSteps(
   ctx: RepoContext,
   opts: RunOptions,
 ): Promise<void> {
-  if (rp.providerSteps.length === 0 || !r.provider) return;
+  const steps = rp.providerSteps.filter((st) => !isDefaultBranch(st));
+  if (steps.length === 0 || !r.provider) return;
   const name = rp.name ?? rp.url;
   checkInterrupted(ctx.signal, `changing repository ${name}`);
   const first = rp.clusters[0];
   opts.onEvent?.(first, `reconciling repository ${name}`);
   const warn = (w: string) => opts.onEvent?.(first, `warning: ${w}`);
-  for (const step of rp.providerSteps) {
+  for (const step of steps) {
     const facts = await r.provider.apply(step, { warn });
     if (facts) r.facts = facts;
   }
@@ -122,6 +124,30 @@ async function applyProviderSteps(
   }
   r.remote = await openRepoRemote(r, session.connect, opts);
   await r.remote.adopt(r.checkout!);
+}
+
+function isDefaultBranch(step: RepositoryPlan["providerSteps"][number]): boolean {
+  return step.kind === "repository" && step.action === "defaultBranch";
+}
+
+/**
+ * The default branch is set after the commit: the API refuses a branch that does not exist yet
+ * (GitHub answers 422), and this run's push may be what creates it.
+ */
+async function applyDefaultBranch(
+  rp: RepositoryPlan,
+  r: RepoSession,
+  ctx: RepoContext,
+  opts: RunOptions,
+): Promise<void> {
+  const steps = rp.providerSteps.filter(isDefaultBranch);
+  if (steps.length === 0 || !r.provider) return;
+  checkInterrupted(ctx.signal, `changing repository ${rp.name ?? rp.url}`);
+  const first = rp.clusters[0];
+  for (const step of steps) {
+    opts.onEvent?.(first, stepProgress(step));
+    await r.provider.apply(step, { warn: (w) => opts.onEvent?.(first, `warning: ${w}`) });
+  }
 }
 
 /** One commit with the files of every cluster of the repository that has file steps. */

@@ -54,7 +54,7 @@ export async function planFleet(
   // The local checks passed: from here on servers are contacted (progress starts showing).
   opts.onChecked?.();
   const source = componentsSource(opts);
-  const session = await openSession(clusters, creds, opts);
+  const session = await openSession(clusters, creds, opts, manifest.clusters);
   try {
     // One shallow fetch per repository, shared by every cluster that uses it, at the same time
     // as the clusters' API reads: a cluster waits for its repository only to read its files.

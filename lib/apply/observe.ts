@@ -74,6 +74,7 @@ export async function observeRepository(
     timeoutMs: opts.timeoutMs,
     attempts: opts.retry?.attempts,
     ...(r.creds.kind === "token" && r.creds.caPem ? { caPem: r.creds.caPem } : {}),
+    branches: r.branches,
     onWait: (message) => {
       for (const c of r.clusters) opts.onEvent?.(c, message);
     },

@@ -23,6 +23,11 @@ export interface RepoSession {
   /** Where it is fetched and pushed: the first cluster's URL, or the provider's link. */
   url: string;
   branch: string;
+  /**
+   * Every branch the manifest's clusters sync from this repository, selected for this run or
+   * not (a provider reconciles its default branch only when they agree).
+   */
+  branches: string[];
   /** The first cluster using the repository: its credentials fetch and push. */
   owner: ClusterConfig;
   creds: Credentials;
@@ -68,6 +73,8 @@ export async function openSession(
   clusters: ClusterConfig[],
   creds: Map<string, Credentials>,
   opts: RunOptions,
+  /** The manifest's clusters, all of them (a --cluster, --selector or --shard run selects some). */
+  all: ClusterConfig[] = clusters,
 ): Promise<FleetSession> {
   const repos = new Map<string, RepoSession>();
   const sessions = new Map<string, ClusterSession>();
@@ -79,6 +86,12 @@ export async function openSession(
         key,
         url: c.git.url,
         branch: c.git.branch,
+        branches: [
+          ...new Set(
+            all.filter((o) => repositoryKey(o.git.url) === repositoryKey(c.git.url))
+              .map((o) => o.git.branch),
+          ),
+        ],
         owner: c,
         creds: creds.get(c.name)!,
         clusters: [],

@@ -24,6 +24,9 @@ export function stepProgress(step: Step): string {
         step.action === "create" ? "creating" : "updating"
       } image pull secret ${step.namespace}/${step.name}`;
     case "repository":
+      if (step.action === "defaultBranch") {
+        return `setting default branch of repository ${step.name} to ${step.branch}`;
+      }
       return step.action === "create"
         ? `creating repository ${step.name}`
         : `making repository ${step.name} ${

@@ -176,6 +176,16 @@ export type ProviderStep =
     /** The provider's visibility when it is neither private nor public ("internal", say). */
     visibility?: string;
   }
+  | {
+    /** The repository's default branch set to the branch its clusters sync (reconcile). */
+    kind: "repository";
+    provider: string;
+    action: "defaultBranch";
+    name: string;
+    branch: string;
+    /** The default branch the API reported. */
+    from: string;
+  }
   | { kind: "group"; provider: string; action: "grant"; group: string; permission: Permission }
   | {
     kind: "accessKey";
@@ -202,6 +212,7 @@ export type StepView =
     private: boolean;
     visibility?: string;
   }
+  | { kind: "repository"; action: "defaultBranch"; name: string; branch: string; from: string }
   | { kind: "group"; action: "grant"; group: string; permission: string }
   | {
     kind: "accessKey";

@@ -47,13 +47,21 @@ export function providerWords(
 export function stepView(step: Step): StepView {
   switch (step.kind) {
     case "repository":
-      return {
-        kind: step.kind,
-        action: step.action,
-        name: step.name,
-        private: step.private,
-        ...(step.visibility ? { visibility: step.visibility } : {}),
-      };
+      return step.action === "defaultBranch"
+        ? {
+          kind: step.kind,
+          action: step.action,
+          name: step.name,
+          branch: step.branch,
+          from: step.from,
+        }
+        : {
+          kind: step.kind,
+          action: step.action,
+          name: step.name,
+          private: step.private,
+          ...(step.visibility ? { visibility: step.visibility } : {}),
+        };
     case "group":
       return {
         kind: step.kind,

@@ -76,6 +76,11 @@ export interface SessionAccess {
   onWait?(message: string): void;
   /** git.caFile's PEM, trusted for the API too (a server behind a private CA). */
   caPem?: string;
+  /**
+   * Every branch the manifest's clusters sync from this repository (its sessions are per
+   * branch): a default branch is reconciled only when they agree.
+   */
+  branches?: string[];
 }
 
 /** What observing the repository showed, as the core uses it. */

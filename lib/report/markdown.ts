@@ -59,6 +59,7 @@ function describeStepView(step: StepView): string {
         step.generatedKey ? ` with the SSH key ${step.generatedKey} generated at apply` : ""
       }`;
     case "repository":
+      if (step.action === "defaultBranch") return describeStep(step as Step);
       return step.action === "create"
         ? `+ create repository ${step.name} (${step.private ? "private" : "public"})`
         : `~ make repository ${step.name} ${step.private ? "private" : "public"}`;

@@ -35,6 +35,9 @@ export function describeStep(step: Step): string {
         step.action === "create" ? "+ create" : "~ update"
       } image pull secret ${step.namespace}/${step.name} (${step.reason})`;
     case "repository":
+      if (step.action === "defaultBranch") {
+        return `~ set default branch of repository ${step.name} to ${step.branch} (was ${step.from})`;
+      }
       return step.action === "create"
         ? `+ create repository ${step.name} (${visibilityWord(step)})`
         : `~ make repository ${step.name} ${visibilityWord(step)}`;

@@ -5,43 +5,25 @@
  * HTTPS, through git http-backend.
  */
 import { chmod, mkdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { dirname } from "node:path";
-import { seedCommit } from "../git/seed.ts";
 import { openUp } from "../ssh/repos.ts";
+import {
+  branchHead,
+  type GitResult,
+  type GitRunOptions,
+  initBareRepository,
+  mustGit as mustRunGit,
+  runGit,
+  SAFE_DIRECTORY_ENV,
+} from "../git/system_git.ts";
 
-async function git(
-  args: string[],
-  opts: { cwd?: string; env?: Record<string, string> } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command("git", {
-    args: ["-c", "safe.directory=*", ...args],
-    cwd: opts.cwd,
-    clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: tmpdir(),
-      GIT_CONFIG_NOSYSTEM: "1",
-      GIT_CONFIG_GLOBAL: "/dev/null",
-      GIT_TERMINAL_PROMPT: "0",
-      LANG: "C",
-      ...opts.env,
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+/** git on repositories other users own (pushes arrive as the sshd sandbox's users). */
+function git(args: string[], opts: GitRunOptions = {}): Promise<GitResult> {
+  return runGit(args, { ...opts, env: { ...SAFE_DIRECTORY_ENV, ...opts.env } });
 }
 
-async function mustGit(
-  args: string[],
-  opts: { cwd?: string; env?: Record<string, string> } = {},
-): Promise<string> {
-  const res = await git(args, opts);
-  if (res.code !== 0) throw new Error(`git ${args[0]} failed: ${res.stderr.trim()}`);
-  return res.stdout;
+function mustGit(args: string[], opts: GitRunOptions = {}): Promise<string> {
+  return mustRunGit(args, { ...opts, env: { ...SAFE_DIRECTORY_ENV, ...opts.env } });
 }
 
 /**
@@ -55,29 +37,17 @@ export async function initBareRepo(
 ): Promise<void> {
   await mkdir(dirname(gitDir), { recursive: true, mode: 0o777 });
   await chmod(dirname(gitDir), 0o777);
-  await mustGit([
-    "init",
-    "--bare",
-    "--quiet",
-    "--shared=0666",
-    `--initial-branch=${branch}`,
-    gitDir,
-  ]);
-  await mustGit(["--git-dir", gitDir, "config", "http.receivepack", "true"]);
-  if (files) await seedCommit(mustGit, gitDir, branch, files, "Initial commit");
+  await initBareRepository(gitDir, branch, {
+    shared: true,
+    receivePack: true,
+    files,
+    git: { env: SAFE_DIRECTORY_ENV },
+  });
   await openUp(gitDir);
 }
 
 export async function branchExists(gitDir: string, branch: string): Promise<boolean> {
-  const res = await git([
-    "--git-dir",
-    gitDir,
-    "rev-parse",
-    "--verify",
-    "--quiet",
-    `refs/heads/${branch}^{commit}`,
-  ]);
-  return res.code === 0;
+  return await branchHead(gitDir, branch, { env: SAFE_DIRECTORY_ENV }) !== null;
 }
 
 /** No branch at all yet (Gitea reports such a repository as "empty"). */

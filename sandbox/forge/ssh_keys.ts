@@ -4,6 +4,8 @@
  * a base64 blob that decodes and names the same type inside (so "ssh-ed25519 <rsa blob>" and
  * truncated pastes are refused). Lines are bounded: the API body is read with a limit anyway.
  */
+import type { DeployKeyRecord, RepoRecord } from "./model.ts";
+
 /** The types GitHub lists in its "key is invalid" message, plus the FIDO ones both sites take. */
 export const KEY_TYPES = [
   "ssh-ed25519",
@@ -95,6 +97,31 @@ export class KeyGrants {
     repos.set(repoId, { path, readOnly });
     this.#grants.set(key, repos);
     return this.#sync(key);
+  }
+
+  /**
+   * Adds a deploy key to its repository and tells sshd; the key is held before sshd is told, so
+   * that a concurrent add of the same key is refused, and dropped again when sshd refuses it.
+   */
+  async add(repo: RepoRecord, record: DeployKeyRecord): Promise<void> {
+    repo.keys.push(record);
+    try {
+      await this.grant(
+        record.key,
+        repo.id,
+        record.readOnly,
+        `${repo.owner.login}/${repo.name}.git`,
+      );
+    } catch (e) {
+      repo.keys.splice(repo.keys.indexOf(record), 1);
+      throw e;
+    }
+  }
+
+  /** Removes a deploy key from its repository, then from sshd. */
+  async remove(repo: RepoRecord, record: DeployKeyRecord): Promise<void> {
+    repo.keys.splice(repo.keys.indexOf(record), 1);
+    await this.revoke(record.key, repo.id);
   }
 
   revoke(key: string, repoId: number): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { mkdir, mkdtemp, realpath, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { seedCommit } from "./seed.ts";
+import { branchHead, initBareRepository, isolatedGitEnv, mustGit, readBlob } from "./system_git.ts";
 import { dirname, join, resolve, sep } from "node:path";
 import { type SandboxTls, sandboxTls } from "../kube/tls.ts";
 
@@ -125,55 +125,7 @@ interface Route {
 }
 
 // ---------------------------------------------------------------------------
-// Running git
-
-interface GitResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Environment for every git we spawn. The user's and system's git config are
- * ignored so a developer's ~/.gitconfig (hooks, signing, url rewrites) cannot
- * change what the sandbox does.
- */
-function isolatedGitEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-    HOME: tmpdir(),
-    GIT_CONFIG_NOSYSTEM: "1",
-    GIT_CONFIG_GLOBAL: "/dev/null",
-    GIT_TERMINAL_PROMPT: "0",
-    LANG: "C",
-    ...extra,
-  };
-}
-
-async function runGit(
-  args: string[],
-  opts: { cwd?: string; env?: Record<string, string> } = {},
-): Promise<GitResult> {
-  const out = await new Deno.Command("git", {
-    args,
-    cwd: opts.cwd,
-    env: isolatedGitEnv(opts.env),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-async function mustGit(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
-  const res = await runGit(args, opts);
-  if (res.code !== 0) {
-    throw new Error(`git ${args.join(" ")} failed (${res.code}): ${res.stderr.trim()}`);
-  }
-  return res.stdout;
-}
+// Running git (./system_git.ts)
 
 let backendPath: Promise<string> | undefined;
 
@@ -400,14 +352,16 @@ function cgiEnv(
   input: CgiInput,
 ): Record<string, string> {
   const env = isolatedGitEnv({
-    GIT_PROJECT_ROOT: root,
-    GIT_HTTP_EXPORT_ALL: "1",
-    GATEWAY_INTERFACE: "CGI/1.1",
-    PATH_INFO: route.pathInfo,
-    QUERY_STRING: url.search.replace(/^\?/, ""),
-    REQUEST_METHOD: req.method,
-    REMOTE_USER: principal.user,
-    REMOTE_ADDR: "127.0.0.1",
+    env: {
+      GIT_PROJECT_ROOT: root,
+      GIT_HTTP_EXPORT_ALL: "1",
+      GATEWAY_INTERFACE: "CGI/1.1",
+      PATH_INFO: route.pathInfo,
+      QUERY_STRING: url.search.replace(/^\?/, ""),
+      REQUEST_METHOD: req.method,
+      REMOTE_USER: principal.user,
+      REMOTE_ADDR: "127.0.0.1",
+    },
   });
   const contentType = req.headers.get("content-type");
   if (contentType) env.CONTENT_TYPE = contentType;
@@ -594,33 +548,19 @@ class SandboxGitServer implements GitServer {
     if (await isBareRepo(dir)) throw new Error(`repo already exists: ${name}`);
     const branch = opts.branch ?? "main";
     await mkdir(dirname(dir), { recursive: true });
-    // --initial-branch makes HEAD point at the branch even while it is unborn.
-    await mustGit(["init", "--bare", "--quiet", `--initial-branch=${branch}`, dir]);
-    await mustGit(["--git-dir", dir, "config", "http.receivepack", "true"]);
-    if (opts.files) await seedCommit(mustGit, dir, branch, opts.files, opts.message);
+    await initBareRepository(dir, branch, {
+      receivePack: true,
+      files: opts.files,
+      message: opts.message,
+    });
   }
 
-  async readFile(name: string, branch: string, path: string): Promise<string | null> {
-    const res = await runGit([
-      "--git-dir",
-      this.#repoDir(name),
-      "cat-file",
-      "blob",
-      `refs/heads/${branch}:${path}`,
-    ]);
-    return res.code === 0 ? res.stdout : null;
+  readFile(name: string, branch: string, path: string): Promise<string | null> {
+    return readBlob(this.#repoDir(name), branch, path);
   }
 
-  async headSha(name: string, branch: string): Promise<string | null> {
-    const res = await runGit([
-      "--git-dir",
-      this.#repoDir(name),
-      "rev-parse",
-      "--verify",
-      "--quiet",
-      `refs/heads/${branch}^{commit}`,
-    ]);
-    return res.code === 0 ? res.stdout.trim() : null;
+  headSha(name: string, branch: string): Promise<string | null> {
+    return branchHead(this.#repoDir(name), branch);
   }
 
   async log(name: string, branch: string): Promise<LogEntry[]> {

@@ -90,19 +90,8 @@ export async function addKey(ctx: Ctx, call: Call, owner: string, name: string):
     createdAt: ctx.store.stamp(),
     addedBy: call.login!,
   };
-  // Held before sshd is told, so that a concurrent add of the same key is refused.
-  repo.keys.push(record);
-  try {
-    await ctx.keys.grant(
-      record.key,
-      repo.id,
-      record.readOnly,
-      `${repo.owner.login}/${repo.name}.git`,
-    );
-  } catch (e) {
-    repo.keys.splice(repo.keys.indexOf(record), 1);
-    throw e;
-  }
+  // Held before sshd is told: a concurrent add of the same key is refused.
+  await ctx.keys.add(repo, record);
   // CreateDeployKey answers without the private information.
   return reply(201, deployKey(record, keyIdOf(ctx, record.key), repo, call.urls));
 }
@@ -143,7 +132,6 @@ export async function deleteKey(
   const hit = keyById(ctx, id);
   if (!hit) return reply(204);
   if (hit.repo !== found.repo) return fail(call, 403, "You do not have access to this key");
-  hit.repo.keys.splice(hit.repo.keys.indexOf(hit.key), 1);
-  await ctx.keys.revoke(hit.key.key, hit.repo.id);
+  await ctx.keys.remove(hit.repo, hit.key);
   return reply(204);
 }

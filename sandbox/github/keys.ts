@@ -87,19 +87,8 @@ export async function addKey(ctx: Ctx, call: Call, owner: string, name: string):
     createdAt: ctx.store.stamp(),
     addedBy: call.login!,
   };
-  // Held before sshd is told, so that a concurrent add of the same key gets "already in use".
-  repo.keys.push(record);
-  try {
-    await ctx.keys.grant(
-      record.key,
-      repo.id,
-      record.readOnly,
-      `${repo.owner.login}/${repo.name}.git`,
-    );
-  } catch (e) {
-    repo.keys.splice(repo.keys.indexOf(record), 1);
-    throw e;
-  }
+  // Held before sshd is told: a concurrent add of the same key is refused.
+  await ctx.keys.add(repo, record);
   const body = deployKey(record, repo, call.urls);
   return reply(201, body, { location: body.url });
 }
@@ -135,7 +124,6 @@ export async function deleteKey(
   const { repo } = found;
   const key = keyOf(repo.keys, id);
   if (!key) return notFound(call);
-  repo.keys.splice(repo.keys.indexOf(key), 1);
-  await ctx.keys.revoke(key.key, repo.id);
+  await ctx.keys.remove(repo, key);
   return reply(204);
 }

@@ -4,57 +4,24 @@
  * sandbox's local users while the repos themselves are created by the test process (root).
  */
 import { chmod, mkdir, readdir, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { seedCommit } from "../git/seed.ts";
+import {
+  branchHead,
+  type GitResult,
+  initBareRepository,
+  readBlob as readSystemBlob,
+  runGit as runSystemGit,
+} from "../git/system_git.ts";
 
-export interface GitResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { GitResult };
 
-export function isolatedGitEnv(gitConfig: string, extra: Record<string, string> = {}) {
-  return {
-    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-    HOME: tmpdir(),
-    GIT_CONFIG_NOSYSTEM: "1",
-    // The sandbox's own global config: safe.directory=* (repos are shared between users).
-    GIT_CONFIG_GLOBAL: gitConfig,
-    GIT_TERMINAL_PROMPT: "0",
-    LANG: "C",
-    ...extra,
-  };
-}
-
-export async function runGit(
+/** git with the sandbox's own global config (safe.directory=*: repos are shared between users). */
+export function runGit(
   gitConfig: string,
   args: string[],
   opts: { cwd?: string; env?: Record<string, string> } = {},
 ): Promise<GitResult> {
-  const out = await new Deno.Command("git", {
-    args,
-    cwd: opts.cwd,
-    env: isolatedGitEnv(gitConfig, opts.env),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-async function mustGit(
-  gitConfig: string,
-  args: string[],
-  opts: { cwd?: string; env?: Record<string, string> } = {},
-): Promise<string> {
-  const res = await runGit(gitConfig, args, opts);
-  if (res.code !== 0) {
-    throw new Error(`git ${args.join(" ")} failed (${res.code}): ${res.stderr.trim()}`);
-  }
-  return res.stdout;
+  return runSystemGit(args, { ...opts, globalConfig: gitConfig });
 }
 
 function isSafeSegment(segment: string): boolean {
@@ -95,49 +62,25 @@ export async function createBareRepo(
 ): Promise<void> {
   if (await isBareRepo(dir)) throw new Error(`repo already exists: ${dir}`);
   await mkdir(dirname(dir), { recursive: true, mode: 0o755 });
-  // --initial-branch makes HEAD name the branch even while it is unborn.
-  await mustGit(gitConfig, [
-    "init",
-    "--bare",
-    "--quiet",
-    "--shared=0666",
-    `--initial-branch=${branch}`,
-    dir,
-  ]);
-  if (files) await seedCommit((args, o) => mustGit(gitConfig, args, o), dir, branch, files);
+  await initBareRepository(dir, branch, {
+    shared: true,
+    files,
+    git: { globalConfig: gitConfig },
+  });
   await openUp(dir);
 }
 
-export async function headSha(
-  gitConfig: string,
-  dir: string,
-  branch: string,
-): Promise<string | null> {
-  const res = await runGit(gitConfig, [
-    "--git-dir",
-    dir,
-    "rev-parse",
-    "--verify",
-    "--quiet",
-    `refs/heads/${branch}^{commit}`,
-  ]);
-  return res.code === 0 ? res.stdout.trim() : null;
+export function headSha(gitConfig: string, dir: string, branch: string): Promise<string | null> {
+  return branchHead(dir, branch, { globalConfig: gitConfig });
 }
 
-export async function readBlob(
+export function readBlob(
   gitConfig: string,
   dir: string,
   branch: string,
   path: string,
 ): Promise<string | null> {
-  const res = await runGit(gitConfig, [
-    "--git-dir",
-    dir,
-    "cat-file",
-    "blob",
-    `refs/heads/${branch}:${path}`,
-  ]);
-  return res.code === 0 ? res.stdout : null;
+  return readSystemBlob(dir, branch, path, { globalConfig: gitConfig });
 }
 
 /** A push held in a repository's pre-receive hook, for tests that act while a push is in flight. */

@@ -143,6 +143,19 @@ export async function startForge(
 }
 
 /** One user, alice, owner of the organization acme, with `token`: the end-to-end tests' forge. */
+/**
+ * A manifest's `defaults.git` lines for a forge sandbox reached over plain HTTP, its repositories
+ * read over the sandbox sshd; `block`: the settings of the provider's block (`owner: acme, …`).
+ */
+export function forgeGitLines(forge: HostedForge, sshdPort: number, block: string): string[] {
+  return [
+    `provider: ${forge.kind}`,
+    "allowInsecureHttp: true",
+    `sshHostname: 127.0.0.1:${sshdPort}`,
+    `${forge.kind}: { apiUrl: ${forge.apiUrl}, ${block} }`,
+  ];
+}
+
 export function acmeForge(kind: ForgeKind, token: string, sshd?: SshdServer): Promise<HostedForge> {
   return startHostedForge(kind, {
     users: ["alice"],

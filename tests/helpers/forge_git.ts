@@ -4,12 +4,14 @@
  * user's and system's git and ssh configuration ignored.
  */
 import { join } from "node:path";
+import {
+  branchHead,
+  type GitResult,
+  runGit,
+  SAFE_DIRECTORY_ENV,
+} from "../../sandbox/git/system_git.ts";
 
-export interface GitRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type GitRun = GitResult;
 
 const AUTHOR = {
   GIT_AUTHOR_NAME: "Fleet Bot",
@@ -18,33 +20,13 @@ const AUTHOR = {
   GIT_COMMITTER_EMAIL: "bot@example.com",
 };
 
-/** git in `cwd`, never prompting; the exit code is the caller's to judge. */
-export async function git(
+/** git in `cwd` (also its HOME), never prompting; the exit code is the caller's to judge. */
+export function git(
   args: string[],
   cwd: string,
   env: Record<string, string> = {},
 ): Promise<GitRun> {
-  const out = await new Deno.Command("git", {
-    args,
-    cwd,
-    clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: cwd,
-      GIT_CONFIG_NOSYSTEM: "1",
-      GIT_CONFIG_GLOBAL: "/dev/null",
-      GIT_TERMINAL_PROMPT: "0",
-      GIT_ASKPASS: "/bin/false",
-      LANG: "C",
-      ...AUTHOR,
-      ...env,
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  return runGit(args, { cwd, env: { HOME: cwd, GIT_ASKPASS: "/bin/false", ...AUTHOR, ...env } });
 }
 
 export async function mustGit(
@@ -102,6 +84,39 @@ export function sshEnv(key: SshKey, knownHostsFile: string): Record<string, stri
   };
 }
 
+/**
+ * Two deploy keys of the repository at `url` felt over SSH: the read-only one clones it but its
+ * push is refused as read-only, the read-write one pushes a commit that lands on main of the
+ * bare repository `gitDir`. Their clones and environments, for what a test checks next.
+ */
+export async function deployKeysEnforced(o: {
+  dir: string;
+  url: string;
+  ro: SshKey;
+  rw: SshKey;
+  knownHosts: string;
+  gitDir: string;
+}): Promise<
+  { roClone: string; rwClone: string; roEnv: Record<string, string>; rwEnv: Record<string, string> }
+> {
+  const roEnv = sshEnv(o.ro, o.knownHosts);
+  await mustGit(["clone", "--quiet", o.url, "ro"], o.dir, roEnv);
+  const roClone = join(o.dir, "ro");
+  await commitFile(roClone, "ro.txt", "ro\n", "from the read-only key");
+  const refused = await git(["push", "origin", "HEAD:main"], roClone, roEnv);
+  if (refused.code === 0 || !/read-only/.test(refused.stderr)) {
+    throw new Error(`the read-only key pushed, or was refused otherwise: ${refused.stderr}`);
+  }
+  const rwEnv = sshEnv(o.rw, o.knownHosts);
+  await mustGit(["clone", "--quiet", o.url, "rw"], o.dir, rwEnv);
+  const rwClone = join(o.dir, "rw");
+  const sha = await commitFile(rwClone, "rw.txt", "rw\n", "from the read-write key");
+  await mustGit(["push", "--quiet", "origin", "HEAD:main"], rwClone, rwEnv);
+  const landed = await bareHead(o.gitDir, "main");
+  if (landed !== sha) throw new Error(`the read-write key's push did not land: main is ${landed}`);
+  return { roClone, rwClone, roEnv, rwEnv };
+}
+
 /** Writes a file in a clone and commits it; returns the new commit. */
 export async function commitFile(
   clone: string,
@@ -116,21 +131,8 @@ export async function commitFile(
 }
 
 /** The commit a branch points at in a bare repository (as root, whoever pushed). */
-export async function bareHead(gitDir: string, branch: string): Promise<string | null> {
-  const r = await git(
-    [
-      "-c",
-      "safe.directory=*",
-      "--git-dir",
-      gitDir,
-      "rev-parse",
-      "--verify",
-      "--quiet",
-      `refs/heads/${branch}`,
-    ],
-    "/",
-  );
-  return r.code === 0 ? r.stdout.trim() : null;
+export function bareHead(gitDir: string, branch: string): Promise<string | null> {
+  return branchHead(gitDir, branch, { env: SAFE_DIRECTORY_ENV });
 }
 
 /** A well-formed public key line nobody holds the private half of (servers parse key blobs). */

@@ -28,10 +28,11 @@ const BOB = "canary-bitbucket-token-bob-77c0";
 type Env = FleetEnv & { sshd: SshdServer; bb: BitbucketSandbox };
 
 /** The Bitbucket Server sandbox, its repositories served by git http-backend and sshd. */
-async function withEnv(fn: (env: Env) => Promise<void>) {
+async function withEnv(fn: (env: Env) => Promise<void>, contexts = ["c0"]) {
   await withSshd((sshd) =>
     withFleetEnv({
       prefix: "fluxfleet-bb-e2e-",
+      contexts,
       git: { root: sshd.root, users: { alice: ALICE, bob: BOB } },
       manifestName: "fleet.yaml",
     }, async (env) => {
@@ -57,8 +58,12 @@ async function withEnv(fn: (env: Env) => Promise<void>) {
   );
 }
 
-/** The manifest (cluster c0) with these settings added to the bitbucket-server `git:`. */
-async function writeManifest(env: Env, git: Record<string, string>): Promise<void> {
+/** The manifest (cluster c0, or these clusters) with these settings added to the bitbucket-server `git:`. */
+async function writeManifest(
+  env: Env,
+  git: Record<string, string>,
+  clusters = ["c0"],
+): Promise<void> {
   const settings = Object.entries({
     provider: "bitbucket-server",
     hostname: "bitbucket.example.com",
@@ -70,7 +75,9 @@ async function writeManifest(env: Env, git: Record<string, string>): Promise<voi
   });
   await Deno.writeTextFile(
     env.manifest,
-    manifestYaml({ clusters: [{ name: "c0", git: settings.map(([k, v]) => `${k}: ${v}`) }] }),
+    manifestYaml({
+      clusters: clusters.map((name) => ({ name, git: settings.map(([k, v]) => `${k}: ${v}`) })),
+    }),
   );
 }
 
@@ -368,5 +375,50 @@ Deno.test({
       await pushWithClusterKey(env, url, secret.identity, secret.known_hosts);
       assert.equal(await env.sshd.readFile("proj/fleet", "main", "image-update.yaml"), "tag: v2\n");
     });
+  },
+});
+
+Deno.test({
+  name:
+    "bitbucket destroy removes the cluster's own access key after the cluster; another cluster's key stays",
+  ignore: missing("sshd"),
+  async fn() {
+    await withEnv(async (env) => {
+      const base = { owner: "PROJ", username: "alice", sshHostname: `127.0.0.1:${env.sshd.port}` };
+      await writeManifest(env, base, ["c0", "c1"]);
+      const apply = await cli(env, ["apply", "--auto-approve"]);
+      assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+      const labels = () => env.bb.repo("PROJ", "fleet")!.keys.map((k) => k.label).sort();
+      assert.deepEqual(labels(), [
+        "fluxfleet-c0-clusters-c0-flux-system",
+        "fluxfleet-c1-clusters-c1-flux-system",
+      ]);
+      const c1Key = env.bb.repo("PROJ", "fleet")!.keys.find((k) => k.label.includes("-c1-"))!;
+      const before = env.bb.mutatingRequests().length;
+
+      const plan = await cli(env, ["destroy", "--cluster", "c0"]);
+      assert.ok(
+        plan.stdout.includes(
+          "- remove deploy key fluxfleet-c0-clusters-c0-flux-system from the repository",
+        ),
+        plan.stdout,
+      );
+      const destroy = await cli(env, ["destroy", "--auto-approve", "--cluster", "c0"]);
+      assert.equal(destroy.code, 0, destroy.stdout + destroy.stderr);
+      assert.deepEqual(labels(), ["fluxfleet-c1-clusters-c1-flux-system"]);
+      assert.equal(env.bb.repo("PROJ", "fleet")!.keys[0].key, c1Key.key, "c1's key untouched");
+      const deleted = env.bb.mutatingRequests().slice(before);
+      assert.deepEqual(deleted.map((r) => r.method), ["DELETE"]);
+      assert.match(deleted[0].path, /^\/rest\/keys\/1\.0\/projects\/PROJ\/repos\/fleet\/ssh\/\d+$/);
+      assert.equal(fluxObject(env.kubes[0], "GitRepository"), undefined, "c0 uninstalled");
+      assert.ok(fluxObject(env.kubes[1], "GitRepository"), "c1 still installed");
+
+      // Nothing left to remove: a second destroy of c0 plans no key step.
+      const again = await cli(env, ["destroy", "--cluster", "c0", "--output", "json"]);
+      assert.equal(again.code, 0, again.stdout + again.stderr);
+      const doc = JSON.parse(again.stdout);
+      assert.deepEqual(outputSchemaErrors(doc), []);
+      assert.ok(!JSON.stringify(doc).includes("accessKey"), again.stdout);
+    }, ["c0", "c1"]);
   },
 });

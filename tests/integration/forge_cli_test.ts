@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { manifestYaml, withFleetEnv, withSshd } from "../helpers/harness.ts";
 import { missing } from "../helpers/tools.ts";
 import { outputSchemaErrors } from "../helpers/output_schema.ts";
-import { acmeForge } from "../helpers/forge.ts";
+import { acmeForge, forgeGitLines } from "../helpers/forge.ts";
 
 const TOKEN = "forge_canary_ratelimit_8e2c04f9";
 
@@ -57,12 +57,7 @@ Deno.test({
           await Deno.writeTextFile(
             env.manifest,
             manifestYaml({
-              git: [
-                "provider: github",
-                "allowInsecureHttp: true",
-                `sshHostname: 127.0.0.1:${sshd.port}`,
-                `github: { apiUrl: ${gh.url}, owner: acme, repository: fleet, teams: [ops] }`,
-              ],
+              git: forgeGitLines(gh, sshd.port, "owner: acme, repository: fleet, teams: [ops]"),
               clusters: [{ name: "c0" }],
             }),
           );

@@ -11,7 +11,7 @@ import { loadManifest } from "../../lib/config/load.ts";
 import { planFleet } from "../../lib/apply/fleet.ts";
 import { describeDestroyStep } from "../../lib/plan/destroy.ts";
 import { destroyDocument } from "../../lib/report/json.ts";
-import { acmeForge } from "../helpers/forge.ts";
+import { acmeForge, forgeGitLines } from "../helpers/forge.ts";
 
 const TOKEN = "forge_canary_destroy_51c7e3a0";
 
@@ -26,12 +26,11 @@ Deno.test({
           await Deno.writeTextFile(
             env.manifest,
             manifestYaml({
-              git: [
-                "provider: github",
-                "allowInsecureHttp: true",
-                `sshHostname: 127.0.0.1:${sshd.port}`,
-                `github: { apiUrl: ${gh.url}, owner: acme, repository: fleet, token: { env: GH } }`,
-              ],
+              git: forgeGitLines(
+                gh,
+                sshd.port,
+                "owner: acme, repository: fleet, token: { env: GH }",
+              ),
               clusters: contextNames(2).map((name) => ({ name })),
             }),
           );

@@ -16,7 +16,7 @@ import { missing } from "../helpers/tools.ts";
 import { loadManifest } from "../../lib/config/load.ts";
 import { type FleetRun, planFleet } from "../../lib/apply/fleet.ts";
 import type { ClusterResult } from "../../lib/plan/results.ts";
-import { acmeForge } from "../helpers/forge.ts";
+import { acmeForge, forgeGitLines } from "../helpers/forge.ts";
 
 const TOKEN = "forge_canary_fleet_0d6e2a91";
 const CLUSTERS = 12;
@@ -45,12 +45,7 @@ for (const kind of ["github", "gitea"] as const) {
               await Deno.writeTextFile(
                 env.manifest,
                 manifestYaml({
-                  git: [
-                    `provider: ${kind}`,
-                    "allowInsecureHttp: true",
-                    `sshHostname: 127.0.0.1:${sshd.port}`,
-                    `${kind}: { apiUrl: ${forge.apiUrl}, owner: acme, token: { env: FORGE_TOKEN } }`,
-                  ],
+                  git: forgeGitLines(forge, sshd.port, "owner: acme, token: { env: FORGE_TOKEN }"),
                   clusters: contextNames(CLUSTERS).map((name, i) => ({
                     name,
                     git: [`${kind}: { repository: ${REPOS[i % REPOS.length]} }`],

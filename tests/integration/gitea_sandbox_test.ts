@@ -14,17 +14,18 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { giteaApi } from "gitea-js";
 import { type GiteaSandbox, startGiteaSandbox } from "../../sandbox/gitea/server.ts";
-import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
+import type { SshdServer } from "../../sandbox/ssh/sshd.ts";
+import { withForgeSandbox } from "../helpers/forge_sandbox.ts";
 import { missing } from "../helpers/tools.ts";
 import {
   bareHead,
   basicAuth,
   commitFile,
+  deployKeysEnforced,
   fakeKey,
   git,
   mustGit,
   newSshKey,
-  sshEnv,
 } from "../helpers/forge_git.ts";
 
 const TOKENS = {
@@ -46,65 +47,42 @@ interface Env {
 }
 
 async function withGitea(fn: (env: Env) => Promise<void>, opts: { ssh?: boolean } = {}) {
-  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-gitea-test-" });
-  const sshd = opts.ssh ? await startSshd() : undefined;
-  let gt: GiteaSandbox | undefined;
-  try {
-    gt = await startGiteaSandbox({
-      users: ["alice", "bob", "carol"],
-      orgs: [{
-        login: "fleet",
-        owners: ["alice"],
-        members: ["bob"],
-        teams: [
-          { slug: "ops", permission: "write", members: ["bob"] },
-          { slug: "devs", permission: "read" },
+  await withForgeSandbox(
+    "fluxfleet-gitea-test-",
+    opts,
+    (served) =>
+      startGiteaSandbox({
+        users: ["alice", "bob", "carol"],
+        orgs: [{
+          login: "fleet",
+          owners: ["alice"],
+          members: ["bob"],
+          teams: [
+            { slug: "ops", permission: "write", members: ["bob"] },
+            { slug: "devs", permission: "read" },
+          ],
+        }],
+        tokens: [
+          { token: TOKENS.alice, user: "alice" },
+          { token: TOKENS.bob, user: "bob" },
+          { token: TOKENS.carol, user: "carol" },
+          {
+            token: TOKENS.aliceRepoOnly,
+            user: "alice",
+            name: "alice-repo",
+            scopes: ["write:repository"],
+          },
+          {
+            token: TOKENS.aliceReadOnly,
+            user: "alice",
+            name: "alice-read",
+            scopes: ["read:repository", "read:user"],
+          },
         ],
-      }],
-      tokens: [
-        { token: TOKENS.alice, user: "alice" },
-        { token: TOKENS.bob, user: "bob" },
-        { token: TOKENS.carol, user: "carol" },
-        {
-          token: TOKENS.aliceRepoOnly,
-          user: "alice",
-          name: "alice-repo",
-          scopes: ["write:repository"],
-        },
-        {
-          token: TOKENS.aliceReadOnly,
-          user: "alice",
-          name: "alice-read",
-          scopes: ["read:repository", "read:user"],
-        },
-      ],
-      gitRoot: sshd?.root,
-      sshCloneBase: sshd ? `ssh://git@127.0.0.1:${sshd.port}` : undefined,
-      accessKeys: sshd
-        ? {
-          authorize: (key, o) => sshd.authorize(key, o),
-          revoke: (key) => sshd.revoke(key),
-        }
-        : undefined,
-    });
-    let knownHosts: string | undefined;
-    if (sshd) {
-      knownHosts = join(dir, "known_hosts");
-      await Deno.writeTextFile(knownHosts, sshd.knownHosts());
-    }
-    const sandbox = gt;
-    await fn({
-      gt: sandbox,
-      dir,
-      sshd,
-      knownHosts,
-      api: (token) => giteaApi(sandbox.url, { token }),
-    });
-  } finally {
-    await gt?.close();
-    await sshd?.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+        ...served,
+      }),
+    (gt, env) => fn({ ...env, gt, api: (token) => giteaApi(gt.url, { token }) }),
+  );
 }
 
 interface Failure {
@@ -342,20 +320,14 @@ Deno.test({
       assert.equal(shared.data.key_id, roKey.data.key_id);
 
       const url = repo.data.ssh_url!;
-      const roEnv = sshEnv(ro, env.knownHosts!);
-      await mustGit(["clone", "--quiet", url, "ro"], env.dir, roEnv);
-      const roClone = join(env.dir, "ro");
-      await commitFile(roClone, "ro.txt", "ro\n", "from the read-only key");
-      const refused = await git(["push", "origin", "HEAD:main"], roClone, roEnv);
-      assert.notEqual(refused.code, 0);
-      assert.match(refused.stderr, /read-only/);
-
-      const rwEnv = sshEnv(rw, env.knownHosts!);
-      await mustGit(["clone", "--quiet", url, "rw"], env.dir, rwEnv);
-      const rwClone = join(env.dir, "rw");
-      const sha = await commitFile(rwClone, "rw.txt", "rw\n", "from the read-write key");
-      await mustGit(["push", "--quiet", "origin", "HEAD:main"], rwClone, rwEnv);
-      assert.equal(await bareHead(env.gt.repo("fleet", "fleet-infra")!.gitDir, "main"), sha);
+      const { roClone, rwClone, roEnv, rwEnv } = await deployKeysEnforced({
+        dir: env.dir,
+        url,
+        ro,
+        rw,
+        knownHosts: env.knownHosts!,
+        gitDir: env.gt.repo("fleet", "fleet-infra")!.gitDir,
+      });
 
       // The read-write key reaches its own repository only; the shared key reaches both.
       const otherUrl = url.replace("fleet-infra", "other");

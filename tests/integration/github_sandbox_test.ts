@@ -14,17 +14,18 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Octokit } from "@octokit/rest";
 import { type GitHubSandbox, startGitHubSandbox } from "../../sandbox/github/server.ts";
-import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
+import type { SshdServer } from "../../sandbox/ssh/sshd.ts";
+import { withForgeSandbox } from "../helpers/forge_sandbox.ts";
 import { missing } from "../helpers/tools.ts";
 import {
   bareHead,
   basicAuth,
   commitFile,
+  deployKeysEnforced,
   fakeKey,
   git,
   mustGit,
   newSshKey,
-  sshEnv,
 } from "../helpers/forge_git.ts";
 
 const TOKENS = {
@@ -49,59 +50,46 @@ interface Env {
 }
 
 async function withGitHub(fn: (env: Env) => Promise<void>, opts: { ssh?: boolean } = {}) {
-  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-gh-test-" });
-  const sshd = opts.ssh ? await startSshd() : undefined;
-  let gh: GitHubSandbox | undefined;
-  try {
-    gh = await startGitHubSandbox({
-      users: ["alice", "bob", "carol"],
-      orgs: [{
-        login: "fleet",
-        owners: ["alice"],
-        members: ["bob"],
-        teams: [{ slug: "ops", name: "Ops", members: ["bob"] }, { slug: "devs" }],
-      }],
-      tokens: [
-        { token: TOKENS.alice, user: "alice" },
-        { token: TOKENS.bob, user: "bob" },
-        { token: TOKENS.carol, user: "carol" },
-        {
-          token: TOKENS.aliceFine,
-          user: "alice",
-          name: "alice-fine",
-          kind: "fine-grained",
-          permissions: { metadata: "read", contents: "write" },
-        },
-        { token: TOKENS.aliceReadOrg, user: "alice", name: "alice-readorg", scopes: ["read:org"] },
-      ],
-      gitRoot: sshd?.root,
-      sshCloneBase: sshd ? `ssh://git@127.0.0.1:${sshd.port}` : undefined,
-      accessKeys: sshd
-        ? {
-          authorize: (key, o) => sshd.authorize(key, o),
-          revoke: (key) => sshd.revoke(key),
-        }
-        : undefined,
-    });
-    let knownHosts: string | undefined;
-    if (sshd) {
-      knownHosts = join(dir, "known_hosts");
-      await Deno.writeTextFile(knownHosts, sshd.knownHosts());
-    }
-    const sandbox = gh;
-    await fn({
-      gh: sandbox,
-      dir,
-      sshd,
-      knownHosts,
-      octo: (auth) => new Octokit({ auth, baseUrl: sandbox.url, log: QUIET }),
-      ghes: (auth) => new Octokit({ auth, baseUrl: sandbox.enterpriseApiUrl, log: QUIET }),
-    });
-  } finally {
-    await gh?.close();
-    await sshd?.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  await withForgeSandbox(
+    "fluxfleet-gh-test-",
+    opts,
+    (served) =>
+      startGitHubSandbox({
+        users: ["alice", "bob", "carol"],
+        orgs: [{
+          login: "fleet",
+          owners: ["alice"],
+          members: ["bob"],
+          teams: [{ slug: "ops", name: "Ops", members: ["bob"] }, { slug: "devs" }],
+        }],
+        tokens: [
+          { token: TOKENS.alice, user: "alice" },
+          { token: TOKENS.bob, user: "bob" },
+          { token: TOKENS.carol, user: "carol" },
+          {
+            token: TOKENS.aliceFine,
+            user: "alice",
+            name: "alice-fine",
+            kind: "fine-grained",
+            permissions: { metadata: "read", contents: "write" },
+          },
+          {
+            token: TOKENS.aliceReadOrg,
+            user: "alice",
+            name: "alice-readorg",
+            scopes: ["read:org"],
+          },
+        ],
+        ...served,
+      }),
+    (gh, env) =>
+      fn({
+        ...env,
+        gh,
+        octo: (auth) => new Octokit({ auth, baseUrl: gh.url, log: QUIET }),
+        ghes: (auth) => new Octokit({ auth, baseUrl: gh.enterpriseApiUrl, log: QUIET }),
+      }),
+  );
 }
 
 interface HttpFailure {
@@ -386,9 +374,14 @@ Deno.test({
       );
 
       const url = repo.data.ssh_url;
-      const roEnv = sshEnv(ro, env.knownHosts!);
-      await mustGit(["clone", "--quiet", url, "ro"], env.dir, roEnv);
-      const roClone = join(env.dir, "ro");
+      const { rwClone, roEnv, rwEnv } = await deployKeysEnforced({
+        dir: env.dir,
+        url,
+        ro,
+        rw,
+        knownHosts: env.knownHosts!,
+        gitDir: env.gh.repo("fleet", "fleet-infra")!.gitDir,
+      });
       // A deploy key reaches its own repository only.
       const elsewhere = await git(
         ["clone", "--quiet", url.replace("fleet-infra", "other")],
@@ -397,17 +390,6 @@ Deno.test({
       );
       assert.notEqual(elsewhere.code, 0);
       assert.match(elsewhere.stderr, /this key has no access to this repository/);
-      await commitFile(roClone, "ro.txt", "ro\n", "from the read-only key");
-      const refused = await git(["push", "origin", "HEAD:main"], roClone, roEnv);
-      assert.notEqual(refused.code, 0);
-      assert.match(refused.stderr, /read-only/);
-
-      const rwEnv = sshEnv(rw, env.knownHosts!);
-      await mustGit(["clone", "--quiet", url, "rw"], env.dir, rwEnv);
-      const rwClone = join(env.dir, "rw");
-      const sha = await commitFile(rwClone, "rw.txt", "rw\n", "from the read-write key");
-      await mustGit(["push", "--quiet", "origin", "HEAD:main"], rwClone, rwEnv);
-      assert.equal(await bareHead(env.gh.repo("fleet", "fleet-infra")!.gitDir, "main"), sha);
 
       const deleted = await alice.rest.repos.deleteDeployKey({
         owner: "fleet",

@@ -24,6 +24,12 @@ import {
 } from "../../sandbox/gitlab/server.ts";
 import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
 import { missing } from "../helpers/tools.ts";
+import {
+  basicAuth as basic,
+  git as sysGit,
+  type GitRun as GitResult,
+  mustGit,
+} from "../helpers/forge_git.ts";
 
 const ALICE = "canary-gitlab-alice-5f2c91"; // owner of fleet
 const ALICE_READ = "canary-gitlab-alice-readapi-77e1"; // read_api only
@@ -143,48 +149,6 @@ async function gitlabError(p: Promise<unknown>): Promise<{ status: number; text:
     return { status: cause.response.status, text: e.message };
   }
   assert.fail("expected the call to fail");
-}
-
-interface GitResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The system git, isolated from the developer's config. */
-async function sysGit(args: string[], cwd: string, env: Record<string, string> = {}) {
-  const out = await new Deno.Command("git", {
-    args,
-    cwd,
-    clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: cwd,
-      GIT_CONFIG_NOSYSTEM: "1",
-      GIT_CONFIG_GLOBAL: "/dev/null",
-      GIT_TERMINAL_PROMPT: "0",
-      GIT_AUTHOR_NAME: "Fleet Bot",
-      GIT_AUTHOR_EMAIL: "bot@example.com",
-      GIT_COMMITTER_NAME: "Fleet Bot",
-      GIT_COMMITTER_EMAIL: "bot@example.com",
-      ...env,
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-async function mustGit(args: string[], cwd: string, env: Record<string, string> = {}) {
-  const r = await sysGit(args, cwd, env);
-  assert.equal(r.code, 0, `git ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
-
-function basic(user: string, password: string): string[] {
-  return ["-c", `http.extraHeader=Authorization: Basic ${btoa(`${user}:${password}`)}`];
 }
 
 /** Clones `url` into a new directory under `dir`; the git result and the clone's path. */

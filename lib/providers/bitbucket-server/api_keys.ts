@@ -73,7 +73,8 @@ export async function addRepoAccessKey(
 
 /**
  * DELETE …/ssh/{keyId} — "Remove an access key from the repository": 204; 401 insufficient
- * permissions; 404 no repository.
+ * permissions; 404 no repository. A 404 is accepted: a key (or repository) already gone is
+ * removed, so a destroy run twice, or a key deleted by hand meanwhile, is not an error.
  */
 export async function deleteRepoAccessKey(
   tr: Transport,
@@ -85,5 +86,6 @@ export async function deleteRepoAccessKey(
     path: `${keysPath(t)}/${encodeURIComponent(String(id))}`,
     action: `delete access key ${id} of ${repoName(t)}`,
     subject: `access key ${id} of ${repoName(t)}`,
+    accept: [404],
   });
 }

@@ -61,6 +61,12 @@ export function openSession(b: BitbucketSettings, access: SessionAccess): Provid
         neutralKeys(),
       ),
     keyRegistered: (publicKey) => keys.some((k) => k.publicKey === publicKeyMaterial(publicKey)),
+    clusterKeys: (label) =>
+      b.tokenAuth ? [] : keys.filter((k) => k.label === label).map((k) => k.id),
+    async removeKeys(ids) {
+      for (const id of ids) await client.deleteAccessKey(id);
+      keys = keys.filter((k) => !ids.includes(k.id));
+    },
     async apply(step, ctx) {
       switch (step.kind) {
         case "repository":
@@ -68,6 +74,8 @@ export function openSession(b: BitbucketSettings, access: SessionAccess): Provid
             repo = await client.createRepository({ private: step.private });
             return repositoryFacts(b, repo);
           }
+          // Bitbucket's planner never reconciles the default branch.
+          if (step.action === "defaultBranch") throw new Error("not a Bitbucket Server step");
           await client.setVisibility(step.private);
           return undefined;
         case "group":

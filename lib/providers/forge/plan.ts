@@ -2,7 +2,8 @@
  * The steps of a hosted repository (flux2 pkg/bootstrap/bootstrap_provider.go reconcileOrgRepository
  * and reconcileUserRepository, go-git-providers' Reconcile), planned purely from what a provider's
  * API showed: create the repository only when missing; show visibility drift and change it only
- * when asked; grant missing groups (teams), and re-grant one whose permission differs only when
+ * when asked, and likewise the default branch (flux's repository info carries it: with
+ * --reconcile it is set on an existing repository); grant missing groups (teams), and re-grant one whose permission differs only when
  * asked (flux: "Don't reconcile team if team already exists and b.reconcile is false"); register
  * the cluster's access (deploy) key only when it is not there, and replace the keys fluxfleet
  * added earlier (same label, other key) on rotation. Shared by every provider with an API; steps
@@ -23,6 +24,13 @@ export interface DesiredRepository {
   groups: { group: string; permission: Permission }[];
   /** What the provider calls a group in warnings ("group", "team"). */
   groupWord: string;
+  /** The branch the clusters sync, wanted as the default branch; absent: not compared. */
+  defaultBranch?: string;
+  /**
+   * Every branch the manifest's clusters sync from this repository: when they differ, no branch
+   * is the default they want, and it is left as it is.
+   */
+  branches?: string[];
 }
 
 export interface ObservedRepository {
@@ -30,6 +38,7 @@ export interface ObservedRepository {
   private?: boolean;
   /** The groups that have a grant; `permission` when the API says which (else not compared). */
   groups: { group: string; permission?: Permission }[];
+  defaultBranch?: string;
 }
 
 export function planRepository(
@@ -58,6 +67,9 @@ export function planRepository(
       );
     }
   }
+  const defaultBranch = planDefaultBranch(desired, observed, reconcileHint);
+  steps.push(...defaultBranch.steps);
+  warnings.push(...defaultBranch.warnings);
   for (const g of desired.groups) {
     const held = observed.groups.find((o) => o.group.toLowerCase() === g.group.toLowerCase());
     const grant = () =>
@@ -80,6 +92,57 @@ export function planRepository(
     }
   }
   return { steps, warnings };
+}
+
+/**
+ * The default branch of an existing repository: set to the branch its clusters sync with
+ * `reconcile`, else its drift reported. Clusters syncing several branches of the repository want
+ * no one of them as the default: with `reconcile` that is said, and nothing changes (each
+ * branch's run would set it back otherwise).
+ */
+function planDefaultBranch(
+  desired: DesiredRepository,
+  observed: ObservedRepository,
+  reconcileHint: string,
+): { steps: ProviderStep[]; warnings: string[] } {
+  const want = desired.defaultBranch;
+  const have = observed.defaultBranch;
+  if (!observed.exists || want === undefined || have === undefined || have === want) {
+    return { steps: [], warnings: [] };
+  }
+  const { name, provider } = desired;
+  const branches = [...new Set([want, ...(desired.branches ?? [])])].sort();
+  if (branches.length > 1) {
+    return {
+      steps: [],
+      warnings: desired.reconcile
+        ? [
+          `the clusters of repository ${name} sync branches ${branches.join(", ")}: its ` +
+          `default branch ${have} is left as it is`,
+        ]
+        : [],
+    };
+  }
+  if (desired.reconcile) {
+    return {
+      steps: [{
+        kind: "repository",
+        provider,
+        action: "defaultBranch",
+        name,
+        branch: want,
+        from: have,
+      }],
+      warnings: [],
+    };
+  }
+  return {
+    steps: [],
+    warnings: [
+      `repository ${name} has default branch ${have}, the manifest's clusters sync ${want}; ` +
+      `left as it is ${reconcileHint}`,
+    ],
+  };
 }
 
 /** An access key the repository holds, its permission in neutral words. */

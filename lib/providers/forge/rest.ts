@@ -129,6 +129,25 @@ export async function setVisibility(
   });
 }
 
+/**
+ * PATCH /repos/{owner}/{repo} {default_branch}: GitHub repos/update ("Updates the default branch
+ * for this repository"; 422 when the branch does not exist), Gitea repoEdit (EditRepoOption
+ * default_branch). Called after the push, so the branch exists.
+ */
+export async function setDefaultBranch(
+  client: JsonClient,
+  s: ForgeSettings,
+  branch: string,
+): Promise<void> {
+  await client.send({
+    method: "PATCH",
+    path: repoPath(s),
+    body: { default_branch: branch },
+    action: `set the default branch of ${repoName(s)} to ${branch}`,
+    subject: `repository ${repoName(s)}`,
+  });
+}
+
 export async function listKeys(
   client: JsonClient,
   d: ForgeDialect,

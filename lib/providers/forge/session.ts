@@ -98,10 +98,13 @@ export function openForgeSession(
           reconcileSetting: "reconcile",
           groups: teamsApply() ? s.teams : [],
           groupWord: "team",
+          defaultBranch: s.branch,
+          ...(access.branches ? { branches: access.branches } : {}),
         },
         {
           exists: repo !== undefined,
           private: repo?.private,
+          defaultBranch: repo?.defaultBranch,
           groups: teams.map((t) => ({ group: t.name, permission: t.permission })),
         },
       ),
@@ -129,6 +132,11 @@ export function openForgeSession(
           if (step.action === "create") {
             repo = await rest.createRepository(http, d, s, step.private);
             return repositoryFacts(s, repo);
+          }
+          if (step.action === "defaultBranch") {
+            await rest.setDefaultBranch(http, s, step.branch);
+            if (repo) repo = { ...repo, defaultBranch: step.branch };
+            return undefined;
           }
           await rest.setVisibility(http, s, step.private);
           return undefined;
