@@ -54,3 +54,12 @@ Deno.test("start-up loads no live-display library: log-update and cli-truncate a
     assert.equal(npm.has(lazy), false, `${lazy} is imported statically by main.ts`);
   }
 });
+
+Deno.test("start-up loads no git library: isomorphic-git is imported by the first repository fetched (the cluster APIs are read meanwhile)", async () => {
+  const npm = await staticNpmImports();
+  assert.equal(
+    npm.has("isomorphic-git"),
+    false,
+    "isomorphic-git is imported statically by main.ts",
+  );
+});

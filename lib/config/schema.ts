@@ -4,7 +4,7 @@
  * keys (marked deprecated) and its kind to `git.provider`. The file as published is this
  * composition (`fluxfleet schema` prints it; tests/integration/cli_test.ts checks they agree).
  */
-import { Ajv2020, type ErrorObject } from "ajv/dist/2020";
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020";
 import addFormatsModule from "ajv-formats";
 import schemaJson from "../../schemas/flux-bootstrap.schema.json" with { type: "json" };
 import { PROVIDERS } from "../providers/registry.ts";
@@ -45,10 +45,19 @@ type AddFormats = (ajv: Ajv2020) => Ajv2020;
 const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ??
   addFormatsModule) as unknown as AddFormats;
 
-const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
-addFormats(ajv);
-const validator = ajv.compile(manifestSchema);
+let validator: ValidateFunction | undefined;
+
+/** The compiled schema, made on first use: commands that read no manifest never compile it. */
+function compiled(): ValidateFunction {
+  if (!validator) {
+    const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+    addFormats(ajv);
+    validator = ajv.compile(manifestSchema);
+  }
+  return validator;
+}
 
 export function schemaErrors(data: unknown): ErrorObject[] {
-  return validator(data) ? [] : [...(validator.errors ?? [])];
+  const validate = compiled();
+  return validate(data) ? [] : [...(validate.errors ?? [])];
 }

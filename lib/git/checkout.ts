@@ -5,7 +5,8 @@
  */
 import * as fs from "node:fs";
 import { dirname, join } from "node:path";
-import git, { type PromiseFsClient } from "isomorphic-git";
+import type { PromiseFsClient } from "isomorphic-git";
+import { isoGit } from "./iso.ts";
 import { assertPlainPath, checkedRepoPath, repoPathError, treeEntryProblem } from "./repo_paths.ts";
 import type { FileChange, RepoCheckout } from "./types.ts";
 
@@ -15,6 +16,7 @@ export async function emptyCheckout(
   branch: string,
   url: string,
 ): Promise<RepoCheckout> {
+  const git = await isoGit();
   await git.init({ fs, dir, defaultBranch: branch });
   await git.addRemote({ fs, dir, remote: "origin", url });
   return { dir, url, branch, branchExists: false, head: null };
@@ -22,6 +24,7 @@ export async function emptyCheckout(
 
 /** Points `origin` at another URL (a repository created after the checkout was made). */
 export async function setRemoteUrl(co: RepoCheckout, url: string): Promise<void> {
+  const git = await isoGit();
   await git.deleteRemote({ fs, dir: co.dir, remote: "origin" });
   await git.addRemote({ fs, dir: co.dir, remote: "origin", url });
 }
@@ -29,7 +32,7 @@ export async function setRemoteUrl(co: RepoCheckout, url: string): Promise<void>
 /** Checks out the work tree of a checkout cloned without one (see `RepoCheckout.worktree`). */
 export async function ensureWorktree(co: RepoCheckout): Promise<void> {
   if (co.worktree !== false) return;
-  if (co.head) await git.checkout({ fs, dir: co.dir, ref: co.branch, force: true });
+  if (co.head) await (await isoGit()).checkout({ fs, dir: co.dir, ref: co.branch, force: true });
   co.worktree = true;
 }
 
@@ -117,7 +120,12 @@ function folderEntries(co: RepoCheckout, r: TreeReader, folder: string) {
         if (problem) throw repoPathError(folder, problem);
         oid = entry.oid;
       }
-      const { tree } = await git.readTree({ fs: r.fs, dir: co.dir, oid, cache: r.cache });
+      const { tree } = await (await isoGit()).readTree({
+        fs: r.fs,
+        dir: co.dir,
+        oid,
+        cache: r.cache,
+      });
       return new Map(tree.map((e) => [e.path, { oid: e.oid, mode: e.mode }]));
     })();
     // Clusters that share the folder share its error too; nobody may be left to await it.
@@ -130,7 +138,7 @@ function folderEntries(co: RepoCheckout, r: TreeReader, folder: string) {
 function blobText(co: RepoCheckout, r: TreeReader, oid: string): Promise<string> {
   let text = r.blobs.get(oid);
   if (!text) {
-    text = git.readBlob({ fs: r.fs, dir: co.dir, oid, cache: r.cache })
+    text = isoGit().then((git) => git.readBlob({ fs: r.fs, dir: co.dir, oid, cache: r.cache }))
       .then(({ blob }) => new TextDecoder().decode(blob));
     r.blobs.set(oid, text);
   }

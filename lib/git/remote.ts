@@ -3,7 +3,7 @@
  * value — URL, credentials, known hosts, transport, commit signer — and hides which transport runs
  * (isomorphic-git over HTTPS or over ssh2, or the system git binary with OpenSSH).
  */
-import git from "isomorphic-git";
+import { isoGit } from "./iso.ts";
 import { DEFAULT_RETRY, type RetryPolicy } from "../util/retry.ts";
 import type { CommitSigner } from "./sign.ts";
 import { setRemoteUrl } from "./checkout.ts";
@@ -87,6 +87,7 @@ function isomorphicRemote(
     push: (co, changes, message, author) =>
       commitAndPush(co, remote, changes, message, author, 3, retry, signer),
     async remoteHead(branch) {
+      const git = await isoGit();
       const info = await git.getRemoteInfo2({
         http: remote.http,
         url: remote.url,
@@ -181,6 +182,7 @@ export async function sshKeyAccepted(
     timeoutMs,
   });
   try {
+    const git = await isoGit();
     await git.getRemoteInfo2({ http: transport.http, url: transport.url, protocolVersion: 1 });
     return { ok: true };
   } catch (e) {

@@ -4,7 +4,7 @@
  * Credentials travel only in an Authorization header: never in the URL, never in .git/config.
  */
 import * as fs from "node:fs";
-import git from "isomorphic-git";
+import { isoGit } from "../../iso.ts";
 import type { HttpClient } from "isomorphic-git";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../../../util/retry.ts";
 import { classifyGitError as classify, type RepoCheckout } from "../../types.ts";
@@ -56,6 +56,7 @@ export function checkoutRepo(
 }
 
 async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Promise<RepoCheckout> {
+  const git = await isoGit();
   const { headers, url } = remote;
   const branchRef = `refs/heads/${branch}`;
   // The usual case first: the branch exists, one ref advertisement and one fetch.

@@ -4,7 +4,7 @@
  * fetches the new head, re-applies the changes on it and pushes again.
  */
 import * as fs from "node:fs";
-import git from "isomorphic-git";
+import { isoGit } from "../../iso.ts";
 import type { HttpClient } from "isomorphic-git";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../../../util/retry.ts";
 import type { CommitSigner } from "../../sign.ts";
@@ -32,6 +32,7 @@ function isPushRejected(e: unknown): boolean {
 
 /** The changes written in the work tree, staged one by one. */
 async function stageChanges(dir: string, changes: FileChange[]): Promise<string[]> {
+  const git = await isoGit();
   const changed = await writeChanges(dir, changes);
   for (const c of changed) {
     if (c.content === null) await git.remove({ fs, dir, filepath: c.path });
@@ -56,6 +57,7 @@ export async function commitAndPush(
 ): Promise<PushResult> {
   const { headers, http } = remote;
   const dir = co.dir;
+  const git = await isoGit();
   await ensureWorktree(co);
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const changed = await stageChanges(dir, changes);
@@ -106,6 +108,7 @@ async function resetToRemote(
   http: HttpClient,
 ) {
   const dir = co.dir;
+  const git = await isoGit();
   const res = await git.fetch({
     fs,
     http: fetchingBranch(http, `refs/heads/${co.branch}`),
