@@ -42,7 +42,15 @@ export async function applyPlan(
   const unmigrated = await migrateBeforePush(plan.clusters, session, opts);
   // Repository phase: the provider's steps, then one commit holding every cluster's files.
   const repoErrors = new Map<string, unknown>();
-  await mapLimit(plan.repositories, opts.concurrency, async (rp) => {
+  // The branches of one repository one after the other, its steward (provider steps) first.
+  const byRepository = new Map<string, RepositoryPlan[]>();
+  for (const rp of plan.repositories) {
+    const group = byRepository.get(rp.steward ?? rp.key) ?? [];
+    if (rp.steward) group.push(rp);
+    else group.unshift(rp);
+    byRepository.set(rp.steward ?? rp.key, group);
+  }
+  const applyRepository = async (rp: RepositoryPlan) => {
     const r = session.repos.find((x) => x.key === rp.key)!;
     const members = rp.clusters.filter((c) => !planned.get(c)!.plan.error);
     const tracker = { phase: `changing repository ${r.url}` };
@@ -64,6 +72,9 @@ export async function applyPlan(
     }
     // Their repository is done: the clusters wait for their turn in the cluster phase.
     for (const c of members) opts.onQueued?.(c);
+  };
+  await mapLimit([...byRepository.values()], opts.concurrency, async (group) => {
+    for (const rp of group) await applyRepository(rp);
   });
 
   if (opts.failFast && repoErrors.size > 0) stop.abort();
@@ -100,7 +111,9 @@ async function applyProviderSteps(
   opts: RunOptions,
 ): Promise<void> {
   const steps = rp.providerSteps.filter((st) => !isDefaultBranch(st));
-  if (steps.length === 0 || !r.provider) return;
+  if (steps.length === 0 || !r.provider) {
+    return await adoptBranches(rp, r, session, ctx, opts);
+  }
   const name = rp.name ?? rp.url;
   checkInterrupted(ctx.signal, `changing repository ${name}`);
   const first = rp.clusters[0];
@@ -110,6 +123,45 @@ async function applyProviderSteps(
     const facts = await r.provider.apply(step, { warn });
     if (facts) r.facts = facts;
   }
+  await adoptBranches(rp, r, session, ctx, opts);
+}
+
+/**
+ * A repository created at apply on another of its branches (the steward's, applied first): this
+ * branch takes the repository as it was left, then is adopted as created.
+ */
+async function adoptBranches(
+  rp: RepositoryPlan,
+  r: RepoSession,
+  session: FleetSession,
+  ctx: RepoContext,
+  opts: RunOptions,
+): Promise<void> {
+  if (r.remote) return;
+  const lead = r.lead ?? r;
+  const created = [lead, ...lead.followers].find((x) => x.facts?.exists);
+  if (!r.facts?.exists && created) r.facts = created.facts;
+  if (!r.facts?.exists && rp.commit && rp.steward) {
+    throw new Error(
+      `repository ${rp.name ?? rp.url} does not exist: it was to be created with branch ${
+        session.repos.find((x) => x.key === rp.steward)?.branch
+      }, which did not get that far`,
+    );
+  }
+  await adoptCreated(rp, r, session, ctx, opts);
+}
+
+/**
+ * A repository created now gets its real clone links: the clusters' payloads take its URLs and
+ * the git remote is opened for the push.
+ */
+async function adoptCreated(
+  rp: RepositoryPlan,
+  r: RepoSession,
+  session: FleetSession,
+  ctx: RepoContext,
+  opts: RunOptions,
+): Promise<void> {
   if (r.remote || !r.facts?.exists) return;
   if (r.facts.httpUrl) r.url = r.facts.httpUrl;
   for (const c of rp.clusters) {

@@ -19,7 +19,7 @@ import type {
   ObservedRepo,
 } from "../plan/types.ts";
 import { generatedKeyKind, type KeyAcceptance } from "../plan/cluster_key.ts";
-import type { RepositoryFacts } from "../providers/types.ts";
+import type { ProviderSession, RepositoryFacts } from "../providers/types.ts";
 import { observeCluster as observeKube } from "../kube/observe.ts";
 import { mapLimit } from "../util/pool.ts";
 import { errorMessage } from "../util/redact.ts";
@@ -35,6 +35,9 @@ import {
   type RepoSession,
 } from "./session.ts";
 
+/** What a repository's lead hands its other branches once its provider session observed it. */
+type ProviderObserved = { provider?: ProviderSession; facts: RepositoryFacts };
+
 /**
  * Observes every repository, `concurrency` at a time, in the order of their first clusters; each
  * one's `observed` settles when it is done. A repository that cannot be observed keeps its error
@@ -45,16 +48,31 @@ export function observeRepositories(session: FleetSession, opts: RunOptions): Pr
   for (const r of session.repos) {
     r.observed = new Promise((resolve) => settle.set(r, resolve));
   }
+  const provided = new Map<RepoSession, PromiseWithResolvers<ProviderObserved>>();
+  for (const r of session.repos.filter((x) => x.followers.length > 0)) {
+    const p = Promise.withResolvers<ProviderObserved>();
+    // Its followers take the error from it; the lead reports it itself.
+    p.promise.catch(() => {});
+    r.providerObserved = p.promise;
+    provided.set(r, p);
+  }
   return mapLimit(session.repos, opts.concurrency, async (r, i) => {
     const tracker = { phase: `fetching ${r.url}` };
     for (const c of r.clusters) opts.onEvent?.(c, `fetching ${r.url} (${r.branch})`);
     try {
       await withDeadline(opts.clusterTimeoutMs, tracker, async (deadline) => {
         r.deadline = deadline;
-        await observeRepository(r, `${session.workspace}/repo-${i}`, session, opts);
+        await observeRepository(
+          r,
+          `${session.workspace}/repo-${i}`,
+          session,
+          opts,
+          provided.get(r),
+        );
       });
     } catch (e) {
       r.error = errorMessage(e);
+      provided.get(r)?.reject(e);
     } finally {
       settle.get(r)!();
     }
@@ -67,19 +85,17 @@ export async function observeRepository(
   dir: string,
   session: FleetSession,
   opts: RunOptions,
+  provided?: PromiseWithResolvers<ProviderObserved>,
 ): Promise<void> {
-  r.provider = session.connect.openProvider(r.owner.git.provider, {
-    token: r.creds.kind === "token" ? r.creds.token : "",
-    allowInsecureHttp: r.owner.git.allowInsecureHttp,
-    timeoutMs: opts.timeoutMs,
-    attempts: opts.retry?.attempts,
-    ...(r.creds.kind === "token" && r.creds.caPem ? { caPem: r.creds.caPem } : {}),
-    branches: r.branches,
-    onWait: (message) => {
-      for (const c of r.clusters) opts.onEvent?.(c, message);
-    },
-  });
-  r.facts = await r.provider.observe();
+  if (r.lead) {
+    // Another branch of a repository its lead observes: one provider session per repository.
+    const lead = await r.lead.providerObserved!;
+    r.provider = lead.provider;
+    r.facts = lead.facts;
+  } else {
+    r.facts = await observeProvider(r, session, opts);
+    provided?.resolve({ provider: r.provider, facts: r.facts });
+  }
   if (!r.facts.exists) {
     // Created by apply before the first push; until then it is an empty repository.
     r.checkout = await emptyCheckout(dir, r.branch, r.facts.httpUrl ?? r.url);
@@ -88,6 +104,27 @@ export async function observeRepository(
   if (r.facts.httpUrl) r.url = r.facts.httpUrl;
   r.remote = await openRepoRemote(r, session.connect, opts);
   r.checkout = await r.remote.checkout(r.branch, dir);
+}
+
+/** The repository's provider session, opened with its first cluster's settings, and observed. */
+function observeProvider(
+  r: RepoSession,
+  session: FleetSession,
+  opts: RunOptions,
+): Promise<RepositoryFacts> {
+  const onWait = (message: string) => {
+    for (const x of [r, ...r.followers]) for (const c of x.clusters) opts.onEvent?.(c, message);
+  };
+  r.provider = session.connect.openProvider(r.owner.git.provider, {
+    token: r.creds.kind === "token" ? r.creds.token : "",
+    allowInsecureHttp: r.owner.git.allowInsecureHttp,
+    timeoutMs: opts.timeoutMs,
+    attempts: opts.retry?.attempts,
+    ...(r.creds.kind === "token" && r.creds.caPem ? { caPem: r.creds.caPem } : {}),
+    branches: r.branches,
+    onWait,
+  });
+  return r.provider.observe();
 }
 
 /**

@@ -30,7 +30,12 @@ import {
   observeClusterApi,
   observeClusterRepo,
 } from "./observe.ts";
-import type { ClusterSession, FleetSession } from "./session.ts";
+import {
+  type ClusterSession,
+  type FleetSession,
+  repositoryObserved,
+  repositorySteward,
+} from "./session.ts";
 
 /** The kubeconfig was read before anything was contacted (resolveLocal): this cannot fail then. */
 function kubeCredentials(c: ClusterConfig): Pick<ClusterPlan, "kubeCredentials"> {
@@ -92,6 +97,8 @@ export async function planCluster(
   // the plan does not depend on which side finished first.
   if (s.repo.error) return failed(s.repo.error);
   if (clusterError !== undefined) return failed(clusterError);
+  // Which branch carries the repository's own steps is known once all its branches are observed.
+  await repositoryObserved(s.repo);
   const remaining = opts.clusterTimeoutMs === undefined
     ? undefined
     : Math.max(1, opts.clusterTimeoutMs - spent);
@@ -187,7 +194,8 @@ function fromObservation(
 function providerSteps(s: ClusterSession, desired: DesiredCluster): ProviderSteps | undefined {
   const provider = s.repo.provider;
   if (!provider) return undefined;
-  const first = s.repo.clusters[0] === s.config.name;
+  // Once per repository, whatever branches its clusters sync: on the steward's first cluster.
+  const first = s.repo.clusters[0] === s.config.name && repositorySteward(s.repo) === s.repo;
   const repo = first ? provider.planRepository() : { steps: [], warnings: [] };
   const generated = desired.secret.generateAtApply;
   // A key generated at apply is registered then: the plan cannot name it.
@@ -210,7 +218,10 @@ export function commitMessage(owner: ClusterConfig, clusters: string[]): string 
     : message;
 }
 
-/** Each repository's part: its provider steps (on its first cluster) and one commit. */
+/**
+ * Each repository's part: its provider steps (on its first cluster; for a repository synced on
+ * several branches, on its steward's only) and one commit.
+ */
 export function planRepositories(
   session: FleetSession,
   planned: PlannedCluster[],
@@ -222,11 +233,13 @@ export function planRepositories(
       .map((p) => p.plan.cluster);
     const owner = r.owner;
     const message = commitMessage(owner, changing);
+    const steward = repositorySteward(r);
     return {
       key: r.key,
       url: r.url,
       branch: r.branch,
       clusters: r.clusters,
+      ...(steward && steward !== r ? { steward: steward.key } : {}),
       ...(owner.git.provider.name ? { name: owner.git.provider.name } : {}),
       providerSteps: members.flatMap((p) =>
         p.plan.steps.filter((st) => st.kind === "repository" || st.kind === "group")

@@ -47,6 +47,17 @@ export interface RepoSession {
   observed?: Promise<void>;
   /** How many of `clusters` are planned: after the last, what only planning needed is released. */
   planned: number;
+  /**
+   * The first session of the same repository on another branch: its provider session (observed
+   * once) and its repository steps (create, visibility, grants) are this one's too.
+   */
+  lead?: RepoSession;
+  /** The sessions whose lead this is (other branches of the same repository). */
+  followers: RepoSession[];
+  /** Its provider session observed (or rejects with why not): its followers wait for it. */
+  providerObserved?: Promise<{ provider?: ProviderSession; facts: RepositoryFacts }>;
+  /** Released after planning (releaseRepository). */
+  released?: boolean;
 }
 
 /** One cluster of the run. */
@@ -68,7 +79,10 @@ export interface FleetSession {
   close(): Promise<void>;
 }
 
-/** One session per repository however its clusters spell its URL (lib/git/url.ts) and branch. */
+/**
+ * One session per repository however its clusters spell its URL (lib/git/url.ts) and branch; the
+ * branches of one repository share its provider session (the first branch's is their lead).
+ */
 export async function openSession(
   clusters: ClusterConfig[],
   creds: Map<string, Credentials>,
@@ -78,8 +92,10 @@ export async function openSession(
 ): Promise<FleetSession> {
   const repos = new Map<string, RepoSession>();
   const sessions = new Map<string, ClusterSession>();
+  const leads = new Map<string, RepoSession>();
   for (const c of clusters) {
-    const key = `${repositoryKey(c.git.url)}#${c.git.branch}`;
+    const identity = repositoryKey(c.git.url);
+    const key = `${identity}#${c.git.branch}`;
     let repo = repos.get(key);
     if (!repo) {
       repo = {
@@ -96,7 +112,13 @@ export async function openSession(
         creds: creds.get(c.name)!,
         clusters: [],
         planned: 0,
+        followers: [],
       };
+      const lead = leads.get(identity);
+      if (lead) {
+        repo.lead = lead;
+        lead.followers.push(repo);
+      } else leads.set(identity, repo);
       repos.set(key, repo);
     }
     repo.clusters.push(c.name);
@@ -110,11 +132,26 @@ export async function openSession(
     connect: connectors(opts),
     async close() {
       for (const s of sessions.values()) s.client?.close();
-      for (const r of repos.values()) r.provider?.close();
+      for (const r of repos.values()) if (!r.lead) r.provider?.close();
       for (const r of repos.values()) await r.remote?.close().catch(() => {});
       await Deno.remove(workspace, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/**
+ * The session that carries the repository's own provider steps (create, visibility, grants) for
+ * all its branches: the first that could be observed. Known once they all are (`observed`).
+ */
+export function repositorySteward(r: RepoSession): RepoSession | undefined {
+  const lead = r.lead ?? r;
+  return [lead, ...lead.followers].find((x) => x.error === undefined);
+}
+
+/** Settles when every branch of the session's repository is observed (or could not be). */
+export async function repositoryObserved(r: RepoSession): Promise<void> {
+  const lead = r.lead ?? r;
+  await Promise.all([lead, ...lead.followers].map((x) => x.observed));
 }
 
 /**
@@ -131,7 +168,10 @@ export async function releaseRepository(r: RepoSession, planOnly: boolean): Prom
   r.checkout = undefined;
   r.remote = undefined;
   r.provider = undefined;
-  provider?.close();
+  r.released = true;
+  // The provider session is shared by the repository's branches: closed once all are released.
+  const lead = r.lead ?? r;
+  if ([lead, ...lead.followers].every((x) => x.released)) provider?.close();
   await remote?.close().catch(() => {});
   if (co) await Deno.remove(co.dir, { recursive: true }).catch(() => {});
 }

@@ -345,6 +345,11 @@ export interface RepositoryPlan {
   clusters: string[];
   /** The repository as its provider names it, for messages. */
   name?: string;
+  /**
+   * Another branch of the same repository (its RepositoryPlan.key) carries the repository's
+   * provider steps: this one is applied after it, with the repository as it left it.
+   */
+  steward?: string;
   /** The provider's steps on the repository (create, visibility, grants), before the commit. */
   providerSteps: ProviderStep[];
   /** The commit holding its clusters' file steps (their contents are the clusters' payloads). */

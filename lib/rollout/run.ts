@@ -41,11 +41,16 @@ function subsetPlan(
     if (members.length === 0) return [];
     const commitClusters = (rp.commit?.clusters ?? []).filter((c) => names.has(c));
     const owner = run.session.repos.find((r) => r.key === rp.key)!.owner;
-    // The repository's own steps (create, grants) go with the first batch that reaches it.
-    const providerSteps = providerStepsDone.has(rp.key) ? [] : rp.providerSteps;
-    providerStepsDone.add(rp.key);
+    // The repository's own steps (create, grants) go with the first batch that reaches it, on
+    // whichever of its branches (the steward's steps, taken by another branch if need be).
+    const repository = rp.steward ?? rp.key;
+    const steward = run.plan.repositories.find((x) => x.key === repository)!;
+    const providerSteps = providerStepsDone.has(repository) ? [] : steward.providerSteps;
+    providerStepsDone.add(repository);
+    // A branch that takes the steward's steps is applied on its own, not after the steward.
+    const { steward: _, ...plan } = rp;
     return [{
-      ...rp,
+      ...(providerSteps.length > 0 ? plan : rp),
       clusters: members,
       providerSteps,
       commit: rp.commit && commitClusters.length > 0
