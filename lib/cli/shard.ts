@@ -2,8 +2,9 @@
  * `--shard i/n` and `--shard-count n`: one part of the selected clusters, so that several runners
  * (a CI matrix, GitLab `parallel`, a Kubernetes Indexed Job) share a fleet.
  *
- * The unit is a repository group: every cluster of one repository and branch goes to the same
- * shard, so each repository still gets one commit per run and no two shards push to one branch.
+ * The unit is a repository group: every cluster of one repository (all its branches) goes to the
+ * same shard, so each branch still gets one commit per run, no two shards push to one branch, and
+ * one process creates and grants the repository.
  *
  * How groups are placed, and why: each group ranks the shards by a rendezvous hash of its
  * repository key and the shard number (highest random weight), and the groups, taken in the
@@ -109,9 +110,13 @@ export function resolveShard(
   );
 }
 
-/** What puts clusters in one group: the repository and branch they commit to. */
+/**
+ * What puts clusters in one group: the repository they commit to, whatever the branch. Its
+ * branches share the provider's repository steps (created, granted once, by one process), and a
+ * branch's clusters share one commit.
+ */
 export function repositoryGroup(c: ClusterConfig): string {
-  return `${repositoryKey(c.git.url)}#${c.git.branch}`;
+  return repositoryKey(c.git.url);
 }
 
 function weight(text: string): number {
