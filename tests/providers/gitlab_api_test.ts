@@ -85,35 +85,37 @@ async function project(api: Api, path: string, visibility = "private"): Promise<
 Deno.test("gitlab: 401, a missing scope, a missing role, a missing group — each in words, without the token", async () => {
   await withApi(async (api) => {
     await project(api, "fleet/apps");
-    const cases: [Promise<unknown>, RegExp, string][] = [
+    // Each call starts when its turn comes: a rejection is never left without a handler.
+    const cases: [() => Promise<unknown>, RegExp, string][] = [
       [
-        api.open({ project: "apps" }, { token: "gl-bad-token-1c5e" }).observe(),
+        () => api.open({ project: "apps" }, { token: "gl-bad-token-1c5e" }).observe(),
         /check the GitLab token: the GitLab token was rejected \(401\): check git\.gitlab\.token \(default GITLAB_TOKEN\)/,
         "gl-bad-token-1c5e",
       ],
       [
-        api.open({ project: "apps" }, { token: GL_READ_API }).observe(),
+        () => api.open({ project: "apps" }, { token: GL_READ_API }).observe(),
         /the token for 127\.0\.0\.1:\d+ cannot create projects or add deploy keys: it needs the "api" scope \(it has read_api\)/,
         GL_READ_API,
       ],
       [
-        api.open({ project: "apps" }, { token: GL_DEVELOPER }).observe(),
+        () => api.open({ project: "apps" }, { token: GL_DEVELOPER }).observe(),
         /the token for 127\.0\.0\.1:\d+ \(user bob\) cannot add deploy keys to project fleet\/apps: it needs the Maintainer role there \(it has Developer\)/,
         GL_DEVELOPER,
       ],
       [
-        api.open({ project: "apps", deployTokenAuth: true }, { token: GL_DEVELOPER }).observe(),
+        () =>
+          api.open({ project: "apps", deployTokenAuth: true }, { token: GL_DEVELOPER }).observe(),
         /\(user bob\) cannot create deploy tokens on project fleet\/apps: it needs the Maintainer role/,
         GL_DEVELOPER,
       ],
       [
-        api.open({ namespace: "fleet/nope", project: "apps" }).observe(),
+        () => api.open({ namespace: "fleet/nope", project: "apps" }).observe(),
         /group fleet\/nope was not found on 127\.0\.0\.1:\d+ \(404\), or the token may not see it/,
         GL_ADMIN,
       ],
     ];
     for (const [run, words, secret] of cases) {
-      const e = await failure(run);
+      const e = await failure(run());
       assert.match(e.message, words);
       assert.ok(!e.message.includes(secret));
     }
