@@ -96,6 +96,13 @@ const cases: { name: string; yaml: string; error: string }[] = [
       'fleet.yaml:8:11: cluster "b": path: same repository, branch and path as cluster "dev": they would overwrite each other\'s files',
   },
   {
+    name: "deploy key titles that collide in one repository (dev + clusters/eu, dev-clusters + eu)",
+    yaml: HEAD.replace("path: clusters/dev", "path: clusters/eu") +
+      `    git: { url: "https://g/x.git" }\n  - name: dev-clusters\n    path: eu\n    git: { url: "https://g/x.git" }\n`,
+    error:
+      'fleet.yaml:7:11: cluster "dev-clusters": name: its deploy key would be titled "fluxfleet-dev-clusters-eu-flux-system" in the repository, as cluster "dev"\'s is: rename one of them or move its path',
+  },
+  {
     name: "components without kustomize-controller",
     yaml: HEAD +
       `    git: { url: "https://g/x.git" }\n    flux: { components: [source-controller] }\n`,

@@ -8,7 +8,7 @@ import type { DesiredCluster, PlannedCluster, RepositoryPlan, Step } from "../pl
 import type { ClusterResult } from "../plan/results.ts";
 import { applyClusterStep, waitForSync } from "../kube/apply.ts";
 import { mapLimit } from "../util/pool.ts";
-import { errorMessage } from "../util/redact.ts";
+import { errorMessage, registerSecret } from "../util/redact.ts";
 import { plural } from "../util/words.ts";
 import { checkInterrupted, type ClusterEnd, InterruptedError, type RunOptions } from "./options.ts";
 import { type ClusterSession, type FleetSession, type RepoSession } from "./session.ts";
@@ -265,6 +265,9 @@ async function issueCredentials(
   const issued = await provider.issueCredentials(
     accessKeyLabel(planned.plan.cluster, c.path, c.flux.namespace),
   );
+  // The new credentials are secrets of this run from now on: redacted wherever they could echo.
+  registerSecret(issued.password);
+  registerSecret(`${issued.username}:${issued.password}`);
   return {
     ...desired,
     secret: {

@@ -9,6 +9,7 @@ import { locate, type PathSegment, type SourceMap } from "./locate.ts";
 import { repositoryKey } from "../git/url.ts";
 import type { RawManifest } from "./types.ts";
 import { providerProblems, providerView } from "./provider_settings.ts";
+import { accessKeyLabel } from "../plan/cluster_key.ts";
 import { DEFAULT_COMPONENTS, DEFAULT_FLUX_VERSION, DEFAULT_SECRET_NAME } from "./defaults.ts";
 import { SOURCE_WATCHER, sourceWatcherProblem } from "../manifests/flux_cli.ts";
 
@@ -16,6 +17,7 @@ export function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProble
   const problems: ConfigProblem[] = [];
   const names = new Map<string, number>();
   const targets = new Map<string, string>();
+  const keyLabels = new Map<string, string>();
   raw.clusters.forEach((c, i) => {
     const at = (field: PathSegment[], message: string, fieldName?: string): void => {
       problems.push({
@@ -126,6 +128,19 @@ export function semanticProblems(map: SourceMap, raw: RawManifest): ConfigProble
         `same repository, branch and path as cluster "${other}": they would overwrite each other's files`,
       );
     } else targets.set(target, c.name);
+    // Providers find a cluster's deploy key (or deploy token) by this label: two clusters of one
+    // repository with the same label would delete each other's key on every run.
+    if (url !== undefined && !pathProblem) {
+      const label = accessKeyLabel(c.name, normalisePath(c.path), flux.namespace ?? "flux-system");
+      const labelKey = `${repositoryKey(url)}#${label}`;
+      const holder = keyLabels.get(labelKey);
+      if (holder !== undefined && other === undefined) {
+        at(
+          ["name"],
+          `its deploy key would be titled "${label}" in the repository, as cluster "${holder}"'s is: rename one of them or move its path`,
+        );
+      } else keyLabels.set(labelKey, c.name);
+    }
   });
   return problems;
 }
