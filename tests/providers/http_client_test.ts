@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createJsonClient, type JsonClient } from "../../lib/providers/http/client.ts";
 import { statusWords } from "../../lib/providers/http/errors.ts";
 import { collectLinkPages, linkTarget } from "../../lib/providers/http/paging.ts";
-import { refusalWait } from "../../lib/providers/http/rate_limit.ts";
+import { createRateLimiter, refusalWait } from "../../lib/providers/http/rate_limit.ts";
 import { ProviderError } from "../../lib/providers/types.ts";
 
 interface Seen {
@@ -311,4 +311,41 @@ Deno.test("refusalWait: x-ratelimit-reset, RateLimit-Reset and retry-after, and 
     undefined,
   );
   assert.equal(refusalWait(404, h({ "retry-after": "1" }), "", now), undefined);
+});
+
+Deno.test("rate limiter: a block that grows past the run's bound while waiting ends the wait (no sleep of years)", async () => {
+  let now = 0;
+  const sleeps: number[] = [];
+  const box: { limiter?: ReturnType<typeof createRateLimiter> } = {};
+  const clock = {
+    now: () => now,
+    sleep(ms: number): Promise<void> {
+      sleeps.push(ms);
+      now += ms;
+      // While this session waits, another answer says the limit resets in ten years.
+      if (sleeps.length === 1) {
+        box.limiter!.block({ ms: 10 * 365 * 24 * 3600_000, source: "reset" });
+      }
+      return Promise.resolve();
+    },
+  };
+  const limiter = box.limiter = createRateLimiter(clock);
+  limiter.block({ ms: 10_000, source: "retry-after" });
+  const told: number[] = [];
+  await limiter.ready((w) => told.push(w.ms), 15 * 60_000);
+  assert.deepEqual(sleeps, [10_000], "it waited the 10 s it was told, then stopped");
+  assert.deepEqual(told, [10_000]);
+  assert.ok(limiter.remainingMs() > 15 * 60_000, "the caller sees the block past its bound");
+  // Without a bound, no single sleep passes what a timer can hold (2^31-1 ms).
+  const unbounded = createRateLimiter({
+    now: () => now,
+    sleep(ms: number) {
+      sleeps.push(ms);
+      now += ms;
+      return Promise.resolve();
+    },
+  });
+  unbounded.block({ ms: 2 ** 33, source: "reset" });
+  await unbounded.ready();
+  assert.ok(sleeps.slice(1).every((ms) => ms <= 2 ** 31 - 1), `${sleeps}`);
 });

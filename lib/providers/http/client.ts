@@ -140,7 +140,11 @@ function followable(method: Method, status: number): boolean {
 }
 
 function clock(ms: number): string {
-  return new Date(Date.now() + ms).toISOString().slice(11, 19) + " UTC";
+  const at = new Date(Date.now() + ms);
+  // A server may name a reset no date can hold (years away, or not a number).
+  if (!Number.isFinite(at.getTime()) || ms > 366 * 24 * 3600_000) return "far in the future";
+  const day = ms >= 24 * 3600_000 ? `${at.toISOString().slice(0, 10)} ` : "";
+  return `${day}${at.toISOString().slice(11, 19)} UTC`;
 }
 
 export function createJsonClient(opts: ClientOptions): JsonClient {
@@ -214,9 +218,11 @@ export function createJsonClient(opts: ClientOptions): JsonClient {
     let url = first;
     let redirects = 0;
     for (let refusals = 0;;) {
-      // Another session learnt that the limit is used up for longer than a run waits.
-      const blocked = limiter.remainingMs();
-      if (blocked > maxRateWait) {
+      // Another session learnt that the limit is used up for longer than a run waits (before
+      // this request, or while it waited).
+      const refuseLongWait = (): void => {
+        const blocked = limiter.remainingMs();
+        if (!(blocked > maxRateWait)) return;
         throw new ProviderError(
           scrub(
             `${req.action}: ${opts.service}'s rate limit for this token on ${base.host} is used up until ${
@@ -226,8 +232,10 @@ export function createJsonClient(opts: ClientOptions): JsonClient {
           ),
           { status: 429, transient: false },
         );
-      }
-      await limiter.ready(tellWait);
+      };
+      refuseLongWait();
+      await limiter.ready(tellWait, maxRateWait);
+      refuseLongWait();
       const { res, text } = await exchange(url, req);
       opts.onAnswer?.(res.headers);
       const exhausted = exhaustedWait(res.headers);

@@ -77,8 +77,12 @@ export function exhaustedWait(headers: Headers, now = Date.now()): RateWait | un
 }
 
 export interface RateLimiter {
-  /** Resolves once requests may be sent; `onWait` hears of a wait before it starts. */
-  ready(onWait?: (wait: RateWait) => void): Promise<void>;
+  /**
+   * Resolves once requests may be sent; `onWait` hears of a wait before it starts. A wait longer
+   * than `maxWaitMs` is not started (also when the block grows while waiting): it resolves at once
+   * and the caller sees `remainingMs()` above its bound.
+   */
+  ready(onWait?: (wait: RateWait) => void, maxWaitMs?: number): Promise<void>;
   /** No request starts before `wait.ms` from now (a later block wins over an earlier one). */
   block(wait: RateWait): void;
   /** Milliseconds until requests may be sent (0 when they may now). */
@@ -90,6 +94,8 @@ export interface LimiterClock {
   sleep(ms: number): Promise<void>;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const REAL_CLOCK: LimiterClock = {
   now: () => Date.now(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
@@ -99,12 +105,14 @@ export function createRateLimiter(clock: LimiterClock = REAL_CLOCK): RateLimiter
   let until = 0;
   let source = "";
   return {
-    async ready(onWait) {
+    async ready(onWait, maxWaitMs = Infinity) {
       // A block may be extended while waiting (another answer said later): wait again.
       for (let now = clock.now(); now < until; now = clock.now()) {
         const wait = { ms: until - now, source };
+        if (!(wait.ms <= maxWaitMs)) return;
         onWait?.(wait);
-        await clock.sleep(wait.ms);
+        // setTimeout takes at most 2^31-1 ms (a longer delay fires at once: a busy loop).
+        await clock.sleep(Math.min(wait.ms, MAX_TIMER_MS));
       }
     },
     block(wait) {
