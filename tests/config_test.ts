@@ -1215,3 +1215,23 @@ for (
     );
   });
 }
+
+Deno.test("provider names that are dot segments are refused (they would climb the API's paths)", () => {
+  const manifest = (github: string) =>
+    `clusters:\n  - name: c0\n    path: clusters/c0\n    git:\n      provider: github\n      github: ${github}\n`;
+  for (const bad of ['{ owner: acme, repository: ".." }', '{ owner: acme, repository: "." }']) {
+    assert.match(errorsOf(manifest(bad)).join("\n"), /git\.github\.repository: must match/, bad);
+  }
+  assert.match(
+    errorsOf(manifest('{ owner: acme, repository: fleet, teams: ["..:admin"] }')).join("\n"),
+    /git\.github\.teams\[0\]: must match/,
+  );
+  const gitlab =
+    `clusters:\n  - name: c0\n    path: clusters/c0\n    git:\n      provider: gitlab\n      gitlab: { owner: acme, repository: fleet, teams: ["acme/../admins"] }\n`;
+  assert.match(errorsOf(gitlab).join("\n"), /git\.gitlab\.teams\[0\]: must match/);
+  // Names with dots inside stay valid.
+  parseManifest(
+    manifest('{ owner: acme, repository: fleet.v2, teams: ["sre.oncall:push"] }'),
+    "f.yaml",
+  );
+});

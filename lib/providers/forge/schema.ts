@@ -25,7 +25,8 @@ export function forgeBlockSchema(site: ForgeSite, description: string): Record<s
       },
       repository: {
         type: "string",
-        pattern: "^[A-Za-z0-9._-]+$",
+        // Not "." or "..": the name is a segment of API paths (a dot segment would climb them).
+        pattern: "^(?!\\.{1,2}$)[A-Za-z0-9._-]+$",
         description: "Repository name (flux --repository).",
       },
       personal: {
@@ -41,7 +42,7 @@ export function forgeBlockSchema(site: ForgeSite, description: string): Record<s
         uniqueItems: true,
         items: {
           type: "string",
-          pattern: "^[A-Za-z0-9._-]+(:(pull|triage|push|maintain|admin))?$",
+          pattern: "^(?!\\.{1,2}(:|$))[A-Za-z0-9._-]+(:(pull|triage|push|maintain|admin))?$",
         },
         description:
           "Teams given access: slug or slug:permission, default maintain (flux --team); organization repositories only.",

@@ -61,7 +61,11 @@ export const BLOCK_SCHEMA: Record<string, unknown> = {
       type: "array",
       uniqueItems: true,
       // The role word is checked by validate(), which can say which words there are.
-      items: { type: "string", pattern: "^[^:]+(:[A-Za-z]+)?$" },
+      // Group paths as NAMESPACE_PATH (no dot segments: the path goes into API URLs), then a role.
+      items: {
+        type: "string",
+        pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*(:[A-Za-z]+)?$",
+      },
       description:
         "Groups the project is shared with (group/path or group/path:role, default maintainer). --team",
     },
