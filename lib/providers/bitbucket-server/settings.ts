@@ -3,6 +3,7 @@
  * contacted, then resolved with flux's defaults. The older flat form (`git.hostname`, `git.owner`…)
  * reaches here through the same ProviderInput.
  */
+import { apiUrlProblem } from "../http/base_url.ts";
 import type { SecretRef } from "../../config/types.ts";
 import type {
   Permission,
@@ -86,20 +87,8 @@ export function validate(input: ProviderInput): ProviderProblem[] {
   }
   const apiUrl = get("apiUrl");
   if (typeof apiUrl === "string" && apiUrl !== "") {
-    try {
-      const u = new URL(apiUrl);
-      if (u.protocol === "http:" && !input.git("allowInsecureHttp")) {
-        out.push({
-          key: "apiUrl",
-          message:
-            "plain http:// sends the token unencrypted; use https:// or set git.allowInsecureHttp: true",
-        });
-      } else if (u.protocol !== "http:" && u.protocol !== "https:") {
-        out.push({ key: "apiUrl", message: "must be an https:// URL" });
-      }
-    } catch {
-      out.push({ key: "apiUrl", message: `"${apiUrl}" is not a valid URL` });
-    }
+    const problem = apiUrlProblem(apiUrl, input.git("allowInsecureHttp") === true);
+    if (problem) out.push({ key: "apiUrl", message: problem });
   }
   if (input.git("sshKey") && get("tokenAuth")) {
     out.push({ key: "sshKey", message: "is not used with tokenAuth: true" });

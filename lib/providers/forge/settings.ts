@@ -4,6 +4,7 @@
  * token from the provider's environment variable, the cluster reading with a generated key
  * unless `tokenAuth`.
  */
+import { apiUrlProblem } from "../http/base_url.ts";
 import type { SecretRef } from "../../config/types.ts";
 import type { Permission, ProviderInput, ProviderProblem, ResolvedProvider } from "../types.ts";
 import type { ForgeSettings } from "./types.ts";
@@ -37,20 +38,6 @@ export function permissionOf(word: string): Permission | undefined {
   return (Object.keys(TEAM_WORDS) as Permission[]).find((p) => TEAM_WORDS[p] === word);
 }
 
-function urlProblem(input: ProviderInput, raw: string): string | undefined {
-  try {
-    const u = new URL(raw);
-    if (u.protocol === "http:" && !input.git("allowInsecureHttp")) {
-      return "plain http:// sends the token unencrypted; use https:// or set git.allowInsecureHttp: true";
-    }
-    if (u.protocol !== "http:" && u.protocol !== "https:") return "must be an https:// URL";
-    if (u.username || u.password) return "must not contain credentials; the token goes in token";
-  } catch {
-    return `"${raw}" is not a valid URL`;
-  }
-  return undefined;
-}
-
 export function validateForge(site: ForgeSite, input: ProviderInput): ProviderProblem[] {
   const out: ProviderProblem[] = [];
   const get = (k: string) => input.get(k);
@@ -75,7 +62,7 @@ export function validateForge(site: ForgeSite, input: ProviderInput): ProviderPr
   }
   const apiUrl = get("apiUrl");
   if (typeof apiUrl === "string") {
-    const problem = urlProblem(input, apiUrl);
+    const problem = apiUrlProblem(apiUrl, input.git("allowInsecureHttp") === true);
     if (problem) out.push({ key: "apiUrl", message: problem });
   }
   const teams = get("teams");

@@ -4,6 +4,7 @@
  * private, team permission maintain, token GITLAB_TOKEN; --token-auth and --deploy-token-auth
  * exclusive; `--private=false` means visibility public).
  */
+import { apiUrlProblem } from "../http/base_url.ts";
 import type { SecretRef } from "../../config/types.ts";
 import type { Permission, ProviderInput, ProviderProblem, ResolvedProvider } from "../types.ts";
 import { TEAM_LEVEL_WORDS } from "./schema.ts";
@@ -135,22 +136,8 @@ export function validate(input: ProviderInput): ProviderProblem[] {
   }
   const apiUrl = get("apiUrl");
   if (typeof apiUrl === "string") {
-    try {
-      const u = new URL(apiUrl);
-      if (u.username || u.password) {
-        out.push({ key: "apiUrl", message: "must not contain credentials" });
-      } else if (u.protocol === "http:" && !input.git("allowInsecureHttp")) {
-        out.push({
-          key: "apiUrl",
-          message:
-            "plain http:// sends the token unencrypted; use https:// or set git.allowInsecureHttp: true",
-        });
-      } else if (u.protocol !== "http:" && u.protocol !== "https:") {
-        out.push({ key: "apiUrl", message: "must be an https:// URL" });
-      }
-    } catch {
-      out.push({ key: "apiUrl", message: `"${apiUrl}" is not a valid URL` });
-    }
+    const problem = apiUrlProblem(apiUrl, input.git("allowInsecureHttp") === true);
+    if (problem) out.push({ key: "apiUrl", message: problem });
   }
   return out;
 }

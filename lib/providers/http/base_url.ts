@@ -35,3 +35,22 @@ export function checkBaseUrl(service: string, raw: string, allowInsecureHttp: bo
   url.hash = "";
   return url;
 }
+
+/**
+ * The same rules as `checkBaseUrl`, said at validation about a manifest's `apiUrl` (the words
+ * name the manifest's settings): undefined when the URL is usable.
+ */
+export function apiUrlProblem(raw: string, allowInsecureHttp: boolean): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return `"${raw}" is not a valid URL`;
+  }
+  if (u.username || u.password) return "must not contain credentials; the token goes in token";
+  if (u.protocol === "http:" && !allowInsecureHttp) {
+    return "plain http:// sends the token unencrypted; use https:// or set git.allowInsecureHttp: true";
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") return "must be an https:// URL";
+  return undefined;
+}
