@@ -3,6 +3,8 @@ import { unifiedDiff } from "../lib/plan/diff.ts";
 import { createProgress, loadLiveDisplay } from "../lib/report/progress.ts";
 import { INSTALL_YAML, ROOT } from "./helpers/fixtures.ts";
 import type { DiffProbeResult } from "./helpers/diff_probe.ts";
+import { statusRows } from "../lib/report/status.ts";
+import type { SyncStatus } from "../lib/kube/status.ts";
 
 Deno.test("unified diff: one changed line with context, same as git diff would show", async () => {
   const before = Array.from({ length: 20 }, (_, i) => `line ${i + 1}`).join("\n") + "\n";
@@ -209,4 +211,43 @@ Deno.test("progress on a terminal: the block fits the screen, finished clusters 
   assert.ok(permanent.includes("✗ cluster-03   1.5s  failed: Ready=False"), permanent.join("\n"));
   assert.ok(permanent.includes("✓ cluster-00   1.5s  changed (8 steps)"), permanent.join("\n"));
   assert.ok(!text.includes("\x1b[3"), "NO_COLOR: no colours");
+});
+
+Deno.test("status rows: a suspended Kustomization or GitRepository says so, after failing clusters and before ready ones", () => {
+  const sync = (over: Partial<SyncStatus> = {}): SyncStatus => ({
+    ready: "True",
+    suspended: false,
+    ...over,
+  });
+  const controllers = [{ name: "source-controller", version: "v1.4.1", available: true }];
+  const rows = statusRows([
+    { cluster: "ok", installed: true, controllers, source: sync(), kustomization: sync() },
+    {
+      cluster: "paused",
+      installed: true,
+      controllers,
+      source: sync(),
+      kustomization: sync({ suspended: true }),
+    },
+    {
+      cluster: "src-paused",
+      installed: true,
+      controllers,
+      source: sync({ suspended: true }),
+      kustomization: sync(),
+    },
+    {
+      cluster: "broken",
+      installed: true,
+      controllers,
+      source: sync(),
+      kustomization: sync({ ready: "False", reason: "BuildFailed", message: "no apps" }),
+    },
+  ], new Map());
+  assert.deepEqual(rows.map((r) => [r.cluster, r.health, r.summary]), [
+    ["broken", "failing", "Kustomization BuildFailed: no apps"],
+    ["paused", "suspended", "Suspended (Kustomization)"],
+    ["src-paused", "suspended", "Suspended (GitRepository)"],
+    ["ok", "ready", "Ready"],
+  ]);
 });
