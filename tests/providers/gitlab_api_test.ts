@@ -8,6 +8,8 @@
 import assert from "node:assert/strict";
 import { provider } from "../../lib/providers/gitlab/mod.ts";
 import type { GitLabSettings } from "../../lib/providers/gitlab/settings.ts";
+import { checkCloneLink, repositoryFacts } from "../../lib/providers/gitlab/session.ts";
+import type { GlProject } from "../../lib/providers/gitlab/api.ts";
 import type { ProviderSession, SessionAccess } from "../../lib/providers/types.ts";
 import { applyAll } from "./contract.ts";
 import {
@@ -305,4 +307,49 @@ Deno.test("gitlab: a clone link on another host than the API is refused before t
   } finally {
     await env.close();
   }
+});
+
+Deno.test("gitlab: a clone link down from the API's https:// to http://, or an SSH link off its host, is refused", () => {
+  const s = gitlabSettings("https://gitlab.example/api/v4", {
+    namespace: "fleet",
+    project: "apps",
+  });
+  const project = (httpUrl: string): GlProject => ({
+    id: 1,
+    pathWithNamespace: "fleet/apps",
+    visibility: "private",
+    httpUrl,
+    accessLevel: 40,
+    sharedWith: [],
+  });
+  assert.throws(
+    () => checkCloneLink(s, project("http://gitlab.example/fleet/apps.git"), true),
+    /GitLab names http:\/\/gitlab\.example as the clone URL of project fleet\/apps.*the token is not sent there/,
+  );
+  assert.equal(
+    checkCloneLink(s, project("https://gitlab.example/fleet/apps.git"), false).httpUrl,
+    "https://gitlab.example/fleet/apps.git",
+  );
+  // The SSH link the cluster would read from: the API's host, unless sshHostname replaces it.
+  const evilSsh = {
+    ...project("https://gitlab.example/fleet/apps.git"),
+    sshUrl: "git@evil.example:fleet/apps.git",
+  };
+  assert.throws(
+    () => repositoryFacts(s, evilSsh),
+    /SSH clone URL of project fleet\/apps, not on gitlab\.example/,
+  );
+  assert.equal(
+    repositoryFacts({ ...s, sshHostname: "ssh.gitlab.example:2222" }, evilSsh).sshUrl,
+    "ssh://git@ssh.gitlab.example:2222/fleet/apps.git",
+  );
+  // A server without TLS at all, opted in: its http:// links are its own.
+  const plain = gitlabSettings("http://gitlab.example/api/v4", {
+    namespace: "fleet",
+    project: "apps",
+  });
+  assert.equal(
+    checkCloneLink(plain, project("http://gitlab.example/fleet/apps.git"), true).httpUrl,
+    "http://gitlab.example/fleet/apps.git",
+  );
 });

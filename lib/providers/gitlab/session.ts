@@ -47,7 +47,21 @@ export function repositoryFacts(
   const link = project?.sshUrl
     ? sshUrlOf(project.sshUrl)
     : `ssh://git@${new URL(s.apiUrl).hostname}/${projectPath(s)}.git`;
-  if (!s.sshHostname) return { exists: project !== undefined, httpUrl, sshUrl: link };
+  if (!s.sshHostname) {
+    // The cluster reads from this link (a host key scanned on first use): the API's host only.
+    const host = URL.canParse(link) ? new URL(link).hostname : undefined;
+    if (host !== new URL(s.apiUrl).hostname) {
+      throw new ProviderError(
+        `GitLab names ${JSON.stringify(link)} as the SSH clone URL of project ${
+          projectPath(s)
+        }, not on ${
+          new URL(s.apiUrl).hostname
+        } where its API is: the cluster is not pointed there (check the server's gitlab_shell_ssh host, or set git.gitlab.sshHostname)`,
+        { status: 0, transient: false },
+      );
+    }
+    return { exists: project !== undefined, httpUrl, sshUrl: link };
+  }
   // --ssh-hostname replaces host and port.
   const u = new URL(link);
   return {
@@ -76,7 +90,9 @@ export function checkCloneLink(
       { status: 0, transient: false },
     );
   }
-  const downgrade = link.protocol === "http:" && !allowInsecureHttp;
+  // Same host (its clone service may listen on another port); never down from the API's https://
+  // to http://, whatever allowInsecureHttp says (that opt-in is for a server that has no TLS).
+  const downgrade = link.protocol === "http:" && (!allowInsecureHttp || api.protocol === "https:");
   if (link.hostname !== api.hostname || downgrade || !/^https?:$/.test(link.protocol)) {
     throw new ProviderError(
       `GitLab names ${link.protocol}//${link.host} as the clone URL of project ${
