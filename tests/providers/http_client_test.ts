@@ -349,3 +349,28 @@ Deno.test("rate limiter: a block that grows past the run's bound while waiting e
   await unbounded.ready();
   assert.ok(sleeps.slice(1).every((ms) => ms <= 2 ** 31 - 1), `${sleeps}`);
 });
+
+Deno.test("Link paging: a listing past its total bound (items or size) is refused, however few its pages", async () => {
+  const big = "x".repeat(1024 * 1024);
+  await withServer((_req, url) => {
+    const page = Number(url.searchParams.get("page") ?? "1");
+    const headers = { link: `<${url.origin}${url.pathname}?page=${page + 1}>; rel="next"` };
+    // /many: 4,000 small items a page; /large: 12 items of 1 MiB a page (each page within bounds).
+    if (url.pathname === "/many") {
+      return Response.json(Array.from({ length: 4000 }, (_, i) => i), { headers });
+    }
+    return Response.json(Array.from({ length: 12 }, () => big), { headers });
+  }, async (base) => {
+    const c = client(base, freshToken());
+    for (
+      const [path, words] of [["/many", /more than 10000 items/], ["/large", /or 32 MiB/]] as const
+    ) {
+      const e = await failure(
+        collectLinkPages(c, { path, action: "list", subject: "x", maxPages: 100 }),
+      );
+      assert.match(e.message, /refusing to read further/, path);
+      assert.match(e.message, words, path);
+    }
+    c.close();
+  });
+});

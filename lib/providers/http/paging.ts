@@ -7,6 +7,35 @@
 import type { ApiRequest, JsonClient } from "./client.ts";
 import { unexpectedShape } from "./errors.ts";
 
+/**
+ * What one listing may hold in total, whatever its pages: a page is bounded (the client's answer
+ * limit) but a hostile server could fill every page up to the page bound. Deploy keys, teams and
+ * shares of one repository are far fewer.
+ */
+export const MAX_LISTED_ITEMS = 10_000;
+/** The listing's items as JSON text, in total. */
+export const MAX_LISTED_CHARS = 32 * 1024 * 1024;
+
+/** Adds a page's items to the listing, within the listing's total bounds. */
+function keep(
+  client: JsonClient,
+  action: string,
+  listing: { values: unknown[]; chars: number },
+  page: unknown[],
+): void {
+  listing.chars += JSON.stringify(page).length;
+  if (listing.values.length + page.length > MAX_LISTED_ITEMS || listing.chars > MAX_LISTED_CHARS) {
+    throw unexpectedShape(
+      client.ref,
+      action,
+      `the listing holds more than ${MAX_LISTED_ITEMS} items or ${
+        MAX_LISTED_CHARS / 1024 / 1024
+      } MiB; refusing to read further`,
+    );
+  }
+  listing.values.push(...page);
+}
+
 /** The URL of `rel` in a Link header, if there is one. */
 export function linkTarget(header: string | null, rel: string): string | undefined {
   if (!header) return undefined;
@@ -32,15 +61,15 @@ export async function collectLinkPages(
   req: LinkPagedRequest,
 ): Promise<unknown[]> {
   const items = req.items ?? ((json: unknown) => Array.isArray(json) ? json : undefined);
-  const values: unknown[] = [];
+  const listing = { values: [] as unknown[], chars: 0 };
   const seen = new Set<string>();
   let res = await client.send({ ...req, method: "GET" });
   for (let page = 1;; page++) {
     const pageItems = items(res.json);
     if (!pageItems) throw unexpectedShape(client.ref, req.action, "a page is not a list");
-    values.push(...pageItems);
+    keep(client, req.action, listing, pageItems);
     const next = linkTarget(res.headers.get("link"), "next");
-    if (next === undefined) return values;
+    if (next === undefined) return listing.values;
     if (page >= req.maxPages) {
       throw unexpectedShape(
         client.ref,
@@ -81,7 +110,8 @@ export async function collectNumberedPages(
   client: JsonClient,
   req: NumberedPagedRequest,
 ): Promise<unknown[]> {
-  const values: unknown[] = [];
+  const listing = { values: [] as unknown[], chars: 0 };
+  const values = listing.values;
   for (let page = 1; page <= req.maxPages; page++) {
     const res = await client.send({
       ...req,
@@ -91,7 +121,7 @@ export async function collectNumberedPages(
     if (!Array.isArray(res.json)) {
       throw unexpectedShape(client.ref, req.action, "a page is not a list");
     }
-    values.push(...res.json);
+    keep(client, req.action, listing, res.json);
     const totalHeader = res.headers.get("x-total-count");
     const total = totalHeader !== null && /^\d+$/.test(totalHeader.trim())
       ? Number(totalHeader)
