@@ -302,14 +302,14 @@ Deno.test("gitlab: a clone link on another host than the API is refused before t
     s.close();
     assert.match(
       e.message,
-      /GitLab names https:\/\/elsewhere\.example as the clone URL of project alice\/apps, not http:\/\/127\.0\.0\.1 where its API is: the token is not sent there/,
+      /GitLab names https:\/\/elsewhere\.example\/alice\/apps\.git as the HTTPS clone URL of project alice\/apps, not on http:\/\/127\.0\.0\.1:\d+ where the repository lives: nothing is sent there/,
     );
   } finally {
     await env.close();
   }
 });
 
-Deno.test("gitlab: a clone link down from the API's https:// to http://, or an SSH link off its host, is refused", () => {
+Deno.test("gitlab: a clone link on another port of the API's host, down from https:// to http://, or an SSH link off its host, is refused", () => {
   const s = gitlabSettings("https://gitlab.example/api/v4", {
     namespace: "fleet",
     project: "apps",
@@ -323,11 +323,16 @@ Deno.test("gitlab: a clone link down from the API's https:// to http://, or an S
     sharedWith: [],
   });
   assert.throws(
-    () => checkCloneLink(s, project("http://gitlab.example/fleet/apps.git"), true),
-    /GitLab names http:\/\/gitlab\.example as the clone URL of project fleet\/apps.*the token is not sent there/,
+    () => checkCloneLink(s, project("http://gitlab.example/fleet/apps.git")),
+    /GitLab names http:\/\/gitlab\.example\/fleet\/apps\.git as the HTTPS clone URL of project fleet\/apps, not on https:\/\/gitlab\.example .*nothing is sent there/,
+  );
+  // GitLab serves git on its API's origin: another port of the same host is somewhere else.
+  assert.throws(
+    () => checkCloneLink(s, project("https://gitlab.example:8443/fleet/apps.git")),
+    /GitLab names https:\/\/gitlab\.example:8443\/fleet\/apps\.git as the HTTPS clone URL/,
   );
   assert.equal(
-    checkCloneLink(s, project("https://gitlab.example/fleet/apps.git"), false).httpUrl,
+    checkCloneLink(s, project("https://gitlab.example/fleet/apps.git")).httpUrl,
     "https://gitlab.example/fleet/apps.git",
   );
   // The SSH link the cluster would read from: the API's host, unless sshHostname replaces it.
@@ -337,7 +342,7 @@ Deno.test("gitlab: a clone link down from the API's https:// to http://, or an S
   };
   assert.throws(
     () => repositoryFacts(s, evilSsh),
-    /SSH clone URL of project fleet\/apps, not on gitlab\.example/,
+    /GitLab names ssh:\/\/evil\.example as the SSH clone URL of project fleet\/apps, not on gitlab\.example/,
   );
   assert.equal(
     repositoryFacts({ ...s, sshHostname: "ssh.gitlab.example:2222" }, evilSsh).sshUrl,
@@ -349,7 +354,7 @@ Deno.test("gitlab: a clone link down from the API's https:// to http://, or an S
     project: "apps",
   });
   assert.equal(
-    checkCloneLink(plain, project("http://gitlab.example/fleet/apps.git"), true).httpUrl,
+    checkCloneLink(plain, project("http://gitlab.example/fleet/apps.git")).httpUrl,
     "http://gitlab.example/fleet/apps.git",
   );
 });
