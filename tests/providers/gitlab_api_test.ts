@@ -216,7 +216,7 @@ Deno.test("gitlab: deploy keys are read across pages; the cluster's key on the t
 Deno.test("gitlab: groups shared with a role; a share with another role is shown and changed only with reconcile; a missing group is a warning", async () => {
   await withApi(async (api) => {
     await project(api, "fleet/apps");
-    const teams = [{ group: "ops", permission: "admin" as const }];
+    const teams = [{ group: "ops", permission: "maintain" as const }];
     const s = api.open({ project: "apps", teams });
     await s.observe();
     assert.deepEqual(await applyAll(s, s.planRepository().steps), []);
@@ -234,6 +234,27 @@ Deno.test("gitlab: groups shared with a role; a share with another role is shown
     await reconciled.observe();
     assert.deepEqual(await applyAll(reconciled, reconciled.planRepository().steps), []);
     assert.deepEqual(api.env.gl.project("fleet/apps")!.sharedWith, { ops: 30 });
+
+    // admin is GitLab's owner (go-git-providers: admin 50), not maintainer again: drift too.
+    const owner = [{ group: "ops", permission: "admin" as const }];
+    const above = api.open({ project: "apps", teams: owner });
+    await above.observe();
+    assert.deepEqual(above.planRepository().warnings, [
+      "group ops has the developer role on project fleet/apps, the manifest says owner; left as it is (set reconcile: true to change it)",
+    ]);
+    const raised = api.open({ project: "apps", teams: owner, reconcile: true });
+    await raised.observe();
+    assert.deepEqual(raised.planRepository().steps, [
+      { kind: "group", provider: "gitlab", action: "grant", group: "ops", permission: "admin" },
+    ]);
+    assert.deepEqual(await applyAll(raised, raised.planRepository().steps), []);
+    assert.deepEqual(api.env.gl.project("fleet/apps")!.sharedWith, { ops: 50 });
+    // Shared as owner, the manifest's maintain is drift (they were one level before).
+    const lowered = api.open({ project: "apps", teams });
+    await lowered.observe();
+    assert.deepEqual(lowered.planRepository().warnings, [
+      "group ops has the owner role on project fleet/apps, the manifest says maintainer; left as it is (set reconcile: true to change it)",
+    ]);
 
     const missing = api.open({ project: "apps", teams: [{ group: "nope", permission: "read" }] });
     await missing.observe();
