@@ -108,9 +108,23 @@ export interface GitLabSandbox {
   project(fullPath: string): GitLabProjectView | undefined;
   /** Who may fetch or push ("group/sub/project.git"): tokens and deploy tokens, as GitLab decides. */
   gitAccess(user: string, password: string, repo: string): Access | null;
+  /**
+   * Holds the next API request unanswered until `release()` (or close): a server that takes its
+   * time. `gone` resolves when the client gives up on it (its connection closed or aborted).
+   */
+  holdNext(): GitLabHold;
   /** The next `times` requests answer `status` (429: as Rack::Attack throttles). */
   failNext(status: number, times: number, opts?: FaultOptions): void;
   close(): Promise<void>;
+}
+
+export interface GitLabHold {
+  /** Resolves with the request's path once it arrived and is held. */
+  arrived: Promise<string>;
+  /** Resolves when the client abandoned the held request. */
+  gone: Promise<void>;
+  /** Lets the held request be answered. */
+  release(): void;
 }
 
 interface Fault {
@@ -206,6 +220,8 @@ export async function startGitLabSandbox(opts: GitLabSandboxOptions): Promise<Gi
   const faults: Fault[] = [];
   const windows = new Map<number, { start: number; count: number }>();
   const gitRequests: GitLabGitRecord[] = [];
+  const holds: { arrived(path: string, signal: AbortSignal): Promise<void> }[] = [];
+  const released = new Set<() => void>();
   const front = await GitFront.start(state.gitRoot);
   const ctx: RouteContext = {
     state,
@@ -309,6 +325,7 @@ export async function startGitLabSandbox(opts: GitLabSandboxOptions): Promise<Gi
       mutating: req.method !== "GET" && req.method !== "HEAD",
     };
     requests.push(record);
+    await holds.shift()?.arrived(record.path, req.signal);
     const res = await answer(req, url, record).catch((e: unknown) => {
       console.error("GitLab sandbox:", e);
       return jsonResponse({ status: 500, body: { message: "500 Internal Server Error" } });
@@ -351,10 +368,33 @@ export async function startGitLabSandbox(opts: GitLabSandboxOptions): Promise<Gi
     },
     project: (fullPath) => view(state, fullPath),
     gitAccess: (user, password, repo) => gitAccess(state, user, password, repo),
+    holdNext() {
+      const arrived = Promise.withResolvers<string>();
+      const gone = Promise.withResolvers<void>();
+      const free = Promise.withResolvers<void>();
+      released.add(free.resolve);
+      holds.push({
+        arrived(path, signal) {
+          arrived.resolve(path);
+          if (signal.aborted) gone.resolve();
+          signal.addEventListener("abort", () => gone.resolve(), { once: true });
+          return free.promise;
+        },
+      });
+      return {
+        arrived: arrived.promise,
+        gone: gone.promise,
+        release: () => {
+          released.delete(free.resolve);
+          free.resolve();
+        },
+      };
+    },
     failNext(status, times, faultOpts = {}) {
       if (times > 0) faults.push({ status, remaining: times, opts: faultOpts });
     },
     close() {
+      for (const free of released) free();
       closing ??= server.shutdown().then(() => front.close());
       return closing;
     },

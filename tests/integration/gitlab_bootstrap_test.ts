@@ -251,3 +251,35 @@ Deno.test("gitlab: a server naming a clone link on another port of its host is r
     elsewhere.close();
   }
 });
+
+Deno.test("gitlab: --cluster-timeout stops a GitLab request that gets no answer; the run ends at the deadline, naming the cluster, GitLab and the deadline", async () => {
+  await withEnv(async (env) => {
+    await writeManifest(env, "owner: fleet, repository: apps, tokenAuth: true");
+    // The first API request (the token check) is held until the test lets it go.
+    const hold = env.gl.holdNext();
+    let waitedForAnswer = false;
+    // Bound for a run that would wait for the answer: the per-request timeout is 120 s.
+    const watchdog = setTimeout(() => {
+      waitedForAnswer = true;
+      hold.release();
+    }, 60_000);
+    const started = Date.now();
+    try {
+      const r = await cli(env, ["plan", "--timeout", "120s", "--cluster-timeout", "2s"]);
+      const ended = Date.now() - started;
+      assert.equal(waitedForAnswer, false, "the run waited for the held answer");
+      assert.ok(ended >= 2000, `ended ${ended} ms after it started, before its deadline`);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.equal(await hold.arrived, "/api/v4/personal_access_tokens/self");
+      assert.match(
+        r.stdout + r.stderr,
+        /c0: failed[^:]*: deadline of 2s reached while fetching http:\/\/127\.0\.0\.1:\d+\/fleet\/apps\.git \(--cluster-timeout\): check the GitLab token: waiting for the answer of GitLab at 127\.0\.0\.1:\d+ was stopped/,
+      );
+      // The client let go of the request (its connection closed), answer or not.
+      await hold.gone;
+    } finally {
+      clearTimeout(watchdog);
+      hold.release();
+    }
+  });
+});

@@ -67,6 +67,22 @@ async function failure(p: Promise<unknown>): Promise<Error & { status?: number }
   return await p.then(() => assert.fail("no failure"), (e: Error) => e);
 }
 
+/** `p`, or a failure once it has waited 30 s for `what` (which never comes unless released). */
+async function within<T>(p: Promise<T>, what: string, release?: () => void): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      release?.();
+      reject(new Error(`the session waited for ${what}`));
+    }, 30_000);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function groupId(api: Api, path: string): Promise<number> {
   const res = await fetch(`${api.env.gl.url}/api/v4/groups/${encodeURIComponent(path)}`, {
     headers: { "private-token": GL_ADMIN },
@@ -378,4 +394,47 @@ Deno.test("gitlab: a clone link on another port of the API's host, down from htt
     checkCloneLink(plain, project("http://gitlab.example/fleet/apps.git")).httpUrl,
     "http://gitlab.example/fleet/apps.git",
   );
+});
+
+Deno.test("gitlab: the session's deadline stops a request in flight and a wait for the rate limit, in words naming GitLab and the host", async () => {
+  await withApi(async (api) => {
+    // A wait of 10 minutes for GitLab's rate limit (429, Retry-After: 600).
+    const waiting = new AbortController();
+    api.env.gl.failNext(429, 1, { retryAfterSeconds: 600 });
+    const started = Promise.withResolvers<string>();
+    const limited = api.open({ project: "apps" }, {
+      // Another token: the run's limiter of GL_ADMIN stays free for the other tests.
+      token: GL_DEVELOPER,
+      deadline: () => waiting.signal,
+      onWait: (m) => started.resolve(m),
+    });
+    const throttled = failure(limited.observe());
+    assert.match(await started.promise, /waiting 600 s for GitLab's rate limit/);
+    waiting.abort();
+    assert.match(
+      (await within(throttled, "the rate limit")).message,
+      /^check the GitLab token: waiting for the rate limit of GitLab at 127\.0\.0\.1:\d+ was stopped$/,
+    );
+
+    // A request in flight that gets no answer until the test lets it go.
+    const inFlight = new AbortController();
+    const hold = api.env.gl.holdNext();
+    const held = api.open({ project: "apps" }, {
+      timeoutMs: 120_000,
+      deadline: () => inFlight.signal,
+    });
+    try {
+      const observed = failure(held.observe());
+      await hold.arrived;
+      inFlight.abort();
+      assert.match(
+        (await within(observed, "the held answer", hold.release)).message,
+        /^check the GitLab token: waiting for the answer of GitLab at 127\.0\.0\.1:\d+ was stopped$/,
+      );
+      // The client let go of the request.
+      await hold.gone;
+    } finally {
+      hold.release();
+    }
+  });
 });

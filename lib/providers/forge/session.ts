@@ -33,6 +33,7 @@ export function forgeClient(
     timeoutMs: access.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     retry: { ...DEFAULT_RETRY, attempts: access.attempts ?? DEFAULT_RETRY.attempts },
     onWait: access.onWait,
+    deadline: access.deadline,
     caPem: access.caPem,
     describe: (ctx) => d.describe(ctx, s),
     onAnswer: (h) => {
