@@ -1,15 +1,15 @@
 /**
  * A deadline for one cluster's (or one repository's) work in one stage (`--cluster-timeout`).
- * When it passes, the work is reported failed at once, naming the phase it was in; the work
- * itself sees its signal aborted, so no new step or retry starts, and a request in flight that
- * takes the signal (kube, git, provider APIs) stops. Work that stops says what it was doing
- * (deadlineStopWords): those words are added when they come before the next turn of the event
- * loop; a request that does not take the signal ends by its own per-request timeout.
+ * When it passes, the work is reported failed at once, naming the phase it was in and what it
+ * said it was doing under the signal (lib/util/deadline_stop.ts: a provider's request, say); the
+ * work itself sees its signal aborted, so no new step or retry starts, and a request in flight
+ * that takes the signal (kube, git, provider APIs) stops; one that does not ends by its own
+ * per-request timeout.
  */
 import { formatGoDuration } from "../config/duration.ts";
 import type { RetryPolicy } from "../util/retry.ts";
 import { DEFAULT_RETRY, describeRetry } from "../util/retry.ts";
-import { deadlineStopWords } from "../util/deadline_stop.ts";
+import { doingNow } from "../util/deadline_stop.ts";
 
 export class DeadlineError extends Error {
   constructor(message: string) {
@@ -31,28 +31,20 @@ export async function withDeadline<T>(
   const ctl = new AbortController();
   if (!ms) return await fn(ctl.signal);
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let stopWords: string | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const phase = tracker.phase;
+      const stopped = doingNow(ctl.signal).map((words) => `: ${words}`).join("");
       ctl.abort();
-      // Work that takes the signal stops within microtasks; a timer of 0 comes after them.
-      setTimeout(() => {
-        const said = stopWords ? `: ${stopWords}` : "";
-        reject(
-          new DeadlineError(
-            `deadline of ${formatGoDuration(ms)} reached while ${phase} (--cluster-timeout)${said}`,
-          ),
-        );
-      }, 0);
+      reject(
+        new DeadlineError(
+          `deadline of ${
+            formatGoDuration(ms)
+          } reached while ${tracker.phase} (--cluster-timeout)${stopped}`,
+        ),
+      );
     }, ms);
   });
-  const work = fn(ctl.signal).catch((e: unknown) => {
-    if (!ctl.signal.aborted) throw e;
-    // Stopped by the deadline: the deadline's error, with the work's own words.
-    stopWords = deadlineStopWords(e);
-    return expired;
-  });
+  const work = fn(ctl.signal);
   // After the deadline the work's own end (usually the request timeout) is nobody's business.
   work.catch(() => {});
   try {

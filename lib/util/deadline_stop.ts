@@ -1,22 +1,27 @@
 /**
- * Work that stopped because its deadline's signal aborted (`--cluster-timeout`) can say what it
- * was doing in its own words ("look up project fleet/apps: the GitLab request to host was
- * stopped"); lib/apply/deadline.ts adds them to the deadline's message. A marked error is never
- * transient: nothing retries past the deadline.
+ * What work is doing under a deadline's signal (`--cluster-timeout`), in its own words ("check
+ * the GitLab token: waiting for the answer of GitLab at host was stopped"): registered while a
+ * request or a wait is under way, read by lib/apply/deadline.ts the moment the deadline passes,
+ * so its error says what was stopped. Kept per signal in a WeakMap: nothing outlives the signal.
  */
-const STOPPED = Symbol("stoppedAtDeadline");
+const doing = new WeakMap<AbortSignal, Set<string>>();
 
-/** Marks `e` as the words of work stopped by its deadline. */
-export function stoppedAtDeadline<E extends Error>(e: E): E {
-  Object.defineProperty(e, STOPPED, { value: true });
-  return e;
+/** Registers `words` under `signal` until the returned function is called. */
+export function doingUnder(signal: AbortSignal | undefined, words: string): () => void {
+  if (!signal) return () => {};
+  let now = doing.get(signal);
+  if (!now) {
+    now = new Set();
+    doing.set(signal, now);
+  }
+  const entry = words;
+  now.add(entry);
+  return () => now.delete(entry);
 }
 
-/** The words of work stopped by its deadline, or undefined for any other error. */
-export function deadlineStopWords(e: unknown): string | undefined {
-  return e instanceof Error && (e as unknown as Record<symbol, unknown>)[STOPPED] === true
-    ? e.message
-    : undefined;
+/** What is under way under `signal` now. */
+export function doingNow(signal: AbortSignal): string[] {
+  return [...(doing.get(signal) ?? [])];
 }
 
 /** Sleeps `ms`, or less when `signal` aborts first. */

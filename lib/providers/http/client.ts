@@ -5,7 +5,7 @@
  * every request recorded (tests and the bench count them). Failures are ProviderErrors in
  * words; the provider supplies the words for its statuses (`describe`).
  */
-import { sleepUnless, stoppedAtDeadline } from "../../util/deadline_stop.ts";
+import { doingUnder, sleepUnless } from "../../util/deadline_stop.ts";
 import { withRetry } from "../../util/retry.ts";
 import { readBody } from "../../util/bounded_read.ts";
 import { formatSize, PROVIDER_RESPONSE_BYTES } from "../../util/limits.ts";
@@ -168,14 +168,11 @@ export function createJsonClient(opts: ClientOptions): JsonClient {
   const maxRateWait = opts.maxRateWaitMs ?? DEFAULT_MAX_RATE_WAIT_MS;
   const tellWait = (w: RateWait) => opts.onWait?.(describeWait(opts.service, base.host, w));
   const deadline = () => opts.deadline?.();
-  /** The request stopped by the deadline, in words naming the service and what it was doing. */
+  /** What a request stopped by the deadline was doing: the service, its host, the request. */
+  const stopWords = (action: string, doing: string) =>
+    scrub(`${action}: ${doing} ${opts.service} at ${base.host} was stopped`, opts.token);
   const stopped = (action: string, doing: string) =>
-    stoppedAtDeadline(
-      new ProviderError(
-        scrub(`${action}: ${doing} ${opts.service} at ${base.host} was stopped`, opts.token),
-        { status: 0, transient: false },
-      ),
-    );
+    new ProviderError(stopWords(action, doing), { status: 0, transient: false });
 
   function urlOf(req: ApiRequest): URL {
     const url = new URL(`${base.href.replace(/\/$/, "")}${req.path}`);
@@ -202,6 +199,7 @@ export function createJsonClient(opts: ClientOptions): JsonClient {
     if (req.body !== undefined) headers["content-type"] = "application/json";
     const timeout = AbortSignal.timeout(opts.timeoutMs);
     const stop = deadline();
+    const done = doingUnder(stop, stopWords(req.action, "waiting for the answer of"));
     try {
       const res = await fetch(url, {
         method: req.method,
@@ -228,6 +226,8 @@ export function createJsonClient(opts: ClientOptions): JsonClient {
       if (err instanceof ProviderError) throw err;
       if (stop?.aborted) throw stopped(req.action, "waiting for the answer of");
       throw failureFromNetwork(ref, req.action, err);
+    } finally {
+      done();
     }
   }
 
@@ -253,7 +253,11 @@ export function createJsonClient(opts: ClientOptions): JsonClient {
       };
       refuseLongWait();
       if (deadline()?.aborted) throw stopped(req.action, "the request to");
-      await limiter.ready(tellWait, maxRateWait, deadline());
+      const waiting = doingUnder(
+        deadline(),
+        stopWords(req.action, "waiting for the rate limit of"),
+      );
+      await limiter.ready(tellWait, maxRateWait, deadline()).finally(waiting);
       if (deadline()?.aborted) throw stopped(req.action, "waiting for the rate limit of");
       refuseLongWait();
       const { res, text } = await exchange(url, req);
