@@ -1,12 +1,15 @@
 /**
  * A deadline for one cluster's (or one repository's) work in one stage (`--cluster-timeout`).
- * When it passes, the work is reported failed at once, naming the phase it was in; the work
- * itself sees its signal aborted, so no new step or retry starts, and the request in flight ends
- * by its own per-request timeout.
+ * When it passes, the work is reported failed at once, naming the phase it was in and what it
+ * said it was doing under the signal (lib/util/deadline_stop.ts: a provider's request, say); the
+ * work itself sees its signal aborted, so no new step or retry starts, and a request in flight
+ * that takes the signal (kube, git, provider APIs) stops; one that does not ends by its own
+ * per-request timeout.
  */
 import { formatGoDuration } from "../config/duration.ts";
 import type { RetryPolicy } from "../util/retry.ts";
 import { DEFAULT_RETRY, describeRetry } from "../util/retry.ts";
+import { doingNow } from "../util/deadline_stop.ts";
 
 export class DeadlineError extends Error {
   constructor(message: string) {
@@ -30,10 +33,13 @@ export async function withDeadline<T>(
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
+      const stopped = doingNow(ctl.signal).map((words) => `: ${words}`).join("");
       ctl.abort();
       reject(
         new DeadlineError(
-          `deadline of ${formatGoDuration(ms)} reached while ${tracker.phase} (--cluster-timeout)`,
+          `deadline of ${
+            formatGoDuration(ms)
+          } reached while ${tracker.phase} (--cluster-timeout)${stopped}`,
         ),
       );
     }, ms);

@@ -123,6 +123,8 @@ function observeProvider(
     ...(r.creds.kind === "token" && r.creds.caPem ? { caPem: r.creds.caPem } : {}),
     branches: r.branches,
     onWait,
+    // The repository's deadline of the stage it is in (observe, then apply's repository phase).
+    deadline: () => r.deadline,
   });
   return r.provider.observe();
 }

@@ -74,6 +74,11 @@ export interface SessionAccess {
   attempts?: number;
   /** Told when a request waits for the API's rate limit (the progress line shows it). */
   onWait?(message: string): void;
+  /**
+   * The deadline of the work the session serves (`--cluster-timeout`, per stage): once aborted,
+   * a request in flight or a rate-limit wait stops, saying so, and nothing is retried.
+   */
+  deadline?(): AbortSignal | undefined;
   /** git.caFile's PEM, trusted for the API too (a server behind a private CA). */
   caPem?: string;
   /**

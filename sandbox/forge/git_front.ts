@@ -67,7 +67,15 @@ export class GitFront {
   }
 
   /** Passes an allowed request on to git, for the repository at <owner>/<name>.git on disk. */
-  async forward(req: Request, url: URL, route: GitRoute, owner: string, name: string) {
+  forward(req: Request, url: URL, route: GitRoute, owner: string, name: string) {
+    return this.forwardTo(req, url, [owner, `${name}.git`], route.rest);
+  }
+
+  /**
+   * Passes an allowed request on to git, for the repository at `repo` (its directory's path
+   * segments under the root, the last one ending in ".git"; GitLab nests groups), service `rest`.
+   */
+  async forwardTo(req: Request, url: URL, repo: string[], rest: string): Promise<Response> {
     const headers = new Headers({
       authorization: `Basic ${btoa(`${INTERNAL_USER}:${this.secret}`)}`,
     });
@@ -75,9 +83,7 @@ export class GitFront {
       const v = req.headers.get(h);
       if (v !== null) headers.set(h, v);
     }
-    const target = `${this.git.url}/${encodeURIComponent(owner)}/${
-      encodeURIComponent(name)
-    }.git/${route.rest}${url.search}`;
+    const target = `${this.git.url}/${repo.map(encodeURIComponent).join("/")}/${rest}${url.search}`;
     const upstream = await fetch(target, {
       method: req.method,
       headers,

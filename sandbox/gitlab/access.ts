@@ -16,6 +16,7 @@ export const GUEST = 10;
 export const REPORTER = 20;
 export const DEVELOPER = 30;
 export const MAINTAINER = 40;
+export const OWNER = 50;
 
 /** Membership of a group, inherited from its ancestors; 0 when none. */
 export function groupLevel(user: UserRecord | null, group: NamespaceRecord): number {
@@ -53,6 +54,11 @@ export function canSeeProject(user: UserRecord | null, project: ProjectRecord): 
 /** admin_project (maintainer): deploy keys, deploy tokens, sharing, project settings. */
 export function canAdminProject(user: UserRecord | null, project: ProjectRecord): boolean {
   return !!user && (user.admin || projectLevel(user, project) >= MAINTAINER);
+}
+
+/** The owner role on the project (or an administrator): what owner-level group shares need. */
+export function canOwnProject(user: UserRecord | null, project: ProjectRecord): boolean {
+  return !!user && (user.admin || projectLevel(user, project) >= OWNER);
 }
 
 /** download_code: members from reporter up; anyone who can see a public or internal project. */

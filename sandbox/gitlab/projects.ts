@@ -13,7 +13,14 @@
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { canAdminProject, canCreateProjectIn, canShareWith, isAccessLevel } from "./access.ts";
+import {
+  canAdminProject,
+  canCreateProjectIn,
+  canOwnProject,
+  canShareWith,
+  isAccessLevel,
+  OWNER,
+} from "./access.ts";
 import {
   type Call,
   forbidden,
@@ -215,6 +222,8 @@ export function shareProject(ctx: RouteContext, call: Call): Reply {
   if (!isAccessLevel(access)) {
     return reply(400, { error: "group_access does not have a valid value" });
   }
+  // Only an owner of the project shares it as owner (GitLab 16.7+, gitlab-org/gitlab!133674).
+  if (access === OWNER && !canOwnProject(call.user, project)) return forbidden();
   const link = { id: ctx.state.nextId.link++, group, access, expiresAt: expiresAt ?? null };
   project.sharedWith.set(group.id, link);
   return reply(201, groupLinkJson(project, link));
@@ -226,6 +235,9 @@ export function unshareProject(ctx: RouteContext, call: Call): Reply {
   if (!canAdminProject(call.user, project)) return forbidden();
   const groupId = call.path.group_id;
   if (!/^\d+$/.test(groupId)) return reply(400, { error: "group_id is invalid" });
-  if (!project.sharedWith.delete(Number(groupId))) return notFound("Group Link");
+  const link = project.sharedWith.get(Number(groupId));
+  if (!link) return notFound("Group Link");
+  if (link.access === OWNER && !canOwnProject(call.user, project)) return forbidden();
+  project.sharedWith.delete(Number(groupId));
   return reply(204);
 }

@@ -7,9 +7,10 @@
  *
  * Authentication: `PRIVATE-TOKEN: <token>` or `Authorization: Bearer <token>` (lib/gitlab/auth/
  * auth_finders.rb: a personal access token is also accepted as an OAuth bearer token).
- * Projects are real bare repositories under `gitRoot` (repos.ts), served by the git HTTP sandbox
- * (give it `authorize: sandbox.gitAccess`) and the sshd sandbox started on the same root; deploy
- * keys reach sshd through `accessKeys`.
+ * Projects are real bare repositories under `gitRoot` (repos.ts), served over smart HTTP on the
+ * API's own origin as GitLab does (git_http.ts: /<namespace>/<project>.git/… beside /api/v4/…,
+ * http_url_to_repo = <url>/<full path>.git), and by the sshd sandbox started on the same root;
+ * deploy keys reach sshd through `accessKeys`.
  *
  * Rate limits as Rack::Attack answers them (doc/administration/settings/user_and_ip_rate_limits.md
  * "Response headers"): 429, text "Retry later", RateLimit-Name/-Limit/-Observed/-Remaining/
@@ -17,9 +18,11 @@
  * token with `rateLimit`.
  */
 import { mkdir, realpath } from "node:fs/promises";
-import type { Access } from "../git/http_server.ts";
+import { GitFront } from "../forge/git_front.ts";
+import type { Access, GitRequestRecord } from "../git/http_server.ts";
 import { type AccessKeyHooks, type Call, type Reply, type RouteContext } from "./context.ts";
 import { gitAccess } from "./git_auth.ts";
+import { type GitLabGitRecord, gitLabGitRoute, serveGit } from "./git_http.ts";
 import { Params, readParams } from "./params.ts";
 import { dispatch, findRoute } from "./routes.ts";
 import {
@@ -34,6 +37,7 @@ import {
 } from "./state.ts";
 
 export type { AccessKeyHooks } from "./context.ts";
+export type { GitLabGitRecord } from "./git_http.ts";
 export type { AccessLevel, GitLabGroupOptions, GitLabUserOptions, TokenScope } from "./state.ts";
 
 export interface GitLabSandboxOptions {
@@ -42,8 +46,12 @@ export interface GitLabSandboxOptions {
   groups?: GitLabGroupOptions[];
   /** Directory of bare repositories: <gitRoot>/<group>/<sub>/<project>.git */
   gitRoot: string;
-  /** http_url_to_repo = `${httpCloneBase}/<full path>.git` (the git HTTP sandbox's url). */
-  httpCloneBase: string;
+  /**
+   * http_url_to_repo = `${httpCloneBase}/<full path>.git`; default the sandbox's own origin,
+   * where it serves git as GitLab does. Another base only to test a client against a server
+   * that names somewhere else (nothing serves git there).
+   */
+  httpCloneBase?: string;
   /** "ssh://git@127.0.0.1:<port>" (or scp-like "git@host"); no ssh_url_to_repo when absent. */
   sshCloneBase?: string;
   /** Told about deploy keys as they change, so a real sshd enforces them. */
@@ -90,15 +98,33 @@ export interface GitLabSandbox {
   /** Base URL, e.g. http://127.0.0.1:1234 (the API is under /api/v4). */
   url: string;
   requests: GitLabRequestRecord[];
+  /** Git requests on the sandbox's origin (smart HTTP), apart from the API's. */
+  gitRequests: GitLabGitRecord[];
+  /** What git http-backend was asked, with its push reports. */
+  gitBackendRequests: GitRequestRecord[];
   mutatingRequests(): { method: string; path: string; status: number }[];
   /** Requests per token name: reading (GET, HEAD) and mutating (the rest). */
   requestCounts(): Record<string, { reading: number; mutating: number }>;
   project(fullPath: string): GitLabProjectView | undefined;
-  /** The git HTTP sandbox's `authorize` option: tokens and deploy tokens, per repository. */
+  /** Who may fetch or push ("group/sub/project.git"): tokens and deploy tokens, as GitLab decides. */
   gitAccess(user: string, password: string, repo: string): Access | null;
+  /**
+   * Holds the next API request unanswered until `release()` (or close): a server that takes its
+   * time. `gone` resolves when the client gives up on it (its connection closed or aborted).
+   */
+  holdNext(): GitLabHold;
   /** The next `times` requests answer `status` (429: as Rack::Attack throttles). */
   failNext(status: number, times: number, opts?: FaultOptions): void;
   close(): Promise<void>;
+}
+
+export interface GitLabHold {
+  /** Resolves with the request's path once it arrived and is held. */
+  arrived: Promise<string>;
+  /** Resolves when the client abandoned the held request. */
+  gone: Promise<void>;
+  /** Lets the held request be answered. */
+  release(): void;
 }
 
 interface Fault {
@@ -193,11 +219,15 @@ export async function startGitLabSandbox(opts: GitLabSandboxOptions): Promise<Gi
   const requests: GitLabRequestRecord[] = [];
   const faults: Fault[] = [];
   const windows = new Map<number, { start: number; count: number }>();
+  const gitRequests: GitLabGitRecord[] = [];
+  const holds: { arrived(path: string, signal: AbortSignal): Promise<void> }[] = [];
+  const released = new Set<() => void>();
+  const front = await GitFront.start(state.gitRoot);
   const ctx: RouteContext = {
     state,
     links: {
       base: "",
-      httpCloneBase: opts.httpCloneBase.replace(/\/+$/, ""),
+      httpCloneBase: opts.httpCloneBase?.replace(/\/+$/, "") ?? "",
       sshCloneBase: opts.sshCloneBase,
     },
     accessKeys: opts.accessKeys,
@@ -261,8 +291,31 @@ export async function startGitLabSandbox(opts: GitLabSandboxOptions): Promise<Gi
     return jsonResponse(await dispatch(ctx, found.route, call));
   }
 
+  async function handleGit(req: Request, url: URL): Promise<Response | undefined> {
+    const route = gitLabGitRoute(url);
+    if (!route) return undefined;
+    const record: GitLabGitRecord = {
+      method: req.method,
+      path: url.pathname,
+      status: 0,
+      user: null,
+      write: route.write,
+    };
+    gitRequests.push(record);
+    const res = await serveGit(state, front, req, url, route, record).catch((e: unknown) =>
+      new Response(`internal error: ${e instanceof Error ? e.message : String(e)}\n`, {
+        status: 500,
+      })
+    );
+    if (req.body && !req.bodyUsed) await req.body.cancel().catch(() => {});
+    record.status = res.status;
+    return res;
+  }
+
   async function handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
+    const git = await handleGit(req, url);
+    if (git) return git;
     const record: GitLabRequestRecord = {
       method: req.method,
       path: redact(url),
@@ -272,6 +325,7 @@ export async function startGitLabSandbox(opts: GitLabSandboxOptions): Promise<Gi
       mutating: req.method !== "GET" && req.method !== "HEAD",
     };
     requests.push(record);
+    await holds.shift()?.arrived(record.path, req.signal);
     const res = await answer(req, url, record).catch((e: unknown) => {
       console.error("GitLab sandbox:", e);
       return jsonResponse({ status: 500, body: { message: "500 Internal Server Error" } });
@@ -287,11 +341,16 @@ export async function startGitLabSandbox(opts: GitLabSandboxOptions): Promise<Gi
     : Deno.serve(listen, handle);
   const url = `${opts.tls ? "https" : "http"}://127.0.0.1:${server.addr.port}`;
   ctx.links.base = url;
+  ctx.links.httpCloneBase ||= url;
   let closing: Promise<void> | undefined;
 
   return {
     url,
     requests,
+    gitRequests,
+    get gitBackendRequests() {
+      return front.requests;
+    },
     mutatingRequests: () =>
       requests.filter((r) => r.mutating).map(({ method, path, status }) => ({
         method,
@@ -309,11 +368,34 @@ export async function startGitLabSandbox(opts: GitLabSandboxOptions): Promise<Gi
     },
     project: (fullPath) => view(state, fullPath),
     gitAccess: (user, password, repo) => gitAccess(state, user, password, repo),
+    holdNext() {
+      const arrived = Promise.withResolvers<string>();
+      const gone = Promise.withResolvers<void>();
+      const free = Promise.withResolvers<void>();
+      released.add(free.resolve);
+      holds.push({
+        arrived(path, signal) {
+          arrived.resolve(path);
+          if (signal.aborted) gone.resolve();
+          signal.addEventListener("abort", () => gone.resolve(), { once: true });
+          return free.promise;
+        },
+      });
+      return {
+        arrived: arrived.promise,
+        gone: gone.promise,
+        release: () => {
+          released.delete(free.resolve);
+          free.resolve();
+        },
+      };
+    },
     failNext(status, times, faultOpts = {}) {
       if (times > 0) faults.push({ status, remaining: times, opts: faultOpts });
     },
     close() {
-      closing ??= server.shutdown();
+      for (const free of released) free();
+      closing ??= server.shutdown().then(() => front.close());
       return closing;
     },
   };

@@ -1,12 +1,11 @@
 /**
- * A GitLab sandbox for provider tests (its repositories on the git HTTP sandbox, deploy keys
- * optionally enforced by the real sshd) and a project's resolved settings, as a manifest gives
- * them.
+ * A GitLab sandbox for tests (git served on its own origin beside the API, as GitLab does; deploy
+ * keys optionally enforced by the real sshd) and a project's resolved settings, as a manifest
+ * gives them.
  */
 import { join } from "node:path";
 import type { GitLabSettings } from "../../lib/providers/gitlab/settings.ts";
 import { forgetTokens } from "../../lib/providers/gitlab/mod.ts";
-import { type GitServer, startGitServer } from "../../sandbox/git/http_server.ts";
 import { makeTempDir, type TempDir } from "../../sandbox/git/testrepo.ts";
 import {
   type GitLabSandbox,
@@ -40,7 +39,6 @@ export const GL_GROUPS: GitLabSandboxOptions["groups"] = [
 
 export interface GitLabEnv {
   dir: TempDir;
-  git: GitServer;
   gl: GitLabSandbox;
   sshd?: SshdServer;
   close(): Promise<void>;
@@ -52,10 +50,9 @@ export async function startGitLabEnv(
   // Each test is a run of its own: what a run learnt about tokens is not kept.
   forgetTokens();
   const dir = await makeTempDir("fluxfleet-glp-");
-  const started: { sshd?: SshdServer; git?: GitServer; gl?: GitLabSandbox } = {};
+  const started: { sshd?: SshdServer; gl?: GitLabSandbox } = {};
   const close = async () => {
     await started.gl?.close();
-    await started.git?.close();
     await started.sshd?.stop();
     await dir.remove();
   };
@@ -63,15 +60,10 @@ export async function startGitLabEnv(
     const sshd = started.sshd = opts.sshd
       ? await startSshd({ hostKeyTypes: ["ed25519"] })
       : undefined;
-    const git = started.git = await startGitServer({
-      root: sshd?.root ?? join(dir.path, "repos"),
-      authorize: (user, password, repo) => started.gl?.gitAccess(user, password, repo) ?? null,
-    });
     const gl = started.gl = await startGitLabSandbox({
       users: GL_USERS,
       groups: GL_GROUPS,
-      gitRoot: git.root,
-      httpCloneBase: git.url,
+      gitRoot: sshd?.root ?? join(dir.path, "repos"),
       sshCloneBase: sshd ? `ssh://git@127.0.0.1:${sshd.port}` : "git@127.0.0.1",
       ...(sshd
         ? {
@@ -83,7 +75,7 @@ export async function startGitLabEnv(
         : {}),
       ...opts.extra,
     });
-    return { dir, git, gl, sshd, close };
+    return { dir, gl, sshd, close };
   } catch (e) {
     await close();
     throw e;

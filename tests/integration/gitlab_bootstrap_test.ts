@@ -29,14 +29,12 @@ async function withEnv(
   let gl: GitLabSandbox | undefined;
   await withFleetEnv({
     prefix: "fluxfleet-gl-e2e-",
-    git: { authorize: (u, p, r) => gl?.gitAccess(u, p, r) ?? null },
     manifestName: "fleet.yaml",
   }, async (env) => {
     gl = await startGitLabSandbox({
       users: GL_USERS,
       groups: GL_GROUPS,
       gitRoot: env.git.root,
-      httpCloneBase: env.git.url,
       ...extra,
     });
     try {
@@ -124,7 +122,7 @@ Deno.test("gitlab deploy-token auth: an internal project in a subgroup created, 
     );
     assert.equal(
       (fluxObject(env.kube, "GitRepository") as { spec: { url: string } }).spec.url,
-      `${env.git.url}/fleet/platform/apps.git`,
+      `${env.gl.url}/fleet/platform/apps.git`,
     );
 
     const before = env.gl.mutatingRequests().length;
@@ -207,4 +205,81 @@ Deno.test("gitlab: a throttled plan waits as GitLab's 429 says and shows the wai
     );
     assert.ok(env.gl.requests.some((q) => q.status === 429));
   }, { rateLimit: { limit: 2, periodSeconds: 2 } });
+});
+
+/** A TCP listener that counts the connections made to it (and answers none). */
+function countingListener(): { port: number; connections: () => number; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let count = 0;
+  (async () => {
+    for await (const conn of listener) {
+      count++;
+      conn.close();
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    connections: () => count,
+    close: () => listener.close(),
+  };
+}
+
+Deno.test("gitlab: a server naming a clone link on another port of its host is refused, naming the cluster and the link; nothing is pushed there", async () => {
+  const elsewhere = countingListener();
+  try {
+    await withEnv(async (env) => {
+      await writeManifest(env, "owner: fleet, repository: apps, tokenAuth: true");
+      const link = `http://127\\.0\\.0\\.1:${elsewhere.port}/fleet/apps\\.git`;
+      const refused = new RegExp(
+        `c0: failed[^:]*: GitLab names ${link} as the HTTPS clone URL of project fleet/apps, not on ${
+          env.gl.url.replace(/\./g, "\\.")
+        } where the repository lives: nothing is sent there`,
+      );
+      // Created at apply: the link of GitLab's answer is refused before the push.
+      const apply = await cli(env, ["apply", "--auto-approve"]);
+      assert.equal(apply.code, 1, apply.stdout + apply.stderr);
+      assert.equal(elsewhere.connections(), 0, "the token went to the other port");
+      assert.match(apply.stdout + apply.stderr, refused);
+      // Existing on the next run: refused when observed.
+      const plan = await cli(env, ["plan"]);
+      assert.notEqual(plan.code, 0, plan.stdout + plan.stderr);
+      assert.match(plan.stdout + plan.stderr, refused);
+      assert.equal(elsewhere.connections(), 0, "the token went to the other port");
+      assert.equal(env.gl.gitRequests.length, 0);
+    }, { httpCloneBase: `http://127.0.0.1:${elsewhere.port}` });
+  } finally {
+    elsewhere.close();
+  }
+});
+
+Deno.test("gitlab: --cluster-timeout stops a GitLab request that gets no answer; the run ends at the deadline, naming the cluster, GitLab and the deadline", async () => {
+  await withEnv(async (env) => {
+    await writeManifest(env, "owner: fleet, repository: apps, tokenAuth: true");
+    // The first API request (the token check) is held until the test lets it go.
+    const hold = env.gl.holdNext();
+    let waitedForAnswer = false;
+    // Bound for a run that would wait for the answer: the per-request timeout is 120 s.
+    const watchdog = setTimeout(() => {
+      waitedForAnswer = true;
+      hold.release();
+    }, 60_000);
+    const started = Date.now();
+    try {
+      const r = await cli(env, ["plan", "--timeout", "120s", "--cluster-timeout", "2s"]);
+      const ended = Date.now() - started;
+      assert.equal(waitedForAnswer, false, "the run waited for the held answer");
+      assert.ok(ended >= 2000, `ended ${ended} ms after it started, before its deadline`);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.equal(await hold.arrived, "/api/v4/personal_access_tokens/self");
+      assert.match(
+        r.stdout + r.stderr,
+        /c0: failed[^:]*: deadline of 2s reached while fetching http:\/\/127\.0\.0\.1:\d+\/fleet\/apps\.git \(--cluster-timeout\): check the GitLab token: waiting for the answer of GitLab at 127\.0\.0\.1:\d+ was stopped/,
+      );
+      // The client let go of the request (its connection closed), answer or not.
+      await hold.gone;
+    } finally {
+      clearTimeout(watchdog);
+      hold.release();
+    }
+  });
 });

@@ -32,14 +32,13 @@ async function withEnv(clusters: number, fn: (env: Env) => Promise<void>): Promi
     let gl: GitLabSandbox | undefined;
     return withFleetEnv({
       prefix: "fluxfleet-gl-fleet-",
-      git: { root: sshd.root, authorize: (u, p, r) => gl?.gitAccess(u, p, r) ?? null },
+      git: { root: sshd.root },
       contexts: contextNames(clusters),
     }, async (env) => {
       gl = await startGitLabSandbox({
         users: GL_USERS,
         groups: GL_GROUPS,
         gitRoot: sshd.root,
-        httpCloneBase: env.git.url,
         sshCloneBase: `ssh://git@127.0.0.1:${sshd.port}`,
         accessKeys: {
           authorize: (key, o) => sshd.authorize(key, { repos: o.repos }),

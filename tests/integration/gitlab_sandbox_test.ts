@@ -1,8 +1,9 @@
 /**
  * The GitLab REST API sandbox (sandbox/gitlab/) driven by the real client @gitbeaker/rest, as
  * kubectl drives the Kubernetes sandbox: its answers must be what gitbeaker (and so GitLab's own
- * contract) expects. Repositories are real: cloned and pushed with the system git over the git
- * HTTP sandbox (personal access tokens, deploy tokens) and over the real sshd (deploy keys).
+ * contract) expects. Repositories are real: cloned and pushed with the system git over HTTP on the
+ * sandbox's own origin (personal access tokens, deploy tokens) and over the real sshd (deploy
+ * keys).
  *
  * @gitbeaker/rest 43.8.0 (npm dist-tag latest, 2026; `npm view @gitbeaker/rest versions`),
  * checked under Deno 2.9.6 as an npm: import: it runs on the global fetch, needs no Node shims
@@ -15,14 +16,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { GitbeakerRequestError, GitbeakerRetryError, Gitlab } from "@gitbeaker/rest";
-import { type GitServer, startGitServer } from "../../sandbox/git/http_server.ts";
-import { makeTempDir, type TempDir } from "../../sandbox/git/testrepo.ts";
-import {
-  type GitLabSandbox,
-  type GitLabSandboxOptions,
-  startGitLabSandbox,
-} from "../../sandbox/gitlab/server.ts";
-import { type SshdServer, startSshd } from "../../sandbox/ssh/sshd.ts";
+import type { GitLabSandboxOptions } from "../../sandbox/gitlab/server.ts";
+import { type GitLabEnv, startGitLabEnv } from "../helpers/gitlab.ts";
 import { missing } from "../helpers/tools.ts";
 import {
   basicAuth as basic,
@@ -39,14 +34,9 @@ const CAROL = "canary-gitlab-carol-6b3f10"; // member of nothing
 const DAVE = "canary-gitlab-dave-d41e77"; // developer in ops (where alice is a guest)
 const ALL_TOKENS = [ALICE, ALICE_READ, ALICE_REPO, BOB, CAROL, DAVE];
 
-interface Env {
-  dir: TempDir;
-  git: GitServer;
-  gl: GitLabSandbox;
-  sshd?: SshdServer;
+interface Env extends GitLabEnv {
   /** gitbeaker against the sandbox, with PRIVATE-TOKEN (or Authorization: Bearer). */
   api(token: string, bearer?: boolean): InstanceType<typeof Gitlab>;
-  close(): Promise<void>;
 }
 
 const USERS: GitLabSandboxOptions["users"] = [
@@ -75,53 +65,18 @@ const GROUPS: GitLabSandboxOptions["groups"] = [
 async function startEnv(
   opts: { sshd?: boolean; extra?: Partial<GitLabSandboxOptions> } = {},
 ): Promise<Env> {
-  const dir = await makeTempDir("fluxfleet-gl-");
-  const started: { sshd?: SshdServer; git?: GitServer; gl?: GitLabSandbox } = {};
-  const close = async () => {
-    await started.gl?.close();
-    await started.git?.close();
-    await started.sshd?.stop();
-    await dir.remove();
+  const env = await startGitLabEnv({
+    sshd: opts.sshd,
+    extra: { users: USERS, groups: GROUPS, ...opts.extra },
+  });
+  const { gl } = env;
+  return {
+    ...env,
+    api: (token, bearer = false) =>
+      bearer
+        ? new Gitlab({ host: gl.url, oauthToken: token })
+        : new Gitlab({ host: gl.url, token }),
   };
-  try {
-    const sshd = started.sshd = opts.sshd
-      ? await startSshd({ hostKeyTypes: ["ed25519"] })
-      : undefined;
-    const git = started.git = await startGitServer({
-      root: sshd?.root ?? join(dir.path, "repos"),
-      // The GitLab sandbox decides who may fetch and push (tokens, deploy tokens).
-      authorize: (user, password, repo) => started.gl?.gitAccess(user, password, repo) ?? null,
-    });
-    const gl = started.gl = await startGitLabSandbox({
-      users: USERS,
-      groups: GROUPS,
-      gitRoot: git.root,
-      httpCloneBase: git.url,
-      sshCloneBase: sshd ? `ssh://git@127.0.0.1:${sshd.port}` : undefined,
-      accessKeys: sshd
-        ? {
-          // Scoped as GitLab deploy keys are: to their projects' repositories.
-          authorize: (key, o) => sshd.authorize(key, { repos: o.repos }),
-          revoke: (key) => sshd.revoke(key),
-        }
-        : undefined,
-      ...opts.extra,
-    });
-    return {
-      dir,
-      git,
-      gl,
-      sshd,
-      api: (token, bearer = false) =>
-        bearer
-          ? new Gitlab({ host: gl.url, oauthToken: token })
-          : new Gitlab({ host: gl.url, token }),
-      close,
-    };
-  } catch (e) {
-    await close();
-    throw e;
-  }
 }
 
 async function withEnv(
@@ -263,7 +218,8 @@ Deno.test("projects in a group and a subgroup: created by gitbeaker, found by en
     assert.equal(apps.default_branch, "trunk");
     assert.equal(apps.visibility, "private");
     assert.equal(apps.empty_repo, false);
-    assert.equal(apps.http_url_to_repo, `${env.git.url}/fleet/platform/apps.git`);
+    // On the API's own origin, as GitLab serves git.
+    assert.equal(apps.http_url_to_repo, `${env.gl.url}/fleet/platform/apps.git`);
     assert.deepEqual(apps.permissions, {
       project_access: null,
       group_access: { access_level: 50, notification_level: 3 },

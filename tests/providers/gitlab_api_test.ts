@@ -67,6 +67,22 @@ async function failure(p: Promise<unknown>): Promise<Error & { status?: number }
   return await p.then(() => assert.fail("no failure"), (e: Error) => e);
 }
 
+/** `p`, or a failure once it has waited 30 s for `what` (which never comes unless released). */
+async function within<T>(p: Promise<T>, what: string, release?: () => void): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      release?.();
+      reject(new Error(`the session waited for ${what}`));
+    }, 30_000);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function groupId(api: Api, path: string): Promise<number> {
   const res = await fetch(`${api.env.gl.url}/api/v4/groups/${encodeURIComponent(path)}`, {
     headers: { "private-token": GL_ADMIN },
@@ -216,7 +232,7 @@ Deno.test("gitlab: deploy keys are read across pages; the cluster's key on the t
 Deno.test("gitlab: groups shared with a role; a share with another role is shown and changed only with reconcile; a missing group is a warning", async () => {
   await withApi(async (api) => {
     await project(api, "fleet/apps");
-    const teams = [{ group: "ops", permission: "admin" as const }];
+    const teams = [{ group: "ops", permission: "maintain" as const }];
     const s = api.open({ project: "apps", teams });
     await s.observe();
     assert.deepEqual(await applyAll(s, s.planRepository().steps), []);
@@ -234,6 +250,27 @@ Deno.test("gitlab: groups shared with a role; a share with another role is shown
     await reconciled.observe();
     assert.deepEqual(await applyAll(reconciled, reconciled.planRepository().steps), []);
     assert.deepEqual(api.env.gl.project("fleet/apps")!.sharedWith, { ops: 30 });
+
+    // admin is GitLab's owner (go-git-providers: admin 50), not maintainer again: drift too.
+    const owner = [{ group: "ops", permission: "admin" as const }];
+    const above = api.open({ project: "apps", teams: owner });
+    await above.observe();
+    assert.deepEqual(above.planRepository().warnings, [
+      "group ops has the developer role on project fleet/apps, the manifest says owner; left as it is (set reconcile: true to change it)",
+    ]);
+    const raised = api.open({ project: "apps", teams: owner, reconcile: true });
+    await raised.observe();
+    assert.deepEqual(raised.planRepository().steps, [
+      { kind: "group", provider: "gitlab", action: "grant", group: "ops", permission: "admin" },
+    ]);
+    assert.deepEqual(await applyAll(raised, raised.planRepository().steps), []);
+    assert.deepEqual(api.env.gl.project("fleet/apps")!.sharedWith, { ops: 50 });
+    // Shared as owner, the manifest's maintain is drift (they were one level before).
+    const lowered = api.open({ project: "apps", teams });
+    await lowered.observe();
+    assert.deepEqual(lowered.planRepository().warnings, [
+      "group ops has the owner role on project fleet/apps, the manifest says maintainer; left as it is (set reconcile: true to change it)",
+    ]);
 
     const missing = api.open({ project: "apps", teams: [{ group: "nope", permission: "read" }] });
     await missing.observe();
@@ -302,14 +339,14 @@ Deno.test("gitlab: a clone link on another host than the API is refused before t
     s.close();
     assert.match(
       e.message,
-      /GitLab names https:\/\/elsewhere\.example as the clone URL of project alice\/apps, not http:\/\/127\.0\.0\.1 where its API is: the token is not sent there/,
+      /GitLab names https:\/\/elsewhere\.example\/alice\/apps\.git as the HTTPS clone URL of project alice\/apps, not on http:\/\/127\.0\.0\.1:\d+ where the repository lives: nothing is sent there/,
     );
   } finally {
     await env.close();
   }
 });
 
-Deno.test("gitlab: a clone link down from the API's https:// to http://, or an SSH link off its host, is refused", () => {
+Deno.test("gitlab: a clone link on another port of the API's host, down from https:// to http://, or an SSH link off its host, is refused", () => {
   const s = gitlabSettings("https://gitlab.example/api/v4", {
     namespace: "fleet",
     project: "apps",
@@ -323,11 +360,16 @@ Deno.test("gitlab: a clone link down from the API's https:// to http://, or an S
     sharedWith: [],
   });
   assert.throws(
-    () => checkCloneLink(s, project("http://gitlab.example/fleet/apps.git"), true),
-    /GitLab names http:\/\/gitlab\.example as the clone URL of project fleet\/apps.*the token is not sent there/,
+    () => checkCloneLink(s, project("http://gitlab.example/fleet/apps.git")),
+    /GitLab names http:\/\/gitlab\.example\/fleet\/apps\.git as the HTTPS clone URL of project fleet\/apps, not on https:\/\/gitlab\.example .*nothing is sent there/,
+  );
+  // GitLab serves git on its API's origin: another port of the same host is somewhere else.
+  assert.throws(
+    () => checkCloneLink(s, project("https://gitlab.example:8443/fleet/apps.git")),
+    /GitLab names https:\/\/gitlab\.example:8443\/fleet\/apps\.git as the HTTPS clone URL/,
   );
   assert.equal(
-    checkCloneLink(s, project("https://gitlab.example/fleet/apps.git"), false).httpUrl,
+    checkCloneLink(s, project("https://gitlab.example/fleet/apps.git")).httpUrl,
     "https://gitlab.example/fleet/apps.git",
   );
   // The SSH link the cluster would read from: the API's host, unless sshHostname replaces it.
@@ -337,7 +379,7 @@ Deno.test("gitlab: a clone link down from the API's https:// to http://, or an S
   };
   assert.throws(
     () => repositoryFacts(s, evilSsh),
-    /SSH clone URL of project fleet\/apps, not on gitlab\.example/,
+    /GitLab names ssh:\/\/evil\.example as the SSH clone URL of project fleet\/apps, not on gitlab\.example/,
   );
   assert.equal(
     repositoryFacts({ ...s, sshHostname: "ssh.gitlab.example:2222" }, evilSsh).sshUrl,
@@ -349,7 +391,50 @@ Deno.test("gitlab: a clone link down from the API's https:// to http://, or an S
     project: "apps",
   });
   assert.equal(
-    checkCloneLink(plain, project("http://gitlab.example/fleet/apps.git"), true).httpUrl,
+    checkCloneLink(plain, project("http://gitlab.example/fleet/apps.git")).httpUrl,
     "http://gitlab.example/fleet/apps.git",
   );
+});
+
+Deno.test("gitlab: the session's deadline stops a request in flight and a wait for the rate limit, in words naming GitLab and the host", async () => {
+  await withApi(async (api) => {
+    // A wait of 10 minutes for GitLab's rate limit (429, Retry-After: 600).
+    const waiting = new AbortController();
+    api.env.gl.failNext(429, 1, { retryAfterSeconds: 600 });
+    const started = Promise.withResolvers<string>();
+    const limited = api.open({ project: "apps" }, {
+      // Another token: the run's limiter of GL_ADMIN stays free for the other tests.
+      token: GL_DEVELOPER,
+      deadline: () => waiting.signal,
+      onWait: (m) => started.resolve(m),
+    });
+    const throttled = failure(limited.observe());
+    assert.match(await started.promise, /waiting 600 s for GitLab's rate limit/);
+    waiting.abort();
+    assert.match(
+      (await within(throttled, "the rate limit")).message,
+      /^check the GitLab token: waiting for the rate limit of GitLab at 127\.0\.0\.1:\d+ was stopped$/,
+    );
+
+    // A request in flight that gets no answer until the test lets it go.
+    const inFlight = new AbortController();
+    const hold = api.env.gl.holdNext();
+    const held = api.open({ project: "apps" }, {
+      timeoutMs: 120_000,
+      deadline: () => inFlight.signal,
+    });
+    try {
+      const observed = failure(held.observe());
+      await hold.arrived;
+      inFlight.abort();
+      assert.match(
+        (await within(observed, "the held answer", hold.release)).message,
+        /^check the GitLab token: waiting for the answer of GitLab at 127\.0\.0\.1:\d+ was stopped$/,
+      );
+      // The client let go of the request.
+      await hold.gone;
+    } finally {
+      hold.release();
+    }
+  });
 });

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { parseManifest } from "../../lib/config/load.ts";
 import { ConfigError } from "../../lib/config/errors.ts";
 import type { GitLabSettings } from "../../lib/providers/gitlab/settings.ts";
+import { ACCESS_LEVELS, ROLE_NAMES } from "../../lib/providers/gitlab/settings.ts";
 
 const HEAD = `defaults:
   flux: { version: v2.4.0, manifests: ./install.yaml }
@@ -71,9 +72,9 @@ const cases: { name: string; git: string; error: RegExp }[] = [
   },
   {
     name: "an unknown team role",
-    git: '{ provider: gitlab, gitlab: { owner: fleet, repository: apps, teams: ["ops:owner"] } }',
+    git: '{ provider: gitlab, gitlab: { owner: fleet, repository: apps, teams: ["ops:boss"] } }',
     error:
-      /git\.gitlab\.teams: "ops:owner": unknown role "owner": use reporter, developer, maintainer, triage, push, maintain/,
+      /git\.gitlab\.teams: "ops:boss": unknown role "boss": use guest, reporter, developer, maintainer, owner, pull, triage, push, maintain, admin/,
   },
   {
     name: "plain http API without allowInsecureHttp",
@@ -105,9 +106,9 @@ Deno.test("git.gitlab resolves to flux's defaults: gitlab.com, private, maintain
   assert.deepEqual([settings.namespace, settings.project], ["fleet/platform", "apps"]);
   assert.equal(settings.visibility, "private");
   assert.deepEqual(settings.teams, [
-    { group: "ops", permission: "admin" },
+    { group: "ops", permission: "maintain" },
     { group: "devs", permission: "write" },
-    { group: "qa", permission: "read" },
+    { group: "qa", permission: "triage" },
   ]);
   const m = parseManifest(
     `${HEAD}    git: { provider: gitlab, gitlab: { owner: fleet, repository: apps } }\n`,
@@ -126,4 +127,33 @@ Deno.test("git.gitlab: a repository naming a subgroup, hostname, private: false 
   assert.equal(url, "https://git.example.com/fleet/platform/apps.git");
   assert.deepEqual([settings.namespace, settings.project], ["fleet/platform", "apps"]);
   assert.equal(settings.visibility, "public");
+});
+
+Deno.test("git.gitlab teams: GitLab's roles and flux's words map to access levels as go-git-providers does (pull 10, triage 20, push 30, maintain 40, admin 50)", () => {
+  const words = [
+    ["guest", 10],
+    ["pull", 10],
+    ["reporter", 20],
+    ["triage", 20],
+    ["developer", 30],
+    ["push", 30],
+    ["maintainer", 40],
+    ["maintain", 40],
+    ["owner", 50],
+    ["admin", 50],
+  ] as const;
+  const teams = JSON.stringify(words.map(([w], i) => `g${i}:${w}`));
+  const { settings } = settingsOf(
+    `{ provider: gitlab, gitlab: { owner: fleet, repository: apps, teams: ${teams} } }`,
+  );
+  assert.deepEqual(
+    settings.teams.map((t) => [t.group, ACCESS_LEVELS[t.permission], ROLE_NAMES[t.permission]]),
+    words.map(([_w, level], i) => [
+      `g${i}`,
+      level,
+      { 10: "guest", 20: "reporter", 30: "developer", 40: "maintainer", 50: "owner" }[level],
+    ]),
+    "each word's access level and GitLab role",
+  );
+  assert.notEqual(ACCESS_LEVELS.maintain, ACCESS_LEVELS.admin);
 });

@@ -34,6 +34,7 @@ export function createTransport(target: ResolvedTarget): Transport {
     retry: target.retry,
     caPem: target.caPem,
     onWait: target.onWait,
+    deadline: target.deadline,
     describe: (ctx) => describeFailure(target, ctx),
     onAnswer: (headers) => {
       const who = headers.get("x-ausername");

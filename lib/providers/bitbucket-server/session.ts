@@ -25,6 +25,7 @@ export function openSession(b: BitbucketSettings, access: SessionAccess): Provid
     timeoutMs: access.timeoutMs,
     retry: access.attempts === undefined ? undefined : { attempts: access.attempts },
     onWait: access.onWait,
+    deadline: access.deadline,
     caPem: access.caPem,
   });
   let repo: ProviderRepo | undefined;

@@ -35,6 +35,8 @@ export interface BitbucketTarget {
   maxPages?: number;
   /** Told when a request waits for the rate limit. */
   onWait?(message: string): void;
+  /** The work's deadline: a request in flight or a rate-limit wait stops when it aborts. */
+  deadline?(): AbortSignal | undefined;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -61,6 +63,7 @@ export interface ResolvedTarget {
   maxPages: number;
   retry: RetryOptions;
   onWait?(message: string): void;
+  deadline?(): AbortSignal | undefined;
 }
 
 function invalid(message: string): ProviderError {
@@ -96,6 +99,7 @@ export function resolveTarget(t: BitbucketTarget): ResolvedTarget {
     slugSegment: encodeURIComponent(t.repository),
     caPem: t.caPem,
     onWait: t.onWait,
+    deadline: t.deadline,
     timeoutMs: positive(t.timeoutMs, DEFAULT_TIMEOUT_MS),
     pageSize: positive(t.pageSize, DEFAULT_PAGE_SIZE),
     maxPages: positive(t.maxPages, DEFAULT_MAX_PAGES),

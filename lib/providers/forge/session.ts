@@ -5,7 +5,8 @@
  * through the provider's REST API.
  */
 import type { ClusterAccess, ProviderSession, RepositoryFacts, SessionAccess } from "../types.ts";
-import { ProviderError, publicKeyMaterial } from "../types.ts";
+import { publicKeyMaterial } from "../types.ts";
+import { checkHttpCloneLink, checkSshCloneLink, type CloneLinkHome } from "../clone_links.ts";
 import { createJsonClient, type JsonClient } from "../http/client.ts";
 import { DEFAULT_RETRY } from "../../util/retry.ts";
 import { checkAccess } from "./access.ts";
@@ -32,6 +33,7 @@ export function forgeClient(
     timeoutMs: access.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     retry: { ...DEFAULT_RETRY, attempts: access.attempts ?? DEFAULT_RETRY.attempts },
     onWait: access.onWait,
+    deadline: access.deadline,
     caPem: access.caPem,
     describe: (ctx) => d.describe(ctx, s),
     onAnswer: (h) => {
@@ -167,38 +169,17 @@ export function openForgeSession(
   };
 }
 
-/**
- * The API's clone links must stay on the forge the manifest names: fluxfleet pushes to the HTTPS
- * link with the token, and the cluster reads from the SSH link, so a link to another host (a
- * compromised server, or someone in the middle of an opted-in plain-http API) would receive the
- * token or serve the cluster's manifests. Same origin as the web URL for HTTPS (no other port,
- * no downgrade); the web URL's host for SSH unless `sshHostname` replaces it.
- */
+/** The API's links stay on the forge the manifest names (lib/providers/clone_links.ts). */
 function checkCloneLinks(s: ForgeSettings, httpUrl: string, sshUrl: string): void {
-  const web = new URL(s.webUrl);
-  const refuse = (kind: string, link: string): never => {
-    throw new ProviderError(
-      `the API names ${link} as the ${kind} clone URL of ${s.owner}/${s.repository}, not on ${web.origin} where the repository lives: nothing is sent there (check the server's external URL, or ${
-        s.tokenField.replace(/\.token$/, "")
-      }.hostname / apiUrl)`,
-      { status: 0, transient: false },
-    );
+  const home: CloneLinkHome = {
+    origin: s.webUrl,
+    repository: `${s.owner}/${s.repository}`,
+    namer: "the API",
+    hint: `check the server's external URL, or ${
+      s.tokenField.replace(/\.token$/, "")
+    }.hostname / apiUrl`,
+    ...(s.sshHostname ? { sshHostname: s.sshHostname } : {}),
   };
-  let http: URL;
-  try {
-    http = new URL(httpUrl);
-  } catch {
-    return refuse("HTTPS", JSON.stringify(httpUrl));
-  }
-  if (http.origin !== web.origin) refuse("HTTPS", http.origin);
-  if (s.sshHostname) return;
-  let ssh: URL;
-  try {
-    ssh = new URL(sshUrl);
-  } catch {
-    return refuse("SSH", JSON.stringify(sshUrl));
-  }
-  if (ssh.protocol !== "ssh:" || ssh.hostname !== web.hostname) {
-    refuse("SSH", `${ssh.protocol}//${ssh.host}`);
-  }
+  checkHttpCloneLink(home, httpUrl);
+  checkSshCloneLink(home, sshUrl);
 }

@@ -15,6 +15,7 @@ import { projectPath } from "./settings.ts";
 
 export const DEVELOPER = 30;
 export const MAINTAINER = 40;
+export const OWNER = 50;
 
 const ROLE: Record<number, string> = {
   0: "no role",
@@ -79,6 +80,10 @@ function denied(message: string): ProviderError {
 /** What the session will do to an existing project, for the role it needs. */
 function work(s: GitLabSettings): { level: number; what: string } {
   if (s.deployTokenAuth) return { level: MAINTAINER, what: "create deploy tokens on" };
+  // Only an owner shares a project as owner (gitlab-org/gitlab!133674).
+  if (s.teams.some((t) => t.permission === "admin")) {
+    return { level: OWNER, what: "share as owner with groups" };
+  }
   if (!s.tokenAuth) return { level: MAINTAINER, what: "add deploy keys to" };
   if (s.teams.length > 0) return { level: MAINTAINER, what: "share with groups" };
   return { level: DEVELOPER, what: "push to" };

@@ -118,6 +118,38 @@ export function listAll(
   });
 }
 
+/** An item's required fields, read with words naming the item and the action on a wrong shape. */
+export interface ItemFields {
+  num(key: string): number;
+  str(key: string): string;
+}
+
+/**
+ * Every item of one of a project's lists (GET /projects/:id/<resource>, paged as listAll),
+ * each an object `read` turns into what the session keeps; `what` names one item ("deploy key").
+ */
+export async function listProjectItems<T>(
+  client: JsonClient,
+  path: string,
+  list: { resource: string; what: string },
+  read: (o: Obj, fields: ItemFields) => T,
+): Promise<T[]> {
+  const { resource, what } = list;
+  const action = `list ${what}s of ${path}`;
+  const items = await listAll(client, {
+    path: `/projects/${encodePath(path)}/${resource}`,
+    action,
+    subject: `project ${path}`,
+  });
+  return items.map((v) => {
+    const o = obj(client, action, v, what);
+    return read(o, {
+      num: (key) => num(client, action, o, key, what),
+      str: (key) => str(client, action, o, key, what),
+    });
+  });
+}
+
 /**
  * GET /personal_access_tokens/self — doc/api/personal_access_tokens.md "Get details on a
  * personal access token": the token's scopes and user_id, with any scope (GitLab 15.5+). 404
@@ -254,22 +286,18 @@ export async function setVisibility(
 }
 
 /** GET /projects/:id/deploy_keys — doc/api/deploy_keys.md "List deploy keys for project". */
-export async function listDeployKeys(client: JsonClient, path: string): Promise<GlDeployKey[]> {
-  const action = `list deploy keys of ${path}`;
-  const items = await listAll(client, {
-    path: `/projects/${encodePath(path)}/deploy_keys`,
-    action,
-    subject: `project ${path}`,
-  });
-  return items.map((v) => {
-    const o = obj(client, action, v, "deploy key");
-    return {
-      id: num(client, action, o, "id", "deploy key"),
+export function listDeployKeys(client: JsonClient, path: string): Promise<GlDeployKey[]> {
+  return listProjectItems(
+    client,
+    path,
+    { resource: "deploy_keys", what: "deploy key" },
+    (o, f) => ({
+      id: f.num("id"),
       title: typeof o.title === "string" ? o.title : "",
-      publicKey: publicKeyMaterial(str(client, action, o, "key", "deploy key")),
+      publicKey: publicKeyMaterial(f.str("key")),
       canPush: o.can_push === true,
-    };
-  });
+    }),
+  );
 }
 
 /**

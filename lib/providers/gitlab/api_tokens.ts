@@ -3,7 +3,7 @@
  * client_repository_deploytoken.go), per GitLab's REST docs doc/api/deploy_tokens.md.
  */
 import type { JsonClient } from "../http/client.ts";
-import { encodePath, listAll, num, obj, str } from "./api.ts";
+import { encodePath, listProjectItems, num, obj, str } from "./api.ts";
 
 export interface GlDeployToken {
   id: number;
@@ -15,23 +15,19 @@ export interface GlDeployToken {
 }
 
 /** GET /projects/:id/deploy_tokens — doc/api/deploy_tokens.md "List project deploy tokens". */
-export async function listDeployTokens(client: JsonClient, path: string): Promise<GlDeployToken[]> {
-  const action = `list deploy tokens of ${path}`;
-  const items = await listAll(client, {
-    path: `/projects/${encodePath(path)}/deploy_tokens`,
-    action,
-    subject: `project ${path}`,
-  });
-  return items.map((v) => {
-    const o = obj(client, action, v, "deploy token");
-    return {
-      id: num(client, action, o, "id", "deploy token"),
+export function listDeployTokens(client: JsonClient, path: string): Promise<GlDeployToken[]> {
+  return listProjectItems(
+    client,
+    path,
+    { resource: "deploy_tokens", what: "deploy token" },
+    (o, f) => ({
+      id: f.num("id"),
       name: typeof o.name === "string" ? o.name : "",
-      username: str(client, action, o, "username", "deploy token"),
+      username: f.str("username"),
       scopes: Array.isArray(o.scopes) ? o.scopes.filter((s) => typeof s === "string") : [],
       active: o.revoked !== true && o.expired !== true,
-    };
-  });
+    }),
+  );
 }
 
 /**

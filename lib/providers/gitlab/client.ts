@@ -80,5 +80,6 @@ export function gitlabClient(opts: GitLabClientOptions): JsonClient {
     retry: { ...DEFAULT_RETRY, ...(access.attempts ? { attempts: access.attempts } : {}) },
     describe: describeFailure,
     ...(opts.onWait ? { onWait: opts.onWait } : {}),
+    ...(access.deadline ? { deadline: access.deadline } : {}),
   });
 }

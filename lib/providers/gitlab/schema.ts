@@ -7,12 +7,16 @@ const NAMESPACE_PATH = "^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]
 
 /** GitLab's role names and flux's `--team` words (go-git-providers gitlab permissionPriority). */
 export const TEAM_LEVEL_WORDS = [
+  "guest",
   "reporter",
   "developer",
   "maintainer",
+  "owner",
+  "pull",
   "triage",
   "push",
   "maintain",
+  "admin",
 ] as const;
 
 export const BLOCK_SCHEMA: Record<string, unknown> = {

@@ -6,6 +6,7 @@
  */
 import type { ClusterAccess, ProviderSession, RepositoryFacts, SessionAccess } from "../types.ts";
 import { ProviderError, publicKeyMaterial } from "../types.ts";
+import { checkHttpCloneLink, checkSshCloneLink, type CloneLinkHome } from "../clone_links.ts";
 import {
   addDeployKey,
   createProject,
@@ -38,6 +39,17 @@ export function sshUrlOf(link: string): string {
   return m ? `ssh://${m[1]}@${m[2]}/${m[3].replace(/^\/+/, "")}` : link;
 }
 
+/** Where the project's links must be (lib/providers/clone_links.ts): the API's own origin. */
+function cloneLinkHome(s: GitLabSettings): CloneLinkHome {
+  return {
+    origin: s.apiUrl,
+    repository: `project ${projectPath(s)}`,
+    namer: "GitLab",
+    hint: "check the server's external_url and gitlab_shell_ssh host, or set git.gitlab.apiUrl",
+    ...(s.sshHostname ? { sshHostname: s.sshHostname } : {}),
+  };
+}
+
 /** The URLs the cluster and fluxfleet use: the API's links, or GitLab's conventions before creation. */
 export function repositoryFacts(
   s: GitLabSettings,
@@ -47,21 +59,9 @@ export function repositoryFacts(
   const link = project?.sshUrl
     ? sshUrlOf(project.sshUrl)
     : `ssh://git@${new URL(s.apiUrl).hostname}/${projectPath(s)}.git`;
-  if (!s.sshHostname) {
-    // The cluster reads from this link (a host key scanned on first use): the API's host only.
-    const host = URL.canParse(link) ? new URL(link).hostname : undefined;
-    if (host !== new URL(s.apiUrl).hostname) {
-      throw new ProviderError(
-        `GitLab names ${JSON.stringify(link)} as the SSH clone URL of project ${
-          projectPath(s)
-        }, not on ${
-          new URL(s.apiUrl).hostname
-        } where its API is: the cluster is not pointed there (check the server's gitlab_shell_ssh host, or set git.gitlab.sshHostname)`,
-        { status: 0, transient: false },
-      );
-    }
-    return { exists: project !== undefined, httpUrl, sshUrl: link };
-  }
+  // The cluster reads from this link (a host key scanned on first use): the API's host only.
+  checkSshCloneLink(cloneLinkHome(s), link);
+  if (!s.sshHostname) return { exists: project !== undefined, httpUrl, sshUrl: link };
   // --ssh-hostname replaces host and port.
   const u = new URL(link);
   return {
@@ -72,35 +72,12 @@ export function repositoryFacts(
 }
 
 /**
- * fluxfleet pushes to the API's http_url_to_repo with the token: a link to another host (a
- * misconfigured or hostile server) or from https:// down to http:// would carry the token there.
+ * fluxfleet pushes to the API's http_url_to_repo with the token: GitLab serves git on its API's
+ * origin (https://host/group/project.git), so a link on another origin — another host, another
+ * port, or http:// beside an https:// API — is a misconfigured or hostile server.
  */
-export function checkCloneLink(
-  s: GitLabSettings,
-  project: GlProject,
-  allowInsecureHttp: boolean,
-): GlProject {
-  const api = new URL(s.apiUrl);
-  let link: URL;
-  try {
-    link = new URL(project.httpUrl);
-  } catch {
-    throw new ProviderError(
-      `GitLab's clone URL for project ${projectPath(s)} is not a URL; nothing is pushed`,
-      { status: 0, transient: false },
-    );
-  }
-  // Same host (its clone service may listen on another port); never down from the API's https://
-  // to http://, whatever allowInsecureHttp says (that opt-in is for a server that has no TLS).
-  const downgrade = link.protocol === "http:" && (!allowInsecureHttp || api.protocol === "https:");
-  if (link.hostname !== api.hostname || downgrade || !/^https?:$/.test(link.protocol)) {
-    throw new ProviderError(
-      `GitLab names ${link.protocol}//${link.host} as the clone URL of project ${
-        projectPath(s)
-      }, not ${api.protocol}//${api.hostname} where its API is: the token is not sent there (check the server's external URL, or set git.gitlab.apiUrl)`,
-      { status: 0, transient: false },
-    );
-  }
+export function checkCloneLink(s: GitLabSettings, project: GlProject): GlProject {
+  checkHttpCloneLink(cloneLinkHome(s), project.httpUrl);
   return project;
 }
 
@@ -139,7 +116,7 @@ export function openSession(s: GitLabSettings, access: SessionAccess): ProviderS
       // Permissions first: a token that cannot do the work fails here, before anything is pushed.
       const token = await checkScopes(client, access.token);
       project = await getProject(client, path);
-      if (project) checkCloneLink(s, project, access.allowInsecureHttp);
+      if (project) checkCloneLink(s, project);
       if (project) await checkProjectRole(client, access.token, s, project);
       else home = await checkCanCreate(client, access.token, s, token);
       keys = project && registersKeys ? await listDeployKeys(client, path) : [];
@@ -201,7 +178,6 @@ export function openSession(s: GitLabSettings, access: SessionAccess): ProviderS
                 ...(home ? { namespaceId: home.id } : {}),
                 visibility: s.visibility,
               }),
-              access.allowInsecureHttp,
             );
             return repositoryFacts(s, project);
           }

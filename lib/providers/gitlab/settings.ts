@@ -34,25 +34,39 @@ export interface GitLabSettings {
 }
 
 /**
- * GitLab roles (access levels, doc/api/access_requests.md "Valid access levels") in neutral
- * words: read = reporter (20, clones), write = developer (30, pushes), admin = maintainer (40,
- * flux's default "maintain"). go-git-providers maps flux's --team words the same way
- * (gitlab/resource_teamaccess.go permissionPriority: triage 20, push 30, maintain 40).
+ * GitLab roles (access levels, doc/api/access_requests.md "Valid access levels") for the neutral
+ * permission words, as flux has them: go-git-providers gitlab/resource_teamaccess.go
+ * permissionPriority maps pull 10 (guest), triage 20 (reporter), push 30 (developer), maintain
+ * 40 (maintainer) and admin 50 (owner), and flux shares --team groups as "maintain" (flux2
+ * cmd/flux/bootstrap_gitlab.go glDefaultPermission). A project shared as owner needs GitLab
+ * 16.7+ and the owner role on the project (gitlab-org/gitlab!133674).
  */
-// Keyed by the neutral words GitLab plans (never others), so a wider Permission type still fits.
-export const ACCESS_LEVELS: Readonly<Record<string, number>> = { read: 20, write: 30, admin: 40 };
-export const ROLE_NAMES: Readonly<Record<string, string>> = {
-  read: "reporter",
-  write: "developer",
-  admin: "maintainer",
+export const ACCESS_LEVELS: Readonly<Record<Permission, number>> = {
+  read: 10,
+  triage: 20,
+  write: 30,
+  maintain: 40,
+  admin: 50,
 };
+export const ROLE_NAMES: Readonly<Record<Permission, string>> = {
+  read: "guest",
+  triage: "reporter",
+  write: "developer",
+  maintain: "maintainer",
+  admin: "owner",
+};
+/** GitLab's role names and flux's --team words (schema.ts TEAM_LEVEL_WORDS). */
 const WORD_TO_PERMISSION: Record<string, Permission> = {
-  reporter: "read",
-  triage: "read",
+  guest: "read",
+  pull: "read",
+  reporter: "triage",
+  triage: "triage",
   developer: "write",
   push: "write",
-  maintainer: "admin",
-  maintain: "admin",
+  maintainer: "maintain",
+  maintain: "maintain",
+  owner: "admin",
+  admin: "admin",
 };
 
 export function permissionOfLevel(level: number): Permission | undefined {
@@ -117,8 +131,7 @@ export function validate(input: ProviderInput): ProviderProblem[] {
     if (word !== "" && !(word in WORD_TO_PERMISSION)) {
       out.push({
         key: "teams",
-        message: `"${t}": unknown role "${word}": use ${TEAM_LEVEL_WORDS.join(", ")} ` +
-          "(a guest cannot read a private project's code; sharing a project as owner is not offered)",
+        message: `"${t}": unknown role "${word}": use ${TEAM_LEVEL_WORDS.join(", ")}`,
       });
     }
   }
@@ -167,7 +180,7 @@ export function resolve(input: ProviderInput): ResolvedProvider {
       const word = i < 0 ? undefined : t.slice(i + 1);
       return {
         group: i < 0 ? t : t.slice(0, i),
-        permission: word === undefined ? "admin" : WORD_TO_PERMISSION[word],
+        permission: word === undefined ? "maintain" : WORD_TO_PERMISSION[word],
       };
     }),
     tokenAuth: get<boolean>("tokenAuth") ?? false,

@@ -5,6 +5,7 @@
  * every request recorded (tests and the bench count them). Failures are ProviderErrors in
  * words; the provider supplies the words for its statuses (`describe`).
  */
+import { doingUnder, sleepUnless } from "../../util/deadline_stop.ts";
 import { withRetry } from "../../util/retry.ts";
 import { readBody } from "../../util/bounded_read.ts";
 import { formatSize, PROVIDER_RESPONSE_BYTES } from "../../util/limits.ts";
@@ -89,6 +90,11 @@ export interface ClientOptions {
   maxRateWaitMs?: number;
   /** Told before a request waits for the rate limit (the progress line shows it). */
   onWait?(message: string): void;
+  /**
+   * The cluster's (or repository's) deadline (`--cluster-timeout`): once it aborts, the request
+   * in flight and a rate-limit wait stop, and no retry starts.
+   */
+  deadline?(): AbortSignal | undefined;
   /** The words for a failed answer (statuses the provider knows better than statusWords). */
   describe(ctx: FailureContext): string;
   /** Sees every answer's headers (a user name the server reports, say). */
@@ -161,6 +167,12 @@ export function createJsonClient(opts: ClientOptions): JsonClient {
   const maxBytes = opts.maxResponseBytes ?? PROVIDER_RESPONSE_BYTES;
   const maxRateWait = opts.maxRateWaitMs ?? DEFAULT_MAX_RATE_WAIT_MS;
   const tellWait = (w: RateWait) => opts.onWait?.(describeWait(opts.service, base.host, w));
+  const deadline = () => opts.deadline?.();
+  /** What a request stopped by the deadline was doing: the service, its host, the request. */
+  const stopWords = (action: string, doing: string) =>
+    scrub(`${action}: ${doing} ${opts.service} at ${base.host} was stopped`, opts.token);
+  const stopped = (action: string, doing: string) =>
+    new ProviderError(stopWords(action, doing), { status: 0, transient: false });
 
   function urlOf(req: ApiRequest): URL {
     const url = new URL(`${base.href.replace(/\/$/, "")}${req.path}`);
@@ -185,12 +197,15 @@ export function createJsonClient(opts: ClientOptions): JsonClient {
       accept: opts.headers?.accept ?? "application/json",
     };
     if (req.body !== undefined) headers["content-type"] = "application/json";
+    const timeout = AbortSignal.timeout(opts.timeoutMs);
+    const stop = deadline();
+    const done = doingUnder(stop, stopWords(req.action, "waiting for the answer of"));
     try {
       const res = await fetch(url, {
         method: req.method,
         headers,
         body: req.body === undefined ? undefined : JSON.stringify(req.body),
-        signal: AbortSignal.timeout(opts.timeoutMs),
+        signal: stop ? AbortSignal.any([timeout, stop]) : timeout,
         client,
         // Never let the token follow a redirect on fetch's terms; `send` decides.
         redirect: "manual",
@@ -209,7 +224,10 @@ export function createJsonClient(opts: ClientOptions): JsonClient {
       return { res, text: new TextDecoder().decode(bytes) };
     } catch (err) {
       if (err instanceof ProviderError) throw err;
+      if (stop?.aborted) throw stopped(req.action, "waiting for the answer of");
       throw failureFromNetwork(ref, req.action, err);
+    } finally {
+      done();
     }
   }
 
@@ -234,7 +252,13 @@ export function createJsonClient(opts: ClientOptions): JsonClient {
         );
       };
       refuseLongWait();
-      await limiter.ready(tellWait, maxRateWait);
+      if (deadline()?.aborted) throw stopped(req.action, "the request to");
+      const waiting = doingUnder(
+        deadline(),
+        stopWords(req.action, "waiting for the rate limit of"),
+      );
+      await limiter.ready(tellWait, maxRateWait, deadline()).finally(waiting);
+      if (deadline()?.aborted) throw stopped(req.action, "waiting for the rate limit of");
       refuseLongWait();
       const { res, text } = await exchange(url, req);
       opts.onAnswer?.(res.headers);
@@ -291,14 +315,21 @@ export function createJsonClient(opts: ClientOptions): JsonClient {
 
   /** withRetry says how many attempts an error outlived ("gave up after N attempts"). */
   function retried(url: URL, req: Omit<ApiRequest, "path">): Promise<ApiResponse> {
+    // No retry starts after the deadline, and the pause before one ends with it.
+    const policy = {
+      ...opts.retry,
+      get signal() {
+        return deadline();
+      },
+    };
     return withRetry(
-      opts.retry,
+      policy,
       (e) =>
         e instanceof ProviderError && retryable(req.method, e)
           ? { transient: true, retryAfterMs: e.retryAfterMs }
           : { transient: false },
       () => once(url, req),
-      { what: req.action },
+      { what: req.action, sleep: (ms) => sleepUnless(ms, deadline()) },
     );
   }
 

@@ -6,6 +6,7 @@
  * that token to that host starts until the reset, whichever session asks. Each waiting caller is
  * told how long (the progress line shows it).
  */
+import { sleepUnless } from "../../util/deadline_stop.ts";
 import { createHash } from "node:crypto";
 import { parseRetryAfter } from "./errors.ts";
 
@@ -80,9 +81,14 @@ export interface RateLimiter {
   /**
    * Resolves once requests may be sent; `onWait` hears of a wait before it starts. A wait longer
    * than `maxWaitMs` is not started (also when the block grows while waiting): it resolves at once
-   * and the caller sees `remainingMs()` above its bound.
+   * and the caller sees `remainingMs()` above its bound. An aborted `signal` (the caller's
+   * deadline) ends the wait at once: the caller sees the signal aborted.
    */
-  ready(onWait?: (wait: RateWait) => void, maxWaitMs?: number): Promise<void>;
+  ready(
+    onWait?: (wait: RateWait) => void,
+    maxWaitMs?: number,
+    signal?: AbortSignal,
+  ): Promise<void>;
   /** No request starts before `wait.ms` from now (a later block wins over an earlier one). */
   block(wait: RateWait): void;
   /** Milliseconds until requests may be sent (0 when they may now). */
@@ -91,28 +97,29 @@ export interface RateLimiter {
 
 export interface LimiterClock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Sleeps `ms`, or less when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const REAL_CLOCK: LimiterClock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms, signal) => sleepUnless(ms, signal),
 };
 
 export function createRateLimiter(clock: LimiterClock = REAL_CLOCK): RateLimiter {
   let until = 0;
   let source = "";
   return {
-    async ready(onWait, maxWaitMs = Infinity) {
+    async ready(onWait, maxWaitMs = Infinity, signal) {
       // A block may be extended while waiting (another answer said later): wait again.
-      for (let now = clock.now(); now < until; now = clock.now()) {
+      for (let now = clock.now(); now < until && !signal?.aborted; now = clock.now()) {
         const wait = { ms: until - now, source };
         if (!(wait.ms <= maxWaitMs)) return;
         onWait?.(wait);
         // setTimeout takes at most 2^31-1 ms (a longer delay fires at once: a busy loop).
-        await clock.sleep(Math.min(wait.ms, MAX_TIMER_MS));
+        await clock.sleep(Math.min(wait.ms, MAX_TIMER_MS), signal);
       }
     },
     block(wait) {
