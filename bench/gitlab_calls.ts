@@ -33,7 +33,6 @@ const gl = await startGitLabSandbox({
     { path: "ops", members: { bench: 30 } },
   ],
   gitRoot: git.root,
-  httpCloneBase: git.url,
   sshCloneBase: "git@127.0.0.1",
 });
 
