@@ -27,6 +27,8 @@ export interface SecondApply {
   kubeWrites: number;
   /** Repositories whose main branch moved. */
   commits: number;
+  /** Connections to the site's sshd (host-key scans): the clusters read over SSH. */
+  sshConnections: number;
   /** The CLI's "Apply: …" line. */
   summary: string;
 }
@@ -41,6 +43,8 @@ export interface PhaseFigures {
   ratio: number;
   /** Requests of the last timed plan; whether every plan (warm-up included) asked the same. */
   calls: CallCounts;
+  /** Connections the site's sshd accepted during the last timed plan (host-key scans). */
+  sshConnections: number;
   sameCallsEveryRun: boolean;
   /** Requests of a no-op plan of one cluster per repository. */
   oneClusterPerRepo?: CallCounts;
@@ -138,7 +142,7 @@ async function buildFleet(
   return p;
 }
 
-/** A CLI run and the API requests its sandbox answered meanwhile. */
+/** A CLI run, the API requests its sandbox answered and the SSH connections meanwhile. */
 async function counted(
   world: World,
   p: ProviderFleet,
@@ -147,9 +151,16 @@ async function counted(
   traceRss = false,
 ) {
   const before = p.site.calls().length;
+  const sshBefore = p.site.sshConnections();
   const r = await cli(world.env, args, { traceRss });
   requireOk(r, `${what} (${p.site.kind})`);
-  return { r, calls: p.site.calls().slice(before) };
+  // sshd logs a connection when it accepts it; its log pipe may still be on the way.
+  await new Promise((res) => setTimeout(res, 200));
+  return {
+    r,
+    calls: p.site.calls().slice(before),
+    ssh: p.site.sshConnections() - sshBefore,
+  };
 }
 
 async function setupApply(
@@ -171,7 +182,12 @@ async function secondApply(
 ): Promise<SecondApply> {
   const heads = await p.site.heads(p.repos);
   world.resetRequests(p.fleet);
-  const { r, calls } = await counted(world, p, applyArgs(p.fleet, concurrency), "second apply");
+  const { r, calls, ssh } = await counted(
+    world,
+    p,
+    applyArgs(p.fleet, concurrency),
+    "second apply",
+  );
   const after = await p.site.heads(p.repos);
   return {
     ms: r.ms,
@@ -181,6 +197,7 @@ async function secondApply(
       0,
     ),
     commits: after.filter((h, k) => h !== heads[k]).length,
+    sshConnections: ssh,
     summary: r.stdout.split("\n").find((l) => l.startsWith("Apply:")) ?? "(no Apply: line)",
   };
 }
@@ -203,6 +220,7 @@ async function phase(
   const runs: RunFigures[][] = fleets.map(() => []);
   const last: CallCounts[] = [...warm];
   const same = fleets.map(() => true);
+  const ssh = fleets.map(() => 0);
   for (let k = 0; k < opts.rounds; k++) {
     const gl = await loadAverage();
     const g = await cli(world.env, planArgs(generic, n));
@@ -211,7 +229,14 @@ async function phase(
     let line = `  round ${k + 1}/${opts.rounds} (load ${gl}): generic ${secs(g.ms)}`;
     for (const [j, p] of fleets.entries()) {
       const load = await loadAverage();
-      const { r, calls } = await counted(world, p, planArgs(p.fleet, n), "no-op plan", true);
+      const { r, calls, ssh: s } = await counted(
+        world,
+        p,
+        planArgs(p.fleet, n),
+        "no-op plan",
+        true,
+      );
+      ssh[j] = s;
       runs[j].push({
         ms: r.ms,
         maxRssKb: r.maxRssKb ?? NaN,
@@ -235,6 +260,7 @@ async function phase(
       genericWall,
       ratio: wall.median / genericWall.median,
       calls: last[j],
+      sshConnections: ssh[j],
       sameCallsEveryRun: same[j],
       secondApply: undefined as unknown as SecondApply,
     };
@@ -251,7 +277,9 @@ async function phase(
         f.ratio.toFixed(2)
       }× generic; API ${describeCalls(f.calls)}; ${
         f.marginalPerCluster?.toFixed(2) ?? "–"
-      } more a further cluster; second apply ${secs(f.secondApply.ms)}: API ${
+      } more a further cluster; ${f.sshConnections} SSH connections; second apply ${
+        secs(f.secondApply.ms)
+      }: API ${
         describeCalls(f.secondApply.calls)
       }, ${f.secondApply.kubeWrites} Kubernetes writes, ${f.secondApply.commits} commits`,
     );

@@ -13,8 +13,8 @@ export function providerLines(ps: ProviderFigures[]): string[] {
   const out = [
     `hosted providers: ${ps[0].clusters} clusters over ${ps[0].repos} repositories each; API ` +
     "requests as each sandbox counted them (server side)",
-    "| provider | teams | no-op plan: API calls | a repository | naming none | a further cluster | mutating | wall, median (range, n) | × generic | second apply: API calls | mutating | k8s writes | commits |",
-    "| -------- | ----- | --------------------- | ------------ | ----------- | ----------------- | -------- | ----------------------- | --------- | ----------------------- | -------- | ---------- | ------- |",
+    "| provider | teams | no-op plan: API calls | a repository | naming none | a further cluster | mutating | SSH conn. | wall, median (range, n) | × generic | second apply: API calls | mutating | k8s writes | commits |",
+    "| -------- | ----- | --------------------- | ------------ | ----------- | ----------------- | -------- | --------- | ----------------------- | --------- | ----------------------- | -------- | ---------- | ------- |",
   ];
   const methods = (m: Record<string, number>) =>
     Object.entries(m).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
@@ -27,7 +27,9 @@ export function providerLines(ps: ProviderFigures[]): string[] {
           methods(c.byMethod)
         }) | ${c.perRepo.median} (${c.perRepo.min}–${c.perRepo.max}) | ${c.runLevel} | ${
           f.marginalPerCluster?.toFixed(2) ?? "–"
-        } | ${c.mutating} | ${secsSpread(f.wall)} | ${f.ratio.toFixed(2)}× | ${a.calls.total} (${
+        } | ${c.mutating} | ${f.sshConnections} | ${secsSpread(f.wall)} | ${
+          f.ratio.toFixed(2)
+        }× | ${a.calls.total} (${
           methods(a.calls.byMethod)
         }) | ${a.calls.mutating} | ${a.kubeWrites} | ${a.commits} |`,
       );
@@ -42,7 +44,7 @@ export function providerLines(ps: ProviderFigures[]): string[] {
           f.sameCallsEveryRun
             ? "the same requests in every plan"
             : "NOT the same requests in every plan"
-        }; second apply "${f.secondApply.summary}"`,
+        }; second apply "${f.secondApply.summary}", ${f.secondApply.sshConnections} SSH connections`,
         `     e.g. ${f.calls.sample.join("; ")}`,
       );
     }

@@ -33,6 +33,8 @@ export interface ProviderSite {
   repoOfPath(path: string): string | undefined;
   /** The main branch's commit of each repository (null: none), read from the bare repository. */
   heads(repos: string[]): Promise<(string | null)[]>;
+  /** Connections the site's sshd accepted so far (a host-key scan is one), from its own log. */
+  sshConnections(): number;
   close(): Promise<void>;
 }
 
@@ -106,6 +108,7 @@ export async function startProviderSite(
         clusterGit: (repo) => `gitlab: { repository: ${repo} }`,
         calls: () => sandbox.requests,
         heads,
+        sshConnections: () => sshd.connections(),
         repoOfPath: (path) => {
           const m = /^\/api\/v4\/projects\/([^/?]+)/.exec(path);
           return m ? gitlabProject(m[1]) : undefined;
@@ -132,6 +135,7 @@ export async function startProviderSite(
       clusterGit: (repo) => `${kind}: { repository: ${repo} }`,
       calls: () => forge.requests,
       heads,
+      sshConnections: () => sshd.connections(),
       repoOfPath: (path) => repoPath.exec(path)?.[1],
       async close() {
         await forge.close();

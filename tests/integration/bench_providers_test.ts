@@ -72,6 +72,7 @@ Deno.test({
           assert.equal(f.marginalPerCluster, 0, `${what}: a further cluster costs requests`);
           assert.equal(f.sameCallsEveryRun, true, what);
           assert.equal(f.runs.length, 1, what);
+          assert.ok(Number.isInteger(f.sshConnections), `${what}: SSH connections counted`);
           assert.ok(Number.isFinite(f.wall.median) && Number.isFinite(f.ratio), what);
           const a = f.secondApply;
           assert.ok(a.calls.total >= c.total, `${what}: the second apply reads what a plan does`);
