@@ -7,9 +7,11 @@
  *     requests, a timeline per run, and the same requests replayed by a minimal script (the
  *     floor, bench/floor_client.ts) for fluxfleet's time as a ratio of it;
  *   - start-up: spawn → first request, what the static npm imports cost, a CPU profile of it;
- *   - the first `apply --auto-approve` of fresh clusters, and the git clone + kubectl baseline.
+ *   - the first `apply --auto-approve` of fresh clusters, and the git clone + kubectl baseline;
+ *   - with --provider github,gitea,gitlab: the smallest fleet on each hosted provider's API
+ *     sandbox, the API requests of its no-op plans and of a second apply, without and with teams.
  *
- *   deno run -A bench/fleet.ts [--sizes 100/10,500/50,1000/100 --runs 5,3,3]
+ *   deno run -A bench/fleet.ts [--sizes 100/10,500/50,1000/100 --runs 5,3,3] [--provider all]
  *
  * The parts live in bench/fleet/: world.ts (the fleet), cli.ts (fluxfleet runs), noop.ts (the
  * no-op plans), floor.ts + floor_plan.ts (the floor), startup.ts, apply.ts, baseline.ts,
@@ -25,6 +27,7 @@ import { captureFetch } from "./fleet/floor.ts";
 import { log } from "./fleet/log.ts";
 import { noopPlans } from "./fleet/noop.ts";
 import { type Options, parseOptions } from "./fleet/options.ts";
+import { providerFleets } from "./fleet/provider_fleet.ts";
 import { firstLine, requireOk, rssSource, run, stop } from "./fleet/proc.ts";
 import { report } from "./fleet/report.ts";
 import type { Results } from "./fleet/results.ts";
@@ -142,6 +145,16 @@ async function main(opts: Options): Promise<Results> {
           compareFlags: opts.compareFlags,
         }),
       );
+    }
+
+    if (opts.providers.length > 0) {
+      results.providers = await providerFleets(world, fleets[0], {
+        kinds: opts.providers,
+        offset: largest.clusters,
+        rounds: smallest.rounds,
+        concurrency: opts.concurrency,
+        setupConcurrency: opts.setupConcurrency,
+      });
     }
 
     if (opts.startupRuns > 0) {

@@ -1,5 +1,6 @@
 /** The fleet bench's command line. */
 import { parseArgs } from "node:util";
+import { HOSTED_KINDS, type HostedKind } from "./provider_sites.ts";
 
 export const USAGE = `usage: deno run -A bench/fleet.ts [options]
   --sizes LIST           no-op plan fleets, clusters/repositories (100/10,500/50,1000/100); every
@@ -14,6 +15,11 @@ export const USAGE = `usage: deno run -A bench/fleet.ts [options]
   --concurrency N        fluxfleet --concurrency of every timed run, and the floor's (8)
   --setup-concurrency N  --concurrency of the untimed apply that bootstraps the fleet (8)
   --source-poll-ms N     the sandboxes' Flux stand-in source poll; 0 = off (0)
+  --provider LIST        generic (default: plain git only), or hosted providers among
+                         github,gitea,gitlab (or all): the smallest size's fleet is built on
+                         each one's API sandbox too, and its no-op plans (without and with
+                         teams, in the same rounds as the generic fleet's), the API requests
+                         its sandbox counted, and a second apply are reported
   --json FILE            also write every figure as JSON
   --profile DIR          one CPU- and one heap-profiled plan per size, the apply profiled too;
                          keeps DIR/*.cpuprofile, *.heapprofile (the start-up profile goes there too)
@@ -49,6 +55,20 @@ export interface Options {
   fluxfleetFlags: string[];
   /** Clusters per repository, the same for every size. */
   perRepo: number;
+  /** --provider: the hosted providers the smallest fleet is also built on (none: generic only). */
+  providers: HostedKind[];
+}
+
+function parseProviders(raw: string | undefined): HostedKind[] {
+  const names = (raw ?? "generic").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const out: HostedKind[] = [];
+  for (const n of names) {
+    if (n === "generic") continue;
+    if (n === "all") out.push(...HOSTED_KINDS);
+    else if ((HOSTED_KINDS as readonly string[]).includes(n)) out.push(n as HostedKind);
+    else throw new Error(`--provider: ${n}: use generic, ${HOSTED_KINDS.join(", ")} or all`);
+  }
+  return [...new Set(out)];
 }
 
 function int(name: string, raw: string | undefined, def: number, min: number): number {
@@ -97,6 +117,7 @@ export function parseOptions(argv: string[]): Options {
       concurrency: str,
       "setup-concurrency": str,
       "source-poll-ms": str,
+      provider: str,
       json: str,
       profile: str,
       compare: str,
@@ -136,6 +157,7 @@ export function parseOptions(argv: string[]): Options {
     compareFlags: words(values["compare-flags"]),
     fluxfleetFlags: words(values["fluxfleet-flags"]),
     perRepo,
+    providers: parseProviders(values.provider),
   };
   if (o.applyClusters > sizes[0].clusters) {
     throw new Error("--apply-clusters may not exceed the smallest size's clusters");

@@ -1,6 +1,7 @@
 /** The text report: figures per fleet size, the growth table, start-up, and the targets. */
 import { describeApplyCounts, describeApplyTimeline, describePlanTimeline } from "./counts.ts";
 import { medianTimeline, type SizeFigures } from "./noop.ts";
+import { providerLines, providerTargets } from "./provider_report.ts";
 import type { Results } from "./results.ts";
 import { mibSpread, msSpread, secs, secsSpread, type Spread, spread, verdict } from "./stats.ts";
 import { clusterName } from "./world.ts";
@@ -158,6 +159,7 @@ function targets(r: Results): Target[] {
       ok: s.counts.fetchesPerRepoMax <= 1 && s.counts.apiPerCluster.max <= 3,
     });
   }
+  out.push(...providerTargets(r.providers ?? []));
   if (r.baselineRatio !== undefined) {
     out.push({
       name: "no-op plan ≥ 10× faster than the git clone + kubectl baseline",
@@ -205,6 +207,7 @@ export function report(r: Results): string {
       "",
     );
   }
+  lines.push(...providerLines(r.providers ?? []));
   if (r.startup) {
     const st = r.startup;
     lines.push(

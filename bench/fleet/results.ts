@@ -3,6 +3,7 @@ import type { FirstApply } from "./apply.ts";
 import type { BaselineRun } from "./baseline.ts";
 import type { SizeFigures } from "./noop.ts";
 import type { Options } from "./options.ts";
+import type { ProviderFigures } from "./provider_fleet.ts";
 import type { StartupFigures } from "./startup.ts";
 
 export interface Results {
@@ -17,6 +18,8 @@ export interface Results {
   /** --profile: where the setup apply spent its time. */
   applyProfile?: { file: string; summary: string };
   sizes: SizeFigures[];
+  /** --provider: the smallest fleet on each hosted provider. */
+  providers?: ProviderFigures[];
   startup?: StartupFigures;
   baseline?: BaselineRun[];
   /** The fastest baseline run ÷ the smallest size's median no-op plan. */

@@ -78,6 +78,11 @@ export interface SshdServer {
   holdPushes(name: string): Promise<PushHold>;
   /** sshd's own log (stderr, -e), for diagnosing a failing test. */
   log(): string;
+  /**
+   * Connections sshd accepted so far ("Connection from" lines of its log, counted as they come,
+   * however many lines the bounded log keeps): a host-key scan counts as one.
+   */
+  connections(): number;
   stop(): Promise<void>;
 }
 
@@ -224,6 +229,7 @@ class SandboxSshd implements SshdServer {
   pid = 0;
   #child: Deno.ChildProcess | undefined;
   #logLines: string[] = [];
+  #connections = 0;
   #logDone: Promise<void> = Promise.resolve();
   #keys = new Map<string, string>();
   #writing: Promise<void> = Promise.resolve();
@@ -259,6 +265,7 @@ class SandboxSshd implements SshdServer {
         const parts = (rest + text).split("\n");
         rest = parts.pop() ?? "";
         lines.push(...parts);
+        this.#connections += parts.filter((l) => l.startsWith("Connection from ")).length;
         if (lines.length > MAX_LOG_LINES) lines.splice(0, lines.length - MAX_LOG_LINES);
       }
       if (rest) lines.push(rest);
@@ -267,6 +274,10 @@ class SandboxSshd implements SshdServer {
 
   log(): string {
     return this.#logLines.join("\n");
+  }
+
+  connections(): number {
+    return this.#connections;
   }
 
   knownHosts(): string {
