@@ -173,7 +173,8 @@ export async function releaseRepository(r: RepoSession, planOnly: boolean): Prom
   const lead = r.lead ?? r;
   if ([lead, ...lead.followers].every((x) => x.released)) provider?.close();
   await remote?.close().catch(() => {});
-  if (co) await Deno.remove(co.dir, { recursive: true }).catch(() => {});
+  // A checkout in memory (RepoCheckout.fs) goes with the last reference to it.
+  if (co && !co.fs) await Deno.remove(co.dir, { recursive: true }).catch(() => {});
 }
 
 /** The git-level access to a repository: its URL, the credentials, known hosts, transport, signer. */
