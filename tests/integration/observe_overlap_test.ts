@@ -193,6 +193,27 @@ Deno.test("observe: the plan is the same whether git or the cluster APIs answer 
   });
 });
 
+Deno.test("observe: clusters waiting for their repository hold up no other cluster's API read", async () => {
+  // One at a time (--concurrency 1), and no fetch until every cluster's API has answered: the
+  // first cluster waiting for its files must not keep the others from being read.
+  await withEnv(3, (i) => (i < 2 ? "a" : "b"), async (env) => {
+    const read = new Set<string>();
+    const allRead = gate();
+    const run = await plan(env, {
+      afterKubeRead: (c) => read.add(c).size === 3 && allRead.open(),
+      beforeCheckout: async () => {
+        assert.equal(await allRead.wait(), true, "the API reads stopped at a waiting cluster");
+      },
+    }, { concurrency: 1 });
+    try {
+      assert.deepEqual(run.plans.map((p) => p.error), [undefined, undefined, undefined]);
+      assert.equal(run.plans.every((p) => p.steps.length > 0), true);
+    } finally {
+      await run.close();
+    }
+  });
+});
+
 Deno.test("observe: errors from either side reach the plan; a repository's error comes first", async () => {
   await withEnv(3, (i) => (i < 2 ? "a" : "b"), async (env) => {
     const repoA = env.git.repoUrl("a");
