@@ -754,3 +754,54 @@ Deno.test("TypeScript renderer: another namespace and no notification-controller
     "--events-addr=http://notification-controller.gitops.svc.cluster.local./",
   );
 });
+
+Deno.test("parseObjects: the fast reader gives what the yaml package gives, and leaves it what it must", async () => {
+  const { parseObjects } = await import("../lib/manifests/render.ts");
+  const { parseDocumentsFast } = await import("../lib/manifests/fast_parse.ts");
+  const byYaml = (text: string) =>
+    YAML.parseAllDocuments(text).map((d) => {
+      if (d.errors.length > 0) throw new Error(`invalid YAML in manifest: ${d.errors[0].message}`);
+      return d.toJS() as unknown;
+    }).filter((o) => o !== null && typeof o === "object" && "kind" in (o as object));
+  const releaseFiles = [...Deno.readDirSync("fixtures/flux-manifests")]
+    .filter((e) => e.name.endsWith(".yaml"))
+    .map((e) => Deno.readTextFileSync(`fixtures/flux-manifests/${e.name}`));
+  // YAML 1.2 core scalars where js-yaml's own core schema would differ, and a few aliases.
+  const scalars = `kind: Scalars
+ints: [0, -12, +12, 0755, 0o17, 0x1F, -0x1F, +0o7, 0b101, 1_000, 12345678901234567890]
+floats: [1.5, -.5, +.5, .5, 1., 1e3, -1.5E-3, .inf, -.Inf, +.INF, .nan, .NaN, 1.2.3]
+bools: [true, True, TRUE, false, yes, no, on, off, y, n]
+nulls: [~, null, Null, NULL, "", nil]
+dates: [2001-12-14, 2001-12-14t21:59:43.10-05:00]
+anchored: &list [a, b]
+again: *list
+scalar: &s x
+scalarAgain: *s
+"<<": *list
+---
+kind: Second
+key: value
+`;
+  for (const text of [INSTALL_YAML, ...releaseFiles, scalars]) {
+    assert.deepEqual(parseObjects(text), byYaml(text));
+  }
+  assert.notEqual(parseDocumentsFast(scalars), undefined, "read by the fast reader");
+  // Left to the yaml package: its results and errors as before.
+  const manyAliases = "kind: A\nl: &l [1]\n" +
+    Array.from({ length: 11 }, (_, i) => `k${i}: *l\n`).join("");
+  const yaml11 = "%YAML 1.1\n---\nkind: A\nflag: yes\n";
+  const duplicate = "kind: A\nkey: 1\nkey: 2\n";
+  const unknownTag = "kind: A\nv: !Ref x\n";
+  for (const text of [manyAliases, yaml11, duplicate, unknownTag]) {
+    assert.equal(parseDocumentsFast(text), undefined, text);
+  }
+  assert.deepEqual(parseObjects(manyAliases), byYaml(manyAliases));
+  assert.deepEqual(parseObjects(yaml11), [{ kind: "A", flag: true }]);
+  assert.deepEqual(parseObjects(unknownTag), byYaml(unknownTag));
+  assert.throws(() => parseObjects(duplicate), /invalid YAML in manifest: Map keys must be unique/);
+  // The alias bomb the yaml package refuses is still refused.
+  const bomb = "kind: A\na: &a [x, x, x, x, x, x, x, x, x, x]\n" +
+    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n" +
+    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n";
+  assert.throws(() => parseObjects(bomb), /Excessive alias count/);
+});

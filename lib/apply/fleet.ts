@@ -14,9 +14,11 @@ import { componentsSource } from "./components.ts";
 import { type FleetSession, openSession, releaseRepository } from "./session.ts";
 import { observeRepositories } from "./observe.ts";
 import {
+  type ClusterApiRead,
   planCluster,
   planEnd,
   planRepositories,
+  readClusterApi,
   withDeprecations,
   withSigning,
   withSourceWarning,
@@ -59,10 +61,25 @@ export async function planFleet(
     // One shallow fetch per repository, shared by every cluster that uses it, at the same time
     // as the clusters' API reads: a cluster waits for its repository only to read its files.
     const fetching = observeRepositories(session, opts);
-    const planning = mapLimit([...session.clusters.values()], opts.concurrency, async (s) => {
+    // The clusters' API reads go on, `concurrency` at a time, whether or not their repositories
+    // are fetched yet: a cluster waiting for its repository holds no place among them (the first
+    // clusters all wait for the first repository). Planning, once both are there, has places of
+    // its own (it may contact the repository's server: a generated key's check).
+    const sessions = [...session.clusters.values()];
+    const apiReads = new Map(
+      sessions.map((s) => [s, Promise.withResolvers<ClusterApiRead | null>()]),
+    );
+    const reading = mapLimit(sessions, opts.concurrency, (s) => {
+      const read = readClusterApi(s, session, opts);
+      // Its planning takes the outcome, a failure too; nobody waits on a read never made.
+      apiReads.get(s)!.resolve(read);
+      return read.then(() => {}, () => {});
+    });
+    const planning = mapLimit(sessions, opts.concurrency, async (s) => {
+      const apiRead = await apiReads.get(s)!.promise;
       const p = withDeprecations(
         withSourceWarning(
-          withSigning(await planCluster(s, session, source, opts), s),
+          withSigning(await planCluster(s, session, source, opts, apiRead), s),
           s.config,
           await source.manifests(s.config),
         ),
@@ -86,6 +103,7 @@ export async function planFleet(
     const components = Promise.all(clusters.map((c) => source.components(c)));
     components.catch(() => {});
     const planned = await planning;
+    await reading;
     await fetching;
     await components;
     const plan: FleetPlan = { clusters: planned, repositories: planRepositories(session, planned) };

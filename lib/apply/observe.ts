@@ -96,14 +96,17 @@ export async function observeRepository(
     r.facts = await observeProvider(r, session, opts);
     provided?.resolve({ provider: r.provider, facts: r.facts });
   }
+  // A run that only plans reads three blobs per cluster from the commit and writes nothing: its
+  // checkouts stay in memory (lib/git/memory_fs.ts). One that may apply fetches to disk.
+  const inMemory = opts.planOnly === true;
   if (!r.facts.exists) {
     // Created by apply before the first push; until then it is an empty repository.
-    r.checkout = await emptyCheckout(dir, r.branch, r.facts.httpUrl ?? r.url);
+    r.checkout = await emptyCheckout(dir, r.branch, r.facts.httpUrl ?? r.url, inMemory);
     return;
   }
   if (r.facts.httpUrl) r.url = r.facts.httpUrl;
   r.remote = await openRepoRemote(r, session.connect, opts);
-  r.checkout = await r.remote.checkout(r.branch, dir);
+  r.checkout = await r.remote.checkout(r.branch, dir, { inMemory });
 }
 
 /** The repository's provider session, opened with its first cluster's settings, and observed. */

@@ -47,12 +47,49 @@ function kubeCredentials(c: ClusterConfig): Pick<ClusterPlan, "kubeCredentials">
   }
 }
 
-/** Observes one cluster and plans it; a cluster that cannot be observed gets an error plan. */
+/** What a cluster's API showed (or why it could not be read), and how long that took. */
+export interface ClusterApiRead {
+  cluster?: ObservedCluster;
+  error?: string;
+  spent: number;
+}
+
+/**
+ * The first half of observing a cluster: its API, which needs nothing from git. null when its
+ * repository already failed (the cluster is not contacted then).
+ */
+export async function readClusterApi(
+  s: ClusterSession,
+  session: FleetSession,
+  opts: RunOptions,
+): Promise<ClusterApiRead | null> {
+  if (s.repo.error) return null;
+  const c = s.config;
+  // What the cluster is doing now: shown, and named if its deadline passes.
+  const tracker = { phase: "observing" };
+  opts.onEvent?.(c.name, "observing");
+  const started = performance.now();
+  try {
+    const cluster = await withDeadline(opts.clusterTimeoutMs, tracker, (deadline) => {
+      s.deadline = deadline;
+      return observeClusterApi(s, clusterTargets(c), session.connect, opts);
+    });
+    return { cluster, spent: performance.now() - started };
+  } catch (e) {
+    return { error: errorMessage(e), spent: performance.now() - started };
+  }
+}
+
+/**
+ * Plans one cluster from its API read (`readClusterApi`) once its repository is observed; a
+ * cluster that cannot be observed gets an error plan.
+ */
 export async function planCluster(
   s: ClusterSession,
   session: FleetSession,
   components: ComponentsSource,
   opts: RunOptions,
+  apiRead: ClusterApiRead | null,
 ): Promise<PlannedCluster> {
   const c = s.config;
   const credentials = kubeCredentials(c);
@@ -70,27 +107,13 @@ export async function planCluster(
     repository: s.repo.key,
     customKustomization: false,
   });
-  if (s.repo.error) return failed(s.repo.error);
-  // What the cluster is doing now: shown, and named if its deadline passes.
+  if (s.repo.error || apiRead === null) return failed(s.repo.error ?? "its repository failed");
   const tracker = { phase: "observing" };
-  opts.onEvent?.(c.name, "observing");
   const rotate = c.rotate || (opts.rotate ?? []).includes(c.name);
   const targets = clusterTargets(c);
-  // Its API first, while its repository is still being fetched (nothing there needs git).
-  const started = performance.now();
-  let cluster: ObservedCluster | undefined;
-  let clusterError: string | undefined;
-  try {
-    cluster = await withDeadline(opts.clusterTimeoutMs, tracker, (deadline) => {
-      s.deadline = deadline;
-      return observeClusterApi(s, targets, session.connect, opts);
-    });
-  } catch (e) {
-    clusterError = errorMessage(e);
-  }
+  const { cluster, error: clusterError, spent } = apiRead;
   // The wait for the repository is the repository's time (it has its own deadline), not the
   // cluster's: the cluster's deadline covers its own work only.
-  const spent = performance.now() - started;
   if (!s.repo.checkout && !s.repo.error) opts.onEvent?.(c.name, `waiting for ${s.repo.url}`);
   await s.repo.observed;
   // A repository that cannot be observed fails its clusters whatever their APIs answered, so

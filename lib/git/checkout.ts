@@ -7,23 +7,42 @@ import * as fs from "node:fs";
 import { dirname, join } from "node:path";
 import type { PromiseFsClient } from "isomorphic-git";
 import { isoGit } from "./iso.ts";
+import { memoryFs } from "./memory_fs.ts";
 import { assertPlainPath, checkedRepoPath, repoPathError, treeEntryProblem } from "./repo_paths.ts";
 import type { FileChange, RepoCheckout } from "./types.ts";
 
-/** A repository that does not exist yet (the provider creates it before the first push). */
+/**
+ * A repository that does not exist yet (the provider creates it before the first push);
+ * `inMemory` as for a fetched one (RepoCheckout.fs).
+ */
 export async function emptyCheckout(
   dir: string,
   branch: string,
   url: string,
+  inMemory = false,
 ): Promise<RepoCheckout> {
   const git = await isoGit();
-  await git.init({ fs, dir, defaultBranch: branch });
-  await git.addRemote({ fs, dir, remote: "origin", url });
-  return { dir, url, branch, branchExists: false, head: null };
+  const where = inMemory ? memoryFs() : fs;
+  await git.init({ fs: where, dir, defaultBranch: branch });
+  await git.addRemote({ fs: where, dir, remote: "origin", url });
+  return {
+    dir,
+    url,
+    branch,
+    branchExists: false,
+    head: null,
+    ...(inMemory ? { fs: where } : {}),
+  };
+}
+
+/** A checkout in memory is read only: what a run that only plans made is never written. */
+function assertOnDisk(co: RepoCheckout, what: string): void {
+  if (co.fs) throw new Error(`cannot ${what}: the checkout of ${co.url} is in memory, read only`);
 }
 
 /** Points `origin` at another URL (a repository created after the checkout was made). */
 export async function setRemoteUrl(co: RepoCheckout, url: string): Promise<void> {
+  assertOnDisk(co, "point it at another remote");
   const git = await isoGit();
   await git.deleteRemote({ fs, dir: co.dir, remote: "origin" });
   await git.addRemote({ fs, dir: co.dir, remote: "origin", url });
@@ -32,6 +51,7 @@ export async function setRemoteUrl(co: RepoCheckout, url: string): Promise<void>
 /** Checks out the work tree of a checkout cloned without one (see `RepoCheckout.worktree`). */
 export async function ensureWorktree(co: RepoCheckout): Promise<void> {
   if (co.worktree !== false) return;
+  assertOnDisk(co, "check out its work tree");
   if (co.head) await (await isoGit()).checkout({ fs, dir: co.dir, ref: co.branch, force: true });
   co.worktree = true;
 }
@@ -55,7 +75,7 @@ interface TreeReader {
 const LOOSE_OBJECT = /\/objects\/([0-9a-f]{2})\/[0-9a-f]{38}$/;
 
 /**
- * node:fs as isomorphic-git reads objects with it, minus two costs paid on every object read: it
+ * node:fs as isomorphic-git reads objects with it, minus the costs paid on every object read: it
  * first tries the loose object file (a checkout fetched as a pack has few or none: each miss was
  * an ENOENT built by Deno's Node layer, ~0.3 ms), then lists objects/pack. Here the folders of
  * loose objects and the pack list are read once per reader (nothing is written to the checkout
@@ -78,7 +98,10 @@ function objectReadFs(): PromiseFsClient {
     promises: {
       ...p,
       async readFile(path: string, options?: unknown) {
-        const loose = typeof path === "string" ? LOOSE_OBJECT.exec(path) : null;
+        // isomorphic-git calls readFile() without a path on every command, to see whether it
+        // returns a promise: Deno's Node layer would build an ERR_INVALID_ARG_TYPE (~0.3 ms).
+        if (typeof path !== "string") throw new TypeError("readFile() needs a path");
+        const loose = LOOSE_OBJECT.exec(path);
         if (loose) {
           const objects = path.slice(0, loose.index + "/objects".length);
           if (!(await list(objects)).has(loose[1])) throw missing();
@@ -162,7 +185,7 @@ export async function readRepoFiles(
     return out;
   }
   let r = treeReaders.get(co);
-  if (!r) treeReaders.set(co, r = newTreeReader());
+  if (!r) treeReaders.set(co, r = newTreeReader(co));
   for (const p of paths) {
     const entry = await fileEntry(co, r, p);
     out[p] = entry ? await blobText(co, r, entry.oid) : null;
@@ -170,8 +193,8 @@ export async function readRepoFiles(
   return out;
 }
 
-function newTreeReader(): TreeReader {
-  return { cache: {}, fs: objectReadFs(), folders: new Map(), blobs: new Map() };
+function newTreeReader(co: RepoCheckout): TreeReader {
+  return { cache: {}, fs: co.fs ?? objectReadFs(), folders: new Map(), blobs: new Map() };
 }
 
 /** The blob at `path` in the commit, null when absent; anything but a plain file is an error. */
@@ -191,7 +214,7 @@ async function fileEntry(co: RepoCheckout, r: TreeReader, path: string) {
  */
 export async function assertPlainFiles(co: RepoCheckout, paths: string[]): Promise<void> {
   if (!co.head) return;
-  const r = newTreeReader();
+  const r = newTreeReader(co);
   for (const p of paths) await fileEntry(co, r, p);
 }
 

@@ -61,7 +61,12 @@ export interface RemoteOptions {
 
 /** The git side of one repository. */
 export interface RepoRemote {
-  checkout(branch: string, dir: string): Promise<RepoCheckout>;
+  /**
+   * Fetches `branch` into `dir`. `inMemory`: for a run that only reads the commit, the checkout
+   * is kept in memory instead (RepoCheckout.fs) by the built-in transport; the system transport
+   * always fetches to disk (the git binary writes there).
+   */
+  checkout(branch: string, dir: string, opts?: { inMemory?: boolean }): Promise<RepoCheckout>;
   /** Points a checkout made elsewhere (before the repository existed) at this remote. */
   adopt(co: RepoCheckout): Promise<void>;
   push(
@@ -82,7 +87,7 @@ function isomorphicRemote(
   signer?: CommitSigner,
 ): RepoRemote {
   return {
-    checkout: (branch, dir) => checkoutRepo(remote, branch, dir, retry),
+    checkout: (branch, dir, o) => checkoutRepo(remote, branch, dir, retry, o?.inMemory === true),
     adopt: (co) => setRemoteUrl(co, remote.url),
     push: (co, changes, message, author) =>
       commitAndPush(co, remote, changes, message, author, 3, retry, signer),

@@ -1,4 +1,5 @@
 /** What both git transports work with: a checkout, the changes pushed, and their errors. */
+import type { PromiseFsClient } from "isomorphic-git";
 import { stripControls } from "../util/strip_controls.ts";
 
 /**
@@ -39,6 +40,11 @@ export interface RepoCheckout {
    * work tree); `ensureWorktree` checks the files out before anything is written or built.
    */
   worktree?: boolean;
+  /**
+   * The checkout lives in this file system in memory (`dir` is a name in it), not on disk: a run
+   * that only plans (lib/git/memory_fs.ts). It can be read, never written or checked out.
+   */
+  fs?: PromiseFsClient;
 }
 
 export interface FileChange {

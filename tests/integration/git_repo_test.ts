@@ -309,3 +309,61 @@ Deno.test("readRepoFiles: objects in a pack and loose objects next to it (as sys
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a checkout in memory (a run that only plans): the same files and errors as on disk, nothing on disk, never written", async () => {
+  await withServer(async (server, work) => {
+    await server.createRepo("fleet", {
+      files: {
+        "clusters/a/flux-system/gotk-sync.yaml": "sync: a\n",
+        "clusters/d/flux-system": "not a folder\n",
+      },
+    });
+    await server.createRepo("empty");
+    const h = http();
+    try {
+      const remote = (name: string) =>
+        httpsRemote({ url: server.repoUrl(name), username: "git", password: TOKEN }, h);
+      const paths = (c: string) => [`clusters/${c}/flux-system/gotk-sync.yaml`, `clusters/${c}/x`];
+      const read = (co: Awaited<ReturnType<typeof checkoutRepo>>) =>
+        Promise.allSettled(["a", "b", "d"].map((c) => readRepoFiles(co, paths(c))))
+          .then((all) => all.map((r) => r.status === "fulfilled" ? r.value : String(r.reason)));
+      const onDisk = await checkoutRepo(remote("fleet"), "main", `${work}/disk`);
+      const expected = await read(onDisk);
+      assert.deepEqual(expected[0], {
+        "clusters/a/flux-system/gotk-sync.yaml": "sync: a\n",
+        "clusters/a/x": null,
+      });
+      assert.match(String(expected[2]), /clusters\/d\/flux-system is a file in the repository/);
+
+      // The existing branch, a branch that does not exist yet (it starts from main), and an
+      // empty repository: each read as from disk, and not one file written there.
+      const existing = await checkoutRepo(remote("fleet"), "main", `${work}/m`, undefined, true);
+      const newBranch = await checkoutRepo(remote("fleet"), "next", `${work}/n`, undefined, true);
+      const empty = await checkoutRepo(remote("empty"), "main", `${work}/e`, undefined, true);
+      assert.deepEqual([...Deno.readDirSync(work)].map((e) => e.name), ["disk"]);
+      assert.deepEqual(await read(existing), expected);
+      assert.equal(existing.head, onDisk.head);
+      assert.deepEqual(await read(newBranch), expected);
+      assert.deepEqual(
+        [newBranch.branchExists, newBranch.startsFrom, newBranch.head],
+        [false, "main", onDisk.head],
+      );
+      assert.deepEqual([empty.branchExists, empty.head], [false, null]);
+      assert.deepEqual(await readRepoFiles(empty, ["a.yaml"]), { "a.yaml": null });
+
+      // What a plan made is never pushed from.
+      const change = [{ path: "clusters/a/flux-system/gotk-sync.yaml", content: "sync: b\n" }];
+      await assert.rejects(
+        commitAndPush(existing, remote("fleet"), change, "Change", author),
+        /the checkout of .*fleet.* is in memory, read only/,
+      );
+      assert.equal(
+        await server.readFile("fleet", "main", "clusters/a/flux-system/gotk-sync.yaml"),
+        "sync: a\n",
+      );
+      assert.deepEqual([...Deno.readDirSync(work)].map((e) => e.name), ["disk"]);
+    } finally {
+      h.close();
+    }
+  });
+});

@@ -53,8 +53,8 @@ interface Hooks {
   afterKubeRead?(context: string): void;
   /** Instead of / before a repository's fetch; `dir` is where it is fetched to. */
   beforeCheckout?(url: string, dir: string): Promise<void> | void;
-  /** After a repository's fetch. */
-  afterCheckout?(url: string): void;
+  /** After a repository's fetch into `dir`. */
+  afterCheckout?(url: string, dir: string): unknown;
   /** A repository's remote closed. */
   onRemoteClose?(url: string): void;
 }
@@ -79,10 +79,10 @@ function connectors(h: Hooks): Connectors {
       const remote = DEFAULT_CONNECTORS.openRemote(access, opts);
       return {
         ...remote,
-        async checkout(branch, dir) {
+        async checkout(branch, dir, where) {
           await h.beforeCheckout?.(access.url, dir);
-          const co = await remote.checkout(branch, dir);
-          h.afterCheckout?.(access.url);
+          const co = await remote.checkout(branch, dir, where);
+          await h.afterCheckout?.(access.url, dir);
           return co;
         },
         async close() {
@@ -193,6 +193,27 @@ Deno.test("observe: the plan is the same whether git or the cluster APIs answer 
   });
 });
 
+Deno.test("observe: clusters waiting for their repository hold up no other cluster's API read", async () => {
+  // One at a time (--concurrency 1), and no fetch until every cluster's API has answered: the
+  // first cluster waiting for its files must not keep the others from being read.
+  await withEnv(3, (i) => (i < 2 ? "a" : "b"), async (env) => {
+    const read = new Set<string>();
+    const allRead = gate();
+    const run = await plan(env, {
+      afterKubeRead: (c) => read.add(c).size === 3 && allRead.open(),
+      beforeCheckout: async () => {
+        assert.equal(await allRead.wait(), true, "the API reads stopped at a waiting cluster");
+      },
+    }, { concurrency: 1 });
+    try {
+      assert.deepEqual(run.plans.map((p) => p.error), [undefined, undefined, undefined]);
+      assert.equal(run.plans.every((p) => p.steps.length > 0), true);
+    } finally {
+      await run.close();
+    }
+  });
+});
+
 Deno.test("observe: errors from either side reach the plan; a repository's error comes first", async () => {
   await withEnv(3, (i) => (i < 2 ? "a" : "b"), async (env) => {
     const repoA = env.git.repoUrl("a");
@@ -240,45 +261,56 @@ Deno.test("observe: errors from either side reach the plan; a repository's error
   });
 });
 
-Deno.test("observe: a run that only plans removes a repository's checkout once its clusters are planned", async () => {
-  // c0 in repository a; c1 and c2 in b. c2's API answers only once a's checkout is gone.
+Deno.test("observe: a run that only plans fetches into memory, and lets go of a repository once its clusters are planned", async () => {
+  // c0 in repository a; c1 and c2 in b. c2's API answers only once a is released.
   await withEnv(3, (i) => (i === 0 ? "a" : "b"), async (env) => {
-    const dirs = new Map<string, string>();
+    const onDisk = new Map<string, boolean>();
     const closed: string[] = [];
-    let goneWhileOthersObserved: boolean | undefined;
+    let releasedWhileOthersObserved: boolean | undefined;
     const hooks: Hooks = {
-      beforeCheckout: (url, dir) => void dirs.set(url, dir),
+      afterCheckout: async (url, dir) => void onDisk.set(url, await exists(dir)),
       onRemoteClose: (url) => closed.push(url),
       beforeKube: async (context) => {
         if (context !== "c2") return;
         const deadline = Date.now() + GATE_MS;
-        const dirA = () => dirs.get(env.git.repoUrl("a"));
-        while (Date.now() < deadline && (!dirA() || await exists(dirA()!))) {
+        const released = () => closed.includes(env.git.repoUrl("a"));
+        while (Date.now() < deadline && !released()) {
           await new Promise((r) => setTimeout(r, 20));
         }
-        goneWhileOthersObserved = dirA() !== undefined && !await exists(dirA()!);
+        releasedWhileOthersObserved = released();
       },
     };
     const run = await plan(env, hooks, { planOnly: true });
     try {
       assert.deepEqual(run.plans.map((p) => p.error), [undefined, undefined, undefined]);
-      assert.equal(goneWhileOthersObserved, true, "a's checkout was still there while b planned");
-      assert.equal(await exists(dirs.get(env.git.repoUrl("b"))!), false, "b's checkout is gone");
+      assert.equal(run.plans.every((p) => p.steps.length > 0), true);
+      // Read from memory: nothing of either repository was written to disk.
+      assert.deepEqual([...onDisk.entries()].sort(), [
+        [env.git.repoUrl("a"), false],
+        [env.git.repoUrl("b"), false],
+      ]);
+      assert.equal(releasedWhileOthersObserved, true, "a was still held while b planned");
       assert.deepEqual(closed.sort(), [env.git.repoUrl("a"), env.git.repoUrl("b")].sort());
+      assert.equal(run.session.repos.every((r) => r.checkout === undefined), true);
       await assert.rejects(run.apply(), /only plans/);
     } finally {
       await run.close();
     }
 
-    // A run that may apply keeps its checkouts until it is closed.
-    dirs.clear();
+    // A run that may apply fetches to disk and keeps its checkouts until it is closed.
+    const dirs = new Map<string, string>();
+    onDisk.clear();
     const kept = await plan(env, {
       beforeCheckout: (url, dir) => void dirs.set(url, dir),
+      afterCheckout: async (url, dir) => void onDisk.set(url, await exists(dir)),
     });
     try {
+      assert.deepEqual([...onDisk.values()], [true, true]);
+      assert.deepEqual(shown(kept), shown(run), "the same plan as from memory");
       for (const dir of dirs.values()) assert.equal(await exists(dir), true);
     } finally {
       await kept.close();
     }
+    for (const dir of dirs.values()) assert.equal(await exists(dir), false);
   });
 });

@@ -382,7 +382,7 @@ Deno.test({
   },
 });
 
-Deno.test("readRepoFiles: submodules and a folder where a file belongs are errors naming the path", async () => {
+Deno.test("readRepoFiles: submodules and a folder where a file belongs are errors naming the path, from a checkout on disk or in memory", async () => {
   const server = await startGitServer({ users: { git: TOKEN } });
   const work = await Deno.makeTempDir({ prefix: "fluxfleet-links-read-" });
   const http = makeGitHttp({ allowInsecureHttp: true, timeoutMs: 20_000 });
@@ -399,24 +399,32 @@ Deno.test("readRepoFiles: submodules and a folder where a file belongs are error
       { url: server.repoUrl("fleet"), username: "git", password: TOKEN },
       http,
     );
-    const co = await checkoutRepo(remote, "main", `${work}/clone`);
-    const read = (c: string) =>
-      errorOf(readRepoFiles(co, [`clusters/${c}/flux-system/gotk-sync.yaml`]));
-    assert.equal(
-      (await read("a")).message,
-      "clusters/a is a git submodule in the repository; fluxfleet does not read or write submodules",
-    );
-    assert.equal(
-      (await read("b")).message,
-      "clusters/b/flux-system/gotk-sync.yaml is a git submodule in the repository; fluxfleet does not read or write submodules",
-    );
-    assert.equal(
-      (await read("c")).message,
-      "clusters/c/flux-system/gotk-sync.yaml is a folder in the repository, where fluxfleet expects a file",
-    );
-    assert.deepEqual(await readRepoFiles(co, ["clusters/d/flux-system/gotk-sync.yaml"]), {
-      "clusters/d/flux-system/gotk-sync.yaml": "kind: List\n",
-    });
+    for (const inMemory of [false, true]) {
+      const co = await checkoutRepo(
+        remote,
+        "main",
+        `${work}/clone-${inMemory}`,
+        undefined,
+        inMemory,
+      );
+      const read = (c: string) =>
+        errorOf(readRepoFiles(co, [`clusters/${c}/flux-system/gotk-sync.yaml`]));
+      assert.equal(
+        (await read("a")).message,
+        "clusters/a is a git submodule in the repository; fluxfleet does not read or write submodules",
+      );
+      assert.equal(
+        (await read("b")).message,
+        "clusters/b/flux-system/gotk-sync.yaml is a git submodule in the repository; fluxfleet does not read or write submodules",
+      );
+      assert.equal(
+        (await read("c")).message,
+        "clusters/c/flux-system/gotk-sync.yaml is a folder in the repository, where fluxfleet expects a file",
+      );
+      assert.deepEqual(await readRepoFiles(co, ["clusters/d/flux-system/gotk-sync.yaml"]), {
+        "clusters/d/flux-system/gotk-sync.yaml": "kind: List\n",
+      });
+    }
   } finally {
     http.close();
     await server.close();

@@ -3,13 +3,14 @@
  * header, or SSH through the ssh2 plugin), and the shallow fetch of one branch.
  * Credentials travel only in an Authorization header: never in the URL, never in .git/config.
  */
-import * as fs from "node:fs";
+import * as nodeFs from "node:fs";
 import { isoGit } from "../../iso.ts";
-import type { HttpClient } from "isomorphic-git";
+import type { HttpClient, PromiseFsClient } from "isomorphic-git";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../../../util/retry.ts";
 import { classifyGitError as classify, type RepoCheckout } from "../../types.ts";
 import { fetchingBranch } from "./advertised_head.ts";
 import { describeGitError } from "./errors.ts";
+import { memoryFs } from "../../memory_fs.ts";
 
 export interface GitAccess {
   url: string;
@@ -42,20 +43,32 @@ function authHeaders(access: GitAccess): Record<string, string> {
 /**
  * Brings `branch` of the remote into `dir` (shallow). Works for an empty repository (no branch at
  * all) and for a branch that does not exist yet: it then starts from the remote's default branch.
+ * `inMemory`: `dir` is a name in a file system of its own in memory (RepoCheckout.fs), nothing is
+ * written to disk; for a run that only reads the commit.
  */
 export function checkoutRepo(
   remote: GitRemote,
   branch: string,
   dir: string,
   retry: RetryPolicy = DEFAULT_RETRY,
+  inMemory = false,
 ): Promise<RepoCheckout> {
   return withRetry(retry, classify, async (attempt) => {
-    if (attempt > 1) await Deno.remove(dir, { recursive: true }).catch(() => {});
-    return await checkoutOnce(remote, branch, dir);
+    if (attempt > 1 && !inMemory) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    return await checkoutOnce(remote, branch, dir, inMemory);
   }, { what: "git fetch" });
 }
 
-async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Promise<RepoCheckout> {
+async function checkoutOnce(
+  remote: GitRemote,
+  branch: string,
+  dir: string,
+  inMemory: boolean,
+): Promise<RepoCheckout> {
+  // A new file system for each attempt (and for the second way below): nothing of a failed one.
+  const newFs = (): PromiseFsClient | typeof nodeFs => inMemory ? memoryFs() : nodeFs;
+  const where = (fs: PromiseFsClient | typeof nodeFs) => (inMemory ? { fs } : {});
+  let fs = newFs();
   const git = await isoGit();
   const { headers, url } = remote;
   const branchRef = `refs/heads/${branch}`;
@@ -74,12 +87,21 @@ async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Pro
       headers,
     });
     const head = await git.resolveRef({ fs, dir, ref: "HEAD" });
-    return { dir, url: remote.displayUrl, branch, branchExists: true, head, worktree: false };
+    return {
+      dir,
+      url: remote.displayUrl,
+      branch,
+      branchExists: true,
+      head,
+      worktree: false,
+      ...where(fs),
+    };
   } catch (e) {
     if ((e as { code?: string })?.code !== "NotFoundError") {
       throw describeGitError(e, remote.displayUrl, remote.timeoutMs);
     }
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    if (!inMemory) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    fs = newFs();
   }
   // No such branch (or an empty repository): look at what the remote has.
   try {
@@ -100,6 +122,7 @@ async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Pro
         branchExists: false,
         head: null,
         ...(hasBranches ? { startsFrom: null } : {}),
+        ...where(fs),
       };
     }
     const fetched = await git.fetch({
@@ -124,6 +147,7 @@ async function checkoutOnce(remote: GitRemote, branch: string, dir: string): Pro
       head,
       worktree: false,
       ...(exists ? {} : { startsFrom: base.name }),
+      ...where(fs),
     };
   } catch (e) {
     throw describeGitError(e, remote.displayUrl, remote.timeoutMs);
