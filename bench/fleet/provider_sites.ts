@@ -6,7 +6,6 @@
  * records every API request it answers (server side): the bench counts those, never the client.
  */
 import { startHostedForge } from "../../sandbox/forges.ts";
-import { startGitServer } from "../../sandbox/git/http_server.ts";
 import { startGitLabSandbox } from "../../sandbox/gitlab/server.ts";
 import { startSshd } from "../../sandbox/ssh/sshd.ts";
 
@@ -75,33 +74,21 @@ export async function startProviderSite(
     teams ? lines.map((l) => l.replace(/ token: \{/, ` teams: [${TEAM}], token: {`)) : lines;
   try {
     if (kind === "gitlab") {
-      let gl: Awaited<ReturnType<typeof startGitLabSandbox>> | undefined;
-      // fluxfleet reads and pushes over HTTP with the token (http_url_to_repo), the clusters
-      // over SSH with their deploy keys.
-      const git = await startGitServer({
-        root: sshd.root,
-        authorize: (u, p, r) => gl?.gitAccess(u, p, r) ?? null,
+      // fluxfleet reads and pushes over HTTP with the token (http_url_to_repo, served by the
+      // sandbox on its API's origin as GitLab does), the clusters over SSH with their deploy keys.
+      const sandbox = await startGitLabSandbox({
+        users: [{ username: "bench", tokens: [{ token, name: "bench" }] }],
+        groups: [
+          { path: OWNER, members: { bench: 50 } },
+          { path: TEAM, members: { bench: 30 } },
+        ],
+        gitRoot: sshd.root,
+        sshCloneBase: `ssh://git@127.0.0.1:${sshd.port}`,
+        accessKeys: {
+          authorize: (key, o) => sshd.authorize(key, { repos: o.repos }),
+          revoke: (key) => sshd.revoke(key),
+        },
       });
-      try {
-        gl = await startGitLabSandbox({
-          users: [{ username: "bench", tokens: [{ token, name: "bench" }] }],
-          groups: [
-            { path: OWNER, members: { bench: 50 } },
-            { path: TEAM, members: { bench: 30 } },
-          ],
-          gitRoot: sshd.root,
-          httpCloneBase: git.url,
-          sshCloneBase: `ssh://git@127.0.0.1:${sshd.port}`,
-          accessKeys: {
-            authorize: (key, o) => sshd.authorize(key, { repos: o.repos }),
-            revoke: (key) => sshd.revoke(key),
-          },
-        });
-      } catch (e) {
-        await git.close();
-        throw e;
-      }
-      const sandbox = gl;
       return {
         kind,
         gitLines: (teams) => withTeams(common(sandbox.url), teams),
@@ -115,7 +102,6 @@ export async function startProviderSite(
         },
         async close() {
           await sandbox.close();
-          await git.close();
           await sshd.stop();
         },
       };

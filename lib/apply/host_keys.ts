@@ -73,6 +73,35 @@ export async function learnHostKeys(
   return { text: keys.map((k) => knownHostsLine(host, port, k)).join("\n") + "\n" };
 }
 
+/** learnHostKeys' signature: what a run's clusters and repositories call. */
+export type HostKeyLearner = typeof learnHostKeys;
+
+/**
+ * learnHostKeys once per server and manifest setting in a run: the clusters of one git host share
+ * one scan (or one check of the pinned key) instead of one SSH connection each (100 per no-op plan
+ * of 100 clusters on a hosted provider). Each cluster still compares the result with the key its
+ * own known_hosts pins. A failed attempt is not kept: the next caller tries again.
+ */
+export function sharedHostKeys(learn: HostKeyLearner = learnHostKeys): HostKeyLearner {
+  const known = new Map<string, Promise<KnownHosts>>();
+  return (git, host, port, timeoutMs) => {
+    const id = JSON.stringify([
+      host,
+      port,
+      git.knownHosts,
+      git.hostKeyAlgorithms ?? null,
+      git.transport ?? null,
+    ]);
+    let found = known.get(id);
+    if (!found) {
+      const attempt = learn(git, host, port, timeoutMs);
+      known.set(id, found = attempt);
+      attempt.catch(() => known.get(id) === attempt && known.delete(id));
+    }
+    return found;
+  };
+}
+
 function hostKeyAlgorithms(type: string): string[] {
   return type === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [type];
 }

@@ -24,7 +24,6 @@ import { observeCluster as observeKube } from "../kube/observe.ts";
 import { mapLimit } from "../util/pool.ts";
 import { errorMessage } from "../util/redact.ts";
 import { withDeadline } from "./deadline.ts";
-import { learnHostKeys } from "./host_keys.ts";
 import { checkClusterKey, readClusterKey } from "./cluster_key.ts";
 import type { RunOptions } from "./options.ts";
 import {
@@ -275,7 +274,7 @@ async function secretData(
   const target = parseSshUrl(url);
   const known = s.creds.kind === "ssh" && s.repo.knownHosts
     ? s.repo.knownHosts
-    : await learnHostKeys(c.git, target.host, target.port, opts.timeoutMs);
+    : await s.repo.hostKeys(c.git, target.host, target.port, opts.timeoutMs);
   let scanNote: string | undefined;
   if (known.scanned) {
     const { name, key } = known.scanned;

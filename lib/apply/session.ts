@@ -14,7 +14,7 @@ import type { ProviderSession, RepositoryFacts } from "../providers/types.ts";
 import type { RetryPolicy } from "../util/retry.ts";
 import type { Credentials } from "./credentials.ts";
 import { observedRetry } from "./deadline.ts";
-import { type KnownHosts, learnHostKeys } from "./host_keys.ts";
+import { type HostKeyLearner, type KnownHosts, sharedHostKeys } from "./host_keys.ts";
 import { type Connectors, connectors, type RunOptions } from "./options.ts";
 
 /** One repository (and branch) of the run, shared by the clusters that use it. */
@@ -38,6 +38,8 @@ export interface RepoSession {
   remote?: RepoRemote;
   /** SSH: the git server's host key, learnt when the remote was opened. */
   knownHosts?: KnownHosts;
+  /** Learns a git server's host key once per run (shared by every repository and cluster). */
+  hostKeys: HostKeyLearner;
   checkout?: RepoCheckout;
   /** It could not be observed: its clusters are not planned. */
   error?: string;
@@ -93,6 +95,7 @@ export async function openSession(
   const repos = new Map<string, RepoSession>();
   const sessions = new Map<string, ClusterSession>();
   const leads = new Map<string, RepoSession>();
+  const hostKeys = sharedHostKeys();
   // Every branch the manifest syncs from each repository, found in one pass (not one pass over
   // the manifest per repository: 100 repositories of 1,000 clusters made 200,000 key readings).
   const branchesOf = new Map<string, Set<string>>();
@@ -117,6 +120,7 @@ export async function openSession(
         clusters: [],
         planned: 0,
         followers: [],
+        hostKeys,
       };
       const lead = leads.get(identity);
       if (lead) {
@@ -233,7 +237,7 @@ export async function openRepoRemote(
   const options = remoteOptions(r, opts);
   if (r.creds.kind === "ssh") {
     const target = parseSshUrl(r.url);
-    r.knownHosts = await learnHostKeys(r.owner.git, target.host, target.port, options.timeoutMs);
+    r.knownHosts = await r.hostKeys(r.owner.git, target.host, target.port, options.timeoutMs);
   }
   return connect.openRemote(
     remoteAccess(r.owner, r.creds, r.url, r.knownHosts?.text),
