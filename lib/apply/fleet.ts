@@ -79,7 +79,7 @@ export async function planFleet(
       const apiRead = await apiReads.get(s)!.promise;
       const p = withDeprecations(
         withSourceWarning(
-          withSigning(await planCluster(s, session, source, opts, apiRead), s),
+          withSigning(await planCluster(s, source, opts, apiRead), s),
           s.config,
           await source.manifests(s.config),
         ),

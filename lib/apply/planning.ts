@@ -86,7 +86,6 @@ export async function readClusterApi(
  */
 export async function planCluster(
   s: ClusterSession,
-  session: FleetSession,
   components: ComponentsSource,
   opts: RunOptions,
   apiRead: ClusterApiRead | null,
