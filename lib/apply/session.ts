@@ -93,6 +93,15 @@ export async function openSession(
   const repos = new Map<string, RepoSession>();
   const sessions = new Map<string, ClusterSession>();
   const leads = new Map<string, RepoSession>();
+  // Every branch written to each repository, its key computed once per cluster (not once per
+  // repository and cluster: 1,000 clusters over 100 repositories made 200,000 URL parses).
+  const branchesOf = new Map<string, Set<string>>();
+  for (const o of all) {
+    const identity = repositoryKey(o.git.url);
+    const branches = branchesOf.get(identity) ?? new Set<string>();
+    branches.add(o.git.branch);
+    branchesOf.set(identity, branches);
+  }
   for (const c of clusters) {
     const identity = repositoryKey(c.git.url);
     const key = `${identity}#${c.git.branch}`;
@@ -102,12 +111,7 @@ export async function openSession(
         key,
         url: c.git.url,
         branch: c.git.branch,
-        branches: [
-          ...new Set(
-            all.filter((o) => repositoryKey(o.git.url) === repositoryKey(c.git.url))
-              .map((o) => o.git.branch),
-          ),
-        ],
+        branches: [...(branchesOf.get(identity) ?? [])],
         owner: c,
         creds: creds.get(c.name)!,
         clusters: [],
