@@ -67,11 +67,12 @@ Deno.test("deno task install --root DIR: DIR/bin/fluxfleet runs Deno directly; C
       const exe = await Deno.readLink(`/proc/${child.pid}/exe`).catch(() => "");
       return exe === Deno.realPathSync(Deno.execPath());
     });
-    // The checkout's modules bundled into one file.
+    // The checkout's modules bundled into one file, and V8's young generation capped.
     const cmdline = (await Deno.readTextFile(`/proc/${child.pid}/cmdline`)).split("\0");
-    assert.deepEqual(cmdline.slice(1, 6), [
+    assert.deepEqual(cmdline.slice(1, 7), [
       "run",
       "-A",
+      "--v8-flags=--max-semi-space-size=2",
       "--config",
       `${ROOT}deno.json`,
       `${root}/lib/fluxfleet/main.js`,
