@@ -165,6 +165,8 @@ async function main(opts: Options): Promise<Results> {
         concurrency: opts.concurrency,
         floorFile: results.sizes[0].floorFile,
         profileDir: opts.profile,
+        compareRoot: opts.compare,
+        compareFlags: opts.compareFlags,
       });
     }
 

@@ -63,3 +63,12 @@ Deno.test("start-up loads no git library: isomorphic-git is imported by the firs
     "isomorphic-git is imported statically by main.ts",
   );
 });
+
+Deno.test("start-up compiles no schema: ajv's compiler and ajv-formats are not loaded, the manifest's validator is compiled ahead of time (deno task gen-schema)", async () => {
+  const npm = await staticNpmImports();
+  // The generated validator needs only ajv's runtime helpers (ajv/dist/runtime/*).
+  const compiler = [...npm].filter((s) =>
+    /^ajv(-formats)?(\/|$)/.test(s) && !s.startsWith("ajv/dist/runtime/")
+  );
+  assert.deepEqual(compiler, [], "ajv's compiler is imported statically by main.ts");
+});

@@ -42,12 +42,17 @@ export function cli(
  * fluxfleet spawned directly (no /usr/bin/time in between), for start-up timings: the spawn
  * stamp is as close to the process's start as the bench can take it.
  */
-export function cliDirect(env: Env, args: string[]): Promise<ProcResult> {
-  return run(Deno.execPath(), ["run", "-A", ...env.denoFlags, `${ROOT}main.ts`, ...args], {
-    env: childEnv(env),
-    cwd: ROOT,
-    timeoutMs: TIMEOUT_MS,
-  });
+export function cliDirect(
+  env: Env,
+  args: string[],
+  opts: { root?: string; flags?: string[] } = {},
+): Promise<ProcResult> {
+  const root = opts.root ?? ROOT;
+  return run(
+    Deno.execPath(),
+    ["run", "-A", ...env.denoFlags, ...(opts.flags ?? []), `${root}main.ts`, ...args],
+    { env: childEnv(env), cwd: root, timeoutMs: TIMEOUT_MS },
+  );
 }
 
 /** The arguments of a no-op plan: exit 0 under --detailed-exitcode proves nothing would change. */

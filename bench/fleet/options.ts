@@ -24,7 +24,8 @@ export const USAGE = `usage: deno run -A bench/fleet.ts [options]
   --profile DIR          one CPU- and one heap-profiled plan per size, the apply profiled too;
                          keeps DIR/*.cpuprofile, *.heapprofile (the start-up profile goes there too)
   --compare DIR          another fluxfleet tree (e.g. a git archive export with a lib/ change):
-                         its no-op plans run in the same rounds, right after this tree's
+                         its no-op plans run in the same rounds, right after this tree's, and
+                         its start-up rounds too (the two trees take turns going first)
   --compare-flags=STR    deno flags for the compared tree only (without --compare: this tree again,
                          with these flags), e.g. --v8-flags=--max-semi-space-size=1
   --fluxfleet-flags=STR  deno flags for every fluxfleet run (write the = when STR starts with -)

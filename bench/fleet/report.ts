@@ -3,7 +3,16 @@ import { describeApplyCounts, describeApplyTimeline, describePlanTimeline } from
 import { medianTimeline, type SizeFigures } from "./noop.ts";
 import { providerLines, providerTargets } from "./provider_report.ts";
 import type { Results } from "./results.ts";
-import { mibSpread, msSpread, secs, secsSpread, type Spread, spread, verdict } from "./stats.ts";
+import {
+  median,
+  mibSpread,
+  msSpread,
+  secs,
+  secsSpread,
+  type Spread,
+  spread,
+  verdict,
+} from "./stats.ts";
 import { clusterName } from "./world.ts";
 
 const MB = 1e6;
@@ -216,8 +225,27 @@ export function report(r: Results): string {
       `   fluxfleet --version, spawn → exit:          ${msSpread(st.version)}, peak RSS ${
         mibSpread(st.versionRss)
       }`,
+      `   fluxfleet --version, CPU:                   ${msSpread(st.versionCpuMs)}`,
       `   fluxfleet plan (${st.clusters}), spawn → first request: ${msSpread(st.firstRequest)}`,
+      `   fluxfleet plan (${st.clusters}), CPU of the whole run:  ${msSpread(st.planCpuMs)}`,
     );
+    const c = st.compare;
+    if (c) {
+      const paired = (xs: number[]) =>
+        `median ${median(xs).toFixed(0)} ms (${xs.map((x) => x.toFixed(0)).join(", ")})`;
+      lines.push(
+        `   compared tree ${c.root} ${c.flags.join(" ")}, the same rounds:`,
+        `     --version, spawn → exit:                  ${msSpread(c.version)}, peak RSS ${
+          mibSpread(c.versionRss)
+        }`,
+        `     --version, CPU:                           ${msSpread(c.versionCpuMs)}`,
+        `     plan, spawn → first request:              ${msSpread(c.firstRequest)}`,
+        `     plan, CPU of the whole run:               ${msSpread(c.planCpuMs)}`,
+        `     this tree minus the compared one, per round: first request ${
+          paired(c.pairedFirstRequestMs)
+        }; plan CPU ${paired(c.pairedPlanCpuMs)}; --version ${paired(c.pairedVersionMs)}`,
+      );
+    }
     if (st.floorFirstRequest) {
       lines.push(
         `   floor client, spawn → first request:        ${msSpread(st.floorFirstRequest)}`,
@@ -239,13 +267,11 @@ export function report(r: Results): string {
         );
       }
     }
-    if (st.schemaCompile) {
+    if (st.validatorImport) {
       lines.push(
-        `   the manifest schema compiled by ajv when lib/config/schema.ts is imported: ${
-          st.schemaCompile.ms.toFixed(0)
-        } ms, ${
-          (st.schemaCompile.rssKb / 1024).toFixed(0)
-        } MiB RSS (import of the module minus ajv's imports)`,
+        `   the manifest's validator (compiled ahead of time, lib/config/schema_validate.ts) imported: ${
+          st.validatorImport.ms.toFixed(0)
+        } ms, +${(st.validatorImport.rssKb / 1024).toFixed(0)} MiB RSS`,
       );
     }
     const m = st.profile?.memory;

@@ -6,7 +6,7 @@
  */
 import { childEnv, cli, cliDirect, planArgs } from "./cli.ts";
 import { log } from "./log.ts";
-import { loadAverage, type ProcResult, requireOk, run } from "./proc.ts";
+import { loadAverage, type MeasuredRun, type ProcResult, requireOk, run } from "./proc.ts";
 import { median, msSpread, type Spread, spread } from "./stats.ts";
 import { type Fleet, ROOT, type World } from "./world.ts";
 
@@ -20,6 +20,30 @@ export interface ImportCost {
   marginalRssKb: number;
 }
 
+/** One tree's start-up rounds. */
+export interface TreeStartup {
+  /** spawn → exit of `fluxfleet --version`: the static module graph loaded and evaluated. */
+  version: Spread;
+  /** Peak RSS of `fluxfleet --version` (under /usr/bin/time): the module graph's memory. */
+  versionRss: Spread;
+  /** CPU time (user + system) of `fluxfleet --version`, ms. */
+  versionCpuMs: Spread;
+  /** spawn → first request of `fluxfleet plan` (the target). */
+  firstRequest: Spread;
+  /** CPU time (user + system) of the whole no-op plan, ms: start-up's share shows in the pairs. */
+  planCpuMs: Spread;
+}
+
+/** The same rounds of another tree (--compare), each round's two runs back to back. */
+export interface CompareStartup extends TreeStartup {
+  root: string;
+  flags: string[];
+  /** Per round: this tree's figure minus the compared tree's (negative: this tree is faster). */
+  pairedFirstRequestMs: number[];
+  pairedPlanCpuMs: number[];
+  pairedVersionMs: number[];
+}
+
 export interface StartupFigures {
   clusters: number;
   /** spawn → exit of `deno run` of an empty script. */
@@ -28,8 +52,11 @@ export interface StartupFigures {
   version: Spread;
   /** Peak RSS of `fluxfleet --version` (under /usr/bin/time): the module graph's memory. */
   versionRss: Spread;
+  versionCpuMs: Spread;
   /** spawn → first request of `fluxfleet plan` (the target). */
   firstRequest: Spread;
+  planCpuMs: Spread;
+  compare?: CompareStartup;
   /** spawn → first request of the floor client (bench/floor_client.ts) on the same fleet. */
   floorFirstRequest?: Spread;
   loads: number[];
@@ -38,8 +65,8 @@ export interface StartupFigures {
   emptyImportRssKb: number;
   /** All static npm imports in one process. */
   allImports?: { ms: Spread; rssKb: number };
-  /** lib/config/schema.ts (ajv + the manifest schema compiled at import) minus ajv's imports. */
-  schemaCompile?: { ms: number; rssKb: number };
+  /** The manifest's validator compiled ahead of time (lib/config/schema_validate.ts) imported. */
+  validatorImport?: { ms: number; rssKb: number };
   profile?: {
     file: string;
     firstFetchMs: number;
@@ -124,6 +151,61 @@ async function medianCost(specifiers: string[], runs: number): Promise<Cost & { 
   return { ms: ms.median, rssKb: median(samples.map((s) => s.rssKb)), spread: ms };
 }
 
+interface TreeSamples {
+  versionMs: number[];
+  versionRssKb: number[];
+  versionCpuMs: number[];
+  firstMs: number[];
+  planCpuMs: number[];
+}
+
+function newSamples(): TreeSamples {
+  return { versionMs: [], versionRssKb: [], versionCpuMs: [], firstMs: [], planCpuMs: [] };
+}
+
+function cpuMs(r: MeasuredRun): number {
+  return ((r.userS ?? NaN) + (r.sysS ?? NaN)) * 1000;
+}
+
+function treeFigures(s: TreeSamples): TreeStartup {
+  return {
+    version: spread(s.versionMs),
+    versionRss: spread(s.versionRssKb),
+    versionCpuMs: spread(s.versionCpuMs),
+    firstRequest: spread(s.firstMs),
+    planCpuMs: spread(s.planCpuMs),
+  };
+}
+
+/**
+ * One round of one tree: `--version` spawned directly (time) and under /usr/bin/time (RSS, CPU);
+ * the no-op plan spawned directly (spawn → first request, as every earlier session measured it)
+ * and again under /usr/bin/time for its CPU time.
+ */
+async function measureTree(
+  world: World,
+  f: Fleet,
+  concurrency: number,
+  tree: { root?: string; flags?: string[] },
+  out: TreeSamples,
+): Promise<void> {
+  const v = await cliDirect(world.env, ["--version"], tree);
+  requireOk(v, "fluxfleet --version");
+  out.versionMs.push(v.ms);
+  const vr = await cli(world.env, ["--version"], tree);
+  requireOk(vr, "fluxfleet --version");
+  out.versionRssKb.push(vr.maxRssKb ?? NaN);
+  out.versionCpuMs.push(cpuMs(vr));
+  world.resetRequests(f);
+  const before = world.git.requests.length;
+  const p = await cliDirect(world.env, planArgs(f, concurrency), tree);
+  requireOk(p, `no-op plan of ${f.label}`);
+  out.firstMs.push(firstRequestMs(world, f, before, p));
+  const pc = await cli(world.env, planArgs(f, concurrency), tree);
+  requireOk(pc, `no-op plan of ${f.label}`);
+  out.planCpuMs.push(cpuMs(pc));
+}
+
 export async function startup(
   world: World,
   f: Fleet,
@@ -133,36 +215,36 @@ export async function startup(
     concurrency: number;
     floorFile?: string;
     profileDir?: string;
+    /** Another fluxfleet tree measured in the same rounds (--compare), with its deno flags. */
+    compareRoot?: string;
+    compareFlags?: string[];
   },
 ): Promise<StartupFigures> {
   const empty = `${world.env.work}/empty.ts`;
   await Deno.writeTextFile(empty, "");
   const emptyMs: number[] = [];
-  const versionMs: number[] = [];
-  const versionRss: number[] = [];
-  const firstMs: number[] = [];
   const floorMs: number[] = [];
   const loads: number[] = [];
+  const own: TreeSamples = newSamples();
+  const other: TreeSamples = newSamples();
+  const compared = opts.compareRoot
+    ? { root: opts.compareRoot, flags: opts.compareFlags ?? [] }
+    : undefined;
   await world.gitQuiet();
   for (let k = 0; k < opts.runs; k++) {
     loads.push(await loadAverage());
     const e = await run(Deno.execPath(), ["run", "-A", empty], { cwd: ROOT, timeoutMs: 60_000 });
     requireOk(e, "empty deno script");
     emptyMs.push(e.ms);
-    const v = await cliDirect(world.env, ["--version"]);
-    requireOk(v, "fluxfleet --version");
-    versionMs.push(v.ms);
-    const vr = await cli(world.env, ["--version"]);
-    requireOk(vr, "fluxfleet --version");
-    versionRss.push(vr.maxRssKb ?? NaN);
-    world.resetRequests(f);
-    let before = world.git.requests.length;
-    const p = await cliDirect(world.env, planArgs(f, opts.concurrency));
-    requireOk(p, `no-op plan of ${f.label}`);
-    firstMs.push(firstRequestMs(world, f, before, p));
+    // The two trees take turns going first: neither always finds the caches warmer.
+    const order: [TreeSamples, { root?: string; flags?: string[] }][] = [[own, {}]];
+    if (compared) order.splice(k % 2, 0, [other, compared]);
+    for (const [samples, tree] of order) {
+      await measureTree(world, f, opts.concurrency, tree, samples);
+    }
     if (opts.floorFile) {
       world.resetRequests(f);
-      before = world.git.requests.length;
+      const before = world.git.requests.length;
       const fl = await run(
         Deno.execPath(),
         ["run", "-A", `${ROOT}bench/floor_client.ts`, opts.floorFile, "overlap"],
@@ -171,19 +253,26 @@ export async function startup(
       requireOk(fl, "floor");
       floorMs.push(firstRequestMs(world, f, before, fl));
     }
+    const last = (x: number[]) => x[x.length - 1].toFixed(0);
     log(
       `  start-up run ${k + 1}/${opts.runs} (load ${loads[k]}): empty deno ${
         emptyMs[k].toFixed(0)
-      } ms, --version ${versionMs[k].toFixed(0)} ms, plan's first request ${
-        firstMs[k].toFixed(0)
-      } ms${opts.floorFile ? `, floor's first request ${floorMs[k].toFixed(0)} ms` : ""}`,
+      } ms, --version ${last(own.versionMs)} ms, plan's first request ${
+        last(own.firstMs)
+      } ms (plan CPU ${last(own.planCpuMs)} ms)${
+        compared
+          ? `; compared tree: --version ${last(other.versionMs)} ms, first request ${
+            last(other.firstMs)
+          } ms (plan CPU ${last(other.planCpuMs)} ms)`
+          : ""
+      }${opts.floorFile ? `, floor's first request ${last(floorMs)} ms` : ""}`,
     );
   }
 
   const imports: ImportCost[] = [];
   let emptyImportRssKb = 0;
   let allImports: StartupFigures["allImports"];
-  let schemaCompile: StartupFigures["schemaCompile"];
+  let validatorImport: StartupFigures["validatorImport"];
   if (opts.importRuns > 0) {
     const specs = await staticNpmImports();
     log(`  static npm imports of main.ts: ${specs.join(", ")}`);
@@ -213,23 +302,31 @@ export async function startup(
       );
     }
     imports.sort((a, b) => b.marginalMs - a.marginalMs);
-    const ajvOnly = await medianCost(["ajv/dist/2020", "ajv-formats"], opts.importRuns);
-    const schema = await medianCost(["./lib/config/schema.ts"], opts.importRuns);
-    schemaCompile = { ms: schema.ms - ajvOnly.ms, rssKb: schema.rssKb - ajvOnly.rssKb };
+    const validator = await medianCost(["./lib/config/schema_validate.ts"], opts.importRuns);
+    validatorImport = { ms: validator.ms, rssKb: validator.rssKb - emptyImportRssKb };
   }
 
   const out: StartupFigures = {
     clusters: f.members.length,
     emptyDeno: spread(emptyMs),
-    version: spread(versionMs),
-    versionRss: spread(versionRss),
-    firstRequest: spread(firstMs),
+    ...treeFigures(own),
+    ...(compared
+      ? {
+        compare: {
+          ...compared,
+          ...treeFigures(other),
+          pairedFirstRequestMs: own.firstMs.map((x, k) => x - other.firstMs[k]),
+          pairedPlanCpuMs: own.planCpuMs.map((x, k) => x - other.planCpuMs[k]),
+          pairedVersionMs: own.versionMs.map((x, k) => x - other.versionMs[k]),
+        },
+      }
+      : {}),
     ...(floorMs.length > 0 ? { floorFirstRequest: spread(floorMs) } : {}),
     loads,
     imports,
     emptyImportRssKb,
     allImports,
-    schemaCompile,
+    validatorImport,
   };
   {
     // Always: it is one run, and the summary names what start-up spends its time on.

@@ -1,11 +1,10 @@
 /**
- * The manifest's JSON Schema and its compiled validator. schemas/flux-bootstrap.schema.json holds
- * the core; each provider (lib/providers/registry.ts) adds its block under `git`, its older flat
- * keys (marked deprecated) and its kind to `git.provider`. The file as published is this
- * composition (`fluxfleet schema` prints it; tests/integration/cli_test.ts checks they agree).
+ * The manifest's JSON Schema. schemas/flux-bootstrap.schema.json holds the core; each provider
+ * (lib/providers/registry.ts) adds its block under `git`, its older flat keys (marked deprecated)
+ * and its kind to `git.provider`. The file as published is this composition (`fluxfleet schema`
+ * prints it; tests/integration/cli_test.ts checks they agree). Manifests are validated by its
+ * validator compiled ahead of time (lib/config/schema_validate.ts, `deno task gen-schema`).
  */
-import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020";
-import addFormatsModule from "ajv-formats";
 import schemaJson from "../../schemas/flux-bootstrap.schema.json" with { type: "json" };
 import { PROVIDERS } from "../providers/registry.ts";
 import type { ProviderModule } from "../providers/types.ts";
@@ -39,25 +38,3 @@ export function composeSchema(core: Schema, providers: readonly ProviderModule[]
 }
 
 export const manifestSchema: Schema = composeSchema(schemaJson as Schema, PROVIDERS);
-
-// ajv-formats is CommonJS; under Deno its default export may arrive wrapped once more.
-type AddFormats = (ajv: Ajv2020) => Ajv2020;
-const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ??
-  addFormatsModule) as unknown as AddFormats;
-
-let validator: ValidateFunction | undefined;
-
-/** The compiled schema, made on first use: commands that read no manifest never compile it. */
-function compiled(): ValidateFunction {
-  if (!validator) {
-    const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
-    addFormats(ajv);
-    validator = ajv.compile(manifestSchema);
-  }
-  return validator;
-}
-
-export function schemaErrors(data: unknown): ErrorObject[] {
-  const validate = compiled();
-  return validate(data) ? [] : [...(validate.errors ?? [])];
-}

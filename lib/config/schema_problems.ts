@@ -8,7 +8,7 @@ import {
   type PathSegment,
   type SourceMap,
 } from "./locate.ts";
-import { schemaErrors } from "./schema.ts";
+import { schemaErrors } from "./schema_validate.ts";
 
 const ONE_OF_HINTS: Record<string, string> = {
   secretRef:

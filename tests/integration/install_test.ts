@@ -67,13 +67,15 @@ Deno.test("deno task install --root DIR: DIR/bin/fluxfleet runs Deno directly; C
       const exe = await Deno.readLink(`/proc/${child.pid}/exe`).catch(() => "");
       return exe === Deno.realPathSync(Deno.execPath());
     });
+    // The checkout's modules bundled into one file, and V8's young generation capped.
     const cmdline = (await Deno.readTextFile(`/proc/${child.pid}/cmdline`)).split("\0");
-    assert.deepEqual(cmdline.slice(1, 6), [
+    assert.deepEqual(cmdline.slice(1, 7), [
       "run",
       "-A",
+      "--v8-flags=--max-semi-space-size=2",
       "--config",
       `${ROOT}deno.json`,
-      `${ROOT}main.ts`,
+      `${root}/lib/fluxfleet/main.js`,
     ]);
     // Once fluxfleet catches SIGINT (its listener is installed): Ctrl-C, which lets work in
     // flight finish (reading stdin is such work), then Ctrl-C again to quit.
@@ -142,5 +144,42 @@ Deno.test("the README's install command: without --root, the wrapper goes where 
     );
   } finally {
     await Deno.remove(prefix, { recursive: true });
+  }
+});
+
+Deno.test("the installed command runs the bundle while nothing in the checkout is newer, main.ts otherwise", async () => {
+  const root = await Deno.makeTempDir({ prefix: "fluxfleet-install-" });
+  try {
+    const task = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "--quiet", "install", "--root", root],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+    }).output();
+    assert.equal(task.code, 0, new TextDecoder().decode(task.stderr));
+    const bundle = `${root}/lib/fluxfleet/main.js`;
+    const version = async () => {
+      // From another directory: the command works from anywhere.
+      const out = await new Deno.Command(`${root}/bin/fluxfleet`, {
+        args: ["--version"],
+        cwd: "/",
+        stdin: "null",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      return new TextDecoder().decode(out.stdout);
+    };
+    assert.match(await version(), new RegExp(`^fluxfleet ${VERSION}, Flux v`));
+
+    // A bundle that says so proves it is what runs (written now: newer than the checkout).
+    await Deno.writeTextFile(bundle, 'console.log("the bundle ran");\n');
+    assert.equal(await version(), "the bundle ran\n");
+    // The checkout changed after the bundle was made (a `git pull`): its sources run.
+    await Deno.utime(bundle, new Date(0), new Date(0));
+    assert.match(await version(), new RegExp(`^fluxfleet ${VERSION}, Flux v`));
+    // No bundle (it could not be made): the sources too.
+    await Deno.remove(bundle);
+    assert.match(await version(), new RegExp(`^fluxfleet ${VERSION}, Flux v`));
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });
