@@ -44,8 +44,13 @@ function fsError(code: string, syscall: string, path: string): FsError {
   return e;
 }
 
+/** A repeated slash, a `.` or `..` segment, or a slash at the end (but for "/" itself). */
+const NOT_NORMAL = /\/\/|\/\.\.?(\/|$)|.\/$/;
+
 /** An absolute path without `.`, `..` or repeated slashes (isomorphic-git joins its own paths). */
 function normalize(path: string): string {
+  // Most paths are already so: no split and join for them (a few per object read).
+  if (path[0] === "/" && !NOT_NORMAL.test(path)) return path;
   const parts: string[] = [];
   for (const p of path.split("/")) {
     if (p === "" || p === ".") continue;

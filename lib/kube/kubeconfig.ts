@@ -177,12 +177,27 @@ export function resolveKubeServer(target: KubeTarget): string {
   return server;
 }
 
+/**
+ * The text of base64 data (a CA, a certificate, a key): with a loop, not a callback per byte, and
+ * the last answer kept: a fleet's clusters often trust one CA, decoded once then.
+ */
+let lastDecoded: { data: string; text: string } | undefined;
+function decodeBase64Text(data: string): string {
+  if (lastDecoded?.data === data) return lastDecoded.text;
+  const bin = atob(data);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  const text = new TextDecoder().decode(bytes);
+  lastDecoded = { data, text };
+  return text;
+}
+
 function fileOrData(
   data: string | undefined,
   file: string | undefined,
   dir: string,
 ): string | undefined {
-  if (data) return new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)));
+  if (data) return decodeBase64Text(data);
   if (file) return Deno.readTextFileSync(isAbsolute(file) ? file : resolve(dir, file));
   return undefined;
 }

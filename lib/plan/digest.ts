@@ -22,9 +22,19 @@ function stable(v: unknown): string {
   return JSON.stringify(v ?? null);
 }
 
+/**
+ * What one cluster's observation was, as a digest: its files enter by their own digests
+ * (`fileDigest`), so a file most clusters share (gotk-components.yaml) is hashed once per run, not
+ * once per cluster. (Before 2026-12 the files entered whole: a plan saved by an older version now
+ * reads as stale, "… changed since the plan was made", and is made again.)
+ */
 export function observedDigest(repo: ObservedRepo, cluster: ObservedCluster): string {
+  const files: Record<string, string | null> = {};
+  for (const [path, content] of Object.entries(repo.files)) {
+    files[path] = content === null ? null : fileDigest(content);
+  }
   const state = {
-    repo: { head: repo.head, branchExists: repo.branchExists, files: repo.files },
+    repo: { head: repo.head, branchExists: repo.branchExists, files },
     cluster: {
       namespace: cluster.namespace,
       secretKeys: cluster.secret ? Object.keys(cluster.secret).sort() : null,
@@ -40,6 +50,28 @@ export function observedDigest(repo: ObservedRepo, cluster: ObservedCluster): st
 }
 
 const textDigests = new Map<string, string>();
+
+/**
+ * Observed contents already hashed, by content: clusters of other repositories hold equal files in
+ * strings of their own. Bounded (what it keeps is the first copy of each content): past
+ * `OBSERVED_CACHE_CHARS` a content is hashed without being kept, so a fleet whose files all
+ * differ does not hold them all until the run ends.
+ */
+const observedDigests = new Map<string, string>();
+const OBSERVED_CACHE_CHARS = 8 * 1024 * 1024;
+let observedCachedChars = 0;
+
+function fileDigest(content: string): string {
+  let d = observedDigests.get(content);
+  if (d === undefined) {
+    d = sha256(content);
+    if (observedCachedChars + content.length <= OBSERVED_CACHE_CHARS) {
+      observedDigests.set(content, d);
+      observedCachedChars += content.length;
+    }
+  }
+  return d;
+}
 const objectDigests = new WeakMap<object, string>();
 
 function sha256(text: string): string {

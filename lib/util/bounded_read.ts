@@ -36,6 +36,16 @@ export async function readBody(
     throw tooLarge();
   }
   if (!res.body) return new Uint8Array(0);
+  if (announced !== undefined && !res.headers.has("content-encoding")) {
+    // A length within the limit: read whole, without a promise per chunk (fetch never delivers
+    // more than Content-Length; a connection cut earlier throws, as the chunked read does). Not
+    // with a Content-Encoding: fetch decompresses, and the length announced is the compressed
+    // one (a gzip of a few KiB can unpack to GiB), so those are counted chunk by chunk below.
+    const whole = new Uint8Array(await res.arrayBuffer());
+    if (whole.length > max) throw tooLarge();
+    if (whole.length < announced) throw new TruncatedBodyError(whole.length, announced);
+    return whole;
+  }
   const parts: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of boundedChunks(res.body, max, tooLarge)) {

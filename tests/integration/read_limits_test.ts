@@ -109,6 +109,42 @@ Deno.test("a Kubernetes answer over the kube-response limit (default 64 MiB) is 
   }
 });
 
+Deno.test("a gzip Kubernetes answer is counted as it unpacks: a small Content-Length does not let 8 MiB past a 1 MiB limit", async () => {
+  // fetch decompresses and the Content-Length it sees is the compressed one (~8 KiB here).
+  const json = enc.encode(
+    `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"x"},"pad":"${"A".repeat(8 * MIB)}"}`,
+  );
+  const gzip = new Uint8Array(
+    await new Response(new Blob([json]).stream().pipeThrough(new CompressionStream("gzip")))
+      .arrayBuffer(),
+  );
+  assert.ok(gzip.length < MIB);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () =>
+      new Response(gzip, {
+        headers: {
+          "content-type": "application/json",
+          "content-encoding": "gzip",
+          "content-length": String(gzip.length),
+        },
+      }),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    await withKubeClient(url, { maxResponseBytes: MIB }, async (client) => {
+      await assert.rejects(
+        client.get("/api/v1/namespaces/x"),
+        new RegExp(
+          `^LimitExceededError: the cluster API of context "big" at ${url} answered GET /api/v1/namespaces/x with more than 1 MiB \\(the kube-response limit\\)`,
+        ),
+      );
+    });
+  } finally {
+    await server.shutdown();
+  }
+});
+
 /** A raw HTTP/1.1 server that answers 200 with `head` + the start of a JSON body, then hangs up. */
 function cutOffServer(head: string): { url: string; connections: () => number; close(): void } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
