@@ -9,6 +9,8 @@ import { parseDocument } from "yaml";
 import { parseManifest } from "../lib/config/load.ts";
 import { ConfigError } from "../lib/config/errors.ts";
 import { readManifestFast } from "../lib/config/fast_read.ts";
+import { resolveCredentials } from "../lib/apply/credentials.ts";
+import type { SecretSource } from "../lib/config/secrets.ts";
 
 const HEAD = `defaults:
   git: &git { url: "https://g/x.git" }
@@ -181,4 +183,38 @@ Deno.test("the repository's manifests and a fleet of 100 are read the fast way, 
     assert.notEqual(fast, undefined, `${name} is left to the yaml package`);
     assert.deepEqual(fast, parseDocument(text).toJS(), name);
   }
+});
+
+Deno.test("credentials that resolve never ask where their settings are written (locating builds the manifest's document model); a bad one still names its place", async () => {
+  const manifest = parseManifest(
+    HEAD +
+      "    flux: { imagePullSecret: regcred, registryCredentials: { username: bot, password: { env: REG_PW } } }\n",
+    "fleet.yaml",
+  );
+  const [c] = manifest.clusters;
+  const asked: string[] = [];
+  const name = (field: string) => {
+    asked.push(field);
+    const at = manifest.locate?.(c.name, field);
+    return `${at?.file}:${at?.line}:${at?.col}: cluster "${c.name}": ${field}`;
+  };
+  const env = (vars: Record<string, string>): SecretSource => ({
+    env: (n) => vars[n],
+    readStdin: () => Promise.resolve(""),
+  });
+  const creds = await resolveCredentials(
+    c,
+    "/tmp",
+    env({ GIT_PASSWORD: "token-12345", REG_PW: "registry-pw" }),
+    name,
+  );
+  assert.equal(creds.kind === "token" && creds.token, "token-12345");
+  assert.deepEqual(asked, []);
+  await assert.rejects(
+    resolveCredentials(c, "/tmp", env({ GIT_PASSWORD: "token-12345" }), name),
+    {
+      message:
+        'fleet.yaml:6:87: cluster "dev": flux.registryCredentials.password: environment variable REG_PW is not set',
+    },
+  );
 });
