@@ -33,11 +33,11 @@ export type Credentials =
     registry?: { username: string; password: string };
   };
 
-async function readCaFile(path: string, field: string): Promise<string> {
+async function readCaFile(path: string, field: () => string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
   } catch (e) {
-    throw new Error(`${field}: cannot read ${path}: ${(e as Error).name}`);
+    throw new Error(`${field()}: cannot read ${path}: ${(e as Error).name}`);
   }
 }
 
@@ -50,6 +50,8 @@ export type FieldNamer = (field: string) => string;
 /**
  * Reads and checks a cluster's credentials; errors name the cluster and the field as the manifest
  * spells it (a provider's API token is its own field, not the `git.auth.token` it becomes).
+ * `name` is called only for an error (or a prompt): with the manifest's locations it builds the
+ * manifest's document model, which a run without problems does not need before its first request.
  */
 export async function resolveCredentials(
   c: ClusterConfig,
@@ -66,8 +68,10 @@ export async function resolveCredentials(
   const registry = await resolveRegistry(c, baseDir, secrets, name);
   const extra = { ...(signer ? { signer } : {}), ...(registry ? { registry } : {}) };
   if (auth.type === "token") {
-    const token = await resolveSecret(auth.token, at("token"), baseDir, secrets);
-    const caPem = c.git.caFile ? await readCaFile(c.git.caFile, name("git.caFile")) : undefined;
+    const token = await resolveSecret(auth.token, () => at("token"), baseDir, secrets);
+    const caPem = c.git.caFile
+      ? await readCaFile(c.git.caFile, () => name("git.caFile"))
+      : undefined;
     return {
       kind: "token",
       username: auth.username,
@@ -76,9 +80,9 @@ export async function resolveCredentials(
       ...extra,
     };
   }
-  const keyText = await resolveSecret(auth.privateKey, at("privateKey"), baseDir, secrets);
+  const keyText = await resolveSecret(auth.privateKey, () => at("privateKey"), baseDir, secrets);
   const passphrase = auth.passphrase
-    ? await resolveSecret(auth.passphrase, at("passphrase"), baseDir, secrets)
+    ? await resolveSecret(auth.passphrase, () => at("passphrase"), baseDir, secrets)
     : undefined;
   let parsed: ParsedPrivateKey;
   try {
@@ -114,7 +118,7 @@ async function resolveRegistry(
   if (!rc) return undefined;
   const password = await resolveSecret(
     rc.password,
-    name("flux.registryCredentials.password"),
+    () => name("flux.registryCredentials.password"),
     baseDir,
     secrets,
   );
@@ -138,7 +142,7 @@ async function resolveSigner(
   if (!spec) return undefined;
   const at = (field: string) => name(`git.signing.${"gpg" in spec ? "gpg" : "ssh"}.${field}`);
   const read = (ref: SecretRef | undefined, field: string) =>
-    ref ? resolveSecret(ref, at(field), baseDir, secrets) : Promise.resolve(undefined);
+    ref ? resolveSecret(ref, () => at(field), baseDir, secrets) : Promise.resolve(undefined);
   const keys: SigningKeys = "gpg" in spec
     ? {
       format: "openpgp",

@@ -35,6 +35,13 @@ function shellQuote(s: string): string {
  */
 export const V8_FLAGS = "--v8-flags=--max-semi-space-size=2";
 
+/**
+ * npm packages every run loads before its first request, pure JavaScript: bundled too (issue 19),
+ * so their CommonJS files are not each found, read and wrapped by Deno's npm loader at start-up.
+ * Packages with native parts (ssh2, cpu-features) and the rest stay external (deno.json's map).
+ */
+export const BUNDLED_PACKAGES = ["yaml", "js-yaml", "commander"];
+
 /** What of the checkout, when newer than the bundle, means the bundle is out of date. */
 const SOURCES = ["main.ts", "lib", "schemas", "deno.json", "deno.lock"];
 
@@ -83,7 +90,9 @@ export async function bundleCheckout(
   dir: string,
 ): Promise<{ file?: string; error?: string }> {
   const config = JSON.parse(await Deno.readTextFile(join(repoRoot, "deno.json")));
-  const externals = Object.keys(config.imports ?? {}).flatMap((k) => ["--external", k]);
+  const externals = Object.keys(config.imports ?? {})
+    .filter((k) => !BUNDLED_PACKAGES.includes(k))
+    .flatMap((k) => ["--external", k]);
   const temp = `${dir}.${crypto.randomUUID()}.tmp`;
   const out = await new Deno.Command(denoPath, {
     args: [

@@ -11,6 +11,7 @@ import { semanticProblems } from "./rules.ts";
 import { rolloutProblems } from "./rollout.ts";
 import { resolveCluster } from "./resolve.ts";
 import { deprecations, isProviderBlock, twiceWritten } from "./provider_settings.ts";
+import { readManifestFast } from "./fast_read.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { formatSize, MANIFEST_FILE_BYTES } from "../util/limits.ts";
 import type { Manifest, RawManifest } from "./types.ts";
@@ -74,9 +75,75 @@ async function readManifestFile(file: string): Promise<string> {
 }
 
 export function parseManifest(text: string, file: string): Manifest {
+  // Start-up (issue 19): a manifest without problems is read without the `yaml` package's
+  // document model, which is built (as before) only to locate something (./fast_read.ts).
+  const fast = readManifestFast(text);
+  if (fast !== undefined) {
+    const clean = cleanManifest(fast, text, file);
+    if (clean) return clean;
+  }
+  return parseManifestLocated(text, file);
+}
+
+/** The document model with its line counter: what locating a problem or a setting reads. */
+function sourceMapOf(text: string, file: string): SourceMap {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const map: SourceMap = { file, doc, lines };
+  return { file, doc, lines };
+}
+
+/**
+ * The manifest from the fast read's value when no check finds anything (no problem, no
+ * warning); undefined otherwise, and the located read then reports it. The checks locate only
+ * what they report, so here they run on a source map that is never read.
+ */
+function cleanManifest(data: unknown, text: string, file: string): Manifest | undefined {
+  if (data === null || typeof data !== "object" || Array.isArray(data)) return undefined;
+  const unread = new Proxy({} as SourceMap, {
+    get() {
+      throw new FoundSomething();
+    },
+  });
+  try {
+    if (schemaProblems(unread, data).length > 0) return undefined;
+    const raw = data as RawManifest;
+    const found = twiceWritten(unread, raw).length + semanticProblems(unread, raw).length +
+      rolloutProblems(unread, raw).length + deprecations(unread, raw).length;
+    if (found > 0) return undefined;
+    let map: SourceMap | undefined;
+    return manifestOf(raw, file, () => map ??= sourceMapOf(text, file));
+  } catch (e) {
+    if (e instanceof FoundSomething) return undefined;
+    throw e;
+  }
+}
+
+/** A check reached for a location: it found something to report. */
+class FoundSomething extends Error {}
+
+function manifestOf(
+  raw: RawManifest,
+  file: string,
+  sourceMap: () => SourceMap,
+  warnings: ConfigProblem[] = [],
+): Manifest {
+  return {
+    file,
+    clusters: raw.clusters.map((_, i) => resolveCluster(raw, i, dirname(file))),
+    ...(warnings.length > 0 ? { warnings } : {}),
+    ...(raw.rollout ? { rollout: raw.rollout } : {}),
+    locate: (cluster, field) => {
+      const i = raw.clusters.findIndex((c) => c.name === cluster);
+      const depth = isProviderBlock(field.split(".")[1]) ? 3 : 2;
+      return i < 0 ? undefined : locateSetting(sourceMap(), raw, i, field, depth);
+    },
+  };
+}
+
+/** The manifest read with the `yaml` package's document model: every problem located. */
+function parseManifestLocated(text: string, file: string): Manifest {
+  const map = sourceMapOf(text, file);
+  const { doc, lines } = map;
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => {
       const { line, col } = lines.linePos(e.pos[0]);
@@ -99,17 +166,7 @@ export function parseManifest(text: string, file: string): Manifest {
   ];
   if (semantic.length > 0) throw new ConfigError(withFile(semantic, file));
   const warnings = deprecations(map, raw);
-  return {
-    file,
-    clusters: raw.clusters.map((_, i) => resolveCluster(raw, i, dirname(file))),
-    ...(warnings.length > 0 ? { warnings } : {}),
-    ...(raw.rollout ? { rollout: raw.rollout } : {}),
-    locate: (cluster, field) => {
-      const i = raw.clusters.findIndex((c) => c.name === cluster);
-      const depth = isProviderBlock(field.split(".")[1]) ? 3 : 2;
-      return i < 0 ? undefined : locateSetting(map, raw, i, field, depth);
-    },
-  };
+  return manifestOf(raw, file, () => map, warnings);
 }
 
 /** Every problem names the file, also when no place in it can be pointed at. */

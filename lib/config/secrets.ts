@@ -34,20 +34,23 @@ export function processSecretSource(): SecretSource {
 export const MIN_SECRET_LENGTH = 8;
 
 /**
- * Resolves one reference; `what` names it in errors (e.g.
+ * Resolves one reference; `name` names it in errors (e.g.
  * `fleet.yaml:12:30: cluster "dev": git.auth.token`). The value never appears in an error.
+ * A function is called only when an error (or the prompt) needs the name: locating a setting
+ * in the manifest builds its document model, which a run without problems never needs.
  */
 export async function resolveSecret(
   ref: SecretRef,
-  what: string,
+  name: string | (() => string),
   baseDir: string,
   source: SecretSource,
 ): Promise<string> {
+  const what = (): string => typeof name === "string" ? name : name();
   let value: string;
   if ("env" in ref) {
     const v = source.env(ref.env);
     if (v === undefined || v === "") {
-      throw new Error(`${what}: environment variable ${ref.env} is not set`);
+      throw new Error(`${what()}: environment variable ${ref.env} is not set`);
     }
     value = v;
   } else if ("file" in ref) {
@@ -55,24 +58,24 @@ export async function resolveSecret(
     try {
       value = await Deno.readTextFile(path);
     } catch (e) {
-      throw new Error(`${what}: cannot read secret file ${path}: ${(e as Error).name}`);
+      throw new Error(`${what()}: cannot read secret file ${path}: ${(e as Error).name}`);
     }
   } else if ("stdin" in ref) {
     value = await source.readStdin();
-    if (value.trim() === "") throw new Error(`${what}: standard input was empty`);
+    if (value.trim() === "") throw new Error(`${what()}: standard input was empty`);
   } else {
     if (!source.prompt) {
       throw new Error(
-        `${what}: asks for a prompt, but there is no terminal (use env, file or stdin)`,
+        `${what()}: asks for a prompt, but there is no terminal (use env, file or stdin)`,
       );
     }
-    value = await source.prompt(`${what}: `);
+    value = await source.prompt(`${what()}: `);
   }
   // Files and pipes end with a newline that is not part of the secret.
   value = value.replace(/\r?\n$/, "");
   if ([...value].length < MIN_SECRET_LENGTH) {
     throw new Error(
-      `${what}: the secret read from ${describeRef(ref)} is shorter than ${MIN_SECRET_LENGTH} ` +
+      `${what()}: the secret read from ${describeRef(ref)} is shorter than ${MIN_SECRET_LENGTH} ` +
         "characters; fluxfleet refuses secrets that short (they could not be masked in its output)",
     );
   }
