@@ -18,7 +18,7 @@ import { type HostedKind, type ProviderSite, startProviderSite } from "./provide
 import { loadAverage, requireOk } from "./proc.ts";
 import type { RunFigures } from "./noop.ts";
 import { secs, secsSpread, type Spread, spread } from "./stats.ts";
-import { clusterName, type Fleet, repoName, ROOT, type World } from "./world.ts";
+import { clusterName, type Fleet, fleetManifest, repoName, type World } from "./world.ts";
 
 export interface SecondApply {
   ms: number;
@@ -77,23 +77,12 @@ function manifestText(
   repoOf: (i: number) => number,
   teams: boolean,
 ): string {
-  const clusters = members.map((i) =>
-    `  - name: ${clusterName(i)}
-    kube: { context: ${clusterName(i)} }
-    path: clusters/${clusterName(i)}
-    git:
-      ${site.clusterGit(repoName(repoOf(i)))}
-`
-  ).join("");
-  return `defaults:
-  flux: { version: v2.4.0, manifests: ${ROOT}fixtures/flux-install.yaml, interval: 1m, timeout: 5m }
-  git:
-    branch: main
-    author: { name: fluxfleet-bench, email: bench@example.com }
-${site.gitLines(teams).map((l) => `    ${l}`).join("\n")}
-  kube: { kubeconfig: ./kubeconfig-${label} }
-clusters:
-${clusters}`;
+  return fleetManifest(
+    label,
+    members,
+    site.gitLines(teams),
+    (i) => `\n      ${site.clusterGit(repoName(repoOf(i)))}`,
+  );
 }
 
 async function writeManifests(p: ProviderFleet, teams: boolean): Promise<void> {

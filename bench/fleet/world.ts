@@ -13,6 +13,34 @@ export function clusterName(i: number): string {
   return `c${String(i).padStart(3, "0")}`;
 }
 
+/**
+ * A bench fleet's manifest: `gitLines` go under `defaults.git`, `clusterGit(i)` follows cluster
+ * i's `git:` (a flow mapping, or an indented block on the next line).
+ */
+export function fleetManifest(
+  label: string,
+  members: number[],
+  gitLines: string[],
+  clusterGit: (i: number) => string,
+): string {
+  const clusters = members.map((i) =>
+    `  - name: ${clusterName(i)}
+    kube: { context: ${clusterName(i)} }
+    path: clusters/${clusterName(i)}
+    git:${clusterGit(i)}
+`
+  ).join("");
+  return `defaults:
+  flux: { version: v2.4.0, manifests: ${ROOT}fixtures/flux-install.yaml, interval: 1m, timeout: 5m }
+  git:
+    branch: main
+    author: { name: fluxfleet-bench, email: bench@example.com }
+${gitLines.map((l) => `    ${l}`).join("\n")}
+  kube: { kubeconfig: ./kubeconfig-${label} }
+clusters:
+${clusters}`;
+}
+
 export function repoName(r: number): string {
   return `fleet-${String(r).padStart(2, "0")}`;
 }
@@ -116,23 +144,10 @@ export class World {
 
   /** The manifest of a fleet; `gitUrl` says where each cluster's repository is. */
   manifestText(label: string, members: number[], gitUrl: (i: number) => string): string {
-    const clusterLines = members.map((i) =>
-      `  - name: ${clusterName(i)}
-    kube: { context: ${clusterName(i)} }
-    path: clusters/${clusterName(i)}
-    git: { url: ${gitUrl(i)} }
-`
-    ).join("");
-    return `defaults:
-  flux: { version: v2.4.0, manifests: ${ROOT}fixtures/flux-install.yaml, interval: 1m, timeout: 5m }
-  git:
-    branch: main
-    author: { name: fluxfleet-bench, email: bench@example.com }
-    auth: { type: token, username: git, token: { env: GIT_PASSWORD } }
-    allowInsecureHttp: true   # the bench's git server is plain http on 127.0.0.1
-  kube: { kubeconfig: ./kubeconfig-${label} }
-clusters:
-${clusterLines}`;
+    return fleetManifest(label, members, [
+      "auth: { type: token, username: git, token: { env: GIT_PASSWORD } }",
+      "allowInsecureHttp: true   # the bench's git server is plain http on 127.0.0.1",
+    ], (i) => ` { url: ${gitUrl(i)} }`);
   }
 
   resetRequests(f: Fleet): void {

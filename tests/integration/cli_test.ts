@@ -1,5 +1,6 @@
 /** The CLI's own surface: validate, schema, usage errors. */
 import assert from "node:assert/strict";
+import { countingListener } from "../helpers/listeners.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -178,26 +179,9 @@ Deno.test("--version prints the version of lib/version.ts and the default Flux v
   }
 });
 
-/** A TCP listener on 127.0.0.1 that counts the connections it is offered (and drops them). */
-function connectionRecorder(): { port: number; connections: () => number; close(): void } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  let count = 0;
-  (async () => {
-    for await (const conn of listener) {
-      count++;
-      conn.close();
-    }
-  })().catch(() => {});
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    connections: () => count,
-    close: () => listener.close(),
-  };
-}
-
 Deno.test("validate --full resolves secrets and kubeconfig contexts, says what it checked, contacts nothing", async () => {
   const { generateKeyPair } = await import("../../lib/keys/generate.ts");
-  const server = connectionRecorder();
+  const server = countingListener();
   const dir = await Deno.makeTempDir({ prefix: "fluxfleet-validate-full-" });
   const token = "canary-validate-full-token-4e2a";
   try {
@@ -284,7 +268,7 @@ clusters:
     }
     assert.equal(server.connections(), 0, "validate --full must contact nothing");
   } finally {
-    server.close();
+    await server.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -19,6 +19,7 @@ import {
 } from "../../sandbox/gitlab/server.ts";
 import { GL_ADMIN, GL_GROUPS, GL_USERS } from "../helpers/gitlab.ts";
 import { outputSchemaErrors } from "../helpers/output_schema.ts";
+import { countingListener } from "../helpers/listeners.ts";
 
 type Env = FleetEnv & { gl: GitLabSandbox };
 
@@ -207,23 +208,6 @@ Deno.test("gitlab: a throttled plan waits as GitLab's 429 says and shows the wai
   }, { rateLimit: { limit: 2, periodSeconds: 2 } });
 });
 
-/** A TCP listener that counts the connections made to it (and answers none). */
-function countingListener(): { port: number; connections: () => number; close(): void } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  let count = 0;
-  (async () => {
-    for await (const conn of listener) {
-      count++;
-      conn.close();
-    }
-  })().catch(() => {});
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    connections: () => count,
-    close: () => listener.close(),
-  };
-}
-
 Deno.test("gitlab: a server naming a clone link on another port of its host is refused, naming the cluster and the link; nothing is pushed there", async () => {
   const elsewhere = countingListener();
   try {
@@ -248,7 +232,7 @@ Deno.test("gitlab: a server naming a clone link on another port of its host is r
       assert.equal(env.gl.gitRequests.length, 0);
     }, { httpCloneBase: `http://127.0.0.1:${elsewhere.port}` });
   } finally {
-    elsewhere.close();
+    await elsewhere.close();
   }
 });
 

@@ -5,50 +5,29 @@
  */
 import assert from "node:assert/strict";
 import { manifestYaml, tokenGit, withFleetEnv } from "../helpers/harness.ts";
-
-/** A TCP server on 127.0.0.1 that accepts connections and never says a word. */
-function silentServer() {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  (async () => {
-    try {
-      for await (const c of listener) conns.push(c);
-    } catch { /* closed */ }
-  })();
-  return {
-    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/fleet.git`,
-    accepted: () => conns.length,
-    close() {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* already closed */ }
-      }
-    },
-  };
-}
+import { silentListener } from "../helpers/listeners.ts";
 
 async function withSilentGit(
   fn: (
     env: { url: string; accepted: () => number; plan: (args: string[]) => ReturnType<typeof run> },
   ) => Promise<void>,
 ) {
-  const silent = silentServer();
+  const silent = silentListener();
+  const silentUrl = `http://127.0.0.1:${silent.port}/fleet.git`;
   try {
     await withFleetEnv({ prefix: "fluxfleet-hang-" }, async (env) => {
       await Deno.writeTextFile(
         env.manifest,
-        manifestYaml({ clusters: [{ name: "c0", git: tokenGit(silent.url) }] }),
+        manifestYaml({ clusters: [{ name: "c0", git: tokenGit(silentUrl) }] }),
       );
       await fn({
-        url: silent.url,
-        accepted: silent.accepted,
+        url: silentUrl,
+        accepted: silent.connections,
         plan: (args) => run(env.cli, ["plan", env.manifest, ...args]),
       });
     });
   } finally {
-    silent.close();
+    await silent.close();
   }
 }
 

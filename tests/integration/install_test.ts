@@ -6,6 +6,16 @@ import assert from "node:assert/strict";
 import { ROOT } from "../helpers/harness.ts";
 import { VERSION } from "../../lib/version.ts";
 
+/** `deno task install --root ROOT_DIR` from the checkout. */
+function installInto(root: string): Promise<Deno.CommandOutput> {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "install", "--root", root],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+}
+
 async function until(what: string, cond: () => Promise<boolean>, ms = 30_000) {
   const deadline = Date.now() + ms;
   while (!(await cond())) {
@@ -17,12 +27,7 @@ async function until(what: string, cond: () => Promise<boolean>, ms = 30_000) {
 Deno.test("deno task install --root DIR: DIR/bin/fluxfleet runs Deno directly; Ctrl-C reaches it", async () => {
   const root = await Deno.makeTempDir({ prefix: "fluxfleet-install-" });
   try {
-    const task = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "--quiet", "install", "--root", root],
-      cwd: ROOT,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-    }).output();
+    const task = await installInto(root);
     const said = new TextDecoder().decode(task.stdout);
     assert.equal(task.code, 0, said + new TextDecoder().decode(task.stderr));
     const bin = `${root}/bin/fluxfleet`;
@@ -150,12 +155,7 @@ Deno.test("the README's install command: without --root, the wrapper goes where 
 Deno.test("the installed command runs the bundle while nothing in the checkout is newer, main.ts otherwise", async () => {
   const root = await Deno.makeTempDir({ prefix: "fluxfleet-install-" });
   try {
-    const task = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "--quiet", "install", "--root", root],
-      cwd: ROOT,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-    }).output();
+    const task = await installInto(root);
     assert.equal(task.code, 0, new TextDecoder().decode(task.stderr));
     const bundle = `${root}/lib/fluxfleet/main.js`;
     const version = async () => {

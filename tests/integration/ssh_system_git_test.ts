@@ -46,6 +46,7 @@ import {
   SESSION_PREFIX,
   sweepStaleSessionDirs,
 } from "../../lib/git/transports/system/session_dir.ts";
+import { silentListener } from "../helpers/listeners.ts";
 
 const AUTHOR = { name: "Fleet Bot", email: "bot@example.com" };
 const PASSPHRASE = "canary-passphrase-5b1e7d";
@@ -135,27 +136,6 @@ async function sshKeygen(dir: string, args: string[]): Promise<SshKeyPair> {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
-}
-
-/** A TCP server that accepts and never speaks: a black-holing firewall or proxy. */
-function silentServer(): { port: number; close(): Promise<void> } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) held.push(conn);
-  })();
-  return {
-    port: listener.addr.port,
-    close: async () => {
-      listener.close();
-      for (const c of held) {
-        try {
-          c.close();
-        } catch { /* closed by the peer */ }
-      }
-      await accepting.catch(() => {});
-    },
-  };
 }
 
 type Interruption = "sigint" | "exit" | "kill" | "kill-guard";
@@ -676,7 +656,7 @@ async function systemGitSteps(t: Deno.TestContext, tmp: string): Promise<void> {
         refused.message,
         /cannot connect to git server 127\.0\.0\.1:\d+: connection refused/,
       );
-      const silent = silentServer();
+      const silent = silentListener();
       try {
         const t0 = performance.now();
         const err = keep(
@@ -800,7 +780,7 @@ async function systemGitSteps(t: Deno.TestContext, tmp: string): Promise<void> {
     await t.step(
       "SIGINT and exit during an operation: key dir removed, git, ssh and the agent gone",
       async () => {
-        const silent = silentServer();
+        const silent = silentListener();
         try {
           const a = access("x", {
             url: `ssh://git@127.0.0.1:${silent.port}/x.git`,
@@ -831,7 +811,7 @@ async function systemGitSteps(t: Deno.TestContext, tmp: string): Promise<void> {
         const enc = await withWorkDir((d) => sshKeygen(d, ["-t", "ed25519", "-N", PASSPHRASE]));
         secrets.push(enc.privateKey);
         const needles = keyNeedles(enc.privateKey, PASSPHRASE);
-        const silent = silentServer();
+        const silent = silentListener();
         try {
           const a = access("x", {
             url: `ssh://git@127.0.0.1:${silent.port}/x.git`,
