@@ -4,7 +4,7 @@
  * request or a wait is under way, read by lib/apply/deadline.ts the moment the deadline passes,
  * so its error says what was stopped. Kept per signal in a WeakMap: nothing outlives the signal.
  */
-const doing = new WeakMap<AbortSignal, Set<string>>();
+const doing = new WeakMap<AbortSignal, Set<{ words: string }>>();
 
 /** Registers `words` under `signal` until the returned function is called. */
 export function doingUnder(signal: AbortSignal | undefined, words: string): () => void {
@@ -14,14 +14,15 @@ export function doingUnder(signal: AbortSignal | undefined, words: string): () =
     now = new Set();
     doing.set(signal, now);
   }
-  const entry = words;
+  // One entry per piece of work: two under way with the same words end apart.
+  const entry = { words };
   now.add(entry);
   return () => now.delete(entry);
 }
 
 /** What is under way under `signal` now. */
 export function doingNow(signal: AbortSignal): string[] {
-  return [...(doing.get(signal) ?? [])];
+  return [...new Set([...(doing.get(signal) ?? [])].map((e) => e.words))];
 }
 
 /** Sleeps `ms`, or less when `signal` aborts first. */
