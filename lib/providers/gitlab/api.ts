@@ -151,6 +151,26 @@ export async function listProjectItems<T>(
 }
 
 /**
+ * DELETE /projects/:id/<resource>/:id — one of a project's items (a deploy key, a deploy token);
+ * `gone`: an item already deleted is what was wanted.
+ */
+export async function deleteProjectItem(
+  client: JsonClient,
+  path: string,
+  item: { resource: string; what: string; id: number },
+  opts: { gone?: boolean } = {},
+): Promise<void> {
+  const { resource, what, id } = item;
+  await client.send({
+    method: "DELETE",
+    path: `/projects/${encodePath(path)}/${resource}/${id}`,
+    action: `delete ${what} ${id} of ${path}`,
+    subject: `${what} ${id} of ${path}`,
+    ...(opts.gone ? { accept: [404] } : {}),
+  });
+}
+
+/**
  * GET /personal_access_tokens/self — doc/api/personal_access_tokens.md "Get details on a
  * personal access token": the token's scopes and user_id, with any scope (GitLab 15.5+). 404
  * on older servers: the scopes are then unknown (undefined).
@@ -320,20 +340,13 @@ export async function addDeployKey(
 }
 
 /** DELETE /projects/:id/deploy_keys/:key_id — doc/api/deploy_keys.md "Delete deploy key". */
-export async function deleteDeployKey(
+export function deleteDeployKey(
   client: JsonClient,
   path: string,
   id: number,
   opts: { gone?: boolean } = {},
 ): Promise<void> {
-  await client.send({
-    method: "DELETE",
-    path: `/projects/${encodePath(path)}/deploy_keys/${id}`,
-    action: `delete deploy key ${id} of ${path}`,
-    subject: `deploy key ${id} of ${path}`,
-    // `gone`: a key already deleted is what was wanted.
-    ...(opts.gone ? { accept: [404] } : {}),
-  });
+  return deleteProjectItem(client, path, { resource: "deploy_keys", what: "deploy key", id }, opts);
 }
 
 /**

@@ -3,7 +3,7 @@
  * client_repository_deploytoken.go), per GitLab's REST docs doc/api/deploy_tokens.md.
  */
 import type { JsonClient } from "../http/client.ts";
-import { encodePath, listProjectItems, num, obj, str } from "./api.ts";
+import { deleteProjectItem, encodePath, listProjectItems, num, obj, str } from "./api.ts";
 
 export interface GlDeployToken {
   id: number;
@@ -57,17 +57,16 @@ export async function createDeployToken(
 }
 
 /** DELETE /projects/:id/deploy_tokens/:token_id — doc/api/deploy_tokens.md "Delete a project deploy token". */
-export async function deleteDeployToken(
+export function deleteDeployToken(
   client: JsonClient,
   path: string,
   id: number,
   opts: { gone?: boolean } = {},
 ): Promise<void> {
-  await client.send({
-    method: "DELETE",
-    path: `/projects/${encodePath(path)}/deploy_tokens/${id}`,
-    action: `delete deploy token ${id} of ${path}`,
-    subject: `deploy token ${id} of ${path}`,
-    ...(opts.gone ? { accept: [404] } : {}),
-  });
+  return deleteProjectItem(
+    client,
+    path,
+    { resource: "deploy_tokens", what: "deploy token", id },
+    opts,
+  );
 }
