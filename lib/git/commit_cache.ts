@@ -2,16 +2,18 @@
  * What a plan read from a repository's commit, kept on disk by commit: the next plan finds the
  * branch still at that commit in the ref advertisement (one small GET) and takes the files from
  * here, without fetching the commit or loading isomorphic-git. Flux's source-controller does the
- * same for its GitRepositories (it skips the clone when the remote's head is the revision it
- * already has, "optimized Git clones"). A commit id names its tree and every file in it, so an
- * entry never goes stale: a push moves the branch to another commit, which is not here.
+ * same for its GitRepositories: it skips the clone when the remote's head is the revision it
+ * already has (fluxcd/source-controller#665, "Optimise clone operations"). A commit id names its
+ * tree and every file in it, so an entry never goes stale: a push moves the branch to another
+ * commit, which is not here.
  *
  * One file per repository URL and branch (the latest commit read), under
  * `$XDG_CACHE_HOME/fluxfleet/commits` (or `~/.cache/fluxfleet/commits`), or the folder
- * `FLUXFLEET_COMMIT_CACHE` names (`off`: no cache); removing it is always safe. It holds what the plan read (the clusters' gotk-components.yaml, gotk-sync.yaml,
- * kustomization.yaml: no credentials, those travel in headers and the clusters' secrets), each
- * distinct text once. Keyed by the URL as well as the commit: a server can only name commits of
- * its own that were read from it.
+ * `FLUXFLEET_COMMIT_CACHE` names (`off`: no cache); removing it is always safe. It holds what the
+ * plan read (the clusters' gotk-components.yaml, gotk-sync.yaml, kustomization.yaml: no
+ * credentials, those travel in headers and the clusters' secrets), each distinct text once. Keyed
+ * by the URL as well as the commit: a server can only name commits of its own that were read from
+ * it.
  *
  * Nothing read here is trusted further than a fetch: a file that is not a whole entry of this
  * format, with its checksum, for this URL, branch and commit, is no entry (the plan fetches). Its
