@@ -97,15 +97,10 @@ export async function planFleet(
       opts.onEnd?.(s.config.name, planEnd(checked.plan));
       return checked;
     });
-    // The components (parsing and rendering the release: ~30 ms of CPU at once, and more for a
-    // real release) are made once the first cluster's API read is answered, not before: the
-    // first requests' connections and TLS handshakes need this thread while they are made, and
-    // no cluster can be planned before its read is answered anyway. A source that cannot be read
-    // still fails the whole run with one error.
-    const firstRead = sessions.length === 0
-      ? Promise.resolve()
-      : Promise.race(sessions.map((s) => apiReads.get(s)!.promise.then(() => {}, () => {})));
-    const components = firstRead.then(() => Promise.all(clusters.map((c) => source.components(c))));
+    // The components (parsing and rendering the release, CPU only) are made once the first
+    // requests are out, not before: they are needed only when the first cluster is planned. A
+    // source that cannot be read still fails the whole run with one error.
+    const components = Promise.all(clusters.map((c) => source.components(c)));
     components.catch(() => {});
     const planned = await planning;
     await reading;
