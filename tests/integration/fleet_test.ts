@@ -221,27 +221,7 @@ Deno.test("a push from elsewhere during apply is retried on the new head; both c
       !f.git.requests.some((q) => q.method === "POST" && q.service === "git-receive-pack") &&
       Date.now() < deadline
     ) await new Promise((r) => setTimeout(r, 50));
-    const h = makeGitHttp({ allowInsecureHttp: true, timeoutMs: 10_000 });
-    try {
-      const remote = httpsRemote({
-        url: f.git.repoUrl("fleet-0"),
-        username: "other",
-        password: OTHER,
-      }, h);
-      const co = await checkoutRepo(remote, "main", `${f.dir}/elsewhere`);
-      await commitAndPush(
-        co,
-        remote,
-        [{ path: "apps/app.yaml", content: "kind: App\n" }],
-        "Someone else",
-        {
-          name: "Someone",
-          email: "someone@example.com",
-        },
-      );
-    } finally {
-      h.close();
-    }
+    await pushElsewhere(f, "apps/app.yaml", "kind: App\n");
     const status = await child.status;
     const out = await outText;
     assert.equal(status.code, 0, out + (await errText));
