@@ -43,7 +43,8 @@ async function cli(args: string[]): Promise<{ code: number; ms: number }> {
   const before = forge?.calls();
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${root}main.ts`, ...args],
-    env: { GIT_PASSWORD: token, ...forge?.env },
+    // The commit cache in the demo's own folder: its servers are gone once it ends.
+    env: { GIT_PASSWORD: token, FLUXFLEET_COMMIT_CACHE: `${work}/commit-cache`, ...forge?.env },
     stdout: "inherit",
     stderr: "inherit",
   }).output();

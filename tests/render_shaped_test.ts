@@ -48,6 +48,26 @@ const TRICKY = [
   "a:b:c",
   "v1.2.3",
   "x".repeat(300),
+  "1m0s",
+  "10m0s",
+  "1h",
+  "1.5h",
+  "300ms",
+  "1e3s",
+  "0x1Fs",
+  "1_000s",
+  "12:30",
+  "2001-12-14",
+  "1m0s:",
+  "./clusters/c0",
+  "./",
+  ".//",
+  "./a:",
+  "./.inf",
+  "./#x",
+  "./a b",
+  ".inf",
+  "./ffslot0x",
 ];
 
 Deno.test("shaped rendering: every value, plain or not, gives the yaml package's text", () => {
@@ -100,4 +120,25 @@ Deno.test("gotk-sync.yaml of many clusters: the same text as rendering each whol
         renderSorted(objs.gitRepository) + "---\n" + renderSorted(objs.kustomization),
     );
   }
+});
+
+Deno.test("shaped rendering: random durations and root folders give the yaml package's text", () => {
+  let seed = 11;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const word = (alphabet: string, max: number) => {
+    let v = "";
+    const len = 1 + Math.floor(next() * max);
+    for (let i = 0; i < len; i++) v += alphabet[Math.floor(next() * alphabet.length)];
+    return v;
+  };
+  let shaped = 0;
+  for (let n = 0; n < 3000; n++) {
+    const interval = word("0123456789.nsuhm", 6);
+    const path = `./${word("aZ09._/:@+~=-", 8)}`;
+    const obj = { kind: "Kustomization", spec: { interval, path, sourceRef: { name: "x" } } };
+    assert.equal(renderSortedShaped(obj), renderSorted(obj), JSON.stringify([interval, path]));
+    if (/^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$/.test(interval)) shaped++;
+  }
+  // Enough of them are durations for the fast path to have been taken.
+  assert.ok(shaped > 100, `${shaped} durations`);
 });

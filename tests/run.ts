@@ -177,7 +177,8 @@ async function main(): Promise<boolean> {
     if (Deno.args.length === 0) args.push("tests/");
     const child = new Deno.Command(Deno.execPath(), {
       args,
-      env: { NO_COLOR: "1", TMPDIR: tmp },
+      // The commit cache (lib/git/commit_cache.ts) in the suite's temp dir, not the user's.
+      env: { NO_COLOR: "1", TMPDIR: tmp, FLUXFLEET_COMMIT_CACHE: `${tmp}/commit-cache` },
       stdout: "inherit",
       stderr: "inherit",
     }).spawn();

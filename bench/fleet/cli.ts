@@ -4,8 +4,19 @@ import { type Env, type Fleet, ROOT } from "./world.ts";
 
 const TIMEOUT_MS = 30 * 60_000;
 
+/** The commit cache of every fluxfleet run of the bench (lib/git/commit_cache.ts). */
+export function commitCache(env: Env): string {
+  return `${env.work}/commit-cache`;
+}
+
 export function childEnv(env: Env): Record<string, string> {
-  return { GIT_PASSWORD: env.token, NO_COLOR: "1", TMPDIR: `${env.work}/tmp` };
+  // The commit cache (lib/git/commit_cache.ts) in the bench's work directory, removed with it.
+  return {
+    GIT_PASSWORD: env.token,
+    NO_COLOR: "1",
+    TMPDIR: `${env.work}/tmp`,
+    FLUXFLEET_COMMIT_CACHE: commitCache(env),
+  };
 }
 
 /**

@@ -90,6 +90,8 @@ export async function writeFloorPlan(
   capture: CapturedFetch,
   gitRecords: GitRequestRecord[],
   concurrency: number,
+  /** Names a second floor of the same fleet (its file). */
+  variant?: string,
 ): Promise<{ file: string; plan: FloorPlan }> {
   const plan = buildFloorPlan({
     concurrency,
@@ -103,7 +105,7 @@ export async function writeFloorPlan(
       return { server: sb.url, token: sb.token, caPem: sb.caPem, records: sb.requests };
     }),
   });
-  const file = `${world.env.work}/floor-${f.label}.json`;
+  const file = `${world.env.work}/floor-${f.label}${variant ? `-${variant}` : ""}.json`;
   // It holds the sandboxes' tokens: private to the user, removed with the work directory.
   await Deno.writeTextFile(file, JSON.stringify(plan), { mode: 0o600 });
   return { file, plan };

@@ -1,9 +1,16 @@
 /**
- * No-op plans of one fleet size: an untimed warm-up run whose request logs define the floor,
- * then rounds of (fluxfleet, floor overlapped, floor in phases), interleaved so that the
- * machine's load drifts over all three alike. Counts and a timeline for every fluxfleet run.
+ * No-op plans of one fleet size: untimed warm-up runs whose request logs define the floors, then
+ * rounds of (fluxfleet, floor overlapped, floor in phases, fluxfleet with an empty commit cache,
+ * its floor), interleaved so that the machine's load drifts over all of them alike. Counts and a
+ * timeline for every fluxfleet run.
+ *
+ * The commit cache (lib/git/commit_cache.ts): a plan whose repositories are at the commits the
+ * last plan read asks each for its ref advertisement only. The main figure is that plan (every
+ * run after the first), its floor the requests it makes; the cold figure is the first plan after
+ * every repository moved (the cache emptied before the run: each repository fetched), its floor
+ * the issue's own (one ref advertisement + one fetch per repository, the API GETs).
  */
-import { cli, planArgs } from "./cli.ts";
+import { cli, commitCache, planArgs } from "./cli.ts";
 import {
   describePlanTimeline,
   type PlanCounts,
@@ -61,6 +68,16 @@ export interface SizeFigures {
   sameCountsEveryRun: boolean;
   timelines: PlanTimeline[];
   floor?: Record<FloorMode, FloorFigures>;
+  /** Plans with the commit cache emptied before each (every repository fetched), and their floor. */
+  cold?: {
+    runs: RunFigures[];
+    wall: Spread;
+    cpu: Spread;
+    rss: Spread;
+    counts: PlanCounts;
+    floor: FloorFigures;
+    floorRequests: { git: number; api: number };
+  };
   floorRequests?: { git: number; api: number };
   /** The floor client's request list for this fleet (in the bench's work directory). */
   floorFile?: string;
@@ -94,9 +111,28 @@ export async function noopPlans(
   const repos = new Set(f.members.map(f.repoOf)).size;
   await world.gitQuiet();
 
-  // Warm-up: page cache, Deno's code cache; its logs define the floor's requests.
+  // Cold warm-up (an empty commit cache: every repository fetched): its logs define the floor
+  // of a plan that fetches. Then the warm-up of the timed runs: page cache, Deno's code cache,
+  // the commit cache; its logs define the floor's requests.
+  const emptyCache = () => Deno.remove(commitCache(world.env), { recursive: true }).catch(() => {});
+  await emptyCache();
   world.resetRequests(f);
   let before = world.git.requests.length;
+  const coldWarm = await cli(world.env, args);
+  requireOk(coldWarm, `no-op plan of ${f.label} (empty commit cache)`);
+  const coldCounts = planCounts(world, f, world.git.requests.slice(before));
+  const coldFloor = opts.capture
+    ? await writeFloorPlan(
+      world,
+      f,
+      opts.capture,
+      world.git.requests.slice(before),
+      opts.concurrency,
+      "fetch",
+    )
+    : undefined;
+  world.resetRequests(f);
+  before = world.git.requests.length;
   const warm = await cli(world.env, args);
   // Exit 0 under --detailed-exitcode: nothing would change, the plan really is a no-op.
   requireOk(warm, `no-op plan of ${f.label}`);
@@ -115,6 +151,13 @@ export async function noopPlans(
     floorRequests = floorRequestCount(fp.plan);
   }
   log(`  warm-up plan: ${secs(warm.ms)}; floor: ${JSON.stringify(floorRequests ?? "none")}`);
+  log(
+    `  warm-up plan, empty commit cache: ${secs(coldWarm.ms)}; its floor: ${
+      JSON.stringify(coldFloor ? floorRequestCount(coldFloor.plan) : "none")
+    }`,
+  );
+  const coldRuns: RunFigures[] = [];
+  const coldFloorRuns: RunFigures[] = [];
 
   const runs: RunFigures[] = [];
   const timelines: PlanTimeline[] = [];
@@ -168,6 +211,25 @@ export async function noopPlans(
         line += `; floor ${mode} ${secs(fr.ms)}`;
       }
     }
+    {
+      await emptyCache();
+      const cl = await loadAverage();
+      world.resetRequests(f);
+      const cb = world.git.requests.length;
+      const c = await cli(world.env, args);
+      requireOk(c, `no-op plan of ${f.label} (empty commit cache)`);
+      if (countsKey(planCounts(world, f, world.git.requests.slice(cb))) !== countsKey(coldCounts)) {
+        sameCountsEveryRun = false;
+      }
+      coldRuns.push(figures(c, cl));
+      line += `; empty cache ${secs(c.ms)}`;
+      if (coldFloor) {
+        const fl = await loadAverage();
+        const fr = await runFloor(world.env, coldFloor.file, "overlap");
+        coldFloorRuns.push(figures(fr, fl));
+        line += `, its floor ${secs(fr.ms)}`;
+      }
+    }
     log(line);
     log(`    ${describePlanTimeline(t)}`);
   }
@@ -211,6 +273,24 @@ export async function noopPlans(
       };
     };
     out.floor = { overlap: floor("overlap"), phases: floor("phases") };
+  }
+  if (coldFloor) {
+    const cw = spread(coldRuns.map((r) => r.ms));
+    const fw = spread(coldFloorRuns.map((r) => r.ms));
+    out.cold = {
+      runs: coldRuns,
+      wall: cw,
+      cpu: spread(coldRuns.map((r) => r.cpuS)),
+      rss: spread(coldRuns.map((r) => r.maxRssKb)),
+      counts: coldCounts,
+      floor: {
+        runs: coldFloorRuns,
+        wall: fw,
+        rss: spread(coldFloorRuns.map((r) => r.maxRssKb)),
+        ratio: cw.median / fw.median,
+      },
+      floorRequests: floorRequestCount(coldFloor.plan),
+    };
   }
 
   if (opts.profileDir) {

@@ -1,5 +1,10 @@
 /** The text report: figures per fleet size, the growth table, start-up, and the targets. */
-import { describeApplyCounts, describeApplyTimeline, describePlanTimeline } from "./counts.ts";
+import {
+  describeApplyCounts,
+  describeApplyTimeline,
+  describePlanTimeline,
+  type PlanCounts,
+} from "./counts.ts";
 import { medianTimeline, type SizeFigures } from "./noop.ts";
 import { providerLines, providerTargets } from "./provider_report.ts";
 import type { Results } from "./results.ts";
@@ -65,6 +70,19 @@ function sizeLines(s: SizeFigures): string[] {
       `   floor requests: ${s.floorRequests?.git} git + ${s.floorRequests?.api} API (from the warm-up run's logs)`,
     );
   }
+  if (s.cold) {
+    const c = s.cold;
+    out.push(
+      `   with the commit cache emptied before each run (every repository fetched): wall ${
+        secsSpread(c.wall)
+      }; peak RSS ${mibSpread(c.rss)}; CPU ${c.cpu.median.toFixed(2)} s; git per repository ${
+        perRepo(c.counts)
+      }`,
+      `     its floor (${c.floorRequests.git} git + ${c.floorRequests.api} API): ${
+        secsSpread(c.floor.wall)
+      } → ${c.floor.ratio.toFixed(2)}× the floor`,
+    );
+  }
   out.push("   timelines (s from spawn, each timed run):");
   for (const t of s.timelines) out.push(`     ${describePlanTimeline(t)}`);
   if (s.profile) out.push(`   where the time goes (${s.profile.file}):`, s.profile.summary);
@@ -110,6 +128,13 @@ interface Target {
   ok: boolean;
 }
 
+/** Git requests per repository of a plan, in words. */
+function perRepo(c: PlanCounts): string {
+  return `${c.perRepo.infoRefs.toFixed(1)} info/refs + ${
+    c.perRepo.uploadPackPosts.toFixed(1)
+  } upload-pack POST`;
+}
+
 function targets(r: Results): Target[] {
   const out: Target[] = [];
   const size = (n: number) => r.sizes.find((s) => s.clusters === n);
@@ -122,6 +147,15 @@ function targets(r: Results): Target[] {
       name: "no-op plan 500/50: peak RSS ≤ 250 MB (median)",
       measured: `${rssMB(s500).toFixed(0)} MB = ${mibSpread(s500.rss)}`,
       ok: rssMB(s500) <= 250,
+    });
+  }
+  if (s100?.cold) {
+    out.push({
+      name: "no-op plan 100/10, commit cache emptied (every repository fetched) ≤ 1.5× its floor",
+      measured: `${s100.cold.floor.ratio.toFixed(2)}× (${secs(s100.cold.wall.median)} / ${
+        secs(s100.cold.floor.wall.median)
+      })`,
+      ok: s100.cold.floor.ratio <= 1.5,
     });
   }
   if (s100?.floor) {

@@ -168,7 +168,7 @@ export async function repositoryObserved(r: RepoSession): Promise<void> {
  * connections closed at once, rather than held until the whole fleet is planned.
  */
 export async function releaseRepository(r: RepoSession, planOnly: boolean): Promise<void> {
-  if (r.checkout) forgetReadCache(r.checkout);
+  if (r.checkout) await forgetReadCache(r.checkout);
   if (!planOnly) return;
   const co = r.checkout;
   const remote = r.remote;
@@ -182,7 +182,7 @@ export async function releaseRepository(r: RepoSession, planOnly: boolean): Prom
   if ([lead, ...lead.followers].every((x) => x.released)) provider?.close();
   await remote?.close().catch(() => {});
   // A checkout in memory (RepoCheckout.fs) goes with the last reference to it.
-  if (co && !co.fs) await Deno.remove(co.dir, { recursive: true }).catch(() => {});
+  if (co && !co.fs && !co.reader) await Deno.remove(co.dir, { recursive: true }).catch(() => {});
 }
 
 /** The git-level access to a repository: its URL, the credentials, known hosts, transport, signer. */

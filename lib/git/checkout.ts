@@ -37,7 +37,9 @@ export async function emptyCheckout(
 
 /** A checkout in memory is read only: what a run that only plans made is never written. */
 function assertOnDisk(co: RepoCheckout, what: string): void {
-  if (co.fs) throw new Error(`cannot ${what}: the checkout of ${co.url} is in memory, read only`);
+  if (co.fs || co.reader) {
+    throw new Error(`cannot ${what}: the checkout of ${co.url} is in memory, read only`);
+  }
 }
 
 /** Points `origin` at another URL (a repository created after the checkout was made). */
@@ -121,8 +123,9 @@ function objectReadFs(): PromiseFsClient {
 const treeReaders = new WeakMap<RepoCheckout, TreeReader>();
 
 /** Drops what `readRepoFiles` keeps for a checkout (call once its clusters have read). */
-export function forgetReadCache(co: RepoCheckout): void {
+export async function forgetReadCache(co: RepoCheckout): Promise<void> {
   treeReaders.delete(co);
+  await co.reader?.forget();
 }
 
 /**
@@ -174,7 +177,15 @@ function blobText(co: RepoCheckout, r: TreeReader, oid: string): Promise<string>
  * whatever the number of clusters reading it. A missing file is null; a link, a submodule, or a
  * folder where the file should be is an error naming the path.
  */
-export async function readRepoFiles(
+export function readRepoFiles(
+  co: RepoCheckout,
+  paths: string[],
+): Promise<Record<string, string | null>> {
+  return co.reader ? co.reader.read(paths) : readCommitFiles(co, paths);
+}
+
+/** readRepoFiles from the checkout's own objects, whatever its `reader`. */
+export async function readCommitFiles(
   co: RepoCheckout,
   paths: string[],
 ): Promise<Record<string, string | null>> {

@@ -7,6 +7,7 @@ import { isoGit } from "./iso.ts";
 import { DEFAULT_RETRY, type RetryPolicy } from "../util/retry.ts";
 import type { CommitSigner } from "./sign.ts";
 import { setRemoteUrl } from "./checkout.ts";
+import { commitCacheDir } from "./commit_cache.ts";
 import type { Author, FileChange, PushResult, RepoCheckout } from "./types.ts";
 import {
   checkoutRepo,
@@ -87,7 +88,11 @@ function isomorphicRemote(
   signer?: CommitSigner,
 ): RepoRemote {
   return {
-    checkout: (branch, dir, o) => checkoutRepo(remote, branch, dir, retry, o?.inMemory === true),
+    // Only read (a run that only plans): through the commit cache, when there is one.
+    checkout: (branch, dir, o) =>
+      o?.inMemory
+        ? checkoutRepo(remote, branch, dir, retry, true, commitCacheDir())
+        : checkoutRepo(remote, branch, dir, retry),
     adopt: (co) => setRemoteUrl(co, remote.url),
     push: (co, changes, message, author) =>
       commitAndPush(co, remote, changes, message, author, 3, retry, signer),

@@ -45,6 +45,19 @@ export interface RepoCheckout {
    * that only plans (lib/git/memory_fs.ts). It can be read, never written or checked out.
    */
   fs?: PromiseFsClient;
+  /**
+   * Reads the checkout's files in its own way (lib/git/transports/isomorphic/cached_checkout.ts:
+   * from the commit cache, or from the commit while keeping what was read). Read only.
+   */
+  reader?: CheckoutReader;
+}
+
+/** Reads the files of a checkout's commit (readRepoFiles goes through it when set). */
+export interface CheckoutReader {
+  /** readRepoFiles's answer. */
+  read(paths: string[]): Promise<Record<string, string | null>>;
+  /** Called once the checkout's clusters have read: drops what is held, keeps what is kept. */
+  forget(): Promise<void>;
 }
 
 export interface FileChange {

@@ -16,9 +16,19 @@ import { renderSorted } from "./render.ts";
  */
 const PLAIN = /^[A-Za-z][A-Za-z0-9._/:@+~=-]*$/;
 const NOT_STRINGS = /^(y|n|yes|no|on|off|true|false|null)$/i;
+/**
+ * Two more forms every gotk-sync.yaml has, written unquoted too: a Go duration (`1m0s`, `10m0s`:
+ * digits, but with a unit after each number, so never a YAML number, date or sexagesimal) and a
+ * folder from the repository's root (`./clusters/prod`: `./` is no indicator, and never `.inf` or
+ * `.nan`). Without them every cluster's objects fell back to the whole render.
+ */
+const DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$/;
+const FOLDER = /^\.\/[A-Za-z0-9._/:@+~=-]*$/;
 
 function plainAsIs(s: string): boolean {
-  return PLAIN.test(s) && !s.endsWith(":") && !NOT_STRINGS.test(s) && !s.includes("ffslot");
+  if (DURATION.test(s)) return true;
+  const plain = PLAIN.test(s) || FOLDER.test(s);
+  return plain && !s.endsWith(":") && !NOT_STRINGS.test(s) && !s.includes("ffslot");
 }
 
 /** Rendered shapes, by their JSON; a handful per run (gotk-sync.yaml's options). */

@@ -233,7 +233,8 @@ async function scanSession(env: FleetEnv, sshd: SshdServer | undefined): Promise
     env,
     "token mode",
     tokenFile,
-    { GIT_PASSWORD: TOKEN },
+    // The commit cache in the work dir, scanned with it.
+    { GIT_PASSWORD: TOKEN, FLUXFLEET_COMMIT_CACHE: `${dir}/commit-cache` },
     { GIT_PASSWORD: WRONG_TOKEN },
     `${dir}/token-plan.json`,
     captured,
@@ -309,6 +310,11 @@ async function scanSession(env: FleetEnv, sshd: SshdServer | undefined): Promise
   for (const c of await filesUnder(dir, "work dir")) {
     if (!/^work dir\/(keys|clone-|tmp\/)/.test(c.source)) captured.push(c);
   }
+  // Plans kept what they read (lib/git/commit_cache.ts): it is scanned like the rest.
+  assert.ok(
+    captured.some((c) => c.source.startsWith("work dir/commit-cache/")),
+    "the commit cache was not written, so not scanned",
+  );
   const leaks = captured.flatMap((c) => hits(c, needles));
   assert.deepEqual(leaks, [], "canary secrets found");
   assert.ok(captured.length > 20, `only ${captured.length} things scanned`);

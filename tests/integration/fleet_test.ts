@@ -82,6 +82,98 @@ Deno.test("12 clusters on 3 repositories: one apply, one commit per repository, 
     for (const k of f.kubes) {
       assert.ok(k.requests.length <= 3, `API round trips: ${k.requests.length}`);
     }
+    // The next plan finds every branch at the commit the last one read: its files come from the
+    // commit cache, one ref advertisement per repository and no fetch.
+    f.git.requests.length = 0;
+    const again = await cli(f, ["plan", "--detailed-exitcode"]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, /No changes\./);
+    assert.deepEqual(gitCalls(f), { adverts: 3, uploads: 0 });
+  });
+});
+
+/** The upload-pack requests the git server got: ref advertisements and fetches. */
+function gitCalls(f: FleetEnv) {
+  const of = (method: string) =>
+    f.git.requests.filter((q) => q.method === method && q.service === "git-upload-pack").length;
+  return { adverts: of("GET"), uploads: of("POST") };
+}
+
+/** Someone else's commit on fleet-0's main. */
+async function pushElsewhere(f: FleetEnv, path: string, content: string): Promise<void> {
+  const h = makeGitHttp({ allowInsecureHttp: true, timeoutMs: 10_000 });
+  try {
+    const remote = httpsRemote({
+      url: f.git.repoUrl("fleet-0"),
+      username: "other",
+      password: OTHER,
+    }, h);
+    const co = await checkoutRepo(remote, "main", `${f.dir}/elsewhere-${crypto.randomUUID()}`);
+    await commitAndPush(co, remote, [{ path, content }], "Someone else", {
+      name: "Someone",
+      email: "someone@example.com",
+    });
+  } finally {
+    h.close();
+  }
+}
+
+Deno.test("the commit cache serves a plan only while the branch is at the commit it read", async () => {
+  await withFleet({ clusters: 2, repos: 1 }, async (f) => {
+    const cache = `${f.dir}/commit-cache`;
+    const env = { FLUXFLEET_COMMIT_CACHE: cache };
+    const plan = async (expect: number, extra: Record<string, string> = env) => {
+      f.git.requests.length = 0;
+      const r = await cli(f, ["plan", "--detailed-exitcode"], extra);
+      assert.equal(r.code, expect, r.stdout + r.stderr);
+      return { out: r.stdout, calls: gitCalls(f) };
+    };
+    assert.equal((await cli(f, ["apply", "--auto-approve"], env)).code, 0);
+    // An apply keeps nothing (it fetches to disk); the first plan fetches and keeps what it read.
+    assert.deepEqual((await plan(0)).calls, { adverts: 1, uploads: 1 });
+    const entries = [...Deno.readDirSync(cache)];
+    assert.equal(entries.length, 1);
+    assert.equal(Deno.statSync(cache).mode! & 0o777, 0o700);
+    assert.equal(Deno.statSync(`${cache}/${entries[0].name}`).mode! & 0o777, 0o600);
+    assert.deepEqual((await plan(0)).calls, { adverts: 1, uploads: 0 });
+
+    // Someone changes c0's sync file: the branch is at another commit, which is fetched, and the
+    // change is seen.
+    const sync = "clusters/c0/flux-system/gotk-sync.yaml";
+    await pushElsewhere(f, sync, "# changed elsewhere\n");
+    const moved = await plan(2);
+    assert.deepEqual(moved.calls, { adverts: 1, uploads: 1 });
+    assert.match(moved.out, /c0[\s\S]*gotk-sync\.yaml/);
+    assert.deepEqual((await plan(2)).calls, { adverts: 1, uploads: 0 });
+
+    // A damaged entry is no entry: fetched again, the same plan.
+    const file = `${cache}/${[...Deno.readDirSync(cache)][0].name}`;
+    Deno.writeTextFileSync(
+      file,
+      Deno.readTextFileSync(file).replace("changed elsewhere", "changed elsewhare"),
+    );
+    const damaged = await plan(2);
+    assert.deepEqual(damaged.calls, { adverts: 1, uploads: 1 });
+    assert.equal(damaged.out, moved.out);
+
+    // A path no plan read at this commit (only c0 was planned): fetched after all, once.
+    await pushElsewhere(f, "apps/app.yaml", "kind: App\n");
+    f.git.requests.length = 0;
+    const one = await cli(f, ["plan", "--detailed-exitcode", "--cluster", "c0"], env);
+    assert.equal(one.code, 2, one.stdout + one.stderr);
+    assert.deepEqual(gitCalls(f), { adverts: 1, uploads: 1 });
+    const both = await plan(2);
+    assert.equal(both.calls.uploads, 1);
+    assert.equal(both.out, moved.out);
+    assert.deepEqual((await plan(2)).calls, { adverts: 1, uploads: 0 });
+
+    // Off: every plan fetches, nothing is kept.
+    await Deno.remove(cache, { recursive: true });
+    assert.deepEqual((await plan(2, { FLUXFLEET_COMMIT_CACHE: "off" })).calls, {
+      adverts: 1,
+      uploads: 1,
+    });
+    assert.equal(await Deno.stat(cache).then(() => true, () => false), false);
   });
 });
 
@@ -129,27 +221,7 @@ Deno.test("a push from elsewhere during apply is retried on the new head; both c
       !f.git.requests.some((q) => q.method === "POST" && q.service === "git-receive-pack") &&
       Date.now() < deadline
     ) await new Promise((r) => setTimeout(r, 50));
-    const h = makeGitHttp({ allowInsecureHttp: true, timeoutMs: 10_000 });
-    try {
-      const remote = httpsRemote({
-        url: f.git.repoUrl("fleet-0"),
-        username: "other",
-        password: OTHER,
-      }, h);
-      const co = await checkoutRepo(remote, "main", `${f.dir}/elsewhere`);
-      await commitAndPush(
-        co,
-        remote,
-        [{ path: "apps/app.yaml", content: "kind: App\n" }],
-        "Someone else",
-        {
-          name: "Someone",
-          email: "someone@example.com",
-        },
-      );
-    } finally {
-      h.close();
-    }
+    await pushElsewhere(f, "apps/app.yaml", "kind: App\n");
     const status = await child.status;
     const out = await outText;
     assert.equal(status.code, 0, out + (await errText));

@@ -57,25 +57,43 @@ function pktLines(buf: Uint8Array): Pkt[] | null {
 }
 
 /**
- * `advertisement` with a `<oid of branchRef> HEAD` line after its first ref line when it names no
- * HEAD and does name `branchRef`; otherwise the same bytes.
+ * The ref lines of a v1 upload-pack advertisement (after the `# service=` line and its flush),
+ * the first of them kept for its place; null when it is not one.
  */
-export function withHeadLine(advertisement: Uint8Array, branchRef: string): Uint8Array {
+function refLines(advertisement: Uint8Array): { first: Pkt; refs: [string, string][] } | null {
   const pkts = pktLines(advertisement);
-  if (!pkts) return advertisement;
+  if (!pkts) return null;
   let i = 0;
   if (pkts[0]?.text?.startsWith("# service=")) {
     i = 1;
     while (pkts[i] && pkts[i].text === null) i++;
   }
   const first = pkts[i];
-  if (!first || first.text === null || first.text.includes("version 2")) return advertisement;
-  let branchOid: string | undefined;
+  if (!first || first.text === null || first.text.includes("version 2")) return null;
+  const refs: [string, string][] = [];
   for (let j = i; j < pkts.length && pkts[j].text !== null; j++) {
     const [oid, name] = pkts[j].text!.replace(/\n$/, "").split("\0")[0].split(" ");
-    if (name === "HEAD") return advertisement;
-    if (name === branchRef && /^[0-9a-f]{40,64}$/.test(oid)) branchOid = oid;
+    refs.push([oid, name]);
   }
+  return { first, refs };
+}
+
+const OID = /^[0-9a-f]{40,64}$/;
+
+/** The object id `ref` has in a v1 upload-pack advertisement; undefined when it names none. */
+export function advertisedOid(advertisement: Uint8Array, ref: string): string | undefined {
+  return refLines(advertisement)?.refs.find(([oid, name]) => name === ref && OID.test(oid))?.[0];
+}
+
+/**
+ * `advertisement` with a `<oid of branchRef> HEAD` line after its first ref line when it names no
+ * HEAD and does name `branchRef`; otherwise the same bytes.
+ */
+export function withHeadLine(advertisement: Uint8Array, branchRef: string): Uint8Array {
+  const lines = refLines(advertisement);
+  if (!lines || lines.refs.some(([, name]) => name === "HEAD")) return advertisement;
+  const { first } = lines;
+  const branchOid = advertisedOid(advertisement, branchRef);
   if (!branchOid) return advertisement;
   return concatBytes([
     advertisement.subarray(0, first.end),

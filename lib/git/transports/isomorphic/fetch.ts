@@ -11,6 +11,7 @@ import { classifyGitError as classify, type RepoCheckout } from "../../types.ts"
 import { fetchingBranch } from "./advertised_head.ts";
 import { describeGitError } from "./errors.ts";
 import { memoryFs } from "../../memory_fs.ts";
+import { cachedCheckoutOnce } from "./cached_checkout.ts";
 
 export interface GitAccess {
   url: string;
@@ -52,18 +53,31 @@ export function checkoutRepo(
   dir: string,
   retry: RetryPolicy = DEFAULT_RETRY,
   inMemory = false,
+  cacheDir?: string,
 ): Promise<RepoCheckout> {
   return withRetry(retry, classify, async (attempt) => {
     if (attempt > 1 && !inMemory) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    if (inMemory && cacheDir) {
+      // Only read: the commit cache first (lib/git/commit_cache.ts).
+      return await cachedCheckoutOnce(
+        remote,
+        branch,
+        dir,
+        cacheDir,
+        (advertisement) => checkoutOnce(remote, branch, dir, true, advertisement),
+      );
+    }
     return await checkoutOnce(remote, branch, dir, inMemory);
   }, { what: "git fetch" });
 }
 
+/** `advertisement`: the client for the first way's requests (one answering a held advertisement). */
 async function checkoutOnce(
   remote: GitRemote,
   branch: string,
   dir: string,
   inMemory: boolean,
+  advertisement?: HttpClient,
 ): Promise<RepoCheckout> {
   // A new file system for each attempt (and for the second way below): nothing of a failed one.
   const newFs = (): PromiseFsClient | typeof nodeFs => inMemory ? memoryFs() : nodeFs;
@@ -76,7 +90,7 @@ async function checkoutOnce(
   try {
     await git.clone({
       fs,
-      http: fetchingBranch(remote.http, branchRef),
+      http: fetchingBranch(advertisement ?? remote.http, branchRef),
       dir,
       url,
       ref: branch,
