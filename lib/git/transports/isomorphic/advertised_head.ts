@@ -24,13 +24,15 @@ interface Pkt {
   text: string | null;
 }
 
-async function collect(body: AsyncIterableIterator<Uint8Array>): Promise<Uint8Array> {
+/** An answer's body read whole. */
+export async function collect(body: AsyncIterableIterator<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   for await (const p of body) parts.push(p);
   return concatBytes(parts);
 }
 
-async function* once(bytes: Uint8Array): AsyncIterableIterator<Uint8Array> {
+/** Bytes already read, as an answer's body. */
+export async function* once(bytes: Uint8Array): AsyncIterableIterator<Uint8Array> {
   yield bytes;
 }
 
@@ -80,9 +82,14 @@ function refLines(advertisement: Uint8Array): { first: Pkt; refs: [string, strin
 
 const OID = /^[0-9a-f]{40,64}$/;
 
+function oidOf(refs: [string, string][], ref: string): string | undefined {
+  return refs.find(([oid, name]) => name === ref && OID.test(oid))?.[0];
+}
+
 /** The object id `ref` has in a v1 upload-pack advertisement; undefined when it names none. */
 export function advertisedOid(advertisement: Uint8Array, ref: string): string | undefined {
-  return refLines(advertisement)?.refs.find(([oid, name]) => name === ref && OID.test(oid))?.[0];
+  const lines = refLines(advertisement);
+  return lines ? oidOf(lines.refs, ref) : undefined;
 }
 
 /**
@@ -93,7 +100,7 @@ export function withHeadLine(advertisement: Uint8Array, branchRef: string): Uint
   const lines = refLines(advertisement);
   if (!lines || lines.refs.some(([, name]) => name === "HEAD")) return advertisement;
   const { first } = lines;
-  const branchOid = advertisedOid(advertisement, branchRef);
+  const branchOid = oidOf(lines.refs, branchRef);
   if (!branchOid) return advertisement;
   return concatBytes([
     advertisement.subarray(0, first.end),

@@ -11,9 +11,8 @@
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from "isomorphic-git";
 import { readCommitFiles } from "../../checkout.ts";
 import { type CommitFiles, loadCommitFiles, saveCommitFiles } from "../../commit_cache.ts";
-import { concatBytes } from "../../../util/bytes.ts";
 import { GitError, type RepoCheckout } from "../../types.ts";
-import { advertisedOid } from "./advertised_head.ts";
+import { advertisedOid, collect, once } from "./advertised_head.ts";
 import { describeGitError } from "./errors.ts";
 import type { GitRemote } from "./fetch.ts";
 
@@ -36,15 +35,9 @@ async function readAdvertisement(remote: GitRemote): Promise<HeldAnswer> {
     url: advertisementUrl(remote),
     headers: { ...remote.headers },
   });
-  const parts: Uint8Array[] = [];
+  const { body, ...response } = res;
   // Bounded by the client (the git-pack limit), as isomorphic-git's own read of it.
-  if (res.body) { for await (const p of res.body) parts.push(p); }
-  const { body: _, ...response } = res;
-  return { response, body: concatBytes(parts) };
-}
-
-async function* once(bytes: Uint8Array): AsyncIterableIterator<Uint8Array> {
-  yield bytes;
+  return { response, body: body ? await collect(body) : new Uint8Array() };
 }
 
 /** `http` whose first advertisement request is answered with `held` (already read). */
