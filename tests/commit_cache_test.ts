@@ -107,3 +107,23 @@ Deno.test("the branch's commit is read from a v1 advertisement only", () => {
     undefined,
   );
 });
+
+Deno.test("an entry that is a link or a FIFO is no entry (not followed, not waited on)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cache = `${dir}/commits`;
+    await saveCommitFiles(cache, URL_A, "main", C1, new Map([["a", "1\n"]]));
+    const [entry] = [...Deno.readDirSync(cache)];
+    const path = `${cache}/${entry.name}`;
+    // The same valid entry, reached through a link.
+    await Deno.rename(path, `${dir}/elsewhere.json`);
+    await Deno.symlink(`${dir}/elsewhere.json`, path);
+    assert.equal(await loadCommitFiles(cache, URL_A, "main", C1), undefined);
+    await Deno.remove(path);
+    const mkfifo = await new Deno.Command("mkfifo", { args: [path] }).output();
+    assert.ok(mkfifo.success);
+    assert.equal(await loadCommitFiles(cache, URL_A, "main", C1), undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

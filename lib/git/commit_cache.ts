@@ -69,8 +69,12 @@ export async function loadCommitFiles(
   commit: string,
 ): Promise<CommitFiles | undefined> {
   let text: string;
+  const path = entryPath(dir, url, branch);
   try {
-    const file = await Deno.open(entryPath(dir, url, branch), { read: true });
+    // A regular file only, looked at before it is opened: a link is not followed, and opening a
+    // FIFO would wait for a writer.
+    if (!(await Deno.lstat(path)).isFile) return undefined;
+    const file = await Deno.open(path, { read: true });
     try {
       const info = await file.stat();
       if (!info.isFile || info.size > MAX_ENTRY_BYTES) return undefined;
