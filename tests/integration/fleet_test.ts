@@ -136,12 +136,22 @@ Deno.test("the commit cache serves a plan only while the branch is at the commit
     assert.equal(Deno.statSync(cache).mode! & 0o777, 0o700);
     assert.equal(Deno.statSync(`${cache}/${entries[0].name}`).mode! & 0o777, 0o600);
     assert.deepEqual((await plan(0)).calls, { adverts: 1, uploads: 0 });
+    // --debug says where the files came from.
+    const said = await cli(f, ["plan", "--debug"], env);
+    assert.match(
+      said.stderr,
+      /debug: git: http:\/\/127\.0\.0\.1:\d+\/fleet-0\.git main at [0-9a-f]{40}: files from the commit cache, not fetched/,
+    );
+    assert.doesNotMatch(said.stderr, /debug: git: POST /);
 
     // Someone changes c0's sync file: the branch is at another commit, which is fetched, and the
     // change is seen.
     const sync = "clusters/c0/flux-system/gotk-sync.yaml";
     await pushElsewhere(f, sync, "# changed elsewhere\n");
     const moved = await plan(2);
+    const fetched = await cli(f, ["plan", "--debug"], { FLUXFLEET_COMMIT_CACHE: `${f.dir}/empty` });
+    assert.match(fetched.stderr, /main at [0-9a-f]{40}: not in the commit cache, fetched/);
+    assert.match(fetched.stderr, /debug: git: POST \S+\/git-upload-pack -> 200/);
     assert.deepEqual(moved.calls, { adverts: 1, uploads: 1 });
     assert.match(moved.out, /c0[\s\S]*gotk-sync\.yaml/);
     assert.deepEqual((await plan(2)).calls, { adverts: 1, uploads: 0 });

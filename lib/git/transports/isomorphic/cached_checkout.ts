@@ -13,7 +13,8 @@ import { readCommitFiles } from "../../checkout.ts";
 import { type CommitFiles, loadCommitFiles, saveCommitFiles } from "../../commit_cache.ts";
 import { GitError, type RepoCheckout } from "../../types.ts";
 import { advertisedOid, collect, once } from "./advertised_head.ts";
-import { describeGitError } from "./errors.ts";
+import { describeGitError, redactUrl } from "./errors.ts";
+import { debug } from "../../../util/debug.ts";
 import type { GitRemote } from "./fetch.ts";
 
 /** An answer read whole, to be given again (the advertisement, to the fetch that follows). */
@@ -80,9 +81,12 @@ export async function cachedCheckoutOnce(
   const head = advertisedHead(held, `refs/heads/${branch}`);
   const key = remote.displayUrl;
   const cached = head ? await loadCommitFiles(cacheDir, key, branch, head) : undefined;
+  const where = `git: ${redactUrl(key)} ${branch}`;
   if (head && cached) {
+    debug(`${where} at ${head}: files from the commit cache, not fetched`);
     return fromCache(remote, branch, dir, head, cached, () => fetchOnce().then(keep));
   }
+  if (head) debug(`${where} at ${head}: not in the commit cache, fetched`);
   // Not seen before: the fetch goes on with the advertisement just read (anything else it gave,
   // an error status too, is for the fetch to report as it always has).
   return keep(await fetchOnce(replaying(remote.http, held, advertisementUrl(remote))));
