@@ -108,7 +108,7 @@ Deno.test("the branch's commit is read from a v1 advertisement only", () => {
   );
 });
 
-Deno.test("an entry that is a link or a FIFO is no entry (not followed, not waited on)", async () => {
+Deno.test("an entry that is a link, a FIFO or too large is no entry (not followed, not waited on, not read)", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const cache = `${dir}/commits`;
@@ -118,6 +118,10 @@ Deno.test("an entry that is a link or a FIFO is no entry (not followed, not wait
     // The same valid entry, reached through a link.
     await Deno.rename(path, `${dir}/elsewhere.json`);
     await Deno.symlink(`${dir}/elsewhere.json`, path);
+    assert.equal(await loadCommitFiles(cache, URL_A, "main", C1), undefined);
+    await Deno.remove(path);
+    // Larger than an entry may be: not read.
+    await Deno.writeFile(path, new Uint8Array(MAX_ENTRY_BYTES + 1));
     assert.equal(await loadCommitFiles(cache, URL_A, "main", C1), undefined);
     await Deno.remove(path);
     const mkfifo = await new Deno.Command("mkfifo", { args: [path] }).output();

@@ -22,6 +22,7 @@
  */
 import { join } from "node:path";
 import { createHash } from "node:crypto";
+import { readFileBounded } from "../util/bounded_read.ts";
 
 /** Entries larger than this are not kept (nor read): a fleet's files are far below. */
 export const MAX_ENTRY_BYTES = 64 * 1024 * 1024;
@@ -74,21 +75,8 @@ export async function loadCommitFiles(
     // A regular file only, looked at before it is opened: a link is not followed, and opening a
     // FIFO would wait for a writer.
     if (!(await Deno.lstat(path)).isFile) return undefined;
-    const file = await Deno.open(path, { read: true });
-    try {
-      const info = await file.stat();
-      if (!info.isFile || info.size > MAX_ENTRY_BYTES) return undefined;
-      const buf = new Uint8Array(info.size);
-      let at = 0;
-      while (at < buf.length) {
-        const n = await file.read(buf.subarray(at));
-        if (n === null) return undefined;
-        at += n;
-      }
-      text = new TextDecoder("utf-8", { fatal: true }).decode(buf);
-    } finally {
-      file.close();
-    }
+    const bytes = await readFileBounded(path, MAX_ENTRY_BYTES, () => new Error("too large"));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     return undefined;
   }
