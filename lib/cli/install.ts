@@ -15,6 +15,10 @@
  * most of the time before fluxfleet's first request. The wrapper runs the bundle only while no
  * file of the checkout is newer than it (after a `git pull` it runs main.ts, as before, until the
  * task is run again), and main.ts whenever the bundle is missing or could not be made.
+ *
+ * The bundle runs with `--node-modules-dir=manual` (BUNDLE_FLAGS): the task has run `deno install`
+ * in the checkout, so node_modules holds every npm package of deno.json, and the run does not have
+ * Deno check it again.
  */
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,6 +40,16 @@ function shellQuote(s: string): string {
 export const V8_FLAGS = "--v8-flags=--max-semi-space-size=2";
 
 /**
+ * The bundle's run only: its npm packages are read from the checkout's node_modules as they are.
+ * In Deno's "auto" mode (deno.json's, kept for main.ts and the tasks) every start checks
+ * node_modules against the lockfile and takes its file lock once per npm package the modules may
+ * import, before running anything: ~20 ms of every start (`--version` 108 → 90 ms, a plan's first
+ * request 25 ms sooner; bench/README.md, session 7). `deno install` (run by the task) has put
+ * every package there; the wrapper runs the bundle only while node_modules/.deno exists.
+ */
+export const BUNDLE_FLAGS = "--node-modules-dir=manual";
+
+/**
  * npm packages every run loads before its first request, pure JavaScript: bundled too (issue 19),
  * so their CommonJS files are not each found, read and wrapped by Deno's npm loader at start-up.
  * Packages with native parts (ssh2, cpu-features) and the rest stay external (deno.json's map).
@@ -48,11 +62,12 @@ const SOURCES = ["main.ts", "lib", "schemas", "deno.json", "deno.lock"];
 /** The wrapper's text; with `bundle`, it runs that while no source is newer (else main.ts). */
 export function wrapperScript(denoPath: string, repoRoot: string, bundle?: string): string {
   /** `entry` is shell text (quoted or a variable). */
-  const run = (entry: string) =>
-    `exec "$deno" run -A ${V8_FLAGS} --config ${
+  const run = (entry: string, flags: string) =>
+    `exec "$deno" run -A ${flags} --config ${
       shellQuote(join(repoRoot, "deno.json"))
     } ${entry} "$@"`;
   const sources = SOURCES.map((s) => shellQuote(join(repoRoot, s))).join(" ");
+  const installed = shellQuote(join(repoRoot, "node_modules", ".deno"));
   return [
     "#!/bin/sh",
     `# fluxfleet ${VERSION}, written by \`deno task install\` from ${repoRoot}.`,
@@ -67,14 +82,15 @@ export function wrapperScript(denoPath: string, repoRoot: string, bundle?: strin
     } >&2; exit 127; }`,
     ...(bundle
       ? [
-        "# The checkout's modules in one file, while nothing in the checkout is newer than it.",
+        "# The checkout's modules in one file, while nothing in the checkout is newer than it;",
+        "# its npm packages as `deno install` left them in the checkout's node_modules.",
         `bundle=${shellQuote(bundle)}`,
-        `if [ -f "$bundle" ] && [ -z "$(find ${sources} -newer "$bundle" -print 2>/dev/null | head -n 1)" ]; then`,
-        `  ${run('"$bundle"')}`,
+        `if [ -f "$bundle" ] && [ -d ${installed} ] && [ -z "$(find ${sources} -newer "$bundle" -print 2>/dev/null | head -n 1)" ]; then`,
+        `  ${run('"$bundle"', `${V8_FLAGS} ${BUNDLE_FLAGS}`)}`,
         "fi",
       ]
       : []),
-    run(shellQuote(join(repoRoot, "main.ts"))),
+    run(shellQuote(join(repoRoot, "main.ts")), V8_FLAGS),
     "",
   ].join("\n");
 }
@@ -120,6 +136,26 @@ export async function bundleCheckout(
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await Deno.rename(temp, dir);
   return { file: join(dir, "main.js") };
+}
+
+/**
+ * `deno install` in the checkout: every npm package of deno.json into its node_modules, where the
+ * bundle's runs (BUNDLE_FLAGS) read them without checking. Returns why it failed, if it did.
+ */
+export async function installPackages(
+  denoPath: string,
+  repoRoot: string,
+): Promise<string | undefined> {
+  const out = await new Deno.Command(denoPath, {
+    args: ["install", "--quiet", "--config", join(repoRoot, "deno.json")],
+    cwd: repoRoot,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (out.success) return undefined;
+  return new TextDecoder().decode(out.stderr).trim().split("\n").slice(-3).join(" ") ||
+    `deno install exited with ${out.code}`;
 }
 
 export interface InstallOptions {
@@ -185,11 +221,10 @@ if (import.meta.main) {
   );
   let target: string;
   try {
-    const bundled = await bundleCheckout(
-      opts.denoPath,
-      opts.repoRoot,
-      join(opts.root, "lib", "fluxfleet"),
-    );
+    const packages = await installPackages(opts.denoPath, opts.repoRoot);
+    const bundled = packages === undefined
+      ? await bundleCheckout(opts.denoPath, opts.repoRoot, join(opts.root, "lib", "fluxfleet"))
+      : { error: `deno install failed: ${packages}` };
     if (bundled.error) {
       console.error(
         `note: fluxfleet's modules could not be bundled (${bundled.error}); ` +

@@ -3,8 +3,9 @@
  * fluxfleet itself (run through npx, Ctrl-C killed npx and left Deno running: issue 15 item 8).
  */
 import assert from "node:assert/strict";
-import { ROOT } from "../helpers/harness.ts";
+import { manifestYaml, ROOT, tokenGit, withFleetEnv } from "../helpers/harness.ts";
 import { VERSION } from "../../lib/version.ts";
+import { wrapperScript } from "../../lib/cli/install.ts";
 
 /** `deno task install --root ROOT_DIR` from the checkout. */
 function installInto(root: string): Promise<Deno.CommandOutput> {
@@ -74,10 +75,12 @@ Deno.test("deno task install --root DIR: DIR/bin/fluxfleet runs Deno directly; C
     });
     // The checkout's modules bundled into one file, and V8's young generation capped.
     const cmdline = (await Deno.readTextFile(`/proc/${child.pid}/cmdline`)).split("\0");
-    assert.deepEqual(cmdline.slice(1, 7), [
+    assert.deepEqual(cmdline.slice(1, 8), [
       "run",
       "-A",
       "--v8-flags=--max-semi-space-size=2",
+      // Its npm packages from the checkout's node_modules as the task's `deno install` left them.
+      "--node-modules-dir=manual",
       "--config",
       `${ROOT}deno.json`,
       `${root}/lib/fluxfleet/main.js`,
@@ -181,5 +184,84 @@ Deno.test("the installed command runs the bundle while nothing in the checkout i
     assert.match(await version(), new RegExp(`^fluxfleet ${VERSION}, Flux v`));
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("the installed command plans and applies through its bundle: npm packages loaded on demand from node_modules", async () => {
+  const root = await Deno.makeTempDir({ prefix: "fluxfleet-install-" });
+  try {
+    const task = await installInto(root);
+    assert.equal(task.code, 0, new TextDecoder().decode(task.stderr));
+    const TOKEN = "install-test-token";
+    await withFleetEnv({
+      prefix: "fluxfleet-installed-",
+      git: { users: { git: TOKEN } },
+      repos: ["fleet"],
+      contexts: ["a"],
+    }, async (env) => {
+      await Deno.writeTextFile(
+        env.manifest,
+        manifestYaml({ git: tokenGit(env.git.repoUrl("fleet")), clusters: [{ name: "a" }] }),
+      );
+      // The commit cache off: every run fetches, so isomorphic-git (an npm package the bundle
+      // imports only then) is loaded from node_modules in the wrapper's "manual" mode.
+      const run = async (args: string[]) => {
+        const out = await new Deno.Command(`${root}/bin/fluxfleet`, {
+          args: [...args, env.manifest],
+          cwd: env.dir,
+          env: {
+            NO_COLOR: "1",
+            GIT_PASSWORD: TOKEN,
+            TMPDIR: env.tmp,
+            FLUXFLEET_COMMIT_CACHE: "off",
+          },
+          stdin: "null",
+        }).output();
+        const dec = new TextDecoder();
+        return { code: out.code, text: dec.decode(out.stdout) + dec.decode(out.stderr) };
+      };
+      const plan = await run(["plan", "--detailed-exitcode"]);
+      assert.equal(plan.code, 2, plan.text);
+      assert.match(plan.text, /\+ .*gotk-components\.yaml/, plan.text);
+      const apply = await run(["apply", "--auto-approve"]);
+      assert.equal(apply.code, 0, apply.text);
+      const again = await run(["plan", "--detailed-exitcode"]);
+      assert.equal(again.code, 0, again.text);
+      assert.match(again.text, /No changes/);
+    });
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("the wrapper runs the bundle only while the checkout's node_modules is there", async () => {
+  // A checkout of its own: main.ts and the bundle each say which ran.
+  const repo = await Deno.makeTempDir({ prefix: "fluxfleet-wrapper-" });
+  try {
+    await Deno.writeTextFile(`${repo}/deno.json`, "{}\n");
+    await Deno.writeTextFile(`${repo}/main.ts`, 'console.log("main.ts ran");\n');
+    await Deno.mkdir(`${repo}/lib`);
+    const bundle = `${repo}/out/main.js`;
+    await Deno.mkdir(`${repo}/out`);
+    // Older sources, a newer bundle: only node_modules decides.
+    for (const f of ["deno.json", "main.ts", "lib"]) {
+      await Deno.utime(`${repo}/${f}`, new Date(0), new Date(0));
+    }
+    await Deno.writeTextFile(bundle, 'console.log("the bundle ran");\n');
+    const wrapper = `${repo}/fluxfleet`;
+    await Deno.writeTextFile(wrapper, wrapperScript(Deno.execPath(), repo, bundle), {
+      mode: 0o755,
+    });
+    const ran = async () => {
+      const out = await new Deno.Command(wrapper, { stdin: "null", cwd: "/" }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      return new TextDecoder().decode(out.stdout);
+    };
+    // Never installed (or removed since): the sources, in Deno's "auto" mode, which installs.
+    assert.equal(await ran(), "main.ts ran\n");
+    await Deno.mkdir(`${repo}/node_modules/.deno`, { recursive: true });
+    assert.equal(await ran(), "the bundle ran\n");
+  } finally {
+    await Deno.remove(repo, { recursive: true });
   }
 });
