@@ -2,15 +2,19 @@
 import YAML from "yaml";
 import type { KubeObject } from "./types.ts";
 import { parseDocumentsFast } from "./fast_parse.ts";
+import { renderSortedDirect, renderUnsortedDirect } from "./render_direct.ts";
 
 export function renderSorted(value: unknown): string {
-  return YAML.stringify(value, { sortMapEntries: true, indentSeq: false, lineWidth: 0 });
+  // The same text, written directly where ./render_direct.ts knows the package's way.
+  return renderSortedDirect(value) ??
+    YAML.stringify(value, { sortMapEntries: true, indentSeq: false, lineWidth: 0 });
 }
 
 /** kustomize-style: apiVersion, kind, metadata first, the rest sorted. */
 export function renderObject(obj: KubeObject): string {
   const { apiVersion, kind, metadata, ...rest } = obj;
-  const head = YAML.stringify({ apiVersion, kind }, { lineWidth: 0 });
+  const head = renderUnsortedDirect({ apiVersion, kind }) ??
+    YAML.stringify({ apiVersion, kind }, { lineWidth: 0 });
   const body = renderSorted({ metadata, ...rest });
   return head + body;
 }
