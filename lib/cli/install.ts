@@ -110,28 +110,22 @@ export async function bundleCheckout(
     .filter((k) => !BUNDLED_PACKAGES.includes(k))
     .flatMap((k) => ["--external", k]);
   const temp = `${dir}.${crypto.randomUUID()}.tmp`;
-  const out = await new Deno.Command(denoPath, {
-    args: [
-      "bundle",
-      "--quiet",
-      "--platform",
-      "deno",
-      "--code-splitting",
-      "--config",
-      join(repoRoot, "deno.json"),
-      ...externals,
-      "--outdir",
-      temp,
-      join(repoRoot, "main.ts"),
-    ],
-    cwd: repoRoot,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
+  const error = await runDeno(denoPath, repoRoot, [
+    "bundle",
+    "--quiet",
+    "--platform",
+    "deno",
+    "--code-splitting",
+    "--config",
+    join(repoRoot, "deno.json"),
+    ...externals,
+    "--outdir",
+    temp,
+    join(repoRoot, "main.ts"),
+  ]);
+  if (error !== undefined) {
     await Deno.remove(temp, { recursive: true }).catch(() => {});
-    return { error: new TextDecoder().decode(out.stderr).trim().split("\n").slice(-3).join(" ") };
+    return { error };
   }
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await Deno.rename(temp, dir);
@@ -142,12 +136,23 @@ export async function bundleCheckout(
  * `deno install` in the checkout: every npm package of deno.json into its node_modules, where the
  * bundle's runs (BUNDLE_FLAGS) read them without checking. Returns why it failed, if it did.
  */
-export async function installPackages(
+export function installPackages(denoPath: string, repoRoot: string): Promise<string | undefined> {
+  return runDeno(denoPath, repoRoot, [
+    "install",
+    "--quiet",
+    "--config",
+    join(repoRoot, "deno.json"),
+  ]);
+}
+
+/** Runs `deno args…` in the checkout; undefined when it succeeded, else the end of what it said. */
+async function runDeno(
   denoPath: string,
   repoRoot: string,
+  args: string[],
 ): Promise<string | undefined> {
   const out = await new Deno.Command(denoPath, {
-    args: ["install", "--quiet", "--config", join(repoRoot, "deno.json")],
+    args,
     cwd: repoRoot,
     stdin: "null",
     stdout: "piped",
@@ -155,7 +160,7 @@ export async function installPackages(
   }).output();
   if (out.success) return undefined;
   return new TextDecoder().decode(out.stderr).trim().split("\n").slice(-3).join(" ") ||
-    `deno install exited with ${out.code}`;
+    `deno ${args[0]} exited with ${out.code}`;
 }
 
 export interface InstallOptions {
