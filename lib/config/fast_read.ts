@@ -14,21 +14,19 @@
  *   is `[object Object]`), or `__proto__`.
  */
 import { parseDocumentsFast } from "../manifests/fast_parse.ts";
+import { readsAsNonString } from "../manifests/core_schema.ts";
 
 const DIRECTIVE = /^%/m;
 /** `!` where a tag may start (a `!` inside a word or a quoted string may match too: then `yaml`). */
 const TAG = /(^|[\s[{,:?-])!/m;
 const MERGE_KEY = /<</;
 const COMPLEX_KEY = /(^|[\s[{,-])\?(\s|$)/m;
-/** What the core schema reads as null, a boolean, an integer or a float (yaml@2.9.1's patterns). */
-const NOT_A_STRING =
-  /^(?:~|[Nn]ull|NULL|[Tt]rue|TRUE|[Ff]alse|FALSE|0o[0-7]+|[-+]?[0-9]+|0x[0-9a-fA-F]+|[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?)?$/;
 
 function keysAgree(value: unknown): boolean {
   if (Array.isArray(value)) return value.every(keysAgree);
   if (typeof value !== "object" || value === null) return true;
   for (const [key, v] of Object.entries(value)) {
-    if (NOT_A_STRING.test(key) || key.includes(",") || key === "[object Object]") return false;
+    if (readsAsNonString(key) || key.includes(",") || key === "[object Object]") return false;
     if (!keysAgree(v)) return false;
   }
   // js-yaml defines a `__proto__` key as an own property; an entry Object.entries cannot list.

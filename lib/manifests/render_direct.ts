@@ -14,7 +14,8 @@
  * stringifyString, stringifyPair and stringifyCollection (deno.json pins the version), checked by
  * rendering both ways: tests/render_direct_test.ts.
  */
-import YAML from "yaml";
+// A string the core schema reads as null, a boolean or a number is written quoted.
+import { readsAsNonString } from "./core_schema.ts";
 
 /** Thrown inside a render that met something only the `yaml` package writes. */
 class NotDirect extends Error {}
@@ -26,19 +27,6 @@ const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u{D800}-\u{DFFF}]/u;
 const NOT_PLAIN =
   /^[\n\t ,[\]{}#&*!|>'"%@`]|^[?-]$|^[?-][ \t]|[\n:][ \t]|[ \t]\n|[\n\t ]#|[\n\t :]$/;
 const DOCUMENT_MARKER = /^(%|---|\.\.\.)/m;
-const STRING_TAG = "tag:yaml.org,2002:str";
-
-/**
- * The tests of the package's default (YAML 1.2 core) schema for values that are not strings
- * (null, booleans, numbers): a string one of them matches is written quoted.
- */
-let typedTests: RegExp[] | undefined;
-function readsAsNonString(s: string): boolean {
-  typedTests ??= new YAML.Document().schema.tags
-    .filter((t) => t.default && t.tag !== STRING_TAG && t.test)
-    .map((t) => t.test!);
-  return typedTests.some((re) => re.test(s));
-}
 
 /** One line, quoted the package's way: single quotes for a `"` without `'`, else JSON's. */
 function quoted(s: string): string {
