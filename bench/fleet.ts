@@ -79,7 +79,7 @@ async function main(opts: Options): Promise<Results> {
     `sizes ${opts.sizes.map((s) => `${s.clusters}/${s.repos}×${s.rounds}`).join(", ")}; ` +
       `--concurrency ${opts.concurrency} (setup ${opts.setupConcurrency}); Flux stand-in poll ${
         opts.sourcePollMs === 0 ? "off" : `${opts.sourcePollMs} ms`
-      }`,
+      }; flux.manifests ${opts.manifests}`,
   );
 
   const token = `bench-${crypto.randomUUID()}`;
@@ -88,7 +88,7 @@ async function main(opts: Options): Promise<Results> {
   if (opts.profile) await Deno.mkdir(opts.profile, { recursive: true });
   const git = await startGitServer({ users: { git: token } });
   const env = { token, work, denoFlags: opts.fluxfleetFlags };
-  const world = new World(git, env, opts.perRepo, opts.sourcePollMs);
+  const world = new World(git, env, opts.perRepo, opts.sourcePollMs, opts.manifests);
   try {
     const largest = opts.sizes.at(-1)!;
     const smallest = opts.sizes[0];

@@ -43,8 +43,13 @@ async function cli(args: string[]): Promise<{ code: number; ms: number }> {
   const before = forge?.calls();
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${root}main.ts`, ...args],
-    // The commit cache in the demo's own folder: its servers are gone once it ends.
-    env: { GIT_PASSWORD: token, FLUXFLEET_COMMIT_CACHE: `${work}/commit-cache`, ...forge?.env },
+    // The commit and build caches in the demo's own folder: its servers are gone once it ends.
+    env: {
+      GIT_PASSWORD: token,
+      FLUXFLEET_COMMIT_CACHE: `${work}/commit-cache`,
+      FLUXFLEET_BUILD_CACHE: `${work}/build-cache`,
+      ...forge?.env,
+    },
     stdout: "inherit",
     stderr: "inherit",
   }).output();

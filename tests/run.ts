@@ -177,8 +177,14 @@ async function main(): Promise<boolean> {
     if (Deno.args.length === 0) args.push("tests/");
     const child = new Deno.Command(Deno.execPath(), {
       args,
-      // The commit cache (lib/git/commit_cache.ts) in the suite's temp dir, not the user's.
-      env: { NO_COLOR: "1", TMPDIR: tmp, FLUXFLEET_COMMIT_CACHE: `${tmp}/commit-cache` },
+      // The commit and build caches (lib/git/commit_cache.ts, lib/manifests/build_cache.ts) in the
+      // suite's temp dir, not the user's.
+      env: {
+        NO_COLOR: "1",
+        TMPDIR: tmp,
+        FLUXFLEET_COMMIT_CACHE: `${tmp}/commit-cache`,
+        FLUXFLEET_BUILD_CACHE: `${tmp}/build-cache`,
+      },
       stdout: "inherit",
       stderr: "inherit",
     }).spawn();

@@ -10,12 +10,14 @@ export function commitCache(env: Env): string {
 }
 
 export function childEnv(env: Env): Record<string, string> {
-  // The commit cache (lib/git/commit_cache.ts) in the bench's work directory, removed with it.
+  // The commit cache (lib/git/commit_cache.ts) and the build cache (lib/manifests/build_cache.ts)
+  // in the bench's work directory, removed with it.
   return {
     GIT_PASSWORD: env.token,
     NO_COLOR: "1",
     TMPDIR: `${env.work}/tmp`,
     FLUXFLEET_COMMIT_CACHE: commitCache(env),
+    FLUXFLEET_BUILD_CACHE: `${env.work}/build-cache`,
   };
 }
 

@@ -1,6 +1,7 @@
 /** The fleet bench's command line. */
 import { parseArgs } from "node:util";
 import { HOSTED_KINDS, type HostedKind } from "./provider_sites.ts";
+import { INSTALL_FIXTURE } from "./world.ts";
 
 export const USAGE = `usage: deno run -A bench/fleet.ts [options]
   --sizes LIST           no-op plan fleets, clusters/repositories (100/10,500/50,1000/100); every
@@ -15,6 +16,9 @@ export const USAGE = `usage: deno run -A bench/fleet.ts [options]
   --concurrency N        fluxfleet --concurrency of every timed run, and the floor's (8)
   --setup-concurrency N  --concurrency of the untimed apply that bootstraps the fleet (8)
   --source-poll-ms N     the sandboxes' Flux stand-in source poll; 0 = off (0)
+  --manifests PATH       flux.manifests of the plain-git fleets (fixtures/flux-install.yaml, an
+                         install.yaml; fixtures/flux-manifests: the default kind, a release
+                         archive built with kubectl kustomize)
   --provider LIST        generic (default: plain git only), or hosted providers among
                          github,gitea,gitlab (or all): the smallest size's fleet is built on
                          each one's API sandbox too, and its no-op plans (without and with
@@ -47,6 +51,8 @@ export interface Options {
   concurrency: number;
   setupConcurrency: number;
   sourcePollMs: number;
+  /** flux.manifests of the plain-git fleets (an absolute path). */
+  manifests: string;
   json?: string;
   profile?: string;
   compare?: string;
@@ -118,6 +124,7 @@ export function parseOptions(argv: string[]): Options {
       concurrency: str,
       "setup-concurrency": str,
       "source-poll-ms": str,
+      manifests: str,
       provider: str,
       json: str,
       profile: str,
@@ -148,6 +155,9 @@ export function parseOptions(argv: string[]): Options {
     concurrency: int("concurrency", values.concurrency, 8, 1),
     setupConcurrency: int("setup-concurrency", values["setup-concurrency"], 8, 1),
     sourcePollMs: int("source-poll-ms", values["source-poll-ms"], 0, 0),
+    manifests: values.manifests === undefined
+      ? INSTALL_FIXTURE
+      : new URL(values.manifests, `file://${Deno.cwd()}/`).pathname,
     json: values.json,
     profile: values.profile,
     compare: values.compare !== undefined

@@ -9,6 +9,13 @@ import { writeKubeconfig } from "../../sandbox/kube/kubeconfig.ts";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
+/**
+ * The bench fleets' flux.manifests unless --manifests says otherwise: the fixture install.yaml
+ * (rendered by fluxfleet). `fixtures/flux-manifests` measures the default kind, a release archive
+ * built with kubectl kustomize.
+ */
+export const INSTALL_FIXTURE = `${ROOT}fixtures/flux-install.yaml`;
+
 export function clusterName(i: number): string {
   return `c${String(i).padStart(3, "0")}`;
 }
@@ -22,6 +29,7 @@ export function fleetManifest(
   members: number[],
   gitLines: string[],
   clusterGit: (i: number) => string,
+  manifests = INSTALL_FIXTURE,
 ): string {
   const clusters = members.map((i) =>
     `  - name: ${clusterName(i)}
@@ -31,7 +39,7 @@ export function fleetManifest(
 `
   ).join("");
   return `defaults:
-  flux: { version: v2.4.0, manifests: ${ROOT}fixtures/flux-install.yaml, interval: 1m, timeout: 5m }
+  flux: { version: v2.4.0, manifests: ${manifests}, interval: 1m, timeout: 5m }
   git:
     branch: main
     author: { name: fluxfleet-bench, email: bench@example.com }
@@ -74,6 +82,8 @@ export class World {
     /** Clusters per repository: cluster i lives in repository floor(i / perRepo). */
     readonly perRepo: number,
     readonly sourcePollMs: number,
+    /** flux.manifests of every fleet. */
+    readonly manifests = INSTALL_FIXTURE,
   ) {
     this.#stamp(git.requests);
   }
@@ -144,10 +154,16 @@ export class World {
 
   /** The manifest of a fleet; `gitUrl` says where each cluster's repository is. */
   manifestText(label: string, members: number[], gitUrl: (i: number) => string): string {
-    return fleetManifest(label, members, [
-      "auth: { type: token, username: git, token: { env: GIT_PASSWORD } }",
-      "allowInsecureHttp: true   # the bench's git server is plain http on 127.0.0.1",
-    ], (i) => ` { url: ${gitUrl(i)} }`);
+    return fleetManifest(
+      label,
+      members,
+      [
+        "auth: { type: token, username: git, token: { env: GIT_PASSWORD } }",
+        "allowInsecureHttp: true   # the bench's git server is plain http on 127.0.0.1",
+      ],
+      (i) => ` { url: ${gitUrl(i)} }`,
+      this.manifests,
+    );
   }
 
   resetRequests(f: Fleet): void {

@@ -15,6 +15,7 @@ import { type Components, componentsHeader } from "./components.ts";
 import type { InstallOptions } from "./options.ts";
 import { fluxOverlay } from "./overlay.ts";
 import { parseObjects } from "./render.ts";
+import { buildCacheDir, buildKey, kubectlIdentity, loadBuild, saveBuild } from "./build_cache.ts";
 
 /** The flat files of a release's manifests.tar.gz (`<component>.yaml`, rbac.yaml, policies.yaml). */
 export interface ReleaseFiles {
@@ -88,27 +89,45 @@ export async function kustomizeLikeFlux(dir: string): Promise<string> {
 /**
  * gotk-components.yaml from release files: header + `kubectl kustomize` output of the release
  * files with flux's overlay, plus the objects it holds. The folder is private (0700) and removed
- * whatever happens. Runs kubectl once: callers cache per (source, options).
+ * whatever happens. Runs kubectl at most once (callers cache per (source, options)), and not at
+ * all when `cacheDir` (default: build_cache.ts's folder; null: none) holds the build of the same
+ * files with the same kubectl.
  */
 export async function buildReleaseComponents(
   release: ReleaseFiles,
   opts: InstallOptions,
+  cacheDir: string | null = buildCacheDir() ?? null,
 ): Promise<Components> {
   const needed = releaseFilesFor(release, opts);
   const rbac = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
     .decode(release.files.get("rbac.yaml"));
+  const inputs: [string, string | Uint8Array][] = [
+    ...needed.map((f): [string, Uint8Array] => [f, release.files.get(f)!]),
+    ...Object.entries(fluxOverlay(opts, rbac)),
+  ];
+  const kubectl = cacheDir ? await kubectlIdentity() : undefined;
+  const key = kubectl ? buildKey(kubectl, inputs) : undefined;
+  let build = cacheDir && key ? await loadBuild(cacheDir, key) : undefined;
+  if (build === undefined) {
+    const built = await kustomizeInPrivateDir(inputs);
+    build = { built, objects: parseObjects(built) };
+    if (cacheDir && key) await saveBuild(cacheDir, key, build);
+  }
+  return { objects: build.objects, content: componentsHeader(opts) + "\n" + build.built };
+}
+
+/** `kubectl kustomize` of these files, written to a private folder removed afterwards. */
+async function kustomizeInPrivateDir(files: [string, string | Uint8Array][]): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "fluxfleet-kustomize-" });
   try {
     await Deno.chmod(dir, 0o700);
     await Deno.mkdir(`${dir}/roles`, { mode: 0o700 });
-    for (const f of needed) {
-      await Deno.writeFile(`${dir}/${f}`, release.files.get(f)!, { mode: 0o600 });
+    for (const [path, data] of files) {
+      if (typeof data === "string") {
+        await Deno.writeTextFile(`${dir}/${path}`, data, { mode: 0o600 });
+      } else await Deno.writeFile(`${dir}/${path}`, data, { mode: 0o600 });
     }
-    for (const [path, text] of Object.entries(fluxOverlay(opts, rbac))) {
-      await Deno.writeTextFile(`${dir}/${path}`, text, { mode: 0o600 });
-    }
-    const built = await kustomizeLikeFlux(dir);
-    return { objects: parseObjects(built), content: componentsHeader(opts) + "\n" + built };
+    return await kustomizeLikeFlux(dir);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

@@ -209,6 +209,92 @@ Deno.test("a release archive URL is downloaded once and cached; the pin is over 
   }
 });
 
+/** The kubectl on PATH, and a script in its place that counts its runs and then runs it. */
+async function countingKubectl(dir: string): Promise<{ path: string; runs(): Promise<number> }> {
+  const which = await new Deno.Command("sh", { args: ["-c", "command -v kubectl"] }).output();
+  const real = new TextDecoder().decode(which.stdout).trim();
+  assert.ok(which.success && real, "kubectl on PATH");
+  await Deno.mkdir(`${dir}/bin`);
+  await Deno.writeTextFile(
+    `${dir}/bin/kubectl`,
+    `#!/bin/sh\necho run >> '${dir}/runs'\nexec '${real}' "$@"\n`,
+    { mode: 0o755 },
+  );
+  return {
+    path: `${dir}/bin:${Deno.env.get("PATH") ?? ""}`,
+    runs: async () =>
+      (await Deno.readTextFile(`${dir}/runs`).catch(() => "")).split("\n").filter(Boolean).length,
+  };
+}
+
+Deno.test({
+  name:
+    "a release build is kept by what went in: the same files, options and kubectl run no kubectl",
+  ignore: missing("kubectl"),
+}, async () => {
+  const m = await loadManifests(RELEASE_DIR);
+  if (m.kind !== "release") throw new Error("not a release");
+  const dir = await Deno.makeTempDir({ prefix: "fluxfleet-build-cache-" });
+  const saved = ["PATH", "FLUXFLEET_BUILD_CACHE"].map((k) => [k, Deno.env.get(k)] as const);
+  try {
+    const kubectl = await countingKubectl(dir);
+    Deno.env.set("PATH", kubectl.path);
+    // The default folder is FLUXFLEET_BUILD_CACHE's, as the CLI's runs use it.
+    Deno.env.set("FLUXFLEET_BUILD_CACHE", `${dir}/builds`);
+    const fresh = await buildReleaseComponents(m, FLUX_DEFAULT_OPTIONS, null);
+    assert.equal(await kubectl.runs(), 1);
+    assert.deepEqual(await buildReleaseComponents(m, FLUX_DEFAULT_OPTIONS), fresh);
+    assert.equal(await kubectl.runs(), 2, "not kept yet: kubectl ran");
+    assert.deepEqual(await buildReleaseComponents(m, FLUX_DEFAULT_OPTIONS), fresh);
+    assert.equal(await kubectl.runs(), 2, "kept: the same build, without kubectl");
+
+    // Other options (the overlay differs), another release file: built, then kept too.
+    const other = { ...FLUX_DEFAULT_OPTIONS, namespace: "flux-other" };
+    const otherBuilt = await buildReleaseComponents(m, other);
+    assert.equal(await kubectl.runs(), 3);
+    assert.match(otherBuilt.content, /namespace: flux-other/);
+    assert.deepEqual(await buildReleaseComponents(m, other), otherBuilt);
+    assert.equal(await kubectl.runs(), 3);
+    const edited = new Map(m.files);
+    const source = new TextDecoder().decode(m.files.get("source-controller.yaml"));
+    edited.set(
+      "source-controller.yaml",
+      new TextEncoder().encode(source.replace("--storage-path=/data", "--storage-path=/data2")),
+    );
+    const editedBuilt = await buildReleaseComponents({ ...m, files: edited }, FLUX_DEFAULT_OPTIONS);
+    assert.equal(await kubectl.runs(), 4);
+    assert.match(editedBuilt.content, /--storage-path=\/data2/);
+    assert.deepEqual(await buildReleaseComponents(m, FLUX_DEFAULT_OPTIONS), fresh);
+    assert.equal(await kubectl.runs(), 4);
+
+    // Another kubectl (here the same script, rewritten): built again.
+    const script = await Deno.readTextFile(`${dir}/bin/kubectl`);
+    await Deno.writeTextFile(`${dir}/bin/kubectl`, `${script}# upgraded\n`);
+    assert.deepEqual(await buildReleaseComponents(m, FLUX_DEFAULT_OPTIONS), fresh);
+    assert.equal(await kubectl.runs(), 5);
+
+    // Damaged entries are not used: kubectl runs and the build is right.
+    for await (const e of Deno.readDir(`${dir}/builds`)) {
+      const path = `${dir}/builds/${e.name}`;
+      await Deno.writeTextFile(
+        path,
+        (await Deno.readTextFile(path)).replace("Namespace", "Secret"),
+      );
+    }
+    assert.deepEqual(await buildReleaseComponents(m, FLUX_DEFAULT_OPTIONS), fresh);
+    assert.equal(await kubectl.runs(), 6);
+
+    // FLUXFLEET_BUILD_CACHE=off: kubectl every time.
+    Deno.env.set("FLUXFLEET_BUILD_CACHE", "off");
+    await buildReleaseComponents(m, FLUX_DEFAULT_OPTIONS);
+    await buildReleaseComponents(m, FLUX_DEFAULT_OPTIONS);
+    assert.equal(await kubectl.runs(), 8);
+  } finally {
+    for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("without kubectl, a release archive is a clear error (and the temporary folder is removed)", async () => {
   const m = await loadManifests(RELEASE_DIR);
   if (m.kind !== "release") throw new Error("not a release");

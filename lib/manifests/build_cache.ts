@@ -1,0 +1,182 @@
+/**
+ * What `kubectl kustomize` built from a release's files and flux's overlay, kept on disk by what
+ * went in: the next run with the same release, install options and kubectl takes the build from
+ * here instead of writing a temporary folder and running kubectl again (~0.2 s of wall time and
+ * more of CPU on every plan, for the default `flux.manifests`). Go's build cache works the same
+ * way: an entry is named by a hash of its inputs, so it never goes stale, only unused.
+ *
+ * The inputs hashed: every file the build reads (the release files and the overlay, by name and
+ * content) and the kubectl that would run (its resolved path, size, modification time and inode:
+ * another kubectl, or the same one upgraded, may build other bytes, and gets its own entry).
+ *
+ * Under `$XDG_CACHE_HOME/fluxfleet/builds` (or `~/.cache/fluxfleet/builds`), or the folder
+ * `FLUXFLEET_BUILD_CACHE` names (`off`: no cache); removing it is always safe. What is read here
+ * is installed on clusters, so only a folder and entries of the user's own that nobody else may
+ * write are used (as OpenSSH's StrictModes treats ~/.ssh): in a shared or loosened folder nothing
+ * is read or written. Beyond that it is trusted as the user's other caches are (the downloaded
+ * release, Go's and npm's caches): a file that is not a whole entry of this format, with its
+ * checksum, for this key, is no entry (kubectl runs).
+ * Size-bounded, written to a temporary file and renamed, private to the user (0600 in a 0700
+ * folder); past MAX_ENTRIES, those unused the longest go.
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { readFileBounded } from "../util/bounded_read.ts";
+import type { KubeObject } from "./types.ts";
+
+/** Builds larger than this are neither kept nor read (a whole Flux release is ~1 MB). */
+export const MAX_BUILD_BYTES = 64 * 1024 * 1024;
+/** Entries kept; a release and set of install options each take one. */
+export const MAX_ENTRIES = 32;
+
+/** The folder, or undefined when the cache is off (FLUXFLEET_BUILD_CACHE=off). */
+export function buildCacheDir(): string | undefined {
+  const set = Deno.env.get("FLUXFLEET_BUILD_CACHE");
+  if (set === "off") return undefined;
+  if (set) return set;
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  const home = Deno.env.get("HOME");
+  if (!xdg && !home) return undefined;
+  return join(xdg || join(home!, ".cache"), "fluxfleet", "builds");
+}
+
+/**
+ * What names the kubectl a build would run: the first executable `kubectl` on PATH (as the
+ * child process finds it), by its real path, size, modification time and inode. Undefined when
+ * there is none (the build then runs and says kubectl is missing).
+ */
+export async function kubectlIdentity(path = Deno.env.get("PATH") ?? ""): Promise<
+  string | undefined
+> {
+  for (const dir of path.split(":")) {
+    if (!dir) continue;
+    const candidate = join(dir, "kubectl");
+    try {
+      const info = await Deno.stat(candidate);
+      if (!info.isFile || info.mode === null || (info.mode & 0o111) === 0) continue;
+      const real = await Deno.realPath(candidate);
+      return JSON.stringify([real, info.size, info.mtime?.getTime() ?? null, info.ino, info.dev]);
+    } catch {
+      continue;
+    }
+  }
+  return undefined;
+}
+
+function sha256(data: string | Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** The entry's name: a hash of the kubectl and of every file by name and content. */
+export function buildKey(kubectl: string, files: Iterable<[string, string | Uint8Array]>): string {
+  const sums = [...files]
+    .map(([name, data]) => [name, sha256(data)])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return sha256(JSON.stringify({ format: 1, kubectl, files: sums }));
+}
+
+/** A build: kubectl's output, and the objects in it (parsed once, when it was built). */
+export interface Build {
+  built: string;
+  objects: KubeObject[];
+}
+
+interface Entry extends Build {
+  format: 1;
+  key: string;
+}
+
+function entryPath(dir: string, key: string): string {
+  return join(dir, `${key}.json`);
+}
+
+/** The entry's text: a checksum line, then the entry as JSON. */
+export function formatBuild(key: string, build: Build): string {
+  const body = JSON.stringify({ format: 1, key, ...build } satisfies Entry);
+  return `${sha256(body)}\n${body}`;
+}
+
+/** The build, when `text` is a whole entry for `key`; else undefined. */
+export function parseBuild(text: string, key: string): Build | undefined {
+  const newline = text.indexOf("\n");
+  if (newline < 0) return undefined;
+  const body = text.slice(newline + 1);
+  if (text.slice(0, newline) !== sha256(body)) return undefined;
+  let e: Entry;
+  try {
+    e = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (e?.format !== 1 || e.key !== key || typeof e.built !== "string") return undefined;
+  const isObject = (o: unknown) => o !== null && typeof o === "object" && "kind" in o;
+  if (!Array.isArray(e.objects) || !e.objects.every(isObject)) return undefined;
+  return { built: e.built, objects: e.objects };
+}
+
+/** Owned by this user and writable by nobody else (a link is not followed). */
+function ownAndPrivate(info: Deno.FileInfo): boolean {
+  const uid = Deno.uid();
+  return info.uid === uid && info.mode !== null && (info.mode & 0o022) === 0;
+}
+
+/** The folder may be used: missing (it is made 0700), or a folder of our own nobody else writes. */
+async function usableDir(dir: string): Promise<boolean> {
+  try {
+    const info = await Deno.lstat(dir);
+    return info.isDirectory && ownAndPrivate(info);
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound;
+  }
+}
+
+/** The build kept under `key`; undefined when there is none (or not a whole one). */
+export async function loadBuild(dir: string, key: string): Promise<Build | undefined> {
+  const path = entryPath(dir, key);
+  try {
+    // A regular file of our own only, looked at before it is opened: a link is not followed, and
+    // opening a FIFO would wait for a writer.
+    const info = await Deno.lstat(path);
+    if (!info.isFile || !ownAndPrivate(info) || !(await usableDir(dir))) return undefined;
+    // The objects take about as much again as kubectl's text.
+    const bytes = await readFileBounded(path, MAX_BUILD_BYTES * 3, () => new Error("too large"));
+    const built = parseBuild(new TextDecoder("utf-8", { fatal: true }).decode(bytes), key);
+    // Marked as used, so that pruning takes the entries unused the longest.
+    if (built !== undefined) await Deno.utime(path, new Date(), new Date()).catch(() => {});
+    return built;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keeps `built` under `key`. Never fails the run: a cache not written is only slower next time. */
+export async function saveBuild(dir: string, key: string, build: Build): Promise<void> {
+  if (build.built.length > MAX_BUILD_BYTES) return;
+  const path = entryPath(dir, key);
+  const temp = `${path}.${crypto.randomUUID()}.tmp`;
+  try {
+    if (!(await usableDir(dir))) return;
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    await Deno.writeTextFile(temp, formatBuild(key, build), { mode: 0o600, createNew: true });
+    await Deno.rename(temp, path);
+    await prune(dir);
+  } catch {
+    await Deno.remove(temp).catch(() => {});
+  }
+}
+
+/** Removes the entries unused the longest, past MAX_ENTRIES. */
+async function prune(dir: string): Promise<void> {
+  const entries: { path: string; mtime: number }[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.isFile || !/^[0-9a-f]{64}\.json$/.test(e.name)) continue;
+    const path = join(dir, e.name);
+    const info = await Deno.lstat(path).catch(() => undefined);
+    if (info) entries.push({ path, mtime: info.mtime?.getTime() ?? 0 });
+  }
+  if (entries.length <= MAX_ENTRIES) return;
+  entries.sort((a, b) => a.mtime - b.mtime);
+  for (const { path } of entries.slice(0, entries.length - MAX_ENTRIES)) {
+    await Deno.remove(path).catch(() => {});
+  }
+}
