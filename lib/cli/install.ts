@@ -97,8 +97,8 @@ export function wrapperScript(denoPath: string, repoRoot: string, bundle?: strin
 
 /**
  * Bundles the checkout's modules (main.ts and everything it imports from the checkout) into
- * `dir`/main.js, npm packages left to deno.json's import map; a dynamic import stays one (its
- * own file). Replaces what `dir` held. Returns the bundle, or undefined with why it failed.
+ * `dir`/main.js, minified, npm packages left to deno.json's import map; a dynamic import stays one
+ * (its own file). Replaces what `dir` held. Returns the bundle, or undefined with why it failed.
  */
 export async function bundleCheckout(
   denoPath: string,
@@ -116,6 +116,10 @@ export async function bundleCheckout(
     "--platform",
     "deno",
     "--code-splitting",
+    // Half the bytes for V8 to read and check against its code cache at every start (~20 ms of
+    // `fluxfleet --version`). Nothing here reads function or class names; a stack trace of the
+    // installed command names minified functions (run main.ts to debug).
+    "--minify",
     "--config",
     join(repoRoot, "deno.json"),
     ...externals,
