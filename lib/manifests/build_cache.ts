@@ -6,7 +6,7 @@
  * way: an entry is named by a hash of its inputs, so it never goes stale, only unused.
  *
  * The inputs hashed: every file the build reads (the release files and the overlay, by name and
- * content) and the kubectl that would run (its resolved path, size, modification time and inode:
+ * content) and the kubectl that would run (its resolved path, size, inode and change times:
  * another kubectl, or the same one upgraded, may build other bytes, and gets its own entry).
  *
  * Under `$XDG_CACHE_HOME/fluxfleet/builds` (or `~/.cache/fluxfleet/builds`), or the folder
@@ -42,8 +42,9 @@ export function buildCacheDir(): string | undefined {
 
 /**
  * What names the kubectl a build would run: the first executable `kubectl` on PATH (as the
- * child process finds it), by its real path, size, modification time and inode. Undefined when
- * there is none (the build then runs and says kubectl is missing).
+ * child process finds it), by its real path, size, inode and times: the modification time may be
+ * kept by an upgrade (`tar`, `cp -p`), the inode's change time cannot be. Undefined when there is
+ * none (the build then runs and says kubectl is missing).
  */
 export async function kubectlIdentity(path = Deno.env.get("PATH") ?? ""): Promise<
   string | undefined
@@ -55,7 +56,8 @@ export async function kubectlIdentity(path = Deno.env.get("PATH") ?? ""): Promis
       const info = await Deno.stat(candidate);
       if (!info.isFile || info.mode === null || (info.mode & 0o111) === 0) continue;
       const real = await Deno.realPath(candidate);
-      return JSON.stringify([real, info.size, info.mtime?.getTime() ?? null, info.ino, info.dev]);
+      const times = [info.mtime, info.ctime].map((t) => t?.getTime() ?? null);
+      return JSON.stringify([real, info.size, info.ino, info.dev, ...times]);
     } catch {
       continue;
     }
@@ -75,7 +77,10 @@ export function buildKey(kubectl: string, files: Iterable<[string, string | Uint
   return sha256(JSON.stringify({ format: 1, kubectl, files: sums }));
 }
 
-/** A build: kubectl's output, and the objects in it (parsed once, when it was built). */
+/**
+ * A build: kubectl's output, and the objects in it (parsed once, when it was built). The objects
+ * only ever travel as JSON (to the API server), so keeping them as JSON loses nothing.
+ */
 export interface Build {
   built: string;
   objects: KubeObject[];
