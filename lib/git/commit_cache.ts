@@ -23,19 +23,14 @@
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { readFileBounded } from "../util/bounded_read.ts";
+import { userCacheDir } from "../util/cache_dir.ts";
 
 /** Entries larger than this are not kept (nor read): a fleet's files are far below. */
 export const MAX_ENTRY_BYTES = 64 * 1024 * 1024;
 
 /** The folder, or undefined when the cache is off (FLUXFLEET_COMMIT_CACHE=off). */
 export function commitCacheDir(): string | undefined {
-  const set = Deno.env.get("FLUXFLEET_COMMIT_CACHE");
-  if (set === "off") return undefined;
-  if (set) return set;
-  const xdg = Deno.env.get("XDG_CACHE_HOME");
-  const home = Deno.env.get("HOME");
-  if (!xdg && !home) return undefined;
-  return join(xdg || join(home!, ".cache"), "fluxfleet", "commits");
+  return userCacheDir("FLUXFLEET_COMMIT_CACHE", "commits");
 }
 
 /** Files of one commit by path; null: the commit has no such file. */

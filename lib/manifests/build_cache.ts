@@ -22,6 +22,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { readFileBounded } from "../util/bounded_read.ts";
+import { userCacheDir } from "../util/cache_dir.ts";
 import type { KubeObject } from "./types.ts";
 
 /** Builds larger than this are neither kept nor read (a whole Flux release is ~1 MB). */
@@ -31,13 +32,7 @@ export const MAX_ENTRIES = 32;
 
 /** The folder, or undefined when the cache is off (FLUXFLEET_BUILD_CACHE=off). */
 export function buildCacheDir(): string | undefined {
-  const set = Deno.env.get("FLUXFLEET_BUILD_CACHE");
-  if (set === "off") return undefined;
-  if (set) return set;
-  const xdg = Deno.env.get("XDG_CACHE_HOME");
-  const home = Deno.env.get("HOME");
-  if (!xdg && !home) return undefined;
-  return join(xdg || join(home!, ".cache"), "fluxfleet", "builds");
+  return userCacheDir("FLUXFLEET_BUILD_CACHE", "builds");
 }
 
 /**
