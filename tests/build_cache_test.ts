@@ -11,6 +11,7 @@ import {
   parseBuild,
   saveBuild,
 } from "../lib/manifests/build_cache.ts";
+import { setDebugSink } from "../lib/util/debug.ts";
 
 const BUILD = {
   built: "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n",
@@ -151,9 +152,19 @@ Deno.test("a folder or entry others may write is not used: nothing read from it 
     }
     await Deno.chmod(path, 0o600);
     assert.deepEqual(await loadBuild(dir, KEY), BUILD);
-    // The folder writable by others (someone could have swapped an entry in): not read, not written.
+    // The folder writable by others (someone could have swapped an entry in): not read, not written,
+    // and --debug says why.
     await Deno.chmod(dir, 0o777);
-    assert.equal(await loadBuild(dir, KEY), undefined);
+    const lines: string[] = [];
+    setDebugSink((l) => lines.push(l));
+    try {
+      assert.equal(await loadBuild(dir, KEY), undefined);
+    } finally {
+      setDebugSink(undefined);
+    }
+    assert.deepEqual(lines, [
+      `debug: build cache ${dir}: not a folder of this user's that only it may write, not used\n`,
+    ]);
     const other = "e".repeat(64);
     await saveBuild(dir, other, BUILD);
     assert.equal(await Deno.lstat(`${dir}/${other}.json`).catch(() => undefined), undefined);

@@ -23,6 +23,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { readFileBounded } from "../util/bounded_read.ts";
 import { userCacheDir } from "../util/cache_dir.ts";
+import { debug } from "../util/debug.ts";
 import type { KubeObject } from "./types.ts";
 
 /** Builds larger than this are neither kept nor read (a whole Flux release is ~1 MB). */
@@ -124,7 +125,9 @@ function ownAndPrivate(info: Deno.FileInfo): boolean {
 async function usableDir(dir: string): Promise<boolean> {
   try {
     const info = await Deno.lstat(dir);
-    return info.isDirectory && ownAndPrivate(info);
+    if (info.isDirectory && ownAndPrivate(info)) return true;
+    debug(`build cache ${dir}: not a folder of this user's that only it may write, not used`);
+    return false;
   } catch (e) {
     return e instanceof Deno.errors.NotFound;
   }

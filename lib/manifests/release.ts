@@ -16,6 +16,7 @@ import type { InstallOptions } from "./options.ts";
 import { fluxOverlay } from "./overlay.ts";
 import { parseObjects } from "./render.ts";
 import { buildCacheDir, buildKey, kubectlIdentity, loadBuild, saveBuild } from "./build_cache.ts";
+import { debug } from "../util/debug.ts";
 
 /** The flat files of a release's manifests.tar.gz (`<component>.yaml`, rbac.yaml, policies.yaml). */
 export interface ReleaseFiles {
@@ -108,7 +109,9 @@ export async function buildReleaseComponents(
   const kubectl = cacheDir ? await kubectlIdentity() : undefined;
   const key = kubectl ? buildKey(kubectl, inputs) : undefined;
   let build = cacheDir && key ? await loadBuild(cacheDir, key) : undefined;
+  if (build) debug(`${release.source}: the kubectl kustomize build from the build cache`);
   if (build === undefined) {
+    if (cacheDir && key) debug(`${release.source}: not in the build cache, built with kubectl`);
     const built = await kustomizeInPrivateDir(inputs);
     build = { built, objects: parseObjects(built) };
     if (cacheDir && key) await saveBuild(cacheDir, key, build);

@@ -15,6 +15,7 @@ async function loadInstallManifest(src: ManifestSource | string): Promise<string
 import { buildReleaseComponents, KUBECTL_MISSING } from "../../lib/manifests/release.ts";
 import { FLUX_DEFAULT_OPTIONS } from "../helpers/flux_written.ts";
 import { missing } from "../helpers/tools.ts";
+import { setDebugSink } from "../../lib/util/debug.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const INSTALL = await Deno.readTextFile(`${ROOT}fixtures/flux-install.yaml`);
@@ -245,8 +246,17 @@ Deno.test({
     assert.equal(await kubectl.runs(), 1);
     assert.deepEqual(await buildReleaseComponents(m, FLUX_DEFAULT_OPTIONS), fresh);
     assert.equal(await kubectl.runs(), 2, "not kept yet: kubectl ran");
-    assert.deepEqual(await buildReleaseComponents(m, FLUX_DEFAULT_OPTIONS), fresh);
+    const lines: string[] = [];
+    setDebugSink((l) => lines.push(l));
+    try {
+      assert.deepEqual(await buildReleaseComponents(m, FLUX_DEFAULT_OPTIONS), fresh);
+    } finally {
+      setDebugSink(undefined);
+    }
     assert.equal(await kubectl.runs(), 2, "kept: the same build, without kubectl");
+    assert.deepEqual(lines, [
+      `debug: ${RELEASE_DIR}: the kubectl kustomize build from the build cache\n`,
+    ], "--debug says so");
 
     // Other options (the overlay differs), another release file: built, then kept too.
     const other = { ...FLUX_DEFAULT_OPTIONS, namespace: "flux-other" };
