@@ -121,12 +121,17 @@ function ownAndPrivate(info: Deno.FileInfo): boolean {
   return info.uid === uid && info.mode !== null && (info.mode & 0o022) === 0;
 }
 
-/** The folder may be used: missing (it is made 0700), or a folder of our own nobody else writes. */
-async function usableDir(dir: string): Promise<boolean> {
+/**
+ * The folder may be used: missing (it is made 0700), or a folder of our own nobody else writes.
+ * `say`: --debug tells why not (once a run: the read says it, the write that follows does not).
+ */
+async function usableDir(dir: string, say: boolean): Promise<boolean> {
   try {
     const info = await Deno.lstat(dir);
     if (info.isDirectory && ownAndPrivate(info)) return true;
-    debug(`build cache ${dir}: not a folder of this user's that only it may write, not used`);
+    if (say) {
+      debug(`build cache ${dir}: not a folder of this user's that only it may write, not used`);
+    }
     return false;
   } catch (e) {
     return e instanceof Deno.errors.NotFound;
@@ -139,8 +144,9 @@ export async function loadBuild(dir: string, key: string): Promise<Build | undef
   try {
     // A regular file of our own only, looked at before it is opened: a link is not followed, and
     // opening a FIFO would wait for a writer.
+    if (!(await usableDir(dir, true))) return undefined;
     const info = await Deno.lstat(path);
-    if (!info.isFile || !ownAndPrivate(info) || !(await usableDir(dir))) return undefined;
+    if (!info.isFile || !ownAndPrivate(info)) return undefined;
     // The objects take about as much again as kubectl's text.
     const bytes = await readFileBounded(path, MAX_BUILD_BYTES * 3, () => new Error("too large"));
     const built = parseBuild(new TextDecoder("utf-8", { fatal: true }).decode(bytes), key);
@@ -158,7 +164,7 @@ export async function saveBuild(dir: string, key: string, build: Build): Promise
   const path = entryPath(dir, key);
   const temp = `${path}.${crypto.randomUUID()}.tmp`;
   try {
-    if (!(await usableDir(dir))) return;
+    if (!(await usableDir(dir, false))) return;
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
     await Deno.writeTextFile(temp, formatBuild(key, build), { mode: 0o600, createNew: true });
     await Deno.rename(temp, path);

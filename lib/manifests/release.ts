@@ -111,7 +111,9 @@ export async function buildReleaseComponents(
   let build = cacheDir && key ? await loadBuild(cacheDir, key) : undefined;
   if (build) debug(`${release.source}: the kubectl kustomize build from the build cache`);
   if (build === undefined) {
-    if (cacheDir && key) debug(`${release.source}: not in the build cache, built with kubectl`);
+    if (cacheDir && key) {
+      debug(`${release.source}: built with kubectl (no usable entry in the build cache)`);
+    }
     const built = await kustomizeInPrivateDir(inputs);
     build = { built, objects: parseObjects(built) };
     if (cacheDir && key) await saveBuild(cacheDir, key, build);
