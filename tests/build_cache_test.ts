@@ -206,9 +206,18 @@ Deno.test(`past ${MAX_ENTRIES} entries, those unused the longest are removed`, a
     // The oldest written is used now: it stays; the second oldest goes when one more is saved.
     assert.deepEqual(await loadBuild(dir, keys[0]), BUILD);
     await Deno.writeTextFile(`${dir}/unrelated.txt`, "not an entry");
+    // Temporary files: one a killed run left two hours ago, one being written now.
+    const stale = `${"a".repeat(64)}.json.${crypto.randomUUID()}.tmp`;
+    const fresh = `${"b".repeat(64)}.json.${crypto.randomUUID()}.tmp`;
+    await Deno.writeTextFile(`${dir}/${stale}`, "half");
+    const twoHours = new Date(Date.now() - 7_200_000);
+    await Deno.utime(`${dir}/${stale}`, twoHours, twoHours);
+    await Deno.writeTextFile(`${dir}/${fresh}`, "half");
     await saveBuild(dir, "f".repeat(64), BUILD);
     const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-    assert.equal(left.length, MAX_ENTRIES + 1);
+    assert.equal(left.length, MAX_ENTRIES + 2);
+    assert.ok(!left.includes(stale), "a leftover temporary file is removed");
+    assert.ok(left.includes(fresh), "one being written is not");
     assert.ok(left.includes(`${keys[0]}.json`), "the entry just used stays");
     assert.ok(!left.includes(`${keys[1]}.json`), "the one unused the longest is gone");
     assert.ok(left.includes(`${"f".repeat(64)}.json`));

@@ -30,6 +30,8 @@ import type { KubeObject } from "./types.ts";
 export const MAX_BUILD_BYTES = 64 * 1024 * 1024;
 /** Entries kept; a release and set of install options each take one. */
 export const MAX_ENTRIES = 32;
+/** Age past which a temporary file is a leftover of a killed run. */
+const STALE_TEMP_MS = 3_600_000;
 
 /** The folder, or undefined when the cache is off (FLUXFLEET_BUILD_CACHE=off). */
 export function buildCacheDir(): string | undefined {
@@ -174,14 +176,20 @@ export async function saveBuild(dir: string, key: string, build: Build): Promise
   }
 }
 
-/** Removes the entries unused the longest, past MAX_ENTRIES. */
+/** Removes the entries unused the longest, past MAX_ENTRIES, and leftover temporary files. */
 async function prune(dir: string): Promise<void> {
   const entries: { path: string; mtime: number }[] = [];
   for await (const e of Deno.readDir(dir)) {
-    if (!e.isFile || !/^[0-9a-f]{64}\.json$/.test(e.name)) continue;
+    const entry = /^[0-9a-f]{64}\.json$/.test(e.name);
+    const temp = /^[0-9a-f]{64}\.json\.[0-9a-f-]{36}\.tmp$/.test(e.name);
+    if (!e.isFile || (!entry && !temp)) continue;
     const path = join(dir, e.name);
     const info = await Deno.lstat(path).catch(() => undefined);
-    if (info) entries.push({ path, mtime: info.mtime?.getTime() ?? 0 });
+    if (!info) continue;
+    const mtime = info.mtime?.getTime() ?? 0;
+    // A temporary file an hour old is one a killed run left behind (a write takes milliseconds).
+    if (temp && Date.now() - mtime > STALE_TEMP_MS) await Deno.remove(path).catch(() => {});
+    if (entry) entries.push({ path, mtime });
   }
   if (entries.length <= MAX_ENTRIES) return;
   entries.sort((a, b) => a.mtime - b.mtime);
