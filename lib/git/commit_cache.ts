@@ -22,8 +22,8 @@
  */
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { readFileBounded } from "../util/bounded_read.ts";
 import { userCacheDir } from "../util/cache_dir.ts";
+import { readRegularFile, sealJson, unsealJson, writeAtomically } from "../util/sealed_file.ts";
 
 /** Entries larger than this are not kept (nor read): a fleet's files are far below. */
 export const MAX_ENTRY_BYTES = 64 * 1024 * 1024;
@@ -64,33 +64,13 @@ export async function loadCommitFiles(
   branch: string,
   commit: string,
 ): Promise<CommitFiles | undefined> {
-  let text: string;
-  const path = entryPath(dir, url, branch);
-  try {
-    // A regular file only, looked at before it is opened: a link is not followed, and opening a
-    // FIFO would wait for a writer.
-    if (!(await Deno.lstat(path)).isFile) return undefined;
-    const bytes = await readFileBounded(path, MAX_ENTRY_BYTES, () => new Error("too large"));
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    return undefined;
-  }
-  return parseEntry(text, entryKey(url, branch), commit);
+  const text = await readRegularFile(entryPath(dir, url, branch), MAX_ENTRY_BYTES);
+  return text === undefined ? undefined : parseEntry(text, entryKey(url, branch), commit);
 }
 
 /** The entry's files, when `text` is a whole entry for `key` and `commit`; else undefined. */
 export function parseEntry(text: string, key: string, commit: string): CommitFiles | undefined {
-  const newline = text.indexOf("\n");
-  if (newline < 0) return undefined;
-  const sum = text.slice(0, newline);
-  const body = text.slice(newline + 1);
-  if (sum !== sha256(body)) return undefined;
-  let e: Entry;
-  try {
-    e = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
+  const e = unsealJson(text) as Entry | undefined;
   if (e?.format !== 1 || e.key !== key || e.commit !== commit) return undefined;
   if (!Array.isArray(e.texts) || !e.texts.every((t) => typeof t === "string")) return undefined;
   if (typeof e.files !== "object" || e.files === null) return undefined;
@@ -121,8 +101,7 @@ export function formatEntry(url: string, branch: string, commit: string, files: 
     byPath[path] = i;
   }
   const entry: Entry = { format: 1, key: entryKey(url, branch), commit, files: byPath, texts };
-  const body = JSON.stringify(entry);
-  return `${sha256(body)}\n${body}`;
+  return sealJson(entry);
 }
 
 /**
@@ -143,15 +122,7 @@ export async function saveCommitFiles(
     const all: CommitFiles = new Map([...(known ?? []), ...files]);
     const text = formatEntry(url, branch, commit, all);
     if (text.length > MAX_ENTRY_BYTES) return;
-    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-    const path = entryPath(dir, url, branch);
-    const temp = `${path}.${crypto.randomUUID()}.tmp`;
-    try {
-      await Deno.writeTextFile(temp, text, { mode: 0o600, createNew: true });
-      await Deno.rename(temp, path);
-    } catch {
-      await Deno.remove(temp).catch(() => {});
-    }
+    await writeAtomically(dir, entryPath(dir, url, branch), text);
   } catch {
     // Not kept: the next plan fetches.
   }

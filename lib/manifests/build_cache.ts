@@ -21,8 +21,8 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { readFileBounded } from "../util/bounded_read.ts";
 import { userCacheDir } from "../util/cache_dir.ts";
+import { readRegularFile, sealJson, unsealJson, writeAtomically } from "../util/sealed_file.ts";
 import { debug } from "../util/debug.ts";
 import type { KubeObject } from "./types.ts";
 
@@ -95,22 +95,12 @@ function entryPath(dir: string, key: string): string {
 
 /** The entry's text: a checksum line, then the entry as JSON. */
 export function formatBuild(key: string, build: Build): string {
-  const body = JSON.stringify({ format: 1, key, ...build } satisfies Entry);
-  return `${sha256(body)}\n${body}`;
+  return sealJson({ format: 1, key, ...build } satisfies Entry);
 }
 
 /** The build, when `text` is a whole entry for `key`; else undefined. */
 export function parseBuild(text: string, key: string): Build | undefined {
-  const newline = text.indexOf("\n");
-  if (newline < 0) return undefined;
-  const body = text.slice(newline + 1);
-  if (text.slice(0, newline) !== sha256(body)) return undefined;
-  let e: Entry;
-  try {
-    e = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
+  const e = unsealJson(text) as Entry | undefined;
   if (e?.format !== 1 || e.key !== key || typeof e.built !== "string") return undefined;
   const isObject = (o: unknown) => o !== null && typeof o === "object" && "kind" in o;
   if (!Array.isArray(e.objects) || !e.objects.every(isObject)) return undefined;
@@ -142,37 +132,25 @@ async function usableDir(dir: string, say: boolean): Promise<boolean> {
 
 /** The build kept under `key`; undefined when there is none (or not a whole one). */
 export async function loadBuild(dir: string, key: string): Promise<Build | undefined> {
+  if (!(await usableDir(dir, true))) return undefined;
   const path = entryPath(dir, key);
-  try {
-    // A regular file of our own only, looked at before it is opened: a link is not followed, and
-    // opening a FIFO would wait for a writer.
-    if (!(await usableDir(dir, true))) return undefined;
-    const info = await Deno.lstat(path);
-    if (!info.isFile || !ownAndPrivate(info)) return undefined;
-    // The objects take about as much again as kubectl's text.
-    const bytes = await readFileBounded(path, MAX_BUILD_BYTES * 3, () => new Error("too large"));
-    const built = parseBuild(new TextDecoder("utf-8", { fatal: true }).decode(bytes), key);
-    // Marked as used, so that pruning takes the entries unused the longest.
-    if (built !== undefined) await Deno.utime(path, new Date(), new Date()).catch(() => {});
-    return built;
-  } catch {
-    return undefined;
-  }
+  // A file of our own only; the objects take about as much again as kubectl's text.
+  const text = await readRegularFile(path, MAX_BUILD_BYTES * 3, ownAndPrivate);
+  const built = text === undefined ? undefined : parseBuild(text, key);
+  // Marked as used, so that pruning takes the entries unused the longest.
+  if (built !== undefined) await Deno.utime(path, new Date(), new Date()).catch(() => {});
+  return built;
 }
 
 /** Keeps `built` under `key`. Never fails the run: a cache not written is only slower next time. */
 export async function saveBuild(dir: string, key: string, build: Build): Promise<void> {
   if (build.built.length > MAX_BUILD_BYTES) return;
-  const path = entryPath(dir, key);
-  const temp = `${path}.${crypto.randomUUID()}.tmp`;
   try {
     if (!(await usableDir(dir, false))) return;
-    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-    await Deno.writeTextFile(temp, formatBuild(key, build), { mode: 0o600, createNew: true });
-    await Deno.rename(temp, path);
+    await writeAtomically(dir, entryPath(dir, key), formatBuild(key, build));
     await prune(dir);
   } catch {
-    await Deno.remove(temp).catch(() => {});
+    // Not kept: the next run builds again.
   }
 }
 
