@@ -22,7 +22,13 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { userCacheDir } from "../util/cache_dir.ts";
-import { readRegularFile, sealJson, unsealJson, writeAtomically } from "../util/sealed_file.ts";
+import {
+  isTempName,
+  readRegularFile,
+  sealJson,
+  unsealJson,
+  writeAtomically,
+} from "../util/sealed_file.ts";
 import { debug } from "../util/debug.ts";
 import type { KubeObject } from "./types.ts";
 
@@ -30,6 +36,8 @@ import type { KubeObject } from "./types.ts";
 export const MAX_BUILD_BYTES = 64 * 1024 * 1024;
 /** Entries kept; a release and set of install options each take one. */
 export const MAX_ENTRIES = 32;
+/** An entry's file name (entryPath). */
+const ENTRY_NAME = /^[0-9a-f]{64}\.json$/;
 /** Age past which a temporary file is a leftover of a killed run. */
 const STALE_TEMP_MS = 3_600_000;
 
@@ -158,8 +166,8 @@ export async function saveBuild(dir: string, key: string, build: Build): Promise
 async function prune(dir: string): Promise<void> {
   const entries: { path: string; mtime: number }[] = [];
   for await (const e of Deno.readDir(dir)) {
-    const entry = /^[0-9a-f]{64}\.json$/.test(e.name);
-    const temp = /^[0-9a-f]{64}\.json\.[0-9a-f-]{36}\.tmp$/.test(e.name);
+    const entry = ENTRY_NAME.test(e.name);
+    const temp = isTempName(e.name, ENTRY_NAME);
     if (!e.isFile || (!entry && !temp)) continue;
     const path = join(dir, e.name);
     const info = await Deno.lstat(path).catch(() => undefined);

@@ -106,17 +106,17 @@ export async function buildReleaseComponents(
     ...needed.map((f): [string, Uint8Array] => [f, release.files.get(f)!]),
     ...Object.entries(fluxOverlay(opts, rbac)),
   ];
+  // No kubectl on PATH: no entry to look for (the build says kubectl is missing).
   const kubectl = cacheDir ? await kubectlIdentity() : undefined;
-  const key = kubectl ? buildKey(kubectl, inputs) : undefined;
-  let build = cacheDir && key ? await loadBuild(cacheDir, key) : undefined;
-  if (build) debug(`${release.source}: the kubectl kustomize build from the build cache`);
-  if (build === undefined) {
-    if (cacheDir && key) {
-      debug(`${release.source}: built with kubectl (no usable entry in the build cache)`);
-    }
+  const key = cacheDir && kubectl ? buildKey(kubectl, inputs) : undefined;
+  let build = key ? await loadBuild(cacheDir!, key) : undefined;
+  if (build) {
+    debug(`${release.source}: the kubectl kustomize build from the build cache`);
+  } else {
+    if (key) debug(`${release.source}: built with kubectl (no usable entry in the build cache)`);
     const built = await kustomizeInPrivateDir(inputs);
     build = { built, objects: parseObjects(built) };
-    if (cacheDir && key) await saveBuild(cacheDir, key, build);
+    if (key) await saveBuild(cacheDir!, key, build);
   }
   return { objects: build.objects, content: componentsHeader(opts) + "\n" + build.built };
 }

@@ -50,13 +50,24 @@ export async function readRegularFile(
   }
 }
 
+/** The temporary file writeAtomically writes before renaming it to `path`. */
+function tempPath(path: string): string {
+  return `${path}.${crypto.randomUUID()}.tmp`;
+}
+
+/** Whether a file name is one of writeAtomically's temporary files (for `entry` names). */
+export function isTempName(name: string, entry: RegExp): boolean {
+  const m = /^(.*)\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp$/.exec(name);
+  return m !== null && entry.test(m[1]);
+}
+
 /**
  * Writes `text` to `path` through a temporary file renamed into place (0600; the folder made 0700
  * when missing). Throws what the file system says; the temporary file is not left behind.
  */
 export async function writeAtomically(dir: string, path: string, text: string): Promise<void> {
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-  const temp = `${path}.${crypto.randomUUID()}.tmp`;
+  const temp = tempPath(path);
   try {
     await Deno.writeTextFile(temp, text, { mode: 0o600, createNew: true });
     await Deno.rename(temp, path);
