@@ -131,3 +131,66 @@ Deno.test("an entry that is a link, a FIFO or too large is no entry (not followe
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a folder or entry others may write is not used: a forged entry cannot make a plan see the files it wants", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cache = `${dir}/commits`;
+    await saveCommitFiles(cache, URL_A, "main", C1, new Map([["a", "1\n"]]));
+    const path = `${cache}/${keyOf(URL_A, "main")}.json`;
+    assert.deepEqual(await loadCommitFiles(cache, URL_A, "main", C1), new Map([["a", "1\n"]]));
+    // The entry writable by the group or by anyone (someone else could have written it): not read.
+    for (const mode of [0o620, 0o602]) {
+      await Deno.chmod(path, mode);
+      assert.equal(await loadCommitFiles(cache, URL_A, "main", C1), undefined, mode.toString(8));
+    }
+    await Deno.chmod(path, 0o600);
+    // The folder writable by others: not read, and nothing written there.
+    await Deno.chmod(cache, 0o777);
+    assert.equal(await loadCommitFiles(cache, URL_A, "main", C1), undefined);
+    await saveCommitFiles(
+      cache,
+      "https://other.example.com/x.git",
+      "main",
+      C1,
+      new Map([["b", "2"]]),
+    );
+    assert.equal([...Deno.readDirSync(cache)].length, 1, "nothing written to a shared folder");
+    await Deno.chmod(cache, 0o700);
+    assert.deepEqual(await loadCommitFiles(cache, URL_A, "main", C1), new Map([["a", "1\n"]]));
+    // A link to the private folder: not followed.
+    await Deno.symlink(cache, `${dir}/link`);
+    assert.equal(await loadCommitFiles(`${dir}/link`, URL_A, "main", C1), undefined);
+    // Another user's entry or folder (root can hand them over; CI runs as root).
+    if (Deno.uid() === 0) {
+      await Deno.chown(path, 1234, 1234);
+      assert.equal(await loadCommitFiles(cache, URL_A, "main", C1), undefined, "another's entry");
+      await Deno.chown(path, 0, 0);
+      await Deno.chown(cache, 1234, 1234);
+      assert.equal(await loadCommitFiles(cache, URL_A, "main", C1), undefined, "another's folder");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("temporary files killed runs left behind (an hour old) go when the run saves an entry", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cache = `${dir}/commits`;
+    await Deno.mkdir(cache, { mode: 0o700 });
+    const stale = `${"a".repeat(64)}.json.${crypto.randomUUID()}.tmp`;
+    const fresh = `${"b".repeat(64)}.json.${crypto.randomUUID()}.tmp`;
+    await Deno.writeTextFile(`${cache}/${stale}`, "half");
+    const twoHours = new Date(Date.now() - 7_200_000);
+    await Deno.utime(`${cache}/${stale}`, twoHours, twoHours);
+    await Deno.writeTextFile(`${cache}/${fresh}`, "half");
+    await Deno.writeTextFile(`${cache}/unrelated.tmp`, "not ours");
+    await Deno.utime(`${cache}/unrelated.tmp`, twoHours, twoHours);
+    await saveCommitFiles(cache, URL_A, "main", C1, new Map([["a", "1\n"]]));
+    const left = [...Deno.readDirSync(cache)].map((e) => e.name).sort();
+    assert.deepEqual(left, [`${keyOf(URL_A, "main")}.json`, fresh, "unrelated.tmp"].sort());
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

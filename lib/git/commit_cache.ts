@@ -15,15 +15,27 @@
  * by the URL as well as the commit: a server can only name commits of its own that were read from
  * it.
  *
- * Nothing read here is trusted further than a fetch: a file that is not a whole entry of this
- * format, with its checksum, for this URL, branch and commit, is no entry (the plan fetches). Its
- * size is bounded; written to a temporary file and renamed, private to the user (0600 in a 0700
- * folder).
+ * What is read here is what a plan believes the repository holds (an entry that says the files
+ * are as they should be makes the plan report no change), so only a folder and entries of the
+ * user's own that nobody else may write are used (lib/util/sealed_file.ts): in a shared or
+ * loosened folder nothing is read or written. Beyond that, nothing read here is trusted further
+ * than a fetch: a file that is not a whole entry of this format, with its checksum, for this URL,
+ * branch and commit, is no entry (the plan fetches). Its size is bounded; written to a temporary
+ * file and renamed, private to the user (0600 in a 0700 folder); temporary files killed runs
+ * left behind go once a run.
  */
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { userCacheDir } from "../util/cache_dir.ts";
-import { readRegularFile, sealJson, unsealJson, writeAtomically } from "../util/sealed_file.ts";
+import {
+  cacheEntries,
+  ownAndPrivate,
+  readRegularFile,
+  sealJson,
+  unsealJson,
+  usableCacheDir,
+  writeAtomically,
+} from "../util/sealed_file.ts";
 
 /** Entries larger than this are not kept (nor read): a fleet's files are far below. */
 export const MAX_ENTRY_BYTES = 64 * 1024 * 1024;
@@ -32,6 +44,12 @@ export const MAX_ENTRY_BYTES = 64 * 1024 * 1024;
 export function commitCacheDir(): string | undefined {
   return userCacheDir("FLUXFLEET_COMMIT_CACHE", "commits");
 }
+
+/** An entry's file name (entryPath). */
+const ENTRY_NAME = /^[0-9a-f]{64}\.json$/;
+
+/** Folders whose leftover temporary files this run has removed. */
+const swept = new Set<string>();
 
 /** Files of one commit by path; null: the commit has no such file. */
 export type CommitFiles = Map<string, string | null>;
@@ -64,7 +82,8 @@ export async function loadCommitFiles(
   branch: string,
   commit: string,
 ): Promise<CommitFiles | undefined> {
-  const text = await readRegularFile(entryPath(dir, url, branch), MAX_ENTRY_BYTES);
+  if (!(await usableCacheDir(dir, "commit cache"))) return undefined;
+  const text = await readRegularFile(entryPath(dir, url, branch), MAX_ENTRY_BYTES, ownAndPrivate);
   return text === undefined ? undefined : parseEntry(text, entryKey(url, branch), commit);
 }
 
@@ -121,8 +140,12 @@ export async function saveCommitFiles(
     const known = await loadCommitFiles(dir, url, branch, commit);
     const all: CommitFiles = new Map([...(known ?? []), ...files]);
     const text = formatEntry(url, branch, commit, all);
-    if (text.length > MAX_ENTRY_BYTES) return;
+    if (text.length > MAX_ENTRY_BYTES || !(await usableCacheDir(dir, "commit cache"))) return;
     await writeAtomically(dir, entryPath(dir, url, branch), text);
+    if (!swept.has(dir)) {
+      swept.add(dir);
+      await cacheEntries(dir, ENTRY_NAME);
+    }
   } catch {
     // Not kept: the next plan fetches.
   }

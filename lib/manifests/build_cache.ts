@@ -12,8 +12,8 @@
  * Under `$XDG_CACHE_HOME/fluxfleet/builds` (or `~/.cache/fluxfleet/builds`), or the folder
  * `FLUXFLEET_BUILD_CACHE` names (`off`: no cache); removing it is always safe. What is read here
  * is installed on clusters, so only a folder and entries of the user's own that nobody else may
- * write are used (as OpenSSH's StrictModes treats ~/.ssh): in a shared or loosened folder nothing
- * is read or written. Beyond that it is trusted as the user's other caches are (the downloaded
+ * write are used (lib/util/sealed_file.ts): in a shared or loosened folder nothing is read or
+ * written. Beyond that it is trusted as the user's other caches are (the downloaded
  * release, Go's and npm's caches): a file that is not a whole entry of this format, with its
  * checksum, for this key, is no entry (kubectl runs).
  * Size-bounded, written to a temporary file and renamed, private to the user (0600 in a 0700
@@ -23,13 +23,14 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { userCacheDir } from "../util/cache_dir.ts";
 import {
-  isTempName,
+  cacheEntries,
+  ownAndPrivate,
   readRegularFile,
   sealJson,
   unsealJson,
+  usableCacheDir,
   writeAtomically,
 } from "../util/sealed_file.ts";
-import { debug } from "../util/debug.ts";
 import type { KubeObject } from "./types.ts";
 
 /** Builds larger than this are neither kept nor read (a whole Flux release is ~1 MB). */
@@ -38,8 +39,6 @@ export const MAX_BUILD_BYTES = 64 * 1024 * 1024;
 export const MAX_ENTRIES = 32;
 /** An entry's file name (entryPath). */
 const ENTRY_NAME = /^[0-9a-f]{64}\.json$/;
-/** Age past which a temporary file is a leftover of a killed run. */
-const STALE_TEMP_MS = 3_600_000;
 
 /** The folder, or undefined when the cache is off (FLUXFLEET_BUILD_CACHE=off). */
 export function buildCacheDir(): string | undefined {
@@ -115,32 +114,9 @@ export function parseBuild(text: string, key: string): Build | undefined {
   return { built: e.built, objects: e.objects };
 }
 
-/** Owned by this user and writable by nobody else (a link is not followed). */
-function ownAndPrivate(info: Deno.FileInfo): boolean {
-  const uid = Deno.uid();
-  return info.uid === uid && info.mode !== null && (info.mode & 0o022) === 0;
-}
-
-/**
- * The folder may be used: missing (it is made 0700), or a folder of our own nobody else writes.
- * `say`: --debug tells why not (once a run: the read says it, the write that follows does not).
- */
-async function usableDir(dir: string, say: boolean): Promise<boolean> {
-  try {
-    const info = await Deno.lstat(dir);
-    if (info.isDirectory && ownAndPrivate(info)) return true;
-    if (say) {
-      debug(`build cache ${dir}: not a folder of this user's that only it may write, not used`);
-    }
-    return false;
-  } catch (e) {
-    return e instanceof Deno.errors.NotFound;
-  }
-}
-
 /** The build kept under `key`; undefined when there is none (or not a whole one). */
 export async function loadBuild(dir: string, key: string): Promise<Build | undefined> {
-  if (!(await usableDir(dir, true))) return undefined;
+  if (!(await usableCacheDir(dir, "build cache"))) return undefined;
   const path = entryPath(dir, key);
   // A file of our own only; the objects take about as much again as kubectl's text.
   const text = await readRegularFile(path, MAX_BUILD_BYTES * 3, ownAndPrivate);
@@ -154,7 +130,7 @@ export async function loadBuild(dir: string, key: string): Promise<Build | undef
 export async function saveBuild(dir: string, key: string, build: Build): Promise<void> {
   if (build.built.length > MAX_BUILD_BYTES) return;
   try {
-    if (!(await usableDir(dir, false))) return;
+    if (!(await usableCacheDir(dir, "build cache"))) return;
     await writeAtomically(dir, entryPath(dir, key), formatBuild(key, build));
     await prune(dir);
   } catch {
@@ -162,21 +138,9 @@ export async function saveBuild(dir: string, key: string, build: Build): Promise
   }
 }
 
-/** Removes the entries unused the longest, past MAX_ENTRIES, and leftover temporary files. */
+/** Removes the entries unused the longest, past MAX_ENTRIES (and leftover temporary files). */
 async function prune(dir: string): Promise<void> {
-  const entries: { path: string; mtime: number }[] = [];
-  for await (const e of Deno.readDir(dir)) {
-    const entry = ENTRY_NAME.test(e.name);
-    const temp = isTempName(e.name, ENTRY_NAME);
-    if (!e.isFile || (!entry && !temp)) continue;
-    const path = join(dir, e.name);
-    const info = await Deno.lstat(path).catch(() => undefined);
-    if (!info) continue;
-    const mtime = info.mtime?.getTime() ?? 0;
-    // A temporary file an hour old is one a killed run left behind (a write takes milliseconds).
-    if (temp && Date.now() - mtime > STALE_TEMP_MS) await Deno.remove(path).catch(() => {});
-    if (entry) entries.push({ path, mtime });
-  }
+  const entries = await cacheEntries(dir, ENTRY_NAME);
   if (entries.length <= MAX_ENTRIES) return;
   entries.sort((a, b) => a.mtime - b.mtime);
   for (const { path } of entries.slice(0, entries.length - MAX_ENTRIES)) {

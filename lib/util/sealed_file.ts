@@ -4,9 +4,18 @@
  * in front of the body (a file cut short or changed is no file), and read only as a regular file
  * of bounded size (a link is not followed, a FIFO is not opened). The commit cache
  * (lib/git/commit_cache.ts) and the build cache (lib/manifests/build_cache.ts) are made of these.
+ *
+ * What such a cache holds decides what a plan believes is in a repository or goes to a cluster,
+ * so only a folder and files of the user's own that nobody else may write are used (as OpenSSH's
+ * StrictModes treats ~/.ssh): in a shared or loosened folder nothing is read or written.
  */
 import { createHash } from "node:crypto";
+import { join } from "node:path";
 import { readFileBounded } from "./bounded_read.ts";
+import { debug } from "./debug.ts";
+
+/** Age past which a temporary file is a leftover of a killed run (a write takes milliseconds). */
+export const STALE_TEMP_MS = 3_600_000;
 
 function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
@@ -50,13 +59,64 @@ export async function readRegularFile(
   }
 }
 
+/** Owned by this user and writable by nobody else (of a link: the link, not what it names). */
+export function ownAndPrivate(info: Deno.FileInfo): boolean {
+  return info.uid === Deno.uid() && info.mode !== null && (info.mode & 0o022) === 0;
+}
+
+/** Folders --debug has said are not used, once a run each. */
+const refusedSaid = new Set<string>();
+
+/**
+ * Whether the cache folder `dir` may be used: missing (writeAtomically makes it 0700), or a
+ * folder of this user's that nobody else may write. When not, --debug says so once a run,
+ * naming the cache (`what`).
+ */
+export async function usableCacheDir(dir: string, what: string): Promise<boolean> {
+  try {
+    const info = await Deno.lstat(dir);
+    if (info.isDirectory && ownAndPrivate(info)) return true;
+    if (!refusedSaid.has(dir)) {
+      refusedSaid.add(dir);
+      debug(`${what} ${dir}: not a folder of this user's that only it may write, not used`);
+    }
+    return false;
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound;
+  }
+}
+
+/**
+ * The entries of a cache folder (files named as `entry` says) with their modification times;
+ * writeAtomically's temporary files older than STALE_TEMP_MS, which killed runs left behind,
+ * are removed on the way.
+ */
+export async function cacheEntries(
+  dir: string,
+  entry: RegExp,
+): Promise<{ path: string; mtime: number }[]> {
+  const entries: { path: string; mtime: number }[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const isEntry = entry.test(e.name);
+    const isTemp = isTempName(e.name, entry);
+    if (!e.isFile || (!isEntry && !isTemp)) continue;
+    const path = join(dir, e.name);
+    const info = await Deno.lstat(path).catch(() => undefined);
+    if (!info) continue;
+    const mtime = info.mtime?.getTime() ?? 0;
+    if (isTemp && Date.now() - mtime > STALE_TEMP_MS) await Deno.remove(path).catch(() => {});
+    if (isEntry) entries.push({ path, mtime });
+  }
+  return entries;
+}
+
 /** The temporary file writeAtomically writes before renaming it to `path`. */
 function tempPath(path: string): string {
   return `${path}.${crypto.randomUUID()}.tmp`;
 }
 
 /** Whether a file name is one of writeAtomically's temporary files (for `entry` names). */
-export function isTempName(name: string, entry: RegExp): boolean {
+function isTempName(name: string, entry: RegExp): boolean {
   const m = /^(.*)\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp$/.exec(name);
   return m !== null && entry.test(m[1]);
 }

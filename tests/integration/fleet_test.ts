@@ -177,6 +177,19 @@ Deno.test("the commit cache serves a plan only while the branch is at the commit
     assert.equal(both.out, moved.out);
     assert.deepEqual((await plan(2)).calls, { adverts: 1, uploads: 0 });
 
+    // The folder loosened so others may write to it (they could have forged an entry): the plan
+    // reads nothing there, fetches, and --debug says why.
+    Deno.chmodSync(cache, 0o777);
+    f.git.requests.length = 0;
+    const loose = await cli(f, ["plan", "--debug"], env);
+    assert.match(
+      loose.stderr,
+      /debug: commit cache \S+\/commit-cache: not a folder of this user's that only it may write, not used/,
+    );
+    assert.deepEqual(gitCalls(f), { adverts: 1, uploads: 1 });
+    Deno.chmodSync(cache, 0o700);
+    assert.deepEqual((await plan(2)).calls, { adverts: 1, uploads: 0 });
+
     // Off: every plan fetches, nothing is kept.
     await Deno.remove(cache, { recursive: true });
     assert.deepEqual((await plan(2, { FLUXFLEET_COMMIT_CACHE: "off" })).calls, {
