@@ -50,11 +50,16 @@ export const V8_FLAGS = "--v8-flags=--max-semi-space-size=2";
 export const BUNDLE_FLAGS = "--node-modules-dir=manual";
 
 /**
- * npm packages every run loads before its first request, pure JavaScript: bundled too (issue 19),
- * so their CommonJS files are not each found, read and wrapped by Deno's npm loader at start-up.
+ * npm packages bundled too (issue 19), pure JavaScript, so that their CommonJS files are not each
+ * found, read and wrapped by Deno's npm loader when they load: those every run loads before its
+ * first request, and isomorphic-git, which a plan loads for any repository not in the commit cache
+ * (its own chunk, still loaded on first use; a plan of 100 clusters whose 10 repositories are all
+ * fetched: −20 to −50 ms of wall by the medians of three sets of paired rounds, less than their
+ * spread; bench/README.md session 9). Bundling the ajv runtime and @jest/diff-sequences as well
+ * made `--version` 12 ms slower (paired), so they stay external.
  * Packages with native parts (ssh2, cpu-features) and the rest stay external (deno.json's map).
  */
-export const BUNDLED_PACKAGES = ["yaml", "js-yaml", "commander"];
+export const BUNDLED_PACKAGES = ["yaml", "js-yaml", "commander", "isomorphic-git"];
 
 /** What of the checkout, when newer than the bundle, means the bundle is out of date. */
 const SOURCES = ["main.ts", "lib", "schemas", "deno.json", "deno.lock"];
