@@ -24,11 +24,11 @@
  * file and renamed, private to the user (0600 in a 0700 folder); temporary files killed runs
  * left behind go once a run.
  */
-import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { userCacheDir } from "../util/cache_dir.ts";
 import {
   cacheEntries,
+  cacheEntryPath,
   ownAndPrivate,
   readRegularFile,
   sealJson,
@@ -44,9 +44,6 @@ export const MAX_ENTRY_BYTES = 64 * 1024 * 1024;
 export function commitCacheDir(): string | undefined {
   return userCacheDir("FLUXFLEET_COMMIT_CACHE", "commits");
 }
-
-/** An entry's file name (entryPath). */
-const ENTRY_NAME = /^[0-9a-f]{64}\.json$/;
 
 /** Folders whose leftover temporary files this run has removed. */
 const swept = new Set<string>();
@@ -71,10 +68,6 @@ function entryKey(url: string, branch: string): string {
   return sha256(`${url}\n${branch}`);
 }
 
-function entryPath(dir: string, url: string, branch: string): string {
-  return join(dir, `${entryKey(url, branch)}.json`);
-}
-
 /** The files read from `commit` of `url`'s `branch` in an earlier run; undefined when none. */
 export async function loadCommitFiles(
   dir: string,
@@ -83,8 +76,19 @@ export async function loadCommitFiles(
   commit: string,
 ): Promise<CommitFiles | undefined> {
   if (!(await usableCacheDir(dir, "commit cache"))) return undefined;
-  const text = await readRegularFile(entryPath(dir, url, branch), MAX_ENTRY_BYTES, ownAndPrivate);
-  return text === undefined ? undefined : parseEntry(text, entryKey(url, branch), commit);
+  return await readEntry(dir, url, branch, commit);
+}
+
+/** loadCommitFiles in a folder already found usable. */
+async function readEntry(
+  dir: string,
+  url: string,
+  branch: string,
+  commit: string,
+): Promise<CommitFiles | undefined> {
+  const key = entryKey(url, branch);
+  const text = await readRegularFile(cacheEntryPath(dir, key), MAX_ENTRY_BYTES, ownAndPrivate);
+  return text === undefined ? undefined : parseEntry(text, key, commit);
 }
 
 /** The entry's files, when `text` is a whole entry for `key` and `commit`; else undefined. */
@@ -137,14 +141,15 @@ export async function saveCommitFiles(
 ): Promise<void> {
   if (files.size === 0) return;
   try {
-    const known = await loadCommitFiles(dir, url, branch, commit);
+    if (!(await usableCacheDir(dir, "commit cache"))) return;
+    const known = await readEntry(dir, url, branch, commit);
     const all: CommitFiles = new Map([...(known ?? []), ...files]);
     const text = formatEntry(url, branch, commit, all);
-    if (text.length > MAX_ENTRY_BYTES || !(await usableCacheDir(dir, "commit cache"))) return;
-    await writeAtomically(dir, entryPath(dir, url, branch), text);
+    if (text.length > MAX_ENTRY_BYTES) return;
+    await writeAtomically(dir, cacheEntryPath(dir, entryKey(url, branch)), text);
     if (!swept.has(dir)) {
       swept.add(dir);
-      await cacheEntries(dir, ENTRY_NAME);
+      await cacheEntries(dir);
     }
   } catch {
     // Not kept: the next plan fetches.

@@ -24,6 +24,7 @@ import { join } from "node:path";
 import { userCacheDir } from "../util/cache_dir.ts";
 import {
   cacheEntries,
+  cacheEntryPath,
   ownAndPrivate,
   readRegularFile,
   sealJson,
@@ -37,8 +38,6 @@ import type { KubeObject } from "./types.ts";
 export const MAX_BUILD_BYTES = 64 * 1024 * 1024;
 /** Entries kept; a release and set of install options each take one. */
 export const MAX_ENTRIES = 32;
-/** An entry's file name (entryPath). */
-const ENTRY_NAME = /^[0-9a-f]{64}\.json$/;
 
 /** The folder, or undefined when the cache is off (FLUXFLEET_BUILD_CACHE=off). */
 export function buildCacheDir(): string | undefined {
@@ -96,10 +95,6 @@ interface Entry extends Build {
   key: string;
 }
 
-function entryPath(dir: string, key: string): string {
-  return join(dir, `${key}.json`);
-}
-
 /** The entry's text: a checksum line, then the entry as JSON. */
 export function formatBuild(key: string, build: Build): string {
   return sealJson({ format: 1, key, ...build } satisfies Entry);
@@ -117,7 +112,7 @@ export function parseBuild(text: string, key: string): Build | undefined {
 /** The build kept under `key`; undefined when there is none (or not a whole one). */
 export async function loadBuild(dir: string, key: string): Promise<Build | undefined> {
   if (!(await usableCacheDir(dir, "build cache"))) return undefined;
-  const path = entryPath(dir, key);
+  const path = cacheEntryPath(dir, key);
   // A file of our own only; the objects take about as much again as kubectl's text.
   const text = await readRegularFile(path, MAX_BUILD_BYTES * 3, ownAndPrivate);
   const built = text === undefined ? undefined : parseBuild(text, key);
@@ -131,7 +126,7 @@ export async function saveBuild(dir: string, key: string, build: Build): Promise
   if (build.built.length > MAX_BUILD_BYTES) return;
   try {
     if (!(await usableCacheDir(dir, "build cache"))) return;
-    await writeAtomically(dir, entryPath(dir, key), formatBuild(key, build));
+    await writeAtomically(dir, cacheEntryPath(dir, key), formatBuild(key, build));
     await prune(dir);
   } catch {
     // Not kept: the next run builds again.
@@ -140,7 +135,7 @@ export async function saveBuild(dir: string, key: string, build: Build): Promise
 
 /** Removes the entries unused the longest, past MAX_ENTRIES (and leftover temporary files). */
 async function prune(dir: string): Promise<void> {
-  const entries = await cacheEntries(dir, ENTRY_NAME);
+  const entries = await cacheEntries(dir);
   if (entries.length <= MAX_ENTRIES) return;
   entries.sort((a, b) => a.mtime - b.mtime);
   for (const { path } of entries.slice(0, entries.length - MAX_ENTRIES)) {

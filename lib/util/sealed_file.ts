@@ -15,7 +15,15 @@ import { readFileBounded } from "./bounded_read.ts";
 import { debug } from "./debug.ts";
 
 /** Age past which a temporary file is a leftover of a killed run (a write takes milliseconds). */
-export const STALE_TEMP_MS = 3_600_000;
+const STALE_TEMP_MS = 3_600_000;
+
+/** An entry's file name in a cache folder (cacheEntryPath): a SHA-256 in hex, `.json`. */
+const ENTRY_NAME = /^[0-9a-f]{64}\.json$/;
+
+/** The file of the entry named `key` (a SHA-256 in hex) in the cache folder `dir`. */
+export function cacheEntryPath(dir: string, key: string): string {
+  return join(dir, `${key}.json`);
+}
 
 function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
@@ -87,18 +95,15 @@ export async function usableCacheDir(dir: string, what: string): Promise<boolean
 }
 
 /**
- * The entries of a cache folder (files named as `entry` says) with their modification times;
- * writeAtomically's temporary files older than STALE_TEMP_MS, which killed runs left behind,
- * are removed on the way.
+ * The entries of a cache folder (files named as cacheEntryPath names them) with their
+ * modification times; writeAtomically's temporary files older than STALE_TEMP_MS, which killed
+ * runs left behind, are removed on the way.
  */
-export async function cacheEntries(
-  dir: string,
-  entry: RegExp,
-): Promise<{ path: string; mtime: number }[]> {
+export async function cacheEntries(dir: string): Promise<{ path: string; mtime: number }[]> {
   const entries: { path: string; mtime: number }[] = [];
   for await (const e of Deno.readDir(dir)) {
-    const isEntry = entry.test(e.name);
-    const isTemp = isTempName(e.name, entry);
+    const isEntry = ENTRY_NAME.test(e.name);
+    const isTemp = isTempName(e.name);
     if (!e.isFile || (!isEntry && !isTemp)) continue;
     const path = join(dir, e.name);
     const info = await Deno.lstat(path).catch(() => undefined);
@@ -115,10 +120,10 @@ function tempPath(path: string): string {
   return `${path}.${crypto.randomUUID()}.tmp`;
 }
 
-/** Whether a file name is one of writeAtomically's temporary files (for `entry` names). */
-function isTempName(name: string, entry: RegExp): boolean {
+/** Whether a file name is one of writeAtomically's temporary files for an entry. */
+function isTempName(name: string): boolean {
   const m = /^(.*)\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp$/.exec(name);
-  return m !== null && entry.test(m[1]);
+  return m !== null && ENTRY_NAME.test(m[1]);
 }
 
 /**
