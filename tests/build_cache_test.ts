@@ -1,5 +1,6 @@
 /** lib/manifests/build_cache.ts: entries by inputs, nothing read that is not a whole entry. */
 import assert from "node:assert/strict";
+import { plantTempFiles } from "./helpers/cache_temps.ts";
 import { createHash } from "node:crypto";
 import {
   buildCacheDir,
@@ -207,12 +208,7 @@ Deno.test(`past ${MAX_ENTRIES} entries, those unused the longest are removed`, a
     assert.deepEqual(await loadBuild(dir, keys[0]), BUILD);
     await Deno.writeTextFile(`${dir}/unrelated.txt`, "not an entry");
     // Temporary files: one a killed run left two hours ago, one being written now.
-    const stale = `${"a".repeat(64)}.json.${crypto.randomUUID()}.tmp`;
-    const fresh = `${"b".repeat(64)}.json.${crypto.randomUUID()}.tmp`;
-    await Deno.writeTextFile(`${dir}/${stale}`, "half");
-    const twoHours = new Date(Date.now() - 7_200_000);
-    await Deno.utime(`${dir}/${stale}`, twoHours, twoHours);
-    await Deno.writeTextFile(`${dir}/${fresh}`, "half");
+    const { stale, fresh } = await plantTempFiles(dir);
     await saveBuild(dir, "f".repeat(64), BUILD);
     const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assert.equal(left.length, MAX_ENTRIES + 2);

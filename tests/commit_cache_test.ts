@@ -3,6 +3,7 @@
  * same repository, branch and commit, whole and unaltered; the advertisement's branch commit.
  */
 import assert from "node:assert/strict";
+import { plantTempFiles } from "./helpers/cache_temps.ts";
 import {
   formatEntry,
   loadCommitFiles,
@@ -179,12 +180,8 @@ Deno.test("temporary files killed runs left behind (an hour old) go when the run
   try {
     const cache = `${dir}/commits`;
     await Deno.mkdir(cache, { mode: 0o700 });
-    const stale = `${"a".repeat(64)}.json.${crypto.randomUUID()}.tmp`;
-    const fresh = `${"b".repeat(64)}.json.${crypto.randomUUID()}.tmp`;
-    await Deno.writeTextFile(`${cache}/${stale}`, "half");
+    const { fresh } = await plantTempFiles(cache); // and a stale one, which must go
     const twoHours = new Date(Date.now() - 7_200_000);
-    await Deno.utime(`${cache}/${stale}`, twoHours, twoHours);
-    await Deno.writeTextFile(`${cache}/${fresh}`, "half");
     await Deno.writeTextFile(`${cache}/unrelated.tmp`, "not ours");
     await Deno.utime(`${cache}/unrelated.tmp`, twoHours, twoHours);
     await saveCommitFiles(cache, URL_A, "main", C1, new Map([["a", "1\n"]]));
